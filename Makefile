@@ -1,0 +1,35 @@
+# The two set-up commands: `make train` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: test train bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[test,fast]"
+	touch $@
+
+$(VENV)/.installed-datasets: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[datasets,fast]"
+	touch $@
+
+test: $(VENV)/.installed-test
+	MPLBACKEND=Agg $(BIN)/python -m pytest
+	$(BIN)/ruff check mlp preprocess scripts tests
+
+train: $(VENV)/.installed-datasets
+	$(BIN)/mlp train scripts/configs/digits.json
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python scripts/bench.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check mlp preprocess scripts tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,63 @@
+"""A validated NumPy array field for Pydantic models.
+
+``Array(ndim)`` is an annotated ``numpy.ndarray`` type: lists and tuples are converted to
+float64 arrays, arrays must already have a floating dtype, and the number of dimensions is
+checked. Array fields are numbers, not architecture: declare them with :func:`array_field`,
+which excludes them from ``model_dump``/``model_dump_json`` and from ``repr``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
+
+
+class _NDArray:
+    """Pydantic metadata validating a floating ``numpy.ndarray`` of ``ndim`` dimensions."""
+
+    def __init__(self, ndim: int | None) -> None:
+        self.ndim = ndim
+
+    def validate(self, value: Any) -> np.ndarray:
+        if isinstance(value, (list, tuple)):
+            value = np.asarray(value, dtype=np.float64)
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"expected a numpy array or a list, found {type(value).__name__}")
+        if value.dtype.kind != "f":
+            raise ValueError(f"expected a floating dtype, found {value.dtype}")
+        if self.ndim is not None and value.ndim != self.ndim:
+            raise ValueError(f"expected {self.ndim} dimension(s), found {value.ndim}")
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self.validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda a: a.tolist(), when_used="json"
+            ),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "array", "description": f"{self.ndim}-D floating array"}
+
+
+def Array(ndim: int | None = None) -> Any:  # noqa: N802 (reads as a type)
+    """The annotated array type with ``ndim`` dimensions (any when None)."""
+    return Annotated[np.ndarray, _NDArray(ndim)]
+
+
+Array1 = Array(1)
+Array2 = Array(2)
+
+
+def array_field() -> Any:
+    """A ``Field`` for an optional array: default None, excluded from dumps and repr."""
+    return Field(default=None, exclude=True, repr=False)

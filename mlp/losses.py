@@ -1,0 +1,147 @@
+"""Loss functions with PyTorch's mean reduction.
+
+``Loss.forward(pred, target)`` returns the loss as a Python float and keeps what
+``backward()`` needs; ``backward()`` returns ``dL/dpred`` with ``pred``'s shape and dtype.
+
+- ``mse``: mean over all elements of ``(pred - target)^2`` (``torch.nn.MSELoss``).
+- ``mae``: mean of ``|pred - target|`` (``torch.nn.L1Loss``; the gradient at 0 is 0).
+- ``cross_entropy``: ``pred`` are logits ``(N, C)``; ``target`` class indices ``(N,)`` or
+  probabilities ``(N, C)``. With label smoothing ``e`` the target distribution becomes
+  ``(1 - e) q + e / C`` (``torch.nn.CrossEntropyLoss``). Computed with log-sum-exp, so any
+  finite logits give a finite loss; the gradient is ``(softmax(pred) * sum(q) - q) / N``.
+- ``bce``: binary cross entropy on logits, ``max(z, 0) - z y + log(1 + exp(-|z|))``, mean
+  over all elements (``torch.nn.BCEWithLogitsLoss``); gradient ``(sigmoid(z) - y) / numel``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from mlp.errors import DataError
+
+LossKind = Literal["mse", "mae", "cross_entropy", "bce"]
+
+
+class Loss(BaseModel):
+    """A loss function; ``kind`` selects it, ``label_smoothing`` applies to cross entropy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: LossKind = "cross_entropy"
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+    _grad: np.ndarray | None = PrivateAttr(default=None)
+    _buffers: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.kind in ("cross_entropy", "bce")
+
+    def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        key = (shape, dtype)
+        buf = self._buffers.get(key)
+        if buf is None:
+            if len(self._buffers) >= 8:
+                self._buffers.clear()
+            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
+        return buf
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        """The mean loss of ``pred`` against ``target``; keeps ``dL/dpred`` for backward."""
+        if self.kind == "cross_entropy":
+            return self._cross_entropy(pred, target)
+        target = self._matching_target(pred, target)
+        grad = self._buffer(pred.shape, pred.dtype)
+        n = pred.size
+        if self.kind == "mse":
+            np.subtract(pred, target, out=grad)
+            loss = float(np.vdot(grad, grad)) / n
+            grad *= 2.0 / n
+        elif self.kind == "mae":
+            np.subtract(pred, target, out=grad)
+            loss = float(np.abs(grad).sum(dtype=np.float64)) / n
+            np.sign(grad, out=grad)
+            grad /= n
+        else:
+            # max(z,0) - z*y + log1p(exp(-|z|)), and grad = sigmoid(z) - y
+            z = pred
+            loss_terms = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+            loss = float(loss_terms.sum(dtype=np.float64)) / n
+            np.multiply(z, 0.5, out=grad)
+            np.tanh(grad, out=grad)
+            grad += 1
+            grad *= 0.5
+            grad -= target
+            grad /= n
+        self._grad = grad
+        return loss
+
+    def _matching_target(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        target = np.asarray(target)
+        if target.shape != pred.shape and target.ndim == 1 and pred.shape == (target.size, 1):
+            target = target.reshape(-1, 1)
+        if target.shape != pred.shape:
+            raise DataError(
+                f"{self.kind} needs targets of shape {pred.shape} like the predictions, "
+                f"found {target.shape}"
+            )
+        return target
+
+    def _cross_entropy(self, logits: np.ndarray, target: np.ndarray) -> float:
+        if logits.ndim != 2:
+            raise DataError(f"cross_entropy needs logits of shape (N, C), found {logits.shape}")
+        n, c = logits.shape
+        target = np.asarray(target)
+        probs = self._buffer(logits.shape, logits.dtype)
+        np.subtract(logits, logits.max(axis=1, keepdims=True), out=probs)
+        shifted_true = None
+        eps = self.label_smoothing
+        if target.ndim == 1:
+            if target.shape[0] != n:
+                raise DataError(f"cross_entropy needs {n} class indices, found {target.shape[0]}")
+            if target.dtype.kind not in "iu":
+                raise DataError(f"class indices must be integers, found dtype {target.dtype}")
+            if n and (target.min() < 0 or target.max() >= c):
+                raise DataError(
+                    f"class indices must be in [0, {c - 1}], found [{target.min()}, {target.max()}]"
+                )
+            shifted_true = probs[np.arange(n), target]
+        elif target.shape != logits.shape:
+            raise DataError(
+                f"cross_entropy needs targets of shape ({n},) or {logits.shape}, "
+                f"found {target.shape}"
+            )
+        # log-sum-exp of the shifted logits; exp is taken in place afterwards
+        shifted_sum = probs.sum(axis=1, dtype=np.float64)
+        shifted_dot = None if shifted_true is not None else (probs * target).sum(axis=1)
+        np.exp(probs, out=probs)
+        row_sums = probs.sum(axis=1, keepdims=True)
+        lse = np.log(row_sums[:, 0].astype(np.float64))
+        probs /= row_sums
+        if shifted_true is not None:
+            per_sample = lse - (1 - eps) * shifted_true - eps / c * shifted_sum
+            probs[np.arange(n), target] -= 1 - eps
+            if eps:
+                probs -= eps / c
+        else:
+            mass = target.sum(axis=1, dtype=np.float64)
+            # -sum_c q_c log p_c with q = (1 - e) t + e/C
+            per_sample = ((1 - eps) * (mass * lse - shifted_dot)
+                          + eps * (lse - shifted_sum / c))
+            total = ((1 - eps) * mass + eps)[:, None].astype(logits.dtype)
+            probs *= total
+            probs -= (1 - eps) * target
+            if eps:
+                probs -= eps / c
+        probs /= n
+        self._grad = probs
+        return float(per_sample.sum()) / n
+
+    def backward(self) -> np.ndarray:
+        """``dL/dpred`` of the last ``forward`` (a buffer reused by the next call)."""
+        if self._grad is None:
+            raise RuntimeError("Loss.backward needs a forward(pred, target) first")
+        return self._grad
