@@ -1,0 +1,127 @@
+"""Learning-rate schedules: validated Pydantic models, a discriminated union on ``kind``.
+
+Every schedule answers ``lr_for_epoch(epoch, base_lr, epochs, state)``, the learning rate of
+0-based ``epoch``, and ``end_epoch(state, val_loss)``, called after each epoch with that
+epoch's validation loss. Only ``plateau`` keeps state; it lives in a ``ScheduleState`` that
+the trainer saves (as JSON) in its checkpoints, so the schedules themselves are pure config.
+The semantics are PyTorch's ``StepLR``, ``CosineAnnealingLR`` (closed form, ``T_max`` =
+``epochs``) and ``ReduceLROnPlateau`` (mode ``min``, relative threshold, cooldown 0).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ConstantSchedule",
+    "CosineSchedule",
+    "PlateauSchedule",
+    "Schedule",
+    "ScheduleState",
+    "StepSchedule",
+]
+
+
+class ScheduleState(BaseModel):
+    """The mutable state of a schedule: ``plateau``'s current lr, best validation loss so far
+    and count of epochs without improvement (``None`` = not yet set)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    lr: float | None = None
+    best: float | None = None
+    bad_epochs: int = Field(default=0, ge=0)
+
+
+class _BaseSchedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def end_epoch(self, state: ScheduleState, val_loss: float | None) -> None:
+        """Observe the epoch's validation loss; nothing to do for a stateless schedule."""
+
+
+class ConstantSchedule(_BaseSchedule):
+    """``lr = base_lr`` every epoch."""
+
+    kind: Literal["constant"] = "constant"
+
+    def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
+                     state: ScheduleState) -> float:
+        """``base_lr``."""
+        return base_lr
+
+
+class StepSchedule(_BaseSchedule):
+    """``StepLR``: ``lr = base_lr * gamma ** (epoch // step_size)``."""
+
+    kind: Literal["step"] = "step"
+    step_size: int = Field(ge=1)
+    gamma: float = Field(gt=0.0, le=1.0)
+
+    def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
+                     state: ScheduleState) -> float:
+        """``base_lr * gamma ** (epoch // step_size)``."""
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineSchedule(_BaseSchedule):
+    """``CosineAnnealingLR`` with ``T_max = epochs``, closed form:
+    ``lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2``."""
+
+    kind: Literal["cosine"] = "cosine"
+    min_lr: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+
+    def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
+                     state: ScheduleState) -> float:
+        """``min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2``."""
+        return self.min_lr + (base_lr - self.min_lr) * (1.0 + math.cos(math.pi * epoch
+                                                                       / epochs)) / 2.0
+
+
+class PlateauSchedule(_BaseSchedule):
+    """``ReduceLROnPlateau`` (mode ``min``, relative threshold, cooldown 0).
+
+    An epoch improves iff ``val_loss < best * (1 - threshold)``, ``best`` being the lowest
+    loss so far (infinite at first, so the first finite loss improves; NaN never does);
+    after more than ``patience`` epochs in a row without improvement the lr becomes
+    ``max(lr * factor, min_lr)`` and the count restarts.
+    """
+
+    kind: Literal["plateau"] = "plateau"
+    factor: float = Field(default=0.1, gt=0.0, lt=1.0)
+    patience: int = Field(default=10, ge=0)
+    min_lr: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    threshold: float = Field(default=1e-4, ge=0.0, allow_inf_nan=False)
+
+    def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
+                     state: ScheduleState) -> float:
+        """The current lr, ``state.lr``, set to ``base_lr`` on first use."""
+        if state.lr is None:
+            state.lr = base_lr
+        return state.lr
+
+    def end_epoch(self, state: ScheduleState, val_loss: float | None) -> None:
+        """Count the epoch as an improvement or not, reducing ``state.lr`` after more than
+        ``patience`` bad epochs. ``val_loss=None`` (no validation split) is a no-op; the lr
+        is reduced only once ``lr_for_epoch`` has set ``state.lr``."""
+        if val_loss is None:
+            return
+        best = math.inf if state.best is None else state.best
+        if val_loss < best * (1.0 - self.threshold):
+            state.best = val_loss
+            state.bad_epochs = 0
+            return
+        state.bad_epochs += 1
+        if state.bad_epochs > self.patience:
+            if state.lr is not None:
+                state.lr = max(state.lr * self.factor, self.min_lr)
+            state.bad_epochs = 0
+
+
+Schedule = Annotated[
+    ConstantSchedule | StepSchedule | CosineSchedule | PlateauSchedule,
+    Field(discriminator="kind"),
+]
