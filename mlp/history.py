@@ -1,0 +1,45 @@
+"""``History``: what a run measured, one entry per epoch (as Keras' ``fit`` returns)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class History(BaseModel):
+    """Per-epoch columns. ``epoch`` counts from 1 and keeps counting across resumes;
+    ``val_*`` are None without validation data and ``*_accuracy`` None for regression;
+    ``seconds`` is the wall time of each epoch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epoch: list[int] = Field(default_factory=list)
+    train_loss: list[float] = Field(default_factory=list)
+    val_loss: list[float | None] = Field(default_factory=list)
+    train_accuracy: list[float | None] = Field(default_factory=list)
+    val_accuracy: list[float | None] = Field(default_factory=list)
+    lr: list[float] = Field(default_factory=list)
+    seconds: list[float] = Field(default_factory=list)
+
+    def append(self, **row: float | int | None) -> None:
+        """Add one epoch; every column must be given."""
+        missing = set(HISTORY_COLUMNS) - set(row)
+        if missing:
+            raise ValueError(f"History.append needs {sorted(missing)}")
+        for name in HISTORY_COLUMNS:
+            getattr(self, name).append(row[name])
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.seconds))
+
+    def best_epoch(self) -> int | None:
+        """The epoch of the lowest validation loss (None without validation data)."""
+        scored = [(v, e) for v, e in zip(self.val_loss, self.epoch, strict=True) if v is not None]
+        return min(scored)[1] if scored else None
+
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr",
+                   "seconds")
