@@ -33,6 +33,7 @@ from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
 from mlp.losses import Loss
 from mlp.model import Model
+from mlp.parameters import FlatParameters
 from mlp.schedules import ConstantSchedule, Schedule, ScheduleState
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ class BasicRoutinizer(BaseModel):
     _best: list[np.ndarray] | None = PrivateAttr(default=None)
     _model: Model | None = PrivateAttr(default=None)
     _allow_data_change: bool = PrivateAttr(default=False)
+    _flat: FlatParameters | None = PrivateAttr(default=None)
 
     @field_validator("loss", mode="before")
     @classmethod
@@ -162,12 +164,7 @@ class BasicRoutinizer(BaseModel):
             log.info("nothing to do: %d of %d epochs are done", state.epoch, self.epochs)
             return self._history
 
-        layers = model.layers
-        params = [(layer.weight, layer.grad_weight, layer.m_weight, layer.v_weight)
-                  for layer in layers] + [(layer.bias, layer.grad_bias, layer.m_bias,
-                                           layer.v_bias) for layer in layers]
-        scratch = [np.empty_like(p[0]) for p in params]
-        grads = [p[1] for p in params]
+        flat = self._packed(model)
         hp = optim.Hyperparameters(lr=self.lr, momentum=self.momentum, alpha=self.alpha,
                                    beta1=self.beta1, beta2=self.beta2, eps=self.eps,
                                    weight_decay=self.weight_decay)
@@ -200,10 +197,8 @@ class BasicRoutinizer(BaseModel):
                     model.backward(loss.backward(), input_grad=False)
                     state.step += 1
                     if self.grad_clip is not None:
-                        optim.clip_grad_norm(grads, self.grad_clip)
-                    for (param, grad, m, v), work in zip(params, scratch, strict=True):
-                        optim.apply_update(self.optimizer, param, grad, m, v,
-                                           step=state.step, hp=hp, scratch=work)
+                        flat.clip(self.grad_clip)
+                    flat.update(self.optimizer, state.step, hp)
                     n = X_batch.shape[0]
                     total_loss += value * n
                     seen += n
@@ -257,6 +252,13 @@ class BasicRoutinizer(BaseModel):
         self._state, self._history, self._best = TrainingState(), History(), None
         self._rng = np.random.default_rng(self.seed)
         self._model = model
+
+    def _packed(self, model: Model) -> FlatParameters:
+        """The model's parameters packed into flat buffers (packed once, kept across runs)."""
+        layers = model.layers
+        if self._flat is None or not self._flat.is_packing(layers):
+            self._flat = FlatParameters(layers)
+        return self._flat
 
     def _check_data(self, model: Model, data: Data) -> None:
         if data.n_features != model.in_features:
