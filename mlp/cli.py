@@ -182,14 +182,14 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from mlp.checkpoint import describe_checkpoint
+    from mlp.inspect import describe_checkpoint
 
     print(describe_checkpoint(args.checkpoint))
     return 0
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from mlp.checkpoint import runs_table
+    from mlp.inspect import runs_table
 
     print(runs_table(args.root))
     return 0

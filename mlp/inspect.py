@@ -1,0 +1,82 @@
+"""Human-readable views of checkpoints: ``describe_checkpoint`` (``mlp inspect``) and
+``runs_table`` (``mlp runs``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlp.checkpoint import load_checkpoint
+from mlp.errors import CheckpointError
+
+
+def describe_checkpoint(path: str | Path) -> str:
+    """Format and library version, creation time, file size, the model summary, the
+    epoch/step counters, the best loss and its epoch, and the training config."""
+    checkpoint = load_checkpoint(path)
+    state, history = checkpoint.state, checkpoint.history
+    size = checkpoint.path.stat().st_size
+    best = ("none yet" if state.best_loss is None
+            else f"{state.best_loss:.6g} ({state.monitor}) at epoch {state.best_epoch}")
+    lines = [
+        f"file: {checkpoint.path} ({_size(size)})",
+        f"format: mlp-checkpoint version {checkpoint.format_version} "
+        f"(written by mlp-routinizer {checkpoint.library_version})",
+        f"created: {checkpoint.created}",
+        f"epoch: {state.epoch}  step: {state.step}"
+        + ("  (stopped early)" if state.stopped_early else ""),
+        f"best loss: {best}",
+        f"training time: {history.total_seconds:.1f} s",
+    ]
+    if checkpoint.classes is not None:
+        lines.append(f"classes ({len(checkpoint.classes)}): "
+                     + ", ".join(map(str, checkpoint.classes.tolist()[:20]))
+                     + (", ..." if len(checkpoint.classes) > 20 else ""))
+    if checkpoint.normalizer is not None:
+        lines.append(f"normalizer: {checkpoint.normalizer.method}")
+    if checkpoint.image_shape is not None:
+        lines.append(f"image shape: {checkpoint.image_shape}")
+    config = json.dumps(json.loads(checkpoint.routinizer.model_dump_json()), indent=2)
+    lines += ["", "model:", checkpoint.model.summary(), "", "training config:", config]
+    return "\n".join(lines)
+
+
+def runs_table(root: str | Path = "ckpt") -> str:
+    """One row per run folder under ``root`` that holds a ``last.h5``: epochs, best
+    validation loss and accuracy, total training seconds, last modified (UTC)."""
+    root = Path(root)
+    folders = sorted(p.parent for p in root.glob("*/last.h5")) if root.is_dir() else []
+    if not folders:
+        return f"no runs under {root} (a run is a folder holding last.h5)"
+    rows = [("run", "epochs", "best val loss", "best val acc", "seconds", "modified (UTC)")]
+    for folder in folders:
+        last = folder / "last.h5"
+        modified = datetime.fromtimestamp(last.stat().st_mtime, timezone.utc)
+        when = modified.strftime("%Y-%m-%d %H:%M")
+        try:
+            checkpoint = load_checkpoint(last)
+        except CheckpointError as exc:
+            problem = str(exc).removeprefix(f"{last}: ")
+            rows.append((folder.name, "-", f"unreadable: {problem[:60]}", "", "", when))
+            continue
+        history = checkpoint.history
+        val_loss = [v for v in history.val_loss if v is not None]
+        val_acc = [v for v in history.val_accuracy if v is not None]
+        rows.append((folder.name, str(checkpoint.state.epoch),
+                     f"{min(val_loss):.4g}" if val_loss else "-",
+                     f"{max(val_acc):.4f}" if val_acc else "-",
+                     f"{history.total_seconds:.1f}", when))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+             .rstrip() for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _size(n_bytes: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n_bytes < 1024:
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} GiB"

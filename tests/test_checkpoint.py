@@ -1,0 +1,324 @@
+"""HDF5 checkpoints: exact round trips, atomic writes, and a CheckpointError for every kind
+of bad file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+
+import mlp.checkpoint as checkpoint_module
+from mlp.checkpoint import load_checkpoint, save_checkpoint
+from mlp.errors import CheckpointError
+from mlp.history import History
+from mlp.inspect import describe_checkpoint, runs_table
+from mlp.layers import PARAMETER_ARRAYS
+from mlp.model import Model
+from mlp.routinizer import BasicRoutinizer, TrainingState
+from preprocess import Normalizer
+
+
+def make_run(dtype: str = "float32", classes: list | None = None, seed: int = 0,
+             loss: str = "cross_entropy") -> tuple[Model, BasicRoutinizer, SimpleNamespace]:
+    """A model whose every array holds distinct random numbers, and a routinizer restored
+    to a mid-run state (epoch 2, best weights, a history with a None), without training."""
+    rng = np.random.default_rng(seed)
+    out = 1 if loss == "mse" else 3
+    model = Model.mlp([4, 6, out], dropout=0.2, dtype=dtype, seed=seed)
+    for layer in model.layers:
+        for name in PARAMETER_ARRAYS:
+            array = getattr(layer, name)
+            array[...] = rng.normal(size=array.shape)
+    routinizer = BasicRoutinizer(epochs=5, lr=0.01, optimizer="nesterov", loss=loss,
+                                 schedule={"kind": "step", "step_size": 2, "gamma": 0.5},
+                                 progress=False, seed=seed)
+    generator = np.random.default_rng(seed + 1)
+    generator.random(7)
+    state = TrainingState(epoch=2, step=14, best_loss=0.5, best_epoch=1,
+                          rng_state=generator.bit_generator.state,
+                          data_fingerprint={"shape": [20, 4], "sha256": "ab" * 32})
+    history = History()
+    history.append(epoch=1, train_loss=0.9, val_loss=0.5, train_accuracy=0.6,
+                   val_accuracy=None, lr=0.01, seconds=0.25)
+    history.append(epoch=2, train_loss=0.7, val_loss=0.6, train_accuracy=0.7,
+                   val_accuracy=0.65, lr=0.01, seconds=0.5)
+    best = [a + 1 for layer in model.layers for a in (layer.weight, layer.bias)]
+    routinizer.restore(model, state, history, best, False)
+    normalizer = Normalizer(method="zscore", offset=rng.normal(size=4),
+                            scale=rng.uniform(0.5, 2.0, size=4))
+    data = SimpleNamespace(normalizer=normalizer, image_shape=(2, 2),
+                           classes=None if classes is None else np.array(classes))
+    return model, routinizer, data
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    model, routinizer, data = make_run(classes=["cat", "dog", "ünïcode"])
+    return save_checkpoint(tmp_path / "run" / "last.h5", model, routinizer, data)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("classes", [["cat", "dog", "ünïcode"], [3, 7, 11], [0.5, 1.5, 2.5]])
+def test_round_trip_is_exact(tmp_path, dtype, classes):
+    model, routinizer, data = make_run(dtype, classes)
+    path = save_checkpoint(tmp_path / "new" / "ck.h5", model, routinizer, data)
+    loaded = load_checkpoint(path)
+
+    assert loaded.path == path and loaded.format_version == 1
+    assert loaded.model.model_dump_json() == model.model_dump_json()
+    for (name, saved_array), (loaded_name, array) in zip(
+            model.named_arrays(), loaded.model.named_arrays(), strict=True):
+        assert name == loaded_name
+        assert array.dtype == np.dtype(dtype) and np.array_equal(array, saved_array), name
+    assert loaded.routinizer.model_dump_json() == routinizer.model_dump_json()
+    assert loaded.state == routinizer.state
+    assert loaded.history == routinizer.history
+    assert loaded.history.val_accuracy[0] is None
+    for kept, original in zip(loaded.best_arrays, routinizer.best_arrays, strict=True):
+        assert kept.dtype == original.dtype and np.array_equal(kept, original)
+    assert loaded.normalizer.method == "zscore"
+    assert np.array_equal(loaded.normalizer.offset, data.normalizer.offset)
+    assert np.array_equal(loaded.normalizer.scale, data.normalizer.scale)
+    assert loaded.classes.tolist() == classes
+    assert [type(c) for c in loaded.classes.tolist()] == [type(c) for c in classes]
+    assert loaded.image_shape == (2, 2)
+
+
+def test_a_restored_routinizer_continues_with_the_same_generator(saved):
+    routinizer, model = BasicRoutinizer.resume(saved.parent)
+    generator = np.random.default_rng(1)
+    generator.random(7)
+    assert np.array_equal(routinizer.rng.random(5), generator.random(5))
+    assert routinizer.state.epoch == 2 and routinizer.best_arrays is not None
+
+
+def test_without_data_or_best_weights(tmp_path):
+    model = Model.mlp([3, 2])
+    routinizer = BasicRoutinizer(progress=False)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "plain.h5", model, routinizer))
+    assert loaded.best_arrays is None and loaded.normalizer is None
+    assert loaded.classes is None and loaded.image_shape is None and len(loaded.history) == 0
+    X = np.arange(6.0).reshape(2, 3)
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_every_dataset_has_a_checksum_and_nothing_is_pickled(saved):
+    names = []
+    with h5py.File(saved) as file:
+        file.visititems(lambda name, item: names.append(name)
+                        if isinstance(item, h5py.Dataset) else None)
+        assert all(file[name].fletcher32 for name in names)
+        assert all(file[name].dtype.kind in "fiS" for name in names)
+        assert file.attrs["format"] == b"mlp-checkpoint"  # fixed-length: header-checksummed
+        assert isinstance(file.attrs["format_version"], np.integer)
+        json.loads(file.attrs["model_spec"])
+    assert "model/0/weight" in names and "best/3/bias" in names
+    assert {f"history/{c}" for c in History.model_fields} <= set(names)
+
+
+def test_predict_applies_the_normalizer_and_decodes_labels(saved):
+    loaded = load_checkpoint(saved)
+    X = np.random.default_rng(5).normal(size=(30, 4)) * 3
+    indices = loaded.model.predict(loaded.normalizer.apply(X))
+    labels = loaded.predict(X)
+    assert labels.tolist() == [["cat", "dog", "ünïcode"][i] for i in indices]
+    assert all(type(label) is str for label in labels.tolist())
+    proba = loaded.predict_proba(X)
+    assert proba.shape == (30, 3) and np.array_equal(proba.argmax(axis=1), indices)
+
+
+def test_regression_predict_returns_outputs(tmp_path):
+    model, routinizer, data = make_run("float64", loss="mse")
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "r.h5", model, routinizer, data))
+    X = np.ones((3, 4))
+    expected = model.predict_logits(data.normalizer.apply(X))
+    assert np.array_equal(loaded.predict(X), expected)
+
+
+def test_save_is_fsynced_and_atomic(tmp_path, monkeypatch):
+    model, routinizer, data = make_run()
+    synced, replaced = [], []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    monkeypatch.setattr(os, "replace",
+                        lambda src, dst: replaced.append((Path(src), Path(dst)))
+                        or real_replace(src, dst))
+    path = save_checkpoint(tmp_path / "deep" / "folder" / "last.h5", model, routinizer, data)
+    assert len(synced) == 2  # the file, then the folder
+    (source, target), = replaced
+    assert target == path and source.parent == path.parent
+    assert re.fullmatch(r"\.last\.h5\.[0-9a-f]{8}\.tmp", source.name)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.h5"]
+
+
+@pytest.mark.parametrize("failure", ["mid-write", "rename"])
+def test_a_failed_save_keeps_the_previous_checkpoint(saved, monkeypatch, failure):
+    before = saved.read_bytes()
+    model, routinizer, data = make_run(classes=["a", "b", "c"], seed=9)
+    if failure == "mid-write":
+        def broken(*args):
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(checkpoint_module, "_write_data_facts", broken)
+        expected, message = RuntimeError, "disk on fire"
+    else:
+        def broken(*args):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "replace", broken)
+        expected, message = CheckpointError, f"{re.escape(str(saved))}.*No space left"
+    with pytest.raises(expected, match=message):
+        save_checkpoint(saved, model, routinizer, data)
+    assert saved.read_bytes() == before
+    assert load_checkpoint(saved).classes.tolist() == ["cat", "dog", "ünïcode"]
+    assert [p.name for p in saved.parent.iterdir()] == ["last.h5"]
+
+
+def test_stale_temp_files_are_ignored_then_removed(saved):
+    folder = saved.parent
+    stale = [folder / ".last.h5.0f1e2d3c.tmp", folder / ".best.h5.abcd0123.tmp"]
+    stale[0].write_bytes(saved.read_bytes()[:1000])
+    stale[1].write_bytes(b"")
+    kept = [folder / "notes.tmp", folder / ".hidden.txt", folder / ".last.h5.short.tmp"]
+    for path in kept:
+        path.write_text("mine")
+    assert load_checkpoint(folder).state.epoch == 2
+    model, routinizer, data = make_run()
+    save_checkpoint(saved, model, routinizer, data)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["last.h5", *(p.name for p in kept)])
+
+
+def _flip_inside_weight(path: Path) -> None:
+    with h5py.File(path, "r") as file:
+        offset = file["model/0/weight"].id.get_chunk_info(0).byte_offset
+    with open(path, "r+b") as handle:
+        handle.seek(offset + 5)
+        byte = handle.read(1)[0]
+        handle.seek(offset + 5)
+        handle.write(bytes([byte ^ 0x10]))
+
+
+def _edit(**attrs):
+    def edit(path: Path) -> None:
+        with h5py.File(path, "r+") as file:
+            for name, value in attrs.items():
+                file.attrs[name] = value
+    return edit
+
+
+def _edit_spec(path: Path) -> None:
+    with h5py.File(path, "r+") as file:
+        spec = json.loads(file.attrs["model_spec"])
+        spec["modules"][0]["in_features"] = -4
+        file.attrs["model_spec"] = json.dumps(spec)
+
+
+def _resize_weight(path: Path) -> None:
+    with h5py.File(path, "r+") as file:
+        del file["model/3/m_weight"]
+        file.create_dataset("model/3/m_weight", data=np.zeros((6, 4), np.float32),
+                            fletcher32=True)
+
+
+def _delete(name: str):
+    def delete(path: Path) -> None:
+        with h5py.File(path, "r+") as file:
+            del file[name]
+    return delete
+
+
+def _remove_format(path: Path) -> None:
+    with h5py.File(path, "r+") as file:
+        del file.attrs["format"]
+
+
+def _no_checksum(path: Path) -> None:
+    with h5py.File(path, "r+") as file:
+        data = file["model/0/bias"][()]
+        del file["model/0/bias"]
+        file.create_dataset("model/0/bias", data=data)
+
+
+BAD_FILES = {
+    "not hdf5": (lambda p: p.write_text("weights: [1, 2, 3]\n"), "not a readable HDF5 file"),
+    "empty": (lambda p: p.write_bytes(b""), "not a readable HDF5 file"),
+    "truncated": (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+                  "HDF5|corrupt"),
+    "flipped byte": (_flip_inside_weight, "model/0/weight.*checksum"),
+    "wrong format": (_edit(format="other-format"), "format is 'other-format'"),
+    "no format": (_remove_format, "no 'format' attribute"),
+    "newer version": (_edit(format_version=7),
+                      r"format_version 7 is newer than this library reads \(format_version 1\)"),
+    "version type": (_edit(format_version="1"), "format_version should be an integer"),
+    "missing weight": (_delete("model/3/weight"), "dataset 'model/3/weight' is missing"),
+    "missing history": (_delete("history/lr"), "dataset 'history/lr' is missing"),
+    "missing best": (_delete("best/0/bias"), "dataset 'best/0/bias' is missing"),
+    "wrong shape": (_resize_weight, r"model/3/m_weight' has shape \(6, 4\), expected \(6, 3\)"),
+    "invalid spec": (_edit_spec, "in_features"),
+    "invalid json": (_edit(routinizer="{not json"), "corrupt or inconsistent.*Invalid JSON"),
+    "state type": (_edit(state=np.int64(3)), "attribute 'state' should be a string"),
+    "state field type": (_edit(state='{"epoch": "many"}'), "epoch"),
+    "no checksum": (_no_checksum, "'model/0/bias' has no fletcher32 checksum"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_files_raise_checkpoint_error_naming_file_and_problem(saved, case):
+    corrupt, problem = BAD_FILES[case]
+    corrupt(saved)
+    with pytest.raises(CheckpointError, match=f"^{re.escape(str(saved))}: .*({problem})"):
+        load_checkpoint(saved)
+
+
+def test_missing_file_and_empty_run_folder(tmp_path):
+    with pytest.raises(CheckpointError, match=f"{re.escape(str(tmp_path / 'nope.h5'))}: no such"):
+        load_checkpoint(tmp_path / "nope.h5")
+    with pytest.raises(CheckpointError, match=re.escape(str(tmp_path / "last.h5"))):
+        load_checkpoint(tmp_path)
+
+
+@pytest.mark.skipif(shutil.which("h5ls") is None, reason="h5ls (hdf5-tools) not installed")
+def test_h5ls_lists_the_layout(saved):
+    listing = subprocess.run(["h5ls", "-r", str(saved)], capture_output=True, text=True,
+                             check=True).stdout
+    for name in ("/model/0/weight", "/model/3/v_bias", "/best/0/weight", "/history/val_loss",
+                 "/normalizer/offset", "/classes"):
+        assert name in listing
+
+
+@pytest.mark.skipif(shutil.which("h5dump") is None, reason="h5dump (hdf5-tools) not installed")
+def test_h5dump_shows_the_checksum_filter(saved):
+    header = subprocess.run(["h5dump", "-H", "-p", "-d", "/model/0/weight", str(saved)],
+                            capture_output=True, text=True, check=True).stdout
+    assert "FLETCHER32" in header.upper()
+
+
+def test_describe_checkpoint_names_the_key_facts(saved):
+    text = describe_checkpoint(saved)
+    for fact in ("mlp-checkpoint version 1", "epoch: 2", "step: 14", "best loss: 0.5",
+                 "at epoch 1", "Layer(4->6, he)", '"optimizer": "nesterov"', "cat, dog",
+                 "zscore", "created: 20"):
+        assert fact in text, fact
+
+
+def test_runs_table_lists_runs_and_unreadable_ones(tmp_path, saved):
+    root = saved.parent.parent
+    model, routinizer, data = make_run()
+    save_checkpoint(root / "second" / "last.h5", model, routinizer, data)
+    (root / "broken").mkdir()
+    (root / "broken" / "last.h5").write_text("nonsense")
+    (root / "empty").mkdir()
+    lines = runs_table(root).splitlines()
+    assert lines[0].split()[:2] == ["run", "epochs"] and len(lines) == 5
+    assert [line.split()[0] for line in lines[2:]] == ["broken", "run", "second"]
+    assert "unreadable" in lines[2]
+    assert lines[3].split()[1:5] == ["2", "0.5", "0.6500", "0.8"]
+    assert "no runs" in runs_table(tmp_path / "missing")
