@@ -35,6 +35,7 @@ from mlp.errors import CheckpointError, MLPError
 from mlp.history import HISTORY_COLUMNS, History
 from mlp.layers import PARAMETER_ARRAYS, Layer
 from mlp.model import Model
+from preprocess.loaders import decode_classes, encode_classes
 
 if TYPE_CHECKING:
     from mlp.routinizer import BasicRoutinizer, TrainingState
@@ -147,7 +148,7 @@ def _write_data_facts(file: h5py.File, data: Data) -> None:
         group.create_dataset("scale", data=np.asarray(normalizer.scale), **_CHECKSUM)
     classes = getattr(data, "classes", None)
     if classes is not None:
-        kind, array = _encode_classes(np.asarray(classes))
+        kind, array = encode_classes(np.asarray(classes))
         _set_text(file.create_dataset("classes", data=array, **_CHECKSUM), "kind", kind)
     image_shape = getattr(data, "image_shape", None)
     if image_shape is not None:
@@ -160,20 +161,6 @@ def _set_text(node: h5py.HLObject, name: str, text: str) -> None:
     encoded = text.encode("utf-8")
     string_type = h5py.string_dtype("utf-8", max(1, len(encoded)))
     node.attrs.create(name, np.array(encoded, dtype=string_type))
-
-
-def _encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
-    """``(kind, array)``: strings as fixed-length UTF-8 (HDF5 filters refuse variable-length
-    data), everything else as its own numeric dtype."""
-    if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes.tolist()):
-        encoded = [c.encode("utf-8") for c in classes.tolist()]
-        length = max([1, *map(len, encoded)])
-        return "str", np.array(encoded, dtype=h5py.string_dtype("utf-8", length))
-    kinds = {"S": "bytes", "i": "int", "u": "int", "f": "float", "b": "bool"}
-    if classes.dtype.kind not in kinds:
-        raise ValueError(f"cannot store class labels of dtype {classes.dtype} "
-                         "(strings, bytes, integers, floats or booleans)")
-    return kinds[classes.dtype.kind], classes
 
 
 def _nullable(column: str) -> bool:
@@ -413,6 +400,4 @@ def _read_classes(reader: _Reader) -> np.ndarray:
     values = reader.dataset("classes", kinds=expected[kind])
     if values.ndim != 1:
         raise reader.fail(f"dataset 'classes' should be 1-D, found {values.shape}")
-    if kind == "str":
-        return np.array([v.decode("utf-8") for v in values.tolist()], dtype=str)
-    return values
+    return decode_classes(kind, values)

@@ -190,6 +190,7 @@ class Data:
             return self
         other = object.__new__(Data)
         other.__dict__.update(self.__dict__)
+        other.__dict__["_buffers"] = {}
         for name, array in arrays.items():
             if array is not None:
                 setattr(other, name, np.ascontiguousarray(array, dtype=dtype))
@@ -259,31 +260,42 @@ class Data:
     # ---------------------------------------------------------------- batches
     def batches(self, batch_size: int | None, rng: np.random.Generator | None = None
                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Mini-batches of the training split: ``rng.permutation`` order (one draw) when
-        ``rng`` is given, else in order. Batches are gathered into buffers reused between
-        yields: a batch is valid until the next one is taken."""
+        """Mini-batches of the training split: ``rng.permutation(n)`` order when ``rng`` is
+        given (drawn in place into a kept index buffer, so the same generator state gives
+        the same order), else in order. Batches are gathered into buffers kept on the Data
+        and reused: a batch is valid until the next one is taken."""
         X, y = self.X_train, self.y_train
         n = X.shape[0]
         size = n if batch_size is None else min(batch_size, n)
-        if rng is None and size == n:
-            yield X, y
-            return
-        order = None if rng is None else rng.permutation(n)
-        if order is None:
+        if rng is None:
             for start in range(0, n, size):
                 yield X[start:start + size], y[start:start + size]
             return
-        buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        order = self._work("order", (n,), np.dtype(np.int64))
+        np.copyto(order, self._arange(n))
+        rng.shuffle(order)
         for start in range(0, n, size):
             index = order[start:start + size]
             m = index.shape[0]
-            if m not in buffers:
-                buffers[m] = (np.empty((m,) + X.shape[1:], X.dtype),
-                              np.empty((m,) + y.shape[1:], y.dtype))
-            X_batch, y_batch = buffers[m]
+            X_batch = self._work("X", (m,) + X.shape[1:], X.dtype)
+            y_batch = self._work("y", (m,) + y.shape[1:], y.dtype)
             np.take(X, index, axis=0, out=X_batch)
             np.take(y, index, axis=0, out=y_batch)
             yield X_batch, y_batch
+
+    def _work(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A buffer kept across calls of ``batches`` (one per name, shape and dtype)."""
+        buffers = self.__dict__.setdefault("_buffers", {})
+        key = (name, shape, dtype)
+        if key not in buffers:
+            buffers[key] = np.empty(shape, dtype)
+        return buffers[key]
+
+    def _arange(self, n: int) -> np.ndarray:
+        buffers = self.__dict__.setdefault("_buffers", {})
+        if ("arange", n) not in buffers:
+            buffers[("arange", n)] = np.arange(n, dtype=np.int64)
+        return buffers[("arange", n)]
 
     def fingerprint(self) -> dict[str, Any]:
         """Shape, dtype and SHA-256 of the training arrays (to notice changed data)."""

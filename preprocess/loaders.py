@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -175,25 +175,27 @@ def read_inputs(paths: list[Path], image_shape: tuple[int, int] | None = None) -
     return _stack_images(files, None if image_shape is None else tuple(image_shape))
 
 
-def write_classes(group: Any, classes: np.ndarray) -> None:
-    """Store labels without pickle: strings as UTF-8, numbers as numbers (kind recorded)."""
+def encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
+    """``(kind, array)`` for HDF5 without pickle: strings as fixed-length UTF-8 (HDF5
+    filters refuse variable-length data), everything else as its own numeric dtype."""
     import h5py
 
-    if classes.dtype.kind in "USO":
-        dataset = group.create_dataset("classes", data=np.array([str(c) for c in classes],
-                                       dtype=h5py.string_dtype("utf-8")), fletcher32=True)
-        dataset.attrs["kind"] = "str"
-    else:
-        dataset = group.create_dataset("classes", data=classes, fletcher32=True)
-        dataset.attrs["kind"] = "int" if classes.dtype.kind in "iu" else "float"
+    if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes.tolist()):
+        encoded = [c.encode("utf-8") for c in classes.tolist()]
+        length = max([1, *map(len, encoded)])
+        return "str", np.array(encoded, dtype=h5py.string_dtype("utf-8", length))
+    kinds = {"S": "bytes", "i": "int", "u": "int", "f": "float", "b": "bool"}
+    if classes.dtype.kind not in kinds:
+        raise DataError(f"cannot store class labels of dtype {classes.dtype} "
+                        "(strings, bytes, integers, floats or booleans)")
+    return kinds[classes.dtype.kind], classes
 
 
-def read_classes(dataset: Any) -> np.ndarray:
-    """Labels written by ``write_classes``, as the same Python kinds."""
-    kind = dataset.attrs.get("kind", "str")
+def decode_classes(kind: str, values: np.ndarray) -> np.ndarray:
+    """The labels ``encode_classes`` stored, with their original Python types."""
     if kind == "str":
-        return np.array(dataset.asstr()[()], dtype=str)
-    return np.asarray(dataset[()])
+        return np.array([v.decode("utf-8") for v in values.tolist()], dtype=str)
+    return values
 
 
 def save_data(data: Data, path: Path) -> Path:
@@ -213,7 +215,8 @@ def save_data(data: Data, path: Path) -> Path:
                 if array is not None:
                     handle.create_dataset(f"{prefix}_{split}", data=array, fletcher32=True)
         if data.classes is not None:
-            write_classes(handle, data.classes)
+            kind, array = encode_classes(data.classes)
+            handle.create_dataset("classes", data=array, fletcher32=True).attrs["kind"] = kind
         if data.normalizer is not None:
             group = handle.create_group("normalizer")
             group.attrs["method"] = data.normalizer.method
@@ -233,7 +236,10 @@ def load_data_file(cls: type[Data], path: Path) -> Data:
             if handle.attrs.get("format") != "mlp-data":
                 raise DataError(f"{path}: not a data file written by Data.save")
             arrays = {name: handle[name][()] for name in handle if name.startswith(("X_", "y_"))}
-            classes = read_classes(handle["classes"]) if "classes" in handle else None
+            classes = None
+            if "classes" in handle:
+                dataset = handle["classes"]
+                classes = decode_classes(str(dataset.attrs["kind"]), dataset[()])
             normalizer = None
             if "normalizer" in handle:
                 group = handle["normalizer"]
