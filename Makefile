@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[test,fast]"
+	$(PIP) install --quiet -e ".[test]"
 	touch $@
 
 $(VENV)/.installed-datasets: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[datasets,fast]"
+	$(PIP) install --quiet -e ".[datasets]"
 	touch $@
 
 test: $(VENV)/.installed-test

@@ -37,12 +37,14 @@ class Module(BaseModel):
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """A work array of ``shape`` kept across calls (uninitialised contents)."""
+        # the private dict directly: Pydantic's attribute hooks cost microseconds per call
+        buffers = self.__pydantic_private__["_buffers"]
         key = (name, shape, dtype)
-        buf = self._buffers.get(key)
+        buf = buffers.get(key)
         if buf is None:
-            if len(self._buffers) >= _MAX_CACHED_SHAPES * 4:
-                self._buffers.clear()
-            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
+            if len(buffers) >= _MAX_CACHED_SHAPES * 4:
+                buffers.clear()
+            buf = buffers[key] = np.empty(shape, dtype=dtype)
         return buf
 
     def _forget(self) -> None:
@@ -142,10 +144,11 @@ class Layer(Module):
         """``(N, in) -> (N, out)``; keeps ``x`` for backward when ``train``."""
         if not self.initialized:
             self.initialize(np.random.default_rng(0), self.weight_dtype(x))
+        state = self.__pydantic_private__
         if not train:
-            self._input = None
+            state["_input"] = None
             return x @ self.weight + self.bias
-        self._input = x
+        state["_input"] = x
         out = self._buffer("out", (x.shape[0], self.out_features), self.weight.dtype)
         np.matmul(x, self.weight, out=out)
         out += self.bias
@@ -157,7 +160,7 @@ class Layer(Module):
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grad_weight = x.T @ g`` and ``grad_bias = sum(g)``; return ``g @ weight.T``."""
-        x = self._input
+        x = self.__pydantic_private__["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward(x, train=True) first")
         np.matmul(x.T, grad_out, out=self.grad_weight)
@@ -226,20 +229,20 @@ class Nonlinearity(Module):
             out *= x
             out *= 0.5
             saved = x
-            self._aux = t if train else None
+            self.__pydantic_private__["_aux"] = t if train else None
         else:
             np.subtract(x, x.max(axis=1, keepdims=True), out=out)
             np.exp(out, out=out)
             out /= out.sum(axis=1, keepdims=True)
             saved = out
-        self._saved = saved if train else None
+        self.__pydantic_private__["_saved"] = saved if train else None
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Gradient with respect to the input, ``(N, D)``."""
         if self.kind == "identity":
             return grad_out
-        saved = self._saved
+        saved = self.__pydantic_private__["_saved"]
         if saved is None:
             raise RuntimeError("Nonlinearity.backward needs a forward(x, train=True) first")
         grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
@@ -260,7 +263,7 @@ class Nonlinearity(Module):
             np.subtract(1, grad_in, out=grad_in)
             grad_in *= grad_out
         elif kind == "gelu":
-            x, t = saved, self._aux
+            x, t = saved, self.__pydantic_private__["_aux"]
             # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
             scratch = self._buffer("scratch", x.shape, x.dtype)
             np.multiply(x, x, out=scratch)
@@ -298,8 +301,9 @@ class DropoutLayer(Module):
         self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None
     ) -> np.ndarray:
         """``(N, D) -> (N, D)``; draws ``N*D`` uniforms from ``rng`` when training."""
+        state = self.__pydantic_private__
         if not train or self.p == 0.0:
-            self._mask = None
+            state["_mask"] = None
             return x
         if rng is None:
             raise ValueError("DropoutLayer.forward(train=True) needs rng (a numpy Generator)")
@@ -310,14 +314,15 @@ class DropoutLayer(Module):
         out = self._buffer("out", x.shape, x.dtype)
         np.multiply(x, mask, out=out)
         out *= 1.0 / (1.0 - self.p)
-        self._mask = mask
+        state["_mask"] = mask
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """``grad * mask / (1 - p)``; the identity when the forward pass was."""
-        if self._mask is None:
+        mask = self.__pydantic_private__["_mask"]
+        if mask is None:
             return grad_out
         grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
-        np.multiply(grad_out, self._mask, out=grad_in)
+        np.multiply(grad_out, mask, out=grad_in)
         grad_in *= 1.0 / (1.0 - self.p)
         return grad_in

@@ -41,12 +41,13 @@ class Loss(BaseModel):
         return self.kind in ("cross_entropy", "bce")
 
     def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        buffers = self.__pydantic_private__["_buffers"]  # skips Pydantic's attribute hooks
         key = (shape, dtype)
-        buf = self._buffers.get(key)
+        buf = buffers.get(key)
         if buf is None:
-            if len(self._buffers) >= 8:
-                self._buffers.clear()
-            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
+            if len(buffers) >= 8:
+                buffers.clear()
+            buf = buffers[key] = np.empty(shape, dtype=dtype)
         return buf
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
@@ -76,7 +77,7 @@ class Loss(BaseModel):
             grad *= 0.5
             grad -= target
             grad /= n
-        self._grad = grad
+        self.__pydantic_private__["_grad"] = grad
         return loss
 
     def _matching_target(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -137,11 +138,12 @@ class Loss(BaseModel):
             if eps:
                 probs -= eps / c
         probs /= n
-        self._grad = probs
+        self.__pydantic_private__["_grad"] = probs
         return float(per_sample.sum()) / n
 
     def backward(self) -> np.ndarray:
         """``dL/dpred`` of the last ``forward`` (a buffer reused by the next call)."""
-        if self._grad is None:
+        grad = self.__pydantic_private__["_grad"]
+        if grad is None:
             raise RuntimeError("Loss.backward needs a forward(pred, target) first")
-        return self._grad
+        return grad

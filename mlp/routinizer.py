@@ -45,6 +45,8 @@ log = logging.getLogger("mlp")
 class TrainingState(BaseModel):
     """Where a run stands; saved as JSON in every checkpoint."""
 
+    model_config = ConfigDict(extra="forbid")
+
     epoch: int = 0
     step: int = 0
     best_loss: float | None = None

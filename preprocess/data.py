@@ -279,8 +279,9 @@ class Data:
             m = index.shape[0]
             X_batch = self._work("X", (m,) + X.shape[1:], X.dtype)
             y_batch = self._work("y", (m,) + y.shape[1:], y.dtype)
-            np.take(X, index, axis=0, out=X_batch)
-            np.take(y, index, axis=0, out=y_batch)
+            # indices come from our own permutation; mode="raise" would buffer the whole batch
+            np.take(X, index, axis=0, out=X_batch, mode="wrap")
+            np.take(y, index, axis=0, out=y_batch, mode="wrap")
             yield X_batch, y_batch
 
     def _work(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

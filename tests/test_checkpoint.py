@@ -23,7 +23,7 @@ from mlp.inspect import describe_checkpoint, runs_table
 from mlp.layers import PARAMETER_ARRAYS
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer, TrainingState
-from preprocess import Normalizer
+from preprocess import Data, Normalizer
 
 
 def make_run(dtype: str = "float32", classes: list | None = None, seed: int = 0,
@@ -322,3 +322,27 @@ def test_runs_table_lists_runs_and_unreadable_ones(tmp_path, saved):
     assert "unreadable" in lines[2]
     assert lines[3].split()[1:5] == ["2", "0.5", "0.6500", "0.8"]
     assert "no runs" in runs_table(tmp_path / "missing")
+
+
+def test_best_checkpoint_predicts_raw_inputs_like_the_model(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(loc=50.0, scale=10.0, size=(120, 4))
+    labels = np.where(X[:, 0] + X[:, 1] > 100, "high", "low")
+    data = Data(X, labels).split_validation(0.25, seed=0).normalize("zscore")
+    model = Model.mlp([4, 16, 2], seed=0)
+    routinizer = BasicRoutinizer(epochs=8, batch_size=16, lr=0.01, progress=False,
+                                 checkpoint_dir=tmp_path / "run")
+    routinizer.run(model, data)
+    X_raw = rng.normal(loc=50.0, scale=10.0, size=(30, 4))
+    expected_last = data.decode(model.predict(data.normalizer.apply(X_raw)))
+    np.testing.assert_array_equal(load_checkpoint(tmp_path / "run" / "last.h5").predict(X_raw),
+                                  expected_last)
+    best_model = model.copy()
+    for layer, (weight, bias) in zip(best_model.layers, zip(
+            routinizer.best_arrays[::2], routinizer.best_arrays[1::2], strict=True), strict=True):
+        layer.weight[...], layer.bias[...] = weight, bias
+    best = load_checkpoint(tmp_path / "run" / "best.h5")
+    predicted = best.predict(X_raw)
+    np.testing.assert_array_equal(predicted,
+                                  data.decode(best_model.predict(data.normalizer.apply(X_raw))))
+    assert set(predicted.tolist()) <= {"high", "low"} and isinstance(predicted[0].item(), str)

@@ -106,3 +106,22 @@ def test_missing_and_corrupt_files_exit_2(tmp_path, capsys):
     assert main(["inspect", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "CheckpointError" in err and "bad.h5" in err
+
+
+def test_cli_resume_is_bit_identical_to_one_long_run(tmp_path, capsys):
+    from mlp.checkpoint import load_checkpoint
+
+    config = _write_config(tmp_path / "iris.json", epochs=6, optimizer="nesterov",
+                           schedule={"kind": "step", "step_size": 2, "gamma": 0.5})
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["-q", "train", str(config), "--ckpt-root", str(straight)]) == 0
+    assert main(["-q", "train", str(config), "--ckpt-root", str(split),
+                 "--set", "train.epochs=3"]) == 0
+    assert main(["-q", "resume", str(split / "iris-cli"), "--epochs", "6"]) == 0
+    capsys.readouterr()
+    a = load_checkpoint(straight / "iris-cli" / "last.h5")
+    b = load_checkpoint(split / "iris-cli" / "last.h5")
+    for (name, x), (_, y) in zip(a.model.named_arrays(), b.model.named_arrays(), strict=True):
+        assert np.array_equal(x, y), name
+    assert a.history.train_loss == b.history.train_loss
+    assert a.history.epoch == b.history.epoch == [1, 2, 3, 4, 5, 6]
