@@ -46,6 +46,14 @@ def _series(epochs: list[int], values: list[float | None]) -> tuple[list[int], l
     return [e for e, _ in pairs], [v for _, v in pairs]
 
 
+def _plot_pair(ax: Any, history: History, metric: str) -> None:
+    """The train and val curves of ``metric`` ("loss" or "accuracy"), skipping Nones."""
+    for split, colour in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
+        x, y = _series(history.epoch, getattr(history, f"{split}_{metric}"))
+        if y:
+            ax.plot(x, y, color=colour, label=f"{split} {metric}", linewidth=2)
+
+
 def curves_figure(history: History, fig: Figure | None = None) -> Figure:
     """Loss (train, val) and, for classification, accuracy (train, val) against epoch."""
     fig = fig if fig is not None else Figure(figsize=(10, 4))
@@ -53,22 +61,14 @@ def curves_figure(history: History, fig: Figure | None = None) -> Figure:
     has_accuracy = any(a is not None for a in history.train_accuracy + history.val_accuracy)
     axes = fig.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
     loss_ax = axes[0]
-    for values, colour, label in ((history.train_loss, TRAIN_COLOR, "train loss"),
-                                  (history.val_loss, VAL_COLOR, "val loss")):
-        x, y = _series(history.epoch, values)
-        if y:
-            loss_ax.plot(x, y, color=colour, label=label, linewidth=2)
+    _plot_pair(loss_ax, history, "loss")
     losses = [v for v in history.train_loss + history.val_loss if v is not None]
     if losses and min(losses) > 0:
         loss_ax.set_yscale("log")
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
     if has_accuracy:
         acc_ax = axes[1]
-        for values, colour, label in ((history.train_accuracy, TRAIN_COLOR, "train accuracy"),
-                                      (history.val_accuracy, VAL_COLOR, "val accuracy")):
-            x, y = _series(history.epoch, values)
-            if y:
-                acc_ax.plot(x, y, color=colour, label=label, linewidth=2)
+        _plot_pair(acc_ax, history, "accuracy")
         acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in axes:
         ax.grid(alpha=0.3)

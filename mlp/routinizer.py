@@ -10,6 +10,7 @@ rebuilds both from a checkpoint and continues bit-identically.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -178,8 +179,8 @@ class BasicRoutinizer(BaseModel):
                    disable=not self.progress, unit="epoch", dynamic_ncols=True)
         target_reached = False
         # overflow on the way to a NaN/inf loss is reported as TrainingDiverged, not warned
-        quiet = np.errstate(over="ignore", invalid="ignore")
-        quiet.__enter__()
+        quiet = contextlib.ExitStack()
+        quiet.enter_context(np.errstate(over="ignore", invalid="ignore"))
         try:
             for epoch in bar:
                 lr = self.schedule.lr_for_epoch(epoch, self.lr, self.epochs, state.schedule)
@@ -222,7 +223,7 @@ class BasicRoutinizer(BaseModel):
                     target_reached = True
                     break
         finally:
-            quiet.__exit__(None, None, None)
+            quiet.close()
             bar.close()
             if live is not None:
                 live.close(self._history)
