@@ -1,6 +1,11 @@
 """Figures: training curves (live or saved), 1-D regression fits, confusion matrices and
-first-layer weights as images. Object-oriented matplotlib; figures a function creates for a
-file are closed after writing."""
+first-layer weights as images.
+
+Every function builds a ``matplotlib.figure.Figure`` directly (object-oriented API, no
+pyplot state), so nothing is registered with pyplot and nothing is left open; only
+``LivePlot`` on an interactive backend opens a pyplot window, and ``LivePlot.close`` closes
+it. PNGs are written atomically: to a temporary file in the same folder, then renamed.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +13,39 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mlp.errors import DataError
 from mlp.history import History
 
 log = logging.getLogger("mlp")
+
 TRAIN_COLOR = "tab:blue"
+"""Colour of every training curve (and of the model's curve in ``plot_fit``)."""
 VAL_COLOR = "tab:orange"
-_NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template",
-                    "module://matplotlib_inline.backend_inline"}
+"""Colour of every validation curve (and of the training points in ``plot_fit``)."""
+PNG_DPI = 100
+FIT_GRID_POINTS = 400
 
 
 def _write(fig: Figure, path: str | Path) -> Path:
-    """Save ``fig`` as PNG atomically (temporary file in the same folder, then replace)."""
+    """Save ``fig`` as PNG at ``path`` atomically: a temporary file in the same folder is
+    written, flushed and fsynced, then ``os.replace``d, so readers never see half a PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format="png", dpi=100)
+            fig.savefig(stream, format="png", dpi=PNG_DPI)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -42,20 +54,34 @@ def _write(fig: Figure, path: str | Path) -> Path:
 
 
 def _series(epochs: list[int], values: list[float | None]) -> tuple[list[int], list[float]]:
+    """The (epoch, value) pairs whose value is not None, as two lists."""
     pairs = [(e, v) for e, v in zip(epochs, values, strict=True) if v is not None]
     return [e for e, _ in pairs], [v for _, v in pairs]
 
 
-def _plot_pair(ax: Any, history: History, metric: str) -> None:
-    """The train and val curves of ``metric`` ("loss" or "accuracy"), skipping Nones."""
+def _plot_pair(ax: Axes, history: History, metric: str) -> None:
+    """The train and val curves of ``metric`` (``"loss"`` or ``"accuracy"``), Nones skipped."""
     for split, colour in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
         x, y = _series(history.epoch, getattr(history, f"{split}_{metric}"))
         if y:
-            ax.plot(x, y, color=colour, label=f"{split} {metric}", linewidth=2)
+            ax.plot(x, y, color=colour, label=f"{split} {metric}", linewidth=2,
+                    marker="o" if len(y) == 1 else None)
 
 
 def curves_figure(history: History, fig: Figure | None = None) -> Figure:
-    """Loss (train, val) and, for classification, accuracy (train, val) against epoch."""
+    """Loss and, for classification, accuracy against epoch, train and val on each axis.
+
+    Parameters
+    ----------
+    history : History
+        The run's columns; ``None`` entries (no validation data, regression accuracy) are
+        skipped. The loss axis is log-scaled when every plotted loss is positive.
+    fig : Figure, optional
+        A figure to clear and redraw into (live redraws); a new ``Figure`` otherwise.
+
+    Returns a figure with two axes (loss, accuracy), or one (loss) when every accuracy is
+    None.
+    """
     fig = fig if fig is not None else Figure(figsize=(10, 4))
     fig.clear()
     has_accuracy = any(a is not None for a in history.train_accuracy + history.val_accuracy)
@@ -79,110 +105,250 @@ def curves_figure(history: History, fig: Figure | None = None) -> Figure:
 
 
 def save_curves(history: History, path: str | Path) -> Path:
-    """Write the curves of ``history`` to ``path`` as PNG."""
+    """Write ``curves_figure(history)`` to ``path`` as PNG (atomically); returns the path."""
     return _write(curves_figure(history), path)
 
 
-def _interactive() -> bool:
-    return matplotlib.get_backend().lower() not in _NON_INTERACTIVE
+def _interactive_backend() -> bool:
+    """Whether the current backend opens windows (False for Agg, PDF, SVG, inline, ...)."""
+    name = matplotlib.get_backend()
+    try:
+        from matplotlib.backends import backend_registry
+    except ImportError:  # matplotlib < 3.9 has the list in rcsetup instead
+        from matplotlib.rcsetup import interactive_bk
+
+        return name.lower() in {b.lower() for b in interactive_bk}
+    try:
+        return backend_registry.resolve_backend(name)[1] not in (None, "headless")
+    except Exception:  # an unknown or unloadable backend cannot show a window
+        return False
 
 
 class LivePlot:
-    """Curves redrawn every ``every`` epochs: a non-blocking window on an interactive
-    backend, and the PNG ``path`` (when given) in every case."""
+    """Training curves redrawn as a run goes, without ever blocking or raising for a display.
+
+    On an interactive backend one non-blocking window is redrawn every ``every`` epochs and
+    ``path`` (when given) is written at the end; on a non-interactive backend (Agg, CI)
+    ``path`` is written every ``every`` epochs instead, and with no ``path`` nothing is drawn.
+    Without a display (or once the user closes the window) it falls back to writing ``path``.
+
+    Parameters
+    ----------
+    path : Path or None
+        Where the PNG goes (``<run>/curves.png`` for the routinizer).
+    every : int
+        Redraw when the last epoch (counted across resumes) is a multiple of ``every``.
+    """
 
     def __init__(self, path: str | Path | None, every: int = 1) -> None:
+        if every < 1:
+            raise ValueError(f"every must be a positive number of epochs, found {every}")
         self.path = None if path is None else Path(path)
         self.every = every
-        self._figure: Any = None
-        self._window = _interactive()
+        self._figure: Figure | None = None
+        self._window = _interactive_backend()
 
     def update(self, history: History, final: bool = False) -> None:
-        if not len(history) or (not final and len(history) % self.every):
+        """Redraw if the last epoch is due (always when ``final``)."""
+        if not len(history) or (not final and history.epoch[-1] % self.every):
             return
-        if self._window:
-            try:
-                self._draw_window(history)
-            except Exception as exc:  # no display: fall back to the file
-                log.debug("live plot window unavailable (%s); writing %s", exc, self.path)
-                self._window = False
-        if self.path is not None:
-            save_curves(history, self.path)
-
-    def _draw_window(self, history: History) -> None:
-        import matplotlib.pyplot as plt
-
-        if self._figure is None:
-            self._figure = plt.figure(figsize=(10, 4))
-            plt.show(block=False)
-        curves_figure(history, self._figure)
-        self._figure.canvas.draw_idle()
-        plt.pause(0.001)
+        if self._window and self._draw_window(history):
+            if final and self.path is not None:
+                save_curves(history, self.path)
+            return
+        if self.path is None:
+            log.debug("live plot: backend %s shows no window and no path was given; "
+                      "epoch %d not drawn", matplotlib.get_backend(), history.epoch[-1])
+            return
+        save_curves(history, self.path)
 
     def close(self, history: History) -> None:
-        """Final redraw (and write), then close the window."""
+        """The final redraw (and PNG), then close the window if one was opened."""
         self.update(history, final=True)
         if self._figure is not None:
-            import matplotlib.pyplot as plt
+            try:
+                import matplotlib.pyplot as plt
 
-            plt.close(self._figure)
+                plt.close(self._figure)
+            except Exception as exc:  # closing a dead window must not fail a finished run
+                log.debug("live plot: closing the window failed (%s)", exc)
             self._figure = None
 
+    def _draw_window(self, history: History) -> bool:
+        """Redraw the window (opening it the first time); False, and no more windows, when
+        that is impossible or the user closed it."""
+        try:
+            import matplotlib.pyplot as plt
 
-def plot_fit(model: Any, x_train: np.ndarray | None = None, y_train: np.ndarray | None = None,
-             truth: Callable[[np.ndarray], np.ndarray] | None = None,
-             interval: tuple[float, float] = (0.0, 1.0), path: str | Path | None = None
-             ) -> Figure:
+            if self._figure is None:
+                self._figure = plt.figure(figsize=(10, 4))
+                plt.show(block=False)
+            elif not plt.fignum_exists(self._figure.number):
+                log.info("live plot window closed; writing %s instead", self.path)
+                self._window = False
+                return False
+            curves_figure(history, self._figure)
+            self._figure.canvas.draw_idle()
+            self._figure.canvas.flush_events()
+            plt.pause(0.001)
+            return True
+        except Exception as exc:  # no display, missing GUI toolkit, ...
+            log.warning("live plot window unavailable (%s); writing %s instead", exc,
+                        self.path)
+            self._window = False
+            self._figure = None
+            return False
+
+
+def _grid_values(values: Any, grid: np.ndarray, what: str) -> np.ndarray:
+    """``values`` evaluated on ``grid`` ``(N, 1)``: a model's ``forward``, a callable, or an
+    array already computed there. Returns ``(N,)``; DataError when the size is not ``N``."""
+    if hasattr(values, "forward"):
+        out = values.forward(grid)
+    elif callable(values):
+        out = values(grid)
+    else:
+        out = values
+    out = np.asarray(out, dtype=np.float64)
+    if out.size != grid.shape[0]:
+        raise DataError(f"{what} must give one value per grid point ({grid.shape[0]}), "
+                        f"found shape {out.shape}")
+    return out.reshape(-1)
+
+
+def plot_fit(
+    model_or_pred: Any,
+    X_train: np.ndarray | None = None,
+    y_train: np.ndarray | None = None,
+    truth: Callable[[np.ndarray], np.ndarray] | np.ndarray | None = None,
+    interval: tuple[float, float] | None = None,
+    path: str | Path | None = None,
+    ax: Axes | None = None,
+    x: np.ndarray | None = None,
+) -> Figure:
     """A 1-D regression picture: training points, the true function and the model's curve.
 
-    ``model`` is a ``Model`` (its ``predict_logits``) or a callable of ``(N, 1)`` inputs.
+    Parameters
+    ----------
+    model_or_pred : model, callable or array
+        Anything with ``forward(X)`` (a ``Model``) or a callable, applied to the grid as
+        ``(N, 1)`` and returning ``N`` values; or predictions already computed at ``x``.
+    X_train, y_train : array, optional
+        Training points ``(M,)`` or ``(M, 1)``, drawn as a scatter.
+    truth : callable or array, optional
+        The true function (called on the ``(N, 1)`` grid) or its values at ``x``; dashed.
+    interval : (low, high), optional
+        The range of a ``FIT_GRID_POINTS``-point grid when ``x`` is not given; defaults to
+        the range of ``X_train``.
+    path : Path, optional
+        Where to write the PNG.
+    ax : Axes, optional
+        Draw into this axes (and its figure) instead of a new figure.
+    x : array, optional
+        The grid ``(N,)`` or ``(N, 1)`` itself; required when predictions are passed.
+
+    Returns the figure drawn into.
     """
-    grid = np.linspace(interval[0], interval[1], 400).reshape(-1, 1)
-    predict = getattr(model, "predict_logits", model)
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
+    is_values = not (hasattr(model_or_pred, "forward") or callable(model_or_pred))
+    if x is not None:
+        grid = np.asarray(x, dtype=np.float64).reshape(-1, 1)
+    elif is_values:
+        raise DataError("plot_fit got predictions but no x: pass the grid they were computed at")
+    else:
+        if interval is None and X_train is None:
+            raise DataError("plot_fit needs x, interval or X_train to know where to draw")
+        low, high = interval if interval is not None else (np.min(X_train), np.max(X_train))
+        grid = np.linspace(float(low), float(high), FIT_GRID_POINTS).reshape(-1, 1)
+    prediction = _grid_values(model_or_pred, grid, "the model")
+    order = np.argsort(grid[:, 0], kind="stable")
+    if ax is None:
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
     if truth is not None:
-        ax.plot(grid[:, 0], np.asarray(truth(grid)).reshape(-1), color="black",
+        ax.plot(grid[order, 0], _grid_values(truth, grid, "truth")[order], color="black",
                 linestyle="--", label="truth")
-    ax.plot(grid[:, 0], np.asarray(predict(grid)).reshape(-1), color=TRAIN_COLOR,
-            linewidth=2, label="model")
-    if x_train is not None and y_train is not None:
-        ax.scatter(np.ravel(x_train), np.ravel(y_train), color=VAL_COLOR, s=14,
+    ax.plot(grid[order, 0], prediction[order], color=TRAIN_COLOR, linewidth=2, label="model")
+    if X_train is not None and y_train is not None:
+        ax.scatter(np.ravel(X_train), np.ravel(y_train), color=VAL_COLOR, s=14,
                    label="training points", zorder=3)
     ax.set(xlabel="x", ylabel="y", title="fit")
     ax.legend()
-    fig.tight_layout()
     if path is not None:
+        fig.tight_layout()
         _write(fig, path)
     return fig
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None
-                     ) -> np.ndarray:
-    """Counts ``(C, C)``: row = true class, column = predicted class."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+def _labels(labels: Any, name: str) -> np.ndarray:
+    """Class indices as a 1-D int64 array; DataError for other shapes, fractions, negatives."""
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise DataError(f"{name} must be 1-D class indices, found shape {array.shape}")
+    if array.size and (array.dtype.kind not in "iub"
+                       and not (array.dtype.kind == "f" and np.all(array == np.round(array)))):
+        raise DataError(f"{name} must be integer class indices, found dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if array.size and array.min() < 0:
+        raise DataError(f"{name} must be class indices >= 0, found {array.min()}")
+    return array
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
+    """Counts ``(C, C)`` int64: entry ``[i, j]`` is how many samples of true class ``i`` were
+    predicted as class ``j`` (rows true, columns predicted, as scikit-learn's).
+
+    ``n_classes`` defaults to the largest label + 1; a label ``>= n_classes`` is a DataError.
+    """
+    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise DataError(f"y_true and y_pred must have the same length, found {y_true.size} "
+                        f"and {y_pred.size}")
+    largest = int(max(y_true.max(initial=-1), y_pred.max(initial=-1)))
     if n_classes is None:
-        n_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+        n_classes = largest + 1
+    elif largest >= n_classes:
+        raise DataError(f"labels must be in 0..{n_classes - 1}, found {largest}")
     counts = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
     return counts.reshape(n_classes, n_classes)
 
 
-def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
-                          classes: np.ndarray | None = None, path: str | Path | None = None,
-                          normalize: bool = False) -> Figure:
-    """The confusion matrix as an annotated image (rows true, columns predicted)."""
-    n = None if classes is None else len(classes)
-    matrix = confusion_matrix(y_true, y_pred, n).astype(float)
+def plot_confusion_matrix(
+    y_true: Any,
+    y_pred: Any,
+    classes: Sequence[Any] | np.ndarray | None = None,
+    path: str | Path | None = None,
+    normalize: bool = False,
+) -> Figure:
+    """The confusion matrix as an annotated image (rows true, columns predicted).
+
+    Parameters
+    ----------
+    y_true, y_pred : array (N,)
+        Class indices ``0..C-1``.
+    classes : sequence, optional
+        Names of the ``C`` classes (``Data.classes``), shown on both axes; indices otherwise.
+    path : Path, optional
+        Where to write the PNG.
+    normalize : bool
+        Show each row as fractions of its true class (rows sum to 1) instead of counts.
+    """
+    n_classes = None if classes is None else len(classes)
+    matrix = confusion_matrix(y_true, y_pred, n_classes).astype(np.float64)
     if normalize:
         matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     names = [str(c) for c in (classes if classes is not None else range(matrix.shape[0]))]
-    fig = Figure(figsize=(1.0 + 0.5 * len(names), 0.8 + 0.5 * len(names)))
+    size = len(names)
+    fig = Figure(figsize=(1.5 + 0.5 * size, 1.2 + 0.5 * size))
     ax = fig.subplots()
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix")
-    threshold = matrix.max() / 2 if matrix.size else 0
+    image = ax.imshow(matrix, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(size), names, rotation=45, ha="right")
+    ax.set_yticks(range(size), names)
+    ax.set(xlabel="predicted", ylabel="true",
+           title="confusion matrix" + (" (row fractions)" if normalize else ""))
+    threshold = matrix.max() / 2 if matrix.size else 0.0
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, f"{value:.2f}" if normalize else f"{int(value)}", ha="center",
                 va="center", fontsize=8, color="white" if value > threshold else "black")
@@ -192,23 +358,44 @@ def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
     return fig
 
 
-def plot_first_layer(model: Any, image_shape: tuple[int, int], path: str | Path | None = None,
-                     max_units: int = 64) -> Figure:
-    """Each first-layer unit's incoming weights as a grey image, in a grid."""
-    weight = model.layers[0].weight
-    if weight.shape[0] != math.prod(image_shape):
-        raise DataError(f"image_shape {tuple(image_shape)} needs {math.prod(image_shape)} "
-                        f"inputs, the first layer has {weight.shape[0]}")
+def plot_first_layer(
+    model: Any,
+    image_shape: tuple[int, int],
+    path: str | Path | None = None,
+    max_units: int = 64,
+) -> Figure:
+    """Each first-layer unit's incoming weights ``weight[:, j]`` as a grey image, in a grid.
+
+    Parameters
+    ----------
+    model : Model
+        Its ``layers[0].weight`` ``(in, out)`` is drawn, one image per column.
+    image_shape : (height, width)
+        The input images' shape; ``height * width`` must equal the layer's ``in_features``
+        (DataError otherwise).
+    path : Path, optional
+        Where to write the PNG.
+    max_units : int
+        Draw at most the first ``max_units`` units, in a near-square grid.
+    """
+    if max_units < 1:
+        raise ValueError(f"max_units must be positive, found {max_units}")
+    layer = model.layers[0]
+    expected = math.prod(image_shape)
+    if layer.in_features != expected:
+        raise DataError(f"image_shape {tuple(image_shape)} needs {expected} inputs, "
+                        f"the first layer has {layer.in_features}")
+    weight = np.asarray(layer.weight)
     units = min(weight.shape[1], max_units)
     columns = math.ceil(math.sqrt(units))
     rows = math.ceil(units / columns)
-    fig = Figure(figsize=(columns * 1.1, rows * 1.1))
+    fig = Figure(figsize=(columns * 1.1, rows * 1.1 + 0.4))
     axes = fig.subplots(rows, columns, squeeze=False)
     for index, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if index < units:
             ax.imshow(weight[:, index].reshape(image_shape), cmap="gray")
-    fig.suptitle("first-layer weights")
+    fig.suptitle(f"first-layer weights ({units} of {weight.shape[1]} units)")
     if path is not None:
         _write(fig, path)
     return fig
