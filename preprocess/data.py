@@ -1,173 +1,176 @@
-"""``Data``: validated training/validation/test splits, label encoding, normalisation,
-mini-batches and HDF5 storage.
+"""``Data``: validated training/validation/test splits with label encoding, splitting,
+normalisation, augmentation, mini-batches, fingerprints and HDF5 storage.
 
-Samples are rows: features are ``(N, n_features)`` floating arrays, C-contiguous. Floating
-features keep their dtype (float32 stays float32, without a copy); integer and boolean
-features become float32. Classification labels of any hashable type are encoded to
-``0..C-1`` (``classes`` keeps the original values, sorted, so ``classes[codes]`` decodes);
-regression targets are 2-D floating arrays.
+Samples are rows: features are ``(N, n_features)`` C-contiguous floating arrays. Floating
+features keep their dtype and are not copied when already C-contiguous; integer and boolean
+features become float32. Classification labels of any sortable hashable type are encoded to
+``0..C-1`` (``classes`` keeps the sorted original values, so ``classes[codes]`` decodes);
+regression targets are ``(N, outputs)`` floating arrays.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from mlp.errors import DataError
+from preprocess import augment, loaders
+from preprocess.normalizer import Method, Normalizer
 
 SPLITS = ("train", "val", "test")
 Task = Literal["auto", "classification", "regression"]
 
 
-class Normalizer(BaseModel):
-    """``apply(X) = (X - offset) / scale`` with statistics of a training split."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-
-    method: Literal["zscore", "minmax"]
-    offset: np.ndarray = Field(exclude=True, repr=False)
-    scale: np.ndarray = Field(exclude=True, repr=False)
-
-    @classmethod
-    def fit(cls, X: np.ndarray, method: Literal["zscore", "minmax"]) -> Normalizer:
-        """Statistics of ``X (N, D)``; constant features get scale 1 (they map to 0)."""
-        if method == "zscore":
-            offset, scale = X.mean(axis=0, dtype=np.float64), X.std(axis=0, dtype=np.float64)
-        elif method == "minmax":
-            offset = X.min(axis=0).astype(np.float64)
-            scale = X.max(axis=0).astype(np.float64) - offset
-        else:
-            raise DataError(f"normalize method must be 'zscore' or 'minmax', found {method!r}")
-        scale[scale == 0] = 1.0
-        return cls(method=method, offset=offset, scale=scale)
-
-    def apply(self, X: np.ndarray) -> np.ndarray:
-        """``(X - offset) / scale`` in ``X``'s floating dtype (float32 for integers)."""
-        X = np.asarray(X)
-        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
-        if X.ndim != 2 or X.shape[1] != self.offset.shape[0]:
-            raise DataError(f"normalizer expects (N, {self.offset.shape[0]}) inputs, "
-                            f"found shape {X.shape}")
-        out = X.astype(dtype, copy=True)
-        out -= self.offset.astype(dtype)
-        out /= self.scale.astype(dtype)
-        return out
-
-
 def _features(X: Any, split: str) -> np.ndarray:
+    """``X_split`` as a C-contiguous floating ``(N, D)`` array (copied only when needed)."""
     X = np.asarray(X)
     if X.ndim != 2:
-        raise DataError(f"X_{split} must be 2-D (N, features), found {X.ndim}-D shape {X.shape}")
+        raise DataError(f"X_{split} must have ndim 2 (N, features), found ndim {X.ndim} "
+                        f"(shape {X.shape})")
     if X.dtype.kind in "iub":
         X = X.astype(np.float32)
     elif X.dtype.kind != "f":
-        raise DataError(f"X_{split} must be numeric, found dtype {X.dtype}")
+        raise DataError(f"X_{split} must be numeric (float, int or bool), found dtype {X.dtype}")
     X = np.ascontiguousarray(X)
-    finite = np.isfinite(X)
-    if not finite.all():
-        raise DataError(f"X_{split} must be finite, found {X.size - int(finite.sum())} "
-                        "NaN or inf value(s)")
+    _check_finite(X, f"X_{split}")
     return X
+
+
+def _check_finite(array: np.ndarray, name: str) -> None:
+    if not np.isfinite(array).all():
+        n_nan = int(np.isnan(array).sum())
+        raise DataError(f"{name} must be finite, found {n_nan} NaN and "
+                        f"{int(np.isinf(array).sum())} inf value(s)")
+
+
+def _encode_labels(labels: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Sorted unique labels of every split (train first) and each split's int64 codes."""
+    for split, y in labels.items():
+        if y.ndim != 1:
+            raise DataError(f"classification labels y_{split} must have ndim 1 (N,), found "
+                            f"shape {y.shape}")
+        if y.dtype.kind == "f":
+            _check_finite(y, f"y_{split}")
+    kinds = ", ".join(f"y_{s}: {y.dtype}" for s, y in labels.items())
+    if len({"number" if y.dtype.kind in "iuf" else y.dtype.kind for y in labels.values()}) > 1:
+        raise DataError(f"classification labels of every split need one kind (numbers, "
+                        f"strings, bytes, booleans or objects), found {kinds}")
+    try:
+        classes, codes = np.unique(np.concatenate(list(labels.values())), return_inverse=True)
+    except TypeError as exc:
+        raise DataError(f"classification labels must be mutually sortable, found {kinds} "
+                        f"({exc})") from exc
+    if classes.shape[0] < 2:
+        raise DataError("classification needs at least 2 classes, found 1: "
+                        f"{classes.tolist()[0]!r}")
+    bounds = np.cumsum([y.shape[0] for y in labels.values()])[:-1]
+    parts = np.split(codes.reshape(-1).astype(np.int64), bounds)
+    return classes, dict(zip(labels, parts, strict=True))
+
+
+def _regression_targets(y: np.ndarray, split: str) -> np.ndarray:
+    """``y_split`` as a C-contiguous floating ``(N, outputs)`` array ((N,) becomes (N, 1))."""
+    if y.dtype.kind not in "fiub":
+        raise DataError(f"regression targets y_{split} must be numeric, found dtype {y.dtype}")
+    if y.ndim == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2:
+        raise DataError(f"regression targets y_{split} must have ndim 2 (N, outputs), found "
+                        f"ndim {y.ndim}")
+    y = np.ascontiguousarray(y, dtype=y.dtype if y.dtype.kind == "f" else np.float64)
+    _check_finite(y, f"y_{split}")
+    return y
+
+
+def _image_shape(shape: Sequence[int] | None, n_features: int) -> tuple[int, int] | None:
+    if shape is None:
+        return None
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2 or min(shape) < 1 or math.prod(shape) != n_features:
+        raise DataError(f"image_shape must be (height, width) with height * width = "
+                        f"{n_features} features, found {shape}")
+    return shape
 
 
 class Data:
     """Training data with optional validation and test splits.
 
-    ``task`` is ``classification``, ``regression`` or ``auto`` (regression for 2-D float
-    targets, classification otherwise). Construction validates: 2-D finite features, one
-    width for every split, as many targets as samples, two or more classes.
+    ``X_*`` are ``(N, D)`` floating arrays; ``y_*`` are int64 class codes ``(N,)`` or float
+    regression targets ``(N, outputs)``. ``task`` is ``classification``, ``regression`` or
+    ``auto`` (regression for 2-D float targets, classification otherwise) and is stored
+    resolved. ``image_shape`` is ``(height, width)`` for image data, else None.
     """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    X_test: np.ndarray | None
+    y_test: np.ndarray | None
 
     def __init__(self, X_train: Any, y_train: Any, X_val: Any = None, y_val: Any = None,
                  X_test: Any = None, y_test: Any = None, task: Task = "auto",
-                 image_shape: tuple[int, int] | None = None) -> None:
-        raw = {"train": (X_train, y_train), "val": (X_val, y_val), "test": (X_test, y_test)}
-        features: dict[str, np.ndarray | None] = {}
-        targets: dict[str, np.ndarray | None] = {}
-        for split, (X, y) in raw.items():
-            if (X is None) != (y is None):
-                raise DataError(f"X_{split} and y_{split} go together: found only "
-                                f"{'X' if y is None else 'y'}_{split}")
-            if X is None:
-                features[split] = targets[split] = None
+                 image_shape: Sequence[int] | None = None) -> None:
+        if task not in ("auto", "classification", "regression"):
+            raise DataError(f"task must be 'auto', 'classification' or 'regression', found "
+                            f"{task!r}")
+        pairs = {"train": (X_train, y_train), "val": (X_val, y_val), "test": (X_test, y_test)}
+        features: dict[str, np.ndarray] = {}
+        targets: dict[str, np.ndarray] = {}
+        for split, (X, y) in pairs.items():
+            if X is None and y is None and split != "train":
                 continue
-            features[split] = _features(X, split)
-            targets[split] = np.asarray(y)
-            n_x, n_y = features[split].shape[0], targets[split].shape[0]
+            if X is None or y is None:
+                found = "neither" if X is y else f"only {'y' if X is None else 'X'}_{split}"
+                raise DataError(f"X_{split} and y_{split} go together: expected both, found "
+                                f"{found}")
+            features[split], targets[split] = _features(X, split), np.asarray(y)
+            n_x, n_y = features[split].shape[0], len(targets[split]) if np.ndim(y) else 0
             if n_x != n_y:
-                raise DataError(f"X_{split} has {n_x} samples, y_{split} has {n_y} targets")
-        widths = {s: X.shape[1] for s, X in features.items() if X is not None}
-        if len(set(widths.values())) > 1:
-            raise DataError(f"every split needs the training width {widths['train']}, "
-                            f"found widths {widths}")
-        y_train_arr = targets["train"]
+                raise DataError(f"X_{split} and y_{split} need one length, found {n_x} "
+                                f"samples in X_{split} and {n_y} targets in y_{split}")
+            if n_x == 0:
+                raise DataError(f"the {split} split needs at least 1 sample, found 0 (pass "
+                                "None for no split)")
+        width = features["train"].shape[1]
+        others = {s: X.shape[1] for s, X in features.items() if X.shape[1] != width}
+        if others:
+            found = ", ".join(f"{w} in X_{s}" for s, w in others.items())
+            raise DataError(f"every split needs the {width} features of X_train, found {found}")
+        y = targets["train"]
         if task == "auto":
-            task = ("regression" if y_train_arr.ndim == 2 and y_train_arr.dtype.kind == "f"
-                    else "classification")
-        if task not in ("classification", "regression"):
-            raise DataError(f"task must be auto, classification or regression, found {task!r}")
+            task = "regression" if y.ndim == 2 and y.dtype.kind == "f" else "classification"
         self.task: Literal["classification", "regression"] = task
         self.classes: np.ndarray | None = None
         if task == "classification":
-            targets = self._encode(targets)
+            self.classes, targets = _encode_labels(targets)
         else:
-            targets = {s: None if y is None else self._regression_targets(y, s)
-                       for s, y in targets.items()}
-        self.X_train, self.y_train = features["train"], targets["train"]
-        self.X_val, self.y_val = features["val"], targets["val"]
-        self.X_test, self.y_test = features["test"], targets["test"]
+            targets = {s: _regression_targets(y, s) for s, y in targets.items()}
+        for split in SPLITS:
+            setattr(self, f"X_{split}", features.get(split))
+            setattr(self, f"y_{split}", targets.get(split))
         self.normalizer: Normalizer | None = None
-        self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
+        self.image_shape: tuple[int, int] | None = _image_shape(image_shape, width)
 
-    # ------------------------------------------------------------------ labels
-    def _encode(self, targets: dict[str, np.ndarray | None]) -> dict[str, np.ndarray | None]:
-        present = {s: y for s, y in targets.items() if y is not None}
-        for split, y in present.items():
-            if y.ndim != 1:
-                raise DataError(f"classification labels y_{split} must be 1-D, found shape "
-                                f"{y.shape}")
-        classes = np.unique(np.concatenate([y for y in present.values()]))
-        if classes.shape[0] < 2:
-            raise DataError("classification needs at least 2 classes, found 1: "
-                            f"{classes[0]!r}")
-        self.classes = classes
-        return {s: None if y is None else np.searchsorted(classes, y).astype(np.int64)
-                for s, y in targets.items()}
-
-    @staticmethod
-    def _regression_targets(y: np.ndarray, split: str) -> np.ndarray:
-        if y.dtype.kind not in "fiub":
-            raise DataError(f"regression targets y_{split} must be numeric, found {y.dtype}")
-        if y.ndim == 1:
-            y = y.reshape(-1, 1)
-        if y.ndim != 2:
-            raise DataError(f"regression targets y_{split} must be 2-D (N, outputs), found "
-                            f"{y.ndim}-D")
-        y = np.ascontiguousarray(y, dtype=y.dtype if y.dtype.kind == "f" else np.float64)
-        if not np.isfinite(y).all():
-            raise DataError(f"y_{split} must be finite, found NaN or inf")
-        return y
-
-    def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Original labels of class indices (regression: returned unchanged)."""
-        return np.asarray(codes) if self.classes is None else self.classes[np.asarray(codes)]
-
+    # ------------------------------------------------------------------ facts
     @property
     def n_features(self) -> int:
+        """Number of input features ``D``."""
         return int(self.X_train.shape[1])
 
     @property
     def n_classes(self) -> int:
+        """Number of classes ``C`` (0 for regression)."""
         return 0 if self.classes is None else int(self.classes.shape[0])
 
     @property
     def n_outputs(self) -> int:
-        """Output width a model needs: classes, or target columns for regression."""
+        """Output width a model needs: ``C`` classes, or the target columns of regression."""
         return self.n_classes if self.task == "classification" else int(self.y_train.shape[1])
 
     def __len__(self) -> int:
@@ -178,128 +181,21 @@ class Data:
                           if getattr(self, f"X_{s}") is not None)
         return f"Data({self.task}, features={self.n_features}, {sizes})"
 
-    # ------------------------------------------------------------ transforms
-    def astype(self, dtype: str | np.dtype) -> Data:
-        """A Data whose features (and regression targets) are ``dtype``; no copy of arrays
-        that already are, and ``self`` when nothing changes."""
-        dtype = np.dtype(dtype)
-        arrays = {f"X_{s}": getattr(self, f"X_{s}") for s in SPLITS}
-        if self.task == "regression":
-            arrays.update({f"y_{s}": getattr(self, f"y_{s}") for s in SPLITS})
-        if all(a is None or a.dtype == dtype for a in arrays.values()):
-            return self
-        other = object.__new__(Data)
-        other.__dict__.update(self.__dict__)
-        other.__dict__["_buffers"] = {}
-        for name, array in arrays.items():
-            if array is not None:
-                setattr(other, name, np.ascontiguousarray(array, dtype=dtype))
-        return other
-
-    def shuffle(self, seed: int) -> Data:
-        """Shuffle the training split in place."""
-        order = np.random.default_rng(seed).permutation(len(self))
-        self.X_train, self.y_train = self.X_train[order], self.y_train[order]
-        return self
-
-    def _split_off(self, split: str, fraction: float, stratify: bool, seed: int) -> Data:
-        if getattr(self, f"X_{split}") is not None:
-            raise DataError(f"the data already has a {split} split")
-        if not 0 < fraction < 1:
-            raise DataError(f"the {split} fraction must be in (0, 1), found {fraction}")
-        rng = np.random.default_rng(seed)
-        n = len(self)
-        if stratify and self.task == "classification":
-            held = []
-            for code in range(self.n_classes):
-                members = np.flatnonzero(self.y_train == code)
-                take = int(round(fraction * members.shape[0]))
-                held.append(rng.permutation(members)[:take])
-            held_out = np.sort(np.concatenate(held))
-        else:
-            held_out = np.sort(rng.permutation(n)[: int(round(fraction * n))])
-        if held_out.shape[0] == 0 or held_out.shape[0] == n:
-            raise DataError(f"a {split} fraction of {fraction} of {n} samples leaves an empty "
-                            "split")
-        keep = np.ones(n, dtype=bool)
-        keep[held_out] = False
-        setattr(self, f"X_{split}", self.X_train[held_out])
-        setattr(self, f"y_{split}", self.y_train[held_out])
-        self.X_train, self.y_train = self.X_train[keep], self.y_train[keep]
-        return self
-
-    def split_validation(self, fraction: float = 0.1, stratify: bool = True,
-                         seed: int = 0) -> Data:
-        """Move ``fraction`` of the training samples (per class when stratified) to
-        validation."""
-        return self._split_off("val", fraction, stratify, seed)
-
-    def split_test(self, fraction: float = 0.2, stratify: bool = True, seed: int = 0) -> Data:
-        """Move ``fraction`` of the training samples (per class when stratified) to test."""
-        return self._split_off("test", fraction, stratify, seed)
-
-    def normalize(self, method: Literal["zscore", "minmax"] = "zscore") -> Data:
-        """Fit ``method`` on the training split and apply it to every split."""
-        if self.normalizer is not None:
-            raise DataError(f"the data is already normalised ({self.normalizer.method})")
-        self.normalizer = Normalizer.fit(self.X_train, method)
-        for split in SPLITS:
-            X = getattr(self, f"X_{split}")
-            if X is not None:
-                setattr(self, f"X_{split}", self.normalizer.apply(X))
-        return self
-
-    def augment_shift(self, image_shape: tuple[int, int], pixels: int = 1) -> Data:
-        """Training split = originals + shifts up, down, left and right (5x the samples)."""
-        from preprocess.augment import shifted_copies
-
-        self.X_train = shifted_copies(self.X_train, tuple(image_shape), pixels)
-        self.y_train = np.tile(self.y_train, (5,) + (1,) * (self.y_train.ndim - 1))
-        return self
-
-    # ---------------------------------------------------------------- batches
-    def batches(self, batch_size: int | None, rng: np.random.Generator | None = None
-                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Mini-batches of the training split: ``rng.permutation(n)`` order when ``rng`` is
-        given (drawn in place into a kept index buffer, so the same generator state gives
-        the same order), else in order. Batches are gathered into buffers kept on the Data
-        and reused: a batch is valid until the next one is taken."""
-        X, y = self.X_train, self.y_train
-        n = X.shape[0]
-        size = n if batch_size is None else min(batch_size, n)
-        if rng is None:
-            for start in range(0, n, size):
-                yield X[start:start + size], y[start:start + size]
-            return
-        order = self._work("order", (n,), np.dtype(np.int64))
-        np.copyto(order, self._arange(n))
-        rng.shuffle(order)
-        for start in range(0, n, size):
-            index = order[start:start + size]
-            m = index.shape[0]
-            X_batch = self._work("X", (m,) + X.shape[1:], X.dtype)
-            y_batch = self._work("y", (m,) + y.shape[1:], y.dtype)
-            # indices come from our own permutation; mode="raise" would buffer the whole batch
-            np.take(X, index, axis=0, out=X_batch, mode="wrap")
-            np.take(y, index, axis=0, out=y_batch, mode="wrap")
-            yield X_batch, y_batch
-
-    def _work(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A buffer kept across calls of ``batches`` (one per name, shape and dtype)."""
-        buffers = self.__dict__.setdefault("_buffers", {})
-        key = (name, shape, dtype)
-        if key not in buffers:
-            buffers[key] = np.empty(shape, dtype)
-        return buffers[key]
-
-    def _arange(self, n: int) -> np.ndarray:
-        buffers = self.__dict__.setdefault("_buffers", {})
-        if ("arange", n) not in buffers:
-            buffers[("arange", n)] = np.arange(n, dtype=np.int64)
-        return buffers[("arange", n)]
+    def decode(self, codes: Any) -> np.ndarray:
+        """Original labels ``classes[codes]`` of integer class codes (any shape)."""
+        if self.classes is None:
+            raise DataError("decode needs classification data, found a regression task")
+        codes = np.asarray(codes)
+        if codes.dtype.kind not in "iu" or (codes.size and not
+                                            0 <= codes.min() <= codes.max() < self.n_classes):
+            raise DataError(f"class codes must be integers in [0, {self.n_classes - 1}], found "
+                            f"dtype {codes.dtype} with range "
+                            f"{(codes.min(), codes.max()) if codes.size else 'empty'}")
+        return self.classes[codes]
 
     def fingerprint(self) -> dict[str, Any]:
-        """Shape, dtype and SHA-256 of the training arrays (to notice changed data)."""
+        """``{"shape", "dtype", "sha256"}`` of the training split: the hash covers the shapes,
+        dtypes and C-contiguous bytes of ``X_train`` and ``y_train``."""
         digest = hashlib.sha256()
         for array in (self.X_train, self.y_train):
             digest.update(f"{array.shape}{array.dtype.str}".encode())
@@ -307,41 +203,177 @@ class Data:
         return {"shape": list(self.X_train.shape), "dtype": str(self.X_train.dtype),
                 "sha256": digest.hexdigest()}
 
+    # ------------------------------------------------------------- transforms
+    def astype(self, dtype: str | np.dtype) -> Data:
+        """A Data sharing everything but features (and regression targets), which are
+        ``dtype``; arrays that already are are not copied, and ``self`` is returned when no
+        array changes."""
+        dtype = np.dtype(dtype)
+        names = [f"{p}_{s}" for p in ("X", "y") for s in SPLITS
+                 if p == "X" or self.task == "regression"]
+        arrays = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        if all(a.dtype == dtype for a in arrays.values()):
+            return self
+        other = object.__new__(Data)
+        other.__dict__.update(self.__dict__)
+        other.__dict__["_buffers"] = {}
+        for name, array in arrays.items():
+            setattr(other, name, np.ascontiguousarray(array, dtype=dtype))
+        return other
+
+    def shuffle(self, seed: int) -> Data:
+        """Shuffle the training split in place with ``default_rng(seed).permutation``."""
+        order = np.random.default_rng(seed).permutation(len(self))
+        self.X_train, self.y_train = self.X_train[order], self.y_train[order]
+        return self
+
+    def split_validation(self, fraction: float = 0.1, stratify: bool = True,
+                         seed: int = 0) -> Data:
+        """Move ``fraction`` of the training samples (of each class when stratified) to a new
+        validation split; both keep their original order."""
+        return self._split_off("val", fraction, stratify, seed)
+
+    def split_test(self, fraction: float = 0.2, stratify: bool = True, seed: int = 0) -> Data:
+        """Move ``fraction`` of the training samples (of each class when stratified) to a new
+        test split; both keep their original order."""
+        return self._split_off("test", fraction, stratify, seed)
+
+    def _split_off(self, split: str, fraction: float, stratify: bool, seed: int) -> Data:
+        if getattr(self, f"X_{split}") is not None:
+            raise DataError(f"expected no {split} split yet, found one with "
+                            f"{getattr(self, f'X_{split}').shape[0]} samples")
+        if not 0 < fraction < 1:
+            raise DataError(f"the {split} fraction must be in (0, 1), found {fraction}")
+        rng = np.random.default_rng(seed)
+        n = len(self)
+        if stratify and self.task == "classification":
+            groups = [np.flatnonzero(self.y_train == code) for code in range(self.n_classes)]
+        else:
+            groups = [np.arange(n)]
+        held = [rng.permutation(g)[: math.floor(fraction * g.shape[0] + 0.5)] for g in groups]
+        held_out = np.sort(np.concatenate(held))
+        if not 0 < held_out.shape[0] < n:
+            raise DataError(f"a {split} fraction of {fraction} of {n} training samples must "
+                            f"leave both splits non-empty, found {held_out.shape[0]} held out")
+        keep = np.ones(n, dtype=bool)
+        keep[held_out] = False
+        setattr(self, f"X_{split}", self.X_train[held_out])
+        setattr(self, f"y_{split}", self.y_train[held_out])
+        self.X_train, self.y_train = self.X_train[keep], self.y_train[keep]
+        return self
+
+    def normalize(self, method: Method = "zscore") -> Data:
+        """Fit ``method`` (``zscore`` or ``minmax``) on the training split, apply it to every
+        split (as new arrays) and keep it as ``normalizer``."""
+        if self.normalizer is not None:
+            raise DataError(f"expected raw data, found data already normalised with "
+                            f"{self.normalizer.method!r}")
+        self.normalizer = Normalizer.fit(self.X_train, method)
+        for split in SPLITS:
+            X = getattr(self, f"X_{split}")
+            if X is not None:
+                setattr(self, f"X_{split}", self.normalizer.apply(X))
+        return self
+
+    def augment_shift(self, image_shape: Sequence[int], pixels: int = 1) -> Data:
+        """Training split ``(N, h*w)`` becomes ``(5N, h*w)``: the originals, then copies
+        shifted up, down, left and right by ``pixels`` with zero fill (augment before
+        normalising, so the fill is background); targets are repeated."""
+        self.X_train = augment.shifted_copies(self.X_train, image_shape, pixels)
+        self.y_train = np.tile(self.y_train, (5,) + (1,) * (self.y_train.ndim - 1))
+        return self
+
+    # ---------------------------------------------------------------- batches
+    def batches(self, batch_size: int | None = None, rng: np.random.Generator | None = None
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Mini-batches ``(X (B, D), y (B, ...))`` of the training split, ``B = batch_size``
+        (None: full batch; the last batch may be smaller). With ``rng`` the order is
+        ``rng.permutation(n)``, the only draw (made in place into a kept index buffer, which
+        consumes exactly what ``permutation`` does); batches are gathered with ``np.take``
+        into buffers kept on this Data, so a batch is valid only until the next one is
+        taken. Without ``rng`` batches are views of the training split, in order."""
+        if batch_size is not None and (isinstance(batch_size, bool) or not
+                                       isinstance(batch_size, int | np.integer)
+                                       or batch_size < 1):
+            raise DataError(f"batch_size must be a positive integer or None, found "
+                            f"{batch_size!r}")
+        n = len(self)
+        size = n if batch_size is None else min(int(batch_size), n)
+        return self._batches(size, rng)
+
+    def _batches(self, size: int, rng: np.random.Generator | None
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        X, y = self.X_train, self.y_train
+        n = X.shape[0]
+        if rng is None:
+            for start in range(0, n, size):
+                yield X[start:start + size], y[start:start + size]
+            return
+        order = self._buffer("order", (n,), np.dtype(np.intp))
+        np.copyto(order, self._buffer("arange", (n,), np.dtype(np.intp), fill=np.arange))
+        rng.shuffle(order)
+        X_buffer = self._buffer("X", (size, *X.shape[1:]), X.dtype)
+        y_buffer = self._buffer("y", (size, *y.shape[1:]), y.dtype)
+        for start in range(0, n, size):
+            index = order[start:start + size]
+            m = index.shape[0]
+            # our own permutation is in range; mode="raise" would buffer the whole batch
+            np.take(X, index, axis=0, out=X_buffer[:m], mode="wrap")
+            np.take(y, index, axis=0, out=y_buffer[:m], mode="wrap")
+            yield X_buffer[:m], y_buffer[:m]
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype,
+                fill: Callable[..., np.ndarray] | None = None) -> np.ndarray:
+        """The work array ``name`` kept across calls of ``batches``, replaced when ``shape``
+        or ``dtype`` change; ``fill(n, dtype=...)`` initialises a 1-D one when it is made."""
+        buffers = self.__dict__.setdefault("_buffers", {})
+        array = buffers.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = np.empty(shape, dtype) if fill is None else fill(*shape, dtype=dtype)
+            buffers[name] = array
+        return array
+
     # ---------------------------------------------------------------- loaders
     @classmethod
     def from_arrays(cls, X: Any, y: Any, **kwargs: Any) -> Data:
+        """``Data(X, y, **kwargs)``: the training split, plus any keyword of the constructor."""
         return cls(X, y, **kwargs)
 
     @classmethod
     def from_npz(cls, path: str | Path, x_key: str = "X", y_key: str = "y") -> Data:
-        from preprocess.loaders import load_npz
-
-        return load_npz(cls, path, x_key, y_key)
+        """Arrays ``x_key``/``y_key`` of an ``.npz`` file (or ``X_train``, ``y_train``,
+        ``X_val``, ... when it has them), read without pickle."""
+        return loaders.load_npz(cls, path, x_key, y_key)
 
     @classmethod
-    def from_csv(cls, path: str | Path, target: int | str = -1, delimiter: str = ",",
+    def from_csv(cls, path: str | Path, target: int | str = -1,
+                 header: bool | Literal["auto"] = "auto", delimiter: str = ",",
                  task: Task = "auto") -> Data:
-        from preprocess.loaders import load_csv
-
-        return load_csv(cls, path, target, delimiter, task)
+        """Numeric feature columns and one ``target`` column (index or header name) of a CSV
+        file; non-numeric targets are class labels (strings), integer targets class codes,
+        other numbers regression targets ``(N, 1)`` unless ``task`` says otherwise."""
+        return loaders.load_csv(cls, path, target, header, delimiter, task)
 
     @classmethod
-    def from_image_folder(cls, root: str | Path) -> Data:
-        from preprocess.loaders import load_image_folder
-
-        return load_image_folder(cls, root)
+    def from_image_folder(cls, root: str | Path,
+                          image_shape: Sequence[int] | None = None) -> Data:
+        """Images ``root/<label>/*.bmp|png|jpg`` as grey-scale float32 rows in [0, 1]; every
+        image must have ``image_shape`` (height, width), by default the first one's."""
+        return loaders.load_image_folder(cls, root, image_shape)
 
     @classmethod
     def from_sklearn(cls, name: str, test_fraction: float = 0.25, seed: int = 0) -> Data:
-        from preprocess.loaders import load_sklearn
-
-        return load_sklearn(cls, name, test_fraction, seed)
+        """A scikit-learn toy set (``digits``, ``iris``, ``wine``, ``breast_cancer``) with a
+        stratified test split of ``test_fraction`` (needs the ``datasets`` extra)."""
+        return loaders.load_sklearn(cls, name, test_fraction, seed)
 
     @classmethod
     def sin(cls, n_train: int = 64, n_val: int = 256, noise: float = 0.0,
             interval: tuple[float, float] = (0.0, 1.0), frequency: float = 2 * np.pi,
             seed: int = 0) -> Data:
-        """y = sin(frequency x): random training x, a validation grid, float64 (N, 1)."""
+        """``y = sin(frequency x)`` regression, float64 ``(N, 1)``: ``n_train`` sorted uniform
+        draws of ``x`` in ``interval`` with ``noise * N(0, 1)`` added to their targets, and a
+        noiseless grid of ``n_val`` validation points spanning the interval."""
         rng = np.random.default_rng(seed)
         low, high = interval
         x_train = np.sort(rng.uniform(low, high, n_train)).reshape(-1, 1)
@@ -350,12 +382,11 @@ class Data:
         return cls(x_train, y_train, x_val, np.sin(frequency * x_val), task="regression")
 
     def save(self, path: str | Path) -> Path:
-        from preprocess.loaders import save_data
-
-        return save_data(self, Path(path))
+        """Write every split, the classes, the normaliser, ``task`` and ``image_shape`` to an
+        HDF5 file (``fletcher32`` on every dataset, no pickle); returns the path."""
+        return loaders.save_data(self, Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> Data:
-        from preprocess.loaders import load_data_file
-
-        return load_data_file(cls, Path(path))
+        """Read a file written by ``save``, validated as on construction."""
+        return loaders.load_data_file(cls, Path(path))

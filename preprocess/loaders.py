@@ -1,16 +1,19 @@
 """Loaders behind ``Data.from_*``, HDF5 storage of ``Data``, and raw inputs for prediction.
 
 No pickle anywhere: ``.npz`` files are read with ``allow_pickle=False`` and ``Data.save``
-writes HDF5 (strings as UTF-8, every dataset with the ``fletcher32`` checksum).
+writes HDF5 (strings as fixed-length UTF-8, every dataset with the ``fletcher32`` checksum).
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import h5py
 import numpy as np
+from pydantic import ValidationError
 
 from mlp.errors import DataError
 
@@ -19,22 +22,23 @@ if TYPE_CHECKING:
 
 IMAGE_SUFFIXES = (".bmp", ".png", ".jpg", ".jpeg")
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer")
+SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 
 def load_npz(cls: type[Data], path: str | Path, x_key: str, y_key: str) -> Data:
-    """``X``/``y`` arrays, or ``X_train``/``y_train`` (and ``_val``, ``_test``) when present."""
+    """``Data`` of the arrays ``x_key``/``y_key``, or of ``X_train``/``y_train`` (and the
+    ``_val``, ``_test`` pairs) when the archive has ``X_train``."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read as .npz without pickle ({exc})") from exc
+        raise DataError(f"{path}: expected an .npz archive of plain arrays (no pickle), "
+                        f"found an unreadable file ({exc})") from exc
     if "X_train" in arrays:
-        return cls(**{k: arrays.get(k) for k in ("X_train", "y_train", "X_val", "y_val",
-                                                 "X_test", "y_test")})
-    missing = [k for k in (x_key, y_key) if k not in arrays]
-    if missing:
-        raise DataError(f"{path}: expected arrays {x_key!r} and {y_key!r}, found "
-                        f"{sorted(arrays)}")
+        return cls(**{key: arrays.get(key) for key in SPLIT_KEYS})
+    if x_key not in arrays or y_key not in arrays:
+        raise DataError(f"{path}: expected arrays {x_key!r} and {y_key!r} (or 'X_train' and "
+                        f"'y_train'), found {sorted(arrays)}")
     return cls(arrays[x_key], arrays[y_key])
 
 
@@ -46,49 +50,87 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def load_csv(cls: type[Data], path: str | Path, target: int | str, delimiter: str,
-             task: str) -> Data:
-    """Numeric feature columns and one target column (by index or header name)."""
-    with open(path, newline="") as handle:
-        rows = [row for row in csv.reader(handle, delimiter=delimiter) if row]
-    if not rows:
-        raise DataError(f"{path}: empty CSV file")
-    header = None if all(_is_number(cell) for cell in rows[0]) else rows.pop(0)
-    width = len(rows[0]) if rows else 0
+def _has_header(rows: list[list[str]]) -> bool:
+    """A first row is a header when it has text where the second row has a number (or,
+    alone, when it has any text)."""
+    if len(rows) == 1:
+        return not all(map(_is_number, rows[0]))
+    return any(not _is_number(a) and _is_number(b) for a, b in zip(rows[0], rows[1], strict=False))
+
+
+def _target_column(path: Path, target: int | str, names: list[str] | None, width: int) -> int:
     if isinstance(target, str):
-        if header is None or target not in header:
-            raise DataError(f"{path}: target column {target!r} not in header {header}")
-        column = header.index(target)
-    else:
-        column = target % width if width else 0
-    features, labels = [], []
-    for number, row in enumerate(rows, start=2 if header else 1):
+        if names is None or target not in names:
+            raise DataError(f"{path}: expected target column {target!r} in the header, found "
+                            f"{names if names is not None else 'no header'}")
+        return names.index(target)
+    if not -width <= target < width:
+        raise DataError(f"{path}: target column index must be in [{-width}, {width - 1}], "
+                        f"found {target}")
+    return target % width
+
+
+def _csv_targets(path: Path, labels: list[str], task: str) -> np.ndarray:
+    """Strings stay class labels; integral numbers become int64 codes and other numbers
+    ``(N, 1)`` float64 regression targets, unless ``task`` asks otherwise."""
+    if not all(map(_is_number, labels)):
+        if task == "regression":
+            bad = next(v for v in labels if not _is_number(v))
+            raise DataError(f"{path}: regression needs numeric targets, found {bad!r}")
+        return np.array(labels)
+    values = np.array([float(v) for v in labels])
+    integral = bool(np.all(np.isfinite(values) & (values == np.round(values))
+                           & (np.abs(values) < 2.0**53)))
+    if task == "regression" or (task == "auto" and not integral):
+        return values.reshape(-1, 1)
+    return values.astype(np.int64) if integral else values
+
+
+def load_csv(cls: type[Data], path: str | Path, target: int | str, header: bool | str,
+             delimiter: str, task: str) -> Data:
+    """``Data`` of a CSV file: numeric feature columns and one ``target`` column (index or
+    header name); ``header="auto"`` detects a header row (always one for a named target)."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [[cell.strip() for cell in row]
+                    for row in csv.reader(handle, delimiter=delimiter) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: expected a readable UTF-8 CSV file ({exc})") from exc
+    if not rows:
+        raise DataError(f"{path}: expected rows of comma-separated values, found an empty file")
+    if header == "auto":
+        header = isinstance(target, str) or _has_header(rows)
+    names = rows.pop(0) if header else None
+    if not rows:
+        raise DataError(f"{path}: expected data rows after the header, found none")
+    width = len(names if names is not None else rows[0])
+    column = _target_column(path, target, names, width)
+    features = np.empty((len(rows), width - 1), dtype=np.float64)
+    first = 2 if names is not None else 1
+    for number, row in enumerate(rows, start=first):
         if len(row) != width:
-            raise DataError(f"{path}: line {number} has {len(row)} fields, expected {width}")
-        labels.append(row[column])
+            raise DataError(f"{path}: line {number}: expected {width} fields, found {len(row)}")
         cells = row[:column] + row[column + 1:]
         try:
-            features.append([float(cell) for cell in cells])
+            features[number - first] = [float(cell) for cell in cells]
         except ValueError as exc:
-            raise DataError(f"{path}: line {number}: non-numeric feature ({exc})") from exc
-    y: np.ndarray
-    y = np.array([float(v) for v in labels]) if all(map(_is_number, labels)) else np.array(labels)
-    if y.dtype.kind == "f" and task != "regression" and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
-    if task == "regression":
-        y = y.astype(np.float64).reshape(-1, 1)
-    return cls(np.array(features, dtype=np.float64), y, task=task)
+            raise DataError(f"{path}: line {number}: expected numeric features, found "
+                            f"{cells}") from exc
+    labels = [row[column] for row in rows]
+    return cls(features, _csv_targets(path, labels, task), task=task)
 
 
 def read_image(path: Path) -> np.ndarray:
-    """A grey-scale image as float32 ``(h, w)`` in [0, 1]."""
+    """A grey-scale (Pillow mode ``L``) image as float32 ``(height, width)`` in [0, 1]."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("L"), dtype=np.float32)
     except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc})") from exc
+        raise DataError(f"{path}: expected a readable image, found an unreadable file "
+                        f"({exc})") from exc
     return pixels / np.float32(255.0)
 
 
@@ -96,42 +138,50 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _stack_images(files: list[Path], shape: tuple[int, int] | None) -> np.ndarray:
-    images = []
-    for path in files:
-        image = read_image(path)
-        if shape is None:
-            shape = image.shape
-        if image.shape != shape:
-            raise DataError(f"{path}: image size {image.shape[1]}x{image.shape[0]} differs "
-                            f"from the expected {shape[1]}x{shape[0]} (width x height)")
-        images.append(image.reshape(-1))
-    return np.stack(images)
+def _stack_images(files: list[Path], shape: Sequence[int] | None
+                  ) -> tuple[np.ndarray, tuple[int, int]]:
+    """``(len(files), h*w)`` float32 rows of images that all have ``shape`` (height, width),
+    by default the first image's; returns the rows and the shape."""
+    first = read_image(files[0])
+    expected = first.shape if shape is None else tuple(int(s) for s in shape)
+    source = f"the first image {files[0]}" if shape is None else "image_shape"
+    X = np.empty((len(files), first.size), dtype=np.float32)
+    for row, path in enumerate(files):
+        image = first if row == 0 else read_image(path)
+        if image.shape != expected:
+            raise DataError(f"{path}: expected an image of {expected[0]}x{expected[1]} "
+                            f"(height x width) like {source}, found "
+                            f"{image.shape[0]}x{image.shape[1]}")
+        X[row] = image.reshape(-1)
+    return X, expected
 
 
-def load_image_folder(cls: type[Data], root: str | Path) -> Data:
-    """``root/<label>/*.bmp|png|jpg``: grey-scale, [0, 1], flattened; labels are folder names."""
+def load_image_folder(cls: type[Data], root: str | Path,
+                      image_shape: Sequence[int] | None) -> Data:
+    """``Data`` of ``root/<label>/*.bmp|png|jpg``: grey-scale [0, 1] float32 rows flattened
+    row-major, labelled by sub-folder name; folders and files sorted by name."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"{root}: expected a folder of <label>/ sub-folders, found none")
-    files, labels = [], []
+        raise DataError(f"{root}: expected a folder with one sub-folder of images per label, "
+                        "found no such folder")
+    files: list[Path] = []
+    labels: list[str] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in _image_files(folder):
-            files.append(path)
-            labels.append(folder.name)
+        found = _image_files(folder)
+        files += found
+        labels += [folder.name] * len(found)
     if not files:
-        raise DataError(f"{root}: expected images ({', '.join(IMAGE_SUFFIXES)}) in "
-                        "<label>/ sub-folders, found none")
-    first = read_image(files[0]).shape
-    X = _stack_images(files, first)
-    return cls(X, np.array(labels), task="classification", image_shape=first)
+        raise DataError(f"{root}: expected images ({', '.join(IMAGE_SUFFIXES)}) in <label>/ "
+                        "sub-folders, found none")
+    X, shape = _stack_images(files, image_shape)
+    return cls(X, np.array(labels), task="classification", image_shape=shape)
 
 
 def load_sklearn(cls: type[Data], name: str, test_fraction: float, seed: int) -> Data:
-    """A scikit-learn toy data set with a stratified test split (``train_test_split``)."""
+    """A scikit-learn toy set with a stratified test split made by ``train_test_split``."""
     if name not in SKLEARN_SETS:
-        raise DataError(f"unknown scikit-learn data set {name!r}; expected one of "
-                        f"{', '.join(SKLEARN_SETS)}")
+        raise DataError(f"expected a scikit-learn data set among {', '.join(SKLEARN_SETS)}, "
+                        f"found unknown name {name!r}")
     try:
         from sklearn import datasets
         from sklearn.model_selection import train_test_split
@@ -139,23 +189,25 @@ def load_sklearn(cls: type[Data], name: str, test_fraction: float, seed: int) ->
         raise DataError("scikit-learn data sets need the 'datasets' extra: "
                         "pip install 'mlp-routinizer[datasets]'") from exc
     bunch = getattr(datasets, f"load_{name}")()
-    X, y = bunch.data, bunch.target
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_fraction, stratify=y, random_state=seed)
+        bunch.data, bunch.target, test_size=test_fraction, stratify=bunch.target,
+        random_state=seed)
     return cls(X_train, y_train, X_test=X_test, y_test=y_test, task="classification",
                image_shape=(8, 8) if name == "digits" else None)
 
 
-def read_inputs(paths: list[Path], image_shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Raw inputs for prediction: one ``.npy`` or ``.csv`` file, or image files / folders."""
+def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None = None
+                ) -> np.ndarray:
+    """Raw inputs ``(N, D)`` for prediction: one ``.npy`` or ``.csv`` file (a header row is
+    skipped), or image files and folders of images (of ``image_shape`` when given)."""
     paths = [Path(p) for p in paths]
     if len(paths) == 1 and paths[0].suffix.lower() == ".npy":
         X = np.load(paths[0], allow_pickle=False)
         return X.reshape(1, -1) if X.ndim == 1 else X
     if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
-        with open(paths[0], newline="") as handle:
+        with paths[0].open(newline="", encoding="utf-8") as handle:
             rows = [row for row in csv.reader(handle) if row]
-        if rows and not all(_is_number(cell) for cell in rows[0]):
+        if rows and not all(map(_is_number, rows[0])):
             rows = rows[1:]
         try:
             return np.array([[float(cell) for cell in row] for row in rows])
@@ -171,44 +223,40 @@ def read_inputs(paths: list[Path], image_shape: tuple[int, int] | None = None) -
             raise DataError(f"{path}: expected a .npy, .csv or image file "
                             f"({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
     if not files:
-        raise DataError(f"no image files in {', '.join(map(str, paths))}")
-    return _stack_images(files, None if image_shape is None else tuple(image_shape))
+        raise DataError(f"expected image files in {', '.join(map(str, paths))}, found none")
+    return _stack_images(files, image_shape)[0]
 
 
 def encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
-    """``(kind, array)`` for HDF5 without pickle: strings as fixed-length UTF-8 (HDF5
-    filters refuse variable-length data), everything else as its own numeric dtype."""
-    import h5py
-
+    """``(kind, array)`` storing class labels in HDF5 without pickle: strings as fixed-length
+    UTF-8 (HDF5 filters refuse variable-length data), other labels as their numeric dtype."""
     if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes.tolist()):
         encoded = [c.encode("utf-8") for c in classes.tolist()]
         length = max([1, *map(len, encoded)])
         return "str", np.array(encoded, dtype=h5py.string_dtype("utf-8", length))
     kinds = {"S": "bytes", "i": "int", "u": "int", "f": "float", "b": "bool"}
     if classes.dtype.kind not in kinds:
-        raise DataError(f"cannot store class labels of dtype {classes.dtype} "
-                        "(strings, bytes, integers, floats or booleans)")
+        raise DataError(f"expected class labels of strings, bytes, integers, floats or "
+                        f"booleans to store, found dtype {classes.dtype}")
     return kinds[classes.dtype.kind], classes
 
 
 def decode_classes(kind: str, values: np.ndarray) -> np.ndarray:
-    """The labels ``encode_classes`` stored, with their original Python types."""
+    """The class labels ``encode_classes`` stored, with their original Python types."""
     if kind == "str":
         return np.array([v.decode("utf-8") for v in values.tolist()], dtype=str)
     return values
 
 
 def save_data(data: Data, path: Path) -> Path:
-    """Write every split, the classes and the normaliser to an HDF5 file."""
-    import h5py
-
+    """Write every split, the classes, the normaliser, ``task`` and ``image_shape``."""
     from preprocess.data import SPLITS
 
     with h5py.File(path, "w") as handle:
         handle.attrs["format"] = "mlp-data"
         handle.attrs["task"] = data.task
         if data.image_shape is not None:
-            handle.attrs["image_shape"] = np.array(data.image_shape)
+            handle.attrs["image_shape"] = np.array(data.image_shape, dtype=np.int64)
         for split in SPLITS:
             for prefix in ("X", "y"):
                 array = getattr(data, f"{prefix}_{split}")
@@ -220,22 +268,22 @@ def save_data(data: Data, path: Path) -> Path:
         if data.normalizer is not None:
             group = handle.create_group("normalizer")
             group.attrs["method"] = data.normalizer.method
-            group.create_dataset("offset", data=data.normalizer.offset, fletcher32=True)
-            group.create_dataset("scale", data=data.normalizer.scale, fletcher32=True)
+            for name, array in data.normalizer.to_arrays().items():
+                group.create_dataset(name, data=array, fletcher32=True)
     return path
 
 
 def load_data_file(cls: type[Data], path: Path) -> Data:
-    """Read a file written by ``Data.save``."""
-    import h5py
-
-    from preprocess.data import SPLITS, Normalizer
+    """Read a file written by ``save_data``; the splits pass the constructor's validation
+    (class codes are decoded and re-encoded, which must give the stored classes back)."""
+    from preprocess.normalizer import Normalizer
 
     try:
         with h5py.File(path, "r") as handle:
             if handle.attrs.get("format") != "mlp-data":
-                raise DataError(f"{path}: not a data file written by Data.save")
-            arrays = {name: handle[name][()] for name in handle if name.startswith(("X_", "y_"))}
+                raise DataError(f"{path}: expected a file written by Data.save (format "
+                                f"'mlp-data'), found format {handle.attrs.get('format')!r}")
+            arrays = {key: handle[key][()] for key in SPLIT_KEYS if key in handle}
             classes = None
             if "classes" in handle:
                 dataset = handle["classes"]
@@ -243,16 +291,25 @@ def load_data_file(cls: type[Data], path: Path) -> Data:
             normalizer = None
             if "normalizer" in handle:
                 group = handle["normalizer"]
-                normalizer = Normalizer(method=str(group.attrs["method"]),
-                                        offset=group["offset"][()], scale=group["scale"][()])
+                normalizer = Normalizer.from_arrays(str(group.attrs["method"]),
+                                                    group["offset"][()], group["scale"][()])
             task = str(handle.attrs["task"])
-            shape = handle.attrs.get("image_shape")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read as HDF5 ({exc})") from exc
-    data = object.__new__(cls)
-    for split in SPLITS:
-        setattr(data, f"X_{split}", arrays.get(f"X_{split}"))
-        setattr(data, f"y_{split}", arrays.get(f"y_{split}"))
-    data.task, data.classes, data.normalizer = task, classes, normalizer
-    data.image_shape = None if shape is None else tuple(int(s) for s in shape)
+            image_shape = handle.attrs.get("image_shape")
+    except (OSError, KeyError, ValidationError) as exc:
+        raise DataError(f"{path}: expected a readable HDF5 data file, found {exc}") from exc
+    if classes is not None:
+        for key in ("y_train", "y_val", "y_test"):
+            codes = arrays.get(key)
+            if codes is not None and (codes.dtype.kind not in "iu" or codes.ndim != 1 or (
+                    codes.size and not 0 <= codes.min() <= codes.max() < classes.shape[0])):
+                raise DataError(f"{path}: expected {key} to hold class codes in "
+                                f"[0, {classes.shape[0] - 1}], found {codes.dtype} "
+                                f"{codes.shape}")
+            if codes is not None:
+                arrays[key] = classes[codes]
+    data = cls(**arrays, task=task, image_shape=image_shape)
+    if classes is not None and not np.array_equal(data.classes, classes):
+        raise DataError(f"{path}: expected every stored class to occur in some split, found "
+                        f"classes {data.classes.tolist()} of {classes.tolist()}")
+    data.normalizer = normalizer
     return data

@@ -1,110 +1,210 @@
-"""Data: validation messages, label encoding, splits, normalisation, augmentation, batches,
-loaders, HDF5 round trip, fingerprints."""
+"""Data: validation messages, dtypes, label encoding, splits, normalisation, augmentation,
+batches, loaders, HDF5 round trip, fingerprints."""
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
+import pydantic
 import pytest
+from PIL import Image
 
-from mlp import DataError
-from preprocess import Data
+from mlp.errors import DataError
+from preprocess import Data, Normalizer
 from preprocess.loaders import read_inputs
+
+Z = np.zeros
 
 
 @pytest.mark.parametrize(
-    "kwargs, pattern",
+    "kwargs, needles",
     [
-        ({"X_train": np.zeros(5), "y_train": np.zeros(5)}, "must be 2-D.*found 1-D"),
-        ({"X_train": np.array([[0.0, np.nan], [1.0, np.inf]]), "y_train": [0, 1]},
-         "finite, found 2 NaN or inf"),
-        ({"X_train": np.zeros((3, 2)), "y_train": [0, 1]}, "3 samples, y_train has 2"),
-        ({"X_train": np.zeros((2, 2)), "y_train": [0, 1], "X_val": np.zeros((1, 3)),
-          "y_val": [0]}, "training width 2.*'val': 3"),
-        ({"X_train": np.zeros((3, 2)), "y_train": ["a", "a", "a"]}, "at least 2 classes, found 1"),
-        ({"X_train": np.zeros((2, 2)), "y_train": [0, 1], "X_val": np.zeros((1, 2))},
-         "X_val and y_val go together"),
-        ({"X_train": np.array([["a", "b"]]), "y_train": [0]}, "must be numeric"),
+        ({"X_train": Z(5), "y_train": Z(5)}, ["X_train", "ndim 2", "found ndim 1"]),
+        ({"X_train": Z((2, 2)), "y_train": [0, 1],
+          "X_val": np.array([[np.nan, np.inf], [np.nan, 0.0]]), "y_val": [0, 1]},
+         ["X_val must be finite", "2 NaN", "1 inf"]),
+        ({"X_train": Z((3, 2)), "y_train": [0, 1]},
+         ["3 samples in X_train", "2 targets in y_train"]),
+        ({"X_train": Z((2, 2)), "y_train": [0, 1], "X_test": Z((1, 3)), "y_test": [0]},
+         ["2 features of X_train", "3 in X_test"]),
+        ({"X_train": Z((3, 2)), "y_train": ["a", "a", "a"]},
+         ["at least 2 classes", "found 1: 'a'"]),
+        ({"X_train": Z((2, 2)), "y_train": [0, 1], "X_val": Z((1, 2))},
+         ["X_val and y_val go together", "only X_val"]),
+        ({"X_train": np.array([["a", "b"]]), "y_train": [0]}, ["numeric", "found dtype <U1"]),
+        ({"X_train": Z((2, 1)), "y_train": Z((2, 1, 1)), "task": "regression"},
+         ["y_train", "ndim 2", "found ndim 3"]),
+        ({"X_train": Z((2, 1)), "y_train": np.array([[0.0], [np.nan]])},
+         ["y_train must be finite", "1 NaN"]),
+        ({"X_train": Z((2, 1)), "y_train": [0, 1], "task": "ranking"},
+         ["'classification'", "found 'ranking'"]),
+        ({"X_train": Z((2, 2)), "y_train": [0, 1], "X_val": Z((0, 2)), "y_val": []},
+         ["val split needs at least 1 sample", "found 0"]),
+        ({"X_train": Z((2, 6)), "y_train": [0, 1], "image_shape": (2, 2)},
+         ["6 features", "found (2, 2)"]),
+        ({"X_train": Z((2, 1)), "y_train": np.array([1, "a"], dtype=object)},
+         ["mutually sortable", "object"]),
+        ({"X_train": Z((2, 1)), "y_train": ["a", "b"], "X_val": Z((1, 1)), "y_val": [1]},
+         ["need one kind", "y_train: <U1, y_val: int64"]),
     ],
 )
-def test_construction_errors_name_expected_and_found(kwargs, pattern):
-    with pytest.raises(DataError, match=pattern):
+def test_construction_errors_name_expected_and_found(kwargs, needles):
+    with pytest.raises(DataError) as error:
         Data(**kwargs)
+    for needle in needles:
+        assert needle in str(error.value)
 
 
-def test_labels_encode_and_decode_with_strings_and_ints():
-    data = Data(np.zeros((4, 1)), np.array(["cat", "dog", "cat", "ant"]))
-    assert list(data.classes) == ["ant", "cat", "dog"]
-    np.testing.assert_array_equal(data.y_train, [1, 2, 1, 0])
-    assert list(data.decode([2, 0])) == ["dog", "ant"]
-    ints = Data(np.zeros((3, 1)), [10, 30, 20])
-    assert ints.n_classes == 3 and list(ints.decode(ints.y_train)) == [10, 30, 20]
-
-
-def test_task_detection_and_dtypes():
-    regression = Data(np.zeros((3, 2), dtype=np.float32), np.zeros((3, 1)))
-    assert regression.task == "regression" and regression.n_outputs == 1
-    X = np.ones((3, 2), dtype=np.float32)
-    assert Data(X, [0, 1, 0]).X_train is X  # float32 kept, no copy
+def test_dtypes_contiguity_and_task_detection():
+    X32 = np.ones((3, 2), dtype=np.float32)
+    X64 = np.ones((3, 2))
+    assert Data(X32, [0, 1, 0]).X_train is X32  # no copy of a ready float array
+    assert Data(X64, [0, 1, 0]).X_train is X64
     assert Data(np.ones((3, 2), dtype=np.int64), [0, 1, 0]).X_train.dtype == np.float32
-    one_d = Data(np.zeros((3, 1)), np.array([0.5, 1.0, 2.0]), task="regression")
+    assert Data(np.ones((3, 2), dtype=bool), [0, 1, 0]).X_train.dtype == np.float32
+    fortran = Data(np.asfortranarray(np.arange(6.0).reshape(3, 2)), [0, 1, 0]).X_train
+    assert fortran.flags.c_contiguous and fortran.tolist() == [[0, 1], [2, 3], [4, 5]]
+    regression = Data(X32, np.zeros((3, 1), dtype=np.float32))
+    assert regression.task == "regression" and regression.y_train.dtype == np.float32
+    assert regression.n_outputs == 1 and regression.n_classes == 0
+    one_d = Data(X64, np.array([0.5, 1.0, 2.0]), task="regression")
     assert one_d.y_train.shape == (3, 1)
+    assert Data(X64, np.array([0.5, 1.0, 0.5])).task == "classification"
 
 
-def test_stratified_split_keeps_class_proportions():
+def test_labels_encode_and_decode_with_strings_ints_and_numpy_bytes():
+    data = Data(Z((4, 1)), np.array(["cat", "dog", "cat", "ant"]), X_val=Z((1, 1)),
+                y_val=["eel"])
+    assert data.classes.tolist() == ["ant", "cat", "dog", "eel"]  # union of every split
+    assert data.y_train.dtype == np.int64 and data.y_train.tolist() == [1, 2, 1, 0]
+    assert data.decode([2, 3]).tolist() == ["dog", "eel"]
+    assert data.classes[data.y_val].tolist() == ["eel"] and data.n_classes == 4
+    ints = Data(Z((3, 1)), [10, 30, 20])
+    assert ints.decode(ints.y_train).tolist() == [10, 30, 20]
+    raw = Data(Z((2, 1)), np.array([b"y", b"x"]))
+    assert raw.decode([0, 1]).tolist() == [b"x", b"y"]
+    with pytest.raises(DataError, match=r"integers in \[0, 2\], found dtype int64 with range"):
+        ints.decode([0, 3])
+    with pytest.raises(DataError, match="found a regression task"):
+        Data(Z((2, 1)), Z((2, 1))).decode([0])
+
+
+def test_stratified_split_keeps_class_proportions_and_every_sample():
     y = np.array([0] * 80 + [1] * 20)
     data = Data(np.arange(100.0).reshape(-1, 1), y).split_validation(0.25, seed=1)
-    assert len(data) == 75 and data.X_val.shape[0] == 25
+    assert len(data) == 75 and data.X_val.shape == (25, 1)
     assert np.bincount(data.y_val).tolist() == [20, 5]
-    assert not set(data.X_val[:, 0]) & set(data.X_train[:, 0])
-    with pytest.raises(DataError, match="already has a val split"):
+    assert np.bincount(data.y_train).tolist() == [60, 15]
+    assert sorted([*data.X_val[:, 0], *data.X_train[:, 0]]) == list(range(100))
+    np.testing.assert_array_equal(y[data.X_val[:, 0].astype(int)], data.y_val)  # rows aligned
+    data.split_test(0.2, seed=0)
+    assert data.X_test.shape[0] == 15 and np.bincount(data.y_test).tolist() == [12, 3]
+    with pytest.raises(DataError, match="expected no val split yet, found one with 25 samples"):
         data.split_validation(0.1)
     with pytest.raises(DataError, match=r"fraction must be in \(0, 1\), found 1.5"):
-        Data(np.zeros((4, 1)), [0, 1, 0, 1]).split_test(1.5)
+        Data(Z((4, 1)), [0, 1, 0, 1]).split_test(1.5)
+    plain = Data(np.arange(10.0).reshape(-1, 1), Z((10, 1))).split_validation(0.3, seed=2)
+    assert plain.X_val.shape[0] == 3 and len(plain) == 7
 
 
-def test_normalize_uses_training_statistics_only():
-    X_train = np.array([[0.0, 5.0], [2.0, 5.0], [4.0, 5.0]])
+def test_shuffle_permutes_rows_together():
+    data = Data(np.arange(6.0).reshape(-1, 1), np.array([0, 1, 2, 0, 1, 2]))
+    data.shuffle(4)
+    order = np.random.default_rng(4).permutation(6)
+    np.testing.assert_array_equal(data.X_train[:, 0], order)
+    np.testing.assert_array_equal(data.y_train, order % 3)
+
+
+def test_normalize_zscore_uses_training_statistics_only_without_warnings():
+    X_train = np.array([[0.0, 0.1], [2.0, 0.1], [4.0, 0.1]])  # 0.1: a mean with round-off
     data = Data(X_train, [0, 1, 0], X_test=np.array([[8.0, 7.0]]), y_test=[1])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         data.normalize("zscore")
-    np.testing.assert_allclose(data.X_train[:, 0], [-1.2247449, 0, 1.2247449], rtol=1e-6)
-    np.testing.assert_array_equal(data.X_train[:, 1], 0)  # constant feature: 0, no warning
-    np.testing.assert_allclose(data.X_test, [[(8 - 2) / np.std([0, 2, 4]), 2.0]])
-    np.testing.assert_allclose(data.normalizer.apply(np.array([[2.0, 5.0]])), [[0.0, 0.0]])
-    with pytest.raises(DataError, match="already normalised"):
+    std = np.std([0.0, 2.0, 4.0])
+    np.testing.assert_allclose(data.X_train[:, 0], [-2 / std, 0, 2 / std])
+    assert data.X_train[:, 1].tolist() == [0.0, 0.0, 0.0]  # constant feature: exactly 0
+    np.testing.assert_allclose(data.X_test, [[(8 - 2) / std, 7.0 - 0.1]])
+    with pytest.raises(DataError, match="found data already normalised with 'zscore'"):
         data.normalize()
-    minmax = Data(X_train.copy(), [0, 1, 0]).normalize("minmax")
-    np.testing.assert_allclose(minmax.X_train[:, 0], [0, 0.5, 1])
+    float32 = Data(X_train.astype(np.float32), [0, 1, 0]).normalize()
+    assert float32.X_train.dtype == np.float32 and float32.X_train[:, 1].tolist() == [0, 0, 0]
+    with pytest.raises(DataError, match="'zscore' or 'minmax', found 'l2'"):
+        Data(X_train, [0, 1, 0]).normalize("l2")
+
+
+def test_normalize_minmax_maps_training_range_to_unit_interval():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 5, size=(20, 3))
+    X[:, 2] = 4.0
+    data = Data(X, np.arange(20) % 2, X_val=X[:2] * 10, y_val=[0, 1]).normalize("minmax")
+    np.testing.assert_allclose(data.X_train[:, :2].min(axis=0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(data.X_train[:, :2].max(axis=0), 1.0)
+    assert (data.X_train[:, 2] == 0).all()
+    low, high = X.min(axis=0), X.max(axis=0)
+    np.testing.assert_allclose(data.X_val[:, :2], (X[:2, :2] * 10 - low[:2]) / (high - low)[:2])
+
+
+def test_normalizer_json_and_arrays():
+    normalizer = Normalizer.fit(np.array([[1.0, 2.0], [3.0, 2.0]]), "zscore")
+    assert normalizer.model_dump_json() == '{"method":"zscore"}'
+    arrays = normalizer.to_arrays()
+    assert arrays["offset"].tolist() == [2.0, 2.0] and arrays["scale"].tolist() == [1.0, 1.0]
+    again = Normalizer.from_arrays("zscore", **arrays)
+    np.testing.assert_array_equal(again.apply(np.array([[5.0, 2.0]])), [[3.0, 0.0]])
+    with pytest.raises(pydantic.ValidationError, match="1 bad scale"):
+        Normalizer.from_arrays("zscore", np.zeros(2), np.array([1.0, 0.0]))
+    with pytest.raises(DataError, match=r"expects inputs \(N, 2\), found shape \(1, 3\)"):
+        normalizer.apply(Z((1, 3)))
 
 
 def test_augment_shift_adds_four_shifted_copies():
-    image = np.zeros((3, 3))
+    image = np.zeros((3, 4), dtype=np.float32)
     image[1, 1] = 1.0
-    data = Data(image.reshape(1, 9).repeat(2, 0), [0, 1]).augment_shift((3, 3))
-    assert len(data) == 10 and data.y_train.tolist() == [0, 1] * 5
-    up, down, left, right = (data.X_train[k * 2].reshape(3, 3) for k in range(1, 5))
-    assert up[0, 1] == 1 and down[2, 1] == 1 and left[1, 0] == 1 and right[1, 2] == 1
-    with pytest.raises(DataError, match="needs 16 features, found 9"):
+    data = Data(np.stack([image.ravel(), 2 * image.ravel()]), ["a", "b"])
+    data.augment_shift((3, 4))
+    assert data.X_train.shape == (10, 12) and data.X_train.dtype == np.float32
+    assert data.decode(data.y_train).tolist() == ["a", "b"] * 5
+    np.testing.assert_array_equal(data.X_train[0].reshape(3, 4), image)
+    up, down, left, right = (data.X_train[2 * k + 1].reshape(3, 4) for k in range(1, 5))
+    for shifted, (row, col) in zip((up, down, left, right), [(0, 1), (2, 1), (1, 0), (1, 2)],
+                                   strict=True):
+        expected = np.zeros((3, 4))
+        expected[row, col] = 2.0  # the second image, moved by one pixel; the rest is zero
+        np.testing.assert_array_equal(shifted, expected)
+    with pytest.raises(DataError, match=r"image_shape \(4, 4\) needs 16 features, found 12"):
         data.augment_shift((4, 4))
+    with pytest.raises(DataError, match=r"pixels must be an integer in \[1, 2\].*found 3"):
+        data.augment_shift((3, 4), pixels=3)
 
 
 def test_batches_cover_every_sample_once_and_are_reproducible():
-    data = Data(np.arange(20.0).reshape(10, 2), np.arange(10) % 2)
-    seen = [b[0][:, 0].copy() for b in data.batches(4, np.random.default_rng(3))]
-    assert [len(b) for b in seen] == [4, 4, 2]
-    assert sorted(np.concatenate(seen)) == list(range(0, 20, 2))
-    again = [b[0][:, 0].copy() for b in data.batches(4, np.random.default_rng(3))]
-    assert all(np.array_equal(a, b) for a, b in zip(seen, again, strict=True))
-    # exactly one permutation is drawn from the generator
-    rng, reference = np.random.default_rng(3), np.random.default_rng(3)
-    list(data.batches(4, rng))
-    order = reference.permutation(10)
-    np.testing.assert_array_equal(seen[0], data.X_train[order[:4], 0])
-    assert rng.random() == reference.random()
-    assert [len(b[0]) for b in data.batches(None)] == [10]
+    data = Data(np.arange(20.0).reshape(10, 2), np.arange(10))
+    epoch = [(X.copy(), y.copy()) for X, y in data.batches(4, np.random.default_rng(3))]
+    assert [len(X) for X, _ in epoch] == [4, 4, 2]
+    assert sorted(np.concatenate([y for _, y in epoch]).tolist()) == list(range(10))
+    for X, y in epoch:
+        np.testing.assert_array_equal(X[:, 0], 2 * y)  # rows and labels stay together
+    again = [y.copy() for _, y in data.batches(4, np.random.default_rng(3))]
+    assert all(np.array_equal(a, y) for a, (_, y) in zip(again, epoch, strict=True))
+    rng, reference = np.random.default_rng(7), np.random.default_rng(7)
+    order = [y.copy() for _, y in data.batches(3, rng)]
+    np.testing.assert_array_equal(np.concatenate(order), reference.permutation(10))
+    assert rng.random() == reference.random()  # exactly one permutation was drawn
+    assert [y.tolist() for _, y in data.batches(4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert [len(X) for X, _ in data.batches(None, np.random.default_rng(0))] == [10]
+
+
+def test_batches_reuse_their_buffers_and_check_batch_size():
+    data = Data(np.random.default_rng(0).normal(size=(9, 3)), Z((9, 2)))
+    first, second, last = (X for X, _ in data.batches(4, np.random.default_rng(0)))
+    assert np.shares_memory(first, second) and np.shares_memory(first, last)
+    assert last.shape == (1, 3) and last.flags.c_contiguous
+    with pytest.raises(DataError, match="positive integer or None, found 0"):
+        data.batches(0)
 
 
 def test_from_csv_with_header_and_string_labels(tmp_path):
@@ -112,34 +212,69 @@ def test_from_csv_with_header_and_string_labels(tmp_path):
     path.write_text("a,b,species\n1,2,setosa\n3,4,virginica\n5,6,setosa\n")
     data = Data.from_csv(path, target="species")
     assert data.X_train.tolist() == [[1, 2], [3, 4], [5, 6]]
-    assert list(data.classes) == ["setosa", "virginica"]
-    with pytest.raises(DataError, match="'kind' not in header"):
+    assert data.classes.tolist() == ["setosa", "virginica"] and data.y_train.tolist() == [0, 1, 0]
+    assert Data.from_csv(path).classes.tolist() == ["setosa", "virginica"]  # header detected
+    plain = tmp_path / "plain.csv"
+    plain.write_text("1,x,2\n3,y,4\n")
+    headless = Data.from_csv(plain, target=1)
+    assert headless.X_train.tolist() == [[1, 2], [3, 4]] and headless.classes.tolist() == ["x", "y"]
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("0.5;1.25\n1.5;-0.5\n")
+    regression = Data.from_csv(numbers, delimiter=";")
+    assert regression.task == "regression" and regression.y_train.tolist() == [[1.25], [-0.5]]
+    with pytest.raises(DataError, match=r"target column 'kind' in the header, found \['a'"):
         Data.from_csv(path, target="kind")
+    with pytest.raises(DataError, match=r"index must be in \[-3, 2\], found 3"):
+        Data.from_csv(path, target=3)
 
 
-def test_from_npz(tmp_path):
-    path = tmp_path / "d.npz"
-    np.savez(path, X=np.ones((4, 3)), y=np.array([0, 1, 0, 1]))
-    assert Data.from_npz(path).X_train.shape == (4, 3)
-    with pytest.raises(DataError, match="expected arrays 'inputs'"):
-        Data.from_npz(path, x_key="inputs")
+def test_from_npz_flat_and_split_layouts(tmp_path):
+    np.savez(tmp_path / "flat.npz", X=np.ones((4, 3)), y=np.array([0, 1, 0, 1]))
+    assert Data.from_npz(tmp_path / "flat.npz").X_train.shape == (4, 3)
+    np.savez(tmp_path / "split.npz", X_train=np.ones((4, 2)), y_train=[0, 1, 0, 1],
+             X_val=np.ones((2, 2)), y_val=[1, 0])
+    split = Data.from_npz(tmp_path / "split.npz")
+    assert split.X_val.shape == (2, 2) and split.X_test is None
+    with pytest.raises(DataError, match=r"expected arrays 'inputs' and 'y'.*found \['X', 'y'\]"):
+        Data.from_npz(tmp_path / "flat.npz", x_key="inputs")
+    np.savez(tmp_path / "objects.npz", X=np.array([{}, 1], dtype=object), y=[0, 1])
+    with pytest.raises(DataError, match="no pickle"):
+        Data.from_npz(tmp_path / "objects.npz")
 
 
-def test_from_image_folder_and_read_inputs(image_folder):
-    data = Data.from_image_folder(image_folder)
-    assert data.image_shape == (12, 12) and data.X_train.shape == (120, 144)
-    assert list(data.classes) == ["bar", "cross", "ring"]
-    assert data.X_train.dtype == np.float32 and 0 <= data.X_train.min() <= data.X_train.max() <= 1
-    X = read_inputs([image_folder / "bar" / "0.png", image_folder / "ring" / "1.bmp"], (12, 12))
-    assert X.shape == (2, 144)
-    from PIL import Image
+def write_images(root: Path) -> dict[str, list[np.ndarray]]:
+    """Two 3x4 (height x width) 8-bit images per label, as .bmp and .png."""
+    images = {}
+    for k, label in enumerate(["circle", "square", "triangle"]):
+        pixels = [(np.arange(12).reshape(3, 4) * (k + 1) * 7 + i).astype(np.uint8)
+                  for i in range(2)]
+        (root / label).mkdir(parents=True)
+        for i, array in enumerate(pixels):
+            Image.fromarray(array, mode="L").save(root / label / f"{i}.{['bmp', 'png'][i]}")
+        images[label] = pixels
+    return images
 
-    Image.new("L", (5, 5)).save(image_folder / "bar" / "odd.png")
-    with pytest.raises(DataError, match="odd.png: image size 5x5 differs from the expected 12x12"):
-        Data.from_image_folder(image_folder)
+
+def test_from_image_folder_reads_grey_rows_labelled_by_folder(tmp_path):
+    images = write_images(tmp_path / "shapes")
+    (tmp_path / "shapes" / "notes.txt").write_text("not an image")
+    data = Data.from_image_folder(tmp_path / "shapes")
+    assert data.image_shape == (3, 4) and data.X_train.shape == (6, 12)
+    assert data.X_train.dtype == np.float32
+    assert data.decode(data.y_train).tolist() == ["circle"] * 2 + ["square"] * 2 + ["triangle"] * 2
+    expected = np.stack([a.ravel() for label in sorted(images) for a in images[label]]) / 255
+    np.testing.assert_allclose(data.X_train, expected, rtol=1e-6)
+    with pytest.raises(DataError, match=r"expected an image of 4x4 .* like image_shape, found 3x4"):
+        Data.from_image_folder(tmp_path / "shapes", image_shape=(4, 4))
+    Image.new("L", (5, 3)).save(tmp_path / "shapes" / "square" / "wide.png")
+    with pytest.raises(DataError, match=r"wide.png: expected an image of 3x4 .*found 3x5"):
+        Data.from_image_folder(tmp_path / "shapes")
 
 
-def test_read_inputs_npy_and_csv(tmp_path):
+def test_read_inputs_images_npy_and_csv(tmp_path):
+    write_images(tmp_path / "shapes")
+    X = read_inputs([tmp_path / "shapes" / "circle" / "0.bmp", tmp_path / "shapes" / "square"])
+    assert X.shape == (3, 12)
     np.save(tmp_path / "x.npy", np.arange(3.0))
     assert read_inputs([tmp_path / "x.npy"]).shape == (1, 3)
     (tmp_path / "x.csv").write_text("a,b\n1,2\n3,4\n")
@@ -152,35 +287,65 @@ def test_from_sklearn_digits_split():
     pytest.importorskip("sklearn")
     data = Data.from_sklearn("digits", test_fraction=0.25, seed=0)
     assert data.X_train.shape == (1347, 64) and data.X_test.shape == (450, 64)
-    assert data.image_shape == (8, 8)
-    with pytest.raises(DataError, match="unknown scikit-learn data set 'mnist'"):
+    assert data.image_shape == (8, 8) and data.n_classes == 10 and data.X_val is None
+    share = np.bincount(data.y_test) / np.bincount(np.concatenate([data.y_train, data.y_test]))
+    np.testing.assert_allclose(share, 0.25, atol=0.01)  # stratified
+    with pytest.raises(DataError, match="digits, iris, wine, breast_cancer, found unknown name"):
         Data.from_sklearn("mnist")
 
 
+def test_from_sklearn_without_scikit_learn_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(DataError, match=r"pip install 'mlp-routinizer\[datasets\]'"):
+        Data.from_sklearn("iris")
+
+
 def test_sin():
-    data = Data.sin(n_train=64, n_val=100)
+    data = Data.sin(n_train=64, n_val=100, interval=(-1.0, 2.0))
     assert data.X_train.shape == (64, 1) and data.y_val.shape == (100, 1)
-    assert data.X_train.dtype == np.float64 and data.task == "regression"
-    np.testing.assert_allclose(data.y_val, np.sin(2 * np.pi * data.X_val))
-    assert 0 <= data.X_train.min() and data.X_train.max() <= 1
+    assert data.X_train.dtype == data.y_train.dtype == np.float64 and data.task == "regression"
+    np.testing.assert_allclose(data.y_train, np.sin(2 * np.pi * data.X_train))
+    np.testing.assert_allclose(data.X_val[[0, -1], 0], [-1.0, 2.0])
+    assert -1 <= data.X_train.min() and data.X_train.max() <= 2
+    noisy = Data.sin(n_train=64, n_val=100, interval=(-1.0, 2.0), noise=0.1)
+    np.testing.assert_array_equal(noisy.X_train, data.X_train)
+    np.testing.assert_array_equal(noisy.y_val, data.y_val)  # noise on training targets only
+    assert 0.05 < np.std(noisy.y_train - data.y_train) < 0.2
 
 
-def test_save_load_round_trip(tmp_path):
-    data = Data(np.random.default_rng(0).normal(size=(6, 2)), ["b", "a", "b", "c", "a", "c"])
-    data.split_validation(0.5, seed=0).normalize()
+@pytest.mark.parametrize("labels", [["b", "a", "b", "c", "a", "c"], [3, 1, 3, 2, 1, 2]])
+def test_save_load_round_trip(tmp_path, labels):
+    X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    data = Data(X, labels, image_shape=(2, 2)).split_validation(0.5, seed=0).normalize()
     loaded = Data.load(data.save(tmp_path / "d.h5"))
     for name in ("X_train", "y_train", "X_val", "y_val"):
-        np.testing.assert_array_equal(getattr(loaded, name), getattr(data, name))
-    assert [type(c) for c in loaded.classes.tolist()] == [str] * 3
-    np.testing.assert_array_equal(loaded.normalizer.offset, data.normalizer.offset)
-    assert loaded.task == "classification"
+        assert np.array_equal(getattr(loaded, name), getattr(data, name))
+        assert getattr(loaded, name).dtype == getattr(data, name).dtype
+    assert loaded.X_test is None and loaded.task == "classification"
+    assert loaded.classes.tolist() == data.classes.tolist()
+    assert [type(c) for c in loaded.classes.tolist()] == [type(labels[0])] * 3
+    assert loaded.normalizer == data.normalizer  # method and arrays, exactly
+    assert loaded.image_shape == (2, 2)
+
+
+def test_save_load_regression_and_bad_files(tmp_path):
+    data = Data.sin(n_train=8, n_val=4)
+    loaded = Data.load(data.save(tmp_path / "sin.h5"))
+    assert np.array_equal(loaded.y_val, data.y_val) and loaded.normalizer is None
+    assert loaded.classes is None and loaded.image_shape is None
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(DataError, match="junk.h5: expected a readable HDF5 data file"):
+        Data.load(tmp_path / "junk.h5")
 
 
 def test_fingerprint_changes_with_one_value_and_astype_shares_arrays():
     X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     data = Data(X, [0, 1, 0, 1, 0])
     before = data.fingerprint()
+    assert before["shape"] == [5, 3] and before["dtype"] == "float32"
+    assert Data(X.copy(), [0, 1, 0, 1, 0]).fingerprint() == before
     assert data.astype("float32") is data
     assert data.astype("float64").X_train.dtype == np.float64
+    assert Data(X, [0, 1, 0, 1, 1]).fingerprint()["sha256"] != before["sha256"]
     data.X_train[2, 1] += 1
     assert data.fingerprint()["sha256"] != before["sha256"]
