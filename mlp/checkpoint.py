@@ -13,7 +13,9 @@ Layout (every dataset carries HDF5's ``fletcher32`` checksum; the file is writte
     /classes                  attrs: kind ("str", "bytes", "int", "float" or "bool")
 
 Nothing is pickled and nothing read from a file is executed: JSON goes through Pydantic,
-arrays through NumPy.
+arrays through NumPy. A loaded file must be self-contained: only hard links (an external
+link could name any file, and opening a FIFO blocks forever) and no filter but fletcher32
+(an unknown filter makes HDF5 look for a plugin library).
 """
 
 from __future__ import annotations
@@ -84,7 +86,10 @@ def save_checkpoint(path: str | Path, model: Model, routinizer: BasicRoutinizer,
         if isinstance(exc, OSError):
             raise CheckpointError(f"{path}: cannot write the checkpoint ({exc})") from exc
         raise
-    _fsync_folder(folder)
+    try:
+        _fsync_folder(folder)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: written, but its folder cannot be synced ({exc})") from exc
     return path
 
 
@@ -144,8 +149,8 @@ def _write_data_facts(file: h5py.File, data: Data) -> None:
     if normalizer is not None:
         group = file.create_group("normalizer")
         _set_text(group, "method", normalizer.method)
-        group.create_dataset("offset", data=np.asarray(normalizer.offset), **_CHECKSUM)
-        group.create_dataset("scale", data=np.asarray(normalizer.scale), **_CHECKSUM)
+        for name, array in normalizer.to_arrays().items():
+            group.create_dataset(name, data=array, **_CHECKSUM)
     classes = getattr(data, "classes", None)
     if classes is not None:
         kind, array = encode_classes(np.asarray(classes))
@@ -251,6 +256,19 @@ class _Reader:
     def fail(self, problem: str) -> CheckpointError:
         return CheckpointError(f"{self.path}: {problem}")
 
+    def check_links(self) -> None:
+        """Refuse any link but a hard one, before anything is opened by name: an external
+        link points into another file (opening a FIFO there blocks forever) and the writer
+        never makes soft links."""
+        def other_than_hard(name: str, link: object) -> str | None:
+            if isinstance(link, h5py.HardLink):
+                return None
+            return f"link {name!r} is of type {type(link).__name__}"
+
+        found = self.file.visititems_links(other_than_hard)
+        if found is not None:
+            raise self.fail(f"{found}; a checkpoint holds only its own objects (hard links)")
+
     def text(self, name: str, node: h5py.Group | None = None) -> str:
         attrs = (self.file if node is None else node).attrs
         if name not in attrs:
@@ -275,8 +293,13 @@ class _Reader:
             raise self.fail(f"dataset {name!r} is missing or unreadable ({_reason(exc)})") from exc
         if not isinstance(item, h5py.Dataset):
             raise self.fail(f"{name!r} is not a dataset")
-        if not item.fletcher32:
+        plist = item.id.get_create_plist()
+        filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+        if h5py.h5z.FILTER_FLETCHER32 not in [f[0] for f in filters]:
             raise self.fail(f"dataset {name!r} has no fletcher32 checksum")
+        if len(filters) > 1:  # an unknown filter could make HDF5 load a plugin library
+            names = [f[3].decode("ascii", "replace") or str(f[0]) for f in filters]
+            raise self.fail(f"dataset {name!r} has filters {names}, expected only fletcher32")
         if shape is not None and item.shape != shape:
             raise self.fail(f"dataset {name!r} has shape {item.shape}, expected {shape}")
         if item.dtype.kind not in kinds:
@@ -294,6 +317,7 @@ def _read(file: h5py.File, path: Path) -> Checkpoint:
     from mlp.routinizer import BasicRoutinizer, TrainingState
 
     reader = _Reader(file, path)
+    reader.check_links()
     if "format" not in file.attrs:
         raise reader.fail("not an mlp checkpoint (no 'format' attribute)")
     found = reader.text("format")
@@ -310,7 +334,7 @@ def _read(file: h5py.File, path: Path) -> Checkpoint:
     model = _read_model(reader, reader.text("model_spec"))
     routinizer = BasicRoutinizer.model_validate_json(reader.text("routinizer"))
     state = TrainingState.model_validate_json(reader.text("state"))
-    classes = _read_classes(reader) if "classes" in file else None
+    classes = _read_classes(reader, model) if "classes" in file else None
     image_shape = file.attrs.get("image_shape")
     if image_shape is not None:
         image_shape = np.asarray(image_shape)
@@ -320,7 +344,7 @@ def _read(file: h5py.File, path: Path) -> Checkpoint:
     return Checkpoint(
         path=path, model=model, routinizer=routinizer, state=state,
         history=_read_history(reader), best_arrays=_read_best(reader, model),
-        normalizer=_read_normalizer(reader) if "normalizer" in file else None,
+        normalizer=_read_normalizer(reader, model) if "normalizer" in file else None,
         classes=classes, image_shape=image_shape, created=reader.text("created"),
         format_version=int(version), library_version=reader.text("library_version"),
     )
@@ -383,16 +407,17 @@ def _read_history(reader: _Reader) -> History:
     return History.model_validate(columns)
 
 
-def _read_normalizer(reader: _Reader) -> Normalizer:
+def _read_normalizer(reader: _Reader, model: Model) -> Normalizer:
+    """The normaliser of the model's inputs: ``offset`` and ``scale`` ``(in_features,)``."""
     from preprocess import Normalizer
 
-    group = reader.file["normalizer"]
-    return Normalizer(method=reader.text("method", group),
-                      offset=reader.dataset("normalizer/offset"),
-                      scale=reader.dataset("normalizer/scale"))
+    shape = (model.in_features,)
+    return Normalizer.from_arrays(reader.text("method", reader.file["normalizer"]),
+                                  reader.dataset("normalizer/offset", shape),
+                                  reader.dataset("normalizer/scale", shape))
 
 
-def _read_classes(reader: _Reader) -> np.ndarray:
+def _read_classes(reader: _Reader, model: Model) -> np.ndarray:
     kind = reader.text("kind", reader.file["classes"])
     expected = {"str": "S", "bytes": "S", "int": "iu", "float": "f", "bool": "b"}
     if kind not in expected:
@@ -400,4 +425,7 @@ def _read_classes(reader: _Reader) -> np.ndarray:
     values = reader.dataset("classes", kinds=expected[kind])
     if values.ndim != 1:
         raise reader.fail(f"dataset 'classes' should be 1-D, found {values.shape}")
+    if len(values) > max(model.out_features, 2):  # one output scores two classes
+        raise reader.fail(f"dataset 'classes' holds {len(values)} labels, more than the "
+                          f"model's {model.out_features} outputs can score")
     return decode_classes(kind, values)

@@ -50,15 +50,16 @@ def runs_table(root: str | Path = "ckpt") -> str:
     if not folders:
         return f"no runs under {root} (a run is a folder holding last.h5)"
     rows = [("run", "epochs", "best val loss", "best val acc", "seconds", "modified (UTC)")]
+    notes = [""]
     for folder in folders:
         last = folder / "last.h5"
-        modified = datetime.fromtimestamp(last.stat().st_mtime, timezone.utc)
-        when = modified.strftime("%Y-%m-%d %H:%M")
         try:
             checkpoint = load_checkpoint(last)
-        except CheckpointError as exc:
+            modified = datetime.fromtimestamp(last.stat().st_mtime, timezone.utc)
+        except (OSError, CheckpointError) as exc:
             problem = str(exc).removeprefix(f"{last}: ")
-            rows.append((folder.name, "-", f"unreadable: {problem[:60]}", "", "", when))
+            rows.append((folder.name, "-", "-", "-", "-", "-"))
+            notes.append(f"unreadable: {problem[:100]}")
             continue
         history = checkpoint.history
         val_loss = [v for v in history.val_loss if v is not None]
@@ -66,10 +67,11 @@ def runs_table(root: str | Path = "ckpt") -> str:
         rows.append((folder.name, str(checkpoint.state.epoch),
                      f"{min(val_loss):.4g}" if val_loss else "-",
                      f"{max(val_acc):.4f}" if val_acc else "-",
-                     f"{history.total_seconds:.1f}", when))
+                     f"{history.total_seconds:.1f}", modified.strftime("%Y-%m-%d %H:%M")))
+        notes.append("")
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-             .rstrip() for row in rows]
+    lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=True)),
+                        note]).rstrip() for row, note in zip(rows, notes, strict=True)]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +25,8 @@ from mlp.layers import PARAMETER_ARRAYS
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer, TrainingState
 from preprocess import Data, Normalizer
+
+ROOT = str(Path(__file__).resolve().parents[1])
 
 
 def make_run(dtype: str = "float32", classes: list | None = None, seed: int = 0,
@@ -228,11 +231,38 @@ def _resize_weight(path: Path) -> None:
                             fletcher32=True)
 
 
+def _replace(name: str, array: np.ndarray, **attrs: str):
+    def replace(path: Path) -> None:
+        with h5py.File(path, "r+") as file:
+            del file[name]
+            dataset = file.create_dataset(name, data=array, fletcher32=True)
+            dataset.attrs.update(attrs)
+    return replace
+
+
 def _delete(name: str):
     def delete(path: Path) -> None:
         with h5py.File(path, "r+") as file:
             del file[name]
     return delete
+
+
+def _link(kind: str):
+    def link(path: Path) -> None:
+        copy = path.with_name("other.h5")
+        copy.write_bytes(path.read_bytes())
+        with h5py.File(path, "r+") as file:
+            del file["model/0/weight"]
+            file["model/0/weight"] = (h5py.ExternalLink(str(copy), "/model/0/weight")
+                                      if kind == "external" else h5py.SoftLink("/best/0/weight"))
+    return link
+
+
+def _extra_filter(path: Path) -> None:
+    with h5py.File(path, "r+") as file:
+        data = file["model/0/weight"][()]
+        del file["model/0/weight"]
+        file.create_dataset("model/0/weight", data=data, fletcher32=True, compression="gzip")
 
 
 def _remove_format(path: Path) -> None:
@@ -266,7 +296,14 @@ BAD_FILES = {
     "invalid json": (_edit(routinizer="{not json"), "corrupt or inconsistent.*Invalid JSON"),
     "state type": (_edit(state=np.int64(3)), "attribute 'state' should be a string"),
     "state field type": (_edit(state='{"epoch": "many"}'), "epoch"),
+    "normalizer width": (_replace("normalizer/scale", np.ones(5)),
+                         r"'normalizer/scale' has shape \(5,\), expected \(4,\)"),
+    "too many classes": (_replace("classes", np.arange(4), kind="int"),
+                         "'classes' holds 4 labels, more than the model's 3 outputs"),
     "no checksum": (_no_checksum, "'model/0/bias' has no fletcher32 checksum"),
+    "extra filter": (_extra_filter, r"'model/0/weight' has filters \['deflate', 'fletcher32'\]"),
+    "external link": (_link("external"), "link 'model/0/weight' is of type ExternalLink"),
+    "soft link": (_link("soft"), "link 'model/0/weight' is of type SoftLink"),
 }
 
 
@@ -276,6 +313,24 @@ def test_bad_files_raise_checkpoint_error_naming_file_and_problem(saved, case):
     corrupt(saved)
     with pytest.raises(CheckpointError, match=f"^{re.escape(str(saved))}: .*({problem})"):
         load_checkpoint(saved)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
+def test_an_external_link_to_a_pipe_does_not_hang_the_load(saved):
+    """Opening a FIFO blocks until a writer appears; the load must refuse the link instead
+    of following it (run in a child process so a regression fails instead of hanging)."""
+    pipe = saved.with_name("pipe")
+    os.mkfifo(pipe)
+    with h5py.File(saved, "r+") as file:
+        del file["best"]
+        file["best"] = h5py.ExternalLink(str(pipe), "/weights")
+    script = ("import sys; from mlp.checkpoint import load_checkpoint\n"
+              "try: load_checkpoint(sys.argv[1])\n"
+              "except Exception as exc: print(type(exc).__name__, exc)")
+    child = subprocess.run([sys.executable, "-c", script, str(saved)], capture_output=True,
+                           text=True, timeout=30, env={**os.environ, "PYTHONPATH": ROOT})
+    assert child.stdout.startswith(f"CheckpointError {saved}: link 'best' is of type "
+                                   "ExternalLink"), child.stdout + child.stderr
 
 
 def test_missing_file_and_empty_run_folder(tmp_path):
@@ -319,7 +374,8 @@ def test_runs_table_lists_runs_and_unreadable_ones(tmp_path, saved):
     lines = runs_table(root).splitlines()
     assert lines[0].split()[:2] == ["run", "epochs"] and len(lines) == 5
     assert [line.split()[0] for line in lines[2:]] == ["broken", "run", "second"]
-    assert "unreadable" in lines[2]
+    assert lines[2].split()[1:7] == ["-"] * 5 + ["unreadable:"]
+    assert "not a readable HDF5 file" in lines[2] and len(lines[1]) < 80  # note kept aside
     assert lines[3].split()[1:5] == ["2", "0.5", "0.6500", "0.8"]
     assert "no runs" in runs_table(tmp_path / "missing")
 
