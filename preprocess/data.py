@@ -291,7 +291,8 @@ class Data:
         ``rng.permutation(n)``, the only draw (made in place into a kept index buffer, which
         consumes exactly what ``permutation`` does); batches are gathered with ``np.take``
         into buffers kept on this Data, so a batch is valid only until the next one is
-        taken. Without ``rng`` batches are views of the training split, in order."""
+        taken. Without ``rng`` batches are views of the training split, in order (the full batch
+        is ``(X_train, y_train)`` themselves)."""
         if batch_size is not None and (isinstance(batch_size, bool) or not
                                        isinstance(batch_size, int | np.integer)
                                        or batch_size < 1):
@@ -305,6 +306,9 @@ class Data:
                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         X, y = self.X_train, self.y_train
         n = X.shape[0]
+        if rng is None and size == n:
+            yield X, y
+            return
         if rng is None:
             for start in range(0, n, size):
                 yield X[start:start + size], y[start:start + size]
@@ -351,7 +355,8 @@ class Data:
                  task: Task = "auto") -> Data:
         """Numeric feature columns and one ``target`` column (index or header name) of a CSV
         file; non-numeric targets are class labels (strings), integer targets class codes,
-        other numbers regression targets ``(N, 1)`` unless ``task`` says otherwise."""
+        other numbers regression targets ``(N, 1)`` unless ``task`` says otherwise. A header
+        row is detected (``header="auto"``: the first row is not numeric) or forced."""
         return loaders.load_csv(cls, path, target, header, delimiter, task)
 
     @classmethod
@@ -374,12 +379,7 @@ class Data:
         """``y = sin(frequency x)`` regression, float64 ``(N, 1)``: ``n_train`` sorted uniform
         draws of ``x`` in ``interval`` with ``noise * N(0, 1)`` added to their targets, and a
         noiseless grid of ``n_val`` validation points spanning the interval."""
-        rng = np.random.default_rng(seed)
-        low, high = interval
-        x_train = np.sort(rng.uniform(low, high, n_train)).reshape(-1, 1)
-        x_val = np.linspace(low, high, n_val).reshape(-1, 1)
-        y_train = np.sin(frequency * x_train) + noise * rng.normal(size=x_train.shape)
-        return cls(x_train, y_train, x_val, np.sin(frequency * x_val), task="regression")
+        return loaders.make_sin(cls, n_train, n_val, noise, interval, frequency, seed)
 
     def save(self, path: str | Path) -> Path:
         """Write every split, the classes, the normaliser, ``task`` and ``image_shape`` to an

@@ -196,23 +196,69 @@ def load_sklearn(cls: type[Data], name: str, test_fraction: float, seed: int) ->
                image_shape=(8, 8) if name == "digits" else None)
 
 
+def make_sin(cls: type[Data], n_train: int, n_val: int, noise: float,
+             interval: tuple[float, float], frequency: float, seed: int) -> Data:
+    """``y = sin(frequency x)`` regression, float64 ``(N, 1)``: ``n_train`` sorted uniform
+    draws of ``x`` in ``interval`` (targets plus ``noise * N(0, 1)``) and a noiseless grid of
+    ``n_val`` validation points spanning the interval."""
+    rng = np.random.default_rng(seed)
+    low, high = interval
+    x_train = np.sort(rng.uniform(low, high, n_train)).reshape(-1, 1)
+    x_val = np.linspace(low, high, n_val).reshape(-1, 1)
+    y_train = np.sin(frequency * x_train) + noise * rng.normal(size=x_train.shape)
+    return cls(x_train, y_train, x_val, np.sin(frequency * x_val), task="regression")
+
+
+def _input_matrix(path: Path, X: np.ndarray) -> np.ndarray:
+    """``X`` of a ``.npy``/``.csv`` input file as a finite floating ``(N, D)`` array (a 1-D
+    array is one sample; integers and booleans become float32)."""
+    if X.ndim == 1:
+        X = X.reshape(1, -1)
+    if X.ndim != 2 or X.size == 0:
+        raise DataError(f"{path}: expected inputs of ndim 2 (N, features) or 1 (one sample), "
+                        f"found ndim {X.ndim} with shape {X.shape}")
+    if X.dtype.kind in "iub":
+        X = X.astype(np.float32)
+    elif X.dtype.kind != "f":
+        raise DataError(f"{path}: expected numeric inputs, found dtype {X.dtype}")
+    if not np.isfinite(X).all():
+        raise DataError(f"{path}: expected finite inputs, found "
+                        f"{int((~np.isfinite(X)).sum())} NaN or inf value(s)")
+    return X
+
+
 def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None = None
                 ) -> np.ndarray:
-    """Raw inputs ``(N, D)`` for prediction: one ``.npy`` or ``.csv`` file (a header row is
-    skipped), or image files and folders of images (of ``image_shape`` when given)."""
+    """Raw inputs ``(N, D)`` (floating) for prediction: one ``.npy`` or ``.csv`` file (a
+    header row is skipped), or image files and folders of images, each read as
+    ``Data.from_image_folder`` reads it (of ``image_shape`` when given)."""
     paths = [Path(p) for p in paths]
+    if not paths:
+        raise DataError("expected a .npy, .csv or image file or a folder of images, found "
+                        "no path")
     if len(paths) == 1 and paths[0].suffix.lower() == ".npy":
-        X = np.load(paths[0], allow_pickle=False)
-        return X.reshape(1, -1) if X.ndim == 1 else X
+        try:
+            X = np.load(paths[0], allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{paths[0]}: expected a .npy array without pickle, found an "
+                            f"unreadable file ({exc})") from exc
+        return _input_matrix(paths[0], X)
     if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
-        with paths[0].open(newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row]
+        try:
+            with paths[0].open(newline="", encoding="utf-8") as handle:
+                rows = [row for row in csv.reader(handle) if row]
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise DataError(f"{paths[0]}: expected a readable UTF-8 CSV file ({exc})") from exc
         if rows and not all(map(_is_number, rows[0])):
             rows = rows[1:]
+        widths = sorted({len(row) for row in rows})
+        if len(widths) > 1:
+            raise DataError(f"{paths[0]}: expected one number of fields per row, found {widths}")
         try:
-            return np.array([[float(cell) for cell in row] for row in rows])
+            X = np.array([[float(cell) for cell in row] for row in rows])
         except ValueError as exc:
-            raise DataError(f"{paths[0]}: expected numeric CSV inputs ({exc})") from exc
+            raise DataError(f"{paths[0]}: expected numeric CSV inputs, found {exc}") from exc
+        return _input_matrix(paths[0], X)
     files: list[Path] = []
     for path in paths:
         if path.is_dir():

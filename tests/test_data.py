@@ -196,6 +196,8 @@ def test_batches_cover_every_sample_once_and_are_reproducible():
     assert rng.random() == reference.random()  # exactly one permutation was drawn
     assert [y.tolist() for _, y in data.batches(4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert [len(X) for X, _ in data.batches(None, np.random.default_rng(0))] == [10]
+    [(X_all, y_all)] = data.batches(None)
+    assert X_all is data.X_train and y_all is data.y_train  # full batch: no copy
 
 
 def test_batches_reuse_their_buffers_and_check_batch_size():
@@ -269,6 +271,9 @@ def test_from_image_folder_reads_grey_rows_labelled_by_folder(tmp_path):
     Image.new("L", (5, 3)).save(tmp_path / "shapes" / "square" / "wide.png")
     with pytest.raises(DataError, match=r"wide.png: expected an image of 3x4 .*found 3x5"):
         Data.from_image_folder(tmp_path / "shapes")
+    (tmp_path / "empty" / "a").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"expected images .* sub-folders, found none"):
+        Data.from_image_folder(tmp_path / "empty")
 
 
 def test_read_inputs_images_npy_and_csv(tmp_path):
@@ -277,8 +282,24 @@ def test_read_inputs_images_npy_and_csv(tmp_path):
     assert X.shape == (3, 12)
     np.save(tmp_path / "x.npy", np.arange(3.0))
     assert read_inputs([tmp_path / "x.npy"]).shape == (1, 3)
+    np.testing.assert_array_equal(X[0], np.asarray(Image.open(
+        tmp_path / "shapes" / "circle" / "0.bmp"), dtype=np.float32).ravel() / 255)
+    assert read_inputs([tmp_path / "shapes" / "circle"], image_shape=(3, 4)).shape == (2, 12)
+    with pytest.raises(DataError, match=r"0.bmp: expected an image of 4x3 .*found 3x4"):
+        read_inputs([tmp_path / "shapes" / "circle"], image_shape=(4, 3))
+    np.save(tmp_path / "x.npy", np.arange(3.0))
+    assert read_inputs([tmp_path / "x.npy"]).shape == (1, 3)
+    np.save(tmp_path / "ints.npy", np.ones((2, 3), dtype=np.int64))
+    assert read_inputs([tmp_path / "ints.npy"]).dtype == np.float32
+    np.save(tmp_path / "cube.npy", Z((2, 2, 2)))
+    with pytest.raises(DataError, match="ndim 2 .* or 1 .*found ndim 3"):
+        read_inputs([tmp_path / "cube.npy"])
     (tmp_path / "x.csv").write_text("a,b\n1,2\n3,4\n")
-    assert read_inputs([tmp_path / "x.csv"]).tolist() == [[1, 2], [3, 4]]
+    csv_inputs = read_inputs([tmp_path / "x.csv"])
+    assert csv_inputs.tolist() == [[1, 2], [3, 4]] and csv_inputs.dtype.kind == "f"
+    (tmp_path / "ragged.csv").write_text("1,2\n3\n")
+    with pytest.raises(DataError, match=r"one number of fields per row, found \[1, 2\]"):
+        read_inputs([tmp_path / "ragged.csv"])
     with pytest.raises(DataError, match="expected a .npy, .csv or image file"):
         read_inputs([tmp_path / "x.txt"])
 
@@ -338,14 +359,26 @@ def test_save_load_regression_and_bad_files(tmp_path):
         Data.load(tmp_path / "junk.h5")
 
 
-def test_fingerprint_changes_with_one_value_and_astype_shares_arrays():
+def test_fingerprint_changes_with_one_value():
     X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     data = Data(X, [0, 1, 0, 1, 0])
     before = data.fingerprint()
     assert before["shape"] == [5, 3] and before["dtype"] == "float32"
     assert Data(X.copy(), [0, 1, 0, 1, 0]).fingerprint() == before
-    assert data.astype("float32") is data
-    assert data.astype("float64").X_train.dtype == np.float64
     assert Data(X, [0, 1, 0, 1, 1]).fingerprint()["sha256"] != before["sha256"]
     data.X_train[2, 1] += 1
     assert data.fingerprint()["sha256"] != before["sha256"]
+
+
+def test_astype_converts_features_and_shares_the_rest():
+    X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    data = Data(X, [0, 1, 0, 1, 0]).split_validation(0.4, seed=0).normalize()
+    assert data.astype("float32") is data
+    wide = data.astype("float64")
+    assert wide.X_train.dtype == wide.X_val.dtype == np.float64 and wide.X_test is None
+    assert data.X_train.dtype == np.float32  # the original is untouched
+    assert wide.y_train is data.y_train and wide.normalizer is data.normalizer
+    assert wide.classes is data.classes and wide.task == "classification"
+    assert wide.astype(np.float64) is wide
+    regression = Data(X, Z((5, 1), dtype=np.float32), image_shape=(1, 3)).astype(np.float64)
+    assert regression.y_train.dtype == np.float64 and regression.image_shape == (1, 3)
