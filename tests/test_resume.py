@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -106,17 +107,24 @@ CHILD = textwrap.dedent("""
 """)
 
 
+READY_SECONDS = 60.0  #: a child normally starts training within a second
+
+
 def _kill_during_training(folder: Path, delay: float) -> dict[str, Any]:
     """Start a child that trains (resuming when a checkpoint exists), SIGKILL it ``delay``
     seconds after it is ready, and report whether a save was interrupted."""
     script = CHILD.format(tests=str(Path(__file__).parent), folder=str(folder))
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(READY_SECONDS, child.kill)  # a child stuck before "ready"
+    watchdog.start()
     try:
         ready = child.stdout.readline()
+        watchdog.cancel()
         assert ready == "ready\n", child.stderr.read()
         time.sleep(delay)
     finally:
+        watchdog.cancel()
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()
