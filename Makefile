@@ -15,7 +15,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-datasets: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[datasets]"
+	$(PIP) install --quiet -e ".[datasets,fast]"
 	touch $@
 
 test: $(VENV)/.installed-test

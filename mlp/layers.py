@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
 
+from mlp import kernels
 from mlp.arrays import Array1, Array2, array_field
 
 _MAX_CACHED_SHAPES = 8
@@ -248,9 +249,10 @@ class Nonlinearity(Module):
         grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
         kind = self.kind
         if kind == "relu":
-            mask = self._buffer("mask", grad_out.shape, np.bool_)
-            np.greater(saved, 0, out=mask)
-            np.multiply(grad_out, mask, out=grad_in)
+            if not kernels.relu_backward(grad_out, saved, grad_in):
+                mask = self._buffer("mask", grad_out.shape, np.bool_)
+                np.greater(saved, 0, out=mask)
+                np.multiply(grad_out, mask, out=grad_in)
         elif kind == "leaky_relu":
             np.multiply(grad_out, self.negative_slope, out=grad_in)
             np.copyto(grad_in, grad_out, where=saved)

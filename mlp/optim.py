@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlp import kernels
+
 __all__ = [
     "OPTIMIZERS",
     "Hyperparameters",
@@ -207,8 +209,18 @@ def apply_update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
     ``m`` is the velocity of ``momentum``/``nesterov``, ``v`` the square average of
     ``rmsprop``, both are used by ``adam``/``adamw``; a buffer a rule does not use is left
     untouched. ``step`` is the 1-based update count (used by Adam's bias corrections).
+    With numba (``mlp.kernels``) the rule runs as one compiled pass that gives the same bits
+    as the NumPy functions above, which run otherwise.
     """
     lr, wd = float(hp.lr), float(hp.weight_decay)
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    if name in ("adam", "adamw") and step < 1:
+        raise ValueError(f"Adam's step counts from 1, got {step}")
+    if kernels.update(name, param, grad, m, v, step=step, lr=lr, momentum=float(hp.momentum),
+                      alpha=float(hp.alpha), beta1=float(hp.beta1), beta2=float(hp.beta2),
+                      eps=float(hp.eps), weight_decay=wd):
+        return  # one compiled pass, bit-identical to the NumPy rules below
     if name == "sgd":
         sgd(param, grad, lr=lr, weight_decay=wd, scratch=scratch)
     elif name in ("momentum", "nesterov"):

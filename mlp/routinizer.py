@@ -29,7 +29,7 @@ from pydantic import (
 )
 from tqdm.auto import tqdm
 
-from mlp import optim
+from mlp import kernels, optim
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
 from mlp.losses import Loss
@@ -168,6 +168,7 @@ class BasicRoutinizer(BaseModel):
             return self._history
 
         flat = self._packed(model)
+        kernels.warm_up(model.dtype, (self.optimizer,))  # compiled before the clock starts
         hp = optim.Hyperparameters(lr=self.lr, momentum=self.momentum, alpha=self.alpha,
                                    beta1=self.beta1, beta2=self.beta2, eps=self.eps,
                                    weight_decay=self.weight_decay)

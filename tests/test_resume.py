@@ -89,6 +89,7 @@ CHILD = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from pathlib import Path
+    from mlp import kernels
     from mlp.model import Model
     from mlp.routinizer import BasicRoutinizer
     from test_resume import make_data
@@ -102,6 +103,7 @@ CHILD = textwrap.dedent("""
         routinizer = BasicRoutinizer(epochs=10 ** 6, batch_size=30, lr=1e-3, seed=2,
                                      progress=False, checkpoint_dir=folder)
     data = make_data(n_train=30)
+    kernels.warm_up()  # numba's compile or cache load is not part of what is tested
     print("ready", flush=True)
     routinizer.run(model, data)
 """)

@@ -1,0 +1,144 @@
+"""The compiled kernels (numba) against the NumPy rules: the same bits, always.
+
+Both backends must give bit-identical parameters, so that a run is reproducible and may be
+resumed whichever backend is installed. These tests need numba (the ``test`` extra has it);
+the NumPy path is covered by every other test when numba is missing and here by forcing it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from mlp import kernels, optim
+from mlp.errors import MLPError
+from mlp.layers import Nonlinearity
+from mlp.model import Model
+from mlp.routinizer import BasicRoutinizer
+from preprocess import Data
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _restore_backend():
+    yield
+    kernels.set_backend("auto")
+
+
+def _arrays(dtype: type, n: int = 1001, seed: int = 0) -> list[np.ndarray]:
+    """param, grad, m, v with awkward values: inf and NaN gradients, zeros, tiny and huge."""
+    rng = np.random.default_rng(seed)
+    param, grad, m = (rng.normal(size=n).astype(dtype) for _ in range(3))
+    v = np.abs(rng.normal(size=n)).astype(dtype)
+    grad[:6] = [np.inf, -np.inf, np.nan, 0.0, 1e-30, 1e30]
+    param[6:9] = [0.0, -0.0, 1e-38]
+    return [param, grad, m, v]
+
+
+def _numpy_update(name: str, arrays: list[np.ndarray], step: int,
+                  hp: optim.Hyperparameters) -> None:
+    kernels.set_backend("numpy")
+    try:
+        with np.errstate(all="ignore"):
+            optim.apply_update(name, *arrays, step=step, hp=hp,
+                               scratch=np.empty_like(arrays[0]))
+    finally:
+        kernels.set_backend("numba")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+@pytest.mark.parametrize("lr", [3e-3, 0.0])
+def test_compiled_updates_equal_the_numpy_rules_bit_for_bit(dtype, name, weight_decay, lr):
+    assert kernels.set_backend("numba") == "numba"
+    hp = optim.Hyperparameters(lr=lr, weight_decay=weight_decay, momentum=0.8, alpha=0.95,
+                               beta1=0.85, beta2=0.99, eps=1e-6)
+    reference, compiled = _arrays(dtype), _arrays(dtype)
+    for step in (1, 2, 3, 50):
+        _numpy_update(name, reference, step, hp)
+        optim.apply_update(name, *compiled, step=step, hp=hp, scratch=np.empty(0, dtype))
+    for want, got in zip(reference, compiled, strict=True):
+        assert got.dtype == dtype
+        assert np.array_equal(want, got, equal_nan=True)
+        # equal_nan ignores the sign of zero; compare the bits as well
+        assert want.tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_relu_backward_equals_numpy(dtype):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(37, 29)).astype(dtype)
+    x[0, :3] = [0.0, -0.0, np.nan]
+    grad = rng.normal(size=x.shape).astype(dtype)
+    grad[1, :3] = [np.inf, -np.inf, np.nan]
+    results = []
+    for backend in ("numpy", "numba"):
+        kernels.set_backend(backend)
+        relu = Nonlinearity(kind="relu")
+        relu.forward(x, train=True)
+        with np.errstate(all="ignore"):
+            results.append(relu.backward(grad).copy())
+    assert results[0].tobytes() == results[1].tobytes()
+
+
+def test_arrays_the_kernels_cannot_take_go_to_numpy():
+    kernels.set_backend("numba")
+    param, grad, m, v = _arrays(np.float32)
+    hp = dict(step=1, lr=0.1, momentum=0.9, alpha=0.9, beta1=0.9, beta2=0.99, eps=1e-8,
+              weight_decay=0.0)
+    assert kernels.update("adam", param, grad, m, v, **hp)
+    assert not kernels.update("adam", param[::2], grad[::2], m[::2], v[::2], **hp)
+    assert not kernels.update("adam", param, grad.astype(np.float64), m, v, **hp)
+    assert not kernels.update("adam", param.astype(np.float16), grad, m, v, **hp)
+    assert not kernels.update("adam", param, grad[:-1], m, v, **hp)
+    # apply_update still does the strided case, through the NumPy rules
+    strided = param[::2].copy(), grad[::2].copy(), m[::2].copy(), v[::2].copy()
+    before = strided[0].copy()
+    optim.apply_update("sgd", *strided, step=1, hp=optim.Hyperparameters(lr=0.5),
+                       scratch=np.empty_like(strided[0]))
+    assert not np.array_equal(before[10:], strided[0][10:])
+
+
+def test_backend_selection_and_errors(monkeypatch):
+    assert kernels.set_backend("numpy") == "numpy" == kernels.backend()
+    assert not kernels.update("sgd", *_arrays(np.float64), step=1, lr=0.1, momentum=0.0,
+                              alpha=0.0, beta1=0.0, beta2=0.0, eps=0.0, weight_decay=0.0)
+    assert kernels.warm_up() == "numpy"
+    with pytest.raises(MLPError, match="expected 'auto', 'numba' or 'numpy', found 'cuda'"):
+        kernels.set_backend("cuda")
+    monkeypatch.setitem(sys.modules, "numba", None)  # as if numba were not installed
+    assert kernels.set_backend("auto") == "numpy"
+    with pytest.raises(MLPError, match="numba cannot be imported.*'fast' extra"):
+        kernels.set_backend("numba")
+    monkeypatch.undo()  # numba importable again
+    for value in ("numpy", "numba"):  # the environment variable decides at first use
+        monkeypatch.setattr(kernels, "_state", {"choice": None, "numba": None, "compiled": {}})
+        monkeypatch.setenv("MLP_KERNELS", value)
+        assert kernels.backend() == value
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
+def test_training_is_bit_identical_with_either_backend(optimizer):
+    """A run trained with the compiled kernels ends with exactly the weights, moments and
+    history of the same run on the NumPy path."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 8))
+    y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
+    finals = []
+    for backend in ("numpy", "numba"):
+        kernels.set_backend(backend)
+        model = Model.mlp([8, 32, 32, 2], dropout=0.1, seed=4)
+        routinizer = BasicRoutinizer(epochs=3, batch_size=16, lr=0.01, optimizer=optimizer,
+                                     weight_decay=1e-3, seed=5, progress=False)
+        history = routinizer.run(model, Data(X[:160], y[:160], X_val=X[160:], y_val=y[160:]))
+        arrays = {key: array.copy() for key, array in model.named_arrays()}
+        finals.append((arrays, history.train_loss, history.val_loss))
+    (arrays_a, train_a, val_a), (arrays_b, train_b, val_b) = finals
+    assert train_a == train_b and val_a == val_b
+    assert arrays_a.keys() == arrays_b.keys()
+    for key in arrays_a:
+        assert arrays_a[key].tobytes() == arrays_b[key].tobytes(), key
