@@ -1,15 +1,18 @@
 """Benchmark: epoch time against the GEMM bound, scikit-learn and PyTorch; memory; inference.
 
-    python scripts/bench.py [--quick] [--no-peers] [--json-only]
+    python scripts/bench.py [--quick] [--no-peers] [--rounds R] [--json-only]
 
-Workloads (float32 unless said, one process, the machine's BLAS threads):
+Workloads (float32 unless said, the machine's BLAS threads):
   W1  60000x784 random inputs, 10 classes, Model.mlp([784, 512, 512, 10]), ReLU, cross
       entropy, Adam lr 1e-3, batch 128, shuffling; median of 3 epochs after a warm-up epoch.
   W2  the same with batch 32 (overhead-bound).
   W3  full-batch float64 sin fit, 2000 iterations of a 1-100-100-1 net.
 Bound: 6*N*sum(in*out) flops per epoch divided by the GEMM rate NumPy reaches at the W1
-shapes in this run. Peers run the same data and sizes in the same run. Prints a table and
-one JSON line.
+shapes. A shared machine's speed drifts by tens of percent within a minute, so everything is
+measured in interleaved rounds: in each round the GEMM rate is taken just before and just
+after our epoch (the epoch's bound uses their mean), then each peer runs one epoch. Peers
+run in their own processes (same data, made from the same seed), so our peak RSS is ours
+alone and their idle threads cannot slow us. Prints a table and one JSON line.
 """
 
 from __future__ import annotations
@@ -21,25 +24,32 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
 
 import numpy as np
 
-from mlp import BasicRoutinizer, Model
+from mlp import BasicRoutinizer, Model, kernels
 from preprocess import Data
 
 SIZES = [784, 512, 512, 10]
+PAUSE = 0.3  #: seconds between measurements, for spinning BLAS/OpenMP threads to go idle
 
 
-def _rss_mb() -> float:
+def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def make_w1(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.random((n, SIZES[0]), dtype=np.float32), rng.integers(0, SIZES[-1], n)
+
+
+def epoch_flops(n: int) -> float:
+    return 6.0 * n * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:], strict=True))
 
 
 def gemm_rate(batch: int, repeats: int = 30) -> float:
@@ -64,19 +74,175 @@ def gemm_rate(batch: int, repeats: int = 30) -> float:
     for _ in range(repeats):
         once()
     seconds = (time.perf_counter() - start) / repeats
-    flops = 6 * batch * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:], strict=True))
-    return flops / seconds
+    return 6.0 * batch * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:], strict=True)) / seconds
 
 
-def ours_epochs(X: np.ndarray, y: np.ndarray, batch: int, epochs: int = 4) -> list[float]:
-    data = Data(X, y)
-    model = Model.mlp(SIZES, seed=0)
-    routinizer = BasicRoutinizer(epochs=epochs, batch_size=batch, lr=1e-3, optimizer="adam",
-                                 shuffle=True, progress=False)
-    history = routinizer.run(model, data)
-    return history.seconds
+# ------------------------------------------------------------------------------ runners
+class Ours:
+    """Our W1/W2 training, one epoch per call (the routinizer continues where it stopped)."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch: int) -> None:
+        self.data = Data(X, y)
+        self.model = Model.mlp(SIZES, seed=0)
+        self.routinizer = BasicRoutinizer(epochs=1, batch_size=batch, lr=1e-3,
+                                          optimizer="adam", shuffle=True, progress=False)
+        self.done = 0
+
+    def epoch(self) -> float:
+        self.routinizer.epochs = self.done + 1
+        history = self.routinizer.run(self.model, self.data)
+        self.done += 1
+        return history.seconds[-1]
 
 
+class SklearnClassifier:
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch: int) -> None:
+        from sklearn.neural_network import MLPClassifier
+
+        self.X, self.y = X, y
+        self.clf = MLPClassifier(hidden_layer_sizes=tuple(SIZES[1:-1]), solver="adam",
+                                 alpha=0.0, batch_size=batch, learning_rate_init=1e-3,
+                                 max_iter=1, warm_start=True, shuffle=True, random_state=0,
+                                 tol=0.0)
+
+    def epoch(self) -> float:
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            self.clf.fit(self.X, self.y)
+            return time.perf_counter() - start
+
+
+class Torch:
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch: int) -> None:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        torch.manual_seed(0)
+        layers: list = []
+        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
+            layers.append(torch.nn.Linear(a, b))
+            if i < len(SIZES) - 2:
+                layers.append(torch.nn.ReLU())
+        self.torch, self.batch = torch, batch
+        self.net = torch.nn.Sequential(*layers)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
+
+    def epoch(self) -> float:
+        start = time.perf_counter()
+        order = self.torch.randperm(len(self.X))
+        for s in range(0, len(self.X), self.batch):
+            idx = order[s:s + self.batch]
+            self.opt.zero_grad(set_to_none=True)
+            self.loss_fn(self.net(self.X[idx]), self.y[idx]).backward()
+            self.opt.step()
+        return time.perf_counter() - start
+
+
+def sin_data() -> Data:
+    data = Data.sin(n_train=64, n_val=16)
+    return Data(data.X_train, data.y_train, task="regression")
+
+
+class OursSin:
+    def __init__(self, iterations: int) -> None:
+        self.iterations = iterations
+
+    def epoch(self) -> float:
+        model = Model.mlp([1, 100, 100, 1], dtype="float64")
+        routinizer = BasicRoutinizer(epochs=self.iterations, batch_size=None, lr=3e-4,
+                                     loss="mse", progress=False)
+        kernels.warm_up("float64", ("adam",))
+        data = sin_data()
+        start = time.perf_counter()
+        routinizer.run(model, data)
+        return time.perf_counter() - start
+
+
+class SklearnSin:
+    def __init__(self, iterations: int) -> None:
+        self.iterations = iterations
+
+    def epoch(self) -> float:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+
+        data = sin_data()
+        reg = MLPRegressor(hidden_layer_sizes=(100, 100), solver="adam", alpha=0.0,
+                           batch_size=64, learning_rate_init=3e-4, max_iter=self.iterations,
+                           tol=0.0, n_iter_no_change=self.iterations + 1, shuffle=False,
+                           random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            reg.fit(data.X_train, data.y_train.ravel())
+            return time.perf_counter() - start
+
+
+PEERS = {"sklearn": SklearnClassifier, "torch": Torch}
+
+
+def worker(kind: str, n: int, batch: int, iterations: int) -> None:
+    """A peer in its own process: build it, say ``ready``, then time one epoch per line."""
+    try:
+        if kind == "sklearn_w3":
+            runner = SklearnSin(iterations)
+        else:
+            X, y = make_w1(n)
+            runner = PEERS[kind](X, y, batch)
+    except ImportError as exc:
+        print(f"unavailable {exc}", flush=True)
+        return
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "epoch":
+            break
+        print(repr(runner.epoch()), flush=True)
+
+
+class Peer:
+    """The parent's handle on a worker process; ``epoch()`` times one epoch there."""
+
+    def __init__(self, kind: str, n: int, batch: int, iterations: int = 0) -> None:
+        self.kind = kind
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--worker", kind, str(n), str(batch), str(iterations)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        answer = self.process.stdout.readline().strip()
+        self.available = answer == "ready"
+        self.reason = answer.removeprefix("unavailable ") or "the worker process failed"
+
+    def epoch(self) -> float:
+        self.process.stdin.write("epoch\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the {self.kind} worker ended (exit {self.process.wait()})")
+        return float(answer)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait()
+
+
+def start_peers(kinds: list[str], n: int, batch: int, iterations: int, r: dict) -> list[Peer]:
+    peers = []
+    for kind in kinds:
+        peer = Peer(kind, n, batch, iterations)
+        if peer.available:
+            peers.append(peer)
+        else:
+            r[f"{kind}_unavailable"] = peer.reason
+            peer.close()
+    return peers
+
+
+# ------------------------------------------------------------------------------ measures
 def allocation_per_batch(X: np.ndarray, y: np.ndarray, batch: int, n_batches: int = 50
                          ) -> tuple[float, float]:
     """(peak transient bytes, net bytes) per batch over ``n_batches`` steady-state batches."""
@@ -95,140 +261,114 @@ def allocation_per_batch(X: np.ndarray, y: np.ndarray, batch: int, n_batches: in
     return peak - base, (current - base) / n_batches
 
 
-def sklearn_epochs(X: np.ndarray, y: np.ndarray, batch: int, epochs: int = 4) -> list[float]:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    clf = MLPClassifier(hidden_layer_sizes=tuple(SIZES[1:-1]), solver="adam", alpha=0.0,
-                        batch_size=batch, learning_rate_init=1e-3, max_iter=1,
-                        warm_start=True, shuffle=True, random_state=0, tol=0.0)
-    times = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for _ in range(epochs):
-            start = time.perf_counter()
-            clf.fit(X, y)
-            times.append(time.perf_counter() - start)
-    return times
-
-
-def torch_epochs(X: np.ndarray, y: np.ndarray, batch: int, epochs: int = 4) -> list[float]:
-    import torch
-
-    torch.manual_seed(0)
-    layers: list = []
-    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(SIZES) - 2:
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*layers)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    times = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        order = torch.randperm(len(Xt))
-        for s in range(0, len(Xt), batch):
-            idx = order[s:s + batch]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(net(Xt[idx]), yt[idx]).backward()
-            opt.step()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def sin_fit(iterations: int) -> float:
-    data = Data.sin(n_train=64, n_val=16)
-    model = Model.mlp([1, 100, 100, 1], dtype="float64")
-    routinizer = BasicRoutinizer(epochs=iterations, batch_size=None, lr=3e-4, loss="mse",
-                                 progress=False)
-    start = time.perf_counter()
-    routinizer.run(model, Data(data.X_train, data.y_train, task="regression"))
-    return time.perf_counter() - start
-
-
-def sklearn_sin(iterations: int) -> float:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPRegressor
-
-    data = Data.sin(n_train=64, n_val=16)
-    reg = MLPRegressor(hidden_layer_sizes=(100, 100), solver="adam", alpha=0.0,
-                       batch_size=64, learning_rate_init=3e-4, max_iter=iterations, tol=0.0,
-                       n_iter_no_change=iterations + 1, shuffle=False, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        reg.fit(data.X_train, data.y_train.ravel())
-    return time.perf_counter() - start
-
-
-def median_after_warmup(times: list[float]) -> float:
-    return statistics.median(times[1:])
+def interleaved(ours, peers: list[Peer], rounds: int, n: int | None = None,
+                batch: int = 128) -> tuple[list[float], dict[str, list[float]], list, list]:
+    """``rounds`` rounds (the first is a warm-up, dropped) of: [GEMM rate], our epoch,
+    [GEMM rate], one epoch of each peer. Returns our times, the peers' times, and, when
+    ``n`` is given, the GEMM rates and each epoch's time over its bound."""
+    mine: list[float] = []
+    theirs: dict[str, list[float]] = {peer.kind: [] for peer in peers}
+    rates: list[float] = []
+    ratios: list[float] = []
+    for index in range(rounds):
+        before = gemm_rate(batch) if n else 0.0
+        seconds = ours.epoch()
+        after = gemm_rate(batch) if n else 0.0
+        time.sleep(PAUSE)
+        for peer in peers:
+            theirs[peer.kind].append(peer.epoch())
+            time.sleep(PAUSE)
+        if index == 0:
+            continue
+        mine.append(seconds)
+        if n:
+            rates += [before, after]
+            ratios.append(seconds / (epoch_flops(n) / ((before + after) / 2)))
+    return mine, {kind: times[1:] for kind, times in theirs.items()}, rates, ratios
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        kind, n, batch, iterations = sys.argv[2], *map(int, sys.argv[3:6])
+        worker(kind, n, batch, iterations)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10000 samples, 200 iterations")
     parser.add_argument("--no-peers", action="store_true", help="skip scikit-learn and PyTorch")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="interleaved rounds per workload, the first a warm-up (4)")
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2 (the first is a warm-up)")
     n = 10000 if args.quick else 60000
     iterations = 200 if args.quick else 2000
+    median = statistics.median
 
-    rss_start = _rss_mb()
     X, y = make_w1(n)
-    dataset_mb = (X.nbytes + y.nbytes) / 2**20
     r: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, "
                           f"{platform.python_implementation()} {platform.python_version()}, "
-                          f"numpy {np.__version__}", "n": n}
-    r["w1_epoch_s"] = median_after_warmup(ours_epochs(X, y, 128))
-    r["peak_rss_mb"] = _rss_mb()
-    r["rss_at_start_mb"] = rss_start
-    r["dataset_mb"] = dataset_mb
-    rate = gemm_rate(128)
-    r["gemm_gflops"] = rate / 1e9
-    r["bound_s"] = 6 * n * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:], strict=True)) / rate
-    r["w1_over_bound"] = r["w1_epoch_s"] / r["bound_s"]
+                          f"numpy {np.__version__}", "n": n,
+               "kernels": kernels.warm_up("float32")}
+    kinds = [] if args.no_peers else ["sklearn", "torch"]
+
+    # W1: ours against the bound and the peers, round by round
+    peers = start_peers(kinds, n, 128, 0, r)
+    ours = Ours(X, y, 128)
+    w1, w1_peers, rates, ratios = interleaved(ours, peers, args.rounds, n=n)
+    r["w1_epoch_s"] = median(w1)
+    r["peak_rss_mb"] = _peak_rss_mb()  # peers run elsewhere: this is our process alone
+    r["dataset_mb"] = (X.nbytes + y.nbytes) / 2**20
+    r["rss_over_dataset_mb"] = r["peak_rss_mb"] - r["dataset_mb"]
+    r["gemm_gflops"] = median(rates) / 1e9
+    r["gemm_gflops_range"] = f"{min(rates) / 1e9:.0f}-{max(rates) / 1e9:.0f}"
+    r["bound_s"] = epoch_flops(n) / median(rates)
+    r["w1_over_bound"] = median(ratios)  # each epoch against the rate measured around it
+    r["w1_over_bound_each"] = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    for kind, times in w1_peers.items():
+        r[f"{kind}_w1_epoch_s"] = median(times)
+        r[f"w1_ours_over_{kind}"] = median([a / b for a, b in zip(w1, times, strict=True)])
+    for peer in peers:
+        peer.close()
+    del ours
+    gc.collect()
+
     peak, net = allocation_per_batch(X, y, 128)
     r["alloc_peak_bytes_50_batches"], r["alloc_net_bytes_per_batch"] = peak, net
-    r["w2_epoch_s"] = median_after_warmup(ours_epochs(X, y, 32))
-    r["w3_s"] = sin_fit(iterations)
+
+    # W2: batch 32
+    peers = start_peers(kinds, n, 32, 0, r)
+    w2, w2_peers, _, _ = interleaved(Ours(X, y, 32), peers, args.rounds)
+    r["w2_epoch_s"] = median(w2)
+    for kind, times in w2_peers.items():
+        r[f"{kind}_w2_epoch_s"] = median(times)
+        r[f"w2_ours_over_{kind}"] = median([a / b for a, b in zip(w2, times, strict=True)])
+    for peer in peers:
+        peer.close()
+
+    # W3: the float64 sin fit, whole fits
+    peers = start_peers([] if args.no_peers else ["sklearn_w3"], n, 0, iterations, r)
+    w3, w3_peers, _, _ = interleaved(OursSin(iterations), peers, args.rounds)
+    r["w3_s"] = median(w3)
+    for times in w3_peers.values():
+        r["sklearn_w3_s"] = median(times)
+        r["w3_ours_over_sklearn"] = median([a / b for a, b in zip(w3, times, strict=True)])
+    for peer in peers:
+        peer.close()
+
     model = Model.mlp(SIZES, seed=0)
     model.predict(X[:1000])
     start = time.perf_counter()
     model.predict(X)
     r["predict_per_s"] = n / (time.perf_counter() - start)
 
-    if not args.no_peers:
-        try:
-            r["sklearn_w1_epoch_s"] = median_after_warmup(sklearn_epochs(X, y, 128))
-            r["sklearn_w2_epoch_s"] = median_after_warmup(sklearn_epochs(X, y, 32))
-            r["sklearn_w3_s"] = sklearn_sin(iterations)
-        except ImportError:
-            r["sklearn"] = "not installed"
-        try:
-            import torch
-
-            torch.set_num_threads(os.cpu_count() or 1)
-            r["torch_version"] = torch.__version__
-            r["torch_w1_epoch_s"] = median_after_warmup(torch_epochs(X, y, 128))
-            r["torch_w2_epoch_s"] = median_after_warmup(torch_epochs(X, y, 32))
-        except ImportError:
-            r["torch"] = "not installed"
-    for peer in ("sklearn", "torch"):
-        for w in ("w1", "w2", "w3"):
-            key = f"{peer}_{w}_{'s' if w == 'w3' else 'epoch_s'}"
-            if key in r:
-                ours = r[f"{w}_{'s' if w == 'w3' else 'epoch_s'}"]
-                r[f"{w}_ours_over_{peer}"] = ours / r[key]
     if not args.json_only:
         print(f"machine: {r['machine']}")
-        print(f"{'measure':<44}{'value':>14}")
+        print(f"{'measure':<32}{'value':>26}")
         for key, value in r.items():
             if key != "machine":
                 text = f"{value:.4g}" if isinstance(value, float) else str(value)
-                print(f"{key:<44}{text:>14}")
+                print(f"{key:<32}{text:>26}")
     print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()}))
 
 
