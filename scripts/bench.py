@@ -287,6 +287,10 @@ def interleaved(ours, peers: list[Peer], rounds: int, n: int | None = None,
     return mine, {kind: times[1:] for kind, times in theirs.items()}, rates, ratios
 
 
+def _each(values: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, n, batch, iterations = sys.argv[2], *map(int, sys.argv[3:6])
@@ -321,12 +325,15 @@ def main() -> None:
     r["dataset_mb"] = (X.nbytes + y.nbytes) / 2**20
     r["rss_over_dataset_mb"] = r["peak_rss_mb"] - r["dataset_mb"]
     r["gemm_gflops"] = median(rates) / 1e9
-    r["gemm_gflops_range"] = f"{min(rates) / 1e9:.0f}-{max(rates) / 1e9:.0f}"
+    r["gemm_gflops_each"] = ", ".join(f"{rates[i] / 1e9:.0f}/{rates[i + 1] / 1e9:.0f}"
+                                      for i in range(0, len(rates), 2))  # before/after
     r["bound_s"] = epoch_flops(n) / median(rates)
     r["w1_over_bound"] = median(ratios)  # each epoch against the rate measured around it
-    r["w1_over_bound_each"] = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    r["w1_over_bound_each"] = _each(ratios)
+    r["w1_each_s"] = _each(w1)
     for kind, times in w1_peers.items():
         r[f"{kind}_w1_epoch_s"] = median(times)
+        r[f"{kind}_w1_each_s"] = _each(times)
         r[f"w1_ours_over_{kind}"] = median([a / b for a, b in zip(w1, times, strict=True)])
     for peer in peers:
         peer.close()
@@ -340,8 +347,10 @@ def main() -> None:
     peers = start_peers(kinds, n, 32, 0, r)
     w2, w2_peers, _, _ = interleaved(Ours(X, y, 32), peers, args.rounds)
     r["w2_epoch_s"] = median(w2)
+    r["w2_each_s"] = _each(w2)
     for kind, times in w2_peers.items():
         r[f"{kind}_w2_epoch_s"] = median(times)
+        r[f"{kind}_w2_each_s"] = _each(times)
         r[f"w2_ours_over_{kind}"] = median([a / b for a, b in zip(w2, times, strict=True)])
     for peer in peers:
         peer.close()
