@@ -291,6 +291,18 @@ def _each(values: list[float]) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
 
 
+def _record(r: dict, workload: str, ours: list[float], peers: dict[str, list[float]]) -> None:
+    """Our median epoch, each epoch, and per peer the same plus the median of our time over
+    theirs round by round."""
+    r[f"{workload}_epoch_s"] = statistics.median(ours)
+    r[f"{workload}_each_s"] = _each(ours)
+    for kind, times in peers.items():
+        r[f"{kind}_{workload}_epoch_s"] = statistics.median(times)
+        r[f"{kind}_{workload}_each_s"] = _each(times)
+        r[f"{workload}_ours_over_{kind}"] = statistics.median(
+            [a / b for a, b in zip(ours, times, strict=True)])
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, n, batch, iterations = sys.argv[2], *map(int, sys.argv[3:6])
@@ -320,7 +332,6 @@ def main() -> None:
     peers = start_peers(kinds, n, 128, 0, r)
     ours = Ours(X, y, 128)
     w1, w1_peers, rates, ratios = interleaved(ours, peers, args.rounds, n=n)
-    r["w1_epoch_s"] = median(w1)
     r["peak_rss_mb"] = _peak_rss_mb()  # peers run elsewhere: this is our process alone
     r["dataset_mb"] = (X.nbytes + y.nbytes) / 2**20
     r["rss_over_dataset_mb"] = r["peak_rss_mb"] - r["dataset_mb"]
@@ -330,11 +341,7 @@ def main() -> None:
     r["bound_s"] = epoch_flops(n) / median(rates)
     r["w1_over_bound"] = median(ratios)  # each epoch against the rate measured around it
     r["w1_over_bound_each"] = _each(ratios)
-    r["w1_each_s"] = _each(w1)
-    for kind, times in w1_peers.items():
-        r[f"{kind}_w1_epoch_s"] = median(times)
-        r[f"{kind}_w1_each_s"] = _each(times)
-        r[f"w1_ours_over_{kind}"] = median([a / b for a, b in zip(w1, times, strict=True)])
+    _record(r, "w1", w1, w1_peers)
     for peer in peers:
         peer.close()
     del ours
@@ -346,12 +353,7 @@ def main() -> None:
     # W2: batch 32
     peers = start_peers(kinds, n, 32, 0, r)
     w2, w2_peers, _, _ = interleaved(Ours(X, y, 32), peers, args.rounds)
-    r["w2_epoch_s"] = median(w2)
-    r["w2_each_s"] = _each(w2)
-    for kind, times in w2_peers.items():
-        r[f"{kind}_w2_epoch_s"] = median(times)
-        r[f"{kind}_w2_each_s"] = _each(times)
-        r[f"w2_ours_over_{kind}"] = median([a / b for a, b in zip(w2, times, strict=True)])
+    _record(r, "w2", w2, w2_peers)
     for peer in peers:
         peer.close()
 
