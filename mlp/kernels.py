@@ -22,7 +22,6 @@ second each) and cached on disk by numba, so later processes load them in millis
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from typing import Any, Literal
@@ -87,10 +86,13 @@ def _flat(array: np.ndarray) -> np.ndarray | None:
 
 
 def update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *,
-           step: int, lr: float, momentum: float, alpha: float, beta1: float, beta2: float,
-           eps: float, weight_decay: float) -> bool:
+           lr: float, momentum: float, alpha: float, beta1: float, beta2: float, eps: float,
+           weight_decay: float, step_size: float = 0.0, bias_correction2_sqrt: float = 1.0
+           ) -> bool:
     """Apply optimizer ``name`` in one compiled pass; False (nothing done) when the NumPy
-    path must do it (NumPy backend, or arrays that are not contiguous floats of one dtype)."""
+    path must do it (NumPy backend, or arrays that are not contiguous floats of one dtype).
+    Adam and AdamW take ``step_size`` and ``bias_correction2_sqrt`` from
+    ``mlp.optim.adam_scalars``."""
     kernel = _kernel(name)
     if kernel is None:
         return False
@@ -112,8 +114,6 @@ def update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.
         kernel(p, g, v1, c(lr), c(alpha), c(1.0 - alpha), c(eps), c(wd), wd != 0.0,
                lr != 0.0)
     else:  # adam, adamw
-        step_size = lr / (1.0 - beta1**step)
-        bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
         coupled = name == "adam" and wd != 0.0
         decoupled = name == "adamw" and wd != 0.0
         kernel(p, g, m1, v1, c(beta1), c(beta2), c(1.0 - beta2), c(bias_correction2_sqrt),
@@ -142,7 +142,7 @@ def warm_up(dtype: str | np.dtype = "float32", optimizers: tuple[str, ...] | Non
     if backend() == "numba":
         one = np.ones(1, dtype=dtype)
         for name in optimizers if optimizers is not None else tuple(_SOURCES)[:-1]:
-            update(name, one.copy(), one.copy(), one.copy(), one.copy(), step=1, lr=0.0,
+            update(name, one.copy(), one.copy(), one.copy(), one.copy(), lr=0.0,
                    momentum=0.0, alpha=0.0, beta1=0.0, beta2=0.0, eps=1.0, weight_decay=0.0)
         relu_backward(one, one, one.copy())
     return backend()

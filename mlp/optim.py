@@ -24,6 +24,7 @@ __all__ = [
     "OPTIMIZERS",
     "Hyperparameters",
     "adam",
+    "adam_scalars",
     "adamw",
     "apply_update",
     "clip_grad_norm",
@@ -115,6 +116,14 @@ def rmsprop(param: np.ndarray, grad: np.ndarray, sq: np.ndarray, *, lr: float, a
         np.divide(param, scratch, out=param)
 
 
+def adam_scalars(step: int, lr: float, beta1: float, beta2: float) -> tuple[float, float]:
+    """Adam's step size ``lr / (1 - beta1**step)`` and ``sqrt(1 - beta2**step)``, in Python
+    floats (shared by the NumPy rule and the compiled kernel); ``step`` counts from 1."""
+    if step < 1:
+        raise ValueError(f"Adam's step counts from 1, got {step}")
+    return lr / (1.0 - beta1**step), math.sqrt(1.0 - beta2**step)
+
+
 def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, step: int,
          lr: float, beta1: float, beta2: float, eps: float, weight_decay: float = 0.0,
          scratch: np.ndarray) -> None:
@@ -128,8 +137,7 @@ def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, s
     ``m`` is updated as ``(m - g) * beta1 + g``, which equals the first line and needs no
     temporary.
     """
-    if step < 1:
-        raise ValueError(f"Adam's step counts from 1, got {step}")
+    step_size, bias_correction2_sqrt = adam_scalars(step, lr, beta1, beta2)
     g = _decayed(param, grad, weight_decay, scratch)
     np.subtract(m, g, out=m)
     np.multiply(m, beta1, out=m)
@@ -138,8 +146,6 @@ def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, s
     np.multiply(v, beta2, out=v)
     np.multiply(scratch, 1.0 - beta2, out=scratch)
     np.add(v, scratch, out=v)
-    step_size = lr / (1.0 - beta1**step)
-    bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
     np.sqrt(v, out=scratch)
     np.divide(scratch, bias_correction2_sqrt, out=scratch)
     np.add(scratch, eps, out=scratch)
@@ -215,11 +221,13 @@ def apply_update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
     lr, wd = float(hp.lr), float(hp.weight_decay)
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
-    if name in ("adam", "adamw") and step < 1:
-        raise ValueError(f"Adam's step counts from 1, got {step}")
-    if kernels.update(name, param, grad, m, v, step=step, lr=lr, momentum=float(hp.momentum),
-                      alpha=float(hp.alpha), beta1=float(hp.beta1), beta2=float(hp.beta2),
-                      eps=float(hp.eps), weight_decay=wd):
+    beta1, beta2 = float(hp.beta1), float(hp.beta2)
+    step_size, bias_correction2_sqrt = (adam_scalars(step, lr, beta1, beta2)
+                                        if name in ("adam", "adamw") else (0.0, 1.0))
+    if kernels.update(name, param, grad, m, v, lr=lr, momentum=float(hp.momentum),
+                      alpha=float(hp.alpha), beta1=beta1, beta2=beta2, eps=float(hp.eps),
+                      weight_decay=wd, step_size=step_size,
+                      bias_correction2_sqrt=bias_correction2_sqrt):
         return  # one compiled pass, bit-identical to the NumPy rules below
     if name == "sgd":
         sgd(param, grad, lr=lr, weight_decay=wd, scratch=scratch)

@@ -88,8 +88,8 @@ def test_compiled_relu_backward_equals_numpy(dtype):
 def test_arrays_the_kernels_cannot_take_go_to_numpy():
     kernels.set_backend("numba")
     param, grad, m, v = _arrays(np.float32)
-    hp = dict(step=1, lr=0.1, momentum=0.9, alpha=0.9, beta1=0.9, beta2=0.99, eps=1e-8,
-              weight_decay=0.0)
+    hp = dict(lr=0.1, momentum=0.9, alpha=0.9, beta1=0.9, beta2=0.99, eps=1e-8,
+              weight_decay=0.0, step_size=0.1 / (1 - 0.9), bias_correction2_sqrt=0.1)
     assert kernels.update("adam", param, grad, m, v, **hp)
     assert not kernels.update("adam", param[::2], grad[::2], m[::2], v[::2], **hp)
     assert not kernels.update("adam", param, grad.astype(np.float64), m, v, **hp)
@@ -105,7 +105,7 @@ def test_arrays_the_kernels_cannot_take_go_to_numpy():
 
 def test_backend_selection_and_errors(monkeypatch):
     assert kernels.set_backend("numpy") == "numpy" == kernels.backend()
-    assert not kernels.update("sgd", *_arrays(np.float64), step=1, lr=0.1, momentum=0.0,
+    assert not kernels.update("sgd", *_arrays(np.float64), lr=0.1, momentum=0.0,
                               alpha=0.0, beta1=0.0, beta2=0.0, eps=0.0, weight_decay=0.0)
     assert kernels.warm_up() == "numpy"
     with pytest.raises(MLPError, match="expected 'auto', 'numba' or 'numpy', found 'cuda'"):
