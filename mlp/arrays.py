@@ -58,6 +58,30 @@ Array1 = Array(1)
 Array2 = Array(2)
 
 
+_FINITE_BLOCK = 1 << 18  #: elements per block of all_finite: a 256 KiB boolean scratch
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """Whether every element of ``array`` is finite (integers and booleans always are).
+
+    Checked in blocks of rows into one small scratch array, so validating a large data set
+    needs no boolean temporary of the data's size (``np.isfinite(X).all()`` needs one).
+    """
+    if array.dtype.kind in "iub":
+        return True
+    if array.ndim == 0 or array.size == 0:
+        return bool(np.isfinite(array).all())
+    rows = max(1, _FINITE_BLOCK // max(1, array[0].size))
+    scratch = np.empty((min(rows, array.shape[0]), *array.shape[1:]), dtype=np.bool_)
+    for start in range(0, array.shape[0], rows):
+        block = array[start:start + rows]
+        flags = scratch[:block.shape[0]]
+        np.isfinite(block, out=flags)
+        if not flags.all():
+            return False
+    return True
+
+
 def array_field() -> Any:
     """A ``Field`` for an optional array: default None, excluded from dumps and repr."""
     return Field(default=None, exclude=True, repr=False)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlp.arrays import all_finite
 from mlp.errors import DataError
 from mlp.layers import PARAMETER_ARRAYS, DropoutLayer, Layer, Nonlinearity
 
@@ -115,7 +116,7 @@ class Model(BaseModel):
         if x.dtype.kind not in "fiub":
             raise DataError(f"inputs must be numeric, found dtype {x.dtype}")
         x = np.ascontiguousarray(x, dtype=self.dtype)
-        if not np.isfinite(x).all():
+        if not all_finite(x):
             bad = int(x.size - np.isfinite(x).sum())
             raise DataError(f"inputs must be finite, found {bad} NaN or inf value(s)")
         return x

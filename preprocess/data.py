@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mlp.arrays import all_finite
 from mlp.errors import DataError
 from preprocess import augment, loaders
 from preprocess.normalizer import Method, Normalizer
@@ -42,7 +43,7 @@ def _features(X: Any, split: str) -> np.ndarray:
 
 
 def _check_finite(array: np.ndarray, name: str) -> None:
-    if not np.isfinite(array).all():
+    if not all_finite(array):
         n_nan = int(np.isnan(array).sum())
         raise DataError(f"{name} must be finite, found {n_nan} NaN and "
                         f"{int(np.isinf(array).sum())} inf value(s)")

@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 from pydantic import ValidationError
 
+from mlp.arrays import all_finite
 from mlp.errors import DataError
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ def _input_matrix(path: Path, X: np.ndarray) -> np.ndarray:
         X = X.astype(np.float32)
     elif X.dtype.kind != "f":
         raise DataError(f"{path}: expected numeric inputs, found dtype {X.dtype}")
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         raise DataError(f"{path}: expected finite inputs, found "
                         f"{int((~np.isfinite(X)).sum())} NaN or inf value(s)")
     return X

@@ -382,3 +382,40 @@ def test_astype_converts_features_and_shares_the_rest():
     assert wide.astype(np.float64) is wide
     regression = Data(X, Z((5, 1), dtype=np.float32), image_shape=(1, 3)).astype(np.float64)
     assert regression.y_train.dtype == np.float64 and regression.image_shape == (1, 3)
+
+
+@pytest.mark.parametrize("shape", [(3,), (1000, 700), (5, 300, 200), (0, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_agrees_with_isfinite_at_every_block_edge(shape, dtype):
+    from mlp.arrays import _FINITE_BLOCK, all_finite
+
+    X = np.zeros(shape, dtype)
+    assert all_finite(X) and all_finite(X.T) and all_finite(X[..., ::2])
+    if X.size == 0:
+        return
+    # the first and last element, and each side of the first block boundary
+    for flat_index in {min(i, X.size - 1) for i in (0, _FINITE_BLOCK // 2, _FINITE_BLOCK,
+                                                    X.size - 1)}:
+        for bad in (np.nan, np.inf, -np.inf):
+            Y = X.copy()
+            Y.reshape(-1)[flat_index] = bad
+            assert all_finite(Y) is False
+            assert all_finite(Y.T) is bool(np.isfinite(Y.T).all())
+    assert all_finite(np.arange(6).reshape(2, 3)) and all_finite(np.float64(1.0))
+    assert not all_finite(np.float32(np.nan))
+
+
+def test_validating_a_large_data_set_allocates_no_array_of_its_size():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.random((4000, 1000), dtype=np.float32)  # 16 MB; np.isfinite(X) would be 4 MB
+    y = rng.integers(0, 3, 4000)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        Data(X, y)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, f"validation allocated {peak} bytes at its peak"
