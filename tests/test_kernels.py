@@ -69,20 +69,25 @@ def test_compiled_updates_equal_the_numpy_rules_bit_for_bit(dtype, name, weight_
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_relu_backward_equals_numpy(dtype):
+def test_compiled_relu_forward_and_backward_equal_numpy(dtype):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(37, 29)).astype(dtype)
-    x[0, :3] = [0.0, -0.0, np.nan]
+    x[0, :7] = [0.0, -0.0, np.nan, np.inf, -np.inf, np.finfo(dtype).smallest_subnormal,
+                -np.finfo(dtype).smallest_subnormal]
     grad = rng.normal(size=x.shape).astype(dtype)
     grad[1, :3] = [np.inf, -np.inf, np.nan]
     results = []
     for backend in ("numpy", "numba"):
         kernels.set_backend(backend)
         relu = Nonlinearity(kind="relu")
-        relu.forward(x, train=True)
+        evaluated = relu.forward(x).copy()
+        trained = relu.forward(x, train=True).copy()
         with np.errstate(all="ignore"):
-            results.append(relu.backward(grad).copy())
-    assert results[0].tobytes() == results[1].tobytes()
+            results.append((evaluated, trained, relu.backward(grad).copy()))
+    for numpy_result, compiled_result in zip(*results, strict=True):
+        assert numpy_result.tobytes() == compiled_result.tobytes()
+    assert kernels.relu_forward(x, np.empty_like(x))
+    assert not kernels.relu_forward(x[:, ::2], np.empty_like(x[:, ::2]))  # strided: NumPy
 
 
 def test_arrays_the_kernels_cannot_take_go_to_numpy():
