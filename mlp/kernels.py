@@ -20,24 +20,41 @@ The backend is chosen once, from the environment variable ``MLP_KERNELS``:
 
 ``set_backend`` changes it at run time. Kernels are compiled on first use per dtype (about a
 second each) and cached on disk by numba, so later processes load them in milliseconds.
+
+An optimizer step over a large network (``_SPLIT_MIN`` elements or more) can be split into
+contiguous chunks run by several threads; every element is updated alone, so the result is
+the same bit for bit. It pays only when the cores are free: OpenBLAS's idle workers spin
+for 2**28 cycles after each matrix product unless ``OPENBLAS_THREAD_TIMEOUT`` (read when
+NumPy loads OpenBLAS) says otherwise, and a spinning worker takes the second core from the
+split. ``MLP_KERNEL_THREADS`` (or ``set_threads``) chooses the count:
+
+- ``auto`` (the default): two threads when there are two cores or more and
+  ``OPENBLAS_THREAD_TIMEOUT`` is set from 1 to 16 (idle workers sleep within 2**16 cycles);
+  otherwise one;
+- a positive integer: that many threads.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
 
 from mlp.errors import MLPError
 
-__all__ = ["Backend", "backend", "relu_backward", "relu_forward", "set_backend", "update",
-           "warm_up"]
+__all__ = ["Backend", "backend", "relu_backward", "relu_forward", "set_backend", "set_threads",
+           "threads", "update", "warm_up"]
 
 Backend = Literal["auto", "numba", "numpy"]
 
-_state: dict[str, Any] = {"choice": None, "numba": None, "compiled": {}}
+_state: dict[str, Any] = {"choice": None, "numba": None, "compiled": {}, "threads": None,
+                          "pool": None, "pool_key": None}
+_SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
+_ALIGN = 16  #: chunk edges fall on multiples of 16 elements (whole 64-byte cache lines in float32)
+_MAX_SPIN_EXPONENT = 16  #: OPENBLAS_THREAD_TIMEOUT at or below which idle workers sleep quickly
 
 
 def set_backend(choice: Backend) -> str:
@@ -63,6 +80,66 @@ def backend() -> str:
     if _state["choice"] is None:
         set_backend(os.environ.get("MLP_KERNELS", "auto"))  # type: ignore[arg-type]
     return "numpy" if _state["numba"] is None else "numba"
+
+
+def set_threads(choice: int | str = "auto") -> int:
+    """Threads for one optimizer step: a positive integer or ``"auto"`` (see the module
+    docstring); returns the count in force. Raises ``MLPError`` for anything else."""
+    if choice == "auto":
+        count = _auto_threads(os.environ, _cores())
+    else:
+        text = str(choice).strip()
+        if isinstance(choice, bool) or not text.isdigit() or int(text) < 1:
+            raise MLPError(f"MLP_KERNEL_THREADS / set_threads: expected 'auto' or a positive "
+                           f"integer, found {choice!r}")
+        count = int(text)
+    _state["threads"] = count
+    return count
+
+
+def threads() -> int:
+    """The number of threads an optimizer step uses (``MLP_KERNEL_THREADS`` at first use)."""
+    if _state["threads"] is None:
+        set_threads(os.environ.get("MLP_KERNEL_THREADS", "auto"))
+    return _state["threads"]
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _auto_threads(environ: Mapping[str, str], cores: int) -> int:
+    """Two threads on two cores or more when OpenBLAS's idle workers sleep quickly, else one.
+    (OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` 0 as unset, the default 28.)"""
+    timeout = environ.get("OPENBLAS_THREAD_TIMEOUT", "").strip()
+    if cores < 2 or not timeout.isdigit() or not 1 <= int(timeout) <= _MAX_SPIN_EXPONENT:
+        return 1
+    return 2
+
+
+def _launch(kernel: Callable[..., None], arrays: Sequence[np.ndarray],
+            scalars: Sequence[Any]) -> None:
+    """``kernel(*arrays, *scalars)``, the arrays cut into one contiguous chunk per thread."""
+    count, size = threads(), arrays[0].size
+    if count == 1 or size < _SPLIT_MIN:
+        kernel(*arrays, *scalars)
+        return
+    edges = [size * k // count // _ALIGN * _ALIGN for k in range(count)] + [size]
+    key = (os.getpid(), count - 1)  # a forked child has the pool object but not its threads
+    if _state["pool_key"] != key:
+        if _state["pool"] is not None and _state["pool_key"][0] == key[0]:
+            _state["pool"].shutdown(wait=False)  # the count changed: retire the old workers
+        _state.update(pool=ThreadPoolExecutor(count - 1, thread_name_prefix="mlp-kernels"),
+                      pool_key=key)
+    chunks = [[a[lo:hi] for a in arrays] for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    futures = [_state["pool"].submit(kernel, *chunk, *scalars) for chunk in chunks[1:]]
+    try:
+        kernel(*chunks[0], *scalars)  # the compiled kernels release the GIL
+    finally:
+        for future in futures:
+            future.result()
 
 
 def _kernel(name: str) -> Callable[..., None] | None:
@@ -92,8 +169,9 @@ def update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.
            lr: float, momentum: float, alpha: float, beta1: float, beta2: float, eps: float,
            weight_decay: float, step_size: float = 0.0, bias_correction2_sqrt: float = 1.0
            ) -> bool:
-    """Apply optimizer ``name`` in one compiled pass; False (nothing done) when the NumPy
-    path must do it (NumPy backend, or arrays that are not contiguous floats of one dtype).
+    """Apply optimizer ``name`` in one compiled pass (split over ``threads()`` threads for a
+    large network); False (nothing done) when the NumPy path must do it (NumPy backend, or
+    arrays that are not contiguous floats of one dtype).
     Adam and AdamW take ``step_size`` and ``bias_correction2_sqrt`` from
     ``mlp.optim.adam_scalars``."""
     kernel = _kernel(name)
@@ -109,18 +187,19 @@ def update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.
     c = param.dtype.type  # Python floats become the arrays' dtype, as NumPy's scalars do
     wd = float(weight_decay)
     if name == "sgd":
-        kernel(p, g, c(lr), c(wd), wd != 0.0)
+        _launch(kernel, (p, g), (c(lr), c(wd), wd != 0.0))
     elif name in ("momentum", "nesterov"):
-        kernel(p, g, m1, c(lr), c(momentum), c(lr * momentum), c(wd), wd != 0.0,
-               name == "nesterov")
+        _launch(kernel, (p, g, m1), (c(lr), c(momentum), c(lr * momentum), c(wd), wd != 0.0,
+                                     name == "nesterov"))
     elif name == "rmsprop":
-        kernel(p, g, v1, c(lr), c(alpha), c(1.0 - alpha), c(eps), c(wd), wd != 0.0,
-               lr != 0.0)
+        _launch(kernel, (p, g, v1), (c(lr), c(alpha), c(1.0 - alpha), c(eps), c(wd),
+                                     wd != 0.0, lr != 0.0))
     else:  # adam, adamw
         coupled = name == "adam" and wd != 0.0
         decoupled = name == "adamw" and wd != 0.0
-        kernel(p, g, m1, v1, c(beta1), c(beta2), c(1.0 - beta2), c(bias_correction2_sqrt),
-               c(eps), c(step_size), c(wd), coupled, c(1.0 - lr * wd), decoupled)
+        _launch(kernel, (p, g, m1, v1), (c(beta1), c(beta2), c(1.0 - beta2),
+                                         c(bias_correction2_sqrt), c(eps), c(step_size), c(wd),
+                                         coupled, c(1.0 - lr * wd), decoupled))
     return True
 
 

@@ -26,6 +26,7 @@ numba = pytest.importorskip("numba")
 def _restore_backend():
     yield
     kernels.set_backend("auto")
+    kernels.set_threads("auto")
 
 
 def _arrays(dtype: type, n: int = 1001, seed: int = 0) -> list[np.ndarray]:
@@ -147,3 +148,53 @@ def test_training_is_bit_identical_with_either_backend(optimizer):
     assert arrays_a.keys() == arrays_b.keys()
     for key in arrays_a:
         assert arrays_a[key].tobytes() == arrays_b[key].tobytes(), key
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+def test_a_step_split_over_threads_equals_one_thread_bit_for_bit(dtype, name):
+    kernels.set_backend("numba")
+    hp = optim.Hyperparameters(lr=1e-2, weight_decay=0.01, momentum=0.8, alpha=0.95,
+                               beta1=0.85, beta2=0.99, eps=1e-6)
+    n = 3 * kernels._SPLIT_MIN + 5  # three unequal chunks, the last one ragged
+    results = []
+    for count in (1, 3):
+        assert kernels.set_threads(count) == count == kernels.threads()
+        arrays = _arrays(dtype, n=n)
+        arrays[1][-6:] = [np.inf, -np.inf, np.nan, 0.0, 1e-30, 1e30]  # awkward in the last chunk
+        for step in (1, 2, 3):
+            optim.apply_update(name, *arrays, step=step, hp=hp, scratch=np.empty(0, dtype))
+        results.append(b"".join(a.tobytes() for a in arrays))
+    assert results[0] == results[1]
+
+
+def test_thread_count_choice_and_errors(monkeypatch):
+    auto = kernels._auto_threads
+    assert auto({}, 2) == 1  # OpenBLAS's workers spin on the second core: no split
+    assert auto({"OPENBLAS_THREAD_TIMEOUT": "4"}, 2) == 2
+    assert auto({"OPENBLAS_THREAD_TIMEOUT": "16"}, 8) == 2
+    assert auto({"OPENBLAS_THREAD_TIMEOUT": "4"}, 1) == 1
+    for spinning in ("0", "17", "28", "four", ""):
+        assert auto({"OPENBLAS_THREAD_TIMEOUT": spinning}, 2) == 1
+    for bad in (0, -1, "two", True, 1.5):
+        with pytest.raises(MLPError, match="expected 'auto' or a positive integer"):
+            kernels.set_threads(bad)
+    monkeypatch.setitem(kernels._state, "threads", None)
+    monkeypatch.setenv("MLP_KERNEL_THREADS", "3")
+    assert kernels.threads() == 3
+
+
+def test_training_with_a_split_step_equals_one_thread():
+    """A network past the split threshold trains to the same bits with 1 and 2 threads."""
+    kernels.set_backend("numba")
+    rng = np.random.default_rng(3)
+    data = Data(rng.normal(size=(96, 300)).astype(np.float32), rng.integers(0, 4, 96))
+    runs = []
+    for count in (1, 2):
+        kernels.set_threads(count)
+        model = Model.mlp([300, 256, 4], seed=1)
+        assert model.n_parameters > kernels._SPLIT_MIN
+        history = BasicRoutinizer(epochs=2, batch_size=32, optimizer="adam", progress=False,
+                                  weight_decay=1e-3).run(model, data)
+        runs.append((history.train_loss, [a.tobytes() for _, a in model.named_arrays()]))
+    assert runs[0] == runs[1]
