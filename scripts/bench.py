@@ -8,32 +8,39 @@ Workloads (float32 unless said, the machine's BLAS threads):
   W2  the same with batch 32 (overhead-bound).
   W3  full-batch float64 sin fit, 2000 iterations of a 1-100-100-1 net.
 Bound: 6*N*sum(in*out) flops per epoch divided by the GEMM rate NumPy reaches at the W1
-shapes. A shared machine's speed drifts by tens of percent within a minute, so everything is
-measured in interleaved rounds: in each round the GEMM rate is taken just before and just
-after our epoch (the epoch's bound uses their mean), then each peer runs one epoch. Peers
-run in their own processes (same data, made from the same seed), so our peak RSS is ours
-alone and their idle threads cannot slow us. Prints a table and one JSON line.
+shapes. The bench sets OPENBLAS_THREAD_TIMEOUT=4 (unless already set) before NumPy loads, so
+that OpenBLAS's idle workers sleep and the optimizer step can use both cores (see
+mlp.kernels); each W1 round also times one epoch with the step on one thread, the default
+without that variable. A shared machine's speed drifts by tens of percent within a minute,
+so everything is measured in interleaved rounds: in each round the GEMM rate is taken just
+before and just after our epoch (the epoch's bound uses their mean), then each peer runs one
+epoch. Peers run in their own processes (same data, made from the same seed), so our peak
+RSS is ours alone and their idle threads cannot slow us. Prints a table and one JSON line.
 """
 
 from __future__ import annotations
 
-import argparse
-import gc
-import json
 import os
-import platform
-import resource
-import statistics
-import subprocess
-import sys
-import time
-import tracemalloc
-import warnings
 
-import numpy as np
+# before NumPy loads OpenBLAS, which reads it once: idle BLAS workers sleep instead of spinning
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from mlp import BasicRoutinizer, Model, kernels
-from preprocess import Data
+import argparse  # noqa: E402 (after the environment is set)
+import gc  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from mlp import BasicRoutinizer, Model, kernels  # noqa: E402
+from preprocess import Data  # noqa: E402
 
 SIZES = [784, 512, 512, 10]
 PAUSE = 0.3  #: seconds between measurements, for spinning BLAS/OpenMP threads to go idle
@@ -79,18 +86,25 @@ def gemm_rate(batch: int, repeats: int = 30) -> float:
 
 # ------------------------------------------------------------------------------ runners
 class Ours:
-    """Our W1/W2 training, one epoch per call (the routinizer continues where it stopped)."""
+    """Our W1/W2 training, one epoch per call (the routinizer continues where it stopped),
+    its optimizer step on ``threads`` threads (``kernels.set_threads``)."""
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, batch: int) -> None:
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch: int,
+                 threads: int | str = "auto") -> None:
         self.data = Data(X, y)
         self.model = Model.mlp(SIZES, seed=0)
         self.routinizer = BasicRoutinizer(epochs=1, batch_size=batch, lr=1e-3,
                                           optimizer="adam", shuffle=True, progress=False)
+        self.threads = threads
         self.done = 0
 
     def epoch(self) -> float:
         self.routinizer.epochs = self.done + 1
-        history = self.routinizer.run(self.model, self.data)
+        kernels.set_threads(self.threads)
+        try:
+            history = self.routinizer.run(self.model, self.data)
+        finally:
+            kernels.set_threads("auto")
         self.done += 1
         return history.seconds[-1]
 
@@ -262,18 +276,26 @@ def allocation_per_batch(X: np.ndarray, y: np.ndarray, batch: int, n_batches: in
 
 
 def interleaved(ours, peers: list[Peer], rounds: int, n: int | None = None,
-                batch: int = 128) -> tuple[list[float], dict[str, list[float]], list, list]:
+                batch: int = 128, serial: Ours | None = None
+                ) -> tuple[list[float], dict[str, list[float]], list, list, list]:
     """``rounds`` rounds (the first is a warm-up, dropped) of: [GEMM rate], our epoch,
-    [GEMM rate], one epoch of each peer. Returns our times, the peers' times, and, when
-    ``n`` is given, the GEMM rates and each epoch's time over its bound."""
+    [GEMM rate], [our epoch with a one-thread step, GEMM rate], one epoch of each peer.
+    Returns our times, the peers' times, and, when ``n`` is given, the GEMM rates, each
+    epoch's time over its bound and (with ``serial``) each one-thread epoch's over its own."""
     mine: list[float] = []
     theirs: dict[str, list[float]] = {peer.kind: [] for peer in peers}
     rates: list[float] = []
     ratios: list[float] = []
+    serial_ratios: list[float] = []
     for index in range(rounds):
         before = gemm_rate(batch) if n else 0.0
         seconds = ours.epoch()
         after = gemm_rate(batch) if n else 0.0
+        if serial is not None and n:
+            serial_seconds = serial.epoch()
+            last = gemm_rate(batch)
+            if index:
+                serial_ratios.append(serial_seconds / (epoch_flops(n) / ((after + last) / 2)))
         time.sleep(PAUSE)
         for peer in peers:
             theirs[peer.kind].append(peer.epoch())
@@ -284,7 +306,8 @@ def interleaved(ours, peers: list[Peer], rounds: int, n: int | None = None,
         if n:
             rates += [before, after]
             ratios.append(seconds / (epoch_flops(n) / ((before + after) / 2)))
-    return mine, {kind: times[1:] for kind, times in theirs.items()}, rates, ratios
+    return (mine, {kind: times[1:] for kind, times in theirs.items()}, rates, ratios,
+            serial_ratios)
 
 
 def _each(values: list[float]) -> str:
@@ -325,13 +348,17 @@ def main() -> None:
     r: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, "
                           f"{platform.python_implementation()} {platform.python_version()}, "
                           f"numpy {np.__version__}", "n": n,
-               "kernels": kernels.warm_up("float32")}
+               "kernels": kernels.warm_up("float32"),
+               "openblas_thread_timeout": os.environ["OPENBLAS_THREAD_TIMEOUT"],
+               "update_threads": kernels.threads()}
     kinds = [] if args.no_peers else ["sklearn", "torch"]
 
     # W1: ours against the bound and the peers, round by round
     peers = start_peers(kinds, n, 128, 0, r)
     ours = Ours(X, y, 128)
-    w1, w1_peers, rates, ratios = interleaved(ours, peers, args.rounds, n=n)
+    serial = Ours(X, y, 128, threads=1) if kernels.threads() > 1 else None
+    w1, w1_peers, rates, ratios, serial_ratios = interleaved(ours, peers, args.rounds, n=n,
+                                                             serial=serial)
     r["peak_rss_mb"] = _peak_rss_mb()  # peers run elsewhere: this is our process alone
     r["dataset_mb"] = (X.nbytes + y.nbytes) / 2**20
     r["rss_over_dataset_mb"] = r["peak_rss_mb"] - r["dataset_mb"]
@@ -341,10 +368,13 @@ def main() -> None:
     r["bound_s"] = epoch_flops(n) / median(rates)
     r["w1_over_bound"] = median(ratios)  # each epoch against the rate measured around it
     r["w1_over_bound_each"] = _each(ratios)
+    if serial_ratios:
+        r["w1_one_thread_step_over_bound"] = median(serial_ratios)
+        r["w1_one_thread_step_over_bound_each"] = _each(serial_ratios)
     _record(r, "w1", w1, w1_peers)
     for peer in peers:
         peer.close()
-    del ours
+    del ours, serial
     gc.collect()
 
     peak, net = allocation_per_batch(X, y, 128)
@@ -352,14 +382,14 @@ def main() -> None:
 
     # W2: batch 32
     peers = start_peers(kinds, n, 32, 0, r)
-    w2, w2_peers, _, _ = interleaved(Ours(X, y, 32), peers, args.rounds)
+    w2, w2_peers, *_ = interleaved(Ours(X, y, 32), peers, args.rounds)
     _record(r, "w2", w2, w2_peers)
     for peer in peers:
         peer.close()
 
     # W3: the float64 sin fit, whole fits
     peers = start_peers([] if args.no_peers else ["sklearn_w3"], n, 0, iterations, r)
-    w3, w3_peers, _, _ = interleaved(OursSin(iterations), peers, args.rounds)
+    w3, w3_peers, *_ = interleaved(OursSin(iterations), peers, args.rounds)
     r["w3_s"] = median(w3)
     for times in w3_peers.values():
         r["sklearn_w3_s"] = median(times)
