@@ -52,6 +52,7 @@ Backend = Literal["auto", "numba", "numpy"]
 
 _state: dict[str, Any] = {"choice": None, "numba": None, "compiled": {}, "threads": None,
                           "pool": None, "pool_key": None}
+_RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call into a kernel
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
 _ALIGN = 16  #: chunk edges fall on multiples of 16 elements (whole 64-byte cache lines in float32)
 _MAX_SPIN_EXPONENT = 16  #: OPENBLAS_THREAD_TIMEOUT at or below which idle workers sleep quickly
@@ -205,7 +206,9 @@ def update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.
 
 def relu_forward(x: np.ndarray, out: np.ndarray) -> bool:
     """``out = np.maximum(x, 0)`` in one compiled pass (NaN kept, -0.0 and negatives to +0.0,
-    as NumPy does); False when NumPy must."""
+    as NumPy does); False when NumPy must or is faster (fewer than ``_RELU_MIN`` elements)."""
+    if x.size < _RELU_MIN:
+        return False
     kernel = _kernel("relu_forward")
     if kernel is None or x.dtype != out.dtype:
         return False
@@ -217,7 +220,10 @@ def relu_forward(x: np.ndarray, out: np.ndarray) -> bool:
 
 
 def relu_backward(grad_out: np.ndarray, output: np.ndarray, grad_in: np.ndarray) -> bool:
-    """``grad_in = grad_out * (output > 0)`` in one compiled pass; False when NumPy must."""
+    """``grad_in = grad_out * (output > 0)`` in one compiled pass; False when NumPy must or
+    is faster (fewer than ``_RELU_MIN`` elements)."""
+    if grad_out.size < _RELU_MIN:
+        return False
     kernel = _kernel("relu_backward")
     if kernel is None or not (grad_out.dtype == output.dtype == grad_in.dtype):
         return False
@@ -239,8 +245,9 @@ def warm_up(dtype: str | np.dtype = "float32", optimizers: tuple[str, ...] | Non
         for name in optimizers if optimizers is not None else _OPTIMIZERS:
             update(name, one.copy(), one.copy(), one.copy(), one.copy(), lr=0.0,
                    momentum=0.0, alpha=0.0, beta1=0.0, beta2=0.0, eps=1.0, weight_decay=0.0)
-        relu_forward(one, one.copy())
-        relu_backward(one, one, one.copy())
+        block = np.ones(_RELU_MIN, dtype=dtype)
+        relu_forward(block, block.copy())
+        relu_backward(block, block, block.copy())
     return backend()
 
 

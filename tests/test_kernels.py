@@ -72,7 +72,7 @@ def test_compiled_updates_equal_the_numpy_rules_bit_for_bit(dtype, name, weight_
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_relu_forward_and_backward_equal_numpy(dtype):
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(37, 29)).astype(dtype)
+    x = rng.normal(size=(600, 29)).astype(dtype)  # past _RELU_MIN: the kernels run
     x[0, :7] = [0.0, -0.0, np.nan, np.inf, -np.inf, np.finfo(dtype).smallest_subnormal,
                 -np.finfo(dtype).smallest_subnormal]
     grad = rng.normal(size=x.shape).astype(dtype)
@@ -88,7 +88,11 @@ def test_compiled_relu_forward_and_backward_equal_numpy(dtype):
     for numpy_result, compiled_result in zip(*results, strict=True):
         assert numpy_result.tobytes() == compiled_result.tobytes()
     assert kernels.relu_forward(x, np.empty_like(x))
+    assert kernels.relu_backward(grad, x, np.empty_like(x))
     assert not kernels.relu_forward(x[:, ::2], np.empty_like(x[:, ::2]))  # strided: NumPy
+    small = x[: kernels._RELU_MIN // 29 - 1]  # fewer elements: NumPy is faster
+    assert not kernels.relu_forward(small, np.empty_like(small))
+    assert not kernels.relu_backward(small, small, np.empty_like(small))
 
 
 def test_arrays_the_kernels_cannot_take_go_to_numpy():
