@@ -157,3 +157,31 @@ def test_routinizer_json_round_trip():
                                                        "label_smoothing": 0.1})
     again = BasicRoutinizer.model_validate_json(routinizer.model_dump_json())
     assert again == routinizer
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_steady_state_training_allocates_nothing_per_batch(threads):
+    """After a first epoch has made every buffer, a whole further run (warm-up, 30 batches,
+    the epoch's bookkeeping) stays under 64 KiB of Python-traced allocation at its peak."""
+    import tracemalloc
+
+    from mlp import kernels
+
+    rng = np.random.default_rng(0)
+    data = Data(rng.random((30 * 128, 784), dtype=np.float32), rng.integers(0, 10, 30 * 128))
+    model = Model.mlp([784, 256, 10], seed=0)  # past the ReLU-kernel and split thresholds
+    routinizer = BasicRoutinizer(epochs=1, batch_size=128, optimizer="adam", progress=False)
+    kernels.set_threads(threads)
+    try:
+        routinizer.run(model, data)
+        routinizer.epochs = 2
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            routinizer.run(model, data)
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+    finally:
+        kernels.set_threads("auto")
+    assert peak < 64 * 1024, f"the run allocated {peak} bytes at its peak"
