@@ -3,9 +3,10 @@
 An optimizer step written with NumPy ufuncs is 3 to 14 passes over every parameter, the
 ReLU backward is two passes over the activations, and the ReLU forward ``np.maximum(x, 0)``
 is one pass that NumPy 2 does not vectorise (a scalar operand of ``maximum`` misses its
-SIMD loop: 78 µs against 12 µs compiled for a 128x512 float32 batch). When `numba <https://numba.pydata.org>`_
-is installed (the ``fast`` extra: ``pip install "mlp-routinizer[fast]"``) these are compiled
-into one loop each, which LLVM vectorises.
+SIMD loop: 78 µs against 12 µs compiled for a 128x512 float32 batch). When
+`numba <https://numba.pydata.org>`_ is installed (the ``fast`` extra:
+``pip install "mlp-routinizer[fast]"``) these are compiled into one loop each, which LLVM
+vectorises.
 
 The compiled kernels perform exactly the floating-point operations of the NumPy rules in
 ``mlp.optim`` and ``mlp.layers``, in the same order and precision, without contraction into
@@ -311,4 +312,4 @@ def _relu_backward(grad_out, output, grad_in, zero, one):  # pragma: no cover - 
 _SOURCES = {"sgd": _sgd, "momentum": _momentum, "nesterov": _momentum, "rmsprop": _rmsprop,
             "adam": _adam, "adamw": _adam, "relu_forward": _relu_forward,
             "relu_backward": _relu_backward}
-_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+_OPTIMIZERS = tuple(name for name in _SOURCES if not name.startswith("relu_"))
