@@ -210,7 +210,8 @@ class SklearnSin:
             return time.perf_counter() - start
 
 
-PEERS = {"sklearn": SklearnClassifier, "torch": Torch, "ours": Ours}
+#: what a worker process can run (the peers, and ours alone for its peak RSS)
+RUNNERS = {"sklearn": SklearnClassifier, "torch": Torch, "ours": Ours}
 
 
 def worker(kind: str, n: int, batch: int, iterations: int) -> None:
@@ -220,7 +221,7 @@ def worker(kind: str, n: int, batch: int, iterations: int) -> None:
             runner = SklearnSin(iterations)
         else:
             X, y = make_w1(n)
-            runner = PEERS[kind](X, y, batch)
+            runner = RUNNERS[kind](X, y, batch)
     except ImportError as exc:
         print(f"unavailable {exc}", flush=True)
         return
