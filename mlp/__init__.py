@@ -1,16 +1,38 @@
 """mlp-routinizer: a NumPy multilayer perceptron with validated modules, one trainer and
-exact, resumable HDF5 checkpoints."""
+exact, resumable HDF5 checkpoints.
 
-__version__ = "0.1.0"
+The public names below are imported when first used (PEP 562), so ``import mlp`` and
+``mlp --help`` do not load h5py or matplotlib, and ``import preprocess`` does not load the
+trainer or the checkpoint format.
+"""
 
-from mlp.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
-from mlp.errors import CheckpointError, DataError, MLPError, TrainingDiverged  # noqa: E402
-from mlp.gradcheck import gradcheck  # noqa: E402
-from mlp.history import History  # noqa: E402
-from mlp.layers import DropoutLayer, Layer, Nonlinearity  # noqa: E402
-from mlp.losses import Loss  # noqa: E402
-from mlp.model import Model  # noqa: E402
-from mlp.routinizer import BasicRoutinizer  # noqa: E402
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mlp.version import __version__
+
+_EXPORTS = {
+    "BasicRoutinizer": "mlp.routinizer",
+    "Checkpoint": "mlp.checkpoint",
+    "CheckpointError": "mlp.errors",
+    "DataError": "mlp.errors",
+    "DropoutLayer": "mlp.layers",
+    "History": "mlp.history",
+    "Layer": "mlp.layers",
+    "Loss": "mlp.losses",
+    "MLPError": "mlp.errors",
+    "Model": "mlp.model",
+    "Nonlinearity": "mlp.layers",
+    "RunFolder": "mlp.run_folder",
+    "RunState": "mlp.run_state",
+    "TrainingConfig": "mlp.training_config",
+    "TrainingDiverged": "mlp.errors",
+    "TrainingInterrupted": "mlp.signals",
+    "gradcheck": "mlp.gradcheck",
+    "load_checkpoint": "mlp.checkpoint",
+}
 
 __all__ = [
     "BasicRoutinizer",
@@ -24,7 +46,39 @@ __all__ = [
     "MLPError",
     "Model",
     "Nonlinearity",
+    "RunFolder",
+    "RunState",
+    "TrainingConfig",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "gradcheck",
     "load_checkpoint",
+    "__version__",
 ]
+
+if TYPE_CHECKING:
+    from mlp.checkpoint import Checkpoint, load_checkpoint
+    from mlp.errors import CheckpointError, DataError, MLPError, TrainingDiverged
+    from mlp.gradcheck import gradcheck
+    from mlp.history import History
+    from mlp.layers import DropoutLayer, Layer, Nonlinearity
+    from mlp.losses import Loss
+    from mlp.model import Model
+    from mlp.routinizer import BasicRoutinizer
+    from mlp.run_folder import RunFolder
+    from mlp.run_state import RunState
+    from mlp.signals import TrainingInterrupted
+    from mlp.training_config import TrainingConfig
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,11 +1,13 @@
-"""HDF5 checkpoints: ``save_checkpoint`` writes one self-describing file atomically and
+"""The checkpoint file format: ``save_checkpoint`` writes one self-describing HDF5 file and
 ``load_checkpoint`` reads it back, raising ``CheckpointError`` for anything untrustworthy.
 
-Layout (every dataset carries HDF5's ``fletcher32`` checksum; the file is written in HDF5
-1.10's format, whose metadata carries checksums too)::
+Layout (format_version 1; every dataset carries HDF5's ``fletcher32`` checksum, and the
+general rules of ``mlp.hdf5`` apply: atomic writes, hard links only, no other filter, stored
+bytes covering declared ones)::
 
     /                         attrs: format, format_version, library_version, created,
-                                     model_spec, routinizer, state (JSON), image_shape
+                                     model_spec, routinizer (the TrainingConfig), state (the
+                                     RunState's JSON), image_shape, input_scale
     /model/<index>/<array>    every array of every Layer (``PARAMETER_ARRAYS``)
     /best/<index>/weight|bias the best weights so far (when there are any)
     /history/<column>         one dataset per ``History`` column (None stored as NaN)
@@ -13,159 +15,121 @@ Layout (every dataset carries HDF5's ``fletcher32`` checksum; the file is writte
     /classes                  attrs: kind ("str", "bytes", "int", "float" or "bool")
 
 Nothing is pickled and nothing read from a file is executed: JSON goes through Pydantic,
-arrays through NumPy. A loaded file must be self-contained: only hard links (an external
-link could name any file, and opening a FIFO blocks forever) and no filter but fletcher32
-(an unknown filter makes HDF5 look for a plugin library).
+arrays through NumPy, and every value is validated as it would be on construction.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import secrets
 import typing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
+from pydantic import ValidationError
 
+from mlp import hdf5
+from mlp.arrays import all_finite
 from mlp.errors import CheckpointError, MLPError
 from mlp.history import HISTORY_COLUMNS, History
 from mlp.layers import PARAMETER_ARRAYS, Layer
 from mlp.model import Model
-from preprocess.loaders import decode_classes, encode_classes
-
-if TYPE_CHECKING:
-    from mlp.routinizer import BasicRoutinizer, TrainingState
-    from preprocess import Data, Normalizer
+from mlp.normalizer import Normalizer
+from mlp.optimizer import flatten, layer_views
+from mlp.run_folder import RunFolder
+from mlp.run_state import RunState
+from mlp.training_config import TrainingConfig
+from mlp.version import __version__
 
 FORMAT = "mlp-checkpoint"
 FORMAT_VERSION = 1
-#: temporary files of interrupted saves: ``.<target name>.<8 random hex digits>.tmp``
-_TEMP_PATTERN = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
-_CHECKSUM = {"fletcher32": True}
-#: HDF5 1.10 object formats: checksummed metadata (version-2 object headers), compact chunk
-#: indices, and still readable by HDF5 1.10+ tools (h5ls, h5dump, HDFView)
-_LIBVER = ("v110", "v110")
+
+
+class DataFacts(Protocol):
+    """What a checkpoint keeps of the training data so raw inputs can be predicted (a
+    ``preprocess.Data`` has these; each may be None)."""
+
+    normalizer: Normalizer | None
+    classes: np.ndarray | None
+    image_shape: tuple[int, int] | None
 
 
 # ------------------------------------------------------------------------------ saving
-def save_checkpoint(path: str | Path, model: Model, routinizer: BasicRoutinizer,
-                    data: Data | None = None) -> Path:
-    """Write ``model``, ``routinizer`` (hyperparameters, state, history, best weights) and
-    what ``data`` needs for prediction (normaliser, classes, image shape) to ``path``.
+def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
+                    data: DataFacts | None = None, state: RunState | None = None) -> Path:
+    """Write ``model``, the training ``config``, the run ``state`` (counters, generator,
+    history, best weights; by default ``config.state`` of a ``BasicRoutinizer``) and what
+    ``data`` needs for prediction (normaliser, classes, image shape) to ``path``.
 
-    The file is written to a temporary file in the same folder, fsynced and renamed over
-    ``path``, so ``path`` always holds either the previous or the new checkpoint. Temporary
-    files of earlier interrupted saves in that folder are removed first.
+    The file is built in memory and put in place atomically (``mlp.hdf5``), so ``path``
+    always holds either the previous or the new checkpoint. Any failure, a full disk
+    included, raises ``CheckpointError`` naming the file and the reason.
     """
     path = Path(path)
-    folder = path.parent
+    if state is None:
+        state = getattr(config, "state", None) or RunState()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(folder)
-        temp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # honours umask
+        path.parent.mkdir(parents=True, exist_ok=True)
+        hdf5.write_atomically(path, lambda file: _write(file, model, config, state, data))
     except OSError as exc:
-        raise CheckpointError(f"{path}: cannot write the checkpoint ({exc})") from exc
-    try:
-        with h5py.File(temp, "w", libver=_LIBVER) as file:
-            _write(file, model, routinizer, data)
-        fd = os.open(temp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except BaseException as exc:
-        temp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise CheckpointError(f"{path}: cannot write the checkpoint ({exc})") from exc
+        raise CheckpointError(f"{path}: cannot write the checkpoint: "
+                              f"{exc.strerror or exc}") from exc
+    except MLPError:
         raise
-    try:
-        _fsync_folder(folder)
-    except OSError as exc:
-        raise CheckpointError(f"{path}: written, but its folder cannot be synced ({exc})") from exc
+    except Exception as exc:  # HDF5 and NumPy failures while building the file
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({hdf5.reason(exc)})") \
+            from exc
     return path
 
 
-def _remove_stale_temps(folder: Path) -> None:
-    for entry in folder.iterdir():
-        if _TEMP_PATTERN.match(entry.name) and entry.is_file():
-            entry.unlink(missing_ok=True)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable (POSIX only: Windows cannot open folders)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write(file: h5py.File, model: Model, routinizer: BasicRoutinizer,
-           data: Data | None) -> None:
-    from mlp import __version__
-
-    _set_text(file, "format", FORMAT)
+def _write(file: h5py.File, model: Model, config: TrainingConfig, state: RunState,
+           data: DataFacts | None) -> None:
+    hdf5.set_text(file, "format", FORMAT)
     file.attrs["format_version"] = FORMAT_VERSION
-    _set_text(file, "library_version", __version__)
-    _set_text(file, "created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    _set_text(file, "model_spec", model.model_dump_json())
-    _set_text(file, "routinizer", routinizer.model_dump_json())
-    _set_text(file, "state", routinizer.state.model_dump_json())
+    hdf5.set_text(file, "library_version", __version__)
+    hdf5.set_text(file, "created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    hdf5.set_text(file, "model_spec", model.model_dump_json())
+    hdf5.set_text(file, "routinizer", config.model_dump_json())
+    hdf5.set_text(file, "state", state.model_dump_json())
     for name, array in model.named_arrays():
-        file.create_dataset(f"model/{name}", data=array, **_CHECKSUM)
-    best = routinizer.best_arrays
-    if best is not None:
+        hdf5.create(file, f"model/{name}", array)
+    if state.best is not None:
         indices = [i for i, m in enumerate(model.modules) if isinstance(m, Layer)]
-        if len(best) != 2 * len(indices):
-            raise ValueError(f"best_arrays holds {len(best)} arrays, the model has "
-                             f"{len(indices)} layers (expected weight and bias of each)")
-        for k, index in enumerate(indices):
-            file.create_dataset(f"best/{index}/weight", data=best[2 * k], **_CHECKSUM)
-            file.create_dataset(f"best/{index}/bias", data=best[2 * k + 1], **_CHECKSUM)
-    history = routinizer.history
+        for index, (weight, bias) in zip(indices, layer_views(state.best, model.layers),
+                                         strict=True):
+            hdf5.create(file, f"best/{index}/weight", weight)
+            hdf5.create(file, f"best/{index}/bias", bias)
     for column in HISTORY_COLUMNS:
-        values = getattr(history, column)
+        values = getattr(state.history, column)
         if column in _INT_COLUMNS:
             array = np.array(values, dtype=np.int64)
         else:
             array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        file.create_dataset(f"history/{column}", data=array, **_CHECKSUM)
+        hdf5.create(file, f"history/{column}", array)
     if data is not None:
         _write_data_facts(file, data)
 
 
-def _write_data_facts(file: h5py.File, data: Data) -> None:
+def _write_data_facts(file: h5py.File, data: DataFacts) -> None:
     normalizer = getattr(data, "normalizer", None)
     if normalizer is not None:
         group = file.create_group("normalizer")
-        _set_text(group, "method", normalizer.method)
+        hdf5.set_text(group, "method", normalizer.method)
         for name, array in normalizer.to_arrays().items():
-            group.create_dataset(name, data=array, **_CHECKSUM)
+            hdf5.create(group, name, array)
     classes = getattr(data, "classes", None)
     if classes is not None:
-        kind, array = encode_classes(np.asarray(classes))
-        _set_text(file.create_dataset("classes", data=array, **_CHECKSUM), "kind", kind)
+        kind, array = hdf5.encode_classes(np.asarray(classes))
+        hdf5.set_text(hdf5.create(file, "classes", array), "kind", kind)
     image_shape = getattr(data, "image_shape", None)
     if image_shape is not None:
         file.attrs["image_shape"] = np.array(image_shape, dtype=np.int64)
-
-
-def _set_text(node: h5py.HLObject, name: str, text: str) -> None:
-    """A fixed-length UTF-8 attribute: stored in the object header, which carries a checksum
-    (variable-length strings would go to the global heap, which carries none)."""
-    encoded = text.encode("utf-8")
-    string_type = h5py.string_dtype("utf-8", max(1, len(encoded)))
-    node.attrs.create(name, np.array(encoded, dtype=string_type))
+    input_scale = getattr(data, "input_scale", None)
+    if input_scale is not None:
+        file.attrs["input_scale"] = np.float64(input_scale)
 
 
 def _nullable(column: str) -> bool:
@@ -181,149 +145,105 @@ _INT_COLUMNS = frozenset(c for c in HISTORY_COLUMNS
 # ----------------------------------------------------------------------------- loading
 @dataclass
 class Checkpoint:
-    """Everything a checkpoint holds, validated. ``predict`` takes raw inputs."""
+    """Everything a checkpoint holds, validated. ``predict`` takes raw inputs.
+
+    ``config`` holds the training hyperparameters (``routinizer`` is its older name) and
+    ``state`` the one training state: counters, generator state, ``history`` and the best
+    weights. ``input_scale`` is the factor that turns image files, read in [0, 1], into the
+    scale the model was trained on (None when it was not trained on image files).
+    """
 
     path: Path
     model: Model
-    routinizer: BasicRoutinizer
-    state: TrainingState
-    history: History
-    best_arrays: list[np.ndarray] | None
+    config: TrainingConfig
+    state: RunState
     normalizer: Normalizer | None
     classes: np.ndarray | None
-    image_shape: tuple[int, ...] | None
+    image_shape: tuple[int, int] | None
     created: str
     format_version: int
     library_version: str
+    input_scale: float | None = None
 
-    def _inputs(self, X_raw: np.ndarray) -> np.ndarray:  # noqa: N803 (X is the convention)
+    @property
+    def routinizer(self) -> TrainingConfig:
+        """The training hyperparameters (the name of releases up to 0.1.0)."""
+        return self.config
+
+    @property
+    def history(self) -> History:
+        return self.state.history
+
+    @property
+    def best_arrays(self) -> list[np.ndarray] | None:
+        """The best weights and biases as ``[w0, b0, w1, b1, ...]`` (None when absent)."""
+        if self.state.best is None:
+            return None
+        return [a for pair in layer_views(self.state.best, self.model.layers) for a in pair]
+
+    @property
+    def is_classification(self) -> bool:
+        return self.config.loss.is_classification
+
+    def inputs(self, X_raw: Any) -> np.ndarray:  # noqa: N803 (X is the convention)
+        """``X_raw`` ``(N, D)``, or one sample ``(D,)``, as the model's normalised inputs."""
         X = np.asarray(X_raw)
-        return X if self.normalizer is None else self.normalizer.apply(X)
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        return self.model.check_input(X if self.normalizer is None else self.normalizer.apply(X))
 
-    def predict(self, X_raw: np.ndarray) -> np.ndarray:  # noqa: N803
+    def predict(self, X_raw: Any) -> np.ndarray:  # noqa: N803
         """Original labels ``(N,)`` for classification (class indices when the checkpoint
         has no classes), the model's outputs ``(N, out)`` for regression."""
-        X = self._inputs(X_raw)
-        if not self.routinizer.loss.is_classification:
+        X = self.inputs(X_raw)
+        if not self.is_classification:
             return self.model.predict_logits(X)
         indices = self.model.predict(X)
         return indices if self.classes is None else self.classes[indices]
 
-    def predict_proba(self, X_raw: np.ndarray) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X_raw: Any) -> np.ndarray:  # noqa: N803
         """Class probabilities ``(N, C)``, columns in the order of ``classes``."""
-        if not self.routinizer.loss.is_classification:
+        if not self.is_classification:
             raise MLPError(f"{self.path}: a regression model has no class probabilities")
-        return self.model.predict_proba(self._inputs(X_raw))
+        return self.model.predict_proba(self.inputs(X_raw))
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint (a ``.h5`` file, or a run folder whose ``last.h5`` is read).
 
-    Every array is read eagerly so checksums are verified here. Any problem raises
-    ``CheckpointError`` naming the file and the problem.
+    Every array is read eagerly so checksums are verified here, and every value is validated
+    (finite weights, a generator state NumPy accepts, a history as long as the saved epoch).
+    Any problem raises ``CheckpointError`` naming the file and the problem.
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "last.h5"
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        file = h5py.File(path, "r")
-    except Exception as exc:  # h5py raises OSError, and others on some corruptions
-        raise CheckpointError(f"{path}: not a readable HDF5 file ({_reason(exc)})") from exc
-    try:
-        with file:
-            return _read(file, path)
-    except CheckpointError:
-        raise
-    except Exception as exc:  # the contract: nothing but CheckpointError escapes
-        raise CheckpointError(f"{path}: corrupt or inconsistent checkpoint "
-                              f"({_reason(exc)})") from exc
-
-
-def _reason(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}"
-
-
-class _Reader:
-    """Typed access to one open file; every failure names the file and the item."""
-
-    def __init__(self, file: h5py.File, path: Path) -> None:
-        self.file, self.path = file, path
-        self.size = path.stat().st_size
-
-    def fail(self, problem: str) -> CheckpointError:
-        return CheckpointError(f"{self.path}: {problem}")
-
-    def check_links(self) -> None:
-        """Refuse any link but a hard one, before anything is opened by name: an external
-        link points into another file (opening a FIFO there blocks forever) and the writer
-        never makes soft links."""
-        def other_than_hard(name: str, link: object) -> str | None:
-            if isinstance(link, h5py.HardLink):
-                return None
-            return f"link {name!r} is of type {type(link).__name__}"
-
-        found = self.file.visititems_links(other_than_hard)
-        if found is not None:
-            raise self.fail(f"{found}; a checkpoint holds only its own objects (hard links)")
-
-    def text(self, name: str, node: h5py.Group | None = None) -> str:
-        attrs = (self.file if node is None else node).attrs
-        if name not in attrs:
-            raise self.fail(f"attribute {name!r} is missing")
-        value = attrs[name]
-        if isinstance(value, bytes):
-            try:
-                value = value.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise self.fail(f"attribute {name!r} is not valid UTF-8") from exc
-        if not isinstance(value, str):
-            raise self.fail(f"attribute {name!r} should be a string, found "
-                            f"{type(value).__name__}")
-        return value
-
-    def dataset(self, name: str, shape: tuple[int, ...] | None = None,
-                kinds: str = "f") -> np.ndarray:
-        """The whole dataset ``name``, checked for a checksum, ``shape`` and dtype kind."""
+        path = RunFolder(path).last
+    with hdf5.SafeReader(path, CheckpointError) as reader:
         try:
-            item = self.file[name]
-        except KeyError as exc:  # h5py's KeyError also covers corrupt object headers
-            raise self.fail(f"dataset {name!r} is missing or unreadable ({_reason(exc)})") from exc
-        if not isinstance(item, h5py.Dataset):
-            raise self.fail(f"{name!r} is not a dataset")
-        plist = item.id.get_create_plist()
-        filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
-        if h5py.h5z.FILTER_FLETCHER32 not in [f[0] for f in filters]:
-            raise self.fail(f"dataset {name!r} has no fletcher32 checksum")
-        if len(filters) > 1:  # an unknown filter could make HDF5 load a plugin library
-            names = [f[3].decode("ascii", "replace") or str(f[0]) for f in filters]
-            raise self.fail(f"dataset {name!r} has filters {names}, expected only fletcher32")
-        if shape is not None and item.shape != shape:
-            raise self.fail(f"dataset {name!r} has shape {item.shape}, expected {shape}")
-        if item.dtype.kind not in kinds:
-            raise self.fail(f"dataset {name!r} has dtype {item.dtype}, expected kind {kinds!r}")
-        if item.size * item.dtype.itemsize > self.size:
-            raise self.fail(f"dataset {name!r} claims more bytes than the file holds")
-        try:
-            return item[()]
-        except OSError as exc:
-            raise self.fail(f"dataset {name!r} cannot be read, its checksum or storage is "
-                            f"corrupt ({_reason(exc)})") from exc
+            return _read(reader)
+        except CheckpointError:
+            raise
+        except ValidationError as exc:
+            raise reader.fail(f"corrupt or inconsistent checkpoint "
+                              f"({_validation_summary(exc)})") from exc
+        except Exception as exc:  # the contract: nothing but CheckpointError escapes
+            raise reader.fail(f"corrupt or inconsistent checkpoint ({hdf5.reason(exc)})") \
+                from exc
 
 
-def _read(file: h5py.File, path: Path) -> Checkpoint:
-    from mlp.routinizer import BasicRoutinizer, TrainingState
+def _validation_summary(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "value"
+    return f"{where}: {first['msg']} ({exc.error_count()} error(s) in all)"
 
-    reader = _Reader(file, path)
-    reader.check_links()
-    if "format" not in file.attrs:
+
+def _read(reader: hdf5.SafeReader) -> Checkpoint:
+    if reader.attribute("format") is None:
         raise reader.fail("not an mlp checkpoint (no 'format' attribute)")
     found = reader.text("format")
     if found != FORMAT:
         raise reader.fail(f"format is {found!r}, expected {FORMAT!r}")
-    version = file.attrs.get("format_version")
+    version = reader.attribute("format_version")
     if not isinstance(version, (int, np.integer)) or isinstance(version, (bool, np.bool_)):
         raise reader.fail(f"format_version should be an integer, found {version!r}")
     if version > FORMAT_VERSION:
@@ -332,25 +252,27 @@ def _read(file: h5py.File, path: Path) -> Checkpoint:
     if version < 1:
         raise reader.fail(f"format_version {int(version)} is not a valid version")
     model = _read_model(reader, reader.text("model_spec"))
-    routinizer = BasicRoutinizer.model_validate_json(reader.text("routinizer"))
-    state = TrainingState.model_validate_json(reader.text("state"))
-    classes = _read_classes(reader, model) if "classes" in file else None
-    image_shape = file.attrs.get("image_shape")
-    if image_shape is not None:
-        image_shape = np.asarray(image_shape)
-        if image_shape.ndim != 1 or image_shape.dtype.kind not in "iu":
-            raise reader.fail(f"attribute 'image_shape' should be integers, found {image_shape}")
-        image_shape = tuple(int(n) for n in image_shape)
+    config = TrainingConfig.model_validate_json(reader.text("routinizer"))
+    state = RunState.model_validate_json(reader.text("state"))
+    state.history = _read_history(reader)
+    if len(state.history) != state.epoch:
+        raise reader.fail(f"the history holds {len(state.history)} epochs, the state says "
+                          f"{state.epoch} were done")
+    state.best = _read_best(reader, model)
+    classes = reader.classes() if reader.has("classes") else None
+    if classes is not None and len(classes) > max(model.out_features, 2):
+        raise reader.fail(f"dataset 'classes' holds {len(classes)} labels, more than the "
+                          f"model's {model.out_features} outputs can score")
     return Checkpoint(
-        path=path, model=model, routinizer=routinizer, state=state,
-        history=_read_history(reader), best_arrays=_read_best(reader, model),
-        normalizer=_read_normalizer(reader, model) if "normalizer" in file else None,
-        classes=classes, image_shape=image_shape, created=reader.text("created"),
+        path=reader.path, model=model, config=config, state=state,
+        normalizer=_read_normalizer(reader, model) if reader.has("normalizer") else None,
+        classes=classes, image_shape=reader.image_shape(), created=reader.text("created"),
         format_version=int(version), library_version=reader.text("library_version"),
+        input_scale=_read_input_scale(reader),
     )
 
 
-def _read_model(reader: _Reader, spec_json: str) -> Model:
+def _read_model(reader: hdf5.SafeReader, spec_json: str) -> Model:
     """Rebuild the model from its spec with the stored arrays supplied (nothing re-drawn)."""
     spec = json.loads(spec_json)
     if not isinstance(spec, dict) or not isinstance(spec.get("modules"), list):
@@ -365,38 +287,42 @@ def _read_model(reader: _Reader, spec_json: str) -> Model:
             module = dict(module)
             for name in PARAMETER_ARRAYS:
                 shape = shapes[name.rsplit("_", 1)[-1]]
-                module[name] = reader.dataset(f"model/{index}/{name}", shape)
-                if module[name].dtype != spec.get("dtype", "float32"):
+                array = module[name] = reader.dataset(f"model/{index}/{name}", shape)
+                if array.dtype != spec.get("dtype", "float32"):
                     raise reader.fail(f"dataset 'model/{index}/{name}' has dtype "
-                                      f"{module[name].dtype}, the spec says {spec.get('dtype')}")
+                                      f"{array.dtype}, the spec says {spec.get('dtype')}")
+                if not all_finite(array):
+                    raise reader.fail(f"dataset 'model/{index}/{name}' holds NaN or infinite "
+                                      "values")
             stored.add(str(index))
         modules.append(module)
-    group = reader.file.get("model")
-    if not isinstance(group, h5py.Group) or set(group.keys()) != stored:
-        found = sorted(group.keys()) if isinstance(group, h5py.Group) else "none"
-        raise reader.fail(f"the model group holds modules {found}, the spec has layers at "
-                          f"{sorted(stored)}")
+    found = reader.keys("model")
+    if found is None or set(found) != stored:
+        raise reader.fail(f"the model group holds modules {found or 'none'}, the spec has "
+                          f"layers at {sorted(stored)}")
     return Model.model_validate({**spec, "modules": modules})
 
 
-def _read_best(reader: _Reader, model: Model) -> list[np.ndarray] | None:
-    if "best" not in reader.file:
+def _read_best(reader: hdf5.SafeReader, model: Model) -> np.ndarray | None:
+    if not reader.has("best"):
         return None
-    best = []
+    pairs = []
     for index, module in enumerate(model.modules):
         if isinstance(module, Layer):
-            best.append(reader.dataset(f"best/{index}/weight", module.weight.shape))
-            best.append(reader.dataset(f"best/{index}/bias", module.bias.shape))
-    return best
+            pair = (reader.dataset(f"best/{index}/weight", module.weight.shape),
+                    reader.dataset(f"best/{index}/bias", module.bias.shape))
+            if not all(all_finite(a) for a in pair):
+                raise reader.fail(f"the best weights of layer {index} hold NaN or infinite "
+                                  "values")
+            pairs.append(pair)
+    return flatten(pairs).astype(model.dtype, copy=False)
 
 
-def _read_history(reader: _Reader) -> History:
+def _read_history(reader: hdf5.SafeReader) -> History:
     columns: dict[str, list[Any]] = {}
     for column in HISTORY_COLUMNS:
         kinds = "i" if column in _INT_COLUMNS else "f"
-        values = reader.dataset(f"history/{column}", kinds=kinds)
-        if values.ndim != 1:
-            raise reader.fail(f"dataset 'history/{column}' should be 1-D, found {values.shape}")
+        values = reader.dataset(f"history/{column}", kinds=kinds, ndim=1)
         if _nullable(column):
             columns[column] = [None if np.isnan(v) else v for v in values.tolist()]
         else:
@@ -407,25 +333,18 @@ def _read_history(reader: _Reader) -> History:
     return History.model_validate(columns)
 
 
-def _read_normalizer(reader: _Reader, model: Model) -> Normalizer:
+def _read_normalizer(reader: hdf5.SafeReader, model: Model) -> Normalizer:
     """The normaliser of the model's inputs: ``offset`` and ``scale`` ``(in_features,)``."""
-    from preprocess import Normalizer
-
     shape = (model.in_features,)
-    return Normalizer.from_arrays(reader.text("method", reader.file["normalizer"]),
+    return Normalizer.from_arrays(reader.text("method", reader.node("normalizer")),
                                   reader.dataset("normalizer/offset", shape),
                                   reader.dataset("normalizer/scale", shape))
 
 
-def _read_classes(reader: _Reader, model: Model) -> np.ndarray:
-    kind = reader.text("kind", reader.file["classes"])
-    expected = {"str": "S", "bytes": "S", "int": "iu", "float": "f", "bool": "b"}
-    if kind not in expected:
-        raise reader.fail(f"classes have unknown kind {kind!r}")
-    values = reader.dataset("classes", kinds=expected[kind])
-    if values.ndim != 1:
-        raise reader.fail(f"dataset 'classes' should be 1-D, found {values.shape}")
-    if len(values) > max(model.out_features, 2):  # one output scores two classes
-        raise reader.fail(f"dataset 'classes' holds {len(values)} labels, more than the "
-                          f"model's {model.out_features} outputs can score")
-    return decode_classes(kind, values)
+def _read_input_scale(reader: hdf5.SafeReader) -> float | None:
+    value = reader.attribute("input_scale")
+    if value is None:
+        return None
+    if np.ndim(value) != 0 or not np.isfinite(value) or float(value) <= 0:
+        raise reader.fail(f"attribute 'input_scale' should be a positive number, found {value!r}")
+    return float(value)

@@ -1,7 +1,9 @@
-"""The ``mlp`` command: train, resume, evaluate, predict, inspect, runs, schema.
+"""The mlp command: train, resume, evaluate, predict, inspect, runs, schema.
 
-Errors a user can cause (bad config, bad data, bad checkpoint, divergence, missing file)
-are printed in one or two lines on stderr with exit status 2.
+Anything a user can get wrong (a bad config or file, bad data, a busy run folder, a diverged
+run) is printed on stderr in a line or a few, never as a traceback, with exit status 2;
+SIGINT and SIGTERM end training after saving the last epoch, with status 130 and 143.
+Modules load when a command needs them, so ``mlp --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -9,157 +11,333 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 from pydantic import ValidationError
 
-from mlp.errors import CheckpointError, MLPError
+from mlp.errors import MLPError
+from mlp.version import __version__
 
 log = logging.getLogger("mlp")
 
+#: training fields a resume may change (``mlp resume --set train.KEY=VALUE``)
+RESUMABLE_KEYS = ("epochs", "early_stopping", "target_loss", "progress", "save_every_epochs",
+                  "save_every_seconds", "log_every", "dynamic_show", "plot_every")
+_MAX_ERRORS = 6
 
+
+# ------------------------------------------------------------------------------ parser
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlp", description=__doc__.splitlines()[0])
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or logs")
-    commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bar, no log lines")
+    parser = argparse.ArgumentParser(
+        prog="mlp", parents=[common],
+        description="Train, resume, evaluate and inspect multilayer perceptrons.")
+    parser.add_argument("--version", action="version", version=f"mlp-routinizer {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train from a JSON run config")
-    train.add_argument("config", type=Path)
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[common], help=text, description=text)
+
+    train = command("train", "train a network from a JSON run config")
+    train.add_argument("config", type=Path, help="run config file (see: mlp schema)")
     train.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="KEY=VALUE", help="override a config value, e.g. train.lr=0.01")
+                       metavar="KEY=VALUE",
+                       help="override a config value, e.g. train.lr=0.01 or "
+                            "model.hidden=[64,32] (repeatable)")
     train.add_argument("--ckpt-root", type=Path, default=Path("ckpt"),
-                       help="where run folders go when train.checkpoint_dir is not set")
+                       help="where run folders go when train.checkpoint_dir is not set "
+                            "(default: ckpt)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace a run that the run folder already holds")
+    train.add_argument("--log-every", type=int, metavar="N",
+                       help="without a terminal, log every N-th epoch (default: 1)")
 
-    resume = commands.add_parser("resume", help="continue a run from its folder")
-    resume.add_argument("run", type=Path)
+    resume = command("resume", "continue a run from its folder")
+    resume.add_argument("run", type=Path, help="run folder (holds config.json and last.h5)")
     resume.add_argument("--epochs", type=int, help="train until this many epochs in total")
+    resume.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="train.KEY=VALUE",
+                        help="change what may change between segments: "
+                             + ", ".join(f"train.{k}" for k in RESUMABLE_KEYS))
     resume.add_argument("--allow-data-change", action="store_true",
                         help="continue although the training data changed")
 
-    evaluate = commands.add_parser("evaluate", help="loss and accuracy of a run or checkpoint")
-    evaluate.add_argument("target", type=Path, help="run folder (uses best.h5) or .h5 file")
-    evaluate.add_argument("--split", choices=["test", "val", "train"], default="test")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate = command("evaluate", "loss and accuracy of a run or checkpoint")
+    evaluate.add_argument("target", type=Path,
+                          help="run folder (its best.h5 is used) or checkpoint file")
+    evaluate.add_argument("--split", choices=["test", "val", "train"], default="test",
+                          help="which split of the run's data (default: test)")
+    evaluate.add_argument("--json", action="store_true",
+                          help="print one JSON object: loss, accuracy, n")
 
-    predict = commands.add_parser("predict", help="predict labels for raw inputs")
-    predict.add_argument("checkpoint", type=Path, help="run folder or .h5 file")
+    predict = command("predict", "predict labels or outputs for raw inputs")
+    predict.add_argument("checkpoint", type=Path, help="run folder or checkpoint file")
     predict.add_argument("inputs", type=Path, nargs="+",
-                         help=".npy or .csv file, or image files / a folder of images")
+                         help=".npy or .csv file, or image files / folders of images")
+    predict.add_argument("--proba", action="store_true",
+                         help="print class probabilities instead of labels")
+    predict.add_argument("--names", action="store_true",
+                         help="print each image file's name before its prediction")
 
-    inspect = commands.add_parser("inspect", help="describe a checkpoint file")
-    inspect.add_argument("checkpoint", type=Path)
+    inspect = command("inspect", "describe a checkpoint file")
+    inspect.add_argument("checkpoint", type=Path, help="checkpoint file or run folder")
 
-    runs = commands.add_parser("runs", help="a table of the runs under a folder")
-    runs.add_argument("root", type=Path, nargs="?", default=Path("ckpt"))
+    runs = command("runs", "a table of the runs under a folder")
+    runs.add_argument("root", type=Path, nargs="?", default=Path("ckpt"),
+                      help="folder of run folders (default: ckpt)")
 
-    commands.add_parser("schema", help="JSON Schema of the run config")
+    command("schema", "print the JSON Schema of the run config")
     return parser
 
 
+# -------------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(message)s")
+    quiet = getattr(args, "quiet", False)
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
     try:
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # `mlp predict ... | head -1`: the reader has gone
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
-        print(f"mlp {args.command}: invalid {where}: {first['msg']} "
-              f"({exc.error_count()} error(s) in all)", file=sys.stderr)
+        print(f"mlp {args.command}: {describe_validation(exc)}", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # TrainingInterrupted, or Ctrl-C outside training
+        print(f"mlp {args.command}: {exc or 'interrupted'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     except (MLPError, OSError, ValueError) as exc:
         print(f"mlp {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except RecursionError:
+        print(f"mlp {args.command}: input nested too deeply", file=sys.stderr)
     return 2
 
 
+def describe_validation(exc: ValidationError) -> str:
+    """The errors of ``exc`` in the config's own words: ``model.hiden: extra inputs are not
+    permitted (found 2)``, several on their own lines, with the count."""
+    errors = _branch_errors(exc.errors())
+    lines = []
+    for error in errors[:_MAX_ERRORS]:
+        where = config_path(error["loc"]) or "config"
+        message = error["msg"][0].lower() + error["msg"][1:]
+        found = error.get("input")
+        shown = "" if error["type"] == "missing" else f" (found {_short(found)})"
+        lines.append(f"{where}: {message}{shown}")
+    more = len(errors) - _MAX_ERRORS
+    head = f"invalid config, {len(errors)} error(s):" if len(errors) > 1 else "invalid config:"
+    if len(lines) == 1:
+        return f"{head} {lines[0]}"
+    return "\n".join([head, *(f"  {line}" for line in lines)]
+                     + ([f"  ... and {more} more"] if more > 0 else []))
+
+
+def config_path(loc: Sequence[Any]) -> str:
+    """``("model", "function-after[_one_of(), MlpSpec]", "hiden")`` -> ``model.hiden``: the
+    parts Pydantic adds for unions and validators are dropped."""
+    parts: list[str] = []
+    for index, part in enumerate(loc):
+        text = str(part)
+        if any(c in text for c in "[](), ") or text in _UNION_TAGS:
+            continue
+        if index and str(loc[index - 1]) == "data" and text in _SOURCES:
+            continue  # the discriminator of the data source
+        parts.append(f"[{text}]" if isinstance(part, int) else text)
+    return ".".join(parts).replace(".[", "[")
+
+
+_UNION_TAGS = {"MlpSpec", "Model", "constant", "step", "cosine", "plateau", "layer",
+               "nonlinearity", "dropout"}
+_SOURCES = {"sklearn", "npz", "csv", "image_folder", "sin"}
+
+
+def _branch_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For ``model`` (an ``MlpSpec`` or a full ``Model``), keep only the branch the input
+    meant: a ``modules`` list means a full spec."""
+    def branch(error: dict[str, Any]) -> str | None:
+        loc = [str(p) for p in error["loc"]]
+        if len(loc) > 1 and loc[0] == "model":
+            return "Model" if ("Model" in loc[1] and "MlpSpec" not in loc[1]) else "MlpSpec"
+        return None
+
+    wanted = None
+    for error in errors:
+        found = error.get("input")
+        if branch(error) is not None and isinstance(found, dict):
+            wanted = "Model" if "modules" in found else "MlpSpec"
+            break
+    kept = [e for e in errors if branch(e) in (None, wanted) or wanted is None]
+    return kept or errors
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (dict, list, str, bool, type(None))) \
+        else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---------------------------------------------------------------------------- commands
 def _train(args: argparse.Namespace) -> int:
     from mlp.config import RunConfig, load_data
+    from mlp.run_folder import RunFolder
 
     config = RunConfig.from_file(args.config, args.overrides)
     if config.train.checkpoint_dir is None:
         config.train.checkpoint_dir = args.ckpt_root / config.name
-    if args.quiet:
+    if getattr(args, "quiet", False):
         config.train.progress = False
-    folder = Path(config.train.checkpoint_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
-    data = load_data(config.data)
-    model = config.build_model(data.n_features, data.n_outputs)
-    history = config.train.run(model, data)
+    if args.log_every is not None:
+        config.train.log_every = args.log_every
+    folder = RunFolder(config.train.checkpoint_dir)
+    if folder.holds_run() and not args.overwrite:
+        raise MLPError(f"{folder.path} already holds a run; continue it with: mlp resume "
+                       f"{folder.path}  (or start it over with --overwrite)")
+    with folder.locked():
+        data = load_data(config.data)
+        config.loss_for(data.task)
+        model = config.build_model(data.n_features, data.n_outputs)
+        if args.overwrite:
+            folder.clear_run()
+        folder.write_config(config.model_dump_json(indent=2) + "\n")
+        history = config.train.run(model, data)
     _report(config.train, model, data, history, folder)
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from mlp.config import load_data
+    from mlp.config import load_data, read_run_config
     from mlp.routinizer import BasicRoutinizer
+    from mlp.run_folder import RunFolder
 
-    config = _run_config(args.run)
-    routinizer, model = BasicRoutinizer.resume(args.run, args.allow_data_change)
-    if args.epochs is not None:
-        routinizer.epochs = args.epochs
-    if args.quiet:
-        routinizer.progress = False
-    folder = Path(routinizer.checkpoint_dir or args.run)
-    data = load_data(config.data)
-    history = routinizer.run(model, data)
+    folder = RunFolder(args.run)
+    with folder.locked():
+        config = read_run_config(folder)
+        routinizer, model = BasicRoutinizer.resume(folder.path, args.allow_data_change)
+        _refuse_edited_config(folder, config, routinizer, model)
+        done = routinizer.state.epoch
+        overrides = list(args.overrides)
+        if args.epochs is not None:
+            overrides.append(f"train.epochs={args.epochs}")
+        changed = _apply_resume_overrides(routinizer, overrides)
+        if routinizer.epochs <= done and "epochs" in changed:
+            raise MLPError(f"{folder.path} has {done} epochs done; --epochs must be more "
+                           f"than that to continue, found {routinizer.epochs}")
+        if "epochs" in changed and routinizer.schedule.depends_on_epochs():
+            log.warning("note: the %s schedule spans train.epochs, so training to %d epochs "
+                        "changes the learning rate of epochs %d to %d from what the first "
+                        "segment planned (set train.schedule.t_max to keep it fixed)",
+                        routinizer.schedule.kind, routinizer.epochs, done + 1,
+                        routinizer.epochs)
+        if getattr(args, "quiet", False):
+            routinizer.progress = False
+        data = load_data(config.data)
+        if changed:
+            config.train = routinizer
+            folder.write_config(config.model_dump_json(indent=2) + "\n")
+        history = routinizer.run(model, data)
     _report(routinizer, model, data, history, folder)
     return 0
 
 
-def _report(routinizer, model, data, history, folder: Path) -> None:  # noqa: ANN001
-    last = {k: getattr(history, k)[-1] for k in ("epoch", "train_loss", "val_loss",
-                                                  "val_accuracy")} if len(history) else {}
-    print(f"epochs: {last.get('epoch', 0)}  train loss: {last.get('train_loss', float('nan')):.4g}"
-          + (f"  val loss: {last['val_loss']:.4g}" if last.get("val_loss") is not None else "")
-          + (f"  val accuracy: {last['val_accuracy']:.4f}"
-             if last.get("val_accuracy") is not None else ""))
+def _apply_resume_overrides(routinizer: Any, overrides: list[str]) -> set[str]:
+    """Apply ``train.KEY=VALUE`` overrides that a resume allows; returns the keys set."""
+    from mlp.config import apply_override
+
+    raw: dict[str, Any] = {}
+    for item in overrides:
+        apply_override(raw, item)
+    unknown = sorted(set(raw) - {"train"}) + sorted(
+        f"train.{k}" for k in raw.get("train", {}) if k not in RESUMABLE_KEYS)
+    if unknown:
+        raise MLPError(f"a resume cannot change {', '.join(unknown)}; it may change "
+                       + ", ".join(f"train.{k}" for k in RESUMABLE_KEYS))
+    for key, value in raw.get("train", {}).items():
+        setattr(routinizer, key, value)  # validated on assignment
+    return set(raw.get("train", {}))
+
+
+def _refuse_edited_config(folder: Any, config: Any, routinizer: Any, model: Any) -> None:
+    """``config.json`` must describe the checkpoint's run: list the keys that differ."""
+    saved = json.loads(config.train.model_dump_json())
+    actual = json.loads(routinizer.model_dump_json())
+    differing = [f"train.{k}" for k in sorted(saved) if k not in RESUMABLE_KEYS
+                 and k != "checkpoint_dir" and saved[k] != actual.get(k)]
+    differing += _model_differences(config, model)
+    if differing:
+        raise MLPError(f"{folder.config} differs from the checkpoint in {', '.join(differing)}; "
+                       "a resume continues the saved run (change epochs, early stopping and "
+                       "the like with --set), or train a new run")
+
+
+def _model_differences(config: Any, model: Any) -> list[str]:
+    from mlp.model import Model
+
+    spec = config.model
+    if isinstance(spec, Model):
+        return [] if spec.model_dump() == model.model_dump() else ["model"]
+    layers = model.layers
+    sizes = [layers[0].in_features] + [layer.out_features for layer in layers]
+    expected = spec.layer_sizes or spec.hidden
+    found = sizes if spec.layer_sizes else sizes[1:-1]
+    differing = [] if expected == found else ["model.hidden" if spec.hidden else
+                                              "model.layer_sizes"]
+    if spec.seed != model.seed:
+        differing.append("model.seed")
+    if spec.dtype != model.dtype:
+        differing.append("model.dtype")
+    return differing
+
+
+def _report(routinizer: Any, model: Any, data: Any, history: Any, folder: Any) -> None:
+    """The final summary: the epoch whose weights the model now holds (the best one after
+    early stopping), the test scores, and the run folder's files."""
+    state = routinizer.state
+    epoch = state.best_epoch if state.stopped_early and state.best_epoch else state.epoch
+    if len(history):
+        i = history.epoch.index(epoch) if epoch in history.epoch else len(history) - 1
+        text = f"epochs: {state.epoch}"
+        if state.stopped_early:
+            text += f" (stopped early; restored epoch {history.epoch[i]})"
+        text += f"  train loss: {history.train_loss[i]:.4g}"
+        if history.val_loss[i] is not None:
+            text += f"  val loss: {history.val_loss[i]:.4g}"
+        if history.val_accuracy[i] is not None:
+            text += f"  val accuracy: {history.val_accuracy[i]:.4f}"
+        print(text)
     if data.X_test is not None:
         scores = routinizer.evaluate(model, data.X_test, data.y_test)
         text = f"test loss: {scores['loss']:.4g}"
         if "accuracy" in scores:
             text += f"  test accuracy: {scores['accuracy']:.4f}"
         print(text + f"  (n={scores['n']})")
-    for name in ("best.h5", "last.h5", "curves.png"):
-        if (folder / name).exists():
-            print(f"{name}: {folder / name}")
-
-
-def _run_config(path: Path):  # noqa: ANN202
-    from mlp.config import RunConfig
-
-    folder = path if path.is_dir() else path.parent
-    config_path = folder / "config.json"
-    if not config_path.exists():
-        raise CheckpointError(f"{config_path}: no run config next to the checkpoint "
-                              "(needed to rebuild the data)")
-    return RunConfig.model_validate_json(config_path.read_text())
-
-
-def _checkpoint_path(path: Path, prefer: str = "best.h5") -> Path:
-    if path.is_dir():
-        for name in (prefer, "last.h5"):
-            if (path / name).exists():
-                return path / name
-        raise CheckpointError(f"{path}: no {prefer} or last.h5 in this folder")
-    return path
+    for path in (folder.best, folder.last, folder.curves):
+        if path.exists():
+            print(f"{path.name}: {path}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from mlp.checkpoint import load_checkpoint
-    from mlp.config import load_data
+    from mlp.config import load_data, read_run_config
+    from mlp.run_folder import RunFolder
 
-    checkpoint = load_checkpoint(_checkpoint_path(args.target))
-    config = _run_config(args.target)
+    checkpoint = load_checkpoint(RunFolder.checkpoint_of(args.target, "best"))
+    config = read_run_config(RunFolder.of(checkpoint.path))
     data = load_data(config.data)
     X, y = {"test": (data.X_test, data.y_test), "val": (data.X_val, data.y_val),
             "train": (data.X_train, data.y_train)}[args.split]
     if X is None:
-        raise MLPError(f"the run's data has no {args.split} split")
-    scores = checkpoint.routinizer.evaluate(checkpoint.model, X, y)
+        others = [s for s in ("test", "val", "train")
+                  if getattr(data, f"X_{s}") is not None and s != args.split]
+        raise MLPError(f"the run's data has no {args.split} split; use --split {others[0]}")
+    if args.split == "train" and data.n_original_train is not None:
+        X, y = X[:data.n_original_train], y[:data.n_original_train]  # not the shifted copies
+    scores = checkpoint.config.loss.evaluate(checkpoint.model.predict_logits(X), y)
     if args.json:
         print(json.dumps(scores))
     else:
@@ -169,15 +347,25 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from mlp.checkpoint import load_checkpoint
-    from preprocess.loaders import read_inputs
+    import numpy as np
 
-    checkpoint = load_checkpoint(_checkpoint_path(args.checkpoint))
-    X = read_inputs(args.inputs, checkpoint.image_shape)
-    predictions = checkpoint.predict(X)
-    for value in predictions:
-        print(" ".join(f"{v:.6g}" for v in np.atleast_1d(value)) if np.ndim(value)
-              else value)
+    from mlp.checkpoint import load_checkpoint
+    from mlp.run_folder import RunFolder
+    from preprocess.loaders import image_inputs, read_inputs
+
+    checkpoint = load_checkpoint(RunFolder.checkpoint_of(args.checkpoint, "best"))
+    X = read_inputs(args.inputs, checkpoint.image_shape, checkpoint.input_scale,
+                    checkpoint.model.in_features, source=checkpoint.path)
+    files = image_inputs(args.inputs)
+    names = [str(path) for path in files] if files is not None else None
+    if args.proba:
+        values = checkpoint.predict_proba(X)
+    else:
+        values = checkpoint.predict(X)
+    for i, value in enumerate(values):
+        text = (" ".join(f"{v:.6g}" for v in np.atleast_1d(value)) if np.ndim(value)
+                else str(value))
+        print(f"{names[i]}  {text}" if args.names and names else text)
     return 0
 
 

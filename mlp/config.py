@@ -5,26 +5,47 @@
 either the ``Model.mlp`` builder's arguments (``hidden`` widths, with the input and output
 widths taken from the data, or explicit ``layer_sizes``) or a full ``Model`` spec
 (``modules``); ``train`` is a ``BasicRoutinizer``. ``mlp schema`` prints the JSON Schema.
+
+Reading a config never allocates weights: a full ``Model`` spec is validated as a spec
+(``SPEC_ONLY`` context) and built by ``build_model``. Relative data paths are resolved
+against the folder of the config file they were read from, and a run folder's
+``config.json`` stores them absolute, so a run resolves the same from any directory.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from mlp.errors import MLPError
 from mlp.model import Model, NonlinearityKind
 from mlp.routinizer import BasicRoutinizer
+from mlp.run_folder import RunFolder
+from preprocess import Data
+
+
+class ConfigError(MLPError):
+    """A config file that cannot be read as a JSON object, or a bad ``--set``."""
+
+
+#: validation context under which a ``Model`` spec is checked without drawing weights
+SPEC_ONLY = {"spec_only": True}
 
 
 class Preprocessing(BaseModel):
     """Options shared by every data source, applied in this order: test split (when the
     source has none), validation split, shift augmentation of the training split,
-    normalisation (training statistics)."""
+    normalisation (training statistics). ``task`` says whether the targets are class labels
+    or regression values (``auto``: 2-D float targets, or float targets that are not whole
+    numbers, are regression)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    task: Literal["auto", "classification", "regression"] = "auto"
 
     test_fraction: float | None = Field(default=None, gt=0, lt=1)
     validation_fraction: float | None = Field(default=0.1, gt=0, lt=1)
@@ -54,7 +75,6 @@ class CsvSource(Preprocessing):
     path: Path
     target: int | str = -1
     delimiter: str = ","
-    task: Literal["auto", "classification", "regression"] = "auto"
 
 
 class ImageFolderSource(Preprocessing):
@@ -105,7 +125,9 @@ class MlpSpec(BaseModel):
 
 
 class RunConfig(BaseModel):
-    """A whole training run: where the data comes from, the network, the training."""
+    """A whole training run: where the data comes from, the network, the training. When
+    ``train.loss`` is not given, it is ``mse`` for regression data and ``cross_entropy``
+    for classification."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -116,33 +138,83 @@ class RunConfig(BaseModel):
 
     @classmethod
     def from_file(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-        """Read a JSON config, apply ``a.b=value`` overrides (values parsed as JSON when
-        they are JSON, else taken as strings) and validate the result."""
-        raw = json.loads(Path(path).read_text())
+        """Read a JSON config, apply ``a.b=value`` overrides (values parsed as JSON; a bare
+        word is taken as a string) and validate the result; relative data paths resolve
+        against the config file's folder."""
+        path = Path(path)
+        raw = read_json_object(path)
         for item in overrides or []:
             apply_override(raw, item)
-        return cls.model_validate(raw)
+        config = cls.model_validate(raw, context=SPEC_ONLY)
+        return config.with_paths_from(path.resolve().parent)
+
+    def with_paths_from(self, folder: Path) -> RunConfig:
+        """This config with relative data paths made absolute against ``folder``."""
+        data = self.data
+        for name in ("path", "root"):
+            value = getattr(data, name, None)
+            if value is not None and not Path(value).is_absolute():
+                setattr(data, name, (folder / value).resolve())
+        return self
+
+    def loss_for(self, task: str) -> None:
+        """Give ``train.loss`` its default for ``task`` when the config did not set it."""
+        if "loss" not in self.train.model_fields_set:
+            self.train.loss = {"kind": "mse" if task == "regression" else "cross_entropy"}
 
     def build_model(self, n_features: int, n_outputs: int) -> Model:
-        """The model of this config for data of ``n_features`` inputs and ``n_outputs``."""
+        """The model of this config for data of ``n_features`` inputs and ``n_outputs``
+        (weights drawn here, from the model's seed)."""
         spec = self.model
         if isinstance(spec, Model):
-            return spec
+            return Model.model_validate(spec.model_dump())
         sizes = spec.layer_sizes or [n_features, *spec.hidden, n_outputs]
         return Model.mlp(sizes, nonlinearity=spec.nonlinearity, dropout=spec.dropout,
                          init=spec.init, init_scale=spec.init_scale, seed=spec.seed,
                          dtype=spec.dtype)
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; ``ConfigError`` naming the file for anything else."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such config file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc})") from exc
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column "
+                          f"{exc.colno}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: JSON nested too deeply") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object ({{\"name\", \"data\", "
+                          f"\"model\", \"train\"}}), found {type(raw).__name__}")
+    return raw
+
+
+#: shorthand values ``--set`` accepts for fields that are objects (``train.schedule=cosine``)
+_SHORTHAND_KIND = {"train.schedule", "train.loss"}
+
+
 def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Set ``raw[a][b] = value`` for ``item == "a.b=value"``."""
-    if "=" not in item:
-        raise ValueError(f"--set expects KEY.PATH=VALUE, found {item!r}")
+    """Set ``raw[a][b] = value`` for ``item == "a.b=value"``. ``value`` is JSON; a bare word
+    (letters, digits, ``_.-/``) is taken as a string, and anything else that is not valid
+    JSON is an error. For ``train.schedule`` and ``train.loss`` a word is the ``kind``."""
+    if "=" not in item or item.startswith("="):
+        raise ConfigError(f"--set expects KEY.PATH=VALUE, found {item!r}")
     key, text = item.split("=", 1)
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-/]*", text):
+            raise ConfigError(f"--set {key}: {text!r} is not valid JSON ({exc.msg}); quote "
+                              "strings only when they contain other characters") from exc
         value = text
+    if key in _SHORTHAND_KIND and isinstance(value, str):
+        value = {"kind": value}
     *parents, last = key.split(".")
     node = raw
     for part in parents:
@@ -150,24 +222,34 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ValueError(f"--set {key}: {part!r} is not an object in the config")
+            raise ConfigError(f"--set {key}: {part!r} is not an object in the config")
         node = child
     node[last] = value
 
 
-def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource):
-    """Load and preprocess the data a config describes (deterministic for a given config).
+def read_run_config(folder: RunFolder) -> RunConfig:
+    """The ``config.json`` of a run folder (validated without drawing weights); an error
+    saying what is missing when there is none (a run trained from Python has none)."""
+    if not folder.config.is_file():
+        raise ConfigError(
+            f"{folder.path} has no {folder.config.name}, so the command cannot rebuild the "
+            "run's data: the run was trained from Python (or not by mlp train). Load it with "
+            "mlp.load_checkpoint(...) in Python, or train it with mlp train CONFIG.json"
+            if folder.path.is_dir() else f"{folder.path}: no such run folder")
+    config = RunConfig.model_validate(read_json_object(folder.config), context=SPEC_ONLY)
+    return config.with_paths_from(folder.path.resolve())
 
-    Returns a ``preprocess.Data``.
-    """
-    from preprocess import Data
 
+def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource
+              ) -> Data:
+    """Load and preprocess the data a config describes (deterministic for a given config)."""
     if isinstance(config, SklearnSource):
         data = Data.from_sklearn(config.name, test_fraction=config.test_fraction,
                                  seed=config.split_seed)
     else:
         if isinstance(config, NpzSource):
-            data = Data.from_npz(config.path, x_key=config.x_key, y_key=config.y_key)
+            data = Data.from_npz(config.path, x_key=config.x_key, y_key=config.y_key,
+                                 task=config.task)
         elif isinstance(config, CsvSource):
             data = Data.from_csv(config.path, target=config.target,
                                  delimiter=config.delimiter, task=config.task)
@@ -185,8 +267,8 @@ def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource 
                               seed=config.split_seed)
     if config.augment_shift is not None:
         if data.image_shape is None:
-            raise ValueError(f"augment_shift needs image data; the {config.source} source "
-                             "has no image shape")
+            raise ConfigError(f"data.augment_shift needs image data; the {config.source} "
+                              "source has no image shape")
         data.augment_shift(data.image_shape, pixels=config.augment_shift)
     if config.normalize is not None:
         data.normalize(config.normalize)

@@ -7,8 +7,9 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlp.checkpoint import load_checkpoint
+from mlp.checkpoint import Checkpoint, load_checkpoint
 from mlp.errors import CheckpointError
+from mlp.run_folder import RunFolder
 
 
 def describe_checkpoint(path: str | Path) -> str:
@@ -37,38 +38,51 @@ def describe_checkpoint(path: str | Path) -> str:
         lines.append(f"normalizer: {checkpoint.normalizer.method}")
     if checkpoint.image_shape is not None:
         lines.append(f"image shape: {checkpoint.image_shape}")
-    config = json.dumps(json.loads(checkpoint.routinizer.model_dump_json()), indent=2)
+    config = json.dumps(json.loads(checkpoint.config.model_dump_json()), indent=2)
     lines += ["", "model:", checkpoint.model.summary(), "", "training config:", config]
     return "\n".join(lines)
 
 
+def best_epoch_metrics(checkpoint: Checkpoint) -> dict[str, float | int | None]:
+    """The History row of the best epoch (the weights ``best.h5`` holds and early stopping
+    restores), or of the last epoch when no epoch was best yet."""
+    history, state = checkpoint.history, checkpoint.state
+    if not len(history):
+        return {}
+    epoch = state.best_epoch or history.epoch[-1]
+    index = history.epoch.index(epoch) if epoch in history.epoch else len(history) - 1
+    return {column: getattr(history, column)[index] for column in
+            ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy")}
+
+
 def runs_table(root: str | Path = "ckpt") -> str:
-    """One row per run folder under ``root`` that holds a ``last.h5``: epochs, best
-    validation loss and accuracy, total training seconds, last modified (UTC)."""
+    """One row per run folder under ``root`` that holds a ``last.h5``: epochs done, the best
+    epoch and its validation loss and accuracy, total training seconds, last modified (UTC)."""
     root = Path(root)
-    folders = sorted(p.parent for p in root.glob("*/last.h5")) if root.is_dir() else []
+    folders = RunFolder.runs(root)
     if not folders:
         return f"no runs under {root} (a run is a folder holding last.h5)"
-    rows = [("run", "epochs", "best val loss", "best val acc", "seconds", "modified (UTC)")]
+    rows = [("run", "epochs", "best epoch", "val loss", "val acc", "seconds",
+             "modified (UTC)")]
     notes = [""]
     for folder in folders:
-        last = folder / "last.h5"
+        last = folder.last
         try:
             checkpoint = load_checkpoint(last)
             modified = datetime.fromtimestamp(last.stat().st_mtime, timezone.utc)
         except (OSError, CheckpointError) as exc:
             problem = str(exc).removeprefix(f"{last}: ")
-            rows.append((folder.name, "-", "-", "-", "-", "-"))
+            rows.append((folder.path.name, "-", "-", "-", "-", "-", "-"))
             notes.append(f"unreadable: {problem[:100]}")
             continue
-        history = checkpoint.history
-        val_loss = [v for v in history.val_loss if v is not None]
-        val_acc = [v for v in history.val_accuracy if v is not None]
-        rows.append((folder.name, str(checkpoint.state.epoch),
-                     f"{min(val_loss):.4g}" if val_loss else "-",
-                     f"{max(val_acc):.4f}" if val_acc else "-",
-                     f"{history.total_seconds:.1f}", modified.strftime("%Y-%m-%d %H:%M")))
-        notes.append("")
+        best = best_epoch_metrics(checkpoint)
+        rows.append((folder.path.name, str(checkpoint.state.epoch),
+                     str(best.get("epoch", "-")),
+                     "-" if best.get("val_loss") is None else f"{best['val_loss']:.4g}",
+                     "-" if best.get("val_accuracy") is None else f"{best['val_accuracy']:.4f}",
+                     f"{checkpoint.history.total_seconds:.1f}",
+                     modified.strftime("%Y-%m-%d %H:%M")))
+        notes.append("(stopped early)" if checkpoint.state.stopped_early else "")
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=True)),
                         note]).rstrip() for row, note in zip(rows, notes, strict=True)]

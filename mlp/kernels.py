@@ -13,30 +13,33 @@ The compiled kernels perform exactly the floating-point operations of the NumPy 
 fused multiply-adds and without fast-math; so both paths give bit-identical results and a
 run may be resumed with or without numba. Tests check this bit for bit.
 
-The backend is chosen once, from the environment variable ``MLP_KERNELS``:
+A ``Kernels`` object holds the choices for one trainer (its ``Optimizer`` owns it and
+passes it to the ReLU modules while training):
 
-- ``auto`` (the default): numba when it can be imported, else NumPy;
-- ``numba``: numba, and an error if it is missing;
-- ``numpy``: always the NumPy path.
+- ``backend``: ``"auto"`` (numba when it can be imported, else NumPy), ``"numba"`` (an
+  error if it is missing) or ``"numpy"``; by default the environment variable
+  ``MLP_KERNELS``, else ``auto``.
 
-``set_backend`` changes it at run time. Kernels are compiled on first use per dtype (about a
-second each) and cached on disk by numba, so later processes load them in milliseconds.
+Kernels are compiled on first use per dtype (about a second each) and cached on disk by
+numba, so later processes load them in milliseconds; within a process the compiled functions
+are memoised (``functools.cache``: the same source always compiles to the same function).
 
 An optimizer step over a large network (``_SPLIT_MIN`` elements or more) can be split into
 contiguous chunks run by several threads; every element is updated alone, so the result is
 the same bit for bit. It pays only when the cores are free: OpenBLAS's idle workers spin
 for 2**28 cycles after each matrix product unless ``OPENBLAS_THREAD_TIMEOUT`` (read when
 NumPy loads OpenBLAS) says otherwise, and a spinning worker takes the second core from the
-split. ``MLP_KERNEL_THREADS`` (or ``set_threads``) chooses the count:
+split.
 
-- ``auto`` (the default): two threads when there are two cores or more and
-  ``OPENBLAS_THREAD_TIMEOUT`` is set from 1 to 16 (idle workers sleep within 2**16 cycles);
-  otherwise one;
-- a positive integer: that many threads.
+- ``threads``: ``"auto"`` (two threads when there are two cores or more and
+  ``OPENBLAS_THREAD_TIMEOUT`` is set from 1 to 16, so idle workers sleep within 2**16
+  cycles; otherwise one) or a positive integer; by default ``MLP_KERNEL_THREADS``, else
+  ``auto``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,64 +49,56 @@ import numpy as np
 
 from mlp.errors import MLPError
 
-__all__ = ["Backend", "backend", "relu_backward", "relu_forward", "set_backend", "set_threads",
-           "threads", "update", "warm_up"]
+__all__ = ["Backend", "Kernels"]
 
 Backend = Literal["auto", "numba", "numpy"]
 
-_state: dict[str, Any] = {"choice": None, "numba": None, "compiled": {}, "threads": None,
-                          "pool": None, "pool_key": None}
 _RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call into a kernel
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
 _ALIGN = 16  #: chunk edges fall on multiples of 16 elements (whole 64-byte cache lines in float32)
 _MAX_SPIN_EXPONENT = 16  #: OPENBLAS_THREAD_TIMEOUT at or below which idle workers sleep quickly
 
 
-def set_backend(choice: Backend) -> str:
-    """Select the kernels: ``"auto"``, ``"numba"`` or ``"numpy"``; returns the backend in
-    force (``"numba"`` or ``"numpy"``). Raises ``MLPError`` for ``"numba"`` without numba."""
+@functools.cache
+def _numba() -> Any:
+    """The numba module, or None when it cannot be imported (asked once per process)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba
+
+
+@functools.cache
+def _compiled(name: str) -> Callable[..., None]:
+    """The compiled kernel ``name`` (numba must be importable)."""
+    # error_model="numpy": no zero-division checks, which would stop vectorisation
+    return _numba().njit(_SOURCES[name], cache=True, nogil=True, error_model="numpy",
+                         fastmath=False)
+
+
+def _resolve_backend(choice: str) -> str:
     if choice not in ("auto", "numba", "numpy"):
-        raise MLPError(f"MLP_KERNELS / set_backend: expected 'auto', 'numba' or 'numpy', "
-                       f"found {choice!r}")
-    numba = None
-    if choice != "numpy":
-        try:
-            import numba
-        except ImportError as exc:
-            if choice == "numba":
-                raise MLPError("the numba kernels were requested but numba cannot be "
-                               f"imported ({exc}); install the 'fast' extra") from exc
-    _state.update(choice=choice, numba=numba, compiled={})
-    return backend()
+        raise MLPError(f"MLP_KERNELS / Kernels(backend=...): expected 'auto', 'numba' or "
+                       f"'numpy', found {choice!r}")
+    if choice == "numpy":
+        return "numpy"
+    if _numba() is None:
+        if choice == "numba":
+            raise MLPError("the numba kernels were requested but numba cannot be imported; "
+                           "install the 'fast' extra")
+        return "numpy"
+    return "numba"
 
 
-def backend() -> str:
-    """The backend in force: ``"numba"`` or ``"numpy"``."""
-    if _state["choice"] is None:
-        set_backend(os.environ.get("MLP_KERNELS", "auto"))  # type: ignore[arg-type]
-    return "numpy" if _state["numba"] is None else "numba"
-
-
-def set_threads(choice: int | str = "auto") -> int:
-    """Threads for one optimizer step: a positive integer or ``"auto"`` (see the module
-    docstring); returns the count in force. Raises ``MLPError`` for anything else."""
+def _resolve_threads(choice: int | str) -> int:
     if choice == "auto":
-        count = _auto_threads(os.environ, _cores())
-    else:
-        text = str(choice).strip()
-        if isinstance(choice, bool) or not text.isdigit() or int(text) < 1:
-            raise MLPError(f"MLP_KERNEL_THREADS / set_threads: expected 'auto' or a positive "
-                           f"integer, found {choice!r}")
-        count = int(text)
-    _state["threads"] = count
-    return count
-
-
-def threads() -> int:
-    """The number of threads an optimizer step uses (``MLP_KERNEL_THREADS`` at first use)."""
-    if _state["threads"] is None:
-        set_threads(os.environ.get("MLP_KERNEL_THREADS", "auto"))
-    return _state["threads"]
+        return _auto_threads(os.environ, _cores())
+    text = str(choice).strip()
+    if isinstance(choice, bool) or not text.isdigit() or int(text) < 1:
+        raise MLPError(f"MLP_KERNEL_THREADS / Kernels(threads=...): expected 'auto' or a "
+                       f"positive integer, found {choice!r}")
+    return int(text)
 
 
 def _cores() -> int:
@@ -121,41 +116,140 @@ def _auto_threads(environ: Mapping[str, str], cores: int) -> int:
     return 2
 
 
-def _launch(kernel: Callable[..., None], arrays: Sequence[np.ndarray],
-            scalars: Sequence[Any]) -> None:
-    """``kernel(*arrays, *scalars)``, the arrays cut into one contiguous chunk per thread."""
-    count, size = threads(), arrays[0].size
-    if count == 1 or size < _SPLIT_MIN:
-        kernel(*arrays, *scalars)
-        return
-    edges = [size * k // count // _ALIGN * _ALIGN for k in range(count)] + [size]
-    key = (os.getpid(), count - 1)  # a forked child has the pool object but not its threads
-    if _state["pool_key"] != key:
-        if _state["pool"] is not None and _state["pool_key"][0] == key[0]:
-            _state["pool"].shutdown(wait=False)  # the count changed: retire the old workers
-        _state.update(pool=ThreadPoolExecutor(count - 1, thread_name_prefix="mlp-kernels"),
-                      pool_key=key)
-    chunks = [[a[lo:hi] for a in arrays] for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    futures = [_state["pool"].submit(kernel, *chunk, *scalars) for chunk in chunks[1:]]
-    try:
-        kernel(*chunks[0], *scalars)  # the compiled kernels release the GIL
-    finally:
-        for future in futures:
-            future.result()
+class Kernels:
+    """The compiled kernels one trainer uses: a backend and a thread count (see the module
+    docstring), and the worker threads of a split step, started on first need."""
+
+    def __init__(self, backend: Backend | None = None, threads: int | str | None = None) -> None:
+        self.backend = _resolve_backend(
+            backend if backend is not None else os.environ.get("MLP_KERNELS", "auto"))
+        self.threads = _resolve_threads(
+            threads if threads is not None else os.environ.get("MLP_KERNEL_THREADS", "auto"))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Kernels(backend={self.backend!r}, threads={self.threads})"
+
+    def __getstate__(self) -> dict[str, Any]:  # threads do not cross processes
+        return {"backend": self.backend, "threads": self.threads}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.backend, self.threads = state["backend"], state["threads"]
+        self._pool, self._pool_pid = None, None
+
+    def close(self) -> None:
+        """Stop the worker threads of split steps (started again when needed)."""
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.shutdown(wait=False)
+        self._pool = self._pool_pid = None
+
+    def _kernel(self, name: str) -> Callable[..., None] | None:
+        return None if self.backend == "numpy" else _compiled(name)
+
+    def _launch(self, kernel: Callable[..., None], arrays: Sequence[np.ndarray],
+                scalars: Sequence[Any]) -> None:
+        """``kernel(*arrays, *scalars)``, the arrays cut into one contiguous chunk per thread."""
+        count, size = self.threads, arrays[0].size
+        if count == 1 or size < _SPLIT_MIN:
+            kernel(*arrays, *scalars)
+            return
+        edges = [size * k // count // _ALIGN * _ALIGN for k in range(count)] + [size]
+        if self._pool is None or self._pool_pid != os.getpid():  # a fork has no threads
+            self._pool = ThreadPoolExecutor(count - 1, thread_name_prefix="mlp-kernels")
+            self._pool_pid = os.getpid()
+        chunks = [[a[lo:hi] for a in arrays]
+                  for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        futures = [self._pool.submit(kernel, *chunk, *scalars) for chunk in chunks[1:]]
+        try:
+            kernel(*chunks[0], *scalars)  # the compiled kernels release the GIL
+        finally:
+            for future in futures:
+                future.result()
+
+    def update(self, name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
+               v: np.ndarray, *, lr: float, momentum: float, alpha: float, beta1: float,
+               beta2: float, eps: float, weight_decay: float, step_size: float = 0.0,
+               bias_correction2_sqrt: float = 1.0) -> bool:
+        """Apply optimizer ``name`` in one compiled pass (split over ``threads`` threads for a
+        large network); False (nothing done) when the NumPy path must do it (NumPy backend, or
+        arrays that are not contiguous floats of one dtype).
+        Adam and AdamW take ``step_size`` and ``bias_correction2_sqrt`` from
+        ``mlp.optim.adam_scalars``."""
+        kernel = self._kernel(name)
+        if kernel is None:
+            return False
+        arrays = [_flat(a) for a in (param, grad, m, v)]
+        dtypes = {a.dtype for a in (param, grad, m, v)}
+        if any(a is None for a in arrays) or len(dtypes) != 1:
+            return False
+        p, g, m1, v1 = arrays
+        if not (p.size == g.size == m1.size == v1.size):
+            return False
+        c = param.dtype.type  # Python floats become the arrays' dtype, as NumPy's scalars do
+        wd = float(weight_decay)
+        if name == "sgd":
+            self._launch(kernel, (p, g), (c(lr), c(wd), wd != 0.0))
+        elif name in ("momentum", "nesterov"):
+            self._launch(kernel, (p, g, m1), (c(lr), c(momentum), c(lr * momentum), c(wd),
+                                              wd != 0.0, name == "nesterov"))
+        elif name == "rmsprop":
+            self._launch(kernel, (p, g, v1), (c(lr), c(alpha), c(1.0 - alpha), c(eps), c(wd),
+                                              wd != 0.0, lr != 0.0))
+        else:  # adam, adamw
+            coupled = name == "adam" and wd != 0.0
+            decoupled = name == "adamw" and wd != 0.0
+            self._launch(kernel, (p, g, m1, v1),
+                         (c(beta1), c(beta2), c(1.0 - beta2), c(bias_correction2_sqrt), c(eps),
+                          c(step_size), c(wd), coupled, c(1.0 - lr * wd), decoupled))
+        return True
+
+    def relu_forward(self, x: np.ndarray, out: np.ndarray) -> bool:
+        """``out = np.maximum(x, 0)`` in one compiled pass (NaN kept, -0.0 and negatives to +0.0,
+        as NumPy does); False when NumPy must or is faster (fewer than ``_RELU_MIN`` elements)."""
+        if x.size < _RELU_MIN:
+            return False
+        kernel = self._kernel("relu_forward")
+        if kernel is None or x.dtype != out.dtype:
+            return False
+        flat = [_flat(a) for a in (x, out)]
+        if any(a is None for a in flat):
+            return False
+        kernel(*flat, x.dtype.type(0))
+        return True
+
+    def relu_backward(self, grad_out: np.ndarray, output: np.ndarray,
+                      grad_in: np.ndarray) -> bool:
+        """``grad_in = grad_out * (output > 0)`` in one compiled pass; False when NumPy must or
+        is faster (fewer than ``_RELU_MIN`` elements)."""
+        if grad_out.size < _RELU_MIN:
+            return False
+        kernel = self._kernel("relu_backward")
+        if kernel is None or not (grad_out.dtype == output.dtype == grad_in.dtype):
+            return False
+        flat = [_flat(a) for a in (grad_out, output, grad_in)]
+        if any(a is None for a in flat):
+            return False
+        c = grad_out.dtype.type
+        kernel(*flat, c(0), c(1))  # NumPy multiplies by the mask cast to 1.0 and 0.0
+        return True
 
 
-def _kernel(name: str) -> Callable[..., None] | None:
-    """The compiled kernel ``name``, or None on the NumPy backend."""
-    compiled = _state["compiled"]
-    source = _SOURCES[name]
-    kernel = compiled.get(source)
-    if kernel is None:
-        if backend() == "numpy":
-            return None
-        # error_model="numpy": no zero-division checks, which would stop vectorisation
-        kernel = compiled[source] = _state["numba"].njit(
-            source, cache=True, nogil=True, error_model="numpy", fastmath=False)
-    return kernel
+    def warm_up(self, dtype: str | np.dtype = "float32",
+                optimizers: tuple[str, ...] | None = None) -> str:
+        """Compile (or load from numba's cache) the kernels of ``optimizers`` (default: all)
+        and the ReLU forward and backward for ``dtype`` now, so that the first training step
+        does not pay for it; returns the backend in force. Does nothing on the NumPy backend."""
+        if self.backend == "numba":
+            one = np.ones(1, dtype=dtype)
+            for name in optimizers if optimizers is not None else _OPTIMIZERS:
+                self.update(name, one.copy(), one.copy(), one.copy(), one.copy(), lr=0.0,
+                            momentum=0.0, alpha=0.0, beta1=0.0, beta2=0.0, eps=1.0,
+                            weight_decay=0.0)
+            zero = one.dtype.type(0)  # the kernels themselves: the wrappers skip arrays this small
+            _compiled("relu_forward")(one, one.copy(), zero)
+            _compiled("relu_backward")(one, one, one.copy(), zero, one.dtype.type(1))
+        return self.backend
 
 
 def _flat(array: np.ndarray) -> np.ndarray | None:
@@ -165,91 +259,6 @@ def _flat(array: np.ndarray) -> np.ndarray | None:
     if not array.flags.c_contiguous:
         return None
     return array.reshape(-1)
-
-
-def update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *,
-           lr: float, momentum: float, alpha: float, beta1: float, beta2: float, eps: float,
-           weight_decay: float, step_size: float = 0.0, bias_correction2_sqrt: float = 1.0
-           ) -> bool:
-    """Apply optimizer ``name`` in one compiled pass (split over ``threads()`` threads for a
-    large network); False (nothing done) when the NumPy path must do it (NumPy backend, or
-    arrays that are not contiguous floats of one dtype).
-    Adam and AdamW take ``step_size`` and ``bias_correction2_sqrt`` from
-    ``mlp.optim.adam_scalars``."""
-    kernel = _kernel(name)
-    if kernel is None:
-        return False
-    arrays = [_flat(a) for a in (param, grad, m, v)]
-    dtypes = {a.dtype for a in (param, grad, m, v)}
-    if any(a is None for a in arrays) or len(dtypes) != 1:
-        return False
-    p, g, m1, v1 = arrays
-    if not (p.size == g.size == m1.size == v1.size):
-        return False
-    c = param.dtype.type  # Python floats become the arrays' dtype, as NumPy's scalars do
-    wd = float(weight_decay)
-    if name == "sgd":
-        _launch(kernel, (p, g), (c(lr), c(wd), wd != 0.0))
-    elif name in ("momentum", "nesterov"):
-        _launch(kernel, (p, g, m1), (c(lr), c(momentum), c(lr * momentum), c(wd), wd != 0.0,
-                                     name == "nesterov"))
-    elif name == "rmsprop":
-        _launch(kernel, (p, g, v1), (c(lr), c(alpha), c(1.0 - alpha), c(eps), c(wd),
-                                     wd != 0.0, lr != 0.0))
-    else:  # adam, adamw
-        coupled = name == "adam" and wd != 0.0
-        decoupled = name == "adamw" and wd != 0.0
-        _launch(kernel, (p, g, m1, v1), (c(beta1), c(beta2), c(1.0 - beta2),
-                                         c(bias_correction2_sqrt), c(eps), c(step_size), c(wd),
-                                         coupled, c(1.0 - lr * wd), decoupled))
-    return True
-
-
-def relu_forward(x: np.ndarray, out: np.ndarray) -> bool:
-    """``out = np.maximum(x, 0)`` in one compiled pass (NaN kept, -0.0 and negatives to +0.0,
-    as NumPy does); False when NumPy must or is faster (fewer than ``_RELU_MIN`` elements)."""
-    if x.size < _RELU_MIN:
-        return False
-    kernel = _kernel("relu_forward")
-    if kernel is None or x.dtype != out.dtype:
-        return False
-    flat = [_flat(a) for a in (x, out)]
-    if any(a is None for a in flat):
-        return False
-    kernel(*flat, x.dtype.type(0))
-    return True
-
-
-def relu_backward(grad_out: np.ndarray, output: np.ndarray, grad_in: np.ndarray) -> bool:
-    """``grad_in = grad_out * (output > 0)`` in one compiled pass; False when NumPy must or
-    is faster (fewer than ``_RELU_MIN`` elements)."""
-    if grad_out.size < _RELU_MIN:
-        return False
-    kernel = _kernel("relu_backward")
-    if kernel is None or not (grad_out.dtype == output.dtype == grad_in.dtype):
-        return False
-    flat = [_flat(a) for a in (grad_out, output, grad_in)]
-    if any(a is None for a in flat):
-        return False
-    c = grad_out.dtype.type
-    kernel(*flat, c(0), c(1))  # NumPy multiplies by the mask cast to 1.0 and 0.0
-    return True
-
-
-def warm_up(dtype: str | np.dtype = "float32", optimizers: tuple[str, ...] | None = None
-            ) -> str:
-    """Compile (or load from numba's cache) the kernels of ``optimizers`` (default: all)
-    and the ReLU forward and backward for ``dtype`` now, so that the first training step
-    does not pay for it; returns the backend in force. Does nothing on the NumPy backend."""
-    if backend() == "numba":
-        one = np.ones(1, dtype=dtype)
-        for name in optimizers if optimizers is not None else _OPTIMIZERS:
-            update(name, one.copy(), one.copy(), one.copy(), one.copy(), lr=0.0,
-                   momentum=0.0, alpha=0.0, beta1=0.0, beta2=0.0, eps=1.0, weight_decay=0.0)
-        zero = one.dtype.type(0)  # the kernels themselves: the wrappers skip arrays this small
-        _kernel("relu_forward")(one, one.copy(), zero)
-        _kernel("relu_backward")(one, one, one.copy(), zero, one.dtype.type(1))
-    return backend()
 
 
 # --------------------------------------------------------------------------- sources

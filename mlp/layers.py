@@ -18,8 +18,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
 
-from mlp import kernels
 from mlp.arrays import Array1, Array2, array_field
+from mlp.kernels import Kernels
+from mlp.workspace import Buffers, private
 
 _MAX_CACHED_SHAPES = 8
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -34,23 +35,15 @@ class Module(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    _buffers: dict = PrivateAttr(default_factory=dict)
+    _buffers: Buffers = PrivateAttr(default_factory=lambda: Buffers(_MAX_CACHED_SHAPES * 4))
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """A work array of ``shape`` kept across calls (uninitialised contents)."""
-        # the private dict directly: Pydantic's attribute hooks cost microseconds per call
-        buffers = self.__pydantic_private__["_buffers"]
-        key = (name, shape, dtype)
-        buf = buffers.get(key)
-        if buf is None:
-            if len(buffers) >= _MAX_CACHED_SHAPES * 4:
-                buffers.clear()
-            buf = buffers[key] = np.empty(shape, dtype=dtype)
-        return buf
+        return private(self)["_buffers"].get(name, shape, dtype)
 
     def _forget(self) -> None:
         """Drop the work buffers (for example after a change of dtype)."""
-        self._buffers.clear()
+        private(self)["_buffers"].clear()
 
 
 class Layer(Module):
@@ -145,7 +138,7 @@ class Layer(Module):
         """``(N, in) -> (N, out)``; keeps ``x`` for backward when ``train``."""
         if not self.initialized:
             self.initialize(np.random.default_rng(0), self.weight_dtype(x))
-        state = self.__pydantic_private__
+        state = private(self)
         if not train:
             state["_input"] = None
             return x @ self.weight + self.bias
@@ -161,7 +154,7 @@ class Layer(Module):
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grad_weight = x.T @ g`` and ``grad_bias = sum(g)``; return ``g @ weight.T``."""
-        x = self.__pydantic_private__["_input"]
+        x = private(self)["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward(x, train=True) first")
         np.matmul(x.T, grad_out, out=self.grad_weight)
@@ -194,14 +187,16 @@ class Nonlinearity(Module):
     _saved: np.ndarray | None = PrivateAttr(default=None)
     _aux: np.ndarray | None = PrivateAttr(default=None)
 
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        """``(N, D) -> (N, D)``; keeps the output (or input) for backward when ``train``."""
+    def forward(self, x: np.ndarray, train: bool = False,
+                kernels: Kernels | None = None) -> np.ndarray:
+        """``(N, D) -> (N, D)``; keeps the output (or input) for backward when ``train``.
+        ``kernels`` (the trainer's) may run the ReLU as one compiled pass."""
         if self.kind == "identity":
             return x
         out = self._buffer("out", x.shape, x.dtype) if train else np.empty_like(x)
         kind = self.kind
         if kind == "relu":
-            if not kernels.relu_forward(x, out):
+            if kernels is None or not kernels.relu_forward(x, out):
                 np.maximum(x, 0, out=out)
             saved = out
         elif kind == "leaky_relu":
@@ -231,26 +226,26 @@ class Nonlinearity(Module):
             out *= x
             out *= 0.5
             saved = x
-            self.__pydantic_private__["_aux"] = t if train else None
+            private(self)["_aux"] = t if train else None
         else:
             np.subtract(x, x.max(axis=1, keepdims=True), out=out)
             np.exp(out, out=out)
             out /= out.sum(axis=1, keepdims=True)
             saved = out
-        self.__pydantic_private__["_saved"] = saved if train else None
+        private(self)["_saved"] = saved if train else None
         return out
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, kernels: Kernels | None = None) -> np.ndarray:
         """Gradient with respect to the input, ``(N, D)``."""
         if self.kind == "identity":
             return grad_out
-        saved = self.__pydantic_private__["_saved"]
+        saved = private(self)["_saved"]
         if saved is None:
             raise RuntimeError("Nonlinearity.backward needs a forward(x, train=True) first")
         grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
         kind = self.kind
         if kind == "relu":
-            if not kernels.relu_backward(grad_out, saved, grad_in):
+            if kernels is None or not kernels.relu_backward(grad_out, saved, grad_in):
                 mask = self._buffer("mask", grad_out.shape, np.bool_)
                 np.greater(saved, 0, out=mask)
                 np.multiply(grad_out, mask, out=grad_in)
@@ -266,7 +261,7 @@ class Nonlinearity(Module):
             np.subtract(1, grad_in, out=grad_in)
             grad_in *= grad_out
         elif kind == "gelu":
-            x, t = saved, self.__pydantic_private__["_aux"]
+            x, t = saved, private(self)["_aux"]
             # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
             scratch = self._buffer("scratch", x.shape, x.dtype)
             np.multiply(x, x, out=scratch)
@@ -304,7 +299,7 @@ class DropoutLayer(Module):
         self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None
     ) -> np.ndarray:
         """``(N, D) -> (N, D)``; draws ``N*D`` uniforms from ``rng`` when training."""
-        state = self.__pydantic_private__
+        state = private(self)
         if not train or self.p == 0.0:
             state["_mask"] = None
             return x
@@ -322,7 +317,7 @@ class DropoutLayer(Module):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """``grad * mask / (1 - p)``; the identity when the forward pass was."""
-        mask = self.__pydantic_private__["_mask"]
+        mask = private(self)["_mask"]
         if mask is None:
             return grad_out
         grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)

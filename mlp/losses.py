@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from mlp.errors import DataError
+from mlp.workspace import Buffers, private
 
 LossKind = Literal["mse", "mae", "cross_entropy", "bce"]
 
@@ -34,21 +35,30 @@ class Loss(BaseModel):
     label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
 
     _grad: np.ndarray | None = PrivateAttr(default=None)
-    _buffers: dict = PrivateAttr(default_factory=dict)
+    _buffers: Buffers = PrivateAttr(default_factory=lambda: Buffers(8))
 
     @property
     def is_classification(self) -> bool:
         return self.kind in ("cross_entropy", "bce")
 
     def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        buffers = self.__pydantic_private__["_buffers"]  # skips Pydantic's attribute hooks
-        key = (shape, dtype)
-        buf = buffers.get(key)
-        if buf is None:
-            if len(buffers) >= 8:
-                buffers.clear()
-            buf = buffers[key] = np.empty(shape, dtype=dtype)
-        return buf
+        return private(self)["_buffers"].get("grad", shape, dtype)
+
+    def evaluate(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | int]:
+        """``{"loss", "accuracy" (classification only), "n"}`` of a model's ``outputs``
+        ``(N, out)`` against targets ``y``: what ``mlp evaluate`` prints and the trainer
+        records for the validation split."""
+        y = np.asarray(y)
+        if y.dtype.kind == "f":
+            y = y.astype(outputs.dtype, copy=False)
+        if outputs.shape[0] != y.shape[0]:
+            raise DataError(f"evaluate needs as many targets as inputs: {outputs.shape[0]} "
+                            f"inputs, found {y.shape[0]} targets")
+        result: dict[str, float | int] = {"loss": self.forward(outputs, y)}
+        if self.is_classification:
+            result["accuracy"] = count_correct(outputs, y) / max(len(y), 1)
+        result["n"] = int(y.shape[0])
+        return result
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
         """The mean loss of ``pred`` against ``target``; keeps ``dL/dpred`` for backward."""
@@ -77,7 +87,7 @@ class Loss(BaseModel):
             grad *= 0.5
             grad -= target
             grad /= n
-        self.__pydantic_private__["_grad"] = grad
+        private(self)["_grad"] = grad
         return loss
 
     def _matching_target(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -138,12 +148,22 @@ class Loss(BaseModel):
             if eps:
                 probs -= eps / c
         probs /= n
-        self.__pydantic_private__["_grad"] = probs
+        private(self)["_grad"] = probs
         return float(per_sample.sum()) / n
 
     def backward(self) -> np.ndarray:
         """``dL/dpred`` of the last ``forward`` (a buffer reused by the next call)."""
-        grad = self.__pydantic_private__["_grad"]
+        grad = private(self)["_grad"]
         if grad is None:
             raise RuntimeError("Loss.backward needs a forward(pred, target) first")
         return grad
+
+
+def count_correct(outputs: np.ndarray, y: np.ndarray) -> int:
+    """How many rows' argmax (``output > 0`` for one output) equals the label (labels may be
+    class indices ``(N,)`` or probabilities ``(N, C)``)."""
+    if y.ndim == 2 and outputs.shape[1] > 1:
+        y = y.argmax(axis=1)
+    if outputs.shape[1] == 1:
+        return int(np.count_nonzero((outputs[:, 0] > 0) == (y.reshape(-1) > 0.5)))
+    return int(np.count_nonzero(outputs.argmax(axis=1) == y))

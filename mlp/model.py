@@ -12,10 +12,11 @@ from collections.abc import Iterator, Sequence
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from mlp.arrays import all_finite
 from mlp.errors import DataError
+from mlp.kernels import Kernels
 from mlp.layers import PARAMETER_ARRAYS, DropoutLayer, Layer, Nonlinearity
 
 ModuleSpec = Annotated[Layer | Nonlinearity | DropoutLayer, Field(discriminator="type")]
@@ -29,11 +30,13 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     modules: list[ModuleSpec] = Field(min_length=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
     dtype: Literal["float32", "float64"] = "float32"
 
     @model_validator(mode="after")
-    def _check_and_initialise(self) -> Model:
+    def _check_and_initialise(self, info: ValidationInfo) -> Model:
+        """Check the layers connect, then draw or cast the arrays (not under a validation
+        context with ``spec_only``: reading a config validates a spec without weights)."""
         layers = self.layers
         if not layers:
             raise ValueError("a Model needs at least one Layer")
@@ -43,6 +46,8 @@ class Model(BaseModel):
                     f"consecutive layers do not connect: out_features={prev.out_features} "
                     f"is followed by in_features={nxt.in_features}"
                 )
+        if info.context and info.context.get("spec_only"):
+            return self
         rng = np.random.default_rng(self.seed)
         for layer in layers:
             if layer.initialized:
@@ -128,20 +133,25 @@ class Model(BaseModel):
         rng: np.random.Generator | None = None,
         *,
         validate: bool = True,
+        kernels: Kernels | None = None,
     ) -> np.ndarray:
         """Outputs ``(N, out_features)``. With ``train`` the modules keep what backward needs
         and write into reused buffers; ``rng`` drives dropout. ``validate=False`` skips the
-        input checks (the trainer validated its data once)."""
+        input checks (the trainer validated its data once); ``kernels`` (the trainer's) may
+        run the ReLU compiled."""
         if validate:
             x = self.check_input(x)
         for module in self.modules:
             if isinstance(module, DropoutLayer):
                 x = module.forward(x, train=train, rng=rng)
+            elif isinstance(module, Nonlinearity):
+                x = module.forward(x, train=train, kernels=kernels)
             else:
                 x = module.forward(x, train=train)
         return x
 
-    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+    def backward(self, grad: np.ndarray, input_grad: bool = True,
+                 kernels: Kernels | None = None) -> np.ndarray | None:
         """Back-propagate ``dL/doutput``, filling every layer's gradients; returns ``dL/dx``
         (or None when ``input_grad`` is false, which skips the first layer's input product)."""
         modules = self.modules
@@ -150,6 +160,8 @@ class Model(BaseModel):
             module = modules[index]
             if isinstance(module, Layer):
                 grad = module.backward(grad, need_input_grad=input_grad or index != first)
+            elif isinstance(module, Nonlinearity):
+                grad = module.backward(grad, kernels=kernels)
             else:
                 grad = module.backward(grad)
         return grad

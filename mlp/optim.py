@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlp import kernels
+from mlp.kernels import Kernels
 
 __all__ = [
     "OPTIMIZERS",
@@ -195,8 +195,8 @@ def clip_grad_norm(grads: list[np.ndarray], max_norm: float | None) -> float:
 
 @dataclass
 class Hyperparameters:
-    """The optimizer hyperparameters ``apply_update`` reads; mutable (the trainer sets ``lr``
-    every epoch from its schedule)."""
+    """The optimizer hyperparameters ``apply_update`` reads (a ``TrainingConfig`` has the
+    same names and may stand in for it)."""
 
     lr: float
     momentum: float = 0.9
@@ -208,26 +208,27 @@ class Hyperparameters:
 
 
 def apply_update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
-                 v: np.ndarray, *, step: int, hp: Hyperparameters,
-                 scratch: np.ndarray) -> None:
+                 v: np.ndarray, *, step: int, hp: Hyperparameters, scratch: np.ndarray,
+                 lr: float | None = None, kernels: Kernels | None = None) -> None:
     """One in-place update of ``param`` by optimizer ``name`` (one of ``OPTIMIZERS``).
 
     ``m`` is the velocity of ``momentum``/``nesterov``, ``v`` the square average of
     ``rmsprop``, both are used by ``adam``/``adamw``; a buffer a rule does not use is left
-    untouched. ``step`` is the 1-based update count (used by Adam's bias corrections).
-    With numba (``mlp.kernels``) the rule runs as one compiled pass that gives the same bits
-    as the NumPy functions above, which run otherwise.
+    untouched. ``step`` is the 1-based update count (used by Adam's bias corrections);
+    ``lr`` (by default ``hp.lr``) is this step's learning rate. With ``kernels`` on numba
+    (``mlp.kernels``) the rule runs as one compiled pass that gives the same bits as the
+    NumPy functions above, which run otherwise.
     """
-    lr, wd = float(hp.lr), float(hp.weight_decay)
+    lr, wd = float(hp.lr if lr is None else lr), float(hp.weight_decay)
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
     beta1, beta2 = float(hp.beta1), float(hp.beta2)
     step_size, bias_correction2_sqrt = (adam_scalars(step, lr, beta1, beta2)
                                         if name in ("adam", "adamw") else (0.0, 1.0))
-    if kernels.update(name, param, grad, m, v, lr=lr, momentum=float(hp.momentum),
-                      alpha=float(hp.alpha), beta1=beta1, beta2=beta2, eps=float(hp.eps),
-                      weight_decay=wd, step_size=step_size,
-                      bias_correction2_sqrt=bias_correction2_sqrt):
+    if kernels is not None and kernels.update(
+            name, param, grad, m, v, lr=lr, momentum=float(hp.momentum), alpha=float(hp.alpha),
+            beta1=beta1, beta2=beta2, eps=float(hp.eps), weight_decay=wd, step_size=step_size,
+            bias_correction2_sqrt=bias_correction2_sqrt):
         return  # one compiled pass, bit-identical to the NumPy rules below
     if name == "sgd":
         sgd(param, grad, lr=lr, weight_decay=wd, scratch=scratch)
@@ -239,7 +240,5 @@ def apply_update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
                 weight_decay=wd, scratch=scratch)
     elif name in ("adam", "adamw"):
         rule = adam if name == "adam" else adamw
-        rule(param, grad, m, v, step=step, lr=lr, beta1=float(hp.beta1),
-             beta2=float(hp.beta2), eps=float(hp.eps), weight_decay=wd, scratch=scratch)
-    else:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+        rule(param, grad, m, v, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=float(hp.eps),
+             weight_decay=wd, scratch=scratch)

@@ -1,268 +1,294 @@
-"""``BasicRoutinizer``: owns every training hyperparameter and runs the training loop.
+"""``BasicRoutinizer``: a ``TrainingConfig`` that trains.
 
 ``run(model, data)`` trains ``model`` on ``data`` (a ``preprocess.Data``) for ``epochs``
 epochs of mini-batches, evaluating on the validation split after each epoch, keeping the
-best weights, writing checkpoints, and returning a ``History``. The routinizer keeps the
-training state (epoch and step counters, the generator, the schedule, the best weights), so
-raising ``epochs`` and calling ``run`` again continues the same run; ``resume(path)``
-rebuilds both from a checkpoint and continues bit-identically.
+best weights, writing checkpoints into its run folder, and returning the ``History``. What
+changes as a run goes lives in one ``RunState`` (``state``); the parameters and optimizer
+moments live in the ``Optimizer``'s flat buffers. Raising ``epochs`` and calling ``run``
+again continues the same run; ``resume(path)`` rebuilds both from a checkpoint and continues
+bit-identically.
+
+While a run folder is being written, its lock is held; saves follow the cadence
+(``save_every_epochs`` / ``save_every_seconds``) and always happen at the end, on early stop
+or target loss, on divergence and on SIGINT/SIGTERM, which end the run after the save with
+``TrainingInterrupted``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PositiveFloat,
-    PositiveInt,
-    PrivateAttr,
-    field_validator,
-)
-from tqdm.auto import tqdm
+from pydantic import PrivateAttr
 
-from mlp import kernels, optim
+from mlp import atomic
+from mlp.callbacks import Callback, CallbackError, CsvLogger, StopTraining
+from mlp.checkpoint import DataFacts, load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
-from mlp.losses import Loss
+from mlp.kernels import Kernels
+from mlp.losses import count_correct
 from mlp.model import Model
-from mlp.parameters import FlatParameters
-from mlp.schedules import ConstantSchedule, Schedule, ScheduleState
+from mlp.optimizer import Optimizer, layer_views
+from mlp.progress import Progress
+from mlp.run_folder import RunFolder
+from mlp.run_state import RunState
+from mlp.signals import DeferredSignals, TrainingInterrupted
+from mlp.training_config import TrainingConfig
 
 if TYPE_CHECKING:
     from preprocess import Data
 
 log = logging.getLogger("mlp")
 
+#: the former name of ``RunState`` (its JSON is unchanged)
+TrainingState = RunState
 
-class TrainingState(BaseModel):
-    """Where a run stands; saved as JSON in every checkpoint."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    epoch: int = 0
-    step: int = 0
-    best_loss: float | None = None
-    best_epoch: int | None = None
-    monitor: Literal["val_loss", "train_loss"] = "val_loss"
-    rng_state: dict[str, Any] | None = None
-    schedule: ScheduleState = Field(default_factory=ScheduleState)
-    data_fingerprint: dict[str, Any] | None = None
-    stopped_early: bool = False
+__all__ = ["BasicRoutinizer", "TrainingInterrupted", "TrainingState"]
 
 
-class BasicRoutinizer(BaseModel):
-    """Every training hyperparameter, validated; ``run`` trains a model with them.
+class _Snapshot:
+    """The parameters, moments, gradients and state JSON of one completed epoch, so that a
+    checkpoint of that epoch can be written later (by the cadence, or on an interrupt)."""
 
-    Optimizers follow PyTorch's definitions (see ``mlp.optim``) and update weights and
-    biases alike; ``weight_decay`` is coupled (added to the gradient) for all but
-    ``adamw``; ``grad_clip`` rescales all gradients together when their global L2 norm
-    exceeds it (``clip_grad_norm_``). ``early_stopping`` is a patience in epochs on the
-    validation loss (the training loss when there is no validation split) and restores the
-    best weights; ``target_loss`` stops once that loss is at or below it.
-    """
+    def __init__(self, optimizer: Optimizer) -> None:
+        self.flats = [np.empty_like(a) for a in (optimizer.param, optimizer.grad,
+                                                  optimizer.m, optimizer.v)]
+        self.state_json = ""
+        self.epoch = 0
 
-    model_config = ConfigDict(extra="forbid")
+    def take(self, optimizer: Optimizer, state: RunState) -> None:
+        for kept, current in zip(self.flats, (optimizer.param, optimizer.grad, optimizer.m,
+                                              optimizer.v), strict=True):
+            np.copyto(kept, current)
+        self.state_json, self.epoch = state.model_dump_json(), state.epoch
 
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt | None = 32
-    lr: PositiveFloat = 1e-3
-    optimizer: Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"] = "adam"
-    momentum: float = Field(default=0.9, ge=0.0, lt=1.0)
-    alpha: float = Field(default=0.99, ge=0.0, lt=1.0)
-    beta1: float = Field(default=0.9, ge=0.0, lt=1.0)
-    beta2: float = Field(default=0.999, ge=0.0, lt=1.0)
-    eps: PositiveFloat = 1e-8
-    weight_decay: float = Field(default=0.0, ge=0.0)
-    grad_clip: PositiveFloat | None = None
-    loss: Loss = Field(default_factory=Loss)
-    schedule: Schedule = Field(default_factory=ConstantSchedule)
-    early_stopping: PositiveInt | None = None
-    target_loss: float | None = None
-    shuffle: bool = True
-    seed: int = 0
-    checkpoint_dir: Path | None = None
-    dynamic_show: bool = False
-    plot_every: PositiveInt = 1
-    progress: bool = True
+    def model(self, model: Model) -> Model:
+        """A model of ``model``'s spec holding this snapshot's arrays (not copied)."""
+        modules = []
+        views = [layer_views(flat, model.layers) for flat in self.flats]
+        layer = 0
+        for module in model.modules:
+            spec = module.model_dump()
+            if spec["type"] == "layer":
+                (spec["weight"], spec["bias"]), (spec["grad_weight"], spec["grad_bias"]), \
+                    (spec["m_weight"], spec["m_bias"]), (spec["v_weight"], spec["v_bias"]) = \
+                    (v[layer] for v in views)
+                layer += 1
+            modules.append(spec)
+        return Model(modules=modules, seed=model.seed, dtype=model.dtype)
 
-    _state: TrainingState = PrivateAttr(default_factory=TrainingState)
-    _history: History = PrivateAttr(default_factory=History)
-    _rng: np.random.Generator | None = PrivateAttr(default=None)
-    _best: list[np.ndarray] | None = PrivateAttr(default=None)
+    def state(self, current: RunState) -> RunState:
+        """The run state as it was at this epoch (its history is a prefix of the current)."""
+        state = RunState.model_validate_json(self.state_json)
+        state.history = History.model_validate(
+            {k: v[:self.epoch] for k, v in current.history.model_dump().items()})
+        state.best = current.best
+        return state
+
+
+class BasicRoutinizer(TrainingConfig):
+    """Every training hyperparameter (the fields of ``TrainingConfig``), and ``run``."""
+
+    _state: RunState = PrivateAttr(default_factory=RunState)
     _model: Model | None = PrivateAttr(default=None)
+    _optimizer: Optimizer | None = PrivateAttr(default=None)
+    _kernels: Kernels | None = PrivateAttr(default=None)
     _allow_data_change: bool = PrivateAttr(default=False)
-    _flat: FlatParameters | None = PrivateAttr(default=None)
-
-    @field_validator("loss", mode="before")
-    @classmethod
-    def _loss_from_kind(cls, value: Any) -> Any:
-        return {"kind": value} if isinstance(value, str) else value
 
     # ------------------------------------------------------------------ state
     @property
-    def state(self) -> TrainingState:
+    def state(self) -> RunState:
+        """The run's state: counters, generator, schedule state, history, best weights."""
         return self._state
 
     @property
     def history(self) -> History:
-        return self._history
+        return self._state.history
 
     @property
     def rng(self) -> np.random.Generator:
         """The one generator of the run: shuffling and dropout masks (state checkpointed)."""
-        if self._rng is None:
-            self._rng = np.random.default_rng(self.seed)
-        return self._rng
+        return self._state.generator(self.seed)
 
     @property
     def best_arrays(self) -> list[np.ndarray] | None:
-        """Copies of the best weights and biases so far (``[w0, b0, w1, b1, ...]``)."""
-        return self._best
+        """The best weights and biases so far as ``[w0, b0, w1, b1, ...]`` (views)."""
+        if self._state.best is None or self._model is None:
+            return None
+        return [a for pair in layer_views(self._state.best, self._model.layers) for a in pair]
 
-    def restore(self, model: Model, state: TrainingState, history: History,
-                best: list[np.ndarray] | None, allow_data_change: bool = False) -> None:
-        """Adopt a saved training state (used by checkpoint loading; see ``resume``)."""
-        self._state, self._history, self._best, self._model = state, history, best, model
-        self._rng = np.random.default_rng(self.seed)
-        if state.rng_state is not None:
-            self._rng.bit_generator.state = state.rng_state
+    @property
+    def kernels(self) -> Kernels:
+        """The compiled kernels this trainer uses (``MLP_KERNELS``/``MLP_KERNEL_THREADS``
+        by default; ``use_kernels`` chooses others)."""
+        if self._kernels is None:
+            self._kernels = Kernels()
+        return self._kernels
+
+    def use_kernels(self, kernels: Kernels) -> None:
+        """Train with ``kernels`` from now on (results are bit-identical either way)."""
+        self._kernels = kernels
+        if self._optimizer is not None:
+            self._optimizer.kernels = kernels
+
+    def restore(self, model: Model, state: RunState, history: History | None = None,
+                best: list[np.ndarray] | np.ndarray | None = None,
+                allow_data_change: bool = False) -> None:
+        """Adopt a saved run state for ``model`` (``history`` and ``best``, a flat array or
+        ``[w0, b0, ...]``, replace the state's own when given); see ``resume``."""
+        if history is not None:
+            state.history = history
+        if isinstance(best, list):
+            best = np.concatenate([a.reshape(-1) for a in best]).astype(model.dtype)
+        if best is not None:
+            state.best = best
+        state._rng = None  # the generator continues from state.rng_state
+        self._state, self._model, self._optimizer = state, model, None
         self._allow_data_change = allow_data_change
 
     @classmethod
     def resume(cls, path: str | Path, allow_data_change: bool = False
                ) -> tuple[BasicRoutinizer, Model]:
-        """Rebuild the routinizer and model of a checkpoint (a ``.h5`` file or a run folder,
-        whose ``last.h5`` is used). Raise ``epochs`` and call ``run`` to continue."""
-        from mlp.checkpoint import load_checkpoint
-
+        """Rebuild the routinizer and model of a checkpoint (a ``.h5`` file, or a run folder
+        whose ``last.h5`` is used). The run folder is the one given (or holding the file),
+        whatever the checkpoint says. Raise ``epochs`` and call ``run`` to continue."""
         checkpoint = load_checkpoint(path)
-        routinizer = checkpoint.routinizer
-        routinizer.restore(checkpoint.model, checkpoint.state, checkpoint.history,
-                           checkpoint.best_arrays, allow_data_change)
+        routinizer = cls.model_validate_json(checkpoint.config.model_dump_json())
+        routinizer.checkpoint_dir = RunFolder.of(checkpoint.path).path
+        routinizer.restore(checkpoint.model, checkpoint.state, allow_data_change=allow_data_change)
         return routinizer, checkpoint.model
 
     # --------------------------------------------------------------- training
-    def run(self, model: Model, data: Data) -> History:
-        """Train ``model`` on ``data`` until ``epochs`` epochs are done; return the History."""
+    def run(self, model: Model, data: Data, callbacks: Sequence[Callback] = ()) -> History:
+        """Train ``model`` on ``data`` until ``epochs`` epochs are done; return the History.
+
+        ``callbacks`` observe the run (``mlp.callbacks``); they are not part of its state.
+        """
         if self._model is not model:
             self._start_fresh(model)
         state = self._state
         train = data.astype(model.dtype)
         self._check_data(model, train)
-        if self.checkpoint_dir is not None:
+        folder = None if self.checkpoint_dir is None else RunFolder(self.checkpoint_dir)
+        if folder is not None:
             self._check_fingerprint(data)
-        is_classification = self.loss.is_classification
-        has_val = train.X_val is not None
-        state.monitor = "val_loss" if has_val else "train_loss"
+        state.monitor = "val_loss" if train.X_val is not None else "train_loss"
         if state.epoch >= self.epochs:
             log.info("nothing to do: %d of %d epochs are done", state.epoch, self.epochs)
-            return self._history
+            return state.history
+        if folder is None:
+            return self._train(model, train, None, list(callbacks))
+        with folder.locked():
+            atomic.remove_stale_temps(folder.path)
+            logger = CsvLogger(folder.history_csv)
+            return self._train(model, train, folder, [logger, *callbacks])
 
-        flat = self._packed(model)
+    def _train(self, model: Model, train: Data, folder: RunFolder | None,
+               callbacks: list[Callback]) -> History:
+        state = self._state
+        optimizer = self._packed(model)
+        kernels = optimizer.kernels
         kernels.warm_up(model.dtype, (self.optimizer,))  # compiled before the clock starts
-        hp = optim.Hyperparameters(lr=self.lr, momentum=self.momentum, alpha=self.alpha,
-                                   beta1=self.beta1, beta2=self.beta2, eps=self.eps,
-                                   weight_decay=self.weight_decay)
-        rng, loss = self.rng, self.loss
-        batch_size = self.batch_size
+        writer = _Writer(self, model, train, folder, optimizer)
+        progress = Progress(state.epoch, self.epochs, enabled=self.progress,
+                            log_every=self.log_every, live_plot=self._live_plot(folder))
+        is_classification = self.loss.is_classification
+        rng, loss, batch_size = self.rng, self.loss, self.batch_size
         order_rng = rng if self.shuffle else None
-        live = self._live_plot()
-        bar = tqdm(range(state.epoch, self.epochs), initial=state.epoch, total=self.epochs,
-                   disable=not self.progress, unit="epoch", dynamic_ncols=True)
-        target_reached = False
-        # overflow on the way to a NaN/inf loss is reported as TrainingDiverged, not warned
-        quiet = contextlib.ExitStack()
-        quiet.enter_context(np.errstate(over="ignore", invalid="ignore"))
-        try:
-            for epoch in bar:
-                lr = self.schedule.lr_for_epoch(epoch, self.lr, self.epochs, state.schedule)
-                hp.lr = lr
-                started = time.perf_counter()
-                total_loss, correct, seen = 0.0, 0, 0
-                for X_batch, y_batch in train.batches(batch_size, order_rng):
-                    out = model.forward(X_batch, train=True, rng=rng, validate=False)
-                    value = loss.forward(out, y_batch)
-                    if not math.isfinite(value):
-                        raise TrainingDiverged(
-                            f"loss became {value} at epoch {epoch + 1}, step {state.step + 1} "
-                            f"(lr {lr:g}); lower lr or set grad_clip"
-                        )
-                    if is_classification:
-                        correct += _count_correct(out, y_batch)
-                    model.backward(loss.backward(), input_grad=False)
-                    state.step += 1
-                    if self.grad_clip is not None:
-                        flat.clip(self.grad_clip)
-                    flat.update(self.optimizer, state.step, hp)
-                    n = X_batch.shape[0]
-                    total_loss += value * n
-                    seen += n
-                row = self._end_epoch(model, train, epoch, lr, total_loss / seen,
-                                      correct / seen if is_classification else None,
-                                      time.perf_counter() - started, has_val)
-                bar.set_postfix(_postfix(row), refresh=False)
-                if live is not None:
-                    live.update(self._history)
-                if self._should_stop_early():
-                    log.info("early stopping after epoch %d: no improvement for %d epochs",
-                             epoch + 1, self.early_stopping)
-                    state.stopped_early = True
-                    break
-                monitored = row["val_loss"] if has_val else row["train_loss"]
-                if self.target_loss is not None and monitored <= self.target_loss:
-                    log.info("target loss %g reached at epoch %d (%s %.6g)", self.target_loss,
-                             epoch + 1, state.monitor, monitored)
-                    target_reached = True
-                    break
-        finally:
-            quiet.close()
-            bar.close()
-            if live is not None:
-                live.close(self._history)
-            self._final_curves()
-        if self.target_loss is not None and not target_reached:
+        outcome = "done"
+        signals = DeferredSignals()
+        with signals, np.errstate(over="ignore", invalid="ignore"), progress:
+            # overflow on the way to a NaN/inf loss is reported as TrainingDiverged
+            _call(callbacks, "on_train_begin", self, model)
+            try:
+                for epoch in range(state.epoch, self.epochs):
+                    lr = self.schedule.lr_for_epoch(epoch, self.lr, self.epochs, state.schedule)
+                    started = time.perf_counter()
+                    total_loss, correct, seen = 0.0, 0, 0
+                    for X_batch, y_batch in train.batches(batch_size, order_rng):
+                        if signals.received:
+                            break
+                        out = model.forward(X_batch, train=True, rng=rng, validate=False,
+                                            kernels=kernels)
+                        value = loss.forward(out, y_batch)
+                        if not math.isfinite(value):
+                            raise TrainingDiverged(
+                                f"loss became {value} at epoch {epoch + 1}, step "
+                                f"{state.step + 1} (lr {lr:g}); lower lr or set grad_clip")
+                        if is_classification:
+                            correct += count_correct(out, y_batch)
+                        model.backward(loss.backward(), input_grad=False, kernels=kernels)
+                        state.step += 1
+                        optimizer.step(state.step, lr)
+                        n = X_batch.shape[0]
+                        total_loss += value * n
+                        seen += n
+                    if signals.received:
+                        outcome = "interrupted"
+                        break
+                    row, improved = self._end_epoch(
+                        model, train, optimizer, epoch, lr, total_loss / seen,
+                        correct / seen if is_classification else None,
+                        time.perf_counter() - started)
+                    writer.end_epoch(improved)
+                    progress.epoch(row, state.history)
+                    if _call(callbacks, "on_epoch_end", self, row):
+                        log.info("stopped by a callback after epoch %d", epoch + 1)
+                        outcome = "stopped"
+                        break
+                    if state.should_stop_early(self.early_stopping):
+                        log.info("early stopping after epoch %d: no improvement for %d epochs",
+                                 epoch + 1, self.early_stopping)
+                        state.stopped_early = True
+                        outcome = "stopped"
+                        break
+                    if state.reached(self.target_loss):
+                        log.info("target loss %g reached at epoch %d (%s %.6g)",
+                                 self.target_loss, epoch + 1, state.monitor,
+                                 getattr(state.history, state.monitor)[-1])
+                        outcome = "stopped"
+                        break
+            except TrainingDiverged:
+                writer.finish(reason="divergence")  # the last good epoch stays on disk
+                raise
+            except CallbackError:
+                writer.finish(reason="a failed callback")
+                raise
+            writer.finish()
+            _call(callbacks, "on_train_end", self, model)
+        writer.curves(progress)
+        if outcome == "interrupted":
+            raise TrainingInterrupted(signals.received, state.epoch, self.epochs,
+                                      None if folder is None else folder.path)
+        if self.target_loss is not None and outcome != "stopped":
             log.info("target loss %g was never reached (best %s %.6g)", self.target_loss,
                      state.monitor, state.best_loss)
-        if state.stopped_early and self._best is not None:
-            self._load_best(model)
-        return self._history
+        if state.stopped_early and state.best is not None:
+            optimizer.load_parameters(state.best)
+            log.info("restored the best weights (epoch %s, %s %.6g)", state.best_epoch,
+                     state.monitor, state.best_loss)
+        return state.history
 
     def evaluate(self, model: Model, X: np.ndarray, y: np.ndarray) -> dict[str, float | int]:
         """``{"loss", "accuracy" (classification only), "n"}`` of ``model`` on ``(X, y)``."""
-        outputs = model.predict_logits(X)
-        y = np.asarray(y)
-        if y.dtype.kind == "f":
-            y = y.astype(outputs.dtype, copy=False)
-        if outputs.shape[0] != y.shape[0]:
-            raise DataError(f"evaluate needs as many targets as inputs: {outputs.shape[0]} "
-                            f"inputs, found {y.shape[0]} targets")
-        result: dict[str, float | int] = {"loss": self.loss.forward(outputs, y)}
-        if self.loss.is_classification:
-            result["accuracy"] = _count_correct(outputs, y) / max(len(y), 1)
-        result["n"] = int(y.shape[0])
-        return result
+        return self.loss.evaluate(model.predict_logits(X), y)
 
     # ---------------------------------------------------------------- helpers
     def _start_fresh(self, model: Model) -> None:
-        self._state, self._history, self._best = TrainingState(), History(), None
-        self._rng = np.random.default_rng(self.seed)
-        self._model = model
+        self._state, self._model, self._optimizer = RunState(), model, None
 
-    def _packed(self, model: Model) -> FlatParameters:
+    def _packed(self, model: Model) -> Optimizer:
         """The model's parameters packed into flat buffers (packed once, kept across runs)."""
         layers = model.layers
-        if self._flat is None or not self._flat.is_packing(layers):
-            self._flat = FlatParameters(layers)
-        return self._flat
+        if self._optimizer is None or not self._optimizer.is_packing(layers):
+            self._optimizer = Optimizer(layers, self, self.kernels)
+        return self._optimizer
 
     def _check_data(self, model: Model, data: Data) -> None:
         if data.n_features != model.in_features:
@@ -290,97 +316,109 @@ class BasicRoutinizer(BaseModel):
             )
         self._state.data_fingerprint = fingerprint
 
-    def _end_epoch(self, model: Model, data: Data, epoch: int, lr: float, train_loss: float,
-                   train_accuracy: float | None, seconds: float, has_val: bool
-                   ) -> dict[str, Any]:
+    def _end_epoch(self, model: Model, data: Data, optimizer: Optimizer, epoch: int,
+                   lr: float, train_loss: float, train_accuracy: float | None,
+                   seconds: float) -> tuple[dict[str, Any], bool]:
+        """Validate, record the epoch's History row and keep the best weights; returns the
+        row and whether the monitored loss improved."""
         state = self._state
         val_loss = val_accuracy = None
-        if has_val:
+        if data.X_val is not None:
             scores = self.evaluate(model, data.X_val, data.y_val)
             val_loss, val_accuracy = scores["loss"], scores.get("accuracy")
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch + 1}")
+        if not optimizer.parameters_finite():  # no NaN weights ever reach a checkpoint
+            raise TrainingDiverged(f"the weights became NaN or infinite at epoch {epoch + 1} "
+                                   f"(lr {lr:g}); lower lr or set grad_clip")
         row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                "train_accuracy": train_accuracy, "val_accuracy": val_accuracy, "lr": lr,
                "seconds": seconds}
-        self._history.append(**row)
         self.schedule.end_epoch(state.schedule, val_loss)
-        state.epoch = epoch + 1
-        state.rng_state = self.rng.bit_generator.state
-        monitored = val_loss if has_val else train_loss
-        improved = state.best_loss is None or monitored < state.best_loss
-        if improved:
-            state.best_loss, state.best_epoch = monitored, epoch + 1
-            self._keep_best(model)
-        self._write_checkpoints(model, data, improved)
-        return row
+        return row, state.end_epoch(row, optimizer.param)
 
-    def _keep_best(self, model: Model) -> None:
-        arrays = [a for layer in model.layers for a in (layer.weight, layer.bias)]
-        if self._best is None:
-            self._best = [a.copy() for a in arrays]
-        else:
-            for kept, current in zip(self._best, arrays, strict=True):
-                np.copyto(kept, current)
-
-    def _load_best(self, model: Model) -> None:
-        arrays = [a for layer in model.layers for a in (layer.weight, layer.bias)]
-        for current, kept in zip(arrays, self._best, strict=True):
-            np.copyto(current, kept)
-        log.info("restored the best weights (epoch %s, %s %.6g)", self._state.best_epoch,
-                 self._state.monitor, self._state.best_loss)
-
-    def _should_stop_early(self) -> bool:
-        state = self._state
-        if self.early_stopping is None or state.best_epoch is None:
-            return False
-        return state.epoch - state.best_epoch >= self.early_stopping
-
-    def _write_checkpoints(self, model: Model, data: Data, improved: bool) -> None:
-        """Write ``last.h5`` (and ``best.h5`` on improvement) under ``checkpoint_dir``."""
-        if self.checkpoint_dir is None:
-            return
-        from mlp.checkpoint import save_checkpoint
-
-        folder = Path(self.checkpoint_dir)
-        save_checkpoint(folder / "last.h5", model, self, data)
-        if improved:
-            save_checkpoint(folder / "best.h5", model, self, data)
-
-    def _curves_path(self) -> Path | None:
-        return None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / "curves.png"
-
-    def _live_plot(self) -> Any:
+    def _live_plot(self, folder: RunFolder | None) -> Any:
         """A live figure when ``dynamic_show`` (a PNG under a non-interactive backend)."""
         if not self.dynamic_show:
             return None
-        from mlp.plotting import LivePlot
+        from mlp.plotting import LivePlot  # matplotlib loads only when a figure is wanted
 
-        return LivePlot(self._curves_path(), every=self.plot_every)
-
-    def _final_curves(self) -> None:
-        """Without a live figure, a run folder still gets its ``curves.png`` at the end."""
-        path = self._curves_path()
-        if path is not None and not self.dynamic_show and len(self._history):
-            from mlp.plotting import save_curves
-
-            save_curves(self._history, path)
+        return LivePlot(None if folder is None else folder.curves, every=self.plot_every)
 
 
-def _count_correct(outputs: np.ndarray, y: np.ndarray) -> int:
-    """How many rows' argmax (``output > 0`` for one output) equals the label."""
-    if y.ndim == 2 and outputs.shape[1] > 1:
-        y = y.argmax(axis=1)
-    if outputs.shape[1] == 1:
-        return int(np.count_nonzero((outputs[:, 0] > 0) == (y.reshape(-1) > 0.5)))
-    return int(np.count_nonzero(outputs.argmax(axis=1) == y))
+class _Writer:
+    """Writes a run folder's checkpoints by the cadence: ``last.h5`` from the last completed
+    epoch, ``best.h5`` from the best epoch (both kept as in-memory snapshots between saves)."""
+
+    def __init__(self, routinizer: BasicRoutinizer, model: Model, data: DataFacts,
+                 folder: RunFolder | None, optimizer: Optimizer) -> None:
+        self.routinizer, self.model, self.data, self.folder = routinizer, model, data, folder
+        self.optimizer = optimizer
+        self.last_saved = time.monotonic()
+        self.epochs_since = 0
+        self.saved_epoch = routinizer.state.epoch
+        if folder is not None:
+            self.last, self.best = _Snapshot(optimizer), _Snapshot(optimizer)
+            self.best_pending = False
+
+    def end_epoch(self, improved: bool) -> None:
+        if self.folder is None:
+            return
+        state = self.routinizer.state
+        self.last.take(self.optimizer, state)
+        if improved:
+            self.best.take(self.optimizer, state)
+            self.best_pending = True
+        self.epochs_since += 1
+        every_epochs = self.routinizer.save_every_epochs
+        every_seconds = self.routinizer.save_every_seconds
+        if ((every_epochs is not None and self.epochs_since >= every_epochs)
+                or (every_seconds is not None
+                    and time.monotonic() - self.last_saved >= every_seconds)):
+            self.save()
+
+    def save(self) -> None:
+        """Write ``last.h5`` (and a pending ``best.h5``) from the snapshots."""
+        state = self.routinizer.state
+        if self.best_pending:
+            save_checkpoint(self.folder.best, self.best.model(self.model), self.routinizer,
+                            self.data, self.best.state(state))
+            self.best_pending = False
+        if self.last.epoch > self.saved_epoch:
+            save_checkpoint(self.folder.last, self.last.model(self.model), self.routinizer,
+                            self.data, self.last.state(state))
+            self.saved_epoch = self.last.epoch
+        self.last_saved, self.epochs_since = time.monotonic(), 0
+
+    def finish(self, reason: str | None = None) -> None:
+        """The save that always happens when a run ends (normally, or for ``reason``)."""
+        if self.folder is None:
+            return
+        self.save()
+        if reason is not None:
+            log.info("saved epoch %d to %s before stopping for %s", self.saved_epoch,
+                     self.folder.last, reason)
+
+    def curves(self, progress: Progress) -> None:
+        """``curves.png`` of the run, best effort (a warning, never an exception)."""
+        if self.folder is None or not len(self.routinizer.history):
+            return
+        progress.final_curves(self.routinizer.history, self.folder.curves,
+                              self.routinizer.state, self.folder.name)
 
 
-def _postfix(row: dict[str, Any]) -> dict[str, str]:
-    shown = {"loss": f"{row['train_loss']:.4g}"}
-    if row["val_loss"] is not None:
-        shown["val_loss"] = f"{row['val_loss']:.4g}"
-    if row["val_accuracy"] is not None:
-        shown["val_acc"] = f"{row['val_accuracy']:.4f}"
-    shown["lr"] = f"{row['lr']:.3g}"
-    return shown
+def _call(callbacks: Sequence[Callback], hook: str, routinizer: BasicRoutinizer,
+          *args: Any) -> bool:
+    """Call ``hook`` on every callback; True when one asked to stop. A callback's exception
+    becomes ``CallbackError`` naming it."""
+    stop = False
+    for callback in callbacks:
+        try:
+            if getattr(callback, hook)(routinizer, *args):
+                stop = True
+        except StopTraining:
+            stop = True
+        except Exception as exc:
+            raise CallbackError(f"callback {type(callback).__name__}.{hook} failed: "
+                                f"{type(exc).__name__}: {exc}") from exc
+    return stop

@@ -42,6 +42,11 @@ class _BaseSchedule(BaseModel):
     def end_epoch(self, state: ScheduleState, val_loss: float | None) -> None:
         """Observe the epoch's validation loss; nothing to do for a stateless schedule."""
 
+    def depends_on_epochs(self) -> bool:
+        """Whether the learning rates change with the run's ``epochs`` (so a resume that
+        raises ``epochs`` changes the rates still to come)."""
+        return False
+
 
 class ConstantSchedule(_BaseSchedule):
     """``lr = base_lr`` every epoch."""
@@ -68,17 +73,26 @@ class StepSchedule(_BaseSchedule):
 
 
 class CosineSchedule(_BaseSchedule):
-    """``CosineAnnealingLR`` with ``T_max = epochs``, closed form:
-    ``lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2``."""
+    """``CosineAnnealingLR`` with ``T_max = t_max`` (by default the run's ``epochs``), in
+    closed form: ``lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / T_max)) / 2``.
+
+    With ``t_max`` unset the curve stretches with ``epochs``: a run resumed with more epochs
+    follows a different curve from then on than it would have. Set ``t_max`` to fix it.
+    """
 
     kind: Literal["cosine"] = "cosine"
     min_lr: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    t_max: int | None = Field(default=None, ge=1, strict=True)
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """``min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2``."""
+        """``min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / T_max)) / 2``."""
+        t_max = epochs if self.t_max is None else self.t_max
         return self.min_lr + (base_lr - self.min_lr) * (1.0 + math.cos(math.pi * epoch
-                                                                       / epochs)) / 2.0
+                                                                       / t_max)) / 2.0
+
+    def depends_on_epochs(self) -> bool:
+        return self.t_max is None
 
 
 class PlateauSchedule(_BaseSchedule):

@@ -1,6 +1,10 @@
-"""Data for mlp-routinizer: loading, splitting, normalising, augmenting, batching, storing."""
+"""Data for mlp-routinizer: loading, splitting, normalising, augmenting, batching, storing.
 
+``Normalizer`` belongs to a saved model's predict path (``mlp.normalizer``) and is
+re-exported here, where the data that fit it live.
+"""
+
+from mlp.normalizer import Normalizer
 from preprocess.data import Data
-from preprocess.normalizer import Normalizer
 
 __all__ = ["Data", "Normalizer"]

@@ -10,6 +10,7 @@ regression targets are ``(N, outputs)`` floating arrays.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -20,8 +21,8 @@ import numpy as np
 
 from mlp.arrays import all_finite
 from mlp.errors import DataError
-from preprocess import augment, loaders
-from preprocess.normalizer import Method, Normalizer
+from mlp.normalizer import Method, Normalizer
+from preprocess import augment, data_file, loaders
 
 SPLITS = ("train", "val", "test")
 Task = Literal["auto", "classification", "regression"]
@@ -74,6 +75,14 @@ def _encode_labels(labels: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str,
     return classes, dict(zip(labels, parts, strict=True))
 
 
+def _looks_continuous(y: np.ndarray) -> bool:
+    """1-D float labels, not all whole numbers, at least 10 and nearly all distinct: these
+    are regression targets, not class labels."""
+    if y.ndim != 1 or y.dtype.kind != "f" or len(y) < 10 or not all_finite(y):
+        return False
+    return bool((y != np.round(y)).any()) and len(np.unique(y)) > 0.9 * len(y)
+
+
 def _regression_targets(y: np.ndarray, split: str) -> np.ndarray:
     """``y_split`` as a C-contiguous floating ``(N, outputs)`` array ((N,) becomes (N, 1))."""
     if y.dtype.kind not in "fiub":
@@ -116,7 +125,8 @@ class Data:
 
     def __init__(self, X_train: Any, y_train: Any, X_val: Any = None, y_val: Any = None,
                  X_test: Any = None, y_test: Any = None, task: Task = "auto",
-                 image_shape: Sequence[int] | None = None) -> None:
+                 image_shape: Sequence[int] | None = None,
+                 input_scale: float | None = None) -> None:
         if task not in ("auto", "classification", "regression"):
             raise DataError(f"task must be 'auto', 'classification' or 'regression', found "
                             f"{task!r}")
@@ -146,6 +156,12 @@ class Data:
         y = targets["train"]
         if task == "auto":
             task = "regression" if y.ndim == 2 and y.dtype.kind == "f" else "classification"
+            if task == "classification" and _looks_continuous(y):
+                raise DataError(
+                    f"y_train holds {len(np.unique(y))} distinct non-integer numbers in "
+                    f"{len(y)} samples, which look like regression targets; say "
+                    "task='regression' (\"task\": \"regression\" in a config's data), or "
+                    "task='classification' to use them as class labels")
         self.task: Literal["classification", "regression"] = task
         self.classes: np.ndarray | None = None
         if task == "classification":
@@ -156,7 +172,11 @@ class Data:
             setattr(self, f"X_{split}", features.get(split))
             setattr(self, f"y_{split}", targets.get(split))
         self.normalizer: Normalizer | None = None
+        self.n_original_train: int | None = None  # before augment_shift added copies
         self.image_shape: tuple[int, int] | None = _image_shape(image_shape, width)
+        if input_scale is not None and not (math.isfinite(input_scale) and input_scale > 0):
+            raise DataError(f"input_scale must be a positive number, found {input_scale!r}")
+        self.input_scale: float | None = None if input_scale is None else float(input_scale)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -215,8 +235,7 @@ class Data:
         arrays = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
         if all(a.dtype == dtype for a in arrays.values()):
             return self
-        other = object.__new__(Data)
-        other.__dict__.update(self.__dict__)
+        other = copy.copy(self)
         other.__dict__["_buffers"] = {}
         for name, array in arrays.items():
             setattr(other, name, np.ascontiguousarray(array, dtype=dtype))
@@ -280,6 +299,7 @@ class Data:
         """Training split ``(N, h*w)`` becomes ``(5N, h*w)``: the originals, then copies
         shifted up, down, left and right by ``pixels`` with zero fill (augment before
         normalising, so the fill is background); targets are repeated."""
+        self.n_original_train = len(self)
         self.X_train = augment.shifted_copies(self.X_train, image_shape, pixels)
         self.y_train = np.tile(self.y_train, (5,) + (1,) * (self.y_train.ndim - 1))
         return self
@@ -345,10 +365,11 @@ class Data:
         return cls(X, y, **kwargs)
 
     @classmethod
-    def from_npz(cls, path: str | Path, x_key: str = "X", y_key: str = "y") -> Data:
+    def from_npz(cls, path: str | Path, x_key: str = "X", y_key: str = "y",
+                 task: Task = "auto") -> Data:
         """Arrays ``x_key``/``y_key`` of an ``.npz`` file (or ``X_train``, ``y_train``,
-        ``X_val``, ... when it has them), read without pickle."""
-        return loaders.load_npz(cls, path, x_key, y_key)
+        ``X_val``, ... when it has them), read without pickle; ``task`` as the constructor's."""
+        return cls(**loaders.load_npz(path, x_key, y_key), task=task)
 
     @classmethod
     def from_csv(cls, path: str | Path, target: int | str = -1,
@@ -358,20 +379,20 @@ class Data:
         file; non-numeric targets are class labels (strings), integer targets class codes,
         other numbers regression targets ``(N, 1)`` unless ``task`` says otherwise. A header
         row is detected (``header="auto"``: the first row is not numeric) or forced."""
-        return loaders.load_csv(cls, path, target, header, delimiter, task)
+        return cls(**loaders.load_csv(path, target, header, delimiter, task))
 
     @classmethod
     def from_image_folder(cls, root: str | Path,
                           image_shape: Sequence[int] | None = None) -> Data:
         """Images ``root/<label>/*.bmp|png|jpg`` as grey-scale float32 rows in [0, 1]; every
         image must have ``image_shape`` (height, width), by default the first one's."""
-        return loaders.load_image_folder(cls, root, image_shape)
+        return cls(**loaders.load_image_folder(root, image_shape))
 
     @classmethod
     def from_sklearn(cls, name: str, test_fraction: float = 0.25, seed: int = 0) -> Data:
         """A scikit-learn toy set (``digits``, ``iris``, ``wine``, ``breast_cancer``) with a
         stratified test split of ``test_fraction`` (needs the ``datasets`` extra)."""
-        return loaders.load_sklearn(cls, name, test_fraction, seed)
+        return cls(**loaders.load_sklearn(name, test_fraction, seed))
 
     @classmethod
     def sin(cls, n_train: int = 64, n_val: int = 256, noise: float = 0.0,
@@ -380,14 +401,21 @@ class Data:
         """``y = sin(frequency x)`` regression, float64 ``(N, 1)``: ``n_train`` sorted uniform
         draws of ``x`` in ``interval`` with ``noise * N(0, 1)`` added to their targets, and a
         noiseless grid of ``n_val`` validation points spanning the interval."""
-        return loaders.make_sin(cls, n_train, n_val, noise, interval, frequency, seed)
+        return cls(**loaders.make_sin(n_train, n_val, noise, interval, frequency, seed))
 
     def save(self, path: str | Path) -> Path:
         """Write every split, the classes, the normaliser, ``task`` and ``image_shape`` to an
         HDF5 file (``fletcher32`` on every dataset, no pickle); returns the path."""
-        return loaders.save_data(self, Path(path))
+        return data_file.write(path, self)
 
     @classmethod
     def load(cls, path: str | Path) -> Data:
-        """Read a file written by ``save``, validated as on construction."""
-        return loaders.load_data_file(cls, Path(path))
+        """Read a file written by ``save``, validated as on construction (and with the checks
+        a checkpoint gets: links, filters, stored sizes, checksums)."""
+        arguments, classes, normalizer = data_file.read(path)
+        data = cls(**arguments)
+        if classes is not None and not np.array_equal(data.classes, classes):
+            raise DataError(f"{path}: expected every stored class to occur in some split, "
+                            f"found classes {data.classes.tolist()} of {classes.tolist()}")
+        data.normalizer = normalizer
+        return data

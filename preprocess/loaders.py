@@ -1,7 +1,8 @@
-"""Loaders behind ``Data.from_*``, HDF5 storage of ``Data``, and raw inputs for prediction.
+"""Loaders behind ``Data.from_*``, and raw inputs for prediction.
 
-No pickle anywhere: ``.npz`` files are read with ``allow_pickle=False`` and ``Data.save``
-writes HDF5 (strings as fixed-length UTF-8, every dataset with the ``fletcher32`` checksum).
+Each loader returns the keyword arguments of ``Data(...)`` (arrays, ``task``,
+``image_shape``, ``input_scale``) and never builds a ``Data`` itself. No pickle anywhere:
+``.npz`` and ``.npy`` files are read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -9,26 +10,24 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-import h5py
 import numpy as np
-from pydantic import ValidationError
 
 from mlp.arrays import all_finite
 from mlp.errors import DataError
 
-if TYPE_CHECKING:
-    from preprocess.data import Data
+#: what a loader returns: keyword arguments of ``Data(...)``
+DataArguments = dict[str, Any]
 
 IMAGE_SUFFIXES = (".bmp", ".png", ".jpg", ".jpeg")
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer")
 SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 
-def load_npz(cls: type[Data], path: str | Path, x_key: str, y_key: str) -> Data:
-    """``Data`` of the arrays ``x_key``/``y_key``, or of ``X_train``/``y_train`` (and the
-    ``_val``, ``_test`` pairs) when the archive has ``X_train``."""
+def load_npz(path: str | Path, x_key: str, y_key: str) -> DataArguments:
+    """The arrays ``x_key``/``y_key``, or ``X_train``/``y_train`` (and the ``_val``,
+    ``_test`` pairs) when the archive has ``X_train``."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -36,11 +35,11 @@ def load_npz(cls: type[Data], path: str | Path, x_key: str, y_key: str) -> Data:
         raise DataError(f"{path}: expected an .npz archive of plain arrays (no pickle), "
                         f"found an unreadable file ({exc})") from exc
     if "X_train" in arrays:
-        return cls(**{key: arrays.get(key) for key in SPLIT_KEYS})
+        return {key: arrays.get(key) for key in SPLIT_KEYS}
     if x_key not in arrays or y_key not in arrays:
         raise DataError(f"{path}: expected arrays {x_key!r} and {y_key!r} (or 'X_train' and "
                         f"'y_train'), found {sorted(arrays)}")
-    return cls(arrays[x_key], arrays[y_key])
+    return {"X_train": arrays[x_key], "y_train": arrays[y_key]}
 
 
 def _is_number(text: str) -> bool:
@@ -87,9 +86,9 @@ def _csv_targets(path: Path, labels: list[str], task: str) -> np.ndarray:
     return values.astype(np.int64) if integral else values
 
 
-def load_csv(cls: type[Data], path: str | Path, target: int | str, header: bool | str,
-             delimiter: str, task: str) -> Data:
-    """``Data`` of a CSV file: numeric feature columns and one ``target`` column (index or
+def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter: str,
+             task: str) -> DataArguments:
+    """A CSV file's numeric feature columns and one ``target`` column (index or
     header name); ``header="auto"`` detects a header row (always one for a named target)."""
     path = Path(path)
     try:
@@ -119,7 +118,7 @@ def load_csv(cls: type[Data], path: str | Path, target: int | str, header: bool 
             raise DataError(f"{path}: line {number}: expected numeric features, found "
                             f"{cells}") from exc
     labels = [row[column] for row in rows]
-    return cls(features, _csv_targets(path, labels, task), task=task)
+    return {"X_train": features, "y_train": _csv_targets(path, labels, task), "task": task}
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -157,10 +156,9 @@ def _stack_images(files: list[Path], shape: Sequence[int] | None
     return X, expected
 
 
-def load_image_folder(cls: type[Data], root: str | Path,
-                      image_shape: Sequence[int] | None) -> Data:
-    """``Data`` of ``root/<label>/*.bmp|png|jpg``: grey-scale [0, 1] float32 rows flattened
-    row-major, labelled by sub-folder name; folders and files sorted by name."""
+def load_image_folder(root: str | Path, image_shape: Sequence[int] | None) -> DataArguments:
+    """``root/<label>/*.bmp|png|jpg`` as grey-scale [0, 1] float32 rows flattened row-major,
+    labelled by sub-folder name; folders and files sorted by name."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: expected a folder with one sub-folder of images per label, "
@@ -175,10 +173,15 @@ def load_image_folder(cls: type[Data], root: str | Path,
         raise DataError(f"{root}: expected images ({', '.join(IMAGE_SUFFIXES)}) in <label>/ "
                         "sub-folders, found none")
     X, shape = _stack_images(files, image_shape)
-    return cls(X, np.array(labels), task="classification", image_shape=shape)
+    return {"X_train": X, "y_train": np.array(labels), "task": "classification",
+            "image_shape": shape, "input_scale": 1.0}
 
 
-def load_sklearn(cls: type[Data], name: str, test_fraction: float, seed: int) -> Data:
+#: what an image read in [0, 1] must be multiplied by to match a scikit-learn set's pixels
+SKLEARN_INPUT_SCALES = {"digits": 16.0}
+
+
+def load_sklearn(name: str, test_fraction: float, seed: int) -> DataArguments:
     """A scikit-learn toy set with a stratified test split made by ``train_test_split``."""
     if name not in SKLEARN_SETS:
         raise DataError(f"expected a scikit-learn data set among {', '.join(SKLEARN_SETS)}, "
@@ -193,12 +196,13 @@ def load_sklearn(cls: type[Data], name: str, test_fraction: float, seed: int) ->
     X_train, X_test, y_train, y_test = train_test_split(
         bunch.data, bunch.target, test_size=test_fraction, stratify=bunch.target,
         random_state=seed)
-    return cls(X_train, y_train, X_test=X_test, y_test=y_test, task="classification",
-               image_shape=(8, 8) if name == "digits" else None)
+    return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test,
+            "task": "classification", "image_shape": (8, 8) if name == "digits" else None,
+            "input_scale": SKLEARN_INPUT_SCALES.get(name)}
 
 
-def make_sin(cls: type[Data], n_train: int, n_val: int, noise: float,
-             interval: tuple[float, float], frequency: float, seed: int) -> Data:
+def make_sin(n_train: int, n_val: int, noise: float, interval: tuple[float, float],
+             frequency: float, seed: int) -> DataArguments:
     """``y = sin(frequency x)`` regression, float64 ``(N, 1)``: ``n_train`` sorted uniform
     draws of ``x`` in ``interval`` (targets plus ``noise * N(0, 1)``) and a noiseless grid of
     ``n_val`` validation points spanning the interval."""
@@ -207,17 +211,30 @@ def make_sin(cls: type[Data], n_train: int, n_val: int, noise: float,
     x_train = np.sort(rng.uniform(low, high, n_train)).reshape(-1, 1)
     x_val = np.linspace(low, high, n_val).reshape(-1, 1)
     y_train = np.sin(frequency * x_train) + noise * rng.normal(size=x_train.shape)
-    return cls(x_train, y_train, x_val, np.sin(frequency * x_val), task="regression")
+    return {"X_train": x_train, "y_train": y_train, "X_val": x_val,
+            "y_val": np.sin(frequency * x_val), "task": "regression"}
 
 
-def _input_matrix(path: Path, X: np.ndarray) -> np.ndarray:
-    """``X`` of a ``.npy``/``.csv`` input file as a finite floating ``(N, D)`` array (a 1-D
-    array is one sample; integers and booleans become float32)."""
+def _input_matrix(path: Path, X: np.ndarray, image_shape: Sequence[int] | None,
+                  n_features: int | None) -> np.ndarray:
+    """``X`` of a ``.npy``/``.csv`` input file as a finite floating ``(N, D)`` array: a 1-D
+    array is one sample, ``(N, h, w)`` images of the model's ``image_shape`` are flattened,
+    integers and booleans become float32; ``D`` must be ``n_features`` when given."""
     if X.ndim == 1:
         X = X.reshape(1, -1)
-    if X.ndim != 2 or X.size == 0:
-        raise DataError(f"{path}: expected inputs of ndim 2 (N, features) or 1 (one sample), "
-                        f"found ndim {X.ndim} with shape {X.shape}")
+    if X.ndim == 3 and image_shape is not None and tuple(X.shape[1:]) == tuple(image_shape):
+        X = X.reshape(X.shape[0], -1)
+    if X.ndim != 2:
+        images = (f", or (N, {image_shape[0]}, {image_shape[1]}) images"
+                  if image_shape is not None else "")
+        raise DataError(f"{path}: expected inputs of ndim 2 (N, features) or 1 (one sample)"
+                        f"{images}, found ndim {X.ndim} with shape {X.shape}")
+    if X.size == 0:
+        raise DataError(f"{path}: expected at least one sample with features, found an empty "
+                        f"array of shape {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise DataError(f"{path}: the model takes {n_features} features per sample, found "
+                        f"{X.shape[1]}")
     if X.dtype.kind in "iub":
         X = X.astype(np.float32)
     elif X.dtype.kind != "f":
@@ -228,38 +245,12 @@ def _input_matrix(path: Path, X: np.ndarray) -> np.ndarray:
     return X
 
 
-def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None = None
-                ) -> np.ndarray:
-    """Raw inputs ``(N, D)`` (floating) for prediction: one ``.npy`` or ``.csv`` file (a
-    header row is skipped), or image files and folders of images, each read as
-    ``Data.from_image_folder`` reads it (of ``image_shape`` when given)."""
+def image_inputs(paths: Sequence[str | Path]) -> list[Path] | None:
+    """The image files ``paths`` name, in order (folders give their images sorted by name);
+    None when ``paths`` is one ``.npy`` or ``.csv`` file."""
     paths = [Path(p) for p in paths]
-    if not paths:
-        raise DataError("expected a .npy, .csv or image file or a folder of images, found "
-                        "no path")
-    if len(paths) == 1 and paths[0].suffix.lower() == ".npy":
-        try:
-            X = np.load(paths[0], allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{paths[0]}: expected a .npy array without pickle, found an "
-                            f"unreadable file ({exc})") from exc
-        return _input_matrix(paths[0], X)
-    if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
-        try:
-            with paths[0].open(newline="", encoding="utf-8") as handle:
-                rows = [row for row in csv.reader(handle) if row]
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise DataError(f"{paths[0]}: expected a readable UTF-8 CSV file ({exc})") from exc
-        if rows and not all(map(_is_number, rows[0])):
-            rows = rows[1:]
-        widths = sorted({len(row) for row in rows})
-        if len(widths) > 1:
-            raise DataError(f"{paths[0]}: expected one number of fields per row, found {widths}")
-        try:
-            X = np.array([[float(cell) for cell in row] for row in rows])
-        except ValueError as exc:
-            raise DataError(f"{paths[0]}: expected numeric CSV inputs, found {exc}") from exc
-        return _input_matrix(paths[0], X)
+    if len(paths) == 1 and paths[0].suffix.lower() in (".npy", ".csv"):
+        return None
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -271,92 +262,56 @@ def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None =
                             f"({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
     if not files:
         raise DataError(f"expected image files in {', '.join(map(str, paths))}, found none")
-    return _stack_images(files, image_shape)[0]
+    return files
 
 
-def encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
-    """``(kind, array)`` storing class labels in HDF5 without pickle: strings as fixed-length
-    UTF-8 (HDF5 filters refuse variable-length data), other labels as their numeric dtype."""
-    if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes.tolist()):
-        encoded = [c.encode("utf-8") for c in classes.tolist()]
-        length = max([1, *map(len, encoded)])
-        return "str", np.array(encoded, dtype=h5py.string_dtype("utf-8", length))
-    kinds = {"S": "bytes", "i": "int", "u": "int", "f": "float", "b": "bool"}
-    if classes.dtype.kind not in kinds:
-        raise DataError(f"expected class labels of strings, bytes, integers, floats or "
-                        f"booleans to store, found dtype {classes.dtype}")
-    return kinds[classes.dtype.kind], classes
+def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None = None,
+                input_scale: float | None = 1.0, n_features: int | None = None,
+                source: str | Path = "the model") -> np.ndarray:
+    """Raw inputs ``(N, D)`` (floating) for prediction: one ``.npy`` or ``.csv`` file (a
+    header row is skipped), or image files and folders of images, each read as
+    ``Data.from_image_folder`` reads it (of ``image_shape`` when given) and multiplied by
+    ``input_scale``, the scale the model's training images had (digits: 16). Images are
+    refused for a model ``source`` that records no ``input_scale`` (None)."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise DataError("expected a .npy, .csv or image file or a folder of images, found "
+                        "no path")
+    files = image_inputs(paths)
+    if files is None:
+        return _input_matrix(paths[0], _read_array(paths[0]), image_shape, n_features)
+    if input_scale is None:
+        raise DataError(f"{source} does not record how the images it was trained on were "
+                        "scaled, so image files cannot be predicted faithfully; give the "
+                        "inputs as a .npy or .csv file on the training scale")
+    X = _stack_images(files, image_shape)[0]
+    if input_scale != 1.0:
+        X *= np.float32(input_scale)
+    if n_features is not None and X.shape[1] != n_features:
+        raise DataError(f"{files[0]}: the model takes {n_features} features, the images have "
+                        f"{X.shape[1]} pixels")
+    return X
 
 
-def decode_classes(kind: str, values: np.ndarray) -> np.ndarray:
-    """The class labels ``encode_classes`` stored, with their original Python types."""
-    if kind == "str":
-        return np.array([v.decode("utf-8") for v in values.tolist()], dtype=str)
-    return values
-
-
-def save_data(data: Data, path: Path) -> Path:
-    """Write every split, the classes, the normaliser, ``task`` and ``image_shape``."""
-    from preprocess.data import SPLITS
-
-    with h5py.File(path, "w") as handle:
-        handle.attrs["format"] = "mlp-data"
-        handle.attrs["task"] = data.task
-        if data.image_shape is not None:
-            handle.attrs["image_shape"] = np.array(data.image_shape, dtype=np.int64)
-        for split in SPLITS:
-            for prefix in ("X", "y"):
-                array = getattr(data, f"{prefix}_{split}")
-                if array is not None:
-                    handle.create_dataset(f"{prefix}_{split}", data=array, fletcher32=True)
-        if data.classes is not None:
-            kind, array = encode_classes(data.classes)
-            handle.create_dataset("classes", data=array, fletcher32=True).attrs["kind"] = kind
-        if data.normalizer is not None:
-            group = handle.create_group("normalizer")
-            group.attrs["method"] = data.normalizer.method
-            for name, array in data.normalizer.to_arrays().items():
-                group.create_dataset(name, data=array, fletcher32=True)
-    return path
-
-
-def load_data_file(cls: type[Data], path: Path) -> Data:
-    """Read a file written by ``save_data``; the splits pass the constructor's validation
-    (class codes are decoded and re-encoded, which must give the stored classes back)."""
-    from preprocess.normalizer import Normalizer
-
+def _read_array(path: Path) -> np.ndarray:
+    """The array of one ``.npy`` file or the numbers of one ``.csv`` file."""
+    if path.suffix.lower() == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: expected a .npy array without pickle, found an "
+                            f"unreadable file ({exc})") from exc
     try:
-        with h5py.File(path, "r") as handle:
-            if handle.attrs.get("format") != "mlp-data":
-                raise DataError(f"{path}: expected a file written by Data.save (format "
-                                f"'mlp-data'), found format {handle.attrs.get('format')!r}")
-            arrays = {key: handle[key][()] for key in SPLIT_KEYS if key in handle}
-            classes = None
-            if "classes" in handle:
-                dataset = handle["classes"]
-                classes = decode_classes(str(dataset.attrs["kind"]), dataset[()])
-            normalizer = None
-            if "normalizer" in handle:
-                group = handle["normalizer"]
-                normalizer = Normalizer.from_arrays(str(group.attrs["method"]),
-                                                    group["offset"][()], group["scale"][()])
-            task = str(handle.attrs["task"])
-            image_shape = handle.attrs.get("image_shape")
-    except (OSError, KeyError, ValidationError) as exc:
-        raise DataError(f"{path}: expected a readable HDF5 data file, found {exc}") from exc
-    if classes is not None:
-        for key in ("y_train", "y_val", "y_test"):
-            codes = arrays.get(key)
-            if codes is not None and (codes.dtype.kind not in "iu" or codes.ndim != 1 or (
-                    codes.size and not 0 <= codes.min() <= codes.max() < classes.shape[0])):
-                raise DataError(f"{path}: expected {key} to hold class codes in "
-                                f"[0, {classes.shape[0] - 1}], found {codes.dtype} "
-                                f"{codes.shape}")
-            if codes is not None:
-                arrays[key] = classes[codes]
-    data = cls(**arrays, task=task, image_shape=image_shape)
-    if classes is not None and not np.array_equal(data.classes, classes):
-        raise DataError(f"{path}: expected every stored class to occur in some split, found "
-                        f"classes {data.classes.tolist()} of {classes.tolist()}")
-    data.normalizer = normalizer
-    return data
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: expected a readable UTF-8 CSV file ({exc})") from exc
+    if rows and not all(map(_is_number, rows[0])):
+        rows = rows[1:]
+    widths = sorted({len(row) for row in rows})
+    if len(widths) > 1:
+        raise DataError(f"{path}: expected one number of fields per row, found {widths}")
+    try:
+        return np.array([[float(cell) for cell in row] for row in rows])
+    except ValueError as exc:
+        raise DataError(f"{path}: expected numeric CSV inputs, found {exc}") from exc

@@ -355,7 +355,7 @@ def test_save_load_regression_and_bad_files(tmp_path):
     assert np.array_equal(loaded.y_val, data.y_val) and loaded.normalizer is None
     assert loaded.classes is None and loaded.image_shape is None
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
-    with pytest.raises(DataError, match="junk.h5: expected a readable HDF5 data file"):
+    with pytest.raises(DataError, match="junk.h5: not a readable HDF5 file"):
         Data.load(tmp_path / "junk.h5")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
-
 from fixtures.format1 import EPOCHS, FOLDER, make_data
+
 from mlp import BasicRoutinizer, load_checkpoint
 
 

@@ -14,19 +14,13 @@ import pytest
 
 from mlp import kernels, optim
 from mlp.errors import MLPError
+from mlp.kernels import Kernels
 from mlp.layers import Nonlinearity
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer
 from preprocess import Data
 
 numba = pytest.importorskip("numba")
-
-
-@pytest.fixture(autouse=True)
-def _restore_backend():
-    yield
-    kernels.set_backend("auto")
-    kernels.set_threads("auto")
 
 
 def _arrays(dtype: type, n: int = 1001, seed: int = 0) -> list[np.ndarray]:
@@ -41,13 +35,9 @@ def _arrays(dtype: type, n: int = 1001, seed: int = 0) -> list[np.ndarray]:
 
 def _numpy_update(name: str, arrays: list[np.ndarray], step: int,
                   hp: optim.Hyperparameters) -> None:
-    kernels.set_backend("numpy")
-    try:
-        with np.errstate(all="ignore"):
-            optim.apply_update(name, *arrays, step=step, hp=hp,
-                               scratch=np.empty_like(arrays[0]))
-    finally:
-        kernels.set_backend("numba")
+    with np.errstate(all="ignore"):
+        optim.apply_update(name, *arrays, step=step, hp=hp, scratch=np.empty_like(arrays[0]),
+                           kernels=Kernels("numpy"))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -55,13 +45,15 @@ def _numpy_update(name: str, arrays: list[np.ndarray], step: int,
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 @pytest.mark.parametrize("lr", [3e-3, 0.0])
 def test_compiled_updates_equal_the_numpy_rules_bit_for_bit(dtype, name, weight_decay, lr):
-    assert kernels.set_backend("numba") == "numba"
+    compiled_kernels = Kernels("numba")
+    assert compiled_kernels.backend == "numba"
     hp = optim.Hyperparameters(lr=lr, weight_decay=weight_decay, momentum=0.8, alpha=0.95,
                                beta1=0.85, beta2=0.99, eps=1e-6)
     reference, compiled = _arrays(dtype), _arrays(dtype)
     for step in (1, 2, 3, 50):
         _numpy_update(name, reference, step, hp)
-        optim.apply_update(name, *compiled, step=step, hp=hp, scratch=np.empty(0, dtype))
+        optim.apply_update(name, *compiled, step=step, hp=hp, scratch=np.empty(0, dtype),
+                           kernels=compiled_kernels)
     for want, got in zip(reference, compiled, strict=True):
         assert got.dtype == dtype
         assert np.array_equal(want, got, equal_nan=True)
@@ -78,57 +70,63 @@ def test_compiled_relu_forward_and_backward_equal_numpy(dtype):
     grad = rng.normal(size=x.shape).astype(dtype)
     grad[1, :3] = [np.inf, -np.inf, np.nan]
     results = []
-    for backend in ("numpy", "numba"):
-        kernels.set_backend(backend)
+    for chosen in (None, Kernels("numpy"), Kernels("numba")):
         relu = Nonlinearity(kind="relu")
-        evaluated = relu.forward(x).copy()
-        trained = relu.forward(x, train=True).copy()
+        evaluated = relu.forward(x, kernels=chosen).copy()
+        trained = relu.forward(x, train=True, kernels=chosen).copy()
         with np.errstate(all="ignore"):
-            results.append((evaluated, trained, relu.backward(grad).copy()))
-    for numpy_result, compiled_result in zip(*results, strict=True):
+            results.append((evaluated, trained, relu.backward(grad, kernels=chosen).copy()))
+    for numpy_result, other in zip(results[0], results[1], strict=True):
+        assert numpy_result.tobytes() == other.tobytes()
+    for numpy_result, compiled_result in zip(results[0], results[2], strict=True):
         assert numpy_result.tobytes() == compiled_result.tobytes()
-    assert kernels.relu_forward(x, np.empty_like(x))
-    assert kernels.relu_backward(grad, x, np.empty_like(x))
-    assert not kernels.relu_forward(x[:, ::2], np.empty_like(x[:, ::2]))  # strided: NumPy
+    compiled = Kernels("numba")
+    assert compiled.relu_forward(x, np.empty_like(x))
+    assert compiled.relu_backward(grad, x, np.empty_like(x))
+    assert not compiled.relu_forward(x[:, ::2], np.empty_like(x[:, ::2]))  # strided: NumPy
     small = x[: kernels._RELU_MIN // 29 - 1]  # fewer elements: NumPy is faster
-    assert not kernels.relu_forward(small, np.empty_like(small))
-    assert not kernels.relu_backward(small, small, np.empty_like(small))
+    assert not compiled.relu_forward(small, np.empty_like(small))
+    assert not compiled.relu_backward(small, small, np.empty_like(small))
 
 
 def test_arrays_the_kernels_cannot_take_go_to_numpy():
-    kernels.set_backend("numba")
+    compiled = Kernels("numba")
     param, grad, m, v = _arrays(np.float32)
     hp = dict(lr=0.1, momentum=0.9, alpha=0.9, beta1=0.9, beta2=0.99, eps=1e-8,
               weight_decay=0.0, step_size=0.1 / (1 - 0.9), bias_correction2_sqrt=0.1)
-    assert kernels.update("adam", param, grad, m, v, **hp)
-    assert not kernels.update("adam", param[::2], grad[::2], m[::2], v[::2], **hp)
-    assert not kernels.update("adam", param, grad.astype(np.float64), m, v, **hp)
-    assert not kernels.update("adam", param.astype(np.float16), grad, m, v, **hp)
-    assert not kernels.update("adam", param, grad[:-1], m, v, **hp)
+    assert compiled.update("adam", param, grad, m, v, **hp)
+    assert not compiled.update("adam", param[::2], grad[::2], m[::2], v[::2], **hp)
+    assert not compiled.update("adam", param, grad.astype(np.float64), m, v, **hp)
+    assert not compiled.update("adam", param.astype(np.float16), grad, m, v, **hp)
+    assert not compiled.update("adam", param, grad[:-1], m, v, **hp)
     # apply_update still does the strided case, through the NumPy rules
     strided = param[::2].copy(), grad[::2].copy(), m[::2].copy(), v[::2].copy()
     before = strided[0].copy()
     optim.apply_update("sgd", *strided, step=1, hp=optim.Hyperparameters(lr=0.5),
-                       scratch=np.empty_like(strided[0]))
+                       scratch=np.empty_like(strided[0]), kernels=compiled)
     assert not np.array_equal(before[10:], strided[0][10:])
 
 
 def test_backend_selection_and_errors(monkeypatch):
-    assert kernels.set_backend("numpy") == "numpy" == kernels.backend()
-    assert not kernels.update("sgd", *_arrays(np.float64), lr=0.1, momentum=0.0,
-                              alpha=0.0, beta1=0.0, beta2=0.0, eps=0.0, weight_decay=0.0)
-    assert kernels.warm_up() == "numpy"
+    numpy_kernels = Kernels("numpy")
+    assert numpy_kernels.backend == "numpy"
+    assert not numpy_kernels.update("sgd", *_arrays(np.float64), lr=0.1, momentum=0.0,
+                                    alpha=0.0, beta1=0.0, beta2=0.0, eps=0.0, weight_decay=0.0)
+    assert numpy_kernels.warm_up() == "numpy"
     with pytest.raises(MLPError, match="expected 'auto', 'numba' or 'numpy', found 'cuda'"):
-        kernels.set_backend("cuda")
+        Kernels("cuda")
     monkeypatch.setitem(sys.modules, "numba", None)  # as if numba were not installed
-    assert kernels.set_backend("auto") == "numpy"
-    with pytest.raises(MLPError, match="numba cannot be imported.*'fast' extra"):
-        kernels.set_backend("numba")
-    monkeypatch.undo()  # numba importable again
-    for value in ("numpy", "numba"):  # the environment variable decides at first use
-        monkeypatch.setattr(kernels, "_state", {"choice": None, "numba": None, "compiled": {}})
+    kernels._numba.cache_clear()
+    try:
+        assert Kernels("auto").backend == "numpy"
+        with pytest.raises(MLPError, match="numba cannot be imported.*'fast' extra"):
+            Kernels("numba")
+    finally:
+        monkeypatch.undo()  # numba importable again
+        kernels._numba.cache_clear()
+    for value in ("numpy", "numba"):  # the environment variable is the default
         monkeypatch.setenv("MLP_KERNELS", value)
-        assert kernels.backend() == value
+        assert Kernels().backend == value
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
@@ -140,10 +138,10 @@ def test_training_is_bit_identical_with_either_backend(optimizer):
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
     finals = []
     for backend in ("numpy", "numba"):
-        kernels.set_backend(backend)
         model = Model.mlp([8, 32, 32, 2], dropout=0.1, seed=4)
         routinizer = BasicRoutinizer(epochs=3, batch_size=16, lr=0.01, optimizer=optimizer,
                                      weight_decay=1e-3, seed=5, progress=False)
+        routinizer.use_kernels(Kernels(backend))
         history = routinizer.run(model, Data(X[:160], y[:160], X_val=X[160:], y_val=y[160:]))
         arrays = {key: array.copy() for key, array in model.named_arrays()}
         finals.append((arrays, history.train_loss, history.val_loss))
@@ -157,17 +155,19 @@ def test_training_is_bit_identical_with_either_backend(optimizer):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", optim.OPTIMIZERS)
 def test_a_step_split_over_threads_equals_one_thread_bit_for_bit(dtype, name):
-    kernels.set_backend("numba")
     hp = optim.Hyperparameters(lr=1e-2, weight_decay=0.01, momentum=0.8, alpha=0.95,
                                beta1=0.85, beta2=0.99, eps=1e-6)
     n = 3 * kernels._SPLIT_MIN + 5  # three unequal chunks, the last one ragged
     results = []
     for count in (1, 3):
-        assert kernels.set_threads(count) == count == kernels.threads()
+        chosen = Kernels("numba", threads=count)
+        assert chosen.threads == count
         arrays = _arrays(dtype, n=n)
         arrays[1][-6:] = [np.inf, -np.inf, np.nan, 0.0, 1e-30, 1e30]  # awkward in the last chunk
         for step in (1, 2, 3):
-            optim.apply_update(name, *arrays, step=step, hp=hp, scratch=np.empty(0, dtype))
+            optim.apply_update(name, *arrays, step=step, hp=hp, scratch=np.empty(0, dtype),
+                               kernels=chosen)
+        chosen.close()
         results.append(b"".join(a.tobytes() for a in arrays))
     assert results[0] == results[1]
 
@@ -182,23 +182,22 @@ def test_thread_count_choice_and_errors(monkeypatch):
         assert auto({"OPENBLAS_THREAD_TIMEOUT": spinning}, 2) == 1
     for bad in (0, -1, "two", True, 1.5):
         with pytest.raises(MLPError, match="expected 'auto' or a positive integer"):
-            kernels.set_threads(bad)
-    monkeypatch.setitem(kernels._state, "threads", None)
+            Kernels(threads=bad)
     monkeypatch.setenv("MLP_KERNEL_THREADS", "3")
-    assert kernels.threads() == 3
+    assert Kernels().threads == 3
 
 
 def test_training_with_a_split_step_equals_one_thread():
     """A network past the split threshold trains to the same bits with 1 and 2 threads."""
-    kernels.set_backend("numba")
     rng = np.random.default_rng(3)
     data = Data(rng.normal(size=(96, 300)).astype(np.float32), rng.integers(0, 4, 96))
     runs = []
     for count in (1, 2):
-        kernels.set_threads(count)
         model = Model.mlp([300, 256, 4], seed=1)
         assert model.n_parameters > kernels._SPLIT_MIN
-        history = BasicRoutinizer(epochs=2, batch_size=32, optimizer="adam", progress=False,
-                                  weight_decay=1e-3).run(model, data)
+        routinizer = BasicRoutinizer(epochs=2, batch_size=32, optimizer="adam", progress=False,
+                                     weight_decay=1e-3)
+        routinizer.use_kernels(Kernels("numba", threads=count))
+        history = routinizer.run(model, data)
         runs.append((history.train_loss, [a.tobytes() for _, a in model.named_arrays()]))
     assert runs[0] == runs[1]

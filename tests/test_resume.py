@@ -89,7 +89,7 @@ CHILD = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from pathlib import Path
-    from mlp import kernels
+    from mlp.kernels import Kernels
     from mlp.model import Model
     from mlp.routinizer import BasicRoutinizer
     from test_resume import make_data
@@ -101,9 +101,10 @@ CHILD = textwrap.dedent("""
     else:
         model = Model.mlp([6, 128, 128, 3], dropout=0.1, seed=1)
         routinizer = BasicRoutinizer(epochs=10 ** 6, batch_size=30, lr=1e-3, seed=2,
-                                     progress=False, checkpoint_dir=folder)
+                                     progress=False, checkpoint_dir=folder,
+                                     save_every_epochs=1)  # a save every epoch to kill in
     data = make_data(n_train=30)
-    kernels.warm_up()  # numba's compile or cache load is not part of what is tested
+    Kernels().warm_up()  # numba's compile or cache load is not part of what is tested
     print("ready", flush=True)
     routinizer.run(model, data)
 """)

@@ -165,23 +165,20 @@ def test_steady_state_training_allocates_nothing_per_batch(threads):
     the epoch's bookkeeping) stays under 64 KiB of Python-traced allocation at its peak."""
     import tracemalloc
 
-    from mlp import kernels
+    from mlp.kernels import Kernels
 
     rng = np.random.default_rng(0)
     data = Data(rng.random((30 * 128, 784), dtype=np.float32), rng.integers(0, 10, 30 * 128))
     model = Model.mlp([784, 256, 10], seed=0)  # past the ReLU-kernel and split thresholds
     routinizer = BasicRoutinizer(epochs=1, batch_size=128, optimizer="adam", progress=False)
-    kernels.set_threads(threads)
+    routinizer.use_kernels(Kernels(threads=threads))
+    routinizer.run(model, data)
+    routinizer.epochs = 2
+    tracemalloc.start()
     try:
+        base = tracemalloc.get_traced_memory()[0]
         routinizer.run(model, data)
-        routinizer.epochs = 2
-        tracemalloc.start()
-        try:
-            base = tracemalloc.get_traced_memory()[0]
-            routinizer.run(model, data)
-            peak = tracemalloc.get_traced_memory()[1] - base
-        finally:
-            tracemalloc.stop()
+        peak = tracemalloc.get_traced_memory()[1] - base
     finally:
-        kernels.set_threads("auto")
+        tracemalloc.stop()
     assert peak < 64 * 1024, f"the run allocated {peak} bytes at its peak"

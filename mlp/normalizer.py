@@ -1,5 +1,5 @@
-"""``Normalizer``: the per-feature affine map fitted on a training split and kept with the
-data (and in checkpoints) so raw inputs can be predicted."""
+"""``Normalizer``: the per-feature affine map fitted on a training split and kept with a
+saved model (in its checkpoint), so raw inputs can be predicted."""
 
 from __future__ import annotations
 

@@ -1,0 +1,79 @@
+"""Callbacks: small hooks that observe a run (``run(model, data, callbacks=[...])``).
+
+A callback's hooks are called at the start of ``run``, after each epoch with the epoch's
+History row, and at the end. ``on_epoch_end`` may return True (or raise ``StopTraining``)
+to stop after that epoch. Callbacks observe: they are not part of the checkpointed state,
+so a resumed run is bit-identical whatever callbacks it had. An exception inside a callback
+stops training, with the last completed epoch saved, as ``CallbackError`` naming it.
+``CsvLogger`` writes a run folder's ``history.csv`` and is itself a callback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from mlp import atomic
+from mlp.errors import MLPError
+from mlp.history import HISTORY_COLUMNS, History
+
+
+class StopTraining(Exception):  # noqa: N818 (a request, not an error)
+    """Raised by a callback to stop training after the current epoch."""
+
+
+class CallbackError(MLPError):
+    """A callback raised an exception; training stopped after saving the last epoch."""
+
+
+class Callback:
+    """Base class: every hook does nothing. ``routinizer`` is the ``BasicRoutinizer``."""
+
+    def on_train_begin(self, routinizer: Any, model: Any) -> None:
+        """Called once per ``run``, before the first epoch of it."""
+
+    def on_epoch_end(self, routinizer: Any, row: dict[str, Any]) -> bool | None:
+        """Called after each epoch with its History row; True stops training."""
+        return None
+
+    def on_train_end(self, routinizer: Any, model: Any) -> None:
+        """Called once per ``run`` after the last epoch (and the last save) of it."""
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+class CsvLogger(Callback):
+    """Appends one row per epoch to ``path`` (columns of ``History``), flushed each epoch.
+
+    At the start of a run the file is made to match the run's history (rebuilt from it when
+    the file is missing or holds other rows, as after a crash between two saves), so a resumed
+    run continues it with no duplicate and no missing row.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_train_begin(self, routinizer: Any, model: Any) -> None:
+        history: History = routinizer.history
+        expected = [list(HISTORY_COLUMNS)] + [
+            [_format(getattr(history, c)[i]) for c in HISTORY_COLUMNS] for i in range(len(history))]
+        try:
+            with self.path.open(newline="", encoding="utf-8") as handle:
+                found = list(csv.reader(handle))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            found = None
+        if found != expected:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(expected)
+            atomic.write_text(self.path, text.getvalue())
+
+    def on_epoch_end(self, routinizer: Any, row: dict[str, Any]) -> None:
+        with self.path.open("a", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\n").writerow(
+                [_format(row[c]) for c in HISTORY_COLUMNS])

@@ -1,0 +1,250 @@
+"""The rules every HDF5 file of this library follows, written and read in one place.
+
+Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) both use it:
+
+- Writing: the whole file is built in memory (HDF5's ``core`` driver without a backing
+  store), then written with ``os.write`` to a temporary file in the target folder, fsynced,
+  renamed over the target and the folder fsynced. A crash or a full disk at any instant
+  leaves the previous file intact, and every failure (``ENOSPC`` included) is an ``OSError``
+  raised here, never an HDF5 error inside a destructor.
+- Every dataset carries the ``fletcher32`` checksum; text is stored as fixed-length UTF-8
+  attributes in object headers (heap strings would carry no checksum); the object formats
+  are HDF5 1.10's, whose metadata carries checksums too.
+- Reading: without HDF5's file locking (files are replaced, never edited in place); only
+  hard links (an external link names another file, opening a FIFO there blocks forever); no
+  filter but fletcher32 (an unknown filter makes HDF5 look for a plugin library); and the
+  bytes every dataset declares must be covered by bytes really stored, so a sparse or
+  crafted file cannot make a reader allocate more than about its own size.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from mlp import atomic
+from mlp.errors import MLPError
+
+CHECKSUM = {"fletcher32": True}
+#: HDF5 1.10 object formats: checksummed metadata (version-2 object headers), compact chunk
+#: indices, and still readable by HDF5 1.10+ tools (h5ls, h5dump, HDFView)
+LIBVER = ("v110", "v110")
+#: metadata a file may hold beyond its datasets' stored bytes before it counts as suspicious
+_SLACK_BYTES = 1 << 20
+#: kinds of class labels and the dtype kinds that store them
+CLASS_KINDS = {"str": "S", "bytes": "S", "int": "iu", "float": "f", "bool": "b"}
+
+
+# ------------------------------------------------------------------------------ writing
+def write_atomically(path: str | Path, fill: Callable[[h5py.File], None]) -> Path:
+    """Build an HDF5 file in memory with ``fill(file)`` and put it at ``path`` atomically
+    (``mlp.atomic``).
+
+    Raises ``OSError`` (with the errno of the failure) when the bytes cannot be written; the
+    temporary file is removed and ``path`` keeps its previous content. Exceptions of ``fill``
+    propagate unchanged, and nothing is written then.
+    """
+    with h5py.File(f"in-memory-{secrets.token_hex(8)}.h5", "w", driver="core",
+                   backing_store=False, libver=LIBVER) as file:
+        fill(file)
+        file.flush()
+        image = file.id.get_file_image()
+    return atomic.write_bytes(path, image)
+
+
+def set_text(node: h5py.HLObject, name: str, text: str) -> None:
+    """A fixed-length UTF-8 attribute: stored in the object header, which carries a checksum
+    (variable-length strings would go to the global heap, which carries none)."""
+    encoded = text.encode("utf-8")
+    string_type = h5py.string_dtype("utf-8", max(1, len(encoded)))
+    node.attrs.create(name, np.array(encoded, dtype=string_type))
+
+
+def create(node: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset:
+    """A checksummed dataset ``name`` under ``node`` holding ``array``."""
+    return node.create_dataset(name, data=array, **CHECKSUM)
+
+
+def encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
+    """``(kind, array)`` storing class labels without pickle: strings as fixed-length UTF-8
+    (HDF5 filters refuse variable-length data), other labels as their numeric dtype."""
+    if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes.tolist()):
+        encoded = [c.encode("utf-8") for c in classes.tolist()]
+        length = max([1, *map(len, encoded)])
+        return "str", np.array(encoded, dtype=h5py.string_dtype("utf-8", length))
+    kinds = {"S": "bytes", "i": "int", "u": "int", "f": "float", "b": "bool"}
+    if classes.dtype.kind not in kinds:
+        raise MLPError(f"expected class labels of strings, bytes, integers, floats or "
+                       f"booleans to store, found dtype {classes.dtype}")
+    return kinds[classes.dtype.kind], classes
+
+
+def decode_classes(kind: str, values: np.ndarray) -> np.ndarray:
+    """The class labels ``encode_classes`` stored, with their original Python types."""
+    if kind == "str":
+        return np.array([v.decode("utf-8") for v in values.tolist()], dtype=str)
+    return values
+
+
+# ------------------------------------------------------------------------------ reading
+def reason(exc: BaseException) -> str:
+    """``TypeName: message`` on one line, at most 300 characters of message."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+class SafeReader:
+    """An open HDF5 file read under the rules of the module docstring; every failure is an
+    ``error`` (the caller's error class) naming the file and the item.
+
+    Use as a context manager: ``with SafeReader(path, CheckpointError) as reader: ...``.
+    Opening checks the links and the declared sizes of all datasets before anything is read.
+    """
+
+    def __init__(self, path: str | Path, error: type[MLPError]) -> None:
+        self.path, self.error = Path(path), error
+        if not self.path.is_file():
+            raise self.fail("no such file")
+        try:
+            self.file = h5py.File(self.path, "r", locking=False)
+        except BlockingIOError as exc:
+            raise self.fail(f"locked by another process ({reason(exc)})") from exc
+        except Exception as exc:  # h5py raises OSError, and others on some corruptions
+            raise self.fail(f"not a readable HDF5 file ({reason(exc)})") from exc
+        try:
+            self._check_links()
+            self._check_sizes()
+        except MLPError:
+            self.file.close()
+            raise
+        except Exception as exc:  # HDF5 fails in many ways on a damaged file
+            self.file.close()
+            raise self.fail(f"corrupt file structure ({reason(exc)})") from exc
+
+    def __enter__(self) -> SafeReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.file.close()
+
+    def fail(self, problem: str) -> MLPError:
+        return self.error(f"{self.path}: {problem}")
+
+    def _check_links(self) -> None:
+        def other_than_hard(name: str, link: object) -> str | None:
+            if isinstance(link, h5py.HardLink):
+                return None
+            return f"link {name!r} is of type {type(link).__name__}"
+
+        found = self.file.visititems_links(other_than_hard)
+        if found is not None:
+            raise self.fail(f"{found}; the file may hold only its own objects (hard links)")
+
+    def _check_sizes(self) -> None:
+        """Every dataset's declared bytes are stored (no fill values standing in for data),
+        and all stored bytes fit in the disk blocks the file really occupies."""
+        stored_total = 0
+
+        def check(name: str, item: object) -> None:
+            nonlocal stored_total
+            if not isinstance(item, h5py.Dataset):
+                return None
+            declared = int(np.prod(item.shape, dtype=np.float64)) * item.dtype.itemsize
+            stored = item.id.get_storage_size()
+            if declared > stored:
+                raise self.fail(f"dataset {name!r} declares {declared} bytes but stores "
+                                f"{stored}; the file is truncated or crafted")
+            stored_total += stored
+            return None
+
+        self.file.visititems(check)
+        info = self.path.stat()
+        allocated = info.st_blocks * 512 if hasattr(info, "st_blocks") else info.st_size
+        if stored_total > allocated + _SLACK_BYTES:
+            raise self.fail(f"its datasets store {stored_total} bytes but the file occupies "
+                            f"{allocated} bytes on disk; a sparse or crafted file")
+
+    def text(self, name: str, node: h5py.HLObject | None = None) -> str:
+        """The UTF-8 text attribute ``name`` of ``node`` (the root by default)."""
+        attrs = (self.file if node is None else node).attrs
+        if name not in attrs:
+            raise self.fail(f"attribute {name!r} is missing")
+        value = attrs[name]
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self.fail(f"attribute {name!r} is not valid UTF-8") from exc
+        if not isinstance(value, str):
+            raise self.fail(f"attribute {name!r} should be a string, found "
+                            f"{type(value).__name__}")
+        return value
+
+    def attribute(self, name: str, node: h5py.HLObject | None = None) -> Any:
+        """The raw attribute ``name`` of ``node`` (the root by default), or None."""
+        return (self.file if node is None else node).attrs.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.file
+
+    def keys(self, group: str) -> list[str] | None:
+        """The member names of group ``group``, or None when it is not a group."""
+        item = self.file.get(group)
+        return sorted(item.keys()) if isinstance(item, h5py.Group) else None
+
+    def node(self, name: str, what: str = "object") -> h5py.HLObject:
+        try:
+            return self.file[name]
+        except KeyError as exc:  # h5py's KeyError also covers corrupt object headers
+            raise self.fail(f"{what} {name!r} is missing or unreadable ({reason(exc)})") \
+                from exc
+
+    def dataset(self, name: str, shape: tuple[int, ...] | None = None,
+                kinds: str = "f", ndim: int | None = None) -> np.ndarray:
+        """The whole dataset ``name``, checked for the checksum filter alone, ``shape`` (or
+        ``ndim``) and dtype kind, read eagerly so the checksum is verified here."""
+        item = self.node(name, "dataset")
+        if not isinstance(item, h5py.Dataset):
+            raise self.fail(f"{name!r} is not a dataset")
+        plist = item.id.get_create_plist()
+        filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+        if h5py.h5z.FILTER_FLETCHER32 not in [f[0] for f in filters]:
+            raise self.fail(f"dataset {name!r} has no fletcher32 checksum")
+        if len(filters) > 1:  # an unknown filter could make HDF5 load a plugin library
+            names = [f[3].decode("ascii", "replace") or str(f[0]) for f in filters]
+            raise self.fail(f"dataset {name!r} has filters {names}, expected only fletcher32")
+        if shape is not None and item.shape != shape:
+            raise self.fail(f"dataset {name!r} has shape {item.shape}, expected {shape}")
+        if ndim is not None and item.ndim != ndim:
+            raise self.fail(f"dataset {name!r} should have {ndim} dimension(s), found shape "
+                            f"{item.shape}")
+        if item.dtype.kind not in kinds:
+            raise self.fail(f"dataset {name!r} has dtype {item.dtype}, expected kind {kinds!r}")
+        try:
+            return item[()]
+        except OSError as exc:
+            raise self.fail(f"dataset {name!r} cannot be read, its checksum or storage is "
+                            f"corrupt ({reason(exc)})") from exc
+
+    def classes(self, name: str = "classes") -> np.ndarray:
+        """Class labels stored by ``encode_classes`` in dataset ``name`` (attribute ``kind``)."""
+        kind = self.text("kind", self.node(name))
+        if kind not in CLASS_KINDS:
+            raise self.fail(f"classes have unknown kind {kind!r}")
+        return decode_classes(kind, self.dataset(name, kinds=CLASS_KINDS[kind], ndim=1))
+
+    def image_shape(self) -> tuple[int, int] | None:
+        """The root attribute ``image_shape``: two positive integers, or None when absent."""
+        value = self.attribute("image_shape")
+        if value is None:
+            return None
+        value = np.asarray(value)
+        if value.shape != (2,) or value.dtype.kind not in "iu" or (value < 1).any():
+            raise self.fail(f"attribute 'image_shape' should be two positive integers, "
+                            f"found {value.tolist()}")
+        return int(value[0]), int(value[1])

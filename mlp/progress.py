@@ -1,0 +1,102 @@
+"""What a person sees while a run trains: a progress bar on a terminal, one plain line per
+epoch otherwise, log lines that never break into the bar, and the run's curves.
+
+On a terminal (standard error is a TTY) a tqdm bar counts epochs and shows the last losses;
+the library's log lines are written through the bar (``logging_redirect_tqdm``), and the bar
+ends at the last epoch done (early stopping included). Elsewhere (a pipe, a file, CI) each
+``log_every``-th epoch is one log line: epoch, losses, accuracies, lr and seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from mlp.history import History
+
+log = logging.getLogger("mlp")
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """``epoch 3/20  loss 0.412  val_loss 0.398  val_acc 0.8812  lr 0.001  1.2 s``."""
+    parts = [f"epoch {row['epoch']}/{epochs}", f"loss {row['train_loss']:.4g}"]
+    if row.get("val_loss") is not None:
+        parts.append(f"val_loss {row['val_loss']:.4g}")
+    if row.get("train_accuracy") is not None:
+        parts.append(f"acc {row['train_accuracy']:.4f}")
+    if row.get("val_accuracy") is not None:
+        parts.append(f"val_acc {row['val_accuracy']:.4f}")
+    parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.2f} s"]
+    return "  ".join(parts)
+
+
+class Progress:
+    """The display of one ``run``: from epoch ``start`` to ``total``; ``enabled=False`` shows
+    nothing; ``live_plot`` (a ``LivePlot`` or None) is redrawn after each epoch."""
+
+    def __init__(self, start: int, total: int, enabled: bool = True, log_every: int = 1,
+                 live_plot: Any = None, stream: Any = None) -> None:
+        self.start, self.total, self.enabled, self.log_every = start, total, enabled, log_every
+        self.live_plot = live_plot
+        self.stream = sys.stderr if stream is None else stream
+        self.bar: tqdm | None = None
+        self._stack = contextlib.ExitStack()
+
+    def _is_terminal(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
+
+    def __enter__(self) -> Progress:
+        if self.enabled and self._is_terminal():
+            self.bar = self._stack.enter_context(
+                tqdm(total=self.total, initial=self.start, unit="epoch", dynamic_ncols=True,
+                     file=self.stream))
+            self._stack.enter_context(logging_redirect_tqdm(loggers=[log]))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+        self.bar = None
+
+    def epoch(self, row: dict[str, Any], history: History) -> None:
+        """Show one finished epoch."""
+        if self.bar is not None:
+            self.bar.set_postfix(_postfix(row), refresh=False)
+            self.bar.update(row["epoch"] - self.bar.n)
+        elif self.enabled and (row["epoch"] % self.log_every == 0 or row["epoch"] == self.total):
+            log.info("%s", epoch_line(row, self.total))
+        if self.live_plot is not None:
+            _best_effort("the live plot", self.live_plot.update, history)
+
+    def final_curves(self, history: History, path: Path, state: Any, name: str) -> None:
+        """Write the run's ``curves.png`` (or close the live plot, which writes it); a
+        failure is a warning, never an exception that replaces another."""
+        if self.live_plot is not None:
+            _best_effort("the live plot", self.live_plot.close, history)
+            return
+        from mlp.plotting import save_curves  # matplotlib loads only when a figure is drawn
+
+        _best_effort(f"{path}", save_curves, history, path)
+
+
+def _best_effort(what: str, function: Any, *args: Any) -> None:
+    try:
+        function(*args)
+    except Exception as exc:  # a picture must never fail a run
+        log.warning("could not write %s: %s: %s", what, type(exc).__name__, exc)
+
+
+def _postfix(row: dict[str, Any]) -> dict[str, str]:
+    shown = {"loss": f"{row['train_loss']:.4g}"}
+    if row["val_loss"] is not None:
+        shown["val_loss"] = f"{row['val_loss']:.4g}"
+    if row["val_accuracy"] is not None:
+        shown["val_acc"] = f"{row['val_accuracy']:.4f}"
+    shown["lr"] = f"{row['lr']:.3g}"
+    return shown

@@ -1,0 +1,173 @@
+"""``RunFolder``: the one place that knows what a run folder holds and where.
+
+A run folder (``ckpt/<run>/`` by default) holds::
+
+    config.json    the whole run config (data, model, training), written once the data loaded
+    last.h5        the latest checkpoint (by the save cadence, and always at the end)
+    best.h5        the checkpoint of the best epoch so far
+    curves.png     loss, accuracy and learning-rate curves
+    history.csv    one row per epoch, appended as the run goes
+    .lock          the advisory lock a training process holds (with its process id)
+
+Paths a file names (``checkpoint_dir`` inside a checkpoint) are information: the folder a
+command was pointed at is where it reads and writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlp import atomic
+from mlp.errors import CheckpointError, MLPError
+
+CONFIG = "config.json"
+LAST = "last.h5"
+BEST = "best.h5"
+CURVES = "curves.png"
+HISTORY_CSV = "history.csv"
+LOCK = ".lock"
+#: the files that make a folder hold a run (``mlp train`` refuses such a folder)
+RUN_FILES = (CONFIG, LAST, BEST)
+
+
+class RunFolderBusy(MLPError):
+    """Another process holds the run folder's lock."""
+
+
+class RunFolder:
+    """A run folder at ``path`` (which need not exist yet)."""
+
+    #: the locks this process holds, by resolved folder path (so holding one is re-entrant
+    #: across RunFolder objects: the CLI locks a folder, then the trainer locks it again)
+    _held: dict[Path, int] = {}
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @classmethod
+    def of(cls, target: str | Path) -> RunFolder:
+        """The run folder ``target`` names: the folder itself, or the folder of a file in it."""
+        target = Path(target)
+        return cls(target if target.is_dir() or not target.suffix else target.parent)
+
+    # ----------------------------------------------------------------- the files
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def last(self) -> Path:
+        return self.path / LAST
+
+    @property
+    def best(self) -> Path:
+        return self.path / BEST
+
+    @property
+    def curves(self) -> Path:
+        return self.path / CURVES
+
+    @property
+    def history_csv(self) -> Path:
+        return self.path / HISTORY_CSV
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK
+
+    def holds_run(self) -> bool:
+        """Whether a run was started here (a config or a checkpoint exists)."""
+        return any((self.path / name).exists() for name in RUN_FILES)
+
+    def checkpoint(self, prefer: str = "best") -> Path:
+        """The checkpoint to read: ``best.h5`` (``prefer="best"``) or ``last.h5``
+        (``prefer="last"``), falling back to the other; ``CheckpointError`` when neither."""
+        order = (self.best, self.last) if prefer == "best" else (self.last, self.best)
+        for path in order:
+            if path.is_file():
+                return path
+        raise CheckpointError(f"{self.path}: no {order[0].name} or {order[1].name} in this "
+                              "folder" + ("" if self.path.is_dir() else " (no such folder)"))
+
+    @staticmethod
+    def checkpoint_of(target: str | Path, prefer: str = "best") -> Path:
+        """A checkpoint file given as itself, or the ``prefer``-red one of a run folder."""
+        target = Path(target)
+        if target.is_dir():
+            return RunFolder(target).checkpoint(prefer)
+        if not target.exists():
+            raise CheckpointError(f"{target}: no such checkpoint file or run folder")
+        return target
+
+    @staticmethod
+    def runs(root: str | Path) -> list[RunFolder]:
+        """The run folders directly under ``root`` that hold a ``last.h5``, by name."""
+        root = Path(root)
+        if not root.is_dir():
+            return []
+        return [RunFolder(p.parent) for p in sorted(root.glob(f"*/{LAST}"))]
+
+    # ------------------------------------------------------------------- the lock
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[RunFolder]:
+        """Hold the folder's exclusive lock (an advisory ``flock`` on ``.lock``) for the
+        ``with`` block; the folder is created when missing. Re-entrant within the process.
+        Raises ``RunFolderBusy`` naming the process that holds it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        key = self.path.resolve()
+        if key in RunFolder._held:
+            yield self
+            return
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _read_pid(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
+                raise
+            raise RunFolderBusy(f"run folder {self.path} is in use by process "
+                                f"{holder or 'unknown'}; wait for it to finish or stop it") \
+                from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        RunFolder._held[key] = fd
+        try:
+            yield self
+        finally:
+            del RunFolder._held[key]
+            os.close(fd)  # closing the descriptor releases the lock
+
+    # -------------------------------------------------------------- writing files
+    def write_config(self, text: str) -> None:
+        """Write ``config.json`` atomically."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(self.config, text)
+
+    def clear_run(self) -> None:
+        """Remove the files of a run (for ``mlp train --overwrite``; hold the lock)."""
+        for name in (*RUN_FILES, CURVES, HISTORY_CSV):
+            (self.path / name).unlink(missing_ok=True)
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+    return text if text.isdigit() else ""

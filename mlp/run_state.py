@@ -1,0 +1,117 @@
+"""``RunState``: everything about a run that changes as it trains, in one object.
+
+The counters (epoch, step), the one random generator of the run (shuffling, dropout masks),
+the schedule's state, the ``History``, the best weights so far (one flat copy, in the
+optimizer's layout) and the stop rules (early stopping, target loss). The JSON fields are
+what checkpoints store as the ``state`` attribute; the history and the best weights are
+stored as datasets beside it, and the generator as ``rng_state``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from mlp.history import History
+from mlp.schedules import ScheduleState
+
+
+class RunState(BaseModel):
+    """Where a run stands (see the module docstring). ``best_loss`` is the lowest monitored
+    loss so far (the validation loss, or the training loss without validation data) and
+    ``best_epoch`` the 1-based epoch that reached it."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    epoch: int = Field(default=0, ge=0)
+    step: int = Field(default=0, ge=0)
+    best_loss: float | None = None
+    best_epoch: int | None = Field(default=None, ge=1)
+    monitor: Literal["val_loss", "train_loss"] = "val_loss"
+    rng_state: dict[str, Any] | None = None
+    schedule: ScheduleState = Field(default_factory=ScheduleState)
+    data_fingerprint: dict[str, Any] | None = None
+    stopped_early: bool = False
+    history: History = Field(default_factory=History, exclude=True)
+
+    _rng: np.random.Generator | None = PrivateAttr(default=None)
+    _best: np.ndarray | None = PrivateAttr(default=None)
+
+    @field_validator("rng_state")
+    @classmethod
+    def _a_generator_state(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The state must be one NumPy's PCG64 accepts (the generator of ``default_rng``)."""
+        if value is None:
+            return None
+        if value.get("bit_generator") != "PCG64":
+            raise ValueError(f"expected the state of a PCG64 generator, found bit_generator "
+                             f"{value.get('bit_generator')!r}")
+        try:
+            np.random.PCG64().state = value
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"not a valid PCG64 state ({exc})") from exc
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        """Same fields, history and best weights (the generator follows ``rng_state``)."""
+        if not isinstance(other, RunState):
+            return NotImplemented
+        bests = self._best, other._best
+        same_best = (bests[0] is None) == (bests[1] is None) and (
+            bests[0] is None or np.array_equal(*bests))
+        return (self.model_dump() == other.model_dump() and self.history == other.history
+                and same_best)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ generator
+    def generator(self, seed: int) -> np.random.Generator:
+        """The run's generator: seeded with ``seed`` at the start of a run, or continuing
+        from ``rng_state`` when the state came from a checkpoint."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(seed)
+            if self.rng_state is not None:
+                self._rng.bit_generator.state = self.rng_state
+        return self._rng
+
+    # ---------------------------------------------------------------------- epochs
+    def end_epoch(self, row: dict[str, Any], parameters: np.ndarray) -> bool:
+        """Record one epoch's History ``row`` and, when its monitored loss is the lowest so
+        far, a copy of ``parameters`` (the flat weights); returns whether it improved."""
+        self.history.append(**row)
+        self.epoch = row["epoch"]
+        if self._rng is not None:
+            self.rng_state = self._rng.bit_generator.state
+        monitored = row[self.monitor]
+        improved = self.best_loss is None or monitored < self.best_loss
+        if improved:
+            self.best_loss, self.best_epoch = monitored, row["epoch"]
+            if self._best is None or self._best.shape != parameters.shape:
+                self._best = parameters.copy()
+            else:
+                np.copyto(self._best, parameters)
+        return improved
+
+    @property
+    def best(self) -> np.ndarray | None:
+        """The flat copy of the best weights so far (None before the first epoch)."""
+        return self._best
+
+    @best.setter
+    def best(self, flat: np.ndarray | None) -> None:
+        self._best = flat
+
+    # ------------------------------------------------------------------ stop rules
+    def should_stop_early(self, patience: int | None) -> bool:
+        """Whether ``patience`` epochs have passed since the best epoch."""
+        if patience is None or self.best_epoch is None:
+            return False
+        return self.epoch - self.best_epoch >= patience
+
+    def reached(self, target_loss: float | None) -> bool:
+        """Whether the last epoch's monitored loss is at or below ``target_loss``."""
+        if target_loss is None or not len(self.history):
+            return False
+        return getattr(self.history, self.monitor)[-1] <= target_loss

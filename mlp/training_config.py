@@ -1,0 +1,70 @@
+"""``TrainingConfig``: every training hyperparameter, validated on construction and on
+every assignment.
+
+``BasicRoutinizer`` is a ``TrainingConfig`` that can also train; its JSON is this model's
+JSON. Non-finite numbers are refused everywhere (``lr = inf`` would break the run's own
+checkpoints), integers are strict (``epochs = true`` is not one epoch), and ``seed`` must be
+a non-negative integer, as NumPy's generators require.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mlp.losses import Loss
+from mlp.schedules import ConstantSchedule, Schedule
+
+OptimizerName = Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
+#: a strict positive integer: JSON ``true`` or ``2.0`` is not accepted as a count
+Count = Annotated[int, Field(gt=0, strict=True)]
+
+
+class TrainingConfig(BaseModel):
+    """The hyperparameters of a training run.
+
+    Optimizers follow PyTorch's definitions (see ``mlp.optim``) and update weights and
+    biases alike; ``weight_decay`` is coupled (added to the gradient) for all but ``adamw``;
+    ``grad_clip`` rescales all gradients together when their global L2 norm exceeds it
+    (``clip_grad_norm_``). ``early_stopping`` is a patience in epochs on the validation loss
+    (the training loss when there is no validation split) and restores the best weights;
+    ``target_loss`` stops once that loss is at or below it. ``checkpoint_dir`` is the run
+    folder (None: no checkpoints); ``save_every_epochs`` and ``save_every_seconds`` set how
+    often its checkpoints are written (whichever comes first; both None: only at the end,
+    which always gets a save); ``log_every`` how often an epoch line is logged when the
+    output is not a terminal.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    epochs: Count = 10
+    batch_size: Count | None = 32
+    lr: float = Field(default=1e-3, gt=0)
+    optimizer: OptimizerName = "adam"
+    momentum: float = Field(default=0.9, ge=0.0, lt=1.0)
+    alpha: float = Field(default=0.99, ge=0.0, lt=1.0)
+    beta1: float = Field(default=0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(default=0.999, ge=0.0, lt=1.0)
+    eps: float = Field(default=1e-8, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    grad_clip: float | None = Field(default=None, gt=0)
+    loss: Loss = Field(default_factory=Loss)
+    schedule: Schedule = Field(default_factory=ConstantSchedule)
+    early_stopping: Count | None = None
+    target_loss: float | None = None
+    shuffle: bool = True
+    seed: int = Field(default=0, ge=0, strict=True)
+    checkpoint_dir: Path | None = None
+    save_every_epochs: Count | None = None
+    save_every_seconds: float | None = Field(default=30.0, ge=0)
+    dynamic_show: bool = False
+    plot_every: Count = 1
+    progress: bool = True
+    log_every: Count = 1
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss_from_kind(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value

@@ -1,0 +1,52 @@
+"""Work state of the validated objects: reusable arrays, and the one way to reach private
+Pydantic state on the training hot path.
+
+Pydantic keeps private attributes (``PrivateAttr``) in the dict ``__pydantic_private__`` and
+routes each read of ``self._name`` through a Python-level ``__getattr__``, which costs about
+a microsecond: tens of reads per batch add up on small networks. ``private(obj)`` returns
+that dict, so a module reads ``private(self)["_input"]``; this function is the only place
+that knows where Pydantic keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+
+def private(obj: BaseModel) -> dict[str, Any]:
+    """The private attributes of ``obj`` by name (``"_input"``), read and written directly."""
+    return obj.__pydantic_private__
+
+
+class Buffers:
+    """Arrays kept across calls, one per ``(name, shape, dtype)``, so a training step writes
+    into the memory of the previous one; at most ``limit`` are kept (the oldest set is
+    dropped when batch shapes keep changing)."""
+
+    __slots__ = ("arrays", "limit")
+
+    def __init__(self, limit: int = 32) -> None:
+        self.arrays: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
+        self.limit = limit
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
+        """The work array ``name`` of ``shape`` and ``dtype`` (uninitialised contents)."""
+        key = (name, shape, dtype)
+        array = self.arrays.get(key)
+        if array is None:
+            if len(self.arrays) >= self.limit:
+                self.arrays.clear()
+            array = self.arrays[key] = np.empty(shape, dtype=dtype)
+        return array
+
+    def clear(self) -> None:
+        self.arrays.clear()
+
+    def __eq__(self, other: object) -> bool:
+        """Work memory is not part of an object's value: any two are equal."""
+        return isinstance(other, Buffers)
+
+    __hash__ = None  # type: ignore[assignment]

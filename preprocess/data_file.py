@@ -1,0 +1,97 @@
+"""The data file format of ``Data.save`` / ``Data.load``: one HDF5 file under the rules of
+``mlp.hdf5`` (atomic write, fletcher32 on every dataset, text in checksummed attributes,
+and the same link, filter and size checks on reading as a checkpoint gets).
+
+Layout::
+
+    /                  attrs: format "mlp-data", task, image_shape, input_scale
+    /X_train, /y_train, /X_val, ...   the splits (class labels stored as int64 codes)
+    /classes           attrs: kind
+    /normalizer/offset|scale          attrs: method
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from mlp import hdf5
+from mlp.errors import DataError, MLPError
+from mlp.normalizer import Normalizer
+
+FORMAT = "mlp-data"
+SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+
+def write(path: str | Path, data: Any) -> Path:
+    """Write ``data`` (a ``Data``): every split, the classes, the normaliser, ``task``,
+    ``image_shape`` and ``input_scale``. ``OSError`` when the file cannot be written."""
+
+    def fill(file: Any) -> None:
+        hdf5.set_text(file, "format", FORMAT)
+        hdf5.set_text(file, "task", data.task)
+        if data.image_shape is not None:
+            file.attrs["image_shape"] = np.array(data.image_shape, dtype=np.int64)
+        if data.input_scale is not None:
+            file.attrs["input_scale"] = np.float64(data.input_scale)
+        for key in SPLIT_KEYS:
+            array = getattr(data, key)
+            if array is not None:
+                hdf5.create(file, key, array)
+        if data.classes is not None:
+            kind, array = hdf5.encode_classes(data.classes)
+            hdf5.set_text(hdf5.create(file, "classes", array), "kind", kind)
+        if data.normalizer is not None:
+            group = file.create_group("normalizer")
+            hdf5.set_text(group, "method", data.normalizer.method)
+            for name, array in data.normalizer.to_arrays().items():
+                hdf5.create(group, name, array)
+
+    return hdf5.write_atomically(path, fill)
+
+
+def read(path: str | Path) -> tuple[dict[str, Any], np.ndarray | None, Normalizer | None]:
+    """The keyword arguments of ``Data(...)`` stored in ``path`` (class codes decoded back to
+    labels), the stored classes and the normaliser; every problem is a ``DataError`` naming
+    the file."""
+    with hdf5.SafeReader(path, DataError) as reader:
+        try:
+            return _read(reader)
+        except MLPError:
+            raise
+        except (ValidationError, ValueError, KeyError, OSError) as exc:
+            raise reader.fail(f"expected a data file written by Data.save ({hdf5.reason(exc)})") \
+                from exc
+
+
+def _read(reader: hdf5.SafeReader
+          ) -> tuple[dict[str, Any], np.ndarray | None, Normalizer | None]:
+    found = reader.text("format") if reader.attribute("format") is not None else None
+    if found != FORMAT:
+        raise reader.fail(f"expected a file written by Data.save (format {FORMAT!r}), found "
+                          f"format {found!r}")
+    arrays: dict[str, Any] = {key: reader.dataset(key, kinds="fiub") for key in SPLIT_KEYS
+                              if reader.has(key)}
+    classes = reader.classes() if reader.has("classes") else None
+    if classes is not None:
+        for key in ("y_train", "y_val", "y_test"):
+            codes = arrays.get(key)
+            if codes is not None and (codes.dtype.kind not in "iu" or codes.ndim != 1 or (
+                    codes.size and not 0 <= codes.min() <= codes.max() < classes.shape[0])):
+                raise reader.fail(f"expected {key} to hold class codes in "
+                                  f"[0, {classes.shape[0] - 1}], found {codes.dtype} "
+                                  f"{codes.shape}")
+            if codes is not None:
+                arrays[key] = classes[codes]
+    normalizer = None
+    if reader.has("normalizer"):
+        normalizer = Normalizer.from_arrays(reader.text("method", reader.node("normalizer")),
+                                            reader.dataset("normalizer/offset", ndim=1),
+                                            reader.dataset("normalizer/scale", ndim=1))
+    scale = reader.attribute("input_scale")
+    arrays.update(task=reader.text("task"), image_shape=reader.image_shape(),
+                  input_scale=None if scale is None else float(scale))
+    return arrays, classes, normalizer
