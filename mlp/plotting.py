@@ -4,7 +4,8 @@ first-layer weights as images.
 Every function builds a ``matplotlib.figure.Figure`` directly (object-oriented API, no
 pyplot state), so nothing is registered with pyplot and nothing is left open; only
 ``LivePlot`` on an interactive backend opens a pyplot window, and ``LivePlot.close`` closes
-it. PNGs are written atomically: to a temporary file in the same folder, then renamed.
+it. PNGs are written atomically (a temporary file in the same folder, then renamed) with the
+permissions of any new file (``0o666`` less the umask), as checkpoints are.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,13 @@ FIT_GRID_POINTS = 400
 
 def _write(fig: Figure, path: str | Path) -> Path:
     """Save ``fig`` as PNG at ``path`` atomically: a temporary file in the same folder is
-    written, flushed and fsynced, then ``os.replace``d, so readers never see half a PNG."""
+    written, flushed and fsynced, then ``os.replace``d, so readers never see half a PNG. The
+    temporary file is created with mode ``0o666`` so the umask applies (``0o644`` under the
+    usual umask ``022``), and it is removed when anything fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as stream:
             fig.savefig(stream, format="png", dpi=PNG_DPI)
@@ -48,7 +52,7 @@ def _write(fig: Figure, path: str | Path) -> Path:
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from pathlib import Path
 
 import matplotlib
@@ -106,6 +108,23 @@ def test_failed_write_keeps_the_previous_png_and_no_temporary(tmp_path, monkeypa
         save_curves(_history(6), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.png"]
+
+
+def test_failed_rename_removes_the_temporary(tmp_path):
+    (tmp_path / "c.png").mkdir()  # a folder where the PNG should go: the rename fails
+    with pytest.raises(OSError):
+        save_curves(_history(2), tmp_path / "c.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["c.png"]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_pngs_get_the_mode_of_a_new_file_under_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        path = save_curves(_history(2), tmp_path / "c.png")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
 
 
 # live plot ----------------------------------------------------------------------------------
