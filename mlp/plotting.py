@@ -22,6 +22,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from mlp.errors import DataError
 from mlp.history import History
@@ -32,8 +33,20 @@ TRAIN_COLOR = "tab:blue"
 """Colour of every training curve (and of the model's curve in ``plot_fit``)."""
 VAL_COLOR = "tab:orange"
 """Colour of every validation curve (and of the training points in ``plot_fit``)."""
+LR_COLOR = "tab:purple"
+"""Colour of the learning-rate curve."""
+BEST_COLOR = "tab:green"
+"""Colour of the best-epoch mark on the curves."""
+STOP_COLOR = "tab:red"
+"""Colour of the early-stopping mark on the curves."""
+LOG_SCALE_MIN_RATIO = 10.0
+"""A loss or learning-rate axis is logarithmic only when its largest value is more than this
+many times its smallest (all positive): over less than a decade a log axis shows one or two
+tick labels, so a linear one reads better."""
 PNG_DPI = 100
 FIT_GRID_POINTS = 400
+CURVES_PANEL_SIZE = (4.6, 4.0)
+"""Width and height in inches of one panel of the curves figure."""
 
 
 def _write(fig: Figure, path: str | Path) -> Path:
@@ -63,54 +76,122 @@ def _series(epochs: list[int], values: list[float | None]) -> tuple[list[int], l
     return [e for e, _ in pairs], [v for _, v in pairs]
 
 
-def _plot_pair(ax: Axes, history: History, metric: str) -> None:
-    """The train and val curves of ``metric`` (``"loss"`` or ``"accuracy"``), Nones skipped."""
+def _scale(ax: Axes, values: list[float]) -> None:
+    """Log-scale the y axis when ``values`` are positive and span more than
+    ``LOG_SCALE_MIN_RATIO``; linear (matplotlib's default ticks) otherwise. Under two decades
+    some minor ticks are labelled too (``2x10^-2``, ...), so the axis never shows only two
+    numbers."""
+    if values and min(values) > 0 and max(values) > LOG_SCALE_MIN_RATIO * min(values):
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False,
+                                                             minor_thresholds=(2, 0.4)))
+
+
+def _plot_pair(ax: Axes, history: History, metric: str) -> list[float]:
+    """The train and val curves of ``metric`` (``"loss"`` or ``"accuracy"``), Nones skipped;
+    returns every value drawn."""
+    drawn: list[float] = []
     for split, colour in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
         x, y = _series(history.epoch, getattr(history, f"{split}_{metric}"))
         if y:
             ax.plot(x, y, color=colour, label=f"{split} {metric}", linewidth=2,
                     marker="o" if len(y) == 1 else None)
+            drawn += y
+    return drawn
 
 
-def curves_figure(history: History, fig: Figure | None = None) -> Figure:
-    """Loss and, for classification, accuracy against epoch, train and val on each axis.
+def _best(history: History) -> tuple[int, float, str] | None:
+    """The best epoch, its loss and which split it is judged on: the lowest validation loss
+    (``History.best_epoch``), or the lowest training loss without validation data."""
+    epoch = history.best_epoch()
+    if epoch is not None:
+        return epoch, float(history.val_loss[history.epoch.index(epoch)]), "val"
+    if not history.train_loss:
+        return None
+    index = int(np.argmin(history.train_loss))
+    return history.epoch[index], float(history.train_loss[index]), "train"
+
+
+def _curves_size(history: History) -> tuple[float, float]:
+    """The curves figure's size: one panel each for loss, accuracy (when any) and lr."""
+    panels = (1 + any(a is not None for a in history.train_accuracy + history.val_accuracy)
+              + any(r is not None for r in history.lr))
+    return CURVES_PANEL_SIZE[0] * panels, CURVES_PANEL_SIZE[1]
+
+
+def curves_figure(history: History, fig: Figure | None = None, *, title: str | None = None,
+                  stopped_early_at: int | None = None) -> Figure:
+    """Loss, accuracy (classification) and learning rate against epoch, with the best epoch
+    and the early stop marked.
 
     Parameters
     ----------
     history : History
         The run's columns; ``None`` entries (no validation data, regression accuracy) are
-        skipped. The loss axis is log-scaled when every plotted loss is positive.
+        skipped. The loss and learning-rate axes are logarithmic when the values are
+        positive and span more than ``LOG_SCALE_MIN_RATIO``, linear otherwise.
     fig : Figure, optional
         A figure to clear and redraw into (live redraws); a new ``Figure`` otherwise.
+    title : str, optional
+        The figure's title, normally the run's name (its folder).
+    stopped_early_at : int, optional
+        The epoch at which early stopping ended the run: a dashed vertical line on every
+        panel, labelled in the loss legend.
 
-    Returns a figure with two axes (loss, accuracy), or one (loss) when every accuracy is
-    None.
+    Returns a figure with one axes per panel, in the order loss, accuracy (only when some
+    accuracy is not None), learning rate (only when ``history.lr`` holds values). The best
+    epoch (``History.best_epoch``, or the lowest training loss without validation) is a star
+    on the loss curve and a dotted vertical line on every panel.
     """
-    fig = fig if fig is not None else Figure(figsize=(10, 4))
+    fig = fig if fig is not None else Figure(figsize=_curves_size(history))
     fig.clear()
     has_accuracy = any(a is not None for a in history.train_accuracy + history.val_accuracy)
-    axes = fig.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
+    lr_epochs, lr = _series(history.epoch, history.lr)
+    axes = list(fig.subplots(1, 1 + has_accuracy + bool(lr), squeeze=False)[0])
     loss_ax = axes[0]
-    _plot_pair(loss_ax, history, "loss")
-    losses = [v for v in history.train_loss + history.val_loss if v is not None]
-    if losses and min(losses) > 0:
-        loss_ax.set_yscale("log")
+    _scale(loss_ax, _plot_pair(loss_ax, history, "loss"))
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
     if has_accuracy:
-        acc_ax = axes[1]
-        _plot_pair(acc_ax, history, "accuracy")
-        acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+        _plot_pair(axes[1], history, "accuracy")
+        axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    if lr:
+        lr_ax = axes[-1]
+        lr_ax.plot(lr_epochs, lr, color=LR_COLOR, linewidth=2, label="learning rate",
+                   marker="o" if len(lr) == 1 else None)
+        _scale(lr_ax, lr)
+        if min(lr) == max(lr) > 0:  # a constant rate: from zero, not a +-4% band of noise
+            lr_ax.set_ylim(0, 2 * lr[0])
+        lr_ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
+    best = _best(history)
+    if best is not None:
+        epoch, value, split = best
+        loss_ax.plot([epoch], [value], linestyle="none", marker="*", markersize=14,
+                     color=BEST_COLOR, markeredgecolor="black", zorder=5,
+                     label=f"best: epoch {epoch} ({split} loss {value:.4g})")
+        for ax in axes:
+            ax.axvline(epoch, color=BEST_COLOR, linestyle=":", linewidth=1.5,
+                       label="_best epoch")
+    if stopped_early_at is not None:
+        for ax in axes:
+            ax.axvline(stopped_early_at, color=STOP_COLOR, linestyle="--", linewidth=1.5,
+                       label=(f"stopped early (epoch {stopped_early_at})" if ax is loss_ax
+                              else "_stopped early"))
     for ax in axes:
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[:1 + has_accuracy]:
+        ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def save_curves(history: History, path: str | Path) -> Path:
-    """Write ``curves_figure(history)`` to ``path`` as PNG (atomically); returns the path."""
-    return _write(curves_figure(history), path)
+def save_curves(history: History, path: str | Path, *, title: str | None = None,
+                stopped_early_at: int | None = None) -> Path:
+    """Write ``curves_figure(history, title=..., stopped_early_at=...)`` to ``path`` as PNG
+    (atomically); returns the path."""
+    return _write(curves_figure(history, title=title, stopped_early_at=stopped_early_at), path)
 
 
 def _interactive_backend() -> bool:
@@ -142,33 +223,41 @@ class LivePlot:
         Where the PNG goes (``<run>/curves.png`` for the routinizer).
     every : int
         Redraw when the last epoch (counted across resumes) is a multiple of ``every``.
+    title : str, optional
+        The figure's title (``curves_figure``), normally the run's name.
     """
 
-    def __init__(self, path: str | Path | None, every: int = 1) -> None:
+    def __init__(self, path: str | Path | None, every: int = 1, title: str | None = None
+                 ) -> None:
         if every < 1:
             raise ValueError(f"every must be a positive number of epochs, found {every}")
         self.path = None if path is None else Path(path)
         self.every = every
+        self.title = title
         self._figure: Figure | None = None
         self._window = _interactive_backend()
 
-    def update(self, history: History, final: bool = False) -> None:
-        """Redraw if the last epoch is due (always when ``final``)."""
+    def update(self, history: History, final: bool = False,
+               stopped_early_at: int | None = None) -> None:
+        """Redraw if the last epoch is due (always when ``final``); ``stopped_early_at`` is
+        passed to ``curves_figure``."""
         if not len(history) or (not final and history.epoch[-1] % self.every):
             return
-        if self._window and self._draw_window(history):
+        marks = {"title": self.title, "stopped_early_at": stopped_early_at}
+        if self._window and self._draw_window(history, marks):
             if final and self.path is not None:
-                save_curves(history, self.path)
+                save_curves(history, self.path, **marks)
             return
         if self.path is None:
             log.debug("live plot: backend %s shows no window and no path was given; "
                       "epoch %d not drawn", matplotlib.get_backend(), history.epoch[-1])
             return
-        save_curves(history, self.path)
+        save_curves(history, self.path, **marks)
 
-    def close(self, history: History) -> None:
-        """The final redraw (and PNG), then close the window if one was opened."""
-        self.update(history, final=True)
+    def close(self, history: History, stopped_early_at: int | None = None) -> None:
+        """The final redraw (and PNG), with the early stop marked when given, then close the
+        window if one was opened."""
+        self.update(history, final=True, stopped_early_at=stopped_early_at)
         if self._figure is not None:
             try:
                 import matplotlib.pyplot as plt
@@ -178,20 +267,20 @@ class LivePlot:
                 log.debug("live plot: closing the window failed (%s)", exc)
             self._figure = None
 
-    def _draw_window(self, history: History) -> bool:
+    def _draw_window(self, history: History, marks: dict[str, Any]) -> bool:
         """Redraw the window (opening it the first time); False, and no more windows, when
         that is impossible or the user closed it."""
         try:
             import matplotlib.pyplot as plt
 
             if self._figure is None:
-                self._figure = plt.figure(figsize=(10, 4))
+                self._figure = plt.figure(figsize=_curves_size(history))
                 plt.show(block=False)
             elif not plt.fignum_exists(self._figure.number):
                 log.info("live plot window closed; writing %s instead", self.path)
                 self._window = False
                 return False
-            curves_figure(history, self._figure)
+            curves_figure(history, self._figure, **marks)
             self._figure.canvas.draw_idle()
             self._figure.canvas.flush_events()
             plt.pause(0.001)
