@@ -39,6 +39,8 @@ BEST_COLOR = "tab:green"
 """Colour of the best-epoch mark on the curves."""
 STOP_COLOR = "tab:red"
 """Colour of the early-stopping mark on the curves."""
+VAL_POINTS_COLOR = "0.7"
+"""Colour (grey) of the validation points in ``plot_fit``."""
 LOG_SCALE_MIN_RATIO = 10.0
 """A loss or learning-rate axis is logarithmic only when its largest value is more than this
 many times its smallest (all positive): over less than a decade a log axis shows one or two
@@ -318,39 +320,51 @@ def plot_fit(
     path: str | Path | None = None,
     ax: Axes | None = None,
     x: np.ndarray | None = None,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
 ) -> Figure:
-    """A 1-D regression picture: training points, the true function and the model's curve.
+    """A 1-D regression picture: training and validation points, the true function and the
+    model's curve.
 
     Parameters
     ----------
     model_or_pred : model, callable or array
         Anything with ``forward(X)`` (a ``Model``) or a callable, applied to the grid as
         ``(N, 1)`` and returning ``N`` values; or predictions already computed at ``x``.
+        Drawn as a wide solid line.
     X_train, y_train : array, optional
-        Training points ``(M,)`` or ``(M, 1)``, drawn as a scatter.
+        Training points ``(M,)`` or ``(M, 1)``, drawn as a scatter above every line.
     truth : callable or array, optional
-        The true function (called on the ``(N, 1)`` grid) or its values at ``x``; dashed.
+        The true function (called on the ``(N, 1)`` grid) or its values at ``x``; a thin
+        black dashed line drawn above the model's curve, so it stays visible where the
+        two agree.
     interval : (low, high), optional
         The range of a ``FIT_GRID_POINTS``-point grid when ``x`` is not given; defaults to
-        the range of ``X_train``.
+        the range of the training and validation points.
     path : Path, optional
         Where to write the PNG.
     ax : Axes, optional
         Draw into this axes (and its figure) instead of a new figure.
     x : array, optional
         The grid ``(N,)`` or ``(N, 1)`` itself; required when predictions are passed.
+    X_val, y_val : array, optional
+        Validation points ``(K,)`` or ``(K, 1)``, grey dots wider than the model's curve
+        and drawn below it, so a model that fits them runs through a grey band.
 
     Returns the figure drawn into.
     """
     is_values = not (hasattr(model_or_pred, "forward") or callable(model_or_pred))
+    points = [np.ravel(p) for p in (X_train, X_val) if p is not None]
     if x is not None:
         grid = np.asarray(x, dtype=np.float64).reshape(-1, 1)
     elif is_values:
         raise DataError("plot_fit got predictions but no x: pass the grid they were computed at")
     else:
-        if interval is None and X_train is None:
-            raise DataError("plot_fit needs x, interval or X_train to know where to draw")
-        low, high = interval if interval is not None else (np.min(X_train), np.max(X_train))
+        if interval is None and not points:
+            raise DataError("plot_fit needs x, interval, X_train or X_val to know where to "
+                            "draw")
+        low, high = interval if interval is not None else (min(np.min(p) for p in points),
+                                                           max(np.max(p) for p in points))
         grid = np.linspace(float(low), float(high), FIT_GRID_POINTS).reshape(-1, 1)
     prediction = _grid_values(model_or_pred, grid, "the model")
     order = np.argsort(grid[:, 0], kind="stable")
@@ -359,13 +373,17 @@ def plot_fit(
         ax = fig.subplots()
     else:
         fig = ax.figure
+    if X_val is not None and y_val is not None:
+        ax.scatter(np.ravel(X_val), np.ravel(y_val), color=VAL_POINTS_COLOR, s=20,
+                   label="validation points", zorder=1)
     if truth is not None:
         ax.plot(grid[order, 0], _grid_values(truth, grid, "truth")[order], color="black",
-                linestyle="--", label="truth")
-    ax.plot(grid[order, 0], prediction[order], color=TRAIN_COLOR, linewidth=2, label="model")
+                linestyle=(0, (4, 3)), linewidth=1.3, label="truth", zorder=4)
+    ax.plot(grid[order, 0], prediction[order], color=TRAIN_COLOR, linewidth=2.5,
+            label="model", zorder=2)
     if X_train is not None and y_train is not None:
-        ax.scatter(np.ravel(X_train), np.ravel(y_train), color=VAL_COLOR, s=14,
-                   label="training points", zorder=3)
+        ax.scatter(np.ravel(X_train), np.ravel(y_train), color=VAL_COLOR, s=16,
+                   edgecolors="black", linewidths=0.4, label="training points", zorder=5)
     ax.set(xlabel="x", ylabel="y", title="fit")
     ax.legend()
     if path is not None:

@@ -316,13 +316,44 @@ def test_plot_fit_of_a_model_writes_points_truth_and_curve(tmp_path):
     x = np.linspace(0, 1, 8).reshape(-1, 1)
     path = tmp_path / "fit.png"
     fig = plot_fit(model, x, np.sin(x), truth=np.sin, path=path)
-    assert _labels(fig.axes[0]) == ["truth", "model"]
-    model_line = fig.axes[0].get_lines()[1]
+    ax = fig.axes[0]
+    assert _labels(ax) == ["truth", "model"]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("x", "y", "fit")
+    model_line = ax.get_lines()[1]
     grid = model_line.get_xdata()
     assert grid[0] == 0.0 and grid[-1] == 1.0  # the grid spans the training points
     np.testing.assert_allclose(model_line.get_ydata(),
                                model.forward(grid.reshape(-1, 1))[:, 0])
+    [points] = ax.collections
+    np.testing.assert_allclose(points.get_offsets(), np.column_stack([x[:, 0], np.sin(x[:, 0])]))
     assert _colour_pixels(path, TRAIN_COLOR) > 20 and _colour_pixels(path, VAL_COLOR) > 20
+
+
+def test_plot_fit_draws_the_truth_above_the_model_in_its_own_style(tmp_path):
+    x = np.linspace(-1, 1, 50)
+    truth, model = plot_fit(x**2, truth=x**2, x=x).axes[0].get_lines()
+    assert truth.get_zorder() > model.get_zorder()
+    assert to_rgb(truth.get_color()) == (0.0, 0.0, 0.0) and truth.get_linestyle() == "--"
+    assert model.get_linestyle() == "-" and model.get_linewidth() > truth.get_linewidth()
+    # where the model equals the truth, the truth's black dashes still show in the PNG
+    plot_fit(x**2, truth=x**2, x=x, path=tmp_path / "both.png")
+    plot_fit(x**2, x=x, path=tmp_path / "model.png")
+    assert (_colour_pixels(tmp_path / "both.png", "black")
+            - _colour_pixels(tmp_path / "model.png", "black")) > 150
+
+
+def test_plot_fit_draws_validation_points_and_spans_them():
+    model = Model.mlp([1, 4, 1], dtype="float64")
+    X_train, X_val = np.linspace(0, 1, 6), np.linspace(-0.5, 1.5, 11)
+    fig = plot_fit(model, X_train, X_train**2, X_val=X_val.reshape(-1, 1), y_val=X_val**2)
+    ax = fig.axes[0]
+    assert [c.get_label() for c in ax.collections] == ["validation points", "training points"]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(),
+                               np.column_stack([X_val, X_val**2]))
+    grid = ax.get_lines()[0].get_xdata()
+    assert (grid[0], grid[-1]) == (-0.5, 1.5)  # the grid covers every point drawn
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["validation points", "model", "training points"]
 
 
 def test_plot_fit_accepts_predictions_truth_values_and_an_axes():
@@ -337,6 +368,8 @@ def test_plot_fit_accepts_predictions_truth_values_and_an_axes():
 def test_plot_fit_errors_name_what_is_missing():
     with pytest.raises(DataError, match="predictions but no x"):
         plot_fit(np.zeros(10))
+    with pytest.raises(DataError, match="needs x, interval, X_train or X_val"):
+        plot_fit(Model.mlp([1, 2, 1]))
     with pytest.raises(DataError, match=r"one value per grid point \(5\), found shape \(5, 2\)"):
         plot_fit(Model.mlp([1, 2]), x=np.linspace(0, 1, 5))
 
