@@ -45,6 +45,9 @@ LOG_SCALE_MIN_RATIO = 10.0
 """A loss or learning-rate axis is logarithmic only when its largest value is more than this
 many times its smallest (all positive): over less than a decade a log axis shows one or two
 tick labels, so a linear one reads better."""
+ZERO_CELLS_SHOWN_UP_TO = 5
+"""``plot_confusion_matrix`` writes zero cells up to this many classes and leaves them blank
+above it, so the mistakes stand out."""
 PNG_DPI = 100
 FIT_GRID_POINTS = 400
 CURVES_PANEL_SIZE = (4.6, 4.0)
@@ -425,12 +428,22 @@ def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> 
     return counts.reshape(n_classes, n_classes)
 
 
+def _cell_text(value: float, normalize: bool, hide_zeros: bool) -> str | None:
+    """The annotation of one confusion-matrix cell; None leaves it blank."""
+    if value == 0 and hide_zeros:
+        return None
+    if not normalize:
+        return f"{int(value)}"
+    return "<0.01" if 0 < value < 0.005 else f"{value:.2f}"
+
+
 def plot_confusion_matrix(
     y_true: Any,
     y_pred: Any,
     classes: Sequence[Any] | np.ndarray | None = None,
     path: str | Path | None = None,
     normalize: bool = False,
+    hide_zeros: bool | None = None,
 ) -> Figure:
     """The confusion matrix as an annotated image (rows true, columns predicted).
 
@@ -443,7 +456,11 @@ def plot_confusion_matrix(
     path : Path, optional
         Where to write the PNG.
     normalize : bool
-        Show each row as fractions of its true class (rows sum to 1) instead of counts.
+        Show each row as fractions of its true class (rows sum to 1) instead of counts; a
+        fraction that is not zero but rounds to 0.00 is written ``<0.01``.
+    hide_zeros : bool, optional
+        Leave the cells that hold exactly zero blank; by default only with more than
+        ``ZERO_CELLS_SHOWN_UP_TO`` classes.
     """
     n_classes = None if classes is None else len(classes)
     matrix = confusion_matrix(y_true, y_pred, n_classes).astype(np.float64)
@@ -451,6 +468,8 @@ def plot_confusion_matrix(
         matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     names = [str(c) for c in (classes if classes is not None else range(matrix.shape[0]))]
     size = len(names)
+    if hide_zeros is None:
+        hide_zeros = size > ZERO_CELLS_SHOWN_UP_TO
     fig = Figure(figsize=(1.5 + 0.5 * size, 1.2 + 0.5 * size))
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues", vmin=0)
@@ -461,8 +480,10 @@ def plot_confusion_matrix(
            title="confusion matrix" + (" (row fractions)" if normalize else ""))
     threshold = matrix.max() / 2 if matrix.size else 0.0
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, f"{value:.2f}" if normalize else f"{int(value)}", ha="center",
-                va="center", fontsize=8, color="white" if value > threshold else "black")
+        text = _cell_text(float(value), normalize, hide_zeros)
+        if text is not None:
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if value > threshold else "black")
     fig.tight_layout()
     if path is not None:
         _write(fig, path)

@@ -405,6 +405,29 @@ def test_plot_confusion_matrix_names_classes_and_annotates(tmp_path):
     assert [t.get_text() for t in normalized.axes[0].texts] == ["1.00", "0.00", "0.67", "0.33"]
 
 
+def test_with_many_classes_zero_cells_are_blank():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 8, size=200)
+    y_pred = np.where(rng.random(200) < 0.8, y_true, (y_true + 1) % 8)
+    matrix = confusion_matrix(y_true, y_pred, 8)
+    for normalize in (False, True):
+        ax = plot_confusion_matrix(y_true, y_pred, normalize=normalize).axes[0]
+        cells = {(round(t.get_position()[1]), round(t.get_position()[0])) for t in ax.texts}
+        assert cells == set(zip(*np.nonzero(matrix), strict=True))
+        assert not any(t.get_text() in ("0", "0.00") for t in ax.texts)
+    shown = plot_confusion_matrix(y_true, y_pred, hide_zeros=False).axes[0]
+    assert len(shown.texts) == 64
+    hidden = plot_confusion_matrix([0, 1, 1, 1], [0, 1, 0, 0], hide_zeros=True).axes[0]
+    assert [t.get_text() for t in hidden.texts] == ["1", "2", "1"]
+
+
+def test_a_fraction_too_small_for_two_decimals_is_not_written_as_zero():
+    y_true = np.zeros(201, dtype=int)
+    y_pred = np.r_[np.zeros(200, dtype=int), 1]
+    ax = plot_confusion_matrix(y_true, y_pred, classes=["a", "b"], normalize=True).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["1.00", "<0.01", "0.00", "0.00"]
+
+
 # first layer --------------------------------------------------------------------------------
 
 def test_first_layer_shape_error_names_expected_and_found():
