@@ -21,6 +21,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
@@ -50,6 +51,8 @@ ZERO_CELLS_SHOWN_UP_TO = 5
 above it, so the mistakes stand out."""
 PNG_DPI = 100
 FIT_GRID_POINTS = 400
+FIRST_LAYER_TILE_INCHES = 0.9
+"""Width in inches of one tile of ``plot_first_layer``."""
 CURVES_PANEL_SIZE = (4.6, 4.0)
 """Width and height in inches of one panel of the curves figure."""
 
@@ -496,7 +499,11 @@ def plot_first_layer(
     path: str | Path | None = None,
     max_units: int = 64,
 ) -> Figure:
-    """Each first-layer unit's incoming weights ``weight[:, j]`` as a grey image, in a grid.
+    """Each first-layer unit's incoming weights ``weight[:, j]`` as an image, in a grid.
+
+    Every tile shares one colour scale, symmetric about zero (blue negative, white zero, red
+    positive, limits +-max|weight| over the tiles drawn), shown by one colour bar, so tiles
+    can be compared with each other.
 
     Parameters
     ----------
@@ -519,14 +526,24 @@ def plot_first_layer(
                         f"the first layer has {layer.in_features}")
     weight = np.asarray(layer.weight)
     units = min(weight.shape[1], max_units)
+    limit = float(np.max(np.abs(weight[:, :units]))) or 1.0
     columns = math.ceil(math.sqrt(units))
     rows = math.ceil(units / columns)
-    fig = Figure(figsize=(columns * 1.1, rows * 1.1 + 0.4))
+    norm = Normalize(-limit, limit)  # one object: every tile and the colour bar share it
+    tile_width = FIRST_LAYER_TILE_INCHES
+    tile_height = tile_width * image_shape[0] / image_shape[1]
+    fig = Figure(figsize=(columns * tile_width + 1.2, rows * tile_height + 0.4),
+                 layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
     for index, ax in enumerate(axes.ravel()):
-        ax.axis("off")
         if index < units:
-            ax.imshow(weight[:, index].reshape(image_shape), cmap="gray")
+            image = ax.imshow(weight[:, index].reshape(image_shape), cmap="RdBu_r",
+                              norm=norm)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.axis("off")
+    fig.colorbar(image, ax=axes, label="weight", shrink=0.9)
     fig.suptitle(f"first-layer weights ({units} of {weight.shape[1]} units)")
     if path is not None:
         _write(fig, path)

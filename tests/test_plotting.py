@@ -435,12 +435,32 @@ def test_first_layer_shape_error_names_expected_and_found():
         plot_first_layer(Model.mlp([4, 3, 2]), (4, 4))
 
 
-def test_first_layer_draws_each_units_weights_as_an_image(tmp_path):
+def test_first_layer_draws_each_units_weights_on_one_symmetric_scale():
     model = Model.mlp([12, 6, 2])
-    fig = plot_first_layer(model, (3, 4), path=tmp_path / "w.png")
-    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
-    assert len(fig.axes) == 6 and len(images) == 6  # 3 x 2 grid, all used
-    np.testing.assert_array_equal(images[5], model.layers[0].weight[:, 5].reshape(3, 4))
-    assert (tmp_path / "w.png").exists()
+    weight = model.layers[0].weight
+    fig = plot_first_layer(model, (3, 4))
+    tiles = [ax for ax in fig.axes if ax.images]
+    assert len(tiles) == 6 and len(fig.axes) == 7  # 3 x 2 grid, all used, and a colour bar
+    np.testing.assert_array_equal(tiles[5].images[0].get_array(), weight[:, 5].reshape(3, 4))
+    limit = np.abs(weight).max()
+    assert {tile.images[0].get_clim() for tile in tiles} == {(-limit, limit)}
+    assert len({id(tile.images[0].norm) for tile in tiles}) == 1  # one shared norm
+    colorbar = tiles[-1].images[0].colorbar
+    assert colorbar is not None and colorbar.ax in fig.axes
+    assert colorbar.ax.get_ylabel() == "weight" and colorbar.ax.get_ylim() == (-limit, limit)
     limited = plot_first_layer(model, (3, 4), max_units=5)
-    assert sum(bool(ax.images) for ax in limited.axes) == 5
+    images = [ax.images[0] for ax in limited.axes if ax.images]
+    assert len(images) == 5
+    limit = np.abs(weight[:, :5]).max()  # the scale covers the tiles drawn
+    assert {image.get_clim() for image in images} == {(-limit, limit)}
+
+
+def test_first_layer_png_has_no_wide_white_margin(tmp_path):
+    path = tmp_path / "w.png"
+    plot_first_layer(Model.mlp([64, 16, 10]), (8, 8), path=path)
+    image = matplotlib.image.imread(path)[..., :3]
+    ink = (image < 0.95).any(axis=-1)
+    rows, columns = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    height, width = ink.shape
+    assert rows[0] < 0.03 * height and rows[-1] > 0.97 * height
+    assert columns[0] < 0.03 * width and columns[-1] > 0.97 * width
