@@ -4,7 +4,8 @@ first-layer weights as images.
 Every function builds a ``matplotlib.figure.Figure`` directly (object-oriented API, no
 pyplot state), so nothing is registered with pyplot and nothing is left open; only
 ``LivePlot`` on an interactive backend opens a pyplot window, and ``LivePlot.close`` closes
-it. PNGs are written atomically: to a temporary file in the same folder, then renamed.
+it. PNGs are written atomically (a temporary file in the same folder, then renamed) with the
+permissions of any new file (``0o666`` less the umask), as checkpoints are.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from mlp.errors import DataError
 from mlp.history import History
@@ -31,16 +34,38 @@ TRAIN_COLOR = "tab:blue"
 """Colour of every training curve (and of the model's curve in ``plot_fit``)."""
 VAL_COLOR = "tab:orange"
 """Colour of every validation curve (and of the training points in ``plot_fit``)."""
+LR_COLOR = "tab:purple"
+"""Colour of the learning-rate curve."""
+BEST_COLOR = "tab:green"
+"""Colour of the best-epoch mark on the curves."""
+STOP_COLOR = "tab:red"
+"""Colour of the early-stopping mark on the curves."""
+VAL_POINTS_COLOR = "0.7"
+"""Colour (grey) of the validation points in ``plot_fit``."""
+LOG_SCALE_MIN_RATIO = 10.0
+"""A loss or learning-rate axis is logarithmic only when its largest value is more than this
+many times its smallest (all positive): over less than a decade a log axis shows one or two
+tick labels, so a linear one reads better."""
+ZERO_CELLS_SHOWN_UP_TO = 5
+"""``plot_confusion_matrix`` writes zero cells up to this many classes and leaves them blank
+above it, so the mistakes stand out."""
 PNG_DPI = 100
 FIT_GRID_POINTS = 400
+FIRST_LAYER_TILE_INCHES = 0.9
+"""Width in inches of one tile of ``plot_first_layer``."""
+CURVES_PANEL_SIZE = (4.6, 4.0)
+"""Width and height in inches of one panel of the curves figure."""
 
 
 def _write(fig: Figure, path: str | Path) -> Path:
     """Save ``fig`` as PNG at ``path`` atomically: a temporary file in the same folder is
-    written, flushed and fsynced, then ``os.replace``d, so readers never see half a PNG."""
+    written, flushed and fsynced, then ``os.replace``d, so readers never see half a PNG. The
+    temporary file is created with mode ``0o666`` so the umask applies (``0o644`` under the
+    usual umask ``022``), and it is removed when anything fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as stream:
             fig.savefig(stream, format="png", dpi=PNG_DPI)
@@ -48,7 +73,7 @@ def _write(fig: Figure, path: str | Path) -> Path:
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
 
@@ -59,54 +84,122 @@ def _series(epochs: list[int], values: list[float | None]) -> tuple[list[int], l
     return [e for e, _ in pairs], [v for _, v in pairs]
 
 
-def _plot_pair(ax: Axes, history: History, metric: str) -> None:
-    """The train and val curves of ``metric`` (``"loss"`` or ``"accuracy"``), Nones skipped."""
+def _scale(ax: Axes, values: list[float]) -> None:
+    """Log-scale the y axis when ``values`` are positive and span more than
+    ``LOG_SCALE_MIN_RATIO``; linear (matplotlib's default ticks) otherwise. Under two decades
+    some minor ticks are labelled too (``2x10^-2``, ...), so the axis never shows only two
+    numbers."""
+    if values and min(values) > 0 and max(values) > LOG_SCALE_MIN_RATIO * min(values):
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False,
+                                                             minor_thresholds=(2, 0.4)))
+
+
+def _plot_pair(ax: Axes, history: History, metric: str) -> list[float]:
+    """The train and val curves of ``metric`` (``"loss"`` or ``"accuracy"``), Nones skipped;
+    returns every value drawn."""
+    drawn: list[float] = []
     for split, colour in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
         x, y = _series(history.epoch, getattr(history, f"{split}_{metric}"))
         if y:
             ax.plot(x, y, color=colour, label=f"{split} {metric}", linewidth=2,
                     marker="o" if len(y) == 1 else None)
+            drawn += y
+    return drawn
 
 
-def curves_figure(history: History, fig: Figure | None = None) -> Figure:
-    """Loss and, for classification, accuracy against epoch, train and val on each axis.
+def _best(history: History) -> tuple[int, float, str] | None:
+    """The best epoch, its loss and which split it is judged on: the lowest validation loss
+    (``History.best_epoch``), or the lowest training loss without validation data."""
+    epoch = history.best_epoch()
+    if epoch is not None:
+        return epoch, float(history.val_loss[history.epoch.index(epoch)]), "val"
+    if not history.train_loss:
+        return None
+    index = int(np.argmin(history.train_loss))
+    return history.epoch[index], float(history.train_loss[index]), "train"
+
+
+def _curves_size(history: History) -> tuple[float, float]:
+    """The curves figure's size: one panel each for loss, accuracy (when any) and lr."""
+    panels = (1 + any(a is not None for a in history.train_accuracy + history.val_accuracy)
+              + any(r is not None for r in history.lr))
+    return CURVES_PANEL_SIZE[0] * panels, CURVES_PANEL_SIZE[1]
+
+
+def curves_figure(history: History, fig: Figure | None = None, *, title: str | None = None,
+                  stopped_early_at: int | None = None) -> Figure:
+    """Loss, accuracy (classification) and learning rate against epoch, with the best epoch
+    and the early stop marked.
 
     Parameters
     ----------
     history : History
         The run's columns; ``None`` entries (no validation data, regression accuracy) are
-        skipped. The loss axis is log-scaled when every plotted loss is positive.
+        skipped. The loss and learning-rate axes are logarithmic when the values are
+        positive and span more than ``LOG_SCALE_MIN_RATIO``, linear otherwise.
     fig : Figure, optional
         A figure to clear and redraw into (live redraws); a new ``Figure`` otherwise.
+    title : str, optional
+        The figure's title, normally the run's name (its folder).
+    stopped_early_at : int, optional
+        The epoch at which early stopping ended the run: a dashed vertical line on every
+        panel, labelled in the loss legend.
 
-    Returns a figure with two axes (loss, accuracy), or one (loss) when every accuracy is
-    None.
+    Returns a figure with one axes per panel, in the order loss, accuracy (only when some
+    accuracy is not None), learning rate (only when ``history.lr`` holds values). The best
+    epoch (``History.best_epoch``, or the lowest training loss without validation) is a star
+    on the loss curve and a dotted vertical line on every panel.
     """
-    fig = fig if fig is not None else Figure(figsize=(10, 4))
+    fig = fig if fig is not None else Figure(figsize=_curves_size(history))
     fig.clear()
     has_accuracy = any(a is not None for a in history.train_accuracy + history.val_accuracy)
-    axes = fig.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
+    lr_epochs, lr = _series(history.epoch, history.lr)
+    axes = list(fig.subplots(1, 1 + has_accuracy + bool(lr), squeeze=False)[0])
     loss_ax = axes[0]
-    _plot_pair(loss_ax, history, "loss")
-    losses = [v for v in history.train_loss + history.val_loss if v is not None]
-    if losses and min(losses) > 0:
-        loss_ax.set_yscale("log")
+    _scale(loss_ax, _plot_pair(loss_ax, history, "loss"))
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
     if has_accuracy:
-        acc_ax = axes[1]
-        _plot_pair(acc_ax, history, "accuracy")
-        acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+        _plot_pair(axes[1], history, "accuracy")
+        axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    if lr:
+        lr_ax = axes[-1]
+        lr_ax.plot(lr_epochs, lr, color=LR_COLOR, linewidth=2, label="learning rate",
+                   marker="o" if len(lr) == 1 else None)
+        _scale(lr_ax, lr)
+        if min(lr) == max(lr) > 0:  # a constant rate: from zero, not a +-4% band of noise
+            lr_ax.set_ylim(0, 2 * lr[0])
+        lr_ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
+    best = _best(history)
+    if best is not None:
+        epoch, value, split = best
+        loss_ax.plot([epoch], [value], linestyle="none", marker="*", markersize=14,
+                     color=BEST_COLOR, markeredgecolor="black", zorder=5,
+                     label=f"best: epoch {epoch} ({split} loss {value:.4g})")
+        for ax in axes:
+            ax.axvline(epoch, color=BEST_COLOR, linestyle=":", linewidth=1.5,
+                       label="_best epoch")
+    if stopped_early_at is not None:
+        for ax in axes:
+            ax.axvline(stopped_early_at, color=STOP_COLOR, linestyle="--", linewidth=1.5,
+                       label=(f"stopped early (epoch {stopped_early_at})" if ax is loss_ax
+                              else "_stopped early"))
     for ax in axes:
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[:1 + has_accuracy]:
+        ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def save_curves(history: History, path: str | Path) -> Path:
-    """Write ``curves_figure(history)`` to ``path`` as PNG (atomically); returns the path."""
-    return _write(curves_figure(history), path)
+def save_curves(history: History, path: str | Path, *, title: str | None = None,
+                stopped_early_at: int | None = None) -> Path:
+    """Write ``curves_figure(history, title=..., stopped_early_at=...)`` to ``path`` as PNG
+    (atomically); returns the path."""
+    return _write(curves_figure(history, title=title, stopped_early_at=stopped_early_at), path)
 
 
 def _interactive_backend() -> bool:
@@ -138,33 +231,41 @@ class LivePlot:
         Where the PNG goes (``<run>/curves.png`` for the routinizer).
     every : int
         Redraw when the last epoch (counted across resumes) is a multiple of ``every``.
+    title : str, optional
+        The figure's title (``curves_figure``), normally the run's name.
     """
 
-    def __init__(self, path: str | Path | None, every: int = 1) -> None:
+    def __init__(self, path: str | Path | None, every: int = 1, title: str | None = None
+                 ) -> None:
         if every < 1:
             raise ValueError(f"every must be a positive number of epochs, found {every}")
         self.path = None if path is None else Path(path)
         self.every = every
+        self.title = title
         self._figure: Figure | None = None
         self._window = _interactive_backend()
 
-    def update(self, history: History, final: bool = False) -> None:
-        """Redraw if the last epoch is due (always when ``final``)."""
+    def update(self, history: History, final: bool = False,
+               stopped_early_at: int | None = None) -> None:
+        """Redraw if the last epoch is due (always when ``final``); ``stopped_early_at`` is
+        passed to ``curves_figure``."""
         if not len(history) or (not final and history.epoch[-1] % self.every):
             return
-        if self._window and self._draw_window(history):
+        marks = {"title": self.title, "stopped_early_at": stopped_early_at}
+        if self._window and self._draw_window(history, marks):
             if final and self.path is not None:
-                save_curves(history, self.path)
+                save_curves(history, self.path, **marks)
             return
         if self.path is None:
             log.debug("live plot: backend %s shows no window and no path was given; "
                       "epoch %d not drawn", matplotlib.get_backend(), history.epoch[-1])
             return
-        save_curves(history, self.path)
+        save_curves(history, self.path, **marks)
 
-    def close(self, history: History) -> None:
-        """The final redraw (and PNG), then close the window if one was opened."""
-        self.update(history, final=True)
+    def close(self, history: History, stopped_early_at: int | None = None) -> None:
+        """The final redraw (and PNG), with the early stop marked when given, then close the
+        window if one was opened."""
+        self.update(history, final=True, stopped_early_at=stopped_early_at)
         if self._figure is not None:
             try:
                 import matplotlib.pyplot as plt
@@ -174,20 +275,20 @@ class LivePlot:
                 log.debug("live plot: closing the window failed (%s)", exc)
             self._figure = None
 
-    def _draw_window(self, history: History) -> bool:
+    def _draw_window(self, history: History, marks: dict[str, Any]) -> bool:
         """Redraw the window (opening it the first time); False, and no more windows, when
         that is impossible or the user closed it."""
         try:
             import matplotlib.pyplot as plt
 
             if self._figure is None:
-                self._figure = plt.figure(figsize=(10, 4))
+                self._figure = plt.figure(figsize=_curves_size(history))
                 plt.show(block=False)
             elif not plt.fignum_exists(self._figure.number):
                 log.info("live plot window closed; writing %s instead", self.path)
                 self._window = False
                 return False
-            curves_figure(history, self._figure)
+            curves_figure(history, self._figure, **marks)
             self._figure.canvas.draw_idle()
             self._figure.canvas.flush_events()
             plt.pause(0.001)
@@ -225,39 +326,51 @@ def plot_fit(
     path: str | Path | None = None,
     ax: Axes | None = None,
     x: np.ndarray | None = None,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
 ) -> Figure:
-    """A 1-D regression picture: training points, the true function and the model's curve.
+    """A 1-D regression picture: training and validation points, the true function and the
+    model's curve.
 
     Parameters
     ----------
     model_or_pred : model, callable or array
         Anything with ``forward(X)`` (a ``Model``) or a callable, applied to the grid as
         ``(N, 1)`` and returning ``N`` values; or predictions already computed at ``x``.
+        Drawn as a wide solid line.
     X_train, y_train : array, optional
-        Training points ``(M,)`` or ``(M, 1)``, drawn as a scatter.
+        Training points ``(M,)`` or ``(M, 1)``, drawn as a scatter above every line.
     truth : callable or array, optional
-        The true function (called on the ``(N, 1)`` grid) or its values at ``x``; dashed.
+        The true function (called on the ``(N, 1)`` grid) or its values at ``x``; a thin
+        black dashed line drawn above the model's curve, so it stays visible where the
+        two agree.
     interval : (low, high), optional
         The range of a ``FIT_GRID_POINTS``-point grid when ``x`` is not given; defaults to
-        the range of ``X_train``.
+        the range of the training and validation points.
     path : Path, optional
         Where to write the PNG.
     ax : Axes, optional
         Draw into this axes (and its figure) instead of a new figure.
     x : array, optional
         The grid ``(N,)`` or ``(N, 1)`` itself; required when predictions are passed.
+    X_val, y_val : array, optional
+        Validation points ``(K,)`` or ``(K, 1)``, grey dots wider than the model's curve
+        and drawn below it, so a model that fits them runs through a grey band.
 
     Returns the figure drawn into.
     """
     is_values = not (hasattr(model_or_pred, "forward") or callable(model_or_pred))
+    points = [np.ravel(p) for p in (X_train, X_val) if p is not None]
     if x is not None:
         grid = np.asarray(x, dtype=np.float64).reshape(-1, 1)
     elif is_values:
         raise DataError("plot_fit got predictions but no x: pass the grid they were computed at")
     else:
-        if interval is None and X_train is None:
-            raise DataError("plot_fit needs x, interval or X_train to know where to draw")
-        low, high = interval if interval is not None else (np.min(X_train), np.max(X_train))
+        if interval is None and not points:
+            raise DataError("plot_fit needs x, interval, X_train or X_val to know where to "
+                            "draw")
+        low, high = interval if interval is not None else (min(np.min(p) for p in points),
+                                                           max(np.max(p) for p in points))
         grid = np.linspace(float(low), float(high), FIT_GRID_POINTS).reshape(-1, 1)
     prediction = _grid_values(model_or_pred, grid, "the model")
     order = np.argsort(grid[:, 0], kind="stable")
@@ -266,13 +379,17 @@ def plot_fit(
         ax = fig.subplots()
     else:
         fig = ax.figure
+    if X_val is not None and y_val is not None:
+        ax.scatter(np.ravel(X_val), np.ravel(y_val), color=VAL_POINTS_COLOR, s=20,
+                   label="validation points", zorder=1)
     if truth is not None:
         ax.plot(grid[order, 0], _grid_values(truth, grid, "truth")[order], color="black",
-                linestyle="--", label="truth")
-    ax.plot(grid[order, 0], prediction[order], color=TRAIN_COLOR, linewidth=2, label="model")
+                linestyle=(0, (4, 3)), linewidth=1.3, label="truth", zorder=4)
+    ax.plot(grid[order, 0], prediction[order], color=TRAIN_COLOR, linewidth=2.5,
+            label="model", zorder=2)
     if X_train is not None and y_train is not None:
-        ax.scatter(np.ravel(X_train), np.ravel(y_train), color=VAL_COLOR, s=14,
-                   label="training points", zorder=3)
+        ax.scatter(np.ravel(X_train), np.ravel(y_train), color=VAL_COLOR, s=16,
+                   edgecolors="black", linewidths=0.4, label="training points", zorder=5)
     ax.set(xlabel="x", ylabel="y", title="fit")
     ax.legend()
     if path is not None:
@@ -314,12 +431,22 @@ def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> 
     return counts.reshape(n_classes, n_classes)
 
 
+def _cell_text(value: float, normalize: bool, hide_zeros: bool) -> str | None:
+    """The annotation of one confusion-matrix cell; None leaves it blank."""
+    if value == 0 and hide_zeros:
+        return None
+    if not normalize:
+        return f"{int(value)}"
+    return "<0.01" if 0 < value < 0.005 else f"{value:.2f}"
+
+
 def plot_confusion_matrix(
     y_true: Any,
     y_pred: Any,
     classes: Sequence[Any] | np.ndarray | None = None,
     path: str | Path | None = None,
     normalize: bool = False,
+    hide_zeros: bool | None = None,
 ) -> Figure:
     """The confusion matrix as an annotated image (rows true, columns predicted).
 
@@ -332,7 +459,11 @@ def plot_confusion_matrix(
     path : Path, optional
         Where to write the PNG.
     normalize : bool
-        Show each row as fractions of its true class (rows sum to 1) instead of counts.
+        Show each row as fractions of its true class (rows sum to 1) instead of counts; a
+        fraction that is not zero but rounds to 0.00 is written ``<0.01``.
+    hide_zeros : bool, optional
+        Leave the cells that hold exactly zero blank; by default only with more than
+        ``ZERO_CELLS_SHOWN_UP_TO`` classes.
     """
     n_classes = None if classes is None else len(classes)
     matrix = confusion_matrix(y_true, y_pred, n_classes).astype(np.float64)
@@ -340,6 +471,8 @@ def plot_confusion_matrix(
         matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     names = [str(c) for c in (classes if classes is not None else range(matrix.shape[0]))]
     size = len(names)
+    if hide_zeros is None:
+        hide_zeros = size > ZERO_CELLS_SHOWN_UP_TO
     fig = Figure(figsize=(1.5 + 0.5 * size, 1.2 + 0.5 * size))
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues", vmin=0)
@@ -350,8 +483,10 @@ def plot_confusion_matrix(
            title="confusion matrix" + (" (row fractions)" if normalize else ""))
     threshold = matrix.max() / 2 if matrix.size else 0.0
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, f"{value:.2f}" if normalize else f"{int(value)}", ha="center",
-                va="center", fontsize=8, color="white" if value > threshold else "black")
+        text = _cell_text(float(value), normalize, hide_zeros)
+        if text is not None:
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if value > threshold else "black")
     fig.tight_layout()
     if path is not None:
         _write(fig, path)
@@ -364,7 +499,11 @@ def plot_first_layer(
     path: str | Path | None = None,
     max_units: int = 64,
 ) -> Figure:
-    """Each first-layer unit's incoming weights ``weight[:, j]`` as a grey image, in a grid.
+    """Each first-layer unit's incoming weights ``weight[:, j]`` as an image, in a grid.
+
+    Every tile shares one colour scale, symmetric about zero (blue negative, white zero, red
+    positive, limits +-max|weight| over the tiles drawn), shown by one colour bar, so tiles
+    can be compared with each other.
 
     Parameters
     ----------
@@ -387,14 +526,24 @@ def plot_first_layer(
                         f"the first layer has {layer.in_features}")
     weight = np.asarray(layer.weight)
     units = min(weight.shape[1], max_units)
+    limit = float(np.max(np.abs(weight[:, :units]))) or 1.0
     columns = math.ceil(math.sqrt(units))
     rows = math.ceil(units / columns)
-    fig = Figure(figsize=(columns * 1.1, rows * 1.1 + 0.4))
+    norm = Normalize(-limit, limit)  # one object: every tile and the colour bar share it
+    tile_width = FIRST_LAYER_TILE_INCHES
+    tile_height = tile_width * image_shape[0] / image_shape[1]
+    fig = Figure(figsize=(columns * tile_width + 1.2, rows * tile_height + 0.4),
+                 layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
     for index, ax in enumerate(axes.ravel()):
-        ax.axis("off")
         if index < units:
-            ax.imshow(weight[:, index].reshape(image_shape), cmap="gray")
+            image = ax.imshow(weight[:, index].reshape(image_shape), cmap="RdBu_r",
+                              norm=norm)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.axis("off")
+    fig.colorbar(image, ax=axes, label="weight", shrink=0.9)
     fig.suptitle(f"first-layer weights ({units} of {weight.shape[1]} units)")
     if path is not None:
         _write(fig, path)

@@ -36,7 +36,7 @@ def main() -> None:
     scores = routinizer.evaluate(model, data.X_val, data.y_val)
     figure_path = args.out / "fit.png"
     plot_fit(model, data.X_train, data.y_train, truth=lambda x: np.sin(2 * np.pi * x),
-             interval=(0.0, 1.0), path=figure_path)
+             interval=(0.0, 1.0), path=figure_path, X_val=data.X_val, y_val=data.y_val)
     logging.info("validation mean absolute error %.5f; plot %s", scores["loss"], figure_path)
 
 
