@@ -1,4 +1,4 @@
-"""The ``mlp`` command: train, resume, evaluate, predict, inspect, runs, schema.
+"""The ``mlp`` command: train, resume, evaluate, predict, inspect, runs, schema, export.
 
 Errors a user can cause (bad config, bad data, bad checkpoint, divergence, missing file)
 are printed in one or two lines on stderr with exit status 2.
@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("root", type=Path, nargs="?", default=Path("ckpt"))
 
     commands.add_parser("schema", help="JSON Schema of the run config")
+
+    export = commands.add_parser("export", help="write a run or checkpoint as an ONNX file")
+    export.add_argument("checkpoint", type=Path, help="run folder (uses best.h5) or .h5 file")
+    export.add_argument("output", type=Path, help="the .onnx file to write")
+    export.add_argument("--opset", type=int, help="ONNX opset (default: mlp.export's)")
     return parser
 
 
@@ -202,8 +207,20 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from mlp.checkpoint import load_checkpoint
+
+    try:
+        from mlp.export import to_onnx
+    except ImportError as exc:
+        raise MLPError(str(exc)) from exc  # names the missing package and the extra
+    source = _checkpoint_path(args.checkpoint)
+    print(to_onnx(load_checkpoint(source), args.output, args.opset))
+    return 0
+
+
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
-             "inspect": _inspect, "runs": _runs, "schema": _schema}
+             "inspect": _inspect, "runs": _runs, "schema": _schema, "export": _export}
 
 if __name__ == "__main__":
     sys.exit(main())
