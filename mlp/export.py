@@ -6,11 +6,13 @@ The graph is built with the ``onnx`` package's own helpers (an optional extra:
 
 - input ``X`` ``(N, D)``, float32 or float64 as the model, ``N`` dynamic;
 - the saved normaliser ``(X - offset) / scale`` (``Sub``, ``Div``), when there is one;
-- each ``Layer`` as ``MatMul`` + ``Add``; each ``Nonlinearity`` as its operator (``Relu``,
-  ``LeakyRelu`` (in float64 ``Where(x > 0, x, slope x)``, which onnxruntime runs), ``Sigmoid``, ``Tanh``, ``Softmax`` on the last axis, ``Identity``; ``gelu``
-  as ``Gelu(approximate="tanh")`` in float32 from opset 20 on, otherwise as the same formula
-  ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`` in elementary operators); dropout is the
-  identity at inference and leaves no node;
+- each ``Layer`` as ``MatMul`` + ``Add``; each ``Nonlinearity`` as its operator: ``Relu``,
+  ``LeakyRelu``, ``Sigmoid``, ``Tanh``, ``Softmax`` on the last axis, ``Identity``, and
+  ``Gelu(approximate="tanh")`` from opset 20 on. Where onnxruntime lacks a double kernel or an
+  accurate one, the same formula is written in elementary operators: float64 leaky ReLU as
+  ``Where(x > 0, x, slope x)``, and gelu in float64 (or before opset 20) as
+  ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``. Dropout is the identity at inference
+  and leaves no node;
 - classification: ``probabilities`` ``(N, C)`` (softmax of the outputs, or ``[1 - p, p]``
   with ``p = (1 + tanh(z/2))/2`` for one output) and ``label`` ``(N,)``, the original class
   labels (integers, strings, ...) gathered from a constant by the argmax of the outputs (by
