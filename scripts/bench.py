@@ -9,8 +9,9 @@ Workloads (float32 unless said, the machine's BLAS threads):
   W3  full-batch float64 sin fit, 2000 iterations of a 1-100-100-1 net.
 Inference: single-sample and 1000-sample latency of ``Checkpoint.predict_proba`` (raw inputs,
 normaliser included) against onnxruntime running the same checkpoint exported to ONNX (labels
-and probabilities), on the W1 architecture trained one epoch on 1024 samples; median of
-repeated calls, after a warm-up call each.
+and probabilities), on the W1 architecture trained one epoch on 1024 samples; the two called
+in turn (300 pairs for one sample, 15 for 1000) after a warm-up call each; onnxruntime's idle
+threads do not spin (they would hold the cores our BLAS needs next).
 Bound: 6*N*sum(in*out) flops per epoch divided by the GEMM rate NumPy reaches at the W1
 shapes. The bench sets OPENBLAS_THREAD_TIMEOUT=4 (unless already set) before NumPy loads, so
 that OpenBLAS's idle workers sleep and the optimizer step can use both cores (see
@@ -369,19 +370,15 @@ def _record(r: dict, workload: str, ours: list[float], peers: dict[str, list[flo
             [a / b for a, b in zip(ours, times, strict=True)])
 
 
-def _median_call_s(call, repeats: int) -> float:  # noqa: ANN001
-    """Median seconds of ``call()`` over ``repeats`` calls, after one warm-up call."""
+def _seconds(call) -> float:  # noqa: ANN001
+    start = time.perf_counter()
     call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time.perf_counter() - start
 
 
 def onnx_latency(X: np.ndarray, y: np.ndarray, r: dict) -> None:
-    """Prediction latency, ours against onnxruntime, for 1 and 1000 raw samples (W1 model)."""
+    """Prediction latency, ours against onnxruntime, for 1 and 1000 raw samples (W1 model):
+    alternating calls after a warm-up call each, medians and the median per-pair ratio."""
     try:
         import onnxruntime
 
@@ -394,16 +391,22 @@ def onnx_latency(X: np.ndarray, y: np.ndarray, r: dict) -> None:
         BasicRoutinizer(epochs=1, batch_size=128, checkpoint_dir=folder, progress=False).run(
             Model.mlp(SIZES, seed=0), data)
         checkpoint = load_checkpoint(Path(folder) / "last.h5")
+    options = onnxruntime.SessionOptions()
+    # idle onnxruntime workers would otherwise spin on the cores our next call's BLAS needs
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(
-        checkpoint_to_onnx_model(checkpoint).SerializeToString(),
+        checkpoint_to_onnx_model(checkpoint).SerializeToString(), options,
         providers=["CPUExecutionProvider"])
     for n, repeats in ((1, 300), (1000, 15)):
         inputs = X[-n:]
-        ours = _median_call_s(lambda inputs=inputs: checkpoint.predict_proba(inputs), repeats)
-        theirs = _median_call_s(lambda inputs=inputs: session.run(None, {"X": inputs}), repeats)
-        r[f"predict_{n}_ours_ms"] = ours * 1e3
-        r[f"predict_{n}_onnxruntime_ms"] = theirs * 1e3
-        r[f"predict_{n}_ours_over_onnxruntime"] = ours / theirs
+        calls = (lambda inputs=inputs: checkpoint.predict_proba(inputs),
+                 lambda inputs=inputs: session.run(None, {"X": inputs}))
+        for call in calls:
+            call()
+        pairs = [(_seconds(calls[0]), _seconds(calls[1])) for _ in range(repeats)]
+        r[f"predict_{n}_ours_ms"] = statistics.median(a for a, _ in pairs) * 1e3
+        r[f"predict_{n}_onnxruntime_ms"] = statistics.median(b for _, b in pairs) * 1e3
+        r[f"predict_{n}_ours_over_onnxruntime"] = statistics.median(a / b for a, b in pairs)
 
 
 def main() -> None:
