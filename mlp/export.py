@@ -131,10 +131,11 @@ def _nonlinearity(graph: _Graph, x: str, module: Nonlinearity, where: str, opset
                       "relu, leaky_relu, sigmoid, tanh, gelu, softmax, identity")
 
 
-def _network(graph: _Graph, x: str, model: Model, opset: int) -> str:
-    """Every module of ``model`` applied to ``x``; returns the outputs' name."""
+def _network(graph: _Graph, x: str, model: Model, opset: int, source: str) -> str:
+    """Every module of ``model`` applied to ``x``; returns the outputs' name. Errors name
+    ``source`` (the checkpoint) and the module's index."""
     for index, module in enumerate(model.modules):
-        where = f"module {index}"
+        where = f"{source}: module {index}"
         if isinstance(module, Layer):
             weight = graph.constant(f"layer{index}_weight", module.weight)
             bias = graph.constant(f"layer{index}_bias", module.bias)
@@ -210,7 +211,7 @@ def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
     x = "X"
     if checkpoint.normalizer is not None:
         x = _normalizer(graph, x, checkpoint.normalizer)
-    z = _network(graph, x, model, opset)
+    z = _network(graph, x, model, opset, str(checkpoint.path))
     batch = "N"
     if classification:
         _classifier_outputs(graph, z, width, classes)
