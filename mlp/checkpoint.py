@@ -207,6 +207,12 @@ class Checkpoint:
             raise MLPError(f"{self.path}: a regression model has no class probabilities")
         return self.model.predict_proba(self.inputs(X_raw))
 
+    def to_onnx(self, path: str | Path, opset: int | None = None) -> Path:
+        """Write this checkpoint as an ONNX graph taking raw inputs (see ``mlp.export``)."""
+        from mlp.export import to_onnx  # onnx is an optional extra: imported only when used
+
+        return to_onnx(self, path, opset)
+
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint (a ``.h5`` file, or a run folder whose ``last.h5`` is read).

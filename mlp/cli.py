@@ -1,4 +1,4 @@
-"""The mlp command: train, resume, evaluate, predict, inspect, runs, schema.
+"""The mlp command: train, resume, evaluate, predict, inspect, runs, schema, export.
 
 Anything a user can get wrong (a bad config or file, bad data, a busy run folder, a diverged
 run) is printed on stderr in a line or a few, never as a traceback, with exit status 2;
@@ -93,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="folder of run folders (default: ckpt)")
 
     command("schema", "print the JSON Schema of the run config")
+
+    export = command("export", "write a run or checkpoint as an ONNX file")
+    export.add_argument("checkpoint", type=Path,
+                        help="run folder (its best.h5 is used) or checkpoint file")
+    export.add_argument("output", type=Path, help="the .onnx file to write")
+    export.add_argument("--opset", type=int, help="ONNX opset (default: 21)")
     return parser
 
 
@@ -390,8 +396,22 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from mlp.checkpoint import load_checkpoint
+
+    try:
+        from mlp.export import to_onnx
+    except ImportError as exc:
+        raise MLPError(str(exc)) from exc  # names the missing package and the extra
+    from mlp.run_folder import RunFolder
+
+    source = RunFolder.checkpoint_of(args.checkpoint, "best")
+    print(to_onnx(load_checkpoint(source), args.output, args.opset))
+    return 0
+
+
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
-             "inspect": _inspect, "runs": _runs, "schema": _schema}
+             "inspect": _inspect, "runs": _runs, "schema": _schema, "export": _export}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,6 +7,11 @@ Workloads (float32 unless said, the machine's BLAS threads):
       entropy, Adam lr 1e-3, batch 128, shuffling; median of 3 epochs after a warm-up epoch.
   W2  the same with batch 32 (overhead-bound).
   W3  full-batch float64 sin fit, 2000 iterations of a 1-100-100-1 net.
+Inference: single-sample and 1000-sample latency of ``Checkpoint.predict_proba`` (raw inputs,
+normaliser included) against onnxruntime running the same checkpoint exported to ONNX (labels
+and probabilities), on the W1 architecture trained one epoch on 1024 samples; the two called
+in turn (300 pairs for one sample, 15 for 1000) after a warm-up call each; onnxruntime's idle
+threads do not spin (they would hold the cores our BLAS needs next).
 Bound: 6*N*sum(in*out) flops per epoch divided by the GEMM rate NumPy reaches at the W1
 shapes. The bench sets OPENBLAS_THREAD_TIMEOUT=4 (unless already set) before NumPy loads, so
 that OpenBLAS's idle workers sleep and the optimizer step can use both cores (see
@@ -36,13 +41,15 @@ import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from mlp import BasicRoutinizer, Model, kernels  # noqa: E402
+from mlp import BasicRoutinizer, Model, kernels, load_checkpoint  # noqa: E402
 from preprocess import Data  # noqa: E402
 
 SIZES = [784, 512, 512, 10]
@@ -363,6 +370,45 @@ def _record(r: dict, workload: str, ours: list[float], peers: dict[str, list[flo
             [a / b for a, b in zip(ours, times, strict=True)])
 
 
+def _seconds(call) -> float:  # noqa: ANN001
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def onnx_latency(X: np.ndarray, y: np.ndarray, r: dict) -> None:
+    """Prediction latency, ours against onnxruntime, for 1 and 1000 raw samples (W1 model):
+    alternating calls after a warm-up call each, medians and the median per-pair ratio."""
+    try:
+        import onnxruntime
+
+        from mlp.export import checkpoint_to_onnx_model
+    except ImportError as exc:
+        r["onnx_unavailable"] = str(exc).splitlines()[0]
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        data = Data(X[:1024], y[:1024]).normalize()
+        BasicRoutinizer(epochs=1, batch_size=128, checkpoint_dir=folder, progress=False).run(
+            Model.mlp(SIZES, seed=0), data)
+        checkpoint = load_checkpoint(Path(folder) / "last.h5")
+    options = onnxruntime.SessionOptions()
+    # idle onnxruntime workers would otherwise spin on the cores our next call's BLAS needs
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(
+        checkpoint_to_onnx_model(checkpoint).SerializeToString(), options,
+        providers=["CPUExecutionProvider"])
+    for n, repeats in ((1, 300), (1000, 15)):
+        inputs = X[-n:]
+        calls = (lambda inputs=inputs: checkpoint.predict_proba(inputs),
+                 lambda inputs=inputs: session.run(None, {"X": inputs}))
+        for call in calls:
+            call()
+        pairs = [(_seconds(calls[0]), _seconds(calls[1])) for _ in range(repeats)]
+        r[f"predict_{n}_ours_ms"] = statistics.median(a for a, _ in pairs) * 1e3
+        r[f"predict_{n}_onnxruntime_ms"] = statistics.median(b for _, b in pairs) * 1e3
+        r[f"predict_{n}_ours_over_onnxruntime"] = statistics.median(a / b for a, b in pairs)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, n, batch, iterations = sys.argv[2], *map(int, sys.argv[3:6])
@@ -440,6 +486,7 @@ def main() -> None:
     start = time.perf_counter()
     model.predict(X)
     r["predict_per_s"] = n / (time.perf_counter() - start)
+    onnx_latency(X, y, r)
 
     if not args.json_only:
         print(f"machine: {r['machine']}")

@@ -1,0 +1,241 @@
+"""ONNX export: a checkpoint as one self-contained ONNX graph that takes raw inputs.
+
+The graph is built with the ``onnx`` package's own helpers (an optional extra:
+``pip install mlp-routinizer[onnx]``) and computes what ``Checkpoint.predict`` and
+``Checkpoint.predict_proba`` compute, in the model's dtype:
+
+- input ``X`` ``(N, D)``, float32 or float64 as the model, ``N`` dynamic;
+- the saved normaliser ``(X - offset) / scale`` (``Sub``, ``Div``), when there is one;
+- each ``Layer`` as ``MatMul`` + ``Add``; each ``Nonlinearity`` as its operator: ``Relu``,
+  ``LeakyRelu``, ``Sigmoid``, ``Tanh``, ``Softmax`` on the last axis, ``Identity``, and
+  ``Gelu(approximate="tanh")`` from opset 20 on. Where onnxruntime lacks a double kernel or an
+  accurate one, the same formula is written in elementary operators: float64 leaky ReLU as
+  ``Where(x > 0, x, slope x)``, and gelu in float64 (or before opset 20) as
+  ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``. Dropout is the identity at inference
+  and leaves no node;
+- classification: ``probabilities`` ``(N, C)`` (softmax of the outputs, or ``[1 - p, p]``
+  with ``p = (1 + tanh(z/2))/2`` for one output) and ``label`` ``(N,)``, the original class
+  labels (integers, strings, ...) gathered from a constant by the argmax of the outputs (by
+  ``z > 0`` for one output), or the class indices (int64) when the checkpoint has no classes;
+- regression: ``output`` ``(N, out)``.
+
+There is no ZipMap: ``probabilities`` is a plain tensor. The IR version is the lowest that
+the opset needs, so that runtimes older than the ``onnx`` package still load the file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+try:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError as exc:  # an optional extra: say which one
+    raise ImportError(f"mlp.export needs the onnx package ({exc}); install the extra: "
+                      "pip install 'mlp-routinizer[onnx]'") from exc
+
+from mlp.errors import MLPError
+from mlp.layers import DropoutLayer, Layer, Nonlinearity
+from mlp.version import __version__
+
+if TYPE_CHECKING:
+    from mlp.checkpoint import Checkpoint
+    from mlp.model import Model
+    from mlp.normalizer import Normalizer
+
+#: the default opset: ONNX 1.16's (IR version 10), which onnxruntime 1.18 and later run
+DEFAULT_OPSET = 21
+#: the oldest opset exported to (Softmax over one axis, ArgMax/Gather/Reshape as used here)
+MIN_OPSET = 13
+#: the first opset with a ``Gelu`` operator (and its ``approximate="tanh"``)
+GELU_OPSET = 20
+_ELEMENT_TYPE = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}
+_SIMPLE_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": "Identity"}
+
+
+class ExportError(MLPError):
+    """A checkpoint the exporter cannot express in ONNX (the message names the module)."""
+
+
+class _Graph:
+    """Nodes and constants of one graph, each with a unique name, in the model's dtype."""
+
+    def __init__(self, dtype: str) -> None:
+        self.dtype = np.dtype(dtype)
+        self.nodes: list[onnx.NodeProto] = []
+        self.constants: list[onnx.TensorProto] = []
+        self._count = 0
+
+    def _name(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def constant(self, stem: str, array: np.ndarray) -> str:
+        """A named initializer holding ``array`` (its dtype kept)."""
+        name = self._name(stem)
+        self.constants.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def scalar(self, value: float) -> str:
+        """A 0-d constant of the model's dtype."""
+        return self.constant("c", np.asarray(value, dtype=self.dtype))
+
+    def op(self, op_type: str, inputs: list[str], output: str | None = None, **attrs: object
+           ) -> str:
+        """Append one node; returns its (only) output's name."""
+        output = output or self._name(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [output],
+                                           name=self._name(f"node_{op_type}"), **attrs))
+        return output
+
+
+def _normalizer(graph: _Graph, x: str, normalizer: Normalizer) -> str:
+    """``(x - offset) / scale`` with both cast to the model's dtype, as ``Normalizer.apply``."""
+    offset = graph.constant("normalizer_offset", normalizer.offset.astype(graph.dtype))
+    scale = graph.constant("normalizer_scale", normalizer.scale.astype(graph.dtype))
+    return graph.op("Div", [graph.op("Sub", [x, offset]), scale])
+
+
+def _gelu(graph: _Graph, x: str, opset: int) -> str:
+    """The tanh approximation, as ``Nonlinearity`` computes it. The ``Gelu`` operator only
+    in float32: onnxruntime's double ``Gelu`` agrees with the formula to about 3e-9 only."""
+    if opset >= GELU_OPSET and graph.dtype == np.float32:
+        return graph.op("Gelu", [x], approximate="tanh")
+    cube = graph.op("Mul", [graph.op("Mul", [x, x]), x])
+    inner = graph.op("Add", [x, graph.op("Mul", [cube, graph.scalar(0.044715)])])
+    t = graph.op("Tanh", [graph.op("Mul", [inner, graph.scalar(math.sqrt(2.0 / math.pi))])])
+    half_x = graph.op("Mul", [x, graph.scalar(0.5)])
+    return graph.op("Mul", [half_x, graph.op("Add", [t, graph.scalar(1.0)])])
+
+
+def _nonlinearity(graph: _Graph, x: str, module: Nonlinearity, where: str, opset: int) -> str:
+    kind = module.kind
+    if kind in _SIMPLE_OPS:
+        return graph.op(_SIMPLE_OPS[kind], [x])
+    if kind == "leaky_relu":
+        slope = float(module.negative_slope)
+        if graph.dtype == np.float32:
+            return graph.op("LeakyRelu", [x], alpha=slope)
+        # onnxruntime's CPU provider has no double LeakyRelu: the same formula in three ops
+        positive = graph.op("Greater", [x, graph.scalar(0.0)])
+        return graph.op("Where", [positive, x, graph.op("Mul", [x, graph.scalar(slope)])])
+    if kind == "softmax":
+        return graph.op("Softmax", [x], axis=-1)
+    if kind == "gelu":
+        return _gelu(graph, x, opset)
+    raise ExportError(f"{where}: cannot export Nonlinearity(kind={kind!r}); expected one of "
+                      "relu, leaky_relu, sigmoid, tanh, gelu, softmax, identity")
+
+
+def _network(graph: _Graph, x: str, model: Model, opset: int, source: str) -> str:
+    """Every module of ``model`` applied to ``x``; returns the outputs' name. Errors name
+    ``source`` (the checkpoint) and the module's index."""
+    for index, module in enumerate(model.modules):
+        where = f"{source}: module {index}"
+        if isinstance(module, Layer):
+            weight = graph.constant(f"layer{index}_weight", module.weight)
+            bias = graph.constant(f"layer{index}_bias", module.bias)
+            x = graph.op("Add", [graph.op("MatMul", [x, weight]), bias])
+        elif isinstance(module, Nonlinearity):
+            x = _nonlinearity(graph, x, module, where, opset)
+        elif not isinstance(module, DropoutLayer):  # dropout: the identity at inference
+            raise ExportError(f"{where}: cannot export a {type(module).__name__}; expected a "
+                              "Layer, Nonlinearity or DropoutLayer")
+    return x
+
+
+def _classifier_outputs(graph: _Graph, z: str, n_outputs: int, classes: np.ndarray | None
+                        ) -> None:
+    """``probabilities`` and ``label`` from the outputs ``z`` ``(N, n_outputs)``, as
+    ``Model.predict_proba`` and ``Model.predict`` (one output: sigmoid and ``z > 0``)."""
+    if n_outputs == 1:
+        half = graph.op("Mul", [z, graph.scalar(0.5)])
+        p = graph.op("Mul", [graph.op("Add", [graph.op("Tanh", [half]), graph.scalar(1.0)]),
+                             graph.scalar(0.5)])
+        q = graph.op("Sub", [graph.scalar(1.0), p])
+        graph.op("Concat", [q, p], "probabilities", axis=1)
+        positive = graph.op("Cast", [graph.op("Greater", [z, graph.scalar(0.0)])],
+                            to=TensorProto.INT64)
+        flat = graph.constant("shape", np.array([-1], dtype=np.int64))
+        index = graph.op("Reshape", [positive, flat])
+    else:
+        graph.op("Softmax", [z], "probabilities", axis=-1)
+        index = graph.op("ArgMax", [z], axis=1, keepdims=0)
+    if classes is None:
+        graph.op("Identity", [index], "label")
+    else:
+        graph.op("Gather", [graph.constant("classes", _label_array(classes)), index], "label",
+                 axis=0)
+
+
+def _label_array(classes: np.ndarray) -> np.ndarray:
+    """The class labels as an array ONNX can hold (text as UTF-8 strings)."""
+    if classes.dtype.kind in "US":
+        return np.array([c.decode() if isinstance(c, bytes) else str(c) for c in classes],
+                        dtype=object)
+    return classes
+
+
+def _label_type(classes: np.ndarray | None) -> int:
+    if classes is None:
+        return TensorProto.INT64
+    return helper.np_dtype_to_tensor_dtype(_label_array(classes).dtype)
+
+
+def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
+                             ) -> onnx.ModelProto:
+    """The ONNX model of ``checkpoint`` (checked with ``onnx.checker``, full check), not
+    written anywhere. ``opset`` defaults to ``DEFAULT_OPSET``; raises ``ExportError`` for an
+    opset outside ``MIN_OPSET`` to the installed ``onnx``'s latest, or a module or class
+    layout the graph cannot express."""
+    opset = DEFAULT_OPSET if opset is None else int(opset)
+    latest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= latest:
+        raise ExportError(f"opset must be between {MIN_OPSET} and {latest} (this onnx "
+                          f"{onnx.__version__}'s latest), found {opset}")
+    model = checkpoint.model
+    element = _ELEMENT_TYPE[model.dtype]
+    classification = checkpoint.routinizer.loss.is_classification
+    classes = checkpoint.classes
+    width = model.out_features
+    n_probabilities = 2 if width == 1 else width
+    if classification and classes is not None and len(classes) != n_probabilities:
+        raise ExportError(f"{checkpoint.path}: the model gives {n_probabilities} class "
+                          f"probabilities but the checkpoint has {len(classes)} classes")
+
+    graph = _Graph(model.dtype)
+    x = "X"
+    if checkpoint.normalizer is not None:
+        x = _normalizer(graph, x, checkpoint.normalizer)
+    z = _network(graph, x, model, opset, str(checkpoint.path))
+    batch = "N"
+    if classification:
+        _classifier_outputs(graph, z, width, classes)
+        outputs = [helper.make_tensor_value_info("label", _label_type(classes), [batch]),
+                   helper.make_tensor_value_info("probabilities", element,
+                                                 [batch, n_probabilities])]
+    else:
+        graph.op("Identity", [z], "output")
+        outputs = [helper.make_tensor_value_info("output", element, [batch, width])]
+    inputs = [helper.make_tensor_value_info("X", element, [batch, model.in_features])]
+    onnx_graph = helper.make_graph(graph.nodes, "mlp", inputs, outputs, graph.constants,
+                                   doc_string="raw inputs X (N, D) in; see mlp.export")
+    opsets = [helper.make_opsetid("", opset)]
+    proto = helper.make_model(onnx_graph, opset_imports=opsets,
+                              ir_version=helper.find_min_ir_version_for(opsets),
+                              producer_name="mlp-routinizer", producer_version=__version__)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def to_onnx(checkpoint: Checkpoint, path: str | Path, opset: int | None = None) -> Path:
+    """Write ``checkpoint`` as an ONNX file at ``path`` (see ``checkpoint_to_onnx_model``);
+    returns the path."""
+    proto = checkpoint_to_onnx_model(checkpoint, opset)
+    path = Path(path)
+    onnx.save_model(proto, path)
+    return path
