@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mlp import run_folder
 from mlp.errors import MLPError
 from mlp.version import __version__
 
@@ -59,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="without a terminal, log every N-th epoch (default: 1)")
 
     resume = command("resume", "continue a run from its folder")
-    resume.add_argument("run", type=Path, help="run folder (holds config.json and last.h5)")
+    resume.add_argument("run", type=Path,
+                        help=f"run folder (holds {run_folder.CONFIG} and {run_folder.LAST})")
     resume.add_argument("--epochs", type=int, help="train until this many epochs in total")
     resume.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="train.KEY=VALUE",
@@ -70,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = command("evaluate", "loss and accuracy of a run or checkpoint")
     evaluate.add_argument("target", type=Path,
-                          help="run folder (its best.h5 is used) or checkpoint file")
+                          help=f"run folder (its {run_folder.BEST} is used) or checkpoint file")
     evaluate.add_argument("--split", choices=["test", "val", "train"], default="test",
                           help="which split of the run's data (default: test)")
     evaluate.add_argument("--json", action="store_true",
@@ -96,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
     export = command("export", "write a run or checkpoint as an ONNX file")
     export.add_argument("checkpoint", type=Path,
-                        help="run folder (its best.h5 is used) or checkpoint file")
+                        help=f"run folder (its {run_folder.BEST} is used) or checkpoint file")
     export.add_argument("output", type=Path, help="the .onnx file to write")
     export.add_argument("--opset", type=int, help="ONNX opset (default: 21)")
     return parser

@@ -199,7 +199,7 @@ def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
                           f"{onnx.__version__}'s latest), found {opset}")
     model = checkpoint.model
     element = _ELEMENT_TYPE[model.dtype]
-    classification = checkpoint.routinizer.loss.is_classification
+    classification = checkpoint.is_classification
     classes = checkpoint.classes
     width = model.out_features
     n_probabilities = 2 if width == 1 else width

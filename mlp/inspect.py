@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mlp import run_folder
 from mlp.checkpoint import Checkpoint, load_checkpoint
 from mlp.errors import CheckpointError
 from mlp.run_folder import RunFolder
@@ -61,7 +62,7 @@ def runs_table(root: str | Path = "ckpt") -> str:
     root = Path(root)
     folders = RunFolder.runs(root)
     if not folders:
-        return f"no runs under {root} (a run is a folder holding last.h5)"
+        return f"no runs under {root} (a run is a folder holding {run_folder.LAST})"
     rows = [("run", "epochs", "best epoch", "val loss", "val acc", "seconds",
              "modified (UTC)")]
     notes = [""]

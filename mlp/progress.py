@@ -77,15 +77,19 @@ class Progress:
     def final_curves(self, history: History, path: Path, state: Any, name: str) -> None:
         """Write the run's ``curves.png`` (or close the live plot, which writes it); a
         failure is a warning, never an exception that replaces another."""
+        stopped = history.epoch[-1] if state.stopped_early and len(history) else None
         if self.live_plot is not None:
-            _best_effort("the live plot", self.live_plot.close, history)
+            _best_effort("the live plot", lambda: self.live_plot.close(
+                history, stopped_early_at=stopped))
             return
         from mlp.plotting import save_curves  # matplotlib loads only when a figure is drawn
 
-        _best_effort(f"{path}", save_curves, history, path)
+        _best_effort(f"{path}", lambda: save_curves(history, path, title=name,
+                                                    stopped_early_at=stopped))
 
 
 def _best_effort(what: str, function: Any, *args: Any) -> None:
+    """``function(*args)``; a failure is logged as a warning (a picture never fails a run)."""
     try:
         function(*args)
     except Exception as exc:  # a picture must never fail a run

@@ -343,7 +343,9 @@ class BasicRoutinizer(TrainingConfig):
             return None
         from mlp.plotting import LivePlot  # matplotlib loads only when a figure is wanted
 
-        return LivePlot(None if folder is None else folder.curves, every=self.plot_every)
+        if folder is None:
+            return LivePlot(None, every=self.plot_every)
+        return LivePlot(folder.curves, every=self.plot_every, title=folder.name)
 
 
 class _Writer:

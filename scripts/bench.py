@@ -45,11 +45,11 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from mlp import BasicRoutinizer, Model, kernels, load_checkpoint  # noqa: E402
+from mlp import BasicRoutinizer, Model, RunFolder, load_checkpoint  # noqa: E402
+from mlp.kernels import Kernels  # noqa: E402
 from preprocess import Data  # noqa: E402
 
 SIZES = [784, 512, 512, 10]
@@ -107,7 +107,7 @@ def gemm_rate(batch: int, repeats: int = 30) -> float:
 # ------------------------------------------------------------------------------ runners
 class Ours:
     """Our W1/W2 training, one epoch per call (the routinizer continues where it stopped),
-    its optimizer step on ``threads`` threads (``kernels.set_threads``)."""
+    its optimizer step on ``threads`` threads (``Kernels(threads=...)``)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, batch: int,
                  threads: int | str = "auto") -> None:
@@ -115,16 +115,12 @@ class Ours:
         self.model = Model.mlp(SIZES, seed=0)
         self.routinizer = BasicRoutinizer(epochs=1, batch_size=batch, lr=1e-3,
                                           optimizer="adam", shuffle=True, progress=False)
-        self.threads = threads
+        self.routinizer.use_kernels(Kernels(threads=threads))
         self.done = 0
 
     def epoch(self) -> float:
         self.routinizer.epochs = self.done + 1
-        kernels.set_threads(self.threads)
-        try:
-            history = self.routinizer.run(self.model, self.data)
-        finally:
-            kernels.set_threads("auto")
+        history = self.routinizer.run(self.model, self.data)
         self.done += 1
         return history.seconds[-1]
 
@@ -190,7 +186,7 @@ class OursSin:
         model = Model.mlp([1, 100, 100, 1], dtype="float64")
         routinizer = BasicRoutinizer(epochs=self.iterations, batch_size=None, lr=3e-4,
                                      loss="mse", progress=False)
-        kernels.warm_up("float64", ("adam",))
+        Kernels().warm_up("float64", ("adam",))
         data = sin_data()
         start = time.perf_counter()
         routinizer.run(model, data)
@@ -390,7 +386,7 @@ def onnx_latency(X: np.ndarray, y: np.ndarray, r: dict) -> None:
         data = Data(X[:1024], y[:1024]).normalize()
         BasicRoutinizer(epochs=1, batch_size=128, checkpoint_dir=folder, progress=False).run(
             Model.mlp(SIZES, seed=0), data)
-        checkpoint = load_checkpoint(Path(folder) / "last.h5")
+        checkpoint = load_checkpoint(RunFolder(folder).last)
     options = onnxruntime.SessionOptions()
     # idle onnxruntime workers would otherwise spin on the cores our next call's BLAS needs
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -431,15 +427,15 @@ def main() -> None:
     r: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, "
                           f"{platform.python_implementation()} {platform.python_version()}, "
                           f"numpy {np.__version__}", "n": n,
-               "kernels": kernels.warm_up("float32"),
+               "kernels": Kernels().warm_up("float32"),
                "openblas_thread_timeout": os.environ["OPENBLAS_THREAD_TIMEOUT"],
-               "update_threads": kernels.threads()}
+               "update_threads": Kernels().threads}
     kinds = [] if args.no_peers else ["sklearn", "torch"]
 
     # W1: ours against the bound and the peers, round by round
     peers = start_peers(kinds, n, 128, 0, r)
     ours = Ours(X, y, 128)
-    serial = Ours(X, y, 128, threads=1) if kernels.threads() > 1 else None
+    serial = Ours(X, y, 128, threads=1) if Kernels().threads > 1 else None
     w1, w1_peers, rates, ratios, serial_ratios = interleaved(ours, peers, args.rounds, n=n,
                                                              serial=serial)
     r["bench_process_peak_rss_mb"] = _peak_rss_mb()  # two models, probes: an upper bound

@@ -1,0 +1,139 @@
+"""The structure the design promises: imports run one way, each concern has one owner."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from mlp import BasicRoutinizer, run_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("mlp", "preprocess")
+
+
+def _modules() -> dict[str, Path]:
+    return {".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"):
+            path for package in PACKAGES for path in sorted((ROOT / package).glob("*.py"))}
+
+
+def _runtime_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every project module ``path`` imports when it runs, at any depth (inside functions
+    too: an import placed there to dodge a cycle is still part of it); imports under
+    ``if TYPE_CHECKING:`` never run and are left out."""
+    tree = ast.parse(path.read_text())
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(child) for child in ast.walk(node))
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+        for name in names:
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    graph = {}
+    for name, path in modules.items():
+        imports = _runtime_imports(path, modules)
+        # "from mlp.x import y" names the package too; keep it only when a name comes from it
+        graph[name] = {m for m in imports if m != name and (m not in PACKAGES or not any(
+            i.startswith(m + ".") for i in imports))}
+    return graph
+
+
+def test_the_import_graph_of_the_packages_has_no_cycle():
+    graph = _graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycle = stack[stack.index(target):] + [target]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    assert len(graph) > 20  # the walk saw the packages
+
+
+def test_no_module_imports_its_own_package_init():
+    graph = _graph()
+    offenders = {name: sorted(m for m in imports if m == name.partition(".")[0])
+                 for name, imports in graph.items() if name not in PACKAGES}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_h5py_is_imported_only_by_the_hdf5_and_checkpoint_modules():
+    users = set()
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Import) and any(a.name == "h5py" for a in node.names)) or (
+                    isinstance(node, ast.ImportFrom) and node.module == "h5py"):
+                users.add(name)
+    assert users == {"mlp.hdf5", "mlp.checkpoint"}
+
+
+def _string_constants(path: Path) -> list[str]:
+    """Every string literal of ``path`` but its docstrings."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                       ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_run_folder_file_names_are_spelled_only_by_the_run_folder_module():
+    names = (run_folder.CONFIG, run_folder.LAST, run_folder.BEST, run_folder.CURVES,
+             run_folder.HISTORY_CSV, run_folder.LOCK)
+    files = [*_modules().values(), *sorted((ROOT / "scripts").glob("*.py"))]
+    spelled = {f"{path.relative_to(ROOT)}: {text!r}" for path in files
+               if path.name != "run_folder.py"
+               for text in _string_constants(path) if any(name in text for name in names)}
+    assert spelled == set()
+
+
+def test_importing_preprocess_runs_neither_the_trainer_nor_the_checkpoint_format():
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", "import preprocess"],
+                            capture_output=True, text=True, cwd=ROOT, check=True)
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert "preprocess.data" in imported
+    assert not {"mlp.checkpoint", "mlp.routinizer", "matplotlib"} & imported
+
+
+def test_training_hyperparameters_are_validated_on_assignment():
+    routinizer = BasicRoutinizer()
+    for field, value in (("epochs", -5), ("optimizer", "nonsense"), ("lr", float("inf")),
+                         ("epochs", True), ("seed", -1), ("batch_size", 2.5)):
+        with pytest.raises(pydantic.ValidationError, match=field):
+            setattr(routinizer, field, value)
+    routinizer.epochs = 7
+    assert routinizer.epochs == 7
