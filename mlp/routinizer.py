@@ -187,10 +187,10 @@ class BasicRoutinizer(BaseModel):
                 lr = self.schedule.lr_for_epoch(epoch, self.lr, self.epochs, state.schedule)
                 hp.lr = lr
                 started = time.perf_counter()
-                total_loss, correct, seen = 0.0, 0, 0
-                for X_batch, y_batch in train.batches(batch_size, order_rng):
+                total_loss, correct, seen, mass = 0.0, 0, 0, 0
+                for X_batch, y_batch, w_batch in train.weighted_batches(batch_size, order_rng):
                     out = model.forward(X_batch, train=True, rng=rng, validate=False)
-                    value = loss.forward(out, y_batch)
+                    value = loss.forward(out, y_batch, w_batch)
                     if not math.isfinite(value):
                         raise TrainingDiverged(
                             f"loss became {value} at epoch {epoch + 1}, step {state.step + 1} "
@@ -204,9 +204,11 @@ class BasicRoutinizer(BaseModel):
                         flat.clip(self.grad_clip)
                     flat.update(self.optimizer, state.step, hp)
                     n = X_batch.shape[0]
-                    total_loss += value * n
+                    weight = n if w_batch is None else float(w_batch.sum())
+                    total_loss += value * weight
                     seen += n
-                row = self._end_epoch(model, train, epoch, lr, total_loss / seen,
+                    mass += weight
+                row = self._end_epoch(model, train, epoch, lr, total_loss / mass,
                                       correct / seen if is_classification else None,
                                       time.perf_counter() - started, has_val)
                 bar.set_postfix(_postfix(row), refresh=False)
@@ -236,8 +238,10 @@ class BasicRoutinizer(BaseModel):
             self._load_best(model)
         return self._history
 
-    def evaluate(self, model: Model, X: np.ndarray, y: np.ndarray) -> dict[str, float | int]:
-        """``{"loss", "accuracy" (classification only), "n"}`` of ``model`` on ``(X, y)``."""
+    def evaluate(self, model: Model, X: np.ndarray, y: np.ndarray,
+                 sample_weight: np.ndarray | None = None) -> dict[str, float | int]:
+        """``{"loss", "accuracy" (classification only), "n"}`` of ``model`` on ``(X, y)``;
+        the loss is weighted by ``sample_weight (N,)`` when given."""
         outputs = model.predict_logits(X)
         y = np.asarray(y)
         if y.dtype.kind == "f":
@@ -245,7 +249,7 @@ class BasicRoutinizer(BaseModel):
         if outputs.shape[0] != y.shape[0]:
             raise DataError(f"evaluate needs as many targets as inputs: {outputs.shape[0]} "
                             f"inputs, found {y.shape[0]} targets")
-        result: dict[str, float | int] = {"loss": self.loss.forward(outputs, y)}
+        result: dict[str, float | int] = {"loss": self.loss.forward(outputs, y, sample_weight)}
         if self.loss.is_classification:
             result["accuracy"] = _count_correct(outputs, y) / max(len(y), 1)
         result["n"] = int(y.shape[0])
@@ -296,7 +300,7 @@ class BasicRoutinizer(BaseModel):
         state = self._state
         val_loss = val_accuracy = None
         if has_val:
-            scores = self.evaluate(model, data.X_val, data.y_val)
+            scores = self.evaluate(model, data.X_val, data.y_val, data.w_val)
             val_loss, val_accuracy = scores["loss"], scores.get("accuracy")
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch + 1}")

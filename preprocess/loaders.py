@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 IMAGE_SUFFIXES = (".bmp", ".png", ".jpg", ".jpeg")
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer")
 SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+WEIGHT_KEYS = ("w_train", "w_val")
 
 
 def load_npz(cls: type[Data], path: str | Path, x_key: str, y_key: str) -> Data:
@@ -296,7 +297,8 @@ def decode_classes(kind: str, values: np.ndarray) -> np.ndarray:
 
 
 def save_data(data: Data, path: Path) -> Path:
-    """Write every split, the classes, the normaliser, ``task`` and ``image_shape``."""
+    """Write every split, the sample weights, the classes, the normaliser, ``task`` and
+    ``image_shape``."""
     from preprocess.data import SPLITS
 
     with h5py.File(path, "w") as handle:
@@ -309,6 +311,9 @@ def save_data(data: Data, path: Path) -> Path:
                 array = getattr(data, f"{prefix}_{split}")
                 if array is not None:
                     handle.create_dataset(f"{prefix}_{split}", data=array, fletcher32=True)
+        for key in WEIGHT_KEYS:
+            if getattr(data, key) is not None:
+                handle.create_dataset(key, data=getattr(data, key), fletcher32=True)
         if data.classes is not None:
             kind, array = encode_classes(data.classes)
             handle.create_dataset("classes", data=array, fletcher32=True).attrs["kind"] = kind
@@ -330,7 +335,7 @@ def load_data_file(cls: type[Data], path: Path) -> Data:
             if handle.attrs.get("format") != "mlp-data":
                 raise DataError(f"{path}: expected a file written by Data.save (format "
                                 f"'mlp-data'), found format {handle.attrs.get('format')!r}")
-            arrays = {key: handle[key][()] for key in SPLIT_KEYS if key in handle}
+            arrays = {key: handle[key][()] for key in SPLIT_KEYS + WEIGHT_KEYS if key in handle}
             classes = None
             if "classes" in handle:
                 dataset = handle["classes"]
