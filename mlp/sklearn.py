@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from mlp.checkpoint import _set_text, load_checkpoint, save_checkpoint
+from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError, DataError
 from mlp.layers import Layer
 from mlp.losses import Loss
@@ -219,7 +219,11 @@ class _RoutinizerEstimator(BaseEstimator):
         try:
             save_checkpoint(temp, self.model_, self.routinizer_, facts)  # type: ignore[arg-type]
             with h5py.File(temp, "r+") as file:
-                _set_text(file, ESTIMATOR_ATTRIBUTE, json.dumps(self._description()))
+                encoded = json.dumps(self._description(), default=_plain).encode("utf-8")
+                # fixed-length UTF-8, as the checkpoint's own text: kept in the object
+                # header, which carries a checksum (the global heap carries none)
+                file.attrs.create(ESTIMATOR_ATTRIBUTE, np.array(
+                    encoded, dtype=h5py.string_dtype("utf-8", len(encoded))))
             os.replace(temp, path)
         except BaseException:
             temp.unlink(missing_ok=True)
