@@ -153,6 +153,10 @@ class _RoutinizerEstimator(BaseEstimator):
                         classes=np.arange(self.classes_.shape[0]))
         else:
             data = Data(X, targets, w_train=weight, task="regression")
+        if not (isinstance(self.validation_fraction, float | int)
+                and 0 <= self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be a number in [0, 1), found "
+                             f"{self.validation_fraction!r}")
         if self.validation_fraction:
             try:
                 data.split_validation(self.validation_fraction, seed=seed)

@@ -277,6 +277,9 @@ def test_parameters_are_validated_at_fit_by_the_library(iris):
     assert {e["loc"][0] for e in info.value.errors()} == {"lr", "optimizer"}
     with pytest.raises(ValidationError, match="out_features"):
         RoutinizerClassifier(hidden_layer_sizes=(0,)).fit(X_train, y_train)
+    with pytest.raises(ValueError, match=r"validation_fraction must be a number in \[0, 1\), "
+                                         "found 1.5"):
+        RoutinizerClassifier(validation_fraction=1.5).fit(X_train, y_train)
     with pytest.raises(ValueError, match="loss must be 'mse' or 'mae'"):
         RoutinizerRegressor(loss="bce").fit(X_train, y_train)
 
