@@ -27,6 +27,7 @@ train: $(VENV)/.installed-datasets
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_sklearn.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check mlp preprocess scripts tests

@@ -7,7 +7,8 @@ bytes covering declared ones)::
 
     /                         attrs: format, format_version, library_version, created,
                                      model_spec, routinizer (the TrainingConfig), state (the
-                                     RunState's JSON), image_shape, input_scale
+                                     RunState's JSON), image_shape, input_scale,
+                                     annotations (a JSON object of texts, optional)
     /model/<index>/<array>    every array of every Layer (``PARAMETER_ARRAYS``)
     /best/<index>/weight|bias the best weights so far (when there are any)
     /history/<column>         one dataset per ``History`` column (None stored as NaN)
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import json
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -59,10 +60,13 @@ class DataFacts(Protocol):
 
 # ------------------------------------------------------------------------------ saving
 def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
-                    data: DataFacts | None = None, state: RunState | None = None) -> Path:
+                    data: DataFacts | None = None, state: RunState | None = None,
+                    annotations: dict[str, str] | None = None) -> Path:
     """Write ``model``, the training ``config``, the run ``state`` (counters, generator,
     history, best weights; by default ``config.state`` of a ``BasicRoutinizer``) and what
-    ``data`` needs for prediction (normaliser, classes, image shape) to ``path``.
+    ``data`` needs for prediction (normaliser, classes, image shape) to ``path``;
+    ``annotations`` are texts other tools keep with the checkpoint (the scikit-learn
+    estimators keep their parameters there), read back as ``Checkpoint.annotations``.
 
     The file is built in memory and put in place atomically (``mlp.hdf5``), so ``path``
     always holds either the previous or the new checkpoint. Any failure, a full disk
@@ -73,7 +77,8 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
         state = getattr(config, "state", None) or RunState()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        hdf5.write_atomically(path, lambda file: _write(file, model, config, state, data))
+        hdf5.write_atomically(path, lambda file: _write(file, model, config, state, data,
+                                                        annotations))
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot write the checkpoint: "
                               f"{exc.strerror or exc}") from exc
@@ -86,7 +91,7 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
 
 
 def _write(file: h5py.File, model: Model, config: TrainingConfig, state: RunState,
-           data: DataFacts | None) -> None:
+           data: DataFacts | None, annotations: dict[str, str] | None = None) -> None:
     hdf5.set_text(file, "format", FORMAT)
     file.attrs["format_version"] = FORMAT_VERSION
     hdf5.set_text(file, "library_version", __version__)
@@ -111,6 +116,8 @@ def _write(file: h5py.File, model: Model, config: TrainingConfig, state: RunStat
         hdf5.create(file, f"history/{column}", array)
     if data is not None:
         _write_data_facts(file, data)
+    if annotations:
+        hdf5.set_text(file, "annotations", json.dumps(annotations))
 
 
 def _write_data_facts(file: h5py.File, data: DataFacts) -> None:
@@ -164,6 +171,7 @@ class Checkpoint:
     format_version: int
     library_version: str
     input_scale: float | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def routinizer(self) -> TrainingConfig:
@@ -274,7 +282,7 @@ def _read(reader: hdf5.SafeReader) -> Checkpoint:
         normalizer=_read_normalizer(reader, model) if reader.has("normalizer") else None,
         classes=classes, image_shape=reader.image_shape(), created=reader.text("created"),
         format_version=int(version), library_version=reader.text("library_version"),
-        input_scale=_read_input_scale(reader),
+        input_scale=_read_input_scale(reader), annotations=_read_annotations(reader),
     )
 
 
@@ -345,6 +353,16 @@ def _read_normalizer(reader: hdf5.SafeReader, model: Model) -> Normalizer:
     return Normalizer.from_arrays(reader.text("method", reader.node("normalizer")),
                                   reader.dataset("normalizer/offset", shape),
                                   reader.dataset("normalizer/scale", shape))
+
+
+def _read_annotations(reader: hdf5.SafeReader) -> dict[str, str]:
+    if reader.attribute("annotations") is None:
+        return {}
+    value = json.loads(reader.text("annotations"))
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in value.items()):
+        raise reader.fail("attribute 'annotations' should be a JSON object of texts")
+    return value
 
 
 def _read_input_scale(reader: hdf5.SafeReader) -> float | None:

@@ -3,6 +3,12 @@
 ``Loss.forward(pred, target)`` returns the loss as a Python float and keeps what
 ``backward()`` needs; ``backward()`` returns ``dL/dpred`` with ``pred``'s shape and dtype.
 
+``forward(pred, target, weight)`` with per-sample weights ``w (N,)`` (finite, non-negative,
+not all zero) returns the weighted mean ``sum_i w_i l_i / sum_i w_i`` of the per-sample
+losses ``l_i``; for ``mse``, ``mae`` and ``bce`` ``l_i`` is the mean over the sample's
+outputs, so equal weights give the unweighted loss. Without weights nothing is allocated
+for them.
+
 - ``mse``: mean over all elements of ``(pred - target)^2`` (``torch.nn.MSELoss``).
 - ``mae``: mean of ``|pred - target|`` (``torch.nn.L1Loss``; the gradient at 0 is 0).
 - ``cross_entropy``: ``pred`` are logits ``(N, C)``; ``target`` class indices ``(N,)`` or
@@ -44,51 +50,89 @@ class Loss(BaseModel):
     def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return private(self)["_buffers"].get("grad", shape, dtype)
 
-    def evaluate(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | int]:
+    def evaluate(self, outputs: np.ndarray, y: np.ndarray,
+                 weight: np.ndarray | None = None) -> dict[str, float | int]:
         """``{"loss", "accuracy" (classification only), "n"}`` of a model's ``outputs``
-        ``(N, out)`` against targets ``y``: what ``mlp evaluate`` prints and the trainer
-        records for the validation split."""
+        ``(N, out)`` against targets ``y`` (the loss weighted by ``weight (N,)`` when given):
+        what ``mlp evaluate`` prints and the trainer records for the validation split."""
         y = np.asarray(y)
         if y.dtype.kind == "f":
             y = y.astype(outputs.dtype, copy=False)
         if outputs.shape[0] != y.shape[0]:
             raise DataError(f"evaluate needs as many targets as inputs: {outputs.shape[0]} "
                             f"inputs, found {y.shape[0]} targets")
-        result: dict[str, float | int] = {"loss": self.forward(outputs, y)}
+        result: dict[str, float | int] = {"loss": self.forward(outputs, y, weight)}
         if self.is_classification:
             result["accuracy"] = count_correct(outputs, y) / max(len(y), 1)
         result["n"] = int(y.shape[0])
         return result
 
-    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
-        """The mean loss of ``pred`` against ``target``; keeps ``dL/dpred`` for backward."""
+    def forward(self, pred: np.ndarray, target: np.ndarray,
+                weight: np.ndarray | None = None) -> float:
+        """The mean loss of ``pred`` against ``target`` (the ``weight``-weighted mean of the
+        per-sample losses when ``weight (N,)`` is given); keeps ``dL/dpred`` for backward."""
+        if weight is not None:
+            weight = self._sample_scale(pred, weight)
         if self.kind == "cross_entropy":
-            return self._cross_entropy(pred, target)
+            return self._cross_entropy(pred, target, weight)
         target = self._matching_target(pred, target)
         grad = self._buffer(pred.shape, pred.dtype)
         n = pred.size
+        if weight is not None:
+            # weight is w_i / (sum(w) * outputs): the factor of every element of row i
+            weight = weight / pred.shape[1]
         if self.kind == "mse":
             np.subtract(pred, target, out=grad)
-            loss = float(np.vdot(grad, grad)) / n
-            grad *= 2.0 / n
+            if weight is None:
+                loss = float(np.vdot(grad, grad)) / n
+                grad *= 2.0 / n
+            else:
+                loss = float(np.square(grad).sum(axis=1, dtype=np.float64) @ weight)
+                grad *= (2.0 * weight)[:, None].astype(grad.dtype)
         elif self.kind == "mae":
             np.subtract(pred, target, out=grad)
-            loss = float(np.abs(grad).sum(dtype=np.float64)) / n
+            if weight is None:
+                loss = float(np.abs(grad).sum(dtype=np.float64)) / n
+            else:
+                loss = float(np.abs(grad).sum(axis=1, dtype=np.float64) @ weight)
             np.sign(grad, out=grad)
-            grad /= n
+            if weight is None:
+                grad /= n
+            else:
+                grad *= weight[:, None].astype(grad.dtype)
         else:
             # max(z,0) - z*y + log1p(exp(-|z|)), and grad = sigmoid(z) - y
             z = pred
             loss_terms = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
-            loss = float(loss_terms.sum(dtype=np.float64)) / n
+            if weight is None:
+                loss = float(loss_terms.sum(dtype=np.float64)) / n
+            else:
+                loss = float(loss_terms.sum(axis=1, dtype=np.float64) @ weight)
             np.multiply(z, 0.5, out=grad)
             np.tanh(grad, out=grad)
             grad += 1
             grad *= 0.5
             grad -= target
-            grad /= n
+            if weight is None:
+                grad /= n
+            else:
+                grad *= weight[:, None].astype(grad.dtype)
         private(self)["_grad"] = grad
         return loss
+
+    @staticmethod
+    def _sample_scale(pred: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """``w / sum(w)`` in float64 for per-sample weights ``w (N,)``, checked."""
+        weight = np.asarray(weight, dtype=np.float64)
+        n = pred.shape[0] if pred.ndim else 0
+        if weight.shape != (n,):
+            raise DataError(f"sample weights must have shape ({n},) like the batch, found "
+                            f"{weight.shape}")
+        total = float(weight.sum())
+        if not (np.isfinite(weight).all() and (weight >= 0).all() and total > 0):
+            raise DataError("sample weights must be finite and non-negative with a positive "
+                            f"sum, found min {weight.min() if n else None}, sum {total}")
+        return weight / total
 
     def _matching_target(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
         target = np.asarray(target)
@@ -101,7 +145,8 @@ class Loss(BaseModel):
             )
         return target
 
-    def _cross_entropy(self, logits: np.ndarray, target: np.ndarray) -> float:
+    def _cross_entropy(self, logits: np.ndarray, target: np.ndarray,
+                       scale: np.ndarray | None) -> float:
         if logits.ndim != 2:
             raise DataError(f"cross_entropy needs logits of shape (N, C), found {logits.shape}")
         n, c = logits.shape
@@ -147,9 +192,12 @@ class Loss(BaseModel):
             probs -= (1 - eps) * target
             if eps:
                 probs -= eps / c
-        probs /= n
         private(self)["_grad"] = probs
-        return float(per_sample.sum()) / n
+        if scale is None:
+            probs /= n
+            return float(per_sample.sum()) / n
+        probs *= scale[:, None].astype(probs.dtype)
+        return float(per_sample @ scale)
 
     def backward(self) -> np.ndarray:
         """``dL/dpred`` of the last ``forward`` (a buffer reused by the next call)."""

@@ -51,15 +51,22 @@ class Normalizer(BaseModel):
         return self
 
     @classmethod
-    def fit(cls, X: np.ndarray, method: str) -> Normalizer:
+    def fit(cls, X: np.ndarray, method: str, weight: np.ndarray | None = None) -> Normalizer:
         """Statistics of a training split ``X (N, D)``: ``zscore`` takes the mean and the
         (population) standard deviation, ``minmax`` the minimum and the range, both in
-        float64. Constant features get their value as offset and scale 1, so they map to 0."""
+        float64. Constant features get their value as offset and scale 1, so they map to 0.
+        With sample weights ``weight (N,)`` the mean and deviation are weighted and rows of
+        weight 0 are left out, so a weight of k counts as k copies of the row."""
         if method not in ("zscore", "minmax"):
             raise DataError(f"normalize method must be 'zscore' or 'minmax', found {method!r}")
+        if weight is not None:
+            X, weight = X[weight > 0], weight[weight > 0]
         low, high = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
         constant = high == low
-        if method == "zscore":
+        if method == "zscore" and weight is not None:
+            offset = np.average(X, axis=0, weights=weight)
+            scale = np.sqrt(np.average(np.square(X - offset), axis=0, weights=weight))
+        elif method == "zscore":
             offset, scale = X.mean(axis=0, dtype=np.float64), X.std(axis=0, dtype=np.float64)
         else:
             offset, scale = low, high - low

@@ -210,13 +210,14 @@ class BasicRoutinizer(TrainingConfig):
                 for epoch in range(state.epoch, self.epochs):
                     lr = self.schedule.lr_for_epoch(epoch, self.lr, self.epochs, state.schedule)
                     started = time.perf_counter()
-                    total_loss, correct, seen = 0.0, 0, 0
-                    for X_batch, y_batch in train.batches(batch_size, order_rng):
+                    total_loss, correct, seen, mass = 0.0, 0, 0, 0
+                    for X_batch, y_batch, w_batch in train.weighted_batches(batch_size,
+                                                                            order_rng):
                         if signals.received:
                             break
                         out = model.forward(X_batch, train=True, rng=rng, validate=False,
                                             kernels=kernels)
-                        value = loss.forward(out, y_batch)
+                        value = loss.forward(out, y_batch, w_batch)
                         if not math.isfinite(value):
                             raise TrainingDiverged(
                                 f"loss became {value} at epoch {epoch + 1}, step "
@@ -227,13 +228,15 @@ class BasicRoutinizer(TrainingConfig):
                         state.step += 1
                         optimizer.step(state.step, lr)
                         n = X_batch.shape[0]
-                        total_loss += value * n
+                        weight = n if w_batch is None else float(w_batch.sum())
+                        total_loss += value * weight
                         seen += n
+                        mass += weight
                     if signals.received:
                         outcome = "interrupted"
                         break
                     row, improved = self._end_epoch(
-                        model, train, optimizer, epoch, lr, total_loss / seen,
+                        model, train, optimizer, epoch, lr, total_loss / mass,
                         correct / seen if is_classification else None,
                         time.perf_counter() - started)
                     writer.end_epoch(improved)
@@ -275,9 +278,11 @@ class BasicRoutinizer(TrainingConfig):
                      state.monitor, state.best_loss)
         return state.history
 
-    def evaluate(self, model: Model, X: np.ndarray, y: np.ndarray) -> dict[str, float | int]:
-        """``{"loss", "accuracy" (classification only), "n"}`` of ``model`` on ``(X, y)``."""
-        return self.loss.evaluate(model.predict_logits(X), y)
+    def evaluate(self, model: Model, X: np.ndarray, y: np.ndarray,
+                 sample_weight: np.ndarray | None = None) -> dict[str, float | int]:
+        """``{"loss", "accuracy" (classification only), "n"}`` of ``model`` on ``(X, y)``;
+        the loss is weighted by ``sample_weight (N,)`` when given."""
+        return self.loss.evaluate(model.predict_logits(X), y, sample_weight)
 
     # ---------------------------------------------------------------- helpers
     def _start_fresh(self, model: Model) -> None:
@@ -324,7 +329,7 @@ class BasicRoutinizer(TrainingConfig):
         state = self._state
         val_loss = val_accuracy = None
         if data.X_val is not None:
-            scores = self.evaluate(model, data.X_val, data.y_val)
+            scores = self.evaluate(model, data.X_val, data.y_val, data.w_val)
             val_loss, val_accuracy = scores["loss"], scores.get("accuracy")
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch + 1}")

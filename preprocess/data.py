@@ -50,8 +50,10 @@ def _check_finite(array: np.ndarray, name: str) -> None:
                         f"{int(np.isinf(array).sum())} inf value(s)")
 
 
-def _encode_labels(labels: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Sorted unique labels of every split (train first) and each split's int64 codes."""
+def _encode_labels(labels: dict[str, np.ndarray], known: Any = None
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Sorted unique labels of every split (train first) and each split's int64 codes;
+    with ``known`` classes, codes index those (a split may then lack some, or hold one)."""
     for split, y in labels.items():
         if y.ndim != 1:
             raise DataError(f"classification labels y_{split} must have ndim 1 (N,), found "
@@ -62,6 +64,8 @@ def _encode_labels(labels: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str,
     if len({"number" if y.dtype.kind in "iuf" else y.dtype.kind for y in labels.values()}) > 1:
         raise DataError(f"classification labels of every split need one kind (numbers, "
                         f"strings, bytes, booleans or objects), found {kinds}")
+    if known is not None:
+        return _encode_known(labels, np.asarray(known))
     try:
         classes, codes = np.unique(np.concatenate(list(labels.values())), return_inverse=True)
     except TypeError as exc:
@@ -81,6 +85,66 @@ def _looks_continuous(y: np.ndarray) -> bool:
     if y.ndim != 1 or y.dtype.kind != "f" or len(y) < 10 or not all_finite(y):
         return False
     return bool((y != np.round(y)).any()) and len(np.unique(y)) > 0.9 * len(y)
+
+
+def _encode_known(labels: dict[str, np.ndarray], known: np.ndarray
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Codes of ``labels`` as indices into the sorted unique ``known`` classes."""
+    classes = np.unique(known)
+    if known.ndim != 1 or classes.shape[0] != known.shape[0] or classes.shape[0] < 2:
+        raise DataError(f"classes must be at least 2 distinct labels (N,), found "
+                        f"{known.tolist()!r}")
+    codes = {}
+    for split, y in labels.items():
+        try:
+            index = np.minimum(np.searchsorted(classes, y), classes.shape[0] - 1)
+        except TypeError as exc:
+            raise DataError(f"y_{split} and the classes must be mutually sortable, found "
+                            f"{y.dtype} and {classes.dtype} ({exc})") from exc
+        unknown = classes[index] != y
+        if unknown.any():
+            raise DataError(f"y_{split} must hold only the classes {classes.tolist()!r}, "
+                            f"found {np.unique(y[unknown]).tolist()!r}")
+        codes[split] = index.astype(np.int64)
+    return classes, codes
+
+
+def _sample_weights(w: Any, n: int, split: str) -> np.ndarray:
+    """``w_split`` as a float64 ``(n,)`` array of finite non-negative weights."""
+    w = np.asarray(w)
+    if w.dtype.kind not in "fiub" or w.shape != (n,):
+        raise DataError(f"w_{split} must be {n} numeric sample weights (shape ({n},)), found "
+                        f"dtype {w.dtype} shape {w.shape}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+        raise DataError(f"w_{split} must be finite and non-negative with a positive sum, found "
+                        f"min {w.min()}, max {w.max()}, sum {w.sum()}")
+    return w
+
+
+def class_weights(codes: np.ndarray, classes: np.ndarray,
+                  class_weight: str | dict[Any, float]) -> np.ndarray:
+    """Per-class weights ``(C,)`` from the class codes ``(N,)`` of a training split:
+    ``"balanced"`` gives every class present ``N / (classes present * its count)``
+    (scikit-learn's rule) and 1 to absent ones; a dict ``{label: weight}`` its weights (1 for
+    labels it omits)."""
+    counts = np.bincount(codes, minlength=classes.shape[0])
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise DataError(f"class_weight must be 'balanced' or a dict, found {class_weight!r}")
+        present = counts > 0
+        per_class = np.ones(classes.shape[0])
+        per_class[present] = codes.shape[0] / (present.sum() * counts[present])
+    elif isinstance(class_weight, dict):
+        per_class = np.ones(classes.shape[0])
+        listed = classes.tolist()
+        for label, weight in class_weight.items():
+            if label not in listed:
+                raise DataError(f"class_weight names label {label!r}, the classes are {listed!r}")
+            per_class[listed.index(label)] = float(weight)
+    else:
+        raise DataError(f"class_weight must be 'balanced' or a dict, found {class_weight!r}")
+    return per_class
 
 
 def _regression_targets(y: np.ndarray, split: str) -> np.ndarray:
@@ -114,6 +178,12 @@ class Data:
     regression targets ``(N, outputs)``. ``task`` is ``classification``, ``regression`` or
     ``auto`` (regression for 2-D float targets, classification otherwise) and is stored
     resolved. ``image_shape`` is ``(height, width)`` for image data, else None.
+
+    ``w_train``/``w_val`` are optional float64 sample weights ``(N,)``, which the trainer's
+    loss uses as a weighted mean; they follow their rows through shuffling, splitting and
+    augmenting. ``class_weight`` (``"balanced"`` or ``{label: weight}``, see
+    ``class_weights``) multiplies into them. ``classes`` fixes the label set to encode
+    against (so a split may lack some classes, as in incremental training).
     """
 
     X_train: np.ndarray
@@ -122,11 +192,15 @@ class Data:
     y_val: np.ndarray | None
     X_test: np.ndarray | None
     y_test: np.ndarray | None
+    w_train: np.ndarray | None
+    w_val: np.ndarray | None
 
     def __init__(self, X_train: Any, y_train: Any, X_val: Any = None, y_val: Any = None,
                  X_test: Any = None, y_test: Any = None, task: Task = "auto",
                  image_shape: Sequence[int] | None = None,
-                 input_scale: float | None = None) -> None:
+                 input_scale: float | None = None, w_train: Any = None,
+                 w_val: Any = None, class_weight: str | dict[Any, float] | None = None,
+                 classes: Any = None) -> None:
         if task not in ("auto", "classification", "regression"):
             raise DataError(f"task must be 'auto', 'classification' or 'regression', found "
                             f"{task!r}")
@@ -165,18 +239,39 @@ class Data:
         self.task: Literal["classification", "regression"] = task
         self.classes: np.ndarray | None = None
         if task == "classification":
-            self.classes, targets = _encode_labels(targets)
+            self.classes, targets = _encode_labels(targets, classes)
         else:
             targets = {s: _regression_targets(y, s) for s, y in targets.items()}
         for split in SPLITS:
             setattr(self, f"X_{split}", features.get(split))
             setattr(self, f"y_{split}", targets.get(split))
+        self._set_weights(w_train, w_val, class_weight)
         self.normalizer: Normalizer | None = None
         self.n_original_train: int | None = None  # before augment_shift added copies
         self.image_shape: tuple[int, int] | None = _image_shape(image_shape, width)
         if input_scale is not None and not (math.isfinite(input_scale) and input_scale > 0):
             raise DataError(f"input_scale must be a positive number, found {input_scale!r}")
         self.input_scale: float | None = None if input_scale is None else float(input_scale)
+
+    def _set_weights(self, w_train: Any, w_val: Any,
+                     class_weight: str | dict[Any, float] | None) -> None:
+        self.w_train = self.w_val = None
+        for split, w in (("train", w_train), ("val", w_val)):
+            X = getattr(self, f"X_{split}")
+            if w is not None and X is None:
+                raise DataError(f"w_{split} needs the {split} split, found no X_{split}")
+            if w is not None:
+                setattr(self, f"w_{split}", _sample_weights(w, X.shape[0], split))
+        if class_weight is None:
+            return
+        if self.classes is None:
+            raise DataError("class_weight needs classification data, found a regression task")
+        per_class = class_weights(self.y_train, self.classes, class_weight)
+        for split in ("train", "val"):
+            y = getattr(self, f"y_{split}")
+            if y is not None:
+                w = getattr(self, f"w_{split}")
+                setattr(self, f"w_{split}", per_class[y] if w is None else w * per_class[y])
 
     # ------------------------------------------------------------------ facts
     @property
@@ -216,9 +311,13 @@ class Data:
 
     def fingerprint(self) -> dict[str, Any]:
         """``{"shape", "dtype", "sha256"}`` of the training split: the hash covers the shapes,
-        dtypes and C-contiguous bytes of ``X_train`` and ``y_train``."""
+        dtypes and C-contiguous bytes of ``X_train`` and ``y_train`` (and ``w_train`` when
+        there are sample weights)."""
         digest = hashlib.sha256()
-        for array in (self.X_train, self.y_train):
+        arrays = (self.X_train, self.y_train)
+        if self.w_train is not None:
+            arrays += (self.w_train,)
+        for array in arrays:
             digest.update(f"{array.shape}{array.dtype.str}".encode())
             digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
         return {"shape": list(self.X_train.shape), "dtype": str(self.X_train.dtype),
@@ -245,6 +344,8 @@ class Data:
         """Shuffle the training split in place with ``default_rng(seed).permutation``."""
         order = np.random.default_rng(seed).permutation(len(self))
         self.X_train, self.y_train = self.X_train[order], self.y_train[order]
+        if self.w_train is not None:
+            self.w_train = self.w_train[order]
         return self
 
     def split_validation(self, fraction: float = 0.1, stratify: bool = True,
@@ -280,15 +381,20 @@ class Data:
         setattr(self, f"X_{split}", self.X_train[held_out])
         setattr(self, f"y_{split}", self.y_train[held_out])
         self.X_train, self.y_train = self.X_train[keep], self.y_train[keep]
+        if self.w_train is not None:  # test splits carry no weights
+            if split == "val":
+                self.w_val = self.w_train[held_out]
+            self.w_train = self.w_train[keep]
         return self
 
     def normalize(self, method: Method = "zscore") -> Data:
-        """Fit ``method`` (``zscore`` or ``minmax``) on the training split, apply it to every
-        split (as new arrays) and keep it as ``normalizer``."""
+        """Fit ``method`` (``zscore`` or ``minmax``) on the training split (weighted by
+        ``w_train`` when there are sample weights), apply it to every split (as new arrays)
+        and keep it as ``normalizer``."""
         if self.normalizer is not None:
             raise DataError(f"expected raw data, found data already normalised with "
                             f"{self.normalizer.method!r}")
-        self.normalizer = Normalizer.fit(self.X_train, method)
+        self.normalizer = Normalizer.fit(self.X_train, method, self.w_train)
         for split in SPLITS:
             X = getattr(self, f"X_{split}")
             if X is not None:
@@ -302,6 +408,8 @@ class Data:
         self.n_original_train = len(self)
         self.X_train = augment.shifted_copies(self.X_train, image_shape, pixels)
         self.y_train = np.tile(self.y_train, (5,) + (1,) * (self.y_train.ndim - 1))
+        if self.w_train is not None:
+            self.w_train = np.tile(self.w_train, 5)
         return self
 
     # ---------------------------------------------------------------- batches
@@ -314,6 +422,13 @@ class Data:
         into buffers kept on this Data, so a batch is valid only until the next one is
         taken. Without ``rng`` batches are views of the training split, in order (the full batch
         is ``(X_train, y_train)`` themselves)."""
+        return ((X, y) for X, y, _ in self.weighted_batches(batch_size, rng))
+
+    def weighted_batches(self, batch_size: int | None = None,
+                         rng: np.random.Generator | None = None
+                         ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """``batches`` with each batch's sample weights ``(B,)`` as a third item (None when
+        the data have none); the same draws and the same buffer rules."""
         if batch_size is not None and (isinstance(batch_size, bool) or not
                                        isinstance(batch_size, int | np.integer)
                                        or batch_size < 1):
@@ -324,15 +439,16 @@ class Data:
         return self._batches(size, rng)
 
     def _batches(self, size: int, rng: np.random.Generator | None
-                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        X, y = self.X_train, self.y_train
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        X, y, w = self.X_train, self.y_train, self.w_train
         n = X.shape[0]
         if rng is None and size == n:
-            yield X, y
+            yield X, y, w
             return
         if rng is None:
             for start in range(0, n, size):
-                yield X[start:start + size], y[start:start + size]
+                yield (X[start:start + size], y[start:start + size],
+                       None if w is None else w[start:start + size])
             return
         order = self._buffer("order", (n,), np.dtype(np.intp))
         np.copyto(order, self._buffer("arange", (n,), np.dtype(np.intp), fill=np.arange))
@@ -345,7 +461,7 @@ class Data:
             # our own permutation is in range; mode="raise" would buffer the whole batch
             np.take(X, index, axis=0, out=X_buffer[:m], mode="wrap")
             np.take(y, index, axis=0, out=y_buffer[:m], mode="wrap")
-            yield X_buffer[:m], y_buffer[:m]
+            yield X_buffer[:m], y_buffer[:m], None if w is None else w[index]
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype,
                 fill: Callable[..., np.ndarray] | None = None) -> np.ndarray:

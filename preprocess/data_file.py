@@ -6,6 +6,7 @@ Layout::
 
     /                  attrs: format "mlp-data", task, image_shape, input_scale
     /X_train, /y_train, /X_val, ...   the splits (class labels stored as int64 codes)
+    /w_train, /w_val   sample weights (when the data have them)
     /classes           attrs: kind
     /normalizer/offset|scale          attrs: method
 """
@@ -24,6 +25,7 @@ from mlp.normalizer import Normalizer
 
 FORMAT = "mlp-data"
 SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+WEIGHT_KEYS = ("w_train", "w_val")
 
 
 def write(path: str | Path, data: Any) -> Path:
@@ -37,8 +39,8 @@ def write(path: str | Path, data: Any) -> Path:
             file.attrs["image_shape"] = np.array(data.image_shape, dtype=np.int64)
         if data.input_scale is not None:
             file.attrs["input_scale"] = np.float64(data.input_scale)
-        for key in SPLIT_KEYS:
-            array = getattr(data, key)
+        for key in SPLIT_KEYS + WEIGHT_KEYS:
+            array = getattr(data, key, None)
             if array is not None:
                 hdf5.create(file, key, array)
         if data.classes is not None:
@@ -75,6 +77,7 @@ def _read(reader: hdf5.SafeReader
                           f"format {found!r}")
     arrays: dict[str, Any] = {key: reader.dataset(key, kinds="fiub") for key in SPLIT_KEYS
                               if reader.has(key)}
+    arrays.update({key: reader.dataset(key, ndim=1) for key in WEIGHT_KEYS if reader.has(key)})
     classes = reader.classes() if reader.has("classes") else None
     if classes is not None:
         for key in ("y_train", "y_val", "y_test"):

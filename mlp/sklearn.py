@@ -1,0 +1,508 @@
+"""scikit-learn estimators: ``RoutinizerClassifier`` and ``RoutinizerRegressor``.
+
+Constructor parameters are flat and stored as given (scikit-learn's rule); ``fit`` validates
+them through the library's Pydantic models (``Model.mlp`` for the architecture,
+``BasicRoutinizer`` for training), so a bad value raises ``pydantic.ValidationError``, a
+``ValueError`` as scikit-learn expects. Inputs go through scikit-learn's own validation
+(``validate_data``), so sparse matrices, NaN, a wrong number of features or string targets
+for the regressor give scikit-learn's usual messages.
+
+What a fit keeps (``model_``, ``routinizer_``, ``normalizer_``) is what the library's
+checkpoints hold: ``save(path)`` writes a checkpoint plus the estimator's parameters, and
+``load(path)`` restores a fitted estimator, with no pickle file. With ``warm_start=True``, or
+through ``partial_fit``, training continues the same run: optimizer moments, the step count,
+the generator and the schedule state carry over, so n fits of one epoch on the same data give
+the weights of one fit of n epochs, bit for bit (for schedules that do not depend on the
+total number of epochs: ``constant``, ``step``, ``plateau``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from mlp.checkpoint import load_checkpoint, save_checkpoint
+from mlp.errors import CheckpointError, DataError
+from mlp.layers import Layer
+from mlp.losses import Loss
+from mlp.model import Model
+from mlp.routinizer import BasicRoutinizer
+from preprocess import Data, Normalizer
+from preprocess.data import class_weights
+
+#: scikit-learn checks expected to fail, check name -> reason (passed to
+#: ``parametrize_with_checks(expected_failed_checks=...)``). They apply to estimators with a
+#: validation split (``validation_fraction > 0``, the default); with
+#: ``validation_fraction=0`` every check passes.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "the validation split holds out a random fraction of the rows, so a row of weight k "
+        "and k copies of it are held out differently and the two fits see different "
+        "training data; without a validation split sample weights are exactly repeated "
+        "rows (up to rounding) and the check passes"),
+}
+
+#: the root attribute of a checkpoint written by ``save`` that holds the estimator's JSON
+ESTIMATOR_ATTRIBUTE = "sklearn_estimator"
+
+#: the constructor parameters that are ``BasicRoutinizer`` fields under the same name
+_TRAINING_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "alpha", "beta1",
+                    "beta2", "eps", "weight_decay", "grad_clip", "early_stopping",
+                    "target_loss", "shuffle", "checkpoint_dir", "dynamic_show", "plot_every")
+
+
+@dataclass
+class _DataFacts:
+    """What ``save_checkpoint`` reads from a ``Data`` (normaliser, classes, image shape),
+    without the training arrays, which a fitted estimator does not keep."""
+
+    normalizer: Normalizer | None
+    classes: np.ndarray | None
+    image_shape: tuple[int, int] | None = None
+
+
+class _RoutinizerEstimator(BaseEstimator):
+    """What the classifier and the regressor share; see the module docstring."""
+
+    _is_classifier: ClassVar[bool]
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, X: Any, y: Any, sample_weight: Any, epochs: int, continuing: bool,
+             classes: Any = None) -> _RoutinizerEstimator:
+        """Validate, build (or keep) the model and routinizer, and train ``epochs`` epochs."""
+        continuing = continuing and hasattr(self, "model_")
+        routinizer = self._routinizer()  # validates every training parameter first
+        X, y = validate_data(self, X, y, reset=not continuing, dtype=(np.float64, np.float32),
+                             multi_output=not self._is_classifier,
+                             y_numeric=not self._is_classifier)
+        weight = None
+        if sample_weight is not None:
+            weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                          ensure_non_negative=True)
+            if not weight.any():
+                raise ValueError("sample weights must not all be zero, found only zero weights")
+        targets, weight = self._targets(y, weight, continuing, classes)
+        if weight is not None:
+            kept = weight > 0  # a weight-0 row adds nothing to the loss nor the statistics
+            if not kept.all():
+                X, targets, weight = X[kept], targets[kept], weight[kept]
+            if np.all(weight == weight[0]):  # equal weights are the unweighted objective
+                weight = None
+        if self._is_classifier and not continuing:
+            self._check_two_classes(targets, classes)
+        seed = self._seed(continuing)
+        data = self._data(X, targets, weight, seed, continuing)
+        if continuing:
+            kept_routinizer = self.routinizer_
+            for name in BasicRoutinizer.model_fields:
+                if name not in ("epochs", "seed"):
+                    setattr(kept_routinizer, name, getattr(routinizer, name))
+            routinizer = kept_routinizer
+            routinizer.epochs = routinizer.state.epoch + epochs
+        else:
+            routinizer.seed = seed
+            routinizer.epochs = epochs
+            self.model_ = self._model(X.shape[1], self._n_outputs(targets), X.dtype, seed)
+            self.routinizer_ = routinizer
+        self.routinizer_.run(self.model_, data)
+        self._set_fitted_attributes()
+        return self
+
+    def _routinizer(self) -> BasicRoutinizer:
+        fields = {name: getattr(self, name) for name in _TRAINING_FIELDS}
+        return BasicRoutinizer(**fields, loss=self._loss(),
+                               schedule=self.schedule or {"kind": "constant"},
+                               progress=bool(self.verbose))
+
+    def _model(self, n_features: int, n_outputs: int, dtype: np.dtype, seed: int) -> Model:
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if isinstance(hidden, int | np.integer) else list(hidden)
+        model_dtype = self.dtype or ("float32" if dtype == np.float32 else "float64")
+        return Model.mlp([n_features, *hidden, n_outputs], nonlinearity=self.nonlinearity,
+                         dropout=self.dropout, init=self.init, init_scale=self.init_scale,
+                         seed=seed, dtype=model_dtype)
+
+    def _seed(self, continuing: bool) -> int:
+        """The run's seed (model initialisation, validation split, training generator): the
+        routinizer's when continuing, else drawn from ``random_state`` (an int is used as
+        it is)."""
+        if continuing:
+            return self.routinizer_.seed
+        if isinstance(self.random_state, int | np.integer):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _data(self, X: np.ndarray, targets: np.ndarray, weight: np.ndarray | None, seed: int,
+              continuing: bool) -> Data:
+        """The training Data: a validation split of ``validation_fraction`` (none when too
+        few samples leave one) and the normaliser, fitted on the training split at the first
+        fit and kept by later ones so that the same inputs give the same data."""
+        if self._is_classifier:
+            data = Data(X, targets, w_train=weight, task="classification",
+                        classes=np.arange(self.classes_.shape[0]))
+        else:
+            data = Data(X, targets, w_train=weight, task="regression")
+        if not (isinstance(self.validation_fraction, float | int)
+                and 0 <= self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be a number in [0, 1), found "
+                             f"{self.validation_fraction!r}")
+        if self.validation_fraction:
+            try:
+                data.split_validation(self.validation_fraction, seed=seed)
+            except DataError:
+                pass  # too few samples for both splits: train without a validation split
+        if continuing:
+            if self.normalizer_ is not None:
+                for split in ("train", "val"):
+                    features = getattr(data, f"X_{split}")
+                    if features is not None:
+                        setattr(data, f"X_{split}", self.normalizer_.apply(features))
+                data.normalizer = self.normalizer_
+        else:
+            if self.normalize is not None:
+                data.normalize(self.normalize)
+            self.normalizer_ = data.normalizer
+        return data
+
+    def _set_fitted_attributes(self) -> None:
+        history, state = self.routinizer_.history, self.routinizer_.state
+        self.history_ = history
+        self.loss_curve_ = list(history.train_loss)
+        has_val = any(v is not None for v in history.val_loss)
+        self.validation_loss_curve_ = list(history.val_loss) if has_val else None
+        self.best_epoch_ = state.best_epoch
+        self.n_iter_ = state.epoch
+
+    # --------------------------------------------------------------- predicting
+    def _inputs(self, X: Any) -> np.ndarray:
+        """``X`` validated against the fit, normalised, in the model's dtype."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        if self.normalizer_ is not None:
+            X = self.normalizer_.apply(X)
+        return self.model_.check_input(X)
+
+    def activations(self, X: Any, layer: int = 1) -> np.ndarray:
+        """The hidden representation ``(N, width)`` of ``X`` after layer ``layer``: the
+        output of the ``layer``-th affine ``Layer`` (counted from 1) after the nonlinearity
+        that follows it (dropout is off at inference). ``layer`` runs from 1 to the number
+        of hidden layers; the last layer, ``len(hidden_layer_sizes) + 1``, gives the raw
+        outputs (logits for the classifier). Inputs are normalised as in ``predict``."""
+        x = self._inputs(X)
+        modules = self.model_.modules
+        starts = [i for i, m in enumerate(modules) if isinstance(m, Layer)]
+        if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not (
+                1 <= layer <= len(starts)):
+            raise ValueError(f"layer must be an integer from 1 to {len(starts)} (the model's "
+                             f"layers), found {layer!r}")
+        stop = starts[layer] if layer < len(starts) else len(modules)
+        for module in modules[:stop]:
+            x = module.forward(x, train=False)
+        return np.array(x)
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the library's checkpoint of this fitted estimator to ``path`` (HDF5), with
+        the estimator's parameters and fitted facts as the JSON root attribute
+        ``sklearn_estimator``; written atomically (a temporary file renamed over ``path``)."""
+        check_is_fitted(self)
+        path = Path(path)
+        facts = _DataFacts(self.normalizer_, getattr(self, "classes_", None))
+        description = json.dumps(self._description(), default=_plain)
+        return save_checkpoint(path, self.model_, self.routinizer_, facts,  # type: ignore[arg-type]
+                               annotations={ESTIMATOR_ATTRIBUTE: description})
+
+    def _description(self) -> dict[str, Any]:
+        params = self.get_params()
+        if isinstance(params.get("class_weight"), dict):
+            params["class_weight"] = [[_plain(k), v] for k, v in params["class_weight"].items()]
+        params["hidden_layer_sizes"] = (
+            [int(n) for n in params["hidden_layer_sizes"]]
+            if not isinstance(params["hidden_layer_sizes"], int | np.integer)
+            else int(params["hidden_layer_sizes"]))
+        if params.get("checkpoint_dir") is not None:
+            params["checkpoint_dir"] = str(params["checkpoint_dir"])
+        if not isinstance(params["random_state"], int | type(None)):
+            params["random_state"] = None  # a generator's state is not a parameter
+        fitted: dict[str, Any] = {"n_features_in_": int(self.n_features_in_)}
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
+        if not self._is_classifier:
+            fitted["n_outputs_"] = int(self.n_outputs_)
+            fitted["y_ndim_"] = int(self._y_ndim)
+        return {"estimator": type(self).__name__, "params": params, "fitted": fitted}
+
+    @classmethod
+    def load(cls, path: str | Path) -> _RoutinizerEstimator:
+        """A fitted estimator from a file written by ``save`` (no pickle: the checkpoint's
+        arrays and JSON). Raises ``CheckpointError`` for a file that is not one."""
+        checkpoint = load_checkpoint(path)
+        text = checkpoint.annotations.get(ESTIMATOR_ATTRIBUTE)
+        if text is None:
+            raise CheckpointError(f"{checkpoint.path}: expected a checkpoint written by "
+                                  f"{cls.__name__}.save, found no {ESTIMATOR_ATTRIBUTE!r} "
+                                  "annotation")
+        description = json.loads(text)
+        if description.get("estimator") != cls.__name__:
+            raise CheckpointError(f"{checkpoint.path}: expected a saved {cls.__name__}, found "
+                                  f"a saved {description.get('estimator')!r}")
+        params = description["params"]
+        if isinstance(params.get("class_weight"), list):
+            params["class_weight"] = {k: v for k, v in params["class_weight"]}
+        if isinstance(params["hidden_layer_sizes"], list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        estimator = cls(**params)
+        routinizer = BasicRoutinizer.model_validate_json(checkpoint.config.model_dump_json())
+        routinizer.restore(checkpoint.model, checkpoint.state)
+        estimator.model_, estimator.routinizer_ = checkpoint.model, routinizer
+        estimator.normalizer_ = checkpoint.normalizer
+        fitted = description["fitted"]
+        estimator.n_features_in_ = fitted["n_features_in_"]
+        if "feature_names_in_" in fitted:
+            estimator.feature_names_in_ = np.array(fitted["feature_names_in_"], dtype=object)
+        if cls._is_classifier:
+            estimator.classes_ = checkpoint.classes
+        else:
+            estimator.n_outputs_, estimator._y_ndim = fitted["n_outputs_"], fitted["y_ndim_"]
+        estimator._set_fitted_attributes()
+        return estimator
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value JSON can hold."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
+    """A multilayer-perceptron classifier trained by ``BasicRoutinizer`` (softmax cross
+    entropy over one output per class).
+
+    Architecture: ``hidden_layer_sizes``, ``nonlinearity``, ``dropout``, ``init``,
+    ``init_scale``, ``dtype`` (None: float32 for float32 inputs, else float64). Training:
+    every ``BasicRoutinizer`` field under its name (``schedule`` None is constant;
+    ``verbose`` shows the progress bar), with ``label_smoothing`` for the loss.
+    ``validation_fraction`` is held out (stratified) for the validation loss and
+    ``early_stopping``; ``normalize`` (``"zscore"``, ``"minmax"`` or None) is fitted on the
+    training split; ``class_weight`` (``"balanced"`` or ``{label: weight}``) multiplies the
+    sample weights; ``random_state`` seeds the initialisation, the split and the training
+    generator; ``warm_start`` continues the run on the next ``fit``.
+    """
+
+    _is_classifier = True
+
+    def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
+                 dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
+                 dtype: str | None = None, epochs: int = 200, batch_size: int | None = 64,
+                 lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
+                 alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
+                 label_smoothing: float = 0.0, schedule: dict | None = None,
+                 early_stopping: int | None = 10, target_loss: float | None = None,
+                 shuffle: bool = True, checkpoint_dir: str | None = None,
+                 dynamic_show: bool = False, plot_every: int = 1,
+                 validation_fraction: float = 0.1, normalize: str | None = "zscore",
+                 class_weight: str | dict | None = None, warm_start: bool = False,
+                 random_state: Any = None, verbose: bool = False) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.nonlinearity = nonlinearity
+        self.dropout = dropout
+        self.init = init
+        self.init_scale = init_scale
+        self.dtype = dtype
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.alpha = alpha
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.label_smoothing = label_smoothing
+        self.schedule = schedule
+        self.early_stopping = early_stopping
+        self.target_loss = target_loss
+        self.shuffle = shuffle
+        self.checkpoint_dir = checkpoint_dir
+        self.dynamic_show = dynamic_show
+        self.plot_every = plot_every
+        self.validation_fraction = validation_fraction
+        self.normalize = normalize
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerClassifier:
+        """Train on ``X (N, D)`` and labels ``y (N,)`` for ``epochs`` epochs (continuing the
+        run when ``warm_start`` and already fitted); ``sample_weight (N,)`` weights the loss."""
+        return self._fit(X, y, sample_weight, self.epochs, self.warm_start)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None,
+                    sample_weight: Any = None) -> RoutinizerClassifier:
+        """One more epoch on ``(X, y)``, continuing the run (the first call starts it;
+        ``classes`` lists every label when the first batch lacks some)."""
+        return self._fit(X, y, sample_weight, 1, True, classes)
+
+    def _loss(self) -> Loss:
+        return Loss(kind="cross_entropy", label_smoothing=self.label_smoothing)
+
+    def _targets(self, y: np.ndarray, weight: np.ndarray | None, continuing: bool,
+                 classes: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class codes ``(N,)`` into ``classes_`` (set at the first fit), and the sample
+        weights multiplied by ``class_weight``."""
+        check_classification_targets(y)
+        if not continuing:
+            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes must be the classes of the first fit "
+                             f"{self.classes_.tolist()!r}, found {np.unique(classes).tolist()!r}")
+        codes = np.searchsorted(self.classes_, y)
+        unknown = (codes >= self.classes_.shape[0]) | (
+            self.classes_[np.minimum(codes, self.classes_.shape[0] - 1)] != y)
+        if unknown.any():
+            raise ValueError(f"y holds labels {np.unique(y[unknown]).tolist()!r} that are not "
+                             f"among the classes {self.classes_.tolist()!r}")
+        if self.class_weight is not None:
+            per_sample = class_weights(codes, self.classes_, self.class_weight)[codes]
+            weight = per_sample if weight is None else weight * per_sample
+        return codes.astype(np.int64), weight
+
+    def _n_outputs(self, targets: np.ndarray) -> int:
+        return int(self.classes_.shape[0])
+
+    def _check_two_classes(self, codes: np.ndarray, classes: Any) -> None:
+        """A first fit needs two classes: among the labels of non-zero weight, or in the
+        ``classes`` a ``partial_fit`` names."""
+        found = self.classes_ if classes is not None else self.classes_[np.unique(codes)]
+        if found.shape[0] < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes, found 1 class "
+                             f"({found.tolist()[0]!r}) among the labels of non-zero weight")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(N, C)``, columns in the order of ``classes_``."""
+        inputs = self._inputs(X)
+        return self.model_.predict_proba(inputs)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log class probabilities ``(N, C)`` (a log-softmax of the outputs, finite even
+        where a probability underflows to 0)."""
+        inputs = self._inputs(X)
+        logits = self.model_.predict_logits(inputs)
+        logits -= logits.max(axis=1, keepdims=True)
+        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return logits
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable label of each row ``(N,)``."""
+        inputs = self._inputs(X)
+        return self.classes_[self.model_.predict(inputs)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
+    """A multilayer-perceptron regressor trained by ``BasicRoutinizer``; targets ``(N,)``
+    or ``(N, outputs)`` (multi-output), ``loss`` ``"mse"`` or ``"mae"``. The other
+    parameters are the classifier's (``RoutinizerClassifier``), without ``class_weight``
+    and ``label_smoothing``; the validation split is not stratified."""
+
+    _is_classifier = False
+
+    def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
+                 dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
+                 dtype: str | None = None, epochs: int = 200, batch_size: int | None = 64,
+                 lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
+                 alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
+                 loss: str = "mse", schedule: dict | None = None,
+                 early_stopping: int | None = 10, target_loss: float | None = None,
+                 shuffle: bool = True, checkpoint_dir: str | None = None,
+                 dynamic_show: bool = False, plot_every: int = 1,
+                 validation_fraction: float = 0.1, normalize: str | None = "zscore",
+                 warm_start: bool = False, random_state: Any = None,
+                 verbose: bool = False) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.nonlinearity = nonlinearity
+        self.dropout = dropout
+        self.init = init
+        self.init_scale = init_scale
+        self.dtype = dtype
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.alpha = alpha
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.loss = loss
+        self.schedule = schedule
+        self.early_stopping = early_stopping
+        self.target_loss = target_loss
+        self.shuffle = shuffle
+        self.checkpoint_dir = checkpoint_dir
+        self.dynamic_show = dynamic_show
+        self.plot_every = plot_every
+        self.validation_fraction = validation_fraction
+        self.normalize = normalize
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerRegressor:
+        """Train on ``X (N, D)`` and targets ``y (N,)`` or ``(N, outputs)`` for ``epochs``
+        epochs (continuing when ``warm_start`` and already fitted)."""
+        return self._fit(X, y, sample_weight, self.epochs, self.warm_start)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerRegressor:
+        """One more epoch on ``(X, y)``, continuing the run (the first call starts it)."""
+        return self._fit(X, y, sample_weight, 1, True)
+
+    def _loss(self) -> Loss:
+        if self.loss not in ("mse", "mae"):
+            raise ValueError(f"loss must be 'mse' or 'mae' for regression, found {self.loss!r}")
+        return Loss(kind=self.loss)
+
+    def _targets(self, y: np.ndarray, weight: np.ndarray | None, continuing: bool,
+                 classes: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Targets as ``(N, outputs)`` float64; a fit with ``(N,)`` targets predicts
+        ``(N,)``."""
+        targets = y.reshape(-1, 1) if y.ndim == 1 else y
+        if continuing and targets.shape[1] != self.n_outputs_:
+            raise ValueError(f"y must have the {self.n_outputs_} output(s) of the first fit, "
+                             f"found {targets.shape[1]}")
+        if not continuing:
+            self.n_outputs_, self._y_ndim = int(targets.shape[1]), int(y.ndim)
+        return np.asarray(targets, dtype=np.float64), weight
+
+    def _n_outputs(self, targets: np.ndarray) -> int:
+        return int(targets.shape[1])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets: ``(N,)`` when fitted on ``(N,)`` targets, else
+        ``(N, outputs)``."""
+        inputs = self._inputs(X)
+        out = self.model_.predict_logits(inputs)
+        return out.ravel() if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
