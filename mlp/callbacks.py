@@ -5,7 +5,8 @@ History row, and at the end. ``on_epoch_end`` may return True (or raise ``StopTr
 to stop after that epoch. Callbacks observe: they are not part of the checkpointed state,
 so a resumed run is bit-identical whatever callbacks it had. An exception inside a callback
 stops training, with the last completed epoch saved, as ``CallbackError`` naming it.
-``CsvLogger`` writes a run folder's ``history.csv`` and is itself a callback.
+``CsvLogger`` writes a run folder's ``history.csv`` and ``TensorBoardLogger`` its TensorBoard
+scalars (``train.tensorboard: true``); both are callbacks like any other.
 """
 
 from __future__ import annotations
@@ -77,3 +78,41 @@ class CsvLogger(Callback):
         with self.path.open("a", newline="", encoding="utf-8") as handle:
             csv.writer(handle, lineterminator="\n").writerow(
                 [_format(row[c]) for c in HISTORY_COLUMNS])
+
+
+#: the History columns written as TensorBoard scalars, under these tags
+_TENSORBOARD_TAGS = {"train_loss": "loss/train", "val_loss": "loss/val",
+                     "train_accuracy": "accuracy/train", "val_accuracy": "accuracy/val",
+                     "lr": "lr", "seconds": "seconds_per_epoch"}
+
+
+class TensorBoardLogger(Callback):
+    """Each epoch's losses, accuracies, learning rate and seconds as TensorBoard scalar events
+    in ``folder`` (step = epoch), written with tensorboardX (the ``tensorboard`` extra), no
+    TensorFlow needed. A resumed run purges events past the checkpoint's epoch, so a crash
+    between two saves leaves no duplicate steps."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.writer: Any = None
+
+    def on_train_begin(self, routinizer: Any, model: Any) -> None:
+        try:
+            from tensorboardX import SummaryWriter  # an optional extra, loaded when asked for
+        except ImportError as exc:
+            raise MLPError("train.tensorboard needs tensorboardX: pip install "
+                           "'mlp-routinizer[tensorboard]'") from exc
+        done = routinizer.state.epoch
+        self.writer = SummaryWriter(logdir=str(self.folder),
+                                    purge_step=done + 1 if done else None)
+
+    def on_epoch_end(self, routinizer: Any, row: dict[str, Any]) -> None:
+        for column, tag in _TENSORBOARD_TAGS.items():
+            if row.get(column) is not None:
+                self.writer.add_scalar(tag, row[column], row["epoch"])
+        self.writer.flush()
+
+    def on_train_end(self, routinizer: Any, model: Any) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

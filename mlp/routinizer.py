@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import PrivateAttr
 
 from mlp import atomic
-from mlp.callbacks import Callback, CallbackError, CsvLogger, StopTraining
+from mlp.callbacks import Callback, CallbackError, CsvLogger, StopTraining, TensorBoardLogger
 from mlp.checkpoint import DataFacts, load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
@@ -183,11 +183,16 @@ class BasicRoutinizer(TrainingConfig):
             log.info("nothing to do: %d of %d epochs are done", state.epoch, self.epochs)
             return state.history
         if folder is None:
+            if self.tensorboard:
+                log.warning("train.tensorboard needs a run folder (checkpoint_dir); no events "
+                            "are written")
             return self._train(model, train, None, list(callbacks))
         with folder.locked():
             atomic.remove_stale_temps(folder.path)
-            logger = CsvLogger(folder.history_csv)
-            return self._train(model, train, folder, [logger, *callbacks])
+            loggers: list[Callback] = [CsvLogger(folder.history_csv)]
+            if self.tensorboard:
+                loggers.append(TensorBoardLogger(folder.tensorboard))
+            return self._train(model, train, folder, [*loggers, *callbacks])
 
     def _train(self, model: Model, train: Data, folder: RunFolder | None,
                callbacks: list[Callback]) -> History:

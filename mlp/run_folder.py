@@ -7,6 +7,7 @@ A run folder (``ckpt/<run>/`` by default) holds::
     best.h5        the checkpoint of the best epoch so far
     curves.png     loss, accuracy and learning-rate curves
     history.csv    one row per epoch, appended as the run goes
+    tensorboard/   TensorBoard scalar events (with ``train.tensorboard: true``)
     .lock          the advisory lock a training process holds (with its process id)
 
 Paths a file names (``checkpoint_dir`` inside a checkpoint) are information: the folder a
@@ -30,6 +31,7 @@ LAST = "last.h5"
 BEST = "best.h5"
 CURVES = "curves.png"
 HISTORY_CSV = "history.csv"
+TENSORBOARD = "tensorboard"
 LOCK = ".lock"
 #: the files that make a folder hold a run (``mlp train`` refuses such a folder)
 RUN_FILES = (CONFIG, LAST, BEST)
@@ -85,6 +87,10 @@ class RunFolder:
     @property
     def history_csv(self) -> Path:
         return self.path / HISTORY_CSV
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / TENSORBOARD
 
     @property
     def lock_file(self) -> Path:
