@@ -196,77 +196,34 @@ class BasicRoutinizer(TrainingConfig):
 
     def _train(self, model: Model, train: Data, folder: RunFolder | None,
                callbacks: list[Callback]) -> History:
+        """The epoch loop: train, record, save by the cadence, show, stop when a rule says."""
         state = self._state
         optimizer = self._packed(model)
-        kernels = optimizer.kernels
-        kernels.warm_up(model.dtype, (self.optimizer,))  # compiled before the clock starts
+        optimizer.kernels.warm_up(model.dtype, (self.optimizer,))  # before the clock starts
         writer = _Writer(self, model, train, folder, optimizer)
         progress = Progress(state.epoch, self.epochs, enabled=self.progress,
                             log_every=self.log_every, live_plot=self._live_plot(folder))
-        is_classification = self.loss.is_classification
-        rng, loss, batch_size = self.rng, self.loss, self.batch_size
-        order_rng = rng if self.shuffle else None
-        outcome = "done"
-        signals = DeferredSignals()
+        signals, outcome = DeferredSignals(), "done"
+        # overflow on the way to a NaN/inf loss is reported as TrainingDiverged
         with signals, np.errstate(over="ignore", invalid="ignore"), progress:
-            # overflow on the way to a NaN/inf loss is reported as TrainingDiverged
             _call(callbacks, "on_train_begin", self, model)
             try:
                 for epoch in range(state.epoch, self.epochs):
                     lr = self.schedule.lr_for_epoch(epoch, self.lr, self.epochs, state.schedule)
                     started = time.perf_counter()
-                    total_loss, correct, seen, mass = 0.0, 0, 0, 0
-                    for X_batch, y_batch, w_batch in train.weighted_batches(batch_size,
-                                                                            order_rng):
-                        if signals.received:
-                            break
-                        out = model.forward(X_batch, train=True, rng=rng, validate=False,
-                                            kernels=kernels)
-                        value = loss.forward(out, y_batch, w_batch)
-                        if not math.isfinite(value):
-                            raise TrainingDiverged(
-                                f"loss became {value} at epoch {epoch + 1}, step "
-                                f"{state.step + 1} (lr {lr:g}); lower lr or set grad_clip")
-                        if is_classification:
-                            correct += count_correct(out, y_batch)
-                        model.backward(loss.backward(), input_grad=False, kernels=kernels)
-                        state.step += 1
-                        optimizer.step(state.step, lr)
-                        n = X_batch.shape[0]
-                        weight = n if w_batch is None else float(w_batch.sum())
-                        total_loss += value * weight
-                        seen += n
-                        mass += weight
-                    if signals.received:
+                    scores = self._epoch(model, train, optimizer, epoch, lr, signals)
+                    if scores is None:
                         outcome = "interrupted"
                         break
-                    row, improved = self._end_epoch(
-                        model, train, optimizer, epoch, lr, total_loss / mass,
-                        correct / seen if is_classification else None,
-                        time.perf_counter() - started)
+                    row, improved = self._end_epoch(model, train, optimizer, epoch, lr, *scores,
+                                                    time.perf_counter() - started)
                     writer.end_epoch(improved)
                     progress.epoch(row, state.history)
-                    if _call(callbacks, "on_epoch_end", self, row):
-                        log.info("stopped by a callback after epoch %d", epoch + 1)
+                    if self._should_stop(callbacks, row):
                         outcome = "stopped"
                         break
-                    if state.should_stop_early(self.early_stopping):
-                        log.info("early stopping after epoch %d: no improvement for %d epochs",
-                                 epoch + 1, self.early_stopping)
-                        state.stopped_early = True
-                        outcome = "stopped"
-                        break
-                    if state.reached(self.target_loss):
-                        log.info("target loss %g reached at epoch %d (%s %.6g)",
-                                 self.target_loss, epoch + 1, state.monitor,
-                                 getattr(state.history, state.monitor)[-1])
-                        outcome = "stopped"
-                        break
-            except TrainingDiverged:
-                writer.finish(reason="divergence")  # the last good epoch stays on disk
-                raise
-            except CallbackError:
-                writer.finish(reason="a failed callback")
+            except (TrainingDiverged, CallbackError) as exc:
+                writer.finish(reason=type(exc).__name__)  # the last good epoch stays on disk
                 raise
             writer.finish()
             _call(callbacks, "on_train_end", self, model)
@@ -282,6 +239,54 @@ class BasicRoutinizer(TrainingConfig):
             log.info("restored the best weights (epoch %s, %s %.6g)", state.best_epoch,
                      state.monitor, state.best_loss)
         return state.history
+
+    def _epoch(self, model: Model, train: Data, optimizer: Optimizer, epoch: int, lr: float,
+               signals: DeferredSignals) -> tuple[float, float | None] | None:
+        """One epoch of mini-batches: ``(train loss, train accuracy)`` (the loss weighted by
+        the sample weights, the accuracy None for regression), or None when a signal came."""
+        state, loss, kernels = self._state, self.loss, optimizer.kernels
+        rng = state.generator(self.seed)
+        is_classification = loss.is_classification
+        total_loss, correct, seen, mass = 0.0, 0, 0, 0
+        for X_batch, y_batch, w_batch in train.weighted_batches(
+                self.batch_size, rng if self.shuffle else None):
+            if signals.received:
+                return None
+            out = model.forward(X_batch, train=True, rng=rng, validate=False, kernels=kernels)
+            value = loss.forward(out, y_batch, w_batch)
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"loss became {value} at epoch {epoch + 1}, step "
+                                       f"{state.step + 1} (lr {lr:g}); lower lr or set grad_clip")
+            if is_classification:
+                correct += count_correct(out, y_batch)
+            model.backward(loss.backward(), input_grad=False, kernels=kernels)
+            state.step += 1
+            optimizer.step(state.step, lr)
+            n = X_batch.shape[0]
+            weight = n if w_batch is None else float(w_batch.sum())
+            total_loss += value * weight
+            seen += n
+            mass += weight
+        if signals.received:
+            return None
+        return total_loss / mass, correct / seen if is_classification else None
+
+    def _should_stop(self, callbacks: Sequence[Callback], row: dict[str, Any]) -> bool:
+        """Whether a callback, early stopping or the target loss ends the run after ``row``."""
+        state, epoch = self._state, row["epoch"]
+        if _call(callbacks, "on_epoch_end", self, row):
+            log.info("stopped by a callback after epoch %d", epoch)
+            return True
+        if state.should_stop_early(self.early_stopping):
+            log.info("early stopping after epoch %d: no improvement for %d epochs", epoch,
+                     self.early_stopping)
+            state.stopped_early = True
+            return True
+        if state.reached(self.target_loss):
+            log.info("target loss %g reached at epoch %d (%s %.6g)", self.target_loss, epoch,
+                     state.monitor, row[state.monitor])
+            return True
+        return False
 
     def evaluate(self, model: Model, X: np.ndarray, y: np.ndarray,
                  sample_weight: np.ndarray | None = None) -> dict[str, float | int]:
