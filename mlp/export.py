@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -40,12 +40,22 @@ except ImportError as exc:  # an optional extra: say which one
 
 from mlp.errors import MLPError
 from mlp.layers import DropoutLayer, Layer, Nonlinearity
+from mlp.model import Model
+from mlp.normalizer import Normalizer
 from mlp.version import __version__
 
-if TYPE_CHECKING:
-    from mlp.checkpoint import Checkpoint
-    from mlp.model import Model
-    from mlp.normalizer import Normalizer
+
+class Checkpoint(Protocol):
+    """What the exporter reads of a ``mlp.checkpoint.Checkpoint`` (which calls it, so this
+    module does not import that one)."""
+
+    path: Path
+    model: Model
+    normalizer: Normalizer | None
+    classes: np.ndarray | None
+
+    @property
+    def is_classification(self) -> bool: ...
 
 #: the default opset: ONNX 1.16's (IR version 10), which onnxruntime 1.18 and later run
 DEFAULT_OPSET = 21
