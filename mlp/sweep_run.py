@@ -1,0 +1,373 @@
+"""Running a sweep: the workers' loop and one trial.
+
+A trial is one configuration run under ``repeats`` seeds; each repeat is an ordinary run
+folder (``ckpt/<sweep>/trial-NNNN/``, or ``trial-NNNN/repeat-K/`` with repeats) holding the
+full run config, so ``mlp evaluate``, ``resume``, ``inspect`` and ``predict`` work on it.
+A retried trial takes over the folder of the trial it retries (renamed to its own number)
+and continues each repeat from its ``last.h5``, which ends bit-identical to a run that was
+never interrupted; without a reachable folder it restarts with the same seeds.
+
+With pruning the repeats advance one epoch at a time (``epochs`` raised by one, ``run``
+called again: the same arithmetic as one long ``run``), the mean metric is reported to
+Optuna after every epoch, and the median rule may stop the trial.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from tqdm.auto import tqdm
+
+from mlp.checkpoint import load_checkpoint
+from mlp.config import RunConfig, load_data
+from mlp.errors import CheckpointError, MLPError
+from mlp.model import Model
+from mlp.routinizer import BasicRoutinizer
+from mlp.sweep import SweepConfig
+from mlp.sweep_report import write_report
+from mlp.sweep_study import (
+    ERROR_ATTR,
+    RUNS_ATTR,
+    Heartbeat,
+    claim_lock,
+    counts,
+    fail_dead_trials,
+    hold_trial_lock,
+    make_sampler,
+    open_storage,
+    open_study,
+    retried_from,
+    trial_seed,
+)
+
+log = logging.getLogger("mlp")
+
+
+@dataclass
+class RepeatRun:
+    """One repeat of a trial: its run folder, config, data, routinizer and model."""
+
+    repeat: int
+    folder: Path
+    config: RunConfig
+    data: Any
+    routinizer: BasicRoutinizer
+    model: Model
+    started: str = "fresh"
+    curve: list[float] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Trained to its epochs, or stopped early, or at its target loss."""
+        routinizer, state = self.routinizer, self.routinizer.state
+        if state.epoch >= self.config.train.epochs or state.stopped_early:
+            return True
+        history = routinizer.history
+        if routinizer.target_loss is None or not len(history):
+            return False
+        monitored = history.val_loss[-1] if state.monitor == "val_loss" else history.train_loss[-1]
+        return monitored is not None and monitored <= routinizer.target_loss
+
+    def advance(self, epochs: int) -> None:
+        """Train until ``epochs`` epochs (at most the config's) are done."""
+        self.routinizer.epochs = min(epochs, self.config.train.epochs)
+        self.routinizer.run(self.model, self.data)
+
+
+class Worker:
+    """Takes trials from the study until the sweep has all it needs, and runs them."""
+
+    def __init__(self, config: SweepConfig, folder: Path, study: optuna.Study,
+                 storage: optuna.storages.BaseStorage, n_trials: int) -> None:
+        self.config, self.folder, self.study, self.storage = config, folder, study, storage
+        self.n_trials = n_trials
+        self._data: dict[str, Any] = {}
+        self.trial_seconds = 0.0
+
+    def work(self, on_trial: Any = None) -> int:
+        """Run trials until none is left to run; return how many this worker ran."""
+        ran = 0
+        while True:
+            with claim_lock(self.storage, self.folder, self.config.name):
+                dead = fail_dead_trials(self.study, self.storage, self.folder)
+                if dead:
+                    log.info("trials %s lost their worker; queued again", dead)
+                if not self._more_to_do():
+                    return ran
+                number = len(self.study.get_trials(deepcopy=False))
+                self.study.sampler = make_sampler(self.config, trial_seed(self.config, number))
+                trial = self.study.ask()
+                handle = hold_trial_lock(self.folder, trial.number)
+            try:
+                started = time.perf_counter()
+                with Heartbeat(self.storage, trial._trial_id):  # Optuna's own id of the trial
+                    self._run(trial)
+                self.trial_seconds += time.perf_counter() - started
+            finally:
+                os.close(handle)
+            ran += 1
+            if on_trial is not None:
+                on_trial()
+
+    def _more_to_do(self) -> bool:
+        trials = self.study.get_trials(deepcopy=False)
+        if any(t.state == TrialState.WAITING for t in trials):
+            return True
+        return sum(counts(t) for t in trials) < self.n_trials
+
+    # ---------------------------------------------------------------- one trial
+    def _run(self, trial: optuna.Trial) -> None:
+        config = self.config
+        params = config.suggest(trial)
+        frozen = self.storage.get_trial(trial._trial_id)
+        folder = self.folder / f"trial-{trial.number:04d}"
+        previous = retried_from(frozen)
+        if previous is not None:
+            old = self.folder / f"trial-{previous:04d}"
+            if old.exists() and not folder.exists():
+                os.replace(old, folder)  # the retry continues in the retried trial's folder
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        try:
+            runs = [self._repeat(params, r, folder, trial.number) for r in range(config.repeats)]
+            pruned = self._train(trial, runs)
+            summaries = [self._summary(run) for run in runs]
+        except MLPError as exc:
+            log.warning("trial %d failed: %s", trial.number, exc)
+            trial.set_user_attr(ERROR_ATTR, f"{type(exc).__name__}: {exc}")
+            self.study.tell(trial, state=TrialState.FAIL)
+            return
+        trial.set_user_attr(RUNS_ATTR, summaries)
+        if pruned:
+            self.study.tell(trial, state=TrialState.PRUNED)
+        else:
+            self.study.tell(trial, statistics.fmean(s["value"] for s in summaries))
+
+    def _repeat(self, params: dict[str, Any], repeat: int, trial_folder: Path,
+                number: int) -> RepeatRun:
+        folder = trial_folder if self.config.repeats == 1 else trial_folder / f"repeat-{repeat}"
+        run_config = self.config.trial_config(params, repeat, folder, number)
+        data = self._load(run_config)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text(run_config.model_dump_json(indent=2) + "\n")
+        if (folder / "last.h5").exists():
+            try:
+                routinizer, model = BasicRoutinizer.resume(folder)
+            except CheckpointError as exc:
+                log.warning("trial %d: %s; restarting with the same seed", number, exc)
+            else:
+                routinizer.checkpoint_dir = folder  # the folder as it is named now
+                routinizer.progress = routinizer.dynamic_show = False
+                return RepeatRun(repeat, folder, run_config, data, routinizer, model,
+                                 started=f"resumed at epoch {routinizer.state.epoch}")
+        model = run_config.build_model(data.n_features, data.n_outputs)
+        return RepeatRun(repeat, folder, run_config, data, run_config.train, model)
+
+    def _load(self, run_config: RunConfig) -> Any:
+        key = run_config.data.model_dump_json()
+        if key not in self._data:
+            self._data[key] = load_data(run_config.data)
+        return self._data[key]
+
+    def _train(self, trial: optuna.Trial, runs: list[RepeatRun]) -> bool:
+        """Train every repeat; report the mean per-epoch metric; True when pruned."""
+        epochs = max(run.config.train.epochs for run in runs)
+        if self.config.pruning is None:
+            for run in runs:
+                if not run.done:
+                    run.advance(epochs)
+            for epoch in range(1, epochs + 1):
+                value = self._epoch_value(runs, epoch)
+                if value is not None:
+                    trial.report(value, epoch)
+            return False
+        for epoch in range(1, epochs + 1):
+            for run in runs:
+                if not run.done and run.routinizer.state.epoch < epoch:
+                    run.advance(epoch)
+            value = self._epoch_value(runs, epoch)
+            if value is None:
+                return False
+            trial.report(value, epoch)
+            if trial.should_prune():
+                log.info("trial %d pruned at epoch %d", trial.number, epoch)
+                return True
+        return False
+
+    def _epoch_value(self, runs: list[RepeatRun], epoch: int) -> float | None:
+        """The mean over repeats of the per-epoch metric at ``epoch`` (None when no repeat
+        got that far)."""
+        column = self.config.epoch_metric
+        values = []
+        for run in runs:
+            series = getattr(run.routinizer.history, column)
+            if len(series) >= epoch and series[epoch - 1] is not None:
+                values.append(float(series[epoch - 1]))
+        return statistics.fmean(values) if values else None
+
+    def _summary(self, run: RepeatRun) -> dict[str, Any]:
+        """The repeat's result: metric at its best epoch, epochs run, seconds, folder, curve."""
+        config, history = self.config, run.routinizer.history
+        curve = [None if v is None else float(v) for v in getattr(history, config.epoch_metric)]
+        if not history.epoch or all(v is None for v in curve):
+            raise MLPError(f"the run recorded no {config.epoch_metric} (does the data have "
+                           f"that split?)")
+        if config.metric.startswith("test_"):
+            best = load_checkpoint(run.folder / "best.h5")
+            scores = run.routinizer.evaluate(best.model, run.data.X_test, run.data.y_test)
+            value = float(scores["accuracy" if config.metric.endswith("accuracy") else "loss"])
+            best_epoch = run.routinizer.state.best_epoch
+        else:
+            pick = max if config.goal == "maximize" else min
+            value, best_epoch = pick((v, e) for v, e in zip(curve, history.epoch, strict=True)
+                                     if v is not None)
+            best_epoch = int(best_epoch)
+        return {"repeat": run.repeat, "seed": run.config.train.seed, "value": value,
+                "best_epoch": best_epoch, "epochs": len(history),
+                "seconds": history.total_seconds, "folder": str(run.folder),
+                "started": run.started, "curve": curve}
+
+
+# ------------------------------------------------------------------- the whole sweep
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep command did: wall time, time inside trials (this process's workers),
+    report time, the report files, and the workers that did not end cleanly."""
+
+    wall_seconds: float
+    trial_seconds: float
+    report_seconds: float
+    reports: list[Path]
+    failed_workers: list[str]
+
+
+def prepare(config: SweepConfig, folder: Path, url: str | None
+            ) -> tuple[optuna.storages.BaseStorage, optuna.Study]:
+    """Everything that can be refused before a trial starts: the space (every value built
+    into a run config), the data split the metric needs, the storage, a changed sweep."""
+    config.check_space()
+    data = load_data(config.run_config.data)
+    split = {"val": data.X_val, "test": data.X_test}.get(config.metric.split("_")[0], True)
+    if split is None:
+        raise MLPError(f"the metric {config.metric} needs a {config.metric.split('_')[0]} "
+                       "split, and the base run's data has none")
+    storage = open_storage(folder, url)
+    return storage, open_study(config, storage)
+
+
+def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: int = 1,
+              url: str | None = None, n_trials: int | None = None, progress: bool = True,
+              report: bool = True) -> SweepOutcome:
+    """Run (or finish) the sweep with ``workers`` processes on this machine, then write the
+    report. Workers beyond one are fresh processes with single-threaded BLAS."""
+    started = time.perf_counter()
+    storage, study = prepare(config, folder, url)
+    total = config.n_trials(n_trials)
+    bar = tqdm(total=total, disable=not progress, unit="trial", dynamic_ncols=True,
+               desc=config.name)
+    failed: list[str] = []
+    trial_seconds = 0.0
+    try:
+        if workers == 1:
+            worker = Worker(config, folder, study, storage, total)
+            _refresh(bar, study)
+            worker.work(on_trial=lambda: _refresh(bar, study))
+            trial_seconds = worker.trial_seconds
+        else:
+            failed = _spawn(sweep_file, folder, workers, url, total, bar, study)
+    finally:
+        _refresh(bar, study)
+        bar.close()
+    report_started = time.perf_counter()
+    reports = write_report(study, folder) if report else []
+    ended = time.perf_counter()
+    return SweepOutcome(ended - started, trial_seconds, ended - report_started, reports, failed)
+
+
+def _spawn(sweep_file: Path, folder: Path, workers: int, url: str | None, total: int,
+           bar: tqdm, study: optuna.Study) -> list[str]:
+    """Start ``workers`` worker processes (each ``mlp sweep`` with one worker, no report,
+    single-threaded BLAS), follow the study until they end; return the failed ones."""
+    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
+    command = [sys.executable, "-m", "mlp.cli", "-q", "sweep", str(sweep_file),
+               "--ckpt-root", str(folder.parent), "--trials", str(total), "--worker"]
+    if url is not None:
+        command += ["--storage", url]
+    processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    try:
+        while any(p.poll() is None for p in processes):
+            _refresh(bar, study)
+            time.sleep(0.5)
+    except BaseException:
+        for process in processes:
+            process.terminate()
+        raise
+    return [f"worker {p.pid} ended with status {p.returncode}" for p in processes
+            if p.returncode != 0]
+
+
+def _refresh(bar: tqdm, study: optuna.Study) -> None:
+    """Trials done and the best value so far on the sweep's progress bar."""
+    if bar.disable:
+        return
+    trials = study.get_trials(deepcopy=False)
+    done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) or
+               (t.state == TrialState.FAIL and ERROR_ATTR in t.user_attrs) for t in trials)
+    complete = [t.value for t in trials if t.state == TrialState.COMPLETE]
+    if complete:
+        pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+        bar.set_postfix(best=f"{pick(complete):.4g}", refresh=False)
+    bar.update(done - bar.n)
+
+
+def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str | None,
+            n_trials: int | None, report_only: bool, worker_only: bool, schema: bool,
+            quiet: bool) -> int:
+    """``mlp sweep``: run the sweep, rebuild its report, or print the sweep file's schema."""
+    if schema:
+        print(json.dumps(SweepConfig.model_json_schema(), indent=2))
+        return 0
+    if sweep_file is None:
+        raise MLPError("mlp sweep needs a sweep file (or --schema)")
+    if workers < 1:
+        raise MLPError(f"--workers needs a positive count, found {workers}")
+    config = SweepConfig.from_file(sweep_file)
+    folder = ckpt_root / config.name
+    if report_only:
+        storage = open_storage(folder, url)
+        try:
+            study = optuna.load_study(study_name=config.name, storage=storage)
+        except KeyError:
+            raise MLPError(f"no study named {config.name!r} in the storage") from None
+        for path in write_report(study, folder):
+            print(f"{path.name}: {path}")
+        return 0
+    if worker_only:
+        storage = open_storage(folder, url)
+        study = open_study(config, storage)
+        Worker(config, folder, study, storage, config.n_trials(n_trials)).work()
+        return 0
+    outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
+                        n_trials=n_trials, progress=not quiet)
+    print((folder / "results.md").read_text() if outcome.reports else "")
+    for path in outcome.reports:
+        print(f"{path.name}: {path}")
+    print(f"wall time {outcome.wall_seconds:.1f} s")
+    for line in outcome.failed_workers:
+        print(f"mlp sweep: {line}; run the same command again to finish the sweep",
+              file=sys.stderr)
+    return 1 if outcome.failed_workers else 0
