@@ -48,6 +48,7 @@ from mlp.sweep_study import (
     make_sampler,
     open_storage,
     open_study,
+    quiet_optuna,
     retried_from,
     trial_seed,
 )
@@ -66,13 +67,16 @@ class RepeatRun:
     routinizer: BasicRoutinizer
     model: Model
     started: str = "fresh"
-    curve: list[float] = field(default_factory=list)
+    epochs: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.epochs = self.config.train.epochs  # the routinizer's own is raised step by step
 
     @property
     def done(self) -> bool:
         """Trained to its epochs, or stopped early, or at its target loss."""
         routinizer, state = self.routinizer, self.routinizer.state
-        if state.epoch >= self.config.train.epochs or state.stopped_early:
+        if state.epoch >= self.epochs or state.stopped_early:
             return True
         history = routinizer.history
         if routinizer.target_loss is None or not len(history):
@@ -82,7 +86,7 @@ class RepeatRun:
 
     def advance(self, epochs: int) -> None:
         """Train until ``epochs`` epochs (at most the config's) are done."""
-        self.routinizer.epochs = min(epochs, self.config.train.epochs)
+        self.routinizer.epochs = min(epochs, self.epochs)
         self.routinizer.run(self.model, self.data)
 
 
@@ -108,7 +112,8 @@ class Worker:
                     return ran
                 number = len(self.study.get_trials(deepcopy=False))
                 self.study.sampler = make_sampler(self.config, trial_seed(self.config, number))
-                trial = self.study.ask()
+                with quiet_optuna():
+                    trial = self.study.ask()
                 handle = hold_trial_lock(self.folder, trial.number)
             try:
                 started = time.perf_counter()
@@ -182,7 +187,7 @@ class Worker:
 
     def _train(self, trial: optuna.Trial, runs: list[RepeatRun]) -> bool:
         """Train every repeat; report the mean per-epoch metric; True when pruned."""
-        epochs = max(run.config.train.epochs for run in runs)
+        epochs = max(run.epochs for run in runs)
         if self.config.pruning is None:
             for run in runs:
                 if not run.done:

@@ -52,8 +52,17 @@ except ImportError:  # pragma: no cover - older Optuna
     from optuna.storages import JournalStorage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's notices about the parts it calls experimental (heartbeats, retries)
+    and its advice to heartbeat only inside ``Study.optimize`` (the workers record their own
+    heartbeats around ``ask``/``tell``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
 
 
 class _GridSampler(optuna.samplers.GridSampler):
@@ -66,9 +75,11 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 
 def storage_url(url: str) -> str:
-    """The SQLAlchemy URL of what people type: ``postgres://`` becomes ``postgresql://``."""
-    if url.startswith("postgres://"):
-        return "postgresql://" + url[len("postgres://"):]
+    """The SQLAlchemy URL of what people type: ``postgres://`` and ``postgresql://`` name
+    the driver the ``sweep`` extra installs, psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
     return url
 
 
@@ -97,8 +108,10 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
     argument = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
                 in inspect.signature(RDBStorage).parameters else "failed_trial_callback")
     try:
-        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
-                          grace_period=GRACE_SECONDS, **{argument: _Retry()})
+        with quiet_optuna():
+            return RDBStorage(url, engine_kwargs=engine_kwargs,
+                              heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                              **{argument: _Retry()})
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise MLPError(f"cannot reach the storage {shown_url(url)}: {reason}") from None
@@ -192,11 +205,13 @@ def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
     numbers. Journal: a free trial lock means a dead worker. RDB: stale heartbeats."""
     if isinstance(storage, RDBStorage):
         before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-        optuna.storages.fail_stale_trials(study)
+        with quiet_optuna():
+            optuna.storages.fail_stale_trials(study)
         after = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
         return sorted(t.number for t in after if t.number not in before)
     dead = []
-    retry = _Retry()
+    with quiet_optuna():
+        retry = _Retry()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         path = trial_lock_path(folder, trial.number)
         handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -210,7 +225,8 @@ def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        retry(study, storage.get_trial(trial._trial_id))
+        with quiet_optuna():
+            retry(study, storage.get_trial(trial._trial_id))
         dead.append(trial.number)
     return dead
 
@@ -223,7 +239,8 @@ def counts(trial: optuna.trial.FrozenTrial) -> bool:
 
 def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
     """The number of the trial this one retries (the last of its retry history)."""
-    history = _Retry.retry_history(trial)
+    with quiet_optuna():
+        history = _Retry.retry_history(trial)
     return history[-1] if history else None
 
 
