@@ -98,7 +98,8 @@ class Worker:
         self.config, self.folder, self.study, self.storage = config, folder, study, storage
         self.n_trials = n_trials
         self._data: dict[str, Any] = {}
-        self.trial_seconds = 0.0
+        self.trial_seconds = 0.0  # whole trials, as this worker ran them
+        self.training_seconds = 0.0  # inside the routinizers' runs (checkpoints included)
 
     def work(self, on_trial: Any = None) -> int:
         """Run trials until none is left to run; return how many this worker ran."""
@@ -146,7 +147,9 @@ class Worker:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
             runs = [self._repeat(params, r, folder, trial.number) for r in range(config.repeats)]
+            started = time.perf_counter()
             pruned = self._train(trial, runs)
+            self.training_seconds += time.perf_counter() - started
             summaries = [self._summary(run) for run in runs]
         except MLPError as exc:
             log.warning("trial %d failed: %s", trial.number, exc)
@@ -250,11 +253,13 @@ BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THR
 
 @dataclass
 class SweepOutcome:
-    """What a sweep command did: wall time, time inside trials (this process's workers),
-    report time, the report files, and the workers that did not end cleanly."""
+    """What a sweep command did: wall time, time inside trials and inside their training
+    (an in-process worker only), report time, the report files, and the workers that did not
+    end cleanly."""
 
     wall_seconds: float
     trial_seconds: float
+    training_seconds: float
     report_seconds: float
     reports: list[Path]
     failed_workers: list[str]
@@ -285,13 +290,13 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
     bar = tqdm(total=total, disable=not progress, unit="trial", dynamic_ncols=True,
                desc=config.name)
     failed: list[str] = []
-    trial_seconds = 0.0
+    trial_seconds = training_seconds = 0.0
     try:
         if workers == 1:
             worker = Worker(config, folder, study, storage, total)
             _refresh(bar, study)
             worker.work(on_trial=lambda: _refresh(bar, study))
-            trial_seconds = worker.trial_seconds
+            trial_seconds, training_seconds = worker.trial_seconds, worker.training_seconds
         else:
             failed = _spawn(sweep_file, folder, workers, url, total, bar, study)
     finally:
@@ -300,7 +305,8 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
     report_started = time.perf_counter()
     reports = write_report(study, folder) if report else []
     ended = time.perf_counter()
-    return SweepOutcome(ended - started, trial_seconds, ended - report_started, reports, failed)
+    return SweepOutcome(ended - started, trial_seconds, training_seconds,
+                        ended - report_started, reports, failed)
 
 
 def _spawn(sweep_file: Path, folder: Path, workers: int, url: str | None, total: int,
@@ -332,6 +338,8 @@ def _refresh(bar: tqdm, study: optuna.Study) -> None:
     trials = study.get_trials(deepcopy=False)
     done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) or
                (t.state == TrialState.FAIL and ERROR_ATTR in t.user_attrs) for t in trials)
+    if done == bar.n:
+        return
     complete = [t.value for t in trials if t.state == TrialState.COMPLETE]
     if complete:
         pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
