@@ -108,6 +108,8 @@ def collect(study: optuna.Study) -> SweepResults:
         else:
             note = "; ".join(sorted({r["started"] for r in runs if r["started"] != "fresh"}))
         if retried_from(trial) is not None:
+            if runs and not note:  # the retried trial's folder was not on this machine
+                note = "restarted with the same seeds"
             note = f"retry of trial {retried_from(trial)}" + (f"; {note}" if note else "")
         results.append(TrialResult(trial.number, trial.state.name, params, runs, note))
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]

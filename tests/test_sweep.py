@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -204,10 +205,11 @@ def test_postgres_two_worker_processes_run_every_trial_once(tmp_path, postgres_u
     assert not (tmp_path / "pg-sweep" / "study.journal").exists()
 
 
-def test_killed_worker_trial_resumes_bit_identically_on_rerun(tmp_path):
+@pytest.mark.parametrize("folder_kept", [True, False], ids=["resumed", "folder-lost"])
+def test_killed_worker_trial_finishes_bit_identically_on_rerun(tmp_path, folder_kept):
     path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.01]}})
     config = json.loads(path.read_text())
-    config["base"]["train"]["epochs"] = 25
+    config["base"]["train"]["epochs"] = 15
     path.write_text(json.dumps(config))
     worker = subprocess.Popen([sys.executable, "-m", "mlp.cli", "-q", "sweep", str(path),
                                "--ckpt-root", str(tmp_path)],
@@ -215,11 +217,13 @@ def test_killed_worker_trial_resumes_bit_identically_on_rerun(tmp_path):
     last = tmp_path / "sw" / "trial-0000" / "last.h5"
     deadline = time.monotonic() + 60
     while not last.exists() and worker.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.005)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
     interrupted_at = len(load_checkpoint(last).history)
-    assert 0 < interrupted_at < 25
+    assert 0 < interrupted_at < 15
+    if not folder_kept:  # as when the trial ran on another machine
+        shutil.rmtree(last.parent)
 
     assert sweep(path, tmp_path) == 0
     trials = study(tmp_path).trials
@@ -228,7 +232,8 @@ def test_killed_worker_trial_resumes_bit_identically_on_rerun(tmp_path):
     retry = next(t for t in trials if t.params == trials[0].params and t.number != 0)
     assert retry.state.name == "COMPLETE"
     (run,) = retry.user_attrs["runs"]
-    assert run["started"] == f"resumed at epoch {interrupted_at}" and run["epochs"] == 25
+    started = f"resumed at epoch {interrupted_at}" if folder_kept else "fresh"
+    assert run["started"] == started and run["epochs"] == 15
     folder = tmp_path / "sw" / f"trial-{retry.number:04d}"
     assert not (tmp_path / "sw" / "trial-0000").exists()
     reference, history = direct_run(folder)
@@ -237,6 +242,8 @@ def test_killed_worker_trial_resumes_bit_identically_on_rerun(tmp_path):
     assert load_checkpoint(folder / "last.h5").history.val_loss == history.val_loss
     notes = {r["number"]: r["note"] for r in rows(tmp_path)}
     assert notes["0"] == f"worker lost; retried as trial {retry.number}"
+    assert notes[str(retry.number)] == "retry of trial 0; " + (
+        started if folder_kept else "restarted with the same seeds")
 
 
 def test_a_changed_space_is_refused_naming_the_difference(tmp_path, capsys):
