@@ -283,15 +283,23 @@ def params_figure(results: SweepResults, study: optuna.Study | None = None) -> F
                            edgecolors="black", linewidths=0.5)
         if not numeric:
             ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize="small")
+            ax.set_xlim(-0.5, len(labels) - 0.5)
         elif "log_uniform" in spec or ("choice" in spec and _log_spaced(spec["choice"])):
             ax.set_xscale("log")
+        if "loss" in results.metric and _spans_decades(results):
+            ax.set_yscale("log")
         ax.set_xlabel(key)
         ax.set_ylabel(results.metric)
         ax.grid(alpha=0.3)
     if importances:
         ax = fig.add_subplot(rows, columns, len(keys) + 1)
         names = list(importances)[::-1]
-        ax.barh(names, [importances[n] for n in names], color="tab:green")
+        ax.barh(range(len(names)), [importances[n] for n in names], color="tab:green")
+        for row, name in enumerate(names):  # inside the axes: long keys are not cut off
+            ax.text(0.01, row, f"{name}  {importances[name]:.2f}", va="center",
+                    transform=ax.get_yaxis_transform(), fontsize="small")
+        ax.set_yticks([])
+        ax.set_xlim(0, 1)
         ax.set_xlabel("importance (fANOVA)")
     fig.suptitle(f"{results.name}: {results.metric} against each hyperparameter "
                  "(dots: repeats, diamonds: means, grey: pruned)", fontsize="medium")
@@ -303,7 +311,7 @@ def params_figure(results: SweepResults, study: optuna.Study | None = None) -> F
 
 def _log_spaced(values: list[Any]) -> bool:
     numbers = [v for v in values if isinstance(v, int | float) and v > 0]
-    return len(numbers) == len(values) >= 3 and max(numbers) / min(numbers) >= 50
+    return len(numbers) == len(values) >= 3 and max(numbers) / min(numbers) >= 10
 
 
 def _atomic_text(path: Path, text: str) -> Path:
