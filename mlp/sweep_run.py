@@ -14,6 +14,7 @@ Optuna after every epoch, and the median rule may stop the trial.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -52,6 +53,7 @@ from mlp.sweep_study import (
     retried_from,
     trial_seed,
 )
+from preprocess import Data
 
 log = logging.getLogger("mlp")
 
@@ -94,10 +96,14 @@ class Worker:
     """Takes trials from the study until the sweep has all it needs, and runs them."""
 
     def __init__(self, config: SweepConfig, folder: Path, study: optuna.Study,
-                 storage: optuna.storages.BaseStorage, n_trials: int) -> None:
+                 storage: optuna.storages.BaseStorage, n_trials: int,
+                 data: Any = None) -> None:
+        """``data``: the base run's data when the caller has loaded it already."""
         self.config, self.folder, self.study, self.storage = config, folder, study, storage
         self.n_trials = n_trials
         self._data: dict[str, Any] = {}
+        if data is not None:
+            self._data[config.run_config.data.model_dump_json()] = data
         self.trial_seconds = 0.0  # whole trials, as this worker ran them
         self.training_seconds = 0.0  # inside the routinizers' runs (checkpoints included)
 
@@ -185,20 +191,19 @@ class Worker:
     def _load(self, run_config: RunConfig) -> Any:
         key = run_config.data.model_dump_json()
         if key not in self._data:
-            self._data[key] = load_data(run_config.data)
+            shared = shared_data_path(self.folder, key)
+            self._data[key] = Data.load(shared) if shared.exists() else load_data(run_config.data)
         return self._data[key]
 
     def _train(self, trial: optuna.Trial, runs: list[RepeatRun]) -> bool:
-        """Train every repeat; report the mean per-epoch metric; True when pruned."""
+        """Train every repeat; with pruning, step them together and report the mean
+        per-epoch metric after each epoch; True when pruned. (Without pruning the curves go
+        to the study once, with the trial's result, instead of one write per epoch.)"""
         epochs = max(run.epochs for run in runs)
         if self.config.pruning is None:
             for run in runs:
                 if not run.done:
                     run.advance(epochs)
-            for epoch in range(1, epochs + 1):
-                value = self._epoch_value(runs, epoch)
-                if value is not None:
-                    trial.report(value, epoch)
             return False
         for epoch in range(1, epochs + 1):
             for run in runs:
@@ -253,11 +258,13 @@ BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THR
 
 @dataclass
 class SweepOutcome:
-    """What a sweep command did: wall time, time inside trials and inside their training
-    (an in-process worker only), report time, the report files, and the workers that did not
+    """What a sweep command did: wall time, loading the base run's data (checks, and the
+    in-process worker's data), time inside trials and inside their training (an in-process
+    worker only), report time, the report files, and the workers that did not
     end cleanly."""
 
     wall_seconds: float
+    data_seconds: float
     trial_seconds: float
     training_seconds: float
     report_seconds: float
@@ -265,12 +272,10 @@ class SweepOutcome:
     failed_workers: list[str]
 
 
-def prepare(config: SweepConfig, folder: Path, url: str | None
+def prepare(config: SweepConfig, folder: Path, url: str | None, data: Any
             ) -> tuple[optuna.storages.BaseStorage, optuna.Study]:
-    """Everything that can be refused before a trial starts: the space (every value built
-    into a run config), the data split the metric needs, the storage, a changed sweep."""
-    config.check_space()
-    data = load_data(config.run_config.data)
+    """What can still be refused before a trial starts, once the space is checked and the
+    base run's ``data`` loaded: the split the metric needs, the storage, a changed sweep."""
     split = {"val": data.X_val, "test": data.X_test}.get(config.metric.split("_")[0], True)
     if split is None:
         raise MLPError(f"the metric {config.metric} needs a {config.metric.split('_')[0]} "
@@ -285,7 +290,10 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
     """Run (or finish) the sweep with ``workers`` processes on this machine, then write the
     report. Workers beyond one are fresh processes with single-threaded BLAS."""
     started = time.perf_counter()
-    storage, study = prepare(config, folder, url)
+    config.check_space()  # every value of the space built into a run config
+    data = load_data(config.run_config.data)
+    data_seconds = time.perf_counter() - started
+    storage, study = prepare(config, folder, url, data)
     total = config.n_trials(n_trials)
     bar = tqdm(total=total, disable=not progress, unit="trial", dynamic_ncols=True,
                desc=config.name)
@@ -293,11 +301,15 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
     trial_seconds = training_seconds = 0.0
     try:
         if workers == 1:
-            worker = Worker(config, folder, study, storage, total)
+            worker = Worker(config, folder, study, storage, total, data)
             _refresh(bar, study)
             worker.work(on_trial=lambda: _refresh(bar, study))
             trial_seconds, training_seconds = worker.trial_seconds, worker.training_seconds
         else:
+            shared = shared_data_path(folder, config.run_config.data.model_dump_json())
+            if not shared.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                data.save(shared)
             failed = _spawn(sweep_file, folder, workers, url, total, bar, study)
     finally:
         _refresh(bar, study)
@@ -305,8 +317,14 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
     report_started = time.perf_counter()
     reports = write_report(study, folder) if report else []
     ended = time.perf_counter()
-    return SweepOutcome(ended - started, trial_seconds, training_seconds,
+    return SweepOutcome(ended - started, data_seconds, trial_seconds, training_seconds,
                         ended - report_started, reports, failed)
+
+
+def shared_data_path(folder: Path, key: str) -> Path:
+    """Where the parent leaves the base run's data for its worker processes (named by the
+    data config's hash), so each worker reads one HDF5 file instead of loading again."""
+    return folder / f"data-{hashlib.sha256(key.encode()).hexdigest()[:12]}.h5"
 
 
 def _spawn(sweep_file: Path, folder: Path, workers: int, url: str | None, total: int,
