@@ -39,6 +39,7 @@ GRACE_SECONDS = 20
 FINGERPRINT_ATTR = "sweep"
 ERROR_ATTR = "error"
 RUNS_ATTR = "runs"
+MAX_RETRIES = 3  #: a trial that kills its worker every time is not retried forever
 
 try:  # Optuna >= 4.9 renamed the retry callback and the storage argument that takes it
     from optuna.storages import RetryHeartbeatStaleTrialCallback as _Retry
@@ -111,7 +112,7 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
         with quiet_optuna():
             return RDBStorage(url, engine_kwargs=engine_kwargs,
                               heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                              **{argument: _Retry()})
+                              **{argument: _Retry(max_retry=MAX_RETRIES)})
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise MLPError(f"cannot reach the storage {shown_url(url)}: {reason}") from None
@@ -211,7 +212,7 @@ def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
         return sorted(t.number for t in after if t.number not in before)
     dead = []
     with quiet_optuna():
-        retry = _Retry()
+        retry = _Retry(max_retry=MAX_RETRIES)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         path = trial_lock_path(folder, trial.number)
         handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -221,7 +222,12 @@ def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
             continue  # its worker is alive
         finally:
             os.close(handle)
+        with quiet_optuna():
+            retries = len(_Retry.retry_history(trial))
         try:
+            if retries >= MAX_RETRIES:  # the retry callback gives up: the failure is a result
+                storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR,
+                                            f"its worker died {retries + 1} times")
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
