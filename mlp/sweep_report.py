@@ -23,6 +23,7 @@ from typing import Any
 
 import optuna
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 from optuna.trial import TrialState
 
 from mlp.sweep_study import ERROR_ATTR, FINGERPRINT_ATTR, RUNS_ATTR, retried_from
@@ -286,6 +287,9 @@ def params_figure(results: SweepResults, study: optuna.Study | None = None) -> F
             ax.set_xlim(-0.5, len(labels) - 0.5)
         elif "log_uniform" in spec or ("choice" in spec and _log_spaced(spec["choice"])):
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^-3 labels would overlap
+            if "choice" in spec:
+                ax.set_xticks(spec["choice"], labels)
         if "loss" in results.metric and _spans_decades(results):
             ax.set_yscale("log")
         ax.set_xlabel(key)
