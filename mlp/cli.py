@@ -216,7 +216,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from mlp.sweep_run import command
+    from mlp.sweep_command import command
 
     return command(args.sweep_file, ckpt_root=args.ckpt_root, workers=args.workers,
                    url=args.storage, n_trials=args.trials, report_only=args.report,

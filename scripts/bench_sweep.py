@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from mlp.sweep import SweepConfig
-from mlp.sweep_run import run_sweep
+from mlp.sweep_command import run_sweep
 
 SWEEP = {
     "name": "bench-digits",
