@@ -101,6 +101,20 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"run folder (its {run_folder.BEST} is used) or checkpoint file")
     export.add_argument("output", type=Path, help="the .onnx file to write")
     export.add_argument("--opset", type=int, help="ONNX opset (default: 21)")
+
+    sweep = command("sweep", "run a hyperparameter sweep (Optuna)")
+    sweep.add_argument("sweep_file", type=Path, nargs="?", help="the sweep's JSON file")
+    sweep.add_argument("--workers", type=int, default=1, help="processes on this machine")
+    sweep.add_argument("--storage", help="a shared study, e.g. postgresql://user@host:5432/db "
+                                         "(default: a journal file in the sweep folder)")
+    sweep.add_argument("--trials", type=int, help="configurations to run in all")
+    sweep.add_argument("--report", action="store_true",
+                       help="only rebuild the report from the study")
+    sweep.add_argument("--ckpt-root", type=Path, default=Path("ckpt"),
+                       help="where the sweep folder goes (default: ckpt)")
+    sweep.add_argument("--schema", action="store_true",
+                       help="print the JSON Schema of a sweep file")
+    sweep.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -412,8 +426,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from mlp.sweep_command import command
+
+    return command(args.sweep_file, ckpt_root=args.ckpt_root, workers=args.workers,
+                   url=args.storage, n_trials=args.trials, report_only=args.report,
+                   worker_only=args.worker, schema=args.schema,
+                   quiet=getattr(args, "quiet", False))
+
+
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
-             "inspect": _inspect, "runs": _runs, "schema": _schema, "export": _export}
+             "inspect": _inspect, "runs": _runs, "schema": _schema, "export": _export,
+             "sweep": _sweep}
 
 if __name__ == "__main__":
     sys.exit(main())

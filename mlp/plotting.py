@@ -10,10 +10,9 @@ permissions of any new file (``0o666`` less the umask), as checkpoints are.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
-import os
-import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
+from mlp import atomic
 from mlp.errors import DataError
 from mlp.history import History
 
@@ -58,24 +58,13 @@ CURVES_PANEL_SIZE = (4.6, 4.0)
 
 
 def _write(fig: Figure, path: str | Path) -> Path:
-    """Save ``fig`` as PNG at ``path`` atomically: a temporary file in the same folder is
-    written, flushed and fsynced, then ``os.replace``d, so readers never see half a PNG. The
-    temporary file is created with mode ``0o666`` so the umask applies (``0o644`` under the
-    usual umask ``022``), and it is removed when anything fails."""
+    """Save ``fig`` as PNG at ``path`` atomically (``mlp.atomic``: a temporary file beside it,
+    created 0666 less the umask, fsynced and renamed; removed when anything fails)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format="png", dpi=PNG_DPI)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    stream = io.BytesIO()
+    fig.savefig(stream, format="png", dpi=PNG_DPI)
+    return atomic.write_bytes(path, stream.getvalue())
 
 
 def _series(epochs: list[int], values: list[float | None]) -> tuple[list[int], list[float]]:

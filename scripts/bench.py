@@ -46,6 +46,7 @@ import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import warnings  # noqa: E402
 
+import bench_sweep  # noqa: E402 (scripts/, this script's folder, is first on sys.path)
 import numpy as np  # noqa: E402
 
 from mlp import BasicRoutinizer, Model, RunFolder, load_checkpoint  # noqa: E402
@@ -416,6 +417,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4,
                         help="interleaved rounds per workload, the first a warm-up (4)")
     parser.add_argument("--json-only", action="store_true")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the sweep section")
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be at least 2 (the first is a warm-up)")
@@ -483,6 +485,9 @@ def main() -> None:
     model.predict(X)
     r["predict_per_s"] = n / (time.perf_counter() - start)
     onnx_latency(X, y, r)
+
+    if not args.no_sweep:  # a 16-trial digits sweep: 1 vs 2 workers, machinery overhead
+        r.update(bench_sweep.run())
 
     if not args.json_only:
         print(f"machine: {r['machine']}")

@@ -1,0 +1,275 @@
+"""Where a sweep's Optuna study lives and how workers share it.
+
+The default study is a journal file in the sweep folder (``ckpt/<sweep>/study.journal``):
+no server, one machine, any number of processes. ``--storage postgresql://...`` puts it in
+PostgreSQL for many machines; the study is named after the sweep. Workers take trials one at
+a time under a claim lock (a file lock, or a PostgreSQL advisory lock), so no two workers
+pick the same grid point and a sweep never runs more trials than asked for.
+
+A worker that dies leaves its trial RUNNING. With the journal, every running trial holds a
+file lock that the kernel releases when its process dies, so the next worker that claims a
+trial sees the dead one at once; with PostgreSQL, the trial's heartbeat stops and Optuna
+fails it after the grace period. Either way the failed trial is queued again with the same
+parameters (Optuna's retry callback), under a new trial number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import inspect
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage
+from optuna.trial import TrialState
+
+from mlp.errors import MLPError
+from mlp.sweep import SweepConfig, describe_changes
+
+JOURNAL = "study.journal"
+HEARTBEAT_SECONDS = 5
+GRACE_SECONDS = 20
+FINGERPRINT_ATTR = "sweep"
+ERROR_ATTR = "error"
+RUNS_ATTR = "runs"
+MAX_RETRIES = 3  #: a trial that kills its worker every time is not retried forever
+
+try:  # Optuna >= 4.9 renamed the retry callback and the storage argument that takes it
+    from optuna.storages import RetryHeartbeatStaleTrialCallback as _Retry
+except ImportError:  # pragma: no cover - older Optuna
+    from optuna.storages import RetryFailedTrialCallback as _Retry
+
+try:  # Optuna >= 4.0 names the file backend JournalFileBackend
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+except ImportError:  # pragma: no cover - older Optuna
+    from optuna.storages import JournalFileStorage as JournalFileBackend
+    from optuna.storages import JournalStorage
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's notices about the parts it calls experimental (heartbeats, retries)
+    and its advice to heartbeat only inside ``Study.optimize`` (the workers record their own
+    heartbeats around ``ask``/``tell``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
+
+
+class _GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler without its end-of-grid ``study.stop()``, which only works
+    inside ``Study.optimize``; the worker loop counts the grid itself."""
+
+    def after_trial(self, study: optuna.Study, trial: Any, state: TrialState,
+                    values: Any) -> None:
+        return None
+
+
+def storage_url(url: str) -> str:
+    """The SQLAlchemy URL of what people type: ``postgres://`` and ``postgresql://`` name
+    the driver the ``sweep`` extra installs, psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    import sqlalchemy
+
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return url
+
+
+def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
+    """The journal file in ``folder`` (``url`` None), else an RDB storage with heartbeats
+    and retries; an unreachable server raises ``MLPError`` in one line."""
+    if url is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+    import sqlalchemy
+
+    url = storage_url(url)
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 5}
+    argument = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
+                in inspect.signature(RDBStorage).parameters else "failed_trial_callback")
+    try:
+        with quiet_optuna():
+            return RDBStorage(url, engine_kwargs=engine_kwargs,
+                              heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                              **{argument: _Retry(max_retry=MAX_RETRIES)})
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise MLPError(f"cannot reach the storage {shown_url(url)}: {reason}") from None
+
+
+def make_sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
+    """The sampler of ``search.kind``. Workers make a fresh one before each claim, seeded by
+    the sweep's seed and the trial's number, so random points do not depend on which worker
+    or machine draws them."""
+    if config.search.kind == "grid":  # the grid's order must be the same in every worker
+        return _GridSampler(config.grid(), seed=config.search.seed)
+    if config.search.kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    startup = min(10, max(1, config.n_trials() // 3))
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+
+
+def trial_seed(config: SweepConfig, number: int) -> int:
+    """The sampler seed of trial ``number``."""
+    digest = hashlib.sha256(f"{config.search.seed}:{number}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def open_study(config: SweepConfig, storage: optuna.storages.BaseStorage) -> optuna.Study:
+    """Create or join the study named after the sweep; refuse one whose sweep (space, base,
+    search, repeats, metric) differs from ``config``, naming the differences."""
+    sampler = make_sampler(config, config.search.seed)
+    if config.pruning is None:
+        pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
+    else:
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=config.pruning.startup_trials,
+                                             n_warmup_steps=config.pruning.warmup_epochs)
+    study = optuna.create_study(study_name=config.name, storage=storage, sampler=sampler,
+                                pruner=pruner, direction=config.goal, load_if_exists=True)
+    expected = config.fingerprint()
+    stored = study.user_attrs.get(FINGERPRINT_ATTR)
+    if stored is None:
+        study.set_user_attr(FINGERPRINT_ATTR, expected)
+    elif stored != expected:
+        changes = "; ".join(describe_changes(stored, expected))
+        raise MLPError(f"the sweep {config.name!r} was started with a different sweep file "
+                       f"({changes}); give it a new name to start a new sweep")
+    return study
+
+
+def is_postgres(storage: optuna.storages.BaseStorage) -> bool:
+    return isinstance(storage, RDBStorage) and storage.engine.dialect.name == "postgresql"
+
+
+@contextlib.contextmanager
+def claim_lock(storage: optuna.storages.BaseStorage, folder: Path, name: str) -> Iterator[None]:
+    """Hold the sweep's claim lock: a PostgreSQL advisory lock keyed by the sweep's name on
+    PostgreSQL (all machines), else an exclusive file lock in the sweep folder."""
+    if is_postgres(storage):
+        import sqlalchemy
+
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with storage.engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "claim.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def trial_lock_path(folder: Path, number: int) -> Path:
+    return folder / "locks" / f"trial-{number:04d}.lock"
+
+
+def hold_trial_lock(folder: Path, number: int) -> int:
+    """Lock the trial's lock file for as long as this process runs it (a file descriptor,
+    released by ``os.close`` or by the process's death)."""
+    path = trial_lock_path(folder, number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
+                     folder: Path) -> list[int]:
+    """Fail the running trials whose worker is gone and queue them again; return their
+    numbers. Journal: a free trial lock means a dead worker. RDB: stale heartbeats."""
+    if isinstance(storage, RDBStorage):
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        with quiet_optuna():
+            optuna.storages.fail_stale_trials(study)
+        after = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        return sorted(t.number for t in after if t.number not in before)
+    dead = []
+    with quiet_optuna():
+        retry = _Retry(max_retry=MAX_RETRIES)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        path = trial_lock_path(folder, trial.number)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its worker is alive
+        finally:
+            os.close(handle)
+        with quiet_optuna():
+            retries = len(_Retry.retry_history(trial))
+        try:
+            if retries >= MAX_RETRIES:  # the retry callback gives up: the failure is a result
+                storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR,
+                                            f"its worker died {retries + 1} times")
+            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        with quiet_optuna():
+            retry(study, storage.get_trial(trial._trial_id))
+        dead.append(trial.number)
+    return dead
+
+
+def counts(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a trial covers a configuration: all but the failures of dead workers (those
+    are queued again); a trial that failed by itself (diverged) is a result."""
+    return trial.state != TrialState.FAIL or ERROR_ATTR in trial.user_attrs
+
+
+def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
+    """The number of the trial this one retries (the last of its retry history)."""
+    with quiet_optuna():
+        history = _Retry.retry_history(trial)
+    return history[-1] if history else None
+
+
+class Heartbeat:
+    """Record a trial's heartbeat every ``HEARTBEAT_SECONDS`` in a thread (RDB storages)."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+        self._storage, self._trial_id = storage, trial_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        if isinstance(self._storage, RDBStorage):
+            self._storage.record_heartbeat(self._trial_id)
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            self._storage.record_heartbeat(self._trial_id)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -1,0 +1,305 @@
+"""Sweeps: the search kinds, repeats, pruning, workers sharing a journal or PostgreSQL, a
+killed worker's trial finished bit-identically, a changed sweep refused, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from pg import PostgresServer, server_binaries  # noqa: E402
+
+from mlp import load_checkpoint  # noqa: E402
+from mlp.cli import main  # noqa: E402
+from mlp.config import RunConfig, load_data  # noqa: E402
+
+BASE: dict[str, Any] = {
+    "name": "base",
+    "data": {"source": "sin", "n_train": 32, "n_val": 32, "seed": 0},
+    "model": {"hidden": [4], "nonlinearity": "tanh", "seed": 0},
+    "train": {"loss": "mse", "epochs": 2, "batch_size": 16, "lr": 0.01},
+}
+
+
+def write_sweep(tmp_path: Path, name: str = "sw", **fields: Any) -> Path:
+    sweep = {"name": name, "base": BASE, **fields}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(sweep))
+    return path
+
+
+def sweep(path: Path, root: Path, *extra: str) -> int:
+    return main(["-q", "sweep", str(path), "--ckpt-root", str(root), *extra])
+
+
+def rows(root: Path, name: str = "sw") -> list[dict[str, str]]:
+    with open(root / name / "results.csv") as stream:
+        return list(csv.DictReader(stream))
+
+
+def study(root: Path, name: str = "sw", url: str | None = None) -> optuna.Study:
+    from mlp.sweep_study import JournalFileBackend, JournalStorage
+
+    storage = url or JournalStorage(JournalFileBackend(str(root / name / "study.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def direct_run(folder: Path) -> tuple[list[np.ndarray], Any]:
+    """Train the run config of a trial folder from scratch, in one call, without
+    checkpoints: the uninterrupted reference."""
+    config = RunConfig.model_validate_json((folder / "config.json").read_text())
+    config.train.checkpoint_dir = None
+    data = load_data(config.data)
+    model = config.build_model(data.n_features, data.n_outputs)
+    history = config.train.run(model, data)
+    return [a for layer in model.layers for a in (layer.weight, layer.bias)], history
+
+
+def weights(folder: Path) -> list[np.ndarray]:
+    model = load_checkpoint(folder / "last.h5").model
+    return [a for layer in model.layers for a in (layer.weight, layer.bias)]
+
+
+def test_grid_runs_every_combination_once_with_usable_run_folders(tmp_path, capsys):
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.003]},
+                                        "model.hidden": {"choice": [[4], [3, 3]]}})
+    assert sweep(path, tmp_path) == 0
+    table = rows(tmp_path)
+    assert sorted((r["train.lr"], r["model.hidden"]) for r in table) == sorted(
+        (lr, h) for lr in ("0.03", "0.003") for h in ("[4]", "[3, 3]"))
+    assert [r["number"] for r in table] == ["0", "1", "2", "3"]
+    assert all(r["state"] == "COMPLETE" and r["epochs"] == "2" for r in table)
+    markdown = (tmp_path / "sw" / "results.md").read_text()
+    ranked = [float(line.split("|")[5]) for line in markdown.splitlines()
+              if line.startswith("| ") and line[2].isdigit()]
+    assert ranked == sorted(ranked) and len(ranked) == 4
+    for name in ("curves.png", "params.png"):
+        assert (tmp_path / "sw" / name).stat().st_size > 1000
+    # a trial is an ordinary run folder: evaluate reads it, and its value is the run's
+    folder = Path(table[0]["folder"])
+    capsys.readouterr()
+    assert main(["evaluate", str(folder), "--split", "val", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["loss"] == pytest.approx(float(table[0]["val_loss"]), rel=1e-6)
+    # the report comes from the study alone
+    (tmp_path / "sw" / "results.csv").unlink()
+    for trial in (tmp_path / "sw").glob("trial-*"):
+        trial.rename(tmp_path / trial.name)
+    assert sweep(path, tmp_path, "--report") == 0
+    assert rows(tmp_path) == table
+    # a finished sweep run again runs nothing
+    assert sweep(path, tmp_path) == 0
+    assert len(study(tmp_path).trials) == 4
+
+
+@pytest.mark.parametrize("kind", ["random", "tpe"])
+def test_random_and_tpe_sample_in_range_reproducibly(tmp_path, kind):
+    space = {"train.lr": {"log_uniform": [1e-3, 1e-1]}, "train.batch_size": {"int": [4, 32]},
+             "model.nonlinearity": {"choice": ["tanh", "sigmoid"]}}
+    params = []
+    for root in (tmp_path / "a", tmp_path / "b"):
+        path = write_sweep(root.parent, name=f"sw-{root.name}", space=space,
+                           search={"kind": kind, "trials": 3, "seed": 7})
+        assert sweep(path, root) == 0
+        params.append([t.params for t in study(root, f"sw-{root.name}").trials])
+    assert params[0] == params[1] and len(params[0]) == 3
+    for p in params[0]:
+        assert 1e-3 <= p["train.lr"] <= 1e-1 and 4 <= p["train.batch_size"] <= 32
+    assert len({p["train.lr"] for p in params[0]}) == 3
+
+
+def test_repeats_give_mean_and_sd_over_seeds(tmp_path):
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.01]}}, repeats=2)
+    assert sweep(path, tmp_path) == 0
+    table = rows(tmp_path)
+    assert len(table) == 4
+    for number in ("0", "1"):
+        runs = [r for r in table if r["number"] == number]
+        seeds = {json.loads((Path(r["folder"]) / "config.json").read_text())["train"]["seed"]
+                 for r in runs}
+        assert seeds == {0, 1}
+        values = [float(r["val_loss"]) for r in runs]
+        assert values[0] != values[1]
+        trial = study(tmp_path).trials[int(number)]
+        assert trial.value == pytest.approx(np.mean(values))
+        line = next(line for line in (tmp_path / "sw" / "results.md").read_text().splitlines()
+                    if line.startswith("| ") and line.split("|")[2].strip() == number)
+        assert f"{np.mean(values):.4g} ± {np.std(values, ddof=1):.2g}" in line
+
+
+def test_median_pruning_stops_hopeless_trials_and_steps_bit_identically(tmp_path):
+    space = {"train.lr": {"choice": [0.05, 1e-6, 0.04, 2e-6]}}
+    path = write_sweep(tmp_path, space=space,
+                       pruning={"startup_trials": 1, "warmup_epochs": 1})
+    config = json.loads(path.read_text())
+    config["base"]["train"]["epochs"] = 6
+    path.write_text(json.dumps(config))
+    assert sweep(path, tmp_path) == 0
+    trials = study(tmp_path).trials
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert pruned and all(t.params["train.lr"] < 1e-5 for t in pruned)
+    for trial in pruned:
+        assert max(trial.intermediate_values) < 6
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    assert complete
+    folder = tmp_path / "sw" / f"trial-{complete[0].number:04d}"
+    reference, history = direct_run(folder)
+    for ours, theirs in zip(weights(folder), reference, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert load_checkpoint(folder / "last.h5").history.val_loss == history.val_loss
+
+
+def _check_each_configuration_ran_once(trials: list, n: int, epochs: int) -> None:
+    assert [t.state.name for t in trials] == ["COMPLETE"] * n
+    assert sorted(t.number for t in trials) == list(range(n))
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == n
+    for trial in trials:
+        (run,) = trial.user_attrs["runs"]
+        assert run["epochs"] == epochs and run["started"] == "fresh"
+        assert len(load_checkpoint(Path(run["folder"]) / "last.h5").history) == epochs
+
+
+def test_two_local_workers_share_the_journal(tmp_path):
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.01, 0.003, 0.001]}})
+    assert sweep(path, tmp_path, "--workers", "2") == 0
+    _check_each_configuration_ran_once(study(tmp_path).trials, 4, 2)
+    assert len(rows(tmp_path)) == 4
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, postgres) on this machine; "
+                    ".ci/run installs the 'postgresql' package where apt-get is available")
+    server = PostgresServer(binaries)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def test_postgres_two_worker_processes_run_every_trial_once(tmp_path, postgres_url):
+    path = write_sweep(tmp_path, name="pg-sweep",
+                       space={"train.lr": {"choice": [0.03, 0.003]},
+                              "model.hidden": {"choice": [[4], [6]]}})
+    url = postgres_url.replace("postgresql://", "postgres://")  # the form people type
+    assert sweep(path, tmp_path, "--workers", "2", "--storage", url) == 0
+    from mlp.sweep_study import storage_url
+
+    assert "pg-sweep" in optuna.get_all_study_names(storage_url(postgres_url))
+    trials = study(tmp_path, "pg-sweep", storage_url(postgres_url)).trials
+    _check_each_configuration_ran_once(trials, 4, 2)
+    assert not (tmp_path / "pg-sweep" / "study.journal").exists()
+
+
+@pytest.mark.parametrize("folder_kept", [True, False], ids=["resumed", "folder-lost"])
+def test_killed_worker_trial_finishes_bit_identically_on_rerun(tmp_path, folder_kept):
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.01]}})
+    config = json.loads(path.read_text())
+    config["base"]["train"]["epochs"] = 15
+    config["base"]["train"]["save_every_epochs"] = 1  # a checkpoint per epoch to kill between
+    path.write_text(json.dumps(config))
+    worker = subprocess.Popen([sys.executable, "-m", "mlp.cli", "-q", "sweep", str(path),
+                               "--ckpt-root", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / "sw" / "trial-0000" / "last.h5"
+    deadline = time.monotonic() + 60
+    while not last.exists() and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    interrupted_at = len(load_checkpoint(last).history)
+    assert 0 < interrupted_at < 15
+    if not folder_kept:  # as when the trial ran on another machine
+        shutil.rmtree(last.parent)
+
+    assert sweep(path, tmp_path) == 0
+    trials = study(tmp_path).trials
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert trials[0].state.name == "FAIL"
+    retry = next(t for t in trials if t.params == trials[0].params and t.number != 0)
+    assert retry.state.name == "COMPLETE"
+    (run,) = retry.user_attrs["runs"]
+    started = f"resumed at epoch {interrupted_at}" if folder_kept else "fresh"
+    assert run["started"] == started and run["epochs"] == 15
+    folder = tmp_path / "sw" / f"trial-{retry.number:04d}"
+    assert not (tmp_path / "sw" / "trial-0000").exists()
+    reference, history = direct_run(folder)
+    for ours, theirs in zip(weights(folder), reference, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert load_checkpoint(folder / "last.h5").history.val_loss == history.val_loss
+    notes = {r["number"]: r["note"] for r in rows(tmp_path)}
+    assert notes["0"] == f"worker lost; retried as trial {retry.number}"
+    assert notes[str(retry.number)] == "retry of trial 0; " + (
+        started if folder_kept else "restarted with the same seeds")
+
+
+def test_a_changed_space_is_refused_naming_the_difference(tmp_path, capsys):
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03]}})
+    assert sweep(path, tmp_path) == 0
+    write_sweep(tmp_path, space={"train.lr": {"choice": [0.01]}})
+    capsys.readouterr()
+    assert sweep(path, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "space.train.lr.choice: was [0.03], now [0.01]" in err
+    assert len(err.strip().splitlines()) == 1
+    assert len(study(tmp_path).trials) == 1
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"space": {"train.learning_rate": {"choice": [0.1]}}},
+     "unknown key 'train.learning_rate'"),
+    ({"space": {"train.lr": {"uniform": [-0.1, 0.1]}}, "search": {"kind": "random", "trials": 2}},
+     "the value -0.1 is not valid for train.lr"),
+    ({"space": {"train.epochs": {"choice": [2, "many"]}}},
+     'the value "many" is not valid for train.epochs'),
+    ({"space": {"train.lr": {"choice": []}}}, "at least 1 item"),
+    ({"space": {}}, "the grid is empty"),
+    ({"space": {"train.lr": {"normal": [0, 1]}}}, 'expected one of {"choice"'),
+    ({"space": {"train.lr": {"choice": [0.1]}}, "metric": "test_accuracy"},
+     "needs a test split"),
+])
+def test_bad_input_is_one_line_exit_2_before_any_trial(tmp_path, capsys, fields, expected):
+    path = write_sweep(tmp_path, **fields)
+    assert sweep(path, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("sw/trial-*"))
+
+
+def test_unreachable_storage_is_one_line_exit_2(tmp_path, capsys):
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.1]}})
+    with socket_port() as port:
+        url = f"postgresql://someone:secret@127.0.0.1:{port}/nowhere"
+        assert sweep(path, tmp_path, "--storage", url) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the storage postgresql+psycopg2://someone:***@127.0.0.1" in err
+    assert "secret" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "sw").exists()
+
+
+class socket_port:
+    """A loopback port nothing listens on (bound, not listening, while in use)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        return self._socket.getsockname()[1]
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
