@@ -22,8 +22,9 @@ test: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m pytest
 	$(BIN)/ruff check mlp preprocess scripts tests
 
+# --overwrite: a second `make train` starts ckpt/digits over instead of refusing it
 train: $(VENV)/.installed-datasets
-	$(BIN)/mlp train scripts/configs/digits.json
+	$(BIN)/mlp train scripts/configs/digits.json --overwrite
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python scripts/bench.py

@@ -9,21 +9,20 @@ Modules load when a command needs them, so ``mlp --help`` stays quick.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from mlp import run_folder
 from mlp.errors import MLPError
 from mlp.version import __version__
 
-log = logging.getLogger("mlp")
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from pydantic import ValidationError
 
 #: training fields a resume may change (``mlp resume --set train.KEY=VALUE``)
 RESUMABLE_KEYS = ("epochs", "early_stopping", "target_loss", "progress", "save_every_epochs",
@@ -32,6 +31,17 @@ _MAX_ERRORS = 6
 
 
 # ------------------------------------------------------------------------------ parser
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, found {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -40,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="mlp", parents=[common],
         description="Train, resume, evaluate and inspect multilayer perceptrons.")
     parser.add_argument("--version", action="version", version=f"mlp-routinizer {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     help="what to do (mlp COMMAND --help for its options)")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, parents=[common], help=text, description=text)
@@ -56,13 +67,15 @@ def _parser() -> argparse.ArgumentParser:
                             "(default: ckpt)")
     train.add_argument("--overwrite", action="store_true",
                        help="replace a run that the run folder already holds")
-    train.add_argument("--log-every", type=int, metavar="N",
-                       help="without a terminal, log every N-th epoch (default: 1)")
+    train.add_argument("--log-every", type=_positive_int, metavar="N",
+                       help="when the output is not a terminal, write a line every N-th "
+                            "epoch (default: 1, and always the last)")
 
     resume = command("resume", "continue a run from its folder")
     resume.add_argument("run", type=Path,
                         help=f"run folder (holds {run_folder.CONFIG} and {run_folder.LAST})")
-    resume.add_argument("--epochs", type=int, help="train until this many epochs in total")
+    resume.add_argument("--epochs", type=_positive_int, metavar="N",
+                        help="train until N epochs in all (more than are done)")
     resume.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="train.KEY=VALUE",
                         help="change what may change between segments: "
@@ -85,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--proba", action="store_true",
                          help="print class probabilities instead of labels")
     predict.add_argument("--names", action="store_true",
-                         help="print each image file's name before its prediction")
+                         help="print each image file's name before its prediction (image "
+                              "inputs)")
 
     inspect = command("inspect", "describe a checkpoint file")
     inspect.add_argument("checkpoint", type=Path, help="checkpoint file or run folder")
@@ -100,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", type=Path,
                         help=f"run folder (its {run_folder.BEST} is used) or checkpoint file")
     export.add_argument("output", type=Path, help="the .onnx file to write")
-    export.add_argument("--opset", type=int, help="ONNX opset (default: 21)")
+    export.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default: 21)")
 
     sweep = command("sweep", "run a hyperparameter sweep (Optuna)")
     sweep.add_argument("sweep_file", type=Path, nargs="?", help="the sweep's JSON file")
@@ -114,46 +128,61 @@ def _parser() -> argparse.ArgumentParser:
                        help="where the sweep folder goes (default: ckpt)")
     sweep.add_argument("--schema", action="store_true",
                        help="print the JSON Schema of a sweep file")
-    sweep.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    sweep.add_argument("--worker", action="store_true",
+                       help="run as one worker process of a sweep (what --workers starts)")
     return parser
 
 
 # -------------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    import logging  # after parsing: `mlp --help` stays quick
+
     quiet = getattr(args, "quiet", False)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
     try:
-        return _COMMANDS[args.command](args)
+        status = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that has gone is noticed here, not at exit
+        return status
     except BrokenPipeError:  # `mlp predict ... | head -1`: the reader has gone
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit has nowhere to fail
         return 0
-    except ValidationError as exc:
-        print(f"mlp {args.command}: {describe_validation(exc)}", file=sys.stderr)
     except KeyboardInterrupt as exc:  # TrainingInterrupted, or Ctrl-C outside training
         print(f"mlp {args.command}: {exc or 'interrupted'}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
-    except (MLPError, OSError, ValueError) as exc:
-        print(f"mlp {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except (MLPError, OSError, ValueError) as exc:  # pydantic's ValidationError included
+        print(f"mlp {args.command}: {describe_error(exc)}", file=sys.stderr)
     except RecursionError:
         print(f"mlp {args.command}: input nested too deeply", file=sys.stderr)
     return 2
 
 
-def describe_validation(exc: ValidationError) -> str:
+def describe_error(exc: BaseException) -> str:
+    """A user's error in a line or a few: a validation error in the config's words
+    (``describe_validation``), anything else as its class name and message."""
+    pydantic = sys.modules.get("pydantic")  # not imported: the error cannot be pydantic's
+    if pydantic is not None and isinstance(exc, pydantic.ValidationError):
+        return describe_validation(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def describe_validation(exc: ValidationError, root: Sequence[Any] = (),
+                        what: str = "config") -> str:
     """The errors of ``exc`` in the config's own words: ``model.hiden: extra inputs are not
-    permitted (found 2)``, several on their own lines, with the count."""
+    permitted (found 2)``, several on their own lines, with the count. ``root`` is where in
+    the config the validated object sits (``("train",)`` for training fields), ``what`` what
+    was invalid."""
     errors = _branch_errors(exc.errors())
     lines = []
     for error in errors[:_MAX_ERRORS]:
-        where = config_path(error["loc"]) or "config"
+        where = config_path((*root, *error["loc"])) or what
         message = error["msg"][0].lower() + error["msg"][1:]
         found = error.get("input")
         shown = "" if error["type"] == "missing" else f" (found {_short(found)})"
         lines.append(f"{where}: {message}{shown}")
     more = len(errors) - _MAX_ERRORS
-    head = f"invalid config, {len(errors)} error(s):" if len(errors) > 1 else "invalid config:"
+    head = f"invalid {what}, {len(errors)} errors:" if len(errors) > 1 else f"invalid {what}:"
     if len(lines) == 1:
         return f"{head} {lines[0]}"
     return "\n".join([head, *(f"  {line}" for line in lines)]
@@ -181,24 +210,23 @@ _SOURCES = {"sklearn", "npz", "csv", "image_folder", "sin"}
 
 def _branch_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For ``model`` (an ``MlpSpec`` or a full ``Model``), keep only the branch the input
-    meant: a ``modules`` list means a full spec."""
+    meant: a ``modules`` key (which ``MlpSpec`` refuses as extra) means a full spec."""
     def branch(error: dict[str, Any]) -> str | None:
         loc = [str(p) for p in error["loc"]]
         if len(loc) > 1 and loc[0] == "model":
             return "Model" if ("Model" in loc[1] and "MlpSpec" not in loc[1]) else "MlpSpec"
         return None
 
-    wanted = None
-    for error in errors:
-        found = error.get("input")
-        if branch(error) is not None and isinstance(found, dict):
-            wanted = "Model" if "modules" in found else "MlpSpec"
-            break
-    kept = [e for e in errors if branch(e) in (None, wanted) or wanted is None]
+    meant_model = any(branch(e) == "MlpSpec" and e["type"] == "extra_forbidden"
+                      and [str(p) for p in e["loc"]][2:] == ["modules"] for e in errors)
+    wanted = "Model" if meant_model else "MlpSpec"
+    kept = [e for e in errors if branch(e) in (None, wanted)]
     return kept or errors
 
 
 def _short(value: Any) -> str:
+    import json
+
     text = json.dumps(value) if isinstance(value, (dict, list, str, bool, type(None))) \
         else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -217,13 +245,12 @@ def _train(args: argparse.Namespace) -> int:
     if args.log_every is not None:
         config.train.log_every = args.log_every
     folder = RunFolder(config.train.checkpoint_dir)
-    if folder.holds_run() and not args.overwrite:
-        raise MLPError(f"{folder.path} already holds a run; continue it with: mlp resume "
-                       f"{folder.path}  (or start it over with --overwrite)")
+    _refuse_a_run(folder, args.overwrite)
+    data = load_data(config.data)  # bad data or model: refused before the folder is made
+    config.loss_for(data.task)
+    model = config.build_model(data.n_features, data.n_outputs)
     with folder.locked():
-        data = load_data(config.data)
-        config.loss_for(data.task)
-        model = config.build_model(data.n_features, data.n_outputs)
+        _refuse_a_run(folder, args.overwrite)
         if args.overwrite:
             folder.clear_run()
         folder.write_config(config.model_dump_json(indent=2) + "\n")
@@ -232,34 +259,54 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_a_run(folder: Any, overwrite: bool) -> None:
+    if folder.holds_run() and not overwrite:
+        raise MLPError(f"{folder.path} already holds a run; continue it with: mlp resume "
+                       f"{folder.path}  (or start it over with --overwrite)")
+
+
 def _resume(args: argparse.Namespace) -> int:
+    import logging
+
     from mlp.config import load_data, read_run_config
     from mlp.routinizer import BasicRoutinizer
     from mlp.run_folder import RunFolder
 
+    log = logging.getLogger("mlp")
     folder = RunFolder(args.run)
+    overrides = list(args.overrides)
+    if args.epochs is not None:
+        overrides.append(f"train.epochs={args.epochs}")
+    changes = _resume_changes(overrides)  # checked before anything is read or written
+    config = read_run_config(folder)  # names the folder when it is missing
+    folder.checkpoint("last")  # a CheckpointError naming the folder when it holds none
     with folder.locked():
-        config = read_run_config(folder)
         routinizer, model = BasicRoutinizer.resume(folder.path, args.allow_data_change)
         _refuse_edited_config(folder, config, routinizer, model)
-        done = routinizer.state.epoch
-        overrides = list(args.overrides)
-        if args.epochs is not None:
-            overrides.append(f"train.epochs={args.epochs}")
-        changed = _apply_resume_overrides(routinizer, overrides)
-        if routinizer.epochs <= done and "epochs" in changed:
+        state, planned = routinizer.state, routinizer.epochs
+        done = state.epoch
+        stopped = state.stopped_early or state.should_stop_early(routinizer.early_stopping)
+        for key, value in changes.items():
+            setattr(routinizer, key, value)
+        if "epochs" in changes and routinizer.epochs <= done:
             raise MLPError(f"{folder.path} has {done} epochs done; --epochs must be more "
                            f"than that to continue, found {routinizer.epochs}")
-        if "epochs" in changed and routinizer.schedule.depends_on_epochs():
-            log.warning("note: the %s schedule spans train.epochs, so training to %d epochs "
-                        "changes the learning rate of epochs %d to %d from what the first "
-                        "segment planned (set train.schedule.t_max to keep it fixed)",
-                        routinizer.schedule.kind, routinizer.epochs, done + 1,
-                        routinizer.epochs)
+        if routinizer.epochs != planned and routinizer.schedule.depends_on_epochs():
+            log.warning("%s", _schedule_note(routinizer, planned, done))
+        if stopped and routinizer.epochs > done:
+            again = state.should_stop_early(routinizer.early_stopping) or (
+                routinizer.early_stopping is not None
+                and done + 1 - (state.best_epoch or done) >= routinizer.early_stopping)
+            log.warning("note: the run stopped early at epoch %d (best epoch %s) and continues "
+                        "from epoch %d's weights, not the best ones%s", done, state.best_epoch,
+                        done, f", and stops after the next epoch unless the "
+                        f"{state.monitor.replace('_', ' ')} improves (--set "
+                        f"train.early_stopping=N gives it longer)" if again else "")
+            state.stopped_early = False  # the flag describes how the last segment ended
         if getattr(args, "quiet", False):
             routinizer.progress = False
         data = load_data(config.data)
-        if changed:
+        if changes:
             config.train = routinizer
             folder.write_config(config.model_dump_json(indent=2) + "\n")
         history = routinizer.run(model, data)
@@ -267,25 +314,50 @@ def _resume(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_resume_overrides(routinizer: Any, overrides: list[str]) -> set[str]:
-    """Apply ``train.KEY=VALUE`` overrides that a resume allows; returns the keys set."""
-    from mlp.config import apply_override
+def _resume_changes(overrides: list[str]) -> dict[str, Any]:
+    """The ``train.KEY=VALUE`` overrides of a resume as ``{KEY: value}``, each validated as
+    the training config validates it; ``ConfigError`` for anything a resume may not
+    change or any invalid value."""
+    from pydantic import ValidationError
+
+    from mlp.config import ConfigError, apply_override
+    from mlp.training_config import TrainingConfig
 
     raw: dict[str, Any] = {}
     for item in overrides:
         apply_override(raw, item)
+    train = raw.get("train", {})
     unknown = sorted(set(raw) - {"train"}) + sorted(
-        f"train.{k}" for k in raw.get("train", {}) if k not in RESUMABLE_KEYS)
+        f"train.{k}" for k in train if k not in RESUMABLE_KEYS)
     if unknown:
-        raise MLPError(f"a resume cannot change {', '.join(unknown)}; it may change "
-                       + ", ".join(f"train.{k}" for k in RESUMABLE_KEYS))
-    for key, value in raw.get("train", {}).items():
-        setattr(routinizer, key, value)  # validated on assignment
-    return set(raw.get("train", {}))
+        raise ConfigError(f"a resume cannot change {', '.join(unknown)}; it may change "
+                          + ", ".join(f"train.{k}" for k in RESUMABLE_KEYS))
+    probe = TrainingConfig()
+    for key, value in train.items():
+        try:
+            setattr(probe, key, value)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation(exc, root=("train",), what="value")) \
+                from None
+    return train
+
+
+def _schedule_note(routinizer: Any, planned: int, done: int) -> str:
+    """One line: how continuing to ``routinizer.epochs`` changes a schedule that spans
+    ``epochs``, from the ``planned`` epochs of the run so far."""
+    schedule, history = routinizer.schedule, routinizer.history
+    now = schedule.lr_for_epoch(done, routinizer.lr, routinizer.epochs, routinizer.state.schedule)
+    before = f" (epoch {done} trained at {history.lr[-1]:.3g})" if len(history) else ""
+    return (f"note: the {schedule.kind} schedule has no t_max, so it spans train.epochs: "
+            f"going from {planned} to {routinizer.epochs} epochs stretches its curve, and "
+            f"epoch {done + 1} trains at lr {now:.3g}{before}; the result differs from one "
+            f"{routinizer.epochs}-epoch run (set t_max in a run's schedule to fix its curve)")
 
 
 def _refuse_edited_config(folder: Any, config: Any, routinizer: Any, model: Any) -> None:
     """``config.json`` must describe the checkpoint's run: list the keys that differ."""
+    import json
+
     saved = json.loads(config.train.model_dump_json())
     actual = json.loads(routinizer.model_dump_json())
     differing = [f"train.{k}" for k in sorted(saved) if k not in RESUMABLE_KEYS
@@ -349,18 +421,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mlp.run_folder import RunFolder
 
     checkpoint = load_checkpoint(RunFolder.checkpoint_of(args.target, "best"))
-    config = read_run_config(RunFolder.of(checkpoint.path))
+    folder = RunFolder.of(checkpoint.path)
+    config = read_run_config(folder)
     data = load_data(config.data)
     X, y = {"test": (data.X_test, data.y_test), "val": (data.X_val, data.y_val),
             "train": (data.X_train, data.y_train)}[args.split]
     if X is None:
-        others = [s for s in ("test", "val", "train")
+        others = [s for s in ("val", "test", "train")
                   if getattr(data, f"X_{s}") is not None and s != args.split]
-        raise MLPError(f"the run's data has no {args.split} split; use --split {others[0]}")
+        raise MLPError(f"the data of {folder.path} has no {args.split} split (its config "
+                       f"makes {', '.join(others)}); use --split {others[0]}")
     if args.split == "train" and data.n_original_train is not None:
         X, y = X[:data.n_original_train], y[:data.n_original_train]  # not the shifted copies
     scores = checkpoint.config.loss.evaluate(checkpoint.model.predict_logits(X), y)
     if args.json:
+        import json
+
         print(json.dumps(scores))
     else:
         print("  ".join(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}"
@@ -406,6 +482,8 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    import json
+
     from mlp.config import RunConfig
 
     print(json.dumps(RunConfig.model_json_schema(), indent=2))

@@ -40,8 +40,10 @@ class Preprocessing(BaseModel):
     """Options shared by every data source, applied in this order: test split (when the
     source has none), validation split, shift augmentation of the training split,
     normalisation (training statistics). ``task`` says whether the targets are class labels
-    or regression values (``auto``: 2-D float targets, or float targets that are not whole
-    numbers, are regression)."""
+    or regression values. ``auto`` takes 2-D float targets (and a CSV column of numbers that
+    are not all whole) as regression values and anything else as class labels, but refuses
+    1-D float targets that look continuous, asking for ``task``; the ``sklearn``,
+    ``image_folder`` and ``sin`` sources have a fixed task, which ``task`` may only repeat."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -262,6 +264,9 @@ def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource 
         if config.test_fraction is not None and data.X_test is None:
             data.split_test(config.test_fraction, stratify=config.stratify,
                             seed=config.split_seed)
+    if config.task != "auto" and data.task != config.task:
+        raise ConfigError(f"data.task is {config.task!r}, but the {config.source} source "
+                          f"gives {data.task} data; leave task out (\"auto\") for this source")
     if config.validation_fraction is not None and data.X_val is None:
         data.split_validation(config.validation_fraction, stratify=config.stratify,
                               seed=config.split_seed)

@@ -27,7 +27,7 @@ def describe_checkpoint(path: str | Path) -> str:
         f"(written by mlp-routinizer {checkpoint.library_version})",
         f"created: {checkpoint.created}",
         f"epoch: {state.epoch}  step: {state.step}"
-        + ("  (stopped early)" if state.stopped_early else ""),
+        + ("  (stopped early)" if stopped_early(checkpoint) else ""),
         f"best loss: {best}",
         f"training time: {history.total_seconds:.1f} s",
     ]
@@ -42,6 +42,14 @@ def describe_checkpoint(path: str | Path) -> str:
     config = json.dumps(json.loads(checkpoint.config.model_dump_json()), indent=2)
     lines += ["", "model:", checkpoint.model.summary(), "", "training config:", config]
     return "\n".join(lines)
+
+
+def stopped_early(checkpoint: Checkpoint) -> bool:
+    """Whether the run stopped by early stopping at the checkpoint's epoch: its state says so,
+    or its epochs since the best one reached the patience (a check the trainer makes right
+    after each epoch, so a run can only have stopped there)."""
+    state = checkpoint.state
+    return state.stopped_early or state.should_stop_early(checkpoint.config.early_stopping)
 
 
 def best_epoch_metrics(checkpoint: Checkpoint) -> dict[str, float | int | None]:
@@ -83,7 +91,7 @@ def runs_table(root: str | Path = "ckpt") -> str:
                      "-" if best.get("val_accuracy") is None else f"{best['val_accuracy']:.4f}",
                      f"{checkpoint.history.total_seconds:.1f}",
                      modified.strftime("%Y-%m-%d %H:%M")))
-        notes.append("(stopped early)" if checkpoint.state.stopped_early else "")
+        notes.append("(stopped early)" if stopped_early(checkpoint) else "")
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=True)),
                         note]).rstrip() for row, note in zip(rows, notes, strict=True)]

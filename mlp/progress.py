@@ -2,8 +2,9 @@
 epoch otherwise, log lines that never break into the bar, and the run's curves.
 
 On a terminal (standard error is a TTY) a tqdm bar counts epochs and shows the last losses;
-the library's log lines are written through the bar (``logging_redirect_tqdm``), and the bar
-ends at the last epoch done (early stopping included). Elsewhere (a pipe, a file, CI) each
+console log lines (the root logger's and the "mlp" logger's) are written through the bar
+(``logging_redirect_tqdm``), and the bar ends at the last epoch done (early stopping
+included). Elsewhere (a pipe, a file, CI) each
 ``log_every``-th epoch is one log line: epoch, losses, accuracies, lr and seconds.
 """
 
@@ -57,7 +58,7 @@ class Progress:
             self.bar = self._stack.enter_context(
                 tqdm(total=self.total, initial=self.start, unit="epoch", dynamic_ncols=True,
                      file=self.stream))
-            self._stack.enter_context(logging_redirect_tqdm(loggers=[log]))
+            self._stack.enter_context(logging_redirect_tqdm(loggers=_console_loggers()))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -86,6 +87,21 @@ class Progress:
 
         _best_effort(f"{path}", lambda: save_curves(history, path, title=name,
                                                     stopped_early_at=stopped))
+
+
+def _console_loggers() -> list[logging.Logger]:
+    """The loggers whose console handlers print the library's lines: the root logger (where
+    ``logging.basicConfig`` puts its handler; "mlp" propagates to it) and "mlp" itself when
+    it has a console handler of its own. Redirecting only "mlp" would add a bar-aware handler
+    beside root's, and every line would be printed twice, once into the bar."""
+    def on_console(handler: logging.Handler) -> bool:
+        return (isinstance(handler, logging.StreamHandler)
+                and getattr(handler, "stream", None) in (sys.stdout, sys.stderr))
+
+    loggers = [logging.root]
+    if any(on_console(handler) for handler in log.handlers):
+        loggers.append(log)
+    return loggers
 
 
 def _best_effort(what: str, function: Any, *args: Any) -> None:

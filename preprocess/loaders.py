@@ -220,6 +220,12 @@ def _input_matrix(path: Path, X: np.ndarray, image_shape: Sequence[int] | None,
     """``X`` of a ``.npy``/``.csv`` input file as a finite floating ``(N, D)`` array: a 1-D
     array is one sample, ``(N, h, w)`` images of the model's ``image_shape`` are flattened,
     integers and booleans become float32; ``D`` must be ``n_features`` when given."""
+    if X.dtype.kind not in "iubf":
+        raise DataError(f"{path}: expected numeric inputs, found dtype {X.dtype}")
+    if X.size == 0:
+        raise DataError(f"{path}: expected at least one sample with features, found an empty "
+                        f"array of shape {X.shape}")
+    shape = X.shape
     if X.ndim == 1:
         X = X.reshape(1, -1)
     if X.ndim == 3 and image_shape is not None and tuple(X.shape[1:]) == tuple(image_shape):
@@ -229,16 +235,11 @@ def _input_matrix(path: Path, X: np.ndarray, image_shape: Sequence[int] | None,
                   if image_shape is not None else "")
         raise DataError(f"{path}: expected inputs of ndim 2 (N, features) or 1 (one sample)"
                         f"{images}, found ndim {X.ndim} with shape {X.shape}")
-    if X.size == 0:
-        raise DataError(f"{path}: expected at least one sample with features, found an empty "
-                        f"array of shape {X.shape}")
     if n_features is not None and X.shape[1] != n_features:
         raise DataError(f"{path}: the model takes {n_features} features per sample, found "
-                        f"{X.shape[1]}")
+                        f"{X.shape[1]} (array of shape {shape})")
     if X.dtype.kind in "iub":
         X = X.astype(np.float32)
-    elif X.dtype.kind != "f":
-        raise DataError(f"{path}: expected numeric inputs, found dtype {X.dtype}")
     if not all_finite(X):
         raise DataError(f"{path}: expected finite inputs, found "
                         f"{int((~np.isfinite(X)).sum())} NaN or inf value(s)")
@@ -295,6 +296,8 @@ def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None =
 
 def _read_array(path: Path) -> np.ndarray:
     """The array of one ``.npy`` file or the numbers of one ``.csv`` file."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such input file")
     if path.suffix.lower() == ".npy":
         try:
             return np.load(path, allow_pickle=False)

@@ -23,6 +23,8 @@ epoch. Peers run in their own processes (same data, made from the same seed), so
 threads cannot slow us. Peak RSS is taken in a process of its own that does what a user's
 script would (make the data, build the model, train W1 for two epochs), so it counts neither
 the bench's second model nor its probes; the bench process's own peak is printed beside it.
+Start-up: the wall time of ``mlp --help`` (the installed command, in a process of its own),
+median of 9 runs after a warm-up, beside that of ``python -c pass``.
 Prints a table and one JSON line.
 """
 
@@ -45,6 +47,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import bench_sweep  # noqa: E402 (scripts/, this script's folder, is first on sys.path)
 import numpy as np  # noqa: E402
@@ -406,6 +409,23 @@ def onnx_latency(X: np.ndarray, y: np.ndarray, r: dict) -> None:
         r[f"predict_{n}_ours_over_onnxruntime"] = statistics.median(a / b for a, b in pairs)
 
 
+def startup_seconds(command: list[str], runs: int = 9) -> float:
+    """Median wall time of ``command`` run to completion in a new process (after one warm-up
+    run, so the files it reads are in the page cache)."""
+    times = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def mlp_command() -> list[str]:
+    """The installed ``mlp`` command beside this interpreter, else ``python -m mlp.cli``."""
+    script = Path(sys.executable).with_name("mlp")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "mlp.cli"]
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, n, batch, iterations = sys.argv[2], *map(int, sys.argv[3:6])
@@ -433,6 +453,11 @@ def main() -> None:
                "openblas_thread_timeout": os.environ["OPENBLAS_THREAD_TIMEOUT"],
                "update_threads": Kernels().threads}
     kinds = [] if args.no_peers else ["sklearn", "torch"]
+    r["mlp_help_s"] = startup_seconds([*mlp_command(), "--help"])
+    r["python_start_s"] = startup_seconds([sys.executable, "-c", "pass"])
+    if not args.json_only:
+        print(f"mlp --help: {r['mlp_help_s']:.3f} s wall (median of 9; python -c pass: "
+              f"{r['python_start_s']:.3f} s)")
 
     # W1: ours against the bound and the peers, round by round
     peers = start_peers(kinds, n, 128, 0, r)
