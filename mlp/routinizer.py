@@ -204,6 +204,7 @@ class BasicRoutinizer(TrainingConfig):
         progress = Progress(state.epoch, self.epochs, enabled=self.progress,
                             log_every=self.log_every, live_plot=self._live_plot(folder))
         signals, outcome = DeferredSignals(), "done"
+        state.stopped_early = False  # a new segment: only its own early stop counts
         # overflow on the way to a NaN/inf loss is reported as TrainingDiverged
         with signals, np.errstate(over="ignore", invalid="ignore"), progress:
             _call(callbacks, "on_train_begin", self, model)
@@ -220,6 +221,7 @@ class BasicRoutinizer(TrainingConfig):
                     writer.end_epoch(improved)
                     progress.epoch(row, state.history)
                     if self._should_stop(callbacks, row):
+                        writer.restate()  # the last snapshot learns why the run stopped
                         outcome = "stopped"
                         break
             except (TrainingDiverged, CallbackError) as exc:
@@ -393,6 +395,13 @@ class _Writer:
                 or (every_seconds is not None
                     and time.monotonic() - self.last_saved >= every_seconds)):
             self.save()
+
+    def restate(self) -> None:
+        """Take the last epoch's snapshot again after a stop rule changed the state (the
+        checkpoint then records ``stopped_early``), to be saved at the end."""
+        if self.folder is not None:
+            self.last.take(self.optimizer, self.routinizer.state)
+            self.saved_epoch = min(self.saved_epoch, self.last.epoch - 1)
 
     def save(self) -> None:
         """Write ``last.h5`` (and a pending ``best.h5``) from the snapshots."""

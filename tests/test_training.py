@@ -8,7 +8,7 @@ import pytest
 from matplotlib.colors import to_rgb
 from pydantic import ValidationError
 
-from mlp import BasicRoutinizer, DataError, History, Model, TrainingDiverged
+from mlp import BasicRoutinizer, DataError, History, Model, TrainingDiverged, load_checkpoint
 from preprocess import Data
 
 pytest.importorskip("sklearn")
@@ -182,3 +182,20 @@ def test_steady_state_training_allocates_nothing_per_batch(threads):
     finally:
         tracemalloc.stop()
     assert peak < 64 * 1024, f"the run allocated {peak} bytes at its peak"
+
+
+def test_last_checkpoint_records_an_early_stop_and_a_resume_starts_a_new_segment(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 4)), rng.integers(0, 2, 200)
+    data = Data(X[:150], y[:150], X_val=X[150:], y_val=y[150:])
+    routinizer = BasicRoutinizer(epochs=100, early_stopping=2, lr=0.05, progress=False,
+                                 checkpoint_dir=tmp_path, save_every_epochs=1)
+    routinizer.run(Model.mlp([4, 16, 2]), data)
+    assert routinizer.state.stopped_early and routinizer.state.epoch < 100
+    assert load_checkpoint(tmp_path / "last.h5").state.stopped_early
+    resumed, model = BasicRoutinizer.resume(tmp_path)
+    resumed.early_stopping = None
+    resumed.epochs = resumed.state.epoch + 2
+    resumed.run(model, data)
+    assert not resumed.state.stopped_early
+    assert not load_checkpoint(tmp_path / "last.h5").state.stopped_early
