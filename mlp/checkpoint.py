@@ -140,8 +140,21 @@ def _write(file: h5py.File, model: Model, routinizer: BasicRoutinizer,
         else:
             array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         file.create_dataset(f"history/{column}", data=array, **_CHECKSUM)
+    _write_diagnostics(file, history)
     if data is not None:
         _write_data_facts(file, data)
+
+
+def _write_diagnostics(file: h5py.File, history: History) -> None:
+    """``/history/diagnostics/<column>`` (float64) for the columns of ``mlp.diagnostics``,
+    and the warnings given so far as the JSON attribute ``diagnostic_warnings`` of
+    ``/history``."""
+    for name, values in history.diagnostics.items():
+        file.create_dataset(f"history/diagnostics/{name}",
+                            data=np.array(values, dtype=np.float64), **_CHECKSUM)
+    if history.diagnostic_warnings:
+        _set_text(file["history"], "diagnostic_warnings",
+                  json.dumps(history.diagnostic_warnings))
 
 
 def _write_data_facts(file: h5py.File, data: Data) -> None:
@@ -404,7 +417,34 @@ def _read_history(reader: _Reader) -> History:
     if len({len(v) for v in columns.values()}) > 1:
         raise reader.fail("the history columns have different lengths "
                           f"{ {k: len(v) for k, v in columns.items()} }")
+    columns.update(_read_diagnostics(reader, len(columns["epoch"])))
     return History.model_validate(columns)
+
+
+def _read_diagnostics(reader: _Reader, epochs: int) -> dict[str, Any]:
+    """The History fields ``diagnostics`` and ``diagnostic_warnings`` (empty when the run
+    recorded none)."""
+    found: dict[str, Any] = {"diagnostics": {}, "diagnostic_warnings": {}}
+    group = reader.file["history"].get("diagnostics")
+    if group is not None:
+        if not isinstance(group, h5py.Group):
+            raise reader.fail("'history/diagnostics' is not a group")
+        for name in group:
+            values = reader.dataset(f"history/diagnostics/{name}", (epochs,))
+            found["diagnostics"][name] = values.tolist()
+    if "diagnostic_warnings" in reader.file["history"].attrs:
+        text = reader.text("diagnostic_warnings", reader.file["history"])
+        try:
+            warnings = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise reader.fail(f"attribute 'history/diagnostic_warnings' is not JSON ({exc})"
+                              ) from exc
+        if not isinstance(warnings, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in warnings.items()):
+            raise reader.fail("attribute 'history/diagnostic_warnings' should be a JSON "
+                              "object of strings")
+        found["diagnostic_warnings"] = warnings
+    return found
 
 
 def _read_normalizer(reader: _Reader, model: Model) -> Normalizer:

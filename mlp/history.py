@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class History(BaseModel):
     """Per-epoch columns. ``epoch`` counts from 1 and keeps counting across resumes;
     ``val_*`` are None without validation data and ``*_accuracy`` None for regression;
-    ``seconds`` is the wall time of each epoch."""
+    ``seconds`` is the wall time of each epoch; ``diagnostics`` holds the per-layer columns
+    of ``mlp.diagnostics`` when they were recorded."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -19,6 +20,12 @@ class History(BaseModel):
     val_accuracy: list[float | None] = Field(default_factory=list)
     lr: list[float] = Field(default_factory=list)
     seconds: list[float] = Field(default_factory=list)
+    #: per-layer statistics when training with ``diagnostics=True`` (``mlp.diagnostics``):
+    #: ``"layer<k>.<stat>"`` and ``"collapsed_class"`` -> one value per epoch (NaN for
+    #: epochs trained without diagnostics)
+    diagnostics: dict[str, list[float]] = Field(default_factory=dict)
+    #: the diagnostic warnings given so far: condition -> the logged line
+    diagnostic_warnings: dict[str, str] = Field(default_factory=dict)
 
     def append(self, **row: float | int | None) -> None:
         """Add one epoch; every column must be given."""

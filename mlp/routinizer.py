@@ -30,6 +30,7 @@ from pydantic import (
 from tqdm.auto import tqdm
 
 from mlp import kernels, optim
+from mlp.diagnostics import Diagnostics
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
 from mlp.losses import Loss
@@ -67,7 +68,10 @@ class BasicRoutinizer(BaseModel):
     ``adamw``; ``grad_clip`` rescales all gradients together when their global L2 norm
     exceeds it (``clip_grad_norm_``). ``early_stopping`` is a patience in epochs on the
     validation loss (the training loss when there is no validation split) and restores the
-    best weights; ``target_loss`` stops once that loss is at or below it.
+    best weights; ``target_loss`` stops once that loss is at or below it. ``diagnostics``
+    records per-layer statistics in the History and warns about dead units, collapsed
+    predictions, vanishing gradients, bad learning rates and stalled losses
+    (``mlp.diagnostics``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -93,6 +97,7 @@ class BasicRoutinizer(BaseModel):
     dynamic_show: bool = False
     plot_every: PositiveInt = 1
     progress: bool = True
+    diagnostics: bool = False
 
     _state: TrainingState = PrivateAttr(default_factory=TrainingState)
     _history: History = PrivateAttr(default_factory=History)
@@ -101,6 +106,7 @@ class BasicRoutinizer(BaseModel):
     _model: Model | None = PrivateAttr(default=None)
     _allow_data_change: bool = PrivateAttr(default=False)
     _flat: FlatParameters | None = PrivateAttr(default=None)
+    _diagnostics: Diagnostics | None = PrivateAttr(default=None)
 
     @field_validator("loss", mode="before")
     @classmethod
@@ -176,6 +182,7 @@ class BasicRoutinizer(BaseModel):
         batch_size = self.batch_size
         order_rng = rng if self.shuffle else None
         live = self._live_plot()
+        diagnostics = self._diagnostics = self._start_diagnostics(model, train)
         bar = tqdm(range(state.epoch, self.epochs), initial=state.epoch, total=self.epochs,
                    disable=not self.progress, unit="epoch", dynamic_ncols=True)
         target_reached = False
@@ -203,6 +210,8 @@ class BasicRoutinizer(BaseModel):
                     if self.grad_clip is not None:
                         flat.clip(self.grad_clip)
                     flat.update(self.optimizer, state.step, hp)
+                    if diagnostics is not None:
+                        diagnostics.after_update()
                     n = X_batch.shape[0]
                     total_loss += value * n
                     seen += n
@@ -304,6 +313,8 @@ class BasicRoutinizer(BaseModel):
                "train_accuracy": train_accuracy, "val_accuracy": val_accuracy, "lr": lr,
                "seconds": seconds}
         self._history.append(**row)
+        if self._diagnostics is not None:
+            self._diagnostics.end_epoch(model, data, row)
         self.schedule.end_epoch(state.schedule, val_loss)
         state.epoch = epoch + 1
         state.rng_state = self.rng.bit_generator.state
@@ -314,6 +325,15 @@ class BasicRoutinizer(BaseModel):
             self._keep_best(model)
         self._write_checkpoints(model, data, improved)
         return row
+
+    def _start_diagnostics(self, model: Model, data: Data) -> Diagnostics | None:
+        """The recorder of ``mlp.diagnostics`` for this run, when ``diagnostics`` is on."""
+        if not self.diagnostics:
+            return None
+        recorder = Diagnostics(self._history, classification=self.loss.is_classification,
+                               lr=self.lr, optimizer=self.optimizer)
+        recorder.start(model, data)
+        return recorder
 
     def _keep_best(self, model: Model) -> None:
         arrays = [a for layer in model.layers for a in (layer.weight, layer.bias)]
