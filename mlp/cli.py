@@ -1,4 +1,4 @@
-"""The ``mlp`` command: train, resume, evaluate, predict, inspect, runs, schema.
+"""The ``mlp`` command: train, resume, evaluate, predict, inspect, runs, schema, diagnose.
 
 Errors a user can cause (bad config, bad data, bad checkpoint, divergence, missing file)
 are printed in one or two lines on stderr with exit status 2.
@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="override a config value, e.g. train.lr=0.01")
     train.add_argument("--ckpt-root", type=Path, default=Path("ckpt"),
                        help="where run folders go when train.checkpoint_dir is not set")
+    train.add_argument("--diagnose", action="store_true",
+                       help="record per-layer diagnostics and warn (train.diagnostics=true)")
 
     resume = commands.add_parser("resume", help="continue a run from its folder")
     resume.add_argument("run", type=Path)
@@ -56,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("root", type=Path, nargs="?", default=Path("ckpt"))
 
     commands.add_parser("schema", help="JSON Schema of the run config")
+
+    diagnose = commands.add_parser("diagnose", help="per-layer table and diagnostics.png of a run")
+    diagnose.add_argument("run", type=Path, help="run folder (uses last.h5) or .h5 file")
     return parser
 
 
@@ -83,6 +88,8 @@ def _train(args: argparse.Namespace) -> int:
         config.train.checkpoint_dir = args.ckpt_root / config.name
     if args.quiet:
         config.train.progress = False
+    if args.diagnose:
+        config.train.diagnostics = True
     folder = Path(config.train.checkpoint_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
@@ -202,8 +209,19 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from mlp.config import load_data
+    from mlp.diagnostics import diagnose
+
+    data = load_data(_run_config(args.run).data)
+    report, _ = diagnose(args.run, data)
+    print(report)
+    return 0
+
+
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
-             "inspect": _inspect, "runs": _runs, "schema": _schema}
+             "inspect": _inspect, "runs": _runs, "schema": _schema,
+             "diagnose": _diagnose}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -392,21 +392,29 @@ def _cell(value: float, percent: bool = False) -> str:
 
 def save_figure(history: History, probes: list[LayerProbe], path: str | Path,
                 title: str = "") -> Path:
-    """Write ``diagnostics.png``: per-layer gradient norm, update ratio and dead (or
-    saturated) fraction over the epochs on the top row, and a histogram of each Layer's
-    pre-activations on the probe batch below."""
+    """Write ``figure(history, probes, title)`` to ``path`` (a PNG) and return the path."""
+    path = Path(path)
+    figure(history, probes, title).savefig(path, dpi=100)
+    return path
+
+
+def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
+    """The figure of ``diagnostics.png`` (a ``matplotlib.figure.Figure``, drawn off-screen
+    whatever the backend): per-layer gradient norm, update ratio and dead (or saturated)
+    fraction over the epochs on the top row, and a histogram of each Layer's pre-activations
+    on the probe batch below."""
     import matplotlib
-    from matplotlib.figure import Figure  # drawn off-screen, whatever the backend
+    from matplotlib.figure import Figure
 
     n_layers = len(probes)
     columns = history.diagnostics
     epochs = history.epoch
     width = max(3, min(n_layers, 6))
     hist_rows = math.ceil(n_layers / width)
-    figure = Figure(figsize=(3.6 * width, 3.2 * (1 + hist_rows)), layout="constrained")
-    grid = figure.add_gridspec(1 + hist_rows, width)
+    drawing = Figure(figsize=(3.6 * width, 3.2 * (1 + hist_rows)), layout="constrained")
+    grid = drawing.add_gridspec(1 + hist_rows, width)
     third = max(1, width // 3)
-    curves = [figure.add_subplot(grid[0, i * third:(i + 1) * third if i < 2 else width])
+    curves = [drawing.add_subplot(grid[0, i * third:(i + 1) * third if i < 2 else width])
               for i in range(3)]
     panels = (("grad_norm", "gradient norm (mean per step)", True),
               ("update_ratio", "update ratio ||dW||/||W|| per epoch", True),
@@ -440,7 +448,7 @@ def save_figure(history: History, probes: list[LayerProbe], path: str | Path,
                       transform=axes.transAxes)
     last = epochs[-1] if epochs else 0
     for k, found in enumerate(probes, start=1):
-        axes = figure.add_subplot(grid[1 + (k - 1) // width, (k - 1) % width])
+        axes = drawing.add_subplot(grid[1 + (k - 1) // width, (k - 1) % width])
         values = found.pre.reshape(-1).astype(np.float64)
         axes.hist(values, bins=60, color=colours[k - 1])
         if found.activation == "relu":
@@ -451,7 +459,36 @@ def save_figure(history: History, probes: list[LayerProbe], path: str | Path,
         axes.set_title(f"layer {k} pre-activations{extra}", fontsize=9)
         axes.set_xlabel(f"value (epoch {last}, probe batch)")
     if title:
-        figure.suptitle(title)
-    path = Path(path)
-    figure.savefig(path, dpi=100)
-    return path
+        drawing.suptitle(title)
+    return drawing
+
+
+def diagnose(run: str | Path, data: Data) -> tuple[str, Path]:
+    """Diagnose a run folder (or a checkpoint file, whose folder receives the figure) from
+    its latest checkpoint: return the report (the last epoch's per-layer table and the
+    warnings given) and the path of the ``diagnostics.png`` written next to the checkpoint.
+    ``data`` is the run's data (``mlp.config.load_data`` of its ``config.json``): its first
+    training rows are the probe batch."""
+    from mlp.checkpoint import load_checkpoint
+
+    run = Path(run)
+    checkpoint = load_checkpoint(run)
+    folder = run if run.is_dir() else run.parent
+    model, history = checkpoint.model, checkpoint.history
+    probes, _ = probe(model, np.asarray(data.X_train[:PROBE_SIZE], dtype=model.dtype))
+    epoch = history.epoch[-1] if len(history) else 0
+    lines = [f"{checkpoint.path}: epoch {epoch}, {len(probes)} layers, probe batch of "
+             f"{len(probes[0].pre)} training samples"]
+    lines.append(layer_table(model, history, probes))
+    if not history.diagnostics:
+        lines.append("no per-epoch diagnostics were recorded: train with --diagnose "
+                     "(train.diagnostics: true) for the curves and the warnings")
+    elif history.diagnostic_warnings:
+        lines.append("warnings:")
+        lines += [f"  {text}" for text in history.diagnostic_warnings.values()]
+    else:
+        lines.append("no warnings")
+    path = save_figure(history, probes, folder / "diagnostics.png",
+                       title=f"{folder.name}: epoch {epoch}")
+    lines.append(f"diagnostics.png: {path}")
+    return "\n".join(lines), path
