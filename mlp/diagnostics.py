@@ -413,15 +413,14 @@ def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
     hist_rows = math.ceil(n_layers / width)
     drawing = Figure(figsize=(3.6 * width, 3.2 * (1 + hist_rows)), layout="constrained")
     grid = drawing.add_gridspec(1 + hist_rows, width)
-    third = max(1, width // 3)
-    curves = [drawing.add_subplot(grid[0, i * third:(i + 1) * third if i < 2 else width])
-              for i in range(3)]
+    top = grid[0, :].subgridspec(1, 3)
+    curves = [drawing.add_subplot(top[0, i]) for i in range(3)]
     panels = (("grad_norm", "gradient norm (mean per step)", True),
               ("update_ratio", "update ratio ||dW||/||W|| per epoch", True),
               ("dead", "dead ReLU units (saturated for sigmoid/tanh)", False))
     colours = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, max(n_layers, 1)))
     for axes, (stat, label, log_scale) in zip(curves, panels, strict=True):
-        drawn = False
+        drawn = zeros = False
         for k in range(1, n_layers + 1):
             series = columns.get(column(k, stat))
             name = f"layer {k}"
@@ -431,17 +430,24 @@ def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
                 continue
             values = np.array(series, dtype=np.float64)
             if log_scale:
+                zeros = zeros or bool(np.any(values == 0))
                 values[values <= 0] = np.nan
-            axes.plot(epochs[:len(values)], values, color=colours[k - 1], label=name)
+            axes.plot(epochs[:len(values)], values, color=colours[k - 1], label=name,
+                      marker=".", markersize=4)
             drawn = True
         axes.set_title(label, fontsize=10)
         axes.set_xlabel("epoch")
+        if epochs:
+            axes.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
         if drawn:
             if log_scale:
                 axes.set_yscale("log")
             else:
                 axes.set_ylim(-0.02, 1.02)
             axes.legend(fontsize=7)
+            if zeros:
+                axes.text(0.02, 0.02, "zeros are not drawn (log scale)", fontsize=7,
+                          transform=axes.transAxes)
         else:
             axes.text(0.5, 0.5, "not recorded\n(train with --diagnose)" if not columns
                       else "no ReLU, sigmoid or tanh layer", ha="center", va="center",

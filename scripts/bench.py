@@ -7,6 +7,8 @@ Workloads (float32 unless said, the machine's BLAS threads):
       entropy, Adam lr 1e-3, batch 128, shuffling; median of 3 epochs after a warm-up epoch.
   W2  the same with batch 32 (overhead-bound).
   W3  full-batch float64 sin fit, 2000 iterations of a 1-100-100-1 net.
+  W1 with diagnostics=True against off: one epoch each after a warm-up epoch each, timed
+      around the whole run call (the per-epoch statistics included); the ratio is printed.
 Bound: 6*N*sum(in*out) flops per epoch divided by the GEMM rate NumPy reaches at the W1
 shapes. The bench sets OPENBLAS_THREAD_TIMEOUT=4 (unless already set) before NumPy loads, so
 that OpenBLAS's idle workers sleep and the optimizer step can use both cores (see
@@ -103,11 +105,12 @@ class Ours:
     its optimizer step on ``threads`` threads (``kernels.set_threads``)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, batch: int,
-                 threads: int | str = "auto") -> None:
+                 threads: int | str = "auto", diagnostics: bool = False) -> None:
         self.data = Data(X, y)
         self.model = Model.mlp(SIZES, seed=0)
         self.routinizer = BasicRoutinizer(epochs=1, batch_size=batch, lr=1e-3,
-                                          optimizer="adam", shuffle=True, progress=False)
+                                          optimizer="adam", shuffle=True, progress=False,
+                                          diagnostics=diagnostics)
         self.threads = threads
         self.done = 0
 
@@ -347,6 +350,19 @@ def interleaved(ours, peers: list[Peer], rounds: int, n: int | None = None,
             serial_ratios)
 
 
+def diagnostics_cost(X: np.ndarray, y: np.ndarray, batch: int = 128) -> tuple[float, float]:
+    """Wall seconds of one W1 epoch with diagnostics off and on, each after a warm-up epoch,
+    the two interleaved so that the machine's drift hits both alike."""
+    off, on = Ours(X, y, batch), Ours(X, y, batch, diagnostics=True)
+    seconds = []
+    for runner in (off, on, off, on):
+        time.sleep(PAUSE)
+        start = time.perf_counter()
+        runner.epoch()
+        seconds.append(time.perf_counter() - start)
+    return seconds[2], seconds[3]
+
+
 def _each(values: list[float]) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
 
@@ -411,6 +427,10 @@ def main() -> None:
         peer.close()
     del ours, serial
     gc.collect()
+
+    off, on = diagnostics_cost(X, y)
+    r["w1_diagnostics_off_s"], r["w1_diagnostics_on_s"] = off, on
+    r["w1_diagnostics_over_off"] = on / off
 
     r["peak_rss_mb"] = w1_peak_rss_mb(n)
     r["dataset_mb"] = (X.nbytes + y.nbytes) / 2**20

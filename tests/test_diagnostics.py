@@ -4,11 +4,13 @@ prints the table and draws ``diagnostics.png``."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
 import re
 from pathlib import Path
+from types import ModuleType
 
 import h5py
 import matplotlib.image
@@ -25,28 +27,19 @@ from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer
 from preprocess import Data
 
-CONFIGS = Path(__file__).resolve().parent.parent / "scripts" / "configs"
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+CONFIGS = SCRIPTS / "configs"
 
 
-def character_images(n: int, classes: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """28x28 "scanned characters": dark strokes on a white background, values in [0, 1],
-    one stroke pattern per class, shifted by up to a pixel, with noise (as the seed report's
-    images: raw pixels, not normalised)."""
-    rng = np.random.default_rng(seed)
-    patterns = np.ones((classes, 28, 28))
-    for c in range(classes):
-        for _ in range(3):
-            row, col = rng.integers(4, 24, 2)
-            if rng.random() < 0.5:
-                patterns[c, row:row + 2, 4:24] = 0.0
-            else:
-                patterns[c, 4:24, col:col + 2] = 0.0
-    y = rng.integers(0, classes, n)
-    X = np.empty((n, 28, 28))
-    for i in range(n):
-        X[i] = np.roll(patterns[y[i]], tuple(rng.integers(-1, 2, 2)), axis=(0, 1))
-    X = np.clip(X + rng.normal(0.0, 0.1, X.shape), 0.0, 1.0).reshape(n, 784)
-    return X, y
+def _load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: 28x28 "scanned characters" of 12 classes, raw pixels in [0, 1] (the seed report's kind)
+character_images = _load_script("diagnose_seed").character_images
 
 
 def seed_data(n_train: int = 300, n_val: int = 60) -> Data:
