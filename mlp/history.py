@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class History(BaseModel):
@@ -26,6 +29,15 @@ class History(BaseModel):
     diagnostics: dict[str, list[float]] = Field(default_factory=dict)
     #: the diagnostic warnings given so far: condition -> the logged line
     diagnostic_warnings: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("diagnostics", mode="before")
+    @classmethod
+    def _null_is_nan(cls, value: Any) -> Any:
+        """JSON writes NaN as null; read it back as NaN."""
+        if isinstance(value, dict):
+            return {name: [math.nan if v is None else v for v in values]
+                    if isinstance(values, list) else values for name, values in value.items()}
+        return value
 
     def append(self, **row: float | int | None) -> None:
         """Add one epoch; every column must be given."""

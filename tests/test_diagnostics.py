@@ -21,6 +21,7 @@ from mlp.checkpoint import load_checkpoint
 from mlp.cli import main
 from mlp.config import RunConfig, load_data
 from mlp.diagnostics import LAYER_STATS, PROBE_SIZE, figure, probe
+from mlp.history import History
 from mlp.layers import Layer, Nonlinearity
 from mlp.losses import Loss
 from mlp.model import Model
@@ -375,3 +376,13 @@ def test_cli_diagnose_of_a_run_without_diagnostics_says_how_to_record_them(tmp_p
     assert "train with --diagnose" in out and (tmp_path / "ckpt" / "iris" /
                                                "diagnostics.png").exists()
     assert main(["diagnose", str(tmp_path / "nowhere")]) == 2
+
+
+def test_history_with_diagnostics_round_trips_through_json():
+    routinizer = BasicRoutinizer(epochs=2, batch_size=32, progress=False, diagnostics=True)
+    history = routinizer.run(Model.mlp([10, 8, 2]), blobs())
+    assert math.isnan(history.diagnostics["layer2.dead"][0])  # no ReLU after the last layer
+    again = History.model_validate_json(history.model_dump_json())
+    assert again.diagnostics.keys() == history.diagnostics.keys()
+    for name, values in history.diagnostics.items():
+        assert np.array_equal(values, again.diagnostics[name], equal_nan=True), name
