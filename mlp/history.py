@@ -24,8 +24,8 @@ class History(BaseModel):
     lr: list[float] = Field(default_factory=list)
     seconds: list[float] = Field(default_factory=list)
     #: per-layer statistics when training with ``diagnostics=True`` (``mlp.diagnostics``):
-    #: ``"layer<k>.<stat>"`` and ``"collapsed_class"`` -> one value per epoch (NaN for
-    #: epochs trained without diagnostics)
+    #: ``"layer<k>.<stat>"``, ``"steps"``, ``"predicted_share"``, ``"collapsed_class"`` -> one
+    #: value per epoch (NaN for epochs trained without diagnostics)
     diagnostics: dict[str, list[float]] = Field(default_factory=dict)
     #: the diagnostic warnings given so far: condition -> the logged line
     diagnostic_warnings: dict[str, str] = Field(default_factory=dict)
