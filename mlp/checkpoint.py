@@ -114,10 +114,22 @@ def _write(file: h5py.File, model: Model, config: TrainingConfig, state: RunStat
         else:
             array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         hdf5.create(file, f"history/{column}", array)
+    _write_diagnostics(file, state.history)
     if data is not None:
         _write_data_facts(file, data)
     if annotations:
         hdf5.set_text(file, "annotations", json.dumps(annotations))
+
+
+def _write_diagnostics(file: h5py.File, history: History) -> None:
+    """``/history/diagnostics/<column>`` (float64) for the columns of ``mlp.diagnostics``,
+    and the warnings given so far as the JSON attribute ``diagnostic_warnings`` of
+    ``/history``."""
+    for name, values in history.diagnostics.items():
+        hdf5.create(file, f"history/diagnostics/{name}", np.array(values, dtype=np.float64))
+    if history.diagnostic_warnings:
+        hdf5.set_text(file["history"], "diagnostic_warnings",
+                      json.dumps(history.diagnostic_warnings))
 
 
 def _write_data_facts(file: h5py.File, data: DataFacts) -> None:
@@ -344,7 +356,34 @@ def _read_history(reader: hdf5.SafeReader) -> History:
     if len({len(v) for v in columns.values()}) > 1:
         raise reader.fail("the history columns have different lengths "
                           f"{ {k: len(v) for k, v in columns.items()} }")
+    columns.update(_read_diagnostics(reader, len(columns["epoch"])))
     return History.model_validate(columns)
+
+
+def _read_diagnostics(reader: hdf5.SafeReader, epochs: int) -> dict[str, Any]:
+    """The History fields ``diagnostics`` and ``diagnostic_warnings`` (empty when the run
+    recorded none)."""
+    found: dict[str, Any] = {"diagnostics": {}, "diagnostic_warnings": {}}
+    names = reader.keys("history/diagnostics")
+    if reader.has("history/diagnostics") and names is None:
+        raise reader.fail("'history/diagnostics' is not a group")
+    for name in names or []:
+        values = reader.dataset(f"history/diagnostics/{name}", (epochs,))
+        found["diagnostics"][name] = values.tolist()
+    history = reader.node("history")
+    if reader.attribute("diagnostic_warnings", history) is not None:
+        text = reader.text("diagnostic_warnings", history)
+        try:
+            warnings = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise reader.fail(f"attribute 'history/diagnostic_warnings' is not JSON ({exc})"
+                              ) from exc
+        if not isinstance(warnings, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in warnings.items()):
+            raise reader.fail("attribute 'history/diagnostic_warnings' should be a JSON "
+                              "object of strings")
+        found["diagnostic_warnings"] = warnings
+    return found
 
 
 def _read_normalizer(reader: hdf5.SafeReader, model: Model) -> Normalizer:

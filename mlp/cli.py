@@ -1,4 +1,5 @@
-"""The mlp command: train, resume, evaluate, predict, inspect, runs, schema, export.
+"""The mlp command: train, resume, evaluate, predict, inspect, runs, schema, export, sweep,
+diagnose.
 
 Anything a user can get wrong (a bad config or file, bad data, a busy run folder, a diverged
 run) is printed on stderr in a line or a few, never as a traceback, with exit status 2;
@@ -70,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=_positive_int, metavar="N",
                        help="when the output is not a terminal, write a line every N-th "
                             "epoch (default: 1, and always the last)")
+    train.add_argument("--diagnose", action="store_true",
+                       help="record per-layer diagnostics and warn (train.diagnostics=true)")
 
     resume = command("resume", "continue a run from its folder")
     resume.add_argument("run", type=Path,
@@ -130,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="print the JSON Schema of a sweep file")
     sweep.add_argument("--worker", action="store_true",
                        help="run as one worker process of a sweep (what --workers starts)")
+
+    diagnose = command("diagnose", "per-layer table and diagnostics.png of a run")
+    diagnose.add_argument("run", type=Path,
+                          help=f"run folder (its {run_folder.LAST} is used) or checkpoint file")
     return parser
 
 
@@ -244,6 +251,8 @@ def _train(args: argparse.Namespace) -> int:
         config.train.progress = False
     if args.log_every is not None:
         config.train.log_every = args.log_every
+    if args.diagnose:
+        config.train.diagnostics = True
     folder = RunFolder(config.train.checkpoint_dir)
     _refuse_a_run(folder, args.overwrite)
     data = load_data(config.data)  # bad data or model: refused before the folder is made
@@ -504,6 +513,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from mlp.config import load_data, read_run_config
+    from mlp.diagnostics import diagnose
+    from mlp.run_folder import RunFolder
+
+    source = RunFolder.checkpoint_of(args.run, "last")
+    data = load_data(read_run_config(RunFolder.of(source)).data)
+    report, _ = diagnose(source, data)
+    print(report)
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from mlp.sweep_command import command
 
@@ -515,7 +536,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
              "inspect": _inspect, "runs": _runs, "schema": _schema, "export": _export,
-             "sweep": _sweep}
+             "sweep": _sweep, "diagnose": _diagnose}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class History(BaseModel):
     """Per-epoch columns. ``epoch`` counts from 1 and keeps counting across resumes;
     ``val_*`` are None without validation data and ``*_accuracy`` None for regression;
-    ``seconds`` is the wall time of each epoch."""
+    ``seconds`` is the wall time of each epoch; ``diagnostics`` holds the per-layer columns
+    of ``mlp.diagnostics`` when they were recorded."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -19,6 +23,21 @@ class History(BaseModel):
     val_accuracy: list[float | None] = Field(default_factory=list)
     lr: list[float] = Field(default_factory=list)
     seconds: list[float] = Field(default_factory=list)
+    #: per-layer statistics when training with ``diagnostics=True`` (``mlp.diagnostics``):
+    #: ``"layer<k>.<stat>"``, ``"steps"``, ``"predicted_share"``, ``"collapsed_class"`` -> one
+    #: value per epoch (NaN for epochs trained without diagnostics)
+    diagnostics: dict[str, list[float]] = Field(default_factory=dict)
+    #: the diagnostic warnings given so far: condition -> the logged line
+    diagnostic_warnings: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("diagnostics", mode="before")
+    @classmethod
+    def _null_is_nan(cls, value: Any) -> Any:
+        """JSON writes NaN as null; read it back as NaN."""
+        if isinstance(value, dict):
+            return {name: [math.nan if v is None else v for v in values]
+                    if isinstance(values, list) else values for name, values in value.items()}
+        return value
 
     def append(self, **row: float | int | None) -> None:
         """Add one epoch; every column must be given."""
@@ -27,6 +46,13 @@ class History(BaseModel):
             raise ValueError(f"History.append needs {sorted(missing)}")
         for name in HISTORY_COLUMNS:
             getattr(self, name).append(row[name])
+
+    def prefix(self, epochs: int) -> History:
+        """A copy holding the first ``epochs`` epochs (the warnings given so far stay)."""
+        columns = {name: getattr(self, name)[:epochs] for name in HISTORY_COLUMNS}
+        return History(**columns,
+                       diagnostics={k: v[:epochs] for k, v in self.diagnostics.items()},
+                       diagnostic_warnings=dict(self.diagnostic_warnings))
 
     def __len__(self) -> int:
         return len(self.epoch)

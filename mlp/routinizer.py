@@ -29,6 +29,7 @@ from pydantic import PrivateAttr
 from mlp import atomic
 from mlp.callbacks import Callback, CallbackError, CsvLogger, StopTraining, TensorBoardLogger
 from mlp.checkpoint import DataFacts, load_checkpoint, save_checkpoint
+from mlp.diagnostics import Diagnostics
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
 from mlp.kernels import Kernels
@@ -86,8 +87,7 @@ class _Snapshot:
     def state(self, current: RunState) -> RunState:
         """The run state as it was at this epoch (its history is a prefix of the current)."""
         state = RunState.model_validate_json(self.state_json)
-        state.history = History.model_validate(
-            {k: v[:self.epoch] for k, v in current.history.model_dump().items()})
+        state.history = current.history.prefix(self.epoch)
         state.best = current.best
         return state
 
@@ -100,6 +100,7 @@ class BasicRoutinizer(TrainingConfig):
     _optimizer: Optimizer | None = PrivateAttr(default=None)
     _kernels: Kernels | None = PrivateAttr(default=None)
     _allow_data_change: bool = PrivateAttr(default=False)
+    _diagnostics: Diagnostics | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------ state
     @property
@@ -200,6 +201,7 @@ class BasicRoutinizer(TrainingConfig):
         state = self._state
         optimizer = self._packed(model)
         optimizer.kernels.warm_up(model.dtype, (self.optimizer,))  # before the clock starts
+        self._diagnostics = self._start_diagnostics(model, train)
         writer = _Writer(self, model, train, folder, optimizer)
         progress = Progress(state.epoch, self.epochs, enabled=self.progress,
                             log_every=self.log_every, live_plot=self._live_plot(folder))
@@ -247,6 +249,7 @@ class BasicRoutinizer(TrainingConfig):
         """One epoch of mini-batches: ``(train loss, train accuracy)`` (the loss weighted by
         the sample weights, the accuracy None for regression), or None when a signal came."""
         state, loss, kernels = self._state, self.loss, optimizer.kernels
+        diagnostics = self._diagnostics
         rng = state.generator(self.seed)
         is_classification = loss.is_classification
         total_loss, correct, seen, mass = 0.0, 0, 0, 0
@@ -264,6 +267,8 @@ class BasicRoutinizer(TrainingConfig):
             model.backward(loss.backward(), input_grad=False, kernels=kernels)
             state.step += 1
             optimizer.step(state.step, lr)
+            if diagnostics is not None:
+                diagnostics.after_update()
             n = X_batch.shape[0]
             weight = n if w_batch is None else float(w_batch.sum())
             total_loss += value * weight
@@ -352,7 +357,20 @@ class BasicRoutinizer(TrainingConfig):
                "train_accuracy": train_accuracy, "val_accuracy": val_accuracy, "lr": lr,
                "seconds": seconds}
         self.schedule.end_epoch(state.schedule, val_loss)
-        return row, state.end_epoch(row, optimizer.param)
+        improved = state.end_epoch(row, optimizer.param)
+        if self._diagnostics is not None:  # before the epoch's snapshot is taken
+            self._diagnostics.end_epoch(model, data, row)
+        return row, improved
+
+    def _start_diagnostics(self, model: Model, data: Data) -> Diagnostics | None:
+        """The recorder of ``mlp.diagnostics`` for this run, when ``diagnostics`` is on (the
+        model must be packed: it keeps views of the layers' weights and gradients)."""
+        if not self.diagnostics:
+            return None
+        recorder = Diagnostics(self._state.history, classification=self.loss.is_classification,
+                               lr=self.lr, optimizer=self.optimizer)
+        recorder.start(model, data)
+        return recorder
 
     def _live_plot(self, folder: RunFolder | None) -> Any:
         """A live figure when ``dynamic_show`` (a PNG under a non-interactive backend)."""

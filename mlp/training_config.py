@@ -34,7 +34,10 @@ class TrainingConfig(BaseModel):
     folder (None: no checkpoints); ``save_every_epochs`` and ``save_every_seconds`` set how
     often its checkpoints are written (whichever comes first; both None: only at the end,
     which always gets a save); ``log_every`` how often an epoch line is logged when the
-    output is not a terminal; ``tensorboard`` writes TensorBoard scalars into the run folder.
+    output is not a terminal; ``tensorboard`` writes TensorBoard scalars into the run folder;
+    ``diagnostics`` records per-layer statistics in the History and warns about dead units,
+    collapsed predictions, vanishing gradients, bad learning rates and stalled losses
+    (``mlp.diagnostics``).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
@@ -64,6 +67,7 @@ class TrainingConfig(BaseModel):
     progress: bool = True
     log_every: Count = 1
     tensorboard: bool = False
+    diagnostics: bool = False
 
     @field_validator("loss", mode="before")
     @classmethod

@@ -7,6 +7,8 @@ Workloads (float32 unless said, the machine's BLAS threads):
       entropy, Adam lr 1e-3, batch 128, shuffling; median of 3 epochs after a warm-up epoch.
   W2  the same with batch 32 (overhead-bound).
   W3  full-batch float64 sin fit, 2000 iterations of a 1-100-100-1 net.
+  W1 with diagnostics=True against off: one epoch each after a warm-up epoch each, timed
+      around the whole run call (the per-epoch statistics included); the ratio is printed.
 Inference: single-sample and 1000-sample latency of ``Checkpoint.predict_proba`` (raw inputs,
 normaliser included) against onnxruntime running the same checkpoint exported to ONNX (labels
 and probabilities), on the W1 architecture trained one epoch on 1024 samples; the two called
@@ -38,6 +40,7 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 import argparse  # noqa: E402 (after the environment is set)
 import gc  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
@@ -114,11 +117,12 @@ class Ours:
     its optimizer step on ``threads`` threads (``Kernels(threads=...)``)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, batch: int,
-                 threads: int | str = "auto") -> None:
+                 threads: int | str = "auto", diagnostics: bool = False) -> None:
         self.data = Data(X, y)
         self.model = Model.mlp(SIZES, seed=0)
         self.routinizer = BasicRoutinizer(epochs=1, batch_size=batch, lr=1e-3,
-                                          optimizer="adam", shuffle=True, progress=False)
+                                          optimizer="adam", shuffle=True, progress=False,
+                                          diagnostics=diagnostics)
         self.routinizer.use_kernels(Kernels(threads=threads))
         self.done = 0
 
@@ -354,6 +358,27 @@ def interleaved(ours, peers: list[Peer], rounds: int, n: int | None = None,
             serial_ratios)
 
 
+def diagnostics_cost(X: np.ndarray, y: np.ndarray, batch: int = 128) -> tuple[float, float]:
+    """Wall seconds of one W1 epoch with diagnostics off and on, each after a warm-up epoch,
+    the two interleaved so that the machine's drift hits both alike. (W1's random labels on
+    uncentred inputs kill most first-layer ReLUs, which diagnostics would report: its
+    warnings are silenced here.)"""
+    off, on = Ours(X, y, batch), Ours(X, y, batch, diagnostics=True)
+    seconds = []
+    logger = logging.getLogger("mlp")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        for runner in (off, on, off, on):
+            time.sleep(PAUSE)
+            start = time.perf_counter()
+            runner.epoch()
+            seconds.append(time.perf_counter() - start)
+    finally:
+        logger.setLevel(level)
+    return seconds[2], seconds[3]
+
+
 def _each(values: list[float]) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
 
@@ -480,6 +505,10 @@ def main() -> None:
         peer.close()
     del ours, serial
     gc.collect()
+
+    off, on = diagnostics_cost(X, y)
+    r["w1_diagnostics_off_s"], r["w1_diagnostics_on_s"] = off, on
+    r["w1_diagnostics_over_off"] = on / off
 
     r["peak_rss_mb"] = w1_peak_rss_mb(n)
     r["dataset_mb"] = (X.nbytes + y.nbytes) / 2**20

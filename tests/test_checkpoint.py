@@ -19,7 +19,7 @@ import pytest
 import mlp.checkpoint as checkpoint_module
 from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError
-from mlp.history import History
+from mlp.history import HISTORY_COLUMNS, History
 from mlp.inspect import describe_checkpoint, runs_table
 from mlp.layers import PARAMETER_ARRAYS
 from mlp.model import Model
@@ -124,7 +124,7 @@ def test_every_dataset_has_a_checksum_and_nothing_is_pickled(saved):
         assert isinstance(file.attrs["format_version"], np.integer)
         json.loads(file.attrs["model_spec"])
     assert "model/0/weight" in names and "best/3/bias" in names
-    assert {f"history/{c}" for c in History.model_fields} <= set(names)
+    assert {f"history/{c}" for c in HISTORY_COLUMNS} <= set(names)
 
 
 def test_predict_applies_the_normalizer_and_decodes_labels(saved):
