@@ -107,17 +107,23 @@ def _string_constants(path: Path) -> list[str]:
                                        ast.AsyncFunctionDef))
                   and node.body and isinstance(node.body[0], ast.Expr)
                   and isinstance(node.body[0].value, ast.Constant)}
+    fragments = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
+                 for part in node.values}  # "trial-{n}.lock": pieces of other names
     return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
-            and isinstance(node.value, str) and id(node) not in docstrings]
+            and isinstance(node.value, str) and id(node) not in docstrings | fragments]
 
 
 def test_run_folder_file_names_are_spelled_only_by_the_run_folder_module():
     names = (run_folder.CONFIG, run_folder.LAST, run_folder.BEST, run_folder.CURVES,
              run_folder.HISTORY_CSV, run_folder.LOCK)
     files = [*_modules().values(), *sorted((ROOT / "scripts").glob("*.py"))]
+    def names_one(text: str) -> bool:  # the name itself, or a path or message ending in it
+        return any(text == name or text.endswith(("/" + name, " " + name)) or
+                   f" {name} " in text or f"/{name} " in text for name in names)
+
     spelled = {f"{path.relative_to(ROOT)}: {text!r}" for path in files
                if path.name != "run_folder.py"
-               for text in _string_constants(path) if any(name in text for name in names)}
+               for text in _string_constants(path) if names_one(text)}
     assert spelled == set()
 
 
