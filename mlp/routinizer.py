@@ -264,6 +264,8 @@ class BasicRoutinizer(TrainingConfig):
                 writer.finish(reason="a failed callback")
                 raise
             writer.finish()
+            if signals.received:  # noted during the last epoch or its save: still acted on
+                outcome = "interrupted"
             _call(callbacks, "on_train_end", self, model)
         writer.curves(progress)
         if outcome == "interrupted":
