@@ -22,6 +22,7 @@ from fixtures.faults import (
     MLP,
     blobs,
     child_env,
+    cli,
     edit,
     mlp,
     set_json,
@@ -165,14 +166,17 @@ def test_an_unwritable_picture_is_a_warning_and_the_run_finishes(tmp_path, caplo
     assert temp_files(folder) == []
 
 
-def test_mlp_train_prints_its_report_when_the_picture_cannot_be_written(tmp_path):
+def test_mlp_train_prints_its_report_when_the_picture_cannot_be_written(
+        tmp_path, monkeypatch, capsys, caplog):
+    monkeypatch.chdir(tmp_path)
     write_npz(tmp_path / "data.npz")
     write_config(tmp_path / "run.json", epochs=2)
     (tmp_path / "ckpt" / "run" / "curves.png").mkdir(parents=True)
-    result = mlp("train", "run.json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "test loss" in result.stdout and "last.h5" in result.stdout
-    assert "could not write" in result.stderr and "Traceback" not in result.stderr
+    with caplog.at_level(logging.WARNING, logger="mlp"):
+        status, out, _ = cli(capsys, "train", "run.json")
+    assert status == 0
+    assert "test loss" in out and "last.h5" in out
+    assert "could not write" in caplog.text
 
 
 def test_pictures_are_0644_and_their_stale_temp_files_are_cleaned(tmp_path):
@@ -212,7 +216,7 @@ def _stop(process: subprocess.Popen[str]) -> None:
     process.communicate(timeout=30)
 
 
-def test_a_second_trainer_of_the_same_folder_fails_at_once(tmp_path):
+def test_a_second_trainer_of_the_same_folder_fails_at_once(tmp_path, monkeypatch, capsys):
     write_npz(tmp_path / "data.npz", n=400)
     write_config(tmp_path / "run.json", epochs=100_000, batch_size=4)
     first, _ = _start_trainer(tmp_path, "run.json")
@@ -225,10 +229,10 @@ def test_a_second_trainer_of_the_same_folder_fails_at_once(tmp_path):
             BasicRoutinizer(epochs=2, progress=False, checkpoint_dir=folder).run(
                 Model.mlp([6, 8, 3]), blobs())
         assert other.exists()  # the refused trainer cleaned nothing
-        second = mlp("train", "run.json", "--overwrite", cwd=tmp_path)
-        assert second.returncode == 2
-        assert f"is in use by process {first.pid}" in second.stderr
-        assert "Traceback" not in second.stderr
+        monkeypatch.chdir(tmp_path)
+        status, _, err = cli(capsys, "train", "run.json", "--overwrite")
+        assert status == 2
+        assert f"is in use by process {first.pid}" in err
         assert first.poll() is None  # the first trainer is unharmed
     finally:
         _stop(first)
@@ -236,43 +240,48 @@ def test_a_second_trainer_of_the_same_folder_fails_at_once(tmp_path):
 
 
 # --------------------------------------------------------------- 4. mlp train twice
-def test_mlp_train_refuses_an_existing_run_and_a_failed_train_keeps_its_config(tmp_path):
+def test_mlp_train_refuses_an_existing_run_and_a_failed_train_keeps_its_config(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     write_npz(tmp_path / "data.npz")
     write_config(tmp_path / "run.json", epochs=2)
-    assert mlp("train", "run.json", cwd=tmp_path).returncode == 0
+    assert cli(capsys, "train", "run.json")[0] == 0
     folder = tmp_path / "ckpt" / "run"
     config_before = (folder / "config.json").read_bytes()
     last_before = (folder / "last.h5").read_bytes()
 
-    again = mlp("train", "run.json", cwd=tmp_path)
-    assert again.returncode == 2
-    assert f"mlp resume {Path('ckpt/run')}" in again.stderr and "--overwrite" in again.stderr
+    status, _, err = cli(capsys, "train", "run.json")
+    assert status == 2
+    assert f"mlp resume {Path('ckpt/run')}" in err and "--overwrite" in err
 
-    bad = mlp("train", "run.json", "--overwrite", "--set", "data.path=missing.npz",
-              cwd=tmp_path)
-    assert bad.returncode == 2 and "missing.npz" in bad.stderr
+    status, _, err = cli(capsys, "train", "run.json", "--overwrite", "--set",
+                         "data.path=missing.npz")
+    assert status == 2 and "missing.npz" in err
     assert (folder / "config.json").read_bytes() == config_before
     assert (folder / "last.h5").read_bytes() == last_before
 
-    over = mlp("train", "run.json", "--overwrite", "--set", "train.epochs=1", cwd=tmp_path)
-    assert over.returncode == 0, over.stderr
+    status, _, _ = cli(capsys, "train", "run.json", "--overwrite", "--set", "train.epochs=1")
+    assert status == 0
     assert load_checkpoint(folder / "last.h5").state.epoch == 1
     assert json.loads((folder / "config.json").read_text())["train"]["epochs"] == 1
 
 
 # ---------------------------------------------------------- 5. resume and paths
-def test_resume_from_another_directory_writes_into_the_folder_given(tmp_path):
+def test_resume_from_another_directory_writes_into_the_folder_given(tmp_path, monkeypatch,
+                                                                    capsys):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     write_npz(project / "data" / "train.npz")
     write_config(project / "configs" / "run.json", data_path="../data/train.npz", epochs=2)
-    assert mlp("train", "configs/run.json", cwd=project).returncode == 0
+    monkeypatch.chdir(project)
+    assert cli(capsys, "train", "configs/run.json")[0] == 0
     elsewhere.mkdir()
-    result = mlp("resume", project / "ckpt" / "run", "--epochs", "3", cwd=elsewhere)
-    assert result.returncode == 0, result.stderr
+    monkeypatch.chdir(elsewhere)
+    status, _, err = cli(capsys, "resume", project / "ckpt" / "run", "--epochs", "3")
+    assert status == 0, err
     assert load_checkpoint(project / "ckpt" / "run" / "last.h5").state.epoch == 3
     assert list(elsewhere.iterdir()) == []
-    evaluated = mlp("evaluate", project / "ckpt" / "run", "--json", cwd=elsewhere)
-    assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["n"] == 24
+    status, out, _ = cli(capsys, "evaluate", project / "ckpt" / "run", "--json")
+    assert status == 0 and json.loads(out)["n"] == 24
 
 
 def test_a_checkpoint_naming_another_folder_never_writes_there(tmp_path):
@@ -297,23 +306,25 @@ def test_a_checkpoint_naming_another_folder_never_writes_there(tmp_path):
 
 
 # ------------------------------------------------------ 6. runs made from Python
-def test_the_cli_says_what_a_run_made_from_python_lacks(tmp_path):
+def test_the_cli_says_what_a_run_made_from_python_lacks(tmp_path, capsys):
     BasicRoutinizer(epochs=1, seed=1, progress=False, checkpoint_dir=tmp_path / "py").run(
         Model.mlp([6, 8, 3]), blobs())
     for command in ("resume", "evaluate"):
-        result = mlp(command, tmp_path / "py", cwd=tmp_path)
-        assert result.returncode == 2, command
-        assert "no config.json" in result.stderr and "load_checkpoint" in result.stderr
-        assert "mlp train CONFIG.json" in result.stderr and "Traceback" not in result.stderr
-    listed = mlp("runs", tmp_path, cwd=tmp_path)
-    assert "py" in listed.stdout and "unreadable" not in listed.stdout
+        status, _, err = cli(capsys, command, tmp_path / "py")
+        assert status == 2, command
+        assert "no config.json" in err and "load_checkpoint" in err
+        assert "mlp train CONFIG.json" in err
+    status, out, _ = cli(capsys, "runs", tmp_path)
+    assert status == 0 and "py" in out and "unreadable" not in out
 
 
 # ------------------------------------------------------- 7. edited config.json
-def test_resume_refuses_an_edited_config_and_set_changes_what_may_change(tmp_path):
+def test_resume_refuses_an_edited_config_and_set_changes_what_may_change(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     write_npz(tmp_path / "data.npz")
     write_config(tmp_path / "run.json", epochs=2)
-    assert mlp("train", "run.json", cwd=tmp_path).returncode == 0
+    assert cli(capsys, "train", "run.json")[0] == 0
     config_file = tmp_path / "ckpt" / "run" / "config.json"
     original = config_file.read_text()
     edited = json.loads(original)
@@ -321,19 +332,18 @@ def test_resume_refuses_an_edited_config_and_set_changes_what_may_change(tmp_pat
     edited["train"]["optimizer"] = "sgd"
     edited["model"]["hidden"] = [32]
     config_file.write_text(json.dumps(edited))
-    refused = mlp("resume", "ckpt/run", "--epochs", "3", cwd=tmp_path)
-    assert refused.returncode == 2
+    status, _, err = cli(capsys, "resume", "ckpt/run", "--epochs", "3")
+    assert status == 2
     for key in ("train.lr", "train.optimizer", "model.hidden"):
-        assert key in refused.stderr
+        assert key in err
     assert load_checkpoint(tmp_path / "ckpt" / "run" / "last.h5").state.epoch == 2
 
     config_file.write_text(original)
-    wrong = mlp("resume", "ckpt/run", "--set", "train.lr=0.5", cwd=tmp_path)
-    assert wrong.returncode == 2 and "cannot change train.lr" in wrong.stderr
-    allowed = mlp("resume", "ckpt/run", "--set", "train.epochs=4", "--set",
-                  "train.save_every_epochs=1", "--set", "train.early_stopping=10",
-                  cwd=tmp_path)
-    assert allowed.returncode == 0, allowed.stderr
+    status, _, err = cli(capsys, "resume", "ckpt/run", "--set", "train.lr=0.5")
+    assert status == 2 and "cannot change train.lr" in err
+    status, _, err = cli(capsys, "resume", "ckpt/run", "--set", "train.epochs=4", "--set",
+                         "train.save_every_epochs=1", "--set", "train.early_stopping=10")
+    assert status == 0, err
     assert load_checkpoint(tmp_path / "ckpt" / "run" / "last.h5").state.epoch == 4
     saved = json.loads(config_file.read_text())["train"]
     assert (saved["epochs"], saved["save_every_epochs"], saved["early_stopping"]) == (4, 1, 10)
@@ -367,12 +377,13 @@ def test_non_finite_hyperparameters_are_refused(field):
             setattr(TrainingConfig(), field, value)
 
 
-def test_mlp_train_refuses_an_infinite_lr(tmp_path):
+def test_mlp_train_refuses_an_infinite_lr(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     write_npz(tmp_path / "data.npz")
     write_config(tmp_path / "run.json")
-    result = mlp("train", "run.json", "--set", "train.lr=Infinity", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "train.lr" in result.stderr and "finite" in result.stderr
+    status, _, err = cli(capsys, "train", "run.json", "--set", "train.lr=Infinity")
+    assert status == 2
+    assert "train.lr" in err and "finite" in err
     assert not (tmp_path / "ckpt" / "run").exists()
 
 

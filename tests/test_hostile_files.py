@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from fixtures.faults import blobs, child_env, edit, mlp, replace_dataset, set_json
+from fixtures.faults import blobs, child_env, cli, edit, replace_dataset, set_json
 
 from mlp.checkpoint import load_checkpoint
 from mlp.errors import CheckpointError
@@ -204,7 +204,7 @@ _HOLD_OPEN = textwrap.dedent("""
 """)
 
 
-def test_a_checkpoint_held_open_by_another_process_loads(good, tmp_path):
+def test_a_checkpoint_held_open_by_another_process_loads(good, tmp_path, capsys):
     path = _crafted(good, tmp_path, lambda file: None)
     holder = subprocess.Popen([sys.executable, "-c", _HOLD_OPEN, str(path)], text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -212,9 +212,9 @@ def test_a_checkpoint_held_open_by_another_process_loads(good, tmp_path):
     try:
         assert holder.stdout.readline().strip() == "open", holder.stderr.read()
         assert load_checkpoint(path).state.epoch == 3
-        listed = mlp("runs", tmp_path, cwd=tmp_path)
-        assert listed.returncode == 0
-        (row,) = [line for line in listed.stdout.splitlines()[2:] if line.startswith("run ")]
-        assert row.split()[1] == "3" and "unreadable" not in listed.stdout
+        status, out, _ = cli(capsys, "runs", tmp_path)
+        assert status == 0
+        (row,) = [line for line in out.splitlines()[2:] if line.startswith("run ")]
+        assert row.split()[1] == "3" and "unreadable" not in out
     finally:
         holder.communicate("", timeout=30)
