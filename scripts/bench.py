@@ -23,6 +23,9 @@ epoch. Peers run in their own processes (same data, made from the same seed), so
 threads cannot slow us. Peak RSS is taken in a process of its own that does what a user's
 script would (make the data, build the model, train W1 for two epochs), so it counts neither
 the bench's second model nor its probes; the bench process's own peak is printed beside it.
+Checkpoint overhead: the shipped sin config and a 1000x20 classifier (20-64-64-5, batch 16,
+20 epochs) trained without checkpoints and into a run folder at the default save cadence
+(``--checkpoints-only`` runs just these).
 Prints a table and one JSON line.
 """
 
@@ -45,6 +48,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -405,6 +409,52 @@ def onnx_latency(X: np.ndarray, y: np.ndarray, r: dict) -> None:
         r[f"predict_{n}_ours_over_onnxruntime"] = statistics.median(a / b for a, b in pairs)
 
 
+# ---------------------------------------------------------------- checkpoint overhead
+def _train_seconds(make: object, folder: Path | None) -> float:
+    """Seconds of ``routinizer.run(model, data)`` for ``(routinizer, model, data) = make()``,
+    into a fresh run folder ``folder`` (None: no checkpoints)."""
+    routinizer, model, data = make()  # type: ignore[operator]
+    routinizer.progress = False
+    routinizer.checkpoint_dir = folder
+    start = time.perf_counter()
+    routinizer.run(model, data)
+    return time.perf_counter() - start
+
+
+def _sin_config_run() -> tuple[BasicRoutinizer, Model, Data]:
+    from mlp.config import RunConfig, load_data
+
+    config = RunConfig.from_file(Path(__file__).parent / "configs" / "sin.json")
+    data = load_data(config.data)
+    config.loss_for(data.task)
+    return config.train, config.build_model(data.n_features, data.n_outputs), data
+
+
+def _classifier_run() -> tuple[BasicRoutinizer, Model, Data]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 20)).astype(np.float32)
+    y = (X[:, :5] @ rng.normal(size=(5, 5))).argmax(axis=1)
+    return (BasicRoutinizer(epochs=20, batch_size=16, seed=0), Model.mlp([20, 64, 64, 5]),
+            Data(X, y))
+
+
+def checkpoint_overhead(r: dict, rounds: int) -> None:
+    """The cost of a run folder at the default save cadence: the shipped sin config and a
+    1000x20 classifier (20-64-64-5, batch 16, 20 epochs), each trained bare and into a fresh
+    run folder in alternating rounds (the first a warm-up); medians and the median ratio."""
+    for name, make in (("sin_config", _sin_config_run), ("classifier_1000x20", _classifier_run)):
+        bare, folder_s = [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(rounds):
+                bare.append(_train_seconds(make, None))
+                folder_s.append(_train_seconds(make, Path(tmp) / f"run{i}"))
+        bare, folder_s = bare[1:], folder_s[1:]
+        r[f"ckpt_{name}_bare_s"] = statistics.median(bare)
+        r[f"ckpt_{name}_run_folder_s"] = statistics.median(folder_s)
+        r[f"ckpt_{name}_ratio"] = statistics.median(
+            [b / a for a, b in zip(bare, folder_s, strict=True)])
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, n, batch, iterations = sys.argv[2], *map(int, sys.argv[3:6])
@@ -416,12 +466,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4,
                         help="interleaved rounds per workload, the first a warm-up (4)")
     parser.add_argument("--json-only", action="store_true")
+    parser.add_argument("--checkpoints-only", action="store_true",
+                        help="only the checkpoint-overhead figures (a few seconds)")
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be at least 2 (the first is a warm-up)")
     n = 10000 if args.quick else 60000
     iterations = 200 if args.quick else 2000
     median = statistics.median
+
+    if args.checkpoints_only:
+        r_ckpt: dict = {}
+        checkpoint_overhead(r_ckpt, max(args.rounds, 4))
+        _print(r_ckpt, args.json_only)
+        return
 
     X, y = make_w1(n)
     r: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, "
@@ -483,9 +541,13 @@ def main() -> None:
     model.predict(X)
     r["predict_per_s"] = n / (time.perf_counter() - start)
     onnx_latency(X, y, r)
+    checkpoint_overhead(r, max(args.rounds, 4))
+    _print(r, args.json_only)
 
-    if not args.json_only:
-        print(f"machine: {r['machine']}")
+
+def _print(r: dict, json_only: bool) -> None:
+    if not json_only:
+        print(f"machine: {r.get('machine', platform.machine())}")
         print(f"{'measure':<32}{'value':>26}")
         for key, value in r.items():
             if key != "machine":
