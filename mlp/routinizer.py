@@ -187,7 +187,10 @@ class BasicRoutinizer(TrainingConfig):
         with folder.locked():
             atomic.remove_stale_temps(folder.path)
             logger = CsvLogger(folder.history_csv)
-            return self._train(model, train, folder, [logger, *callbacks])
+            try:
+                return self._train(model, train, folder, [logger, *callbacks])
+            finally:
+                logger.close()
 
     def _train(self, model: Model, train: Data, folder: RunFolder | None,
                callbacks: list[Callback]) -> History:

@@ -492,3 +492,18 @@ def test_resume_from_whatever_last_h5_holds_is_bit_identical(tmp_path):
     _assert_same_arrays(dict(model.named_arrays()), dict(straight_model.named_arrays()))
     _assert_same_arrays(_arrays(tmp_path / "killed" / "last.h5"),
                         _arrays(tmp_path / "straight" / "last.h5"))
+
+
+def test_history_csv_has_one_row_per_epoch_across_segments_and_is_closed(tmp_path):
+    folder = tmp_path / "run"
+    routinizer = BasicRoutinizer(epochs=3, seed=1, progress=False, checkpoint_dir=folder)
+    routinizer.run(Model.mlp([6, 8, 3]), blobs())
+    resumed, model = BasicRoutinizer.resume(folder)
+    resumed.epochs = 5
+    resumed.run(model, blobs())
+    rows = (folder / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,") and [r.split(",")[0] for r in rows[1:]] == \
+        ["1", "2", "3", "4", "5"]
+    open_files = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                  if os.path.exists(f"/proc/self/fd/{fd}")]
+    assert str(folder / "history.csv") not in open_files
