@@ -59,14 +59,17 @@ class _Snapshot:
     def __init__(self, optimizer: Optimizer) -> None:
         self.flats = [np.empty_like(a) for a in (optimizer.param, optimizer.grad,
                                                   optimizer.m, optimizer.v)]
-        self.state_json = ""
+        self.kept: RunState | None = None
         self.epoch = 0
 
     def take(self, optimizer: Optimizer, state: RunState) -> None:
         for kept, current in zip(self.flats, (optimizer.param, optimizer.grad, optimizer.m,
                                               optimizer.v), strict=True):
             np.copyto(kept, current)
-        self.state_json, self.epoch = state.model_dump_json(), state.epoch
+        # a shallow copy (every epoch, so it must be cheap): the counters are immutable, the
+        # generator state is a new dict each epoch, and the schedule state is copied
+        self.kept = state.model_copy(update={"schedule": state.schedule.model_copy()})
+        self.epoch = state.epoch
 
     def model(self, model: Model) -> Model:
         """A model of ``model``'s spec holding this snapshot's arrays (not copied)."""
@@ -85,7 +88,7 @@ class _Snapshot:
 
     def state(self, current: RunState) -> RunState:
         """The run state as it was at this epoch (its history is a prefix of the current)."""
-        state = RunState.model_validate_json(self.state_json)
+        state = self.kept.model_copy()
         state.history = History.model_validate(
             {k: v[:self.epoch] for k, v in current.history.model_dump().items()})
         state.best = current.best

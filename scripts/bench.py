@@ -441,13 +441,21 @@ def _classifier_run() -> tuple[BasicRoutinizer, Model, Data]:
 def checkpoint_overhead(r: dict, rounds: int) -> None:
     """The cost of a run folder at the default save cadence: the shipped sin config and a
     1000x20 classifier (20-64-64-5, batch 16, 20 epochs), each trained bare and into a fresh
-    run folder in alternating rounds (the first a warm-up); medians and the median ratio."""
+    run folder in alternating rounds (the first a warm-up); medians and the median ratio,
+    and the time of drawing the run's curves.png alone (included in the run folder's)."""
+    from mlp.plotting import save_curves
+
     for name, make in (("sin_config", _sin_config_run), ("classifier_1000x20", _classifier_run)):
-        bare, folder_s = [], []
+        bare, folder_s, curves = [], [], []
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(rounds):
                 bare.append(_train_seconds(make, None))
                 folder_s.append(_train_seconds(make, Path(tmp) / f"run{i}"))
+                history = load_checkpoint(Path(tmp) / f"run{i}" / "last.h5").history
+                start = time.perf_counter()
+                save_curves(history, Path(tmp) / "c.png")
+                curves.append(time.perf_counter() - start)
+        r[f"ckpt_{name}_curves_png_s"] = statistics.median(curves[1:])  # part of the run
         bare, folder_s = bare[1:], folder_s[1:]
         r[f"ckpt_{name}_bare_s"] = statistics.median(bare)
         r[f"ckpt_{name}_run_folder_s"] = statistics.median(folder_s)
