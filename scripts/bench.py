@@ -451,7 +451,7 @@ def checkpoint_overhead(r: dict, rounds: int) -> None:
             for i in range(rounds):
                 bare.append(_train_seconds(make, None))
                 folder_s.append(_train_seconds(make, Path(tmp) / f"run{i}"))
-                history = load_checkpoint(Path(tmp) / f"run{i}" / "last.h5").history
+                history = load_checkpoint(RunFolder(Path(tmp) / f"run{i}").last).history
                 start = time.perf_counter()
                 save_curves(history, Path(tmp) / "c.png")
                 curves.append(time.perf_counter() - start)
