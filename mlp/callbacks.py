@@ -59,6 +59,7 @@ class CsvLogger(Callback):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._handle: Any = None  # kept open for the run: one write and flush an epoch
 
     def on_train_begin(self, routinizer: Any, model: Any) -> None:
         history: History = routinizer.history
@@ -75,9 +76,20 @@ class CsvLogger(Callback):
             atomic.write_text(self.path, text.getvalue())
 
     def on_epoch_end(self, routinizer: Any, row: dict[str, Any]) -> None:
-        with self.path.open("a", newline="", encoding="utf-8") as handle:
-            csv.writer(handle, lineterminator="\n").writerow(
-                [_format(row[c]) for c in HISTORY_COLUMNS])
+        if self._handle is None:
+            self._handle = self.path.open("a", newline="", encoding="utf-8")
+        csv.writer(self._handle, lineterminator="\n").writerow(
+            [_format(row[c]) for c in HISTORY_COLUMNS])
+        self._handle.flush()
+
+    def on_train_end(self, routinizer: Any, model: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (the trainer calls it however the run ends)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 #: the History columns written as TensorBoard scalars, under these tags
@@ -113,6 +125,10 @@ class TensorBoardLogger(Callback):
         self.writer.flush()
 
     def on_train_end(self, routinizer: Any, model: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the event file (the trainer calls it however the run ends)."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None

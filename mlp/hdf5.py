@@ -19,6 +19,7 @@ Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) bo
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -98,6 +99,62 @@ def reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_MASK = 0xFFFFFFFF
+
+
+def _clear_write_flag(image: bytearray) -> bool:
+    """Clear the "open for writing" flags of a version 2 or 3 superblock at the start of
+    ``image`` and fix its checksum; False when the superblock is not one of those (or its
+    checksum does not verify before the change)."""
+    if image[:8] != _SIGNATURE or len(image) < 12 or image[8] not in (2, 3) or image[9] != 8:
+        return False
+    end = 12 + 4 * 8  # the flags byte, then four 8-byte addresses, then the checksum
+    if len(image) < end + 4 or _lookup3(bytes(image[:end])) != int.from_bytes(
+            image[end:end + 4], "little"):
+        return False
+    image[11] = 0
+    image[end:end + 4] = _lookup3(bytes(image[:end])).to_bytes(4, "little")
+    return True
+
+
+def _lookup3(data: bytes) -> int:
+    """Bob Jenkins' lookup3 hash (``hashlittle``, initial value 0): HDF5's metadata
+    checksum."""
+    def rot(x: int, k: int) -> int:
+        return ((x << k) | (x >> (32 - k))) & _MASK
+
+    length = len(data)
+    a = b = c = (0xDEADBEEF + length) & _MASK
+    i = 0
+    while length > 12:
+        a = (a + int.from_bytes(data[i:i + 4], "little")) & _MASK
+        b = (b + int.from_bytes(data[i + 4:i + 8], "little")) & _MASK
+        c = (c + int.from_bytes(data[i + 8:i + 12], "little")) & _MASK
+        a = (a - c) & _MASK; a ^= rot(c, 4); c = (c + b) & _MASK  # noqa: E702
+        b = (b - a) & _MASK; b ^= rot(a, 6); a = (a + c) & _MASK  # noqa: E702
+        c = (c - b) & _MASK; c ^= rot(b, 8); b = (b + a) & _MASK  # noqa: E702
+        a = (a - c) & _MASK; a ^= rot(c, 16); c = (c + b) & _MASK  # noqa: E702
+        b = (b - a) & _MASK; b ^= rot(a, 19); a = (a + c) & _MASK  # noqa: E702
+        c = (c - b) & _MASK; c ^= rot(b, 4); b = (b + a) & _MASK  # noqa: E702
+        length -= 12
+        i += 12
+    if length == 0:
+        return c
+    tail = data[i:i + length].ljust(12, b"\0")
+    a = (a + int.from_bytes(tail[0:4], "little")) & _MASK
+    b = (b + int.from_bytes(tail[4:8], "little")) & _MASK
+    c = (c + int.from_bytes(tail[8:12], "little")) & _MASK
+    c ^= b; c = (c - rot(b, 14)) & _MASK  # noqa: E702
+    a ^= c; a = (a - rot(c, 11)) & _MASK  # noqa: E702
+    b ^= a; b = (b - rot(a, 25)) & _MASK  # noqa: E702
+    c ^= b; c = (c - rot(b, 16)) & _MASK  # noqa: E702
+    a ^= c; a = (a - rot(c, 4)) & _MASK  # noqa: E702
+    b ^= a; b = (b - rot(a, 14)) & _MASK  # noqa: E702
+    c ^= b; c = (c - rot(b, 24)) & _MASK  # noqa: E702
+    return c
+
+
 class SafeReader:
     """An open HDF5 file read under the rules of the module docstring; every failure is an
     ``error`` (the caller's error class) naming the file and the item.
@@ -114,7 +171,11 @@ class SafeReader:
             self.file = h5py.File(self.path, "r", locking=False)
         except BlockingIOError as exc:
             raise self.fail(f"locked by another process ({reason(exc)})") from exc
-        except Exception as exc:  # h5py raises OSError, and others on some corruptions
+        except OSError as exc:
+            if "already open for write" not in str(exc):
+                raise self.fail(f"not a readable HDF5 file ({reason(exc)})") from exc
+            self.file = self._open_held_for_writing(exc)
+        except Exception as exc:  # h5py raises others on some corruptions
             raise self.fail(f"not a readable HDF5 file ({reason(exc)})") from exc
         try:
             self._check_links()
@@ -125,6 +186,19 @@ class SafeReader:
         except Exception as exc:  # HDF5 fails in many ways on a damaged file
             self.file.close()
             raise self.fail(f"corrupt file structure ({reason(exc)})") from exc
+
+    def _open_held_for_writing(self, exc: OSError) -> h5py.File:
+        """Another program holds the file open for writing (HDF5 marks that in the
+        superblock). Our files are replaced, never edited in place, so the bytes are read
+        into memory as they are, the mark cleared there, and that image opened."""
+        image = bytearray(self.path.read_bytes())
+        if not _clear_write_flag(image):
+            raise self.fail(f"locked by another process ({reason(exc)})") from exc
+        try:
+            return h5py.File(io.BytesIO(bytes(image)), "r", locking=False)
+        except Exception as again:
+            raise self.fail(f"locked by another process, and its image is not readable "
+                            f"({reason(again)})") from again
 
     def __enter__(self) -> SafeReader:
         return self

@@ -56,22 +56,43 @@ class Normalizer(BaseModel):
         (population) standard deviation, ``minmax`` the minimum and the range, both in
         float64. Constant features get their value as offset and scale 1, so they map to 0.
         With sample weights ``weight (N,)`` the mean and deviation are weighted and rows of
-        weight 0 are left out, so a weight of k counts as k copies of the row."""
+        weight 0 are left out, so a weight of k counts as k copies of the row. Features whose
+        squares overflow float64 (values near 1e300) are measured divided by their largest
+        magnitude; statistics that still are not finite raise ``DataError`` naming the
+        feature, and so do 0 features."""
         if method not in ("zscore", "minmax"):
             raise DataError(f"normalize method must be 'zscore' or 'minmax', found {method!r}")
+        if X.ndim != 2 or X.shape[1] == 0:
+            raise DataError(f"expected inputs (N, D) with D >= 1 features to fit a normalizer, "
+                            f"found shape {X.shape}")
         if weight is not None:
             X, weight = X[weight > 0], weight[weight > 0]
         low, high = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
         constant = high == low
-        if method == "zscore" and weight is not None:
-            offset = np.average(X, axis=0, weights=weight)
-            scale = np.sqrt(np.average(np.square(X - offset), axis=0, weights=weight))
-        elif method == "zscore":
-            offset, scale = X.mean(axis=0, dtype=np.float64), X.std(axis=0, dtype=np.float64)
+        if method == "zscore":
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: handled below
+                if weight is not None:
+                    offset = np.average(X, axis=0, weights=weight)
+                    scale = np.sqrt(np.average(np.square(X - offset), axis=0, weights=weight))
+                else:
+                    offset = X.mean(axis=0, dtype=np.float64)
+                    scale = X.std(axis=0, dtype=np.float64)
+            if not (np.isfinite(offset).all() and np.isfinite(scale).all()):
+                # features near 1e300: the squares overflow, so each feature is divided by
+                # its largest magnitude first
+                peak = np.maximum(np.abs(low), np.abs(high))
+                peak[peak == 0] = 1.0
+                offset, scale = _moments(X, peak, weight)
         else:
-            offset, scale = low, high - low
+            with np.errstate(over="ignore"):  # an overflow is reported below
+                offset, scale = low, high - low
         offset[constant] = low[constant]
         scale[constant | (scale == 0)] = 1.0
+        bad = ~(np.isfinite(offset) & np.isfinite(scale) & (scale > 0))
+        if bad.any():
+            raise DataError(f"cannot {method}-normalise feature {int(np.argmax(bad))}: its "
+                            f"statistics are offset {offset[bad][0]!r}, scale "
+                            f"{scale[bad][0]!r} (the values are too large to measure)")
         return cls(method=method, offset=offset, scale=scale)
 
     @classmethod
@@ -94,13 +115,59 @@ class Normalizer(BaseModel):
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """``(X - offset) / scale`` for ``X (N, D)``, as a new array in ``X``'s floating dtype
-        (float32 for integer inputs)."""
+        (float32 for integer inputs); float16 inputs are computed in float64 and rounded once.
+        A result that is not finite raises ``DataError`` naming the feature."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.offset.shape[0]:
             raise DataError(f"the normalizer expects inputs (N, {self.offset.shape[0]}), found "
                             f"shape {X.shape}")
         dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
-        out = X.astype(dtype)
-        out -= self.offset.astype(dtype, copy=False)
-        out /= self.scale.astype(dtype, copy=False)
+        if dtype.itemsize >= 4:  # float32 and float64 compute in their own precision
+            out = X.astype(dtype)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                out -= self.offset.astype(dtype, copy=False)
+                out /= self.scale.astype(dtype, copy=False)
+        else:  # float16 has too little range for the differences: computed in float64
+            out = np.empty(X.shape, dtype=dtype)
+            for start in range(0, X.shape[0], _BLOCK_ROWS):  # blocks bound the float64 copy
+                block = X[start:start + _BLOCK_ROWS].astype(np.float64)
+                out[start:start + _BLOCK_ROWS] = (block - self.offset) / self.scale
+        _check_result(out)
         return out
+
+
+#: rows normalised at a time (bounds the float64 working copy)
+_BLOCK_ROWS = 8192
+
+
+def _moments(X: np.ndarray, peak: np.ndarray, weight: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The (weighted) mean and population standard deviation of ``X (N, D)`` per feature,
+    computed in float64 on ``X / peak`` in blocks of rows and scaled back."""
+    total = np.zeros(X.shape[1])
+    mass = 0.0
+    for start in range(0, X.shape[0], _BLOCK_ROWS):
+        block = X[start:start + _BLOCK_ROWS].astype(np.float64) / peak
+        if weight is None:
+            total += block.sum(axis=0)
+            mass += block.shape[0]
+        else:
+            w = weight[start:start + _BLOCK_ROWS]
+            total += w @ block
+            mass += float(w.sum())
+    mean = total / mass
+    squares = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], _BLOCK_ROWS):
+        block = np.square(X[start:start + _BLOCK_ROWS].astype(np.float64) / peak - mean)
+        squares += block.sum(axis=0) if weight is None else \
+            weight[start:start + _BLOCK_ROWS] @ block
+    return mean * peak, np.sqrt(squares / mass) * peak
+
+
+def _check_result(out: np.ndarray) -> None:
+    """A normalised array must be finite in its dtype; ``DataError`` naming the feature."""
+    if np.isfinite(out).all():
+        return
+    feature = int(np.argmax(~np.isfinite(out).all(axis=0)))
+    raise DataError(f"normalising feature {feature} gave non-finite values in {out.dtype} "
+                    f"(raw values too large for it); use float32 or float64 inputs")

@@ -60,14 +60,17 @@ class _Snapshot:
     def __init__(self, optimizer: Optimizer) -> None:
         self.flats = [np.empty_like(a) for a in (optimizer.param, optimizer.grad,
                                                   optimizer.m, optimizer.v)]
-        self.state_json = ""
+        self.kept: RunState | None = None
         self.epoch = 0
 
     def take(self, optimizer: Optimizer, state: RunState) -> None:
         for kept, current in zip(self.flats, (optimizer.param, optimizer.grad, optimizer.m,
                                               optimizer.v), strict=True):
             np.copyto(kept, current)
-        self.state_json, self.epoch = state.model_dump_json(), state.epoch
+        # a shallow copy (every epoch, so it must be cheap): the counters are immutable, the
+        # generator state is a new dict each epoch, and the schedule state is copied
+        self.kept = state.model_copy(update={"schedule": state.schedule.model_copy()})
+        self.epoch = state.epoch
 
     def model(self, model: Model) -> Model:
         """A model of ``model``'s spec holding this snapshot's arrays (not copied)."""
@@ -86,7 +89,7 @@ class _Snapshot:
 
     def state(self, current: RunState) -> RunState:
         """The run state as it was at this epoch (its history is a prefix of the current)."""
-        state = RunState.model_validate_json(self.state_json)
+        state = self.kept.model_copy()
         state.history = current.history.prefix(self.epoch)
         state.best = current.best
         return state
@@ -190,10 +193,14 @@ class BasicRoutinizer(TrainingConfig):
             return self._train(model, train, None, list(callbacks))
         with folder.locked():
             atomic.remove_stale_temps(folder.path)
-            loggers: list[Callback] = [CsvLogger(folder.history_csv)]
+            loggers = [CsvLogger(folder.history_csv)]
             if self.tensorboard:
                 loggers.append(TensorBoardLogger(folder.tensorboard))
-            return self._train(model, train, folder, [*loggers, *callbacks])
+            try:
+                return self._train(model, train, folder, [*loggers, *callbacks])
+            finally:
+                for logger in loggers:
+                    logger.close()
 
     def _train(self, model: Model, train: Data, folder: RunFolder | None,
                callbacks: list[Callback]) -> History:
@@ -230,6 +237,8 @@ class BasicRoutinizer(TrainingConfig):
                 writer.finish(reason=type(exc).__name__)  # the last good epoch stays on disk
                 raise
             writer.finish()
+            if signals.received:  # noted during the last epoch or its save: still acted on
+                outcome = "interrupted"
             _call(callbacks, "on_train_end", self, model)
         writer.curves(progress)
         if outcome == "interrupted":

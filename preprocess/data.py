@@ -34,6 +34,8 @@ def _features(X: Any, split: str) -> np.ndarray:
     if X.ndim != 2:
         raise DataError(f"X_{split} must have ndim 2 (N, features), found ndim {X.ndim} "
                         f"(shape {X.shape})")
+    if X.shape[1] == 0:
+        raise DataError(f"X_{split} must have at least 1 feature, found shape {X.shape}")
     if X.dtype.kind in "iub":
         X = X.astype(np.float32)
     elif X.dtype.kind != "f":

@@ -27,6 +27,9 @@ script would (make the data, build the model, train W1 for two epochs), so it co
 the bench's second model nor its probes; the bench process's own peak is printed beside it.
 Start-up: the wall time of ``mlp --help`` (the installed command, in a process of its own),
 median of 9 runs after a warm-up, beside that of ``python -c pass``.
+Checkpoint overhead: the shipped sin config and a 1000x20 classifier (20-64-64-5, batch 16,
+20 epochs) trained without checkpoints and into a run folder at the default save cadence
+(``--checkpoints-only`` runs just these).
 Prints a table and one JSON line.
 """
 
@@ -451,6 +454,60 @@ def mlp_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "mlp.cli"]
 
 
+# ---------------------------------------------------------------- checkpoint overhead
+def _train_seconds(make: object, folder: Path | None) -> float:
+    """Seconds of ``routinizer.run(model, data)`` for ``(routinizer, model, data) = make()``,
+    into a fresh run folder ``folder`` (None: no checkpoints)."""
+    routinizer, model, data = make()  # type: ignore[operator]
+    routinizer.progress = False
+    routinizer.checkpoint_dir = folder
+    start = time.perf_counter()
+    routinizer.run(model, data)
+    return time.perf_counter() - start
+
+
+def _sin_config_run() -> tuple[BasicRoutinizer, Model, Data]:
+    from mlp.config import RunConfig, load_data
+
+    config = RunConfig.from_file(Path(__file__).parent / "configs" / "sin.json")
+    data = load_data(config.data)
+    config.loss_for(data.task)
+    return config.train, config.build_model(data.n_features, data.n_outputs), data
+
+
+def _classifier_run() -> tuple[BasicRoutinizer, Model, Data]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 20)).astype(np.float32)
+    y = (X[:, :5] @ rng.normal(size=(5, 5))).argmax(axis=1)
+    return (BasicRoutinizer(epochs=20, batch_size=16, seed=0), Model.mlp([20, 64, 64, 5]),
+            Data(X, y))
+
+
+def checkpoint_overhead(r: dict, rounds: int) -> None:
+    """The cost of a run folder at the default save cadence: the shipped sin config and a
+    1000x20 classifier (20-64-64-5, batch 16, 20 epochs), each trained bare and into a fresh
+    run folder in alternating rounds (the first a warm-up); medians and the median ratio,
+    and the time of drawing the run's curves.png alone (included in the run folder's)."""
+    from mlp.plotting import save_curves
+
+    for name, make in (("sin_config", _sin_config_run), ("classifier_1000x20", _classifier_run)):
+        bare, folder_s, curves = [], [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(rounds):
+                bare.append(_train_seconds(make, None))
+                folder_s.append(_train_seconds(make, Path(tmp) / f"run{i}"))
+                history = load_checkpoint(RunFolder(Path(tmp) / f"run{i}").last).history
+                start = time.perf_counter()
+                save_curves(history, Path(tmp) / "c.png")
+                curves.append(time.perf_counter() - start)
+        r[f"ckpt_{name}_curves_png_s"] = statistics.median(curves[1:])  # part of the run
+        bare, folder_s = bare[1:], folder_s[1:]
+        r[f"ckpt_{name}_bare_s"] = statistics.median(bare)
+        r[f"ckpt_{name}_run_folder_s"] = statistics.median(folder_s)
+        r[f"ckpt_{name}_ratio"] = statistics.median(
+            [b / a for a, b in zip(bare, folder_s, strict=True)])
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, n, batch, iterations = sys.argv[2], *map(int, sys.argv[3:6])
@@ -463,12 +520,20 @@ def main() -> None:
                         help="interleaved rounds per workload, the first a warm-up (4)")
     parser.add_argument("--json-only", action="store_true")
     parser.add_argument("--no-sweep", action="store_true", help="skip the sweep section")
+    parser.add_argument("--checkpoints-only", action="store_true",
+                        help="only the checkpoint-overhead figures (a few seconds)")
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be at least 2 (the first is a warm-up)")
     n = 10000 if args.quick else 60000
     iterations = 200 if args.quick else 2000
     median = statistics.median
+
+    if args.checkpoints_only:
+        r_ckpt: dict = {}
+        checkpoint_overhead(r_ckpt, max(args.rounds, 4))
+        _print(r_ckpt, args.json_only)
+        return
 
     X, y = make_w1(n)
     r: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, "
@@ -539,12 +604,18 @@ def main() -> None:
     model.predict(X)
     r["predict_per_s"] = n / (time.perf_counter() - start)
     onnx_latency(X, y, r)
+    checkpoint_overhead(r, max(args.rounds, 4))
+    _print(r, args.json_only)
 
     if not args.no_sweep:  # a 16-trial digits sweep: 1 vs 2 workers, machinery overhead
         r.update(bench_sweep.run())
 
     if not args.json_only:
         print(f"machine: {r['machine']}")
+
+def _print(r: dict, json_only: bool) -> None:
+    if not json_only:
+        print(f"machine: {r.get('machine', platform.machine())}")
         print(f"{'measure':<32}{'value':>26}")
         for key, value in r.items():
             if key != "machine":
