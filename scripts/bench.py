@@ -605,13 +605,10 @@ def main() -> None:
     r["predict_per_s"] = n / (time.perf_counter() - start)
     onnx_latency(X, y, r)
     checkpoint_overhead(r, max(args.rounds, 4))
-    _print(r, args.json_only)
-
     if not args.no_sweep:  # a 16-trial digits sweep: 1 vs 2 workers, machinery overhead
         r.update(bench_sweep.run())
+    _print(r, args.json_only)
 
-    if not args.json_only:
-        print(f"machine: {r['machine']}")
 
 def _print(r: dict, json_only: bool) -> None:
     if not json_only:
