@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--worker", action="store_true",
                        help="run as one worker process of a sweep (what --workers starts)")
 
-    diagnose = command("diagnose", "per-layer table and diagnostics.png of a run")
+    diagnose = command("diagnose", f"per-layer table and {run_folder.DIAGNOSTICS} of a run")
     diagnose.add_argument("run", type=Path,
                           help=f"run folder (its {run_folder.LAST} is used) or checkpoint file")
     return parser

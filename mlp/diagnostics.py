@@ -41,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlp.checkpoint import load_checkpoint
 from mlp.history import History
 from mlp.layers import DropoutLayer, Layer, Nonlinearity
 from mlp.model import Model
+from mlp.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from preprocess import Data
@@ -475,11 +477,8 @@ def diagnose(run: str | Path, data: Data) -> tuple[str, Path]:
     warnings given) and the path of the ``diagnostics.png`` written next to the checkpoint.
     ``data`` is the run's data (``mlp.config.load_data`` of its ``config.json``): its first
     training rows are the probe batch."""
-    from mlp.checkpoint import load_checkpoint
-
-    run = Path(run)
     checkpoint = load_checkpoint(run)
-    folder = run if run.is_dir() else run.parent
+    folder = RunFolder.of(checkpoint.path)
     model, history = checkpoint.model, checkpoint.history
     probes, _ = probe(model, np.asarray(data.X_train[:PROBE_SIZE], dtype=model.dtype))
     epoch = history.epoch[-1] if len(history) else 0
@@ -494,7 +493,7 @@ def diagnose(run: str | Path, data: Data) -> tuple[str, Path]:
         lines += [f"  {text}" for text in history.diagnostic_warnings.values()]
     else:
         lines.append("no warnings")
-    path = save_figure(history, probes, folder / "diagnostics.png",
+    path = save_figure(history, probes, folder.diagnostics,
                        title=f"{folder.name}: epoch {epoch}")
-    lines.append(f"diagnostics.png: {path}")
+    lines.append(f"{path.name}: {path}")
     return "\n".join(lines), path

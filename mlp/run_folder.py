@@ -8,6 +8,7 @@ A run folder (``ckpt/<run>/`` by default) holds::
     curves.png     loss, accuracy and learning-rate curves
     history.csv    one row per epoch, appended as the run goes
     tensorboard/   TensorBoard scalar events (with ``train.tensorboard: true``)
+    diagnostics.png  per-layer diagnostics (``mlp diagnose``)
     .lock          the advisory lock a training process holds (with its process id)
 
 Paths a file names (``checkpoint_dir`` inside a checkpoint) are information: the folder a
@@ -32,6 +33,7 @@ BEST = "best.h5"
 CURVES = "curves.png"
 HISTORY_CSV = "history.csv"
 TENSORBOARD = "tensorboard"
+DIAGNOSTICS = "diagnostics.png"
 LOCK = ".lock"
 #: the files that make a folder hold a run (``mlp train`` refuses such a folder)
 RUN_FILES = (CONFIG, LAST, BEST)
@@ -91,6 +93,10 @@ class RunFolder:
     @property
     def tensorboard(self) -> Path:
         return self.path / TENSORBOARD
+
+    @property
+    def diagnostics(self) -> Path:
+        return self.path / DIAGNOSTICS
 
     @property
     def lock_file(self) -> Path:

@@ -115,7 +115,8 @@ def _string_constants(path: Path) -> list[str]:
 
 def test_run_folder_file_names_are_spelled_only_by_the_run_folder_module():
     names = (run_folder.CONFIG, run_folder.LAST, run_folder.BEST, run_folder.CURVES,
-             run_folder.HISTORY_CSV, run_folder.LOCK)
+             run_folder.HISTORY_CSV, run_folder.LOCK, run_folder.DIAGNOSTICS,
+             run_folder.TENSORBOARD)
     files = [*_modules().values(), *sorted((ROOT / "scripts").glob("*.py"))]
     def names_one(text: str) -> bool:  # the name itself, or a path or message ending in it
         return any(text == name or text.endswith(("/" + name, " " + name)) or
