@@ -169,10 +169,13 @@ class BasicRoutinizer(TrainingConfig):
         return routinizer, checkpoint.model
 
     # --------------------------------------------------------------- training
-    def run(self, model: Model, data: Data, callbacks: Sequence[Callback] = ()) -> History:
+    def run(self, model: Model, data: Data, callbacks: Sequence[Callback] = (), *,
+            curves: bool = True) -> History:
         """Train ``model`` on ``data`` until ``epochs`` epochs are done; return the History.
 
         ``callbacks`` observe the run (``mlp.callbacks``); they are not part of its state.
+        ``curves=False`` skips drawing the run folder's ``curves.png`` at the end of this call
+        (for callers that continue the run epoch by epoch and draw it once themselves).
         """
         if self._model is not model:
             self._start_fresh(model)
@@ -190,20 +193,20 @@ class BasicRoutinizer(TrainingConfig):
             if self.tensorboard:
                 log.warning("train.tensorboard needs a run folder (checkpoint_dir); no events "
                             "are written")
-            return self._train(model, train, None, list(callbacks))
+            return self._train(model, train, None, list(callbacks), curves)
         with folder.locked():
             atomic.remove_stale_temps(folder.path)
             loggers = [CsvLogger(folder.history_csv)]
             if self.tensorboard:
                 loggers.append(TensorBoardLogger(folder.tensorboard))
             try:
-                return self._train(model, train, folder, [*loggers, *callbacks])
+                return self._train(model, train, folder, [*loggers, *callbacks], curves)
             finally:
                 for logger in loggers:
                     logger.close()
 
     def _train(self, model: Model, train: Data, folder: RunFolder | None,
-               callbacks: list[Callback]) -> History:
+               callbacks: list[Callback], curves: bool = True) -> History:
         """The epoch loop: train, record, save by the cadence, show, stop when a rule says."""
         state = self._state
         optimizer = self._packed(model)
@@ -240,7 +243,8 @@ class BasicRoutinizer(TrainingConfig):
             if signals.received:  # noted during the last epoch or its save: still acted on
                 outcome = "interrupted"
             _call(callbacks, "on_train_end", self, model)
-        writer.curves(progress)
+        if curves:
+            writer.curves(progress)
         if outcome == "interrupted":
             raise TrainingInterrupted(signals.received, state.epoch, self.epochs,
                                       None if folder is None else folder.path)

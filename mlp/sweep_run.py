@@ -31,6 +31,7 @@ from mlp.checkpoint import load_checkpoint
 from mlp.config import RunConfig, load_data
 from mlp.errors import CheckpointError, MLPError
 from mlp.model import Model
+from mlp.plotting import save_curves
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
 from mlp.sweep import SweepConfig
@@ -80,10 +81,22 @@ class RepeatRun:
         monitored = history.val_loss[-1] if state.monitor == "val_loss" else history.train_loss[-1]
         return monitored is not None and monitored <= routinizer.target_loss
 
-    def advance(self, epochs: int) -> None:
-        """Train until ``epochs`` epochs (at most the config's) are done."""
+    def draw_curves(self) -> None:
+        """The run folder's ``curves.png``, best effort (a warning if it cannot be drawn)."""
+        history, state = self.routinizer.history, self.routinizer.state
+        if not len(history):
+            return
+        try:
+            save_curves(history, RunFolder(self.folder).curves, title=self.folder.name,
+                        stopped_early_at=history.epoch[-1] if state.stopped_early else None)
+        except Exception as exc:  # a picture never fails a trial
+            log.warning("trial run %s: could not draw its curves (%s)", self.folder, exc)
+
+    def advance(self, epochs: int, curves: bool = True) -> None:
+        """Train until ``epochs`` epochs (at most the config's) are done; ``curves=False``
+        leaves the run folder's picture to ``draw_curves``."""
         self.routinizer.epochs = min(epochs, self.epochs)
-        self.routinizer.run(self.model, self.data)
+        self.routinizer.run(self.model, self.data, curves=curves)
 
 
 class Worker:
@@ -199,18 +212,22 @@ class Worker:
                 if not run.done:
                     run.advance(epochs)
             return False
-        for epoch in range(1, epochs + 1):
+        try:  # each run's curves.png drawn once at the end, not once per stepped epoch
+            for epoch in range(1, epochs + 1):
+                for run in runs:
+                    if not run.done and run.routinizer.state.epoch < epoch:
+                        run.advance(epoch, curves=False)
+                value = self._epoch_value(runs, epoch)
+                if value is None:
+                    return False
+                trial.report(value, epoch)
+                if trial.should_prune():
+                    log.info("trial %d pruned at epoch %d", trial.number, epoch)
+                    return True
+            return False
+        finally:
             for run in runs:
-                if not run.done and run.routinizer.state.epoch < epoch:
-                    run.advance(epoch)
-            value = self._epoch_value(runs, epoch)
-            if value is None:
-                return False
-            trial.report(value, epoch)
-            if trial.should_prune():
-                log.info("trial %d pruned at epoch %d", trial.number, epoch)
-                return True
-        return False
+                run.draw_curves()
 
     def _epoch_value(self, runs: list[RepeatRun], epoch: int) -> float | None:
         """The mean over repeats of the per-epoch metric at ``epoch`` (None when no repeat

@@ -159,6 +159,9 @@ def test_median_pruning_stops_hopeless_trials_and_steps_bit_identically(tmp_path
     for ours, theirs in zip(weights(folder), reference, strict=True):
         np.testing.assert_array_equal(ours, theirs)
     assert load_checkpoint(folder / "last.h5").history.val_loss == history.val_loss
+    for trial in trials:  # the stepped trials still get their picture, drawn once at the end
+        picture = tmp_path / "sw" / f"trial-{trial.number:04d}" / "curves.png"
+        assert picture.stat().st_size > 0
 
 
 def _check_each_configuration_ran_once(trials: list, n: int, epochs: int) -> None:
