@@ -19,7 +19,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    StringConstraints,
+    model_validator,
+)
 
 from mlp.errors import MLPError
 from mlp.model import Model, NonlinearityKind
@@ -30,6 +38,18 @@ from preprocess import Data
 
 class ConfigError(MLPError):
     """A config file that cannot be read as a JSON object, or a bad ``--set``."""
+
+
+def _one_folder_name(name: str) -> str:
+    if name in (".", ".."):
+        raise ValueError(f"a name must name a folder of its own, found {name!r}")
+    return name
+
+
+#: a run's or a sweep's name, which becomes a folder under the checkpoint root: letters,
+#: digits, "_", "." and "-", and neither "." nor ".." (which would name the root or its parent)
+FolderName = Annotated[str, StringConstraints(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$"),
+                       AfterValidator(_one_folder_name)]
 
 
 #: validation context under which a ``Model`` spec is checked without drawing weights
@@ -133,7 +153,7 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: FolderName
     data: DataConfig
     model: MlpSpec | Model
     train: BasicRoutinizer = Field(default_factory=BasicRoutinizer)

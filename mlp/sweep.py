@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from mlp.config import RunConfig, apply_override
+from mlp.config import FolderName, RunConfig, apply_override
 
 METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_loss",
            "test_accuracy")
@@ -153,7 +153,7 @@ class SweepConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: FolderName
     base: RunConfig | str = Field(description="a run config, or the path of one (relative to "
                                               "the sweep file)")
     space: dict[str, Distribution] = Field(default_factory=dict)

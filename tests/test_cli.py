@@ -125,3 +125,12 @@ def test_cli_resume_is_bit_identical_to_one_long_run(tmp_path, capsys):
         assert np.array_equal(x, y), name
     assert a.history.train_loss == b.history.train_loss
     assert a.history.epoch == b.history.epoch == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("name", ["..", "."])
+def test_a_run_name_cannot_point_outside_the_checkpoint_root(tmp_path, capsys, name):
+    config = _write_config(tmp_path / "c.json")
+    root = tmp_path / "root" / "ckpt"
+    assert main(["train", str(config), "--ckpt-root", str(root), "--set", f'name="{name}"']) == 2
+    assert "name: value error, a name must name a folder of its own" in capsys.readouterr().err
+    assert not (tmp_path / "root").exists()
