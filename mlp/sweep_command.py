@@ -19,6 +19,7 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from mlp.config import load_data
@@ -63,7 +64,8 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
               url: str | None = None, n_trials: int | None = None, progress: bool = True,
               report: bool = True) -> SweepOutcome:
     """Run (or finish) the sweep with ``workers`` processes on this machine, then write the
-    report. Workers beyond one are fresh processes with single-threaded BLAS."""
+    report. This process is the first worker; the others are fresh processes. With more
+    than one worker, every worker (this one included) runs with single-threaded BLAS."""
     started = time.perf_counter()
     config.check_space()  # every value of the space built into a run config
     data = load_data(config.run_config.data)
@@ -85,7 +87,19 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
             if not shared.exists():
                 folder.mkdir(parents=True, exist_ok=True)
                 data.save(shared)
-            failed = _spawn(sweep_file, folder, workers, url, total, bar, study)
+            # this process is one of the workers (it has loaded everything already), with
+            # single-threaded BLAS like the others, while the rest start up
+            processes = _spawn(sweep_file, folder, workers - 1, url, total)
+            try:
+                with threadpool_limits(limits=1, user_api="blas"):
+                    worker = Worker(config, folder, study, storage, total, data)
+                    worker.work(on_trial=lambda: _refresh(bar, study))
+                trial_seconds, training_seconds = worker.trial_seconds, worker.training_seconds
+                failed = _follow(processes, bar, study)
+            except BaseException:
+                for process in processes:
+                    process.terminate()
+                raise
     finally:
         _refresh(bar, study)
         bar.close()
@@ -96,24 +110,27 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
                         ended - report_started, reports, failed)
 
 
-def _spawn(sweep_file: Path, folder: Path, workers: int, url: str | None, total: int,
-           bar: tqdm, study: optuna.Study) -> list[str]:
+def _spawn(sweep_file: Path, folder: Path, workers: int, url: str | None,
+           total: int) -> list[subprocess.Popen]:
     """Start ``workers`` worker processes (each ``mlp sweep`` with one worker, no report,
-    single-threaded BLAS), follow the study until they end; return the failed ones."""
+    single-threaded BLAS)."""
     env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
     command = [sys.executable, "-m", "mlp.cli", "-q", "sweep", str(sweep_file),
                "--ckpt-root", str(folder.parent), "--trials", str(total), "--worker"]
     if url is not None:
         command += ["--storage", url]
-    processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
-    try:
-        while any(p.poll() is None for p in processes):
-            _refresh(bar, study)
-            time.sleep(0.5)
-    except BaseException:
-        for process in processes:
-            process.terminate()
-        raise
+    return [subprocess.Popen(command, env=env) for _ in range(workers)]
+
+
+def _follow(processes: list[subprocess.Popen], bar: tqdm, study: optuna.Study) -> list[str]:
+    """Follow the study until the worker processes end; return the failed ones."""
+    while any(p.poll() is None for p in processes):
+        _refresh(bar, study)
+        running = next(p for p in processes if p.poll() is None)
+        try:  # returns as soon as that worker ends, so the last one is not waited for
+            running.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
     return [f"worker {p.pid} ended with status {p.returncode}" for p in processes
             if p.returncode != 0]
 
