@@ -273,14 +273,23 @@ def params_figure(results: SweepResults, study: optuna.Study | None = None) -> F
         numeric = "choice" not in spec or all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in spec["choice"])
         labels = [_text(v) for v in spec.get("choice", [])]
+        dots: tuple[list, list, list] = ([], [], [])  # x, y, colour: one scatter call each
+        means: tuple[list, list, list] = ([], [], [])
         for trial in shown:
             value = trial.params.get(key)
             x = value if numeric else labels.index(_text(value))
             color = OTHER_COLOR if trial.state == "PRUNED" else "tab:blue"
-            ax.scatter([x] * len(trial.values), trial.values, s=12, color=color, alpha=0.6)
+            for y in trial.values:
+                for column, item in zip(dots, (x, y, color), strict=True):
+                    column.append(item)
             if trial.mean is not None:
-                ax.scatter([x], [trial.mean], marker="D", s=36, color=color,
-                           edgecolors="black", linewidths=0.5)
+                for column, item in zip(means, (x, trial.mean, color), strict=True):
+                    column.append(item)
+        if dots[0]:
+            ax.scatter(dots[0], dots[1], s=12, c=dots[2], alpha=0.6)
+        if means[0]:
+            ax.scatter(means[0], means[1], marker="D", s=36, c=means[2], edgecolors="black",
+                       linewidths=0.5)
         if not numeric:
             ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize="small")
             ax.set_xlim(-0.5, len(labels) - 0.5)
