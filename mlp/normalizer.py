@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlp.arrays import all_finite
 from mlp.errors import DataError
 
 Method = Literal["zscore", "minmax"]
@@ -166,7 +167,7 @@ def _moments(X: np.ndarray, peak: np.ndarray, weight: np.ndarray | None
 
 def _check_result(out: np.ndarray) -> None:
     """A normalised array must be finite in its dtype; ``DataError`` naming the feature."""
-    if np.isfinite(out).all():
+    if all_finite(out):  # blockwise: no boolean copy of the data
         return
     feature = int(np.argmax(~np.isfinite(out).all(axis=0)))
     raise DataError(f"normalising feature {feature} gave non-finite values in {out.dtype} "
