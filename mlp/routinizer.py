@@ -271,7 +271,7 @@ class BasicRoutinizer(TrainingConfig):
             if signals.received:
                 return None
             out = model.forward(X_batch, train=True, rng=rng, validate=False, kernels=kernels)
-            value = loss.forward(out, y_batch, w_batch)
+            value = loss.forward(out, y_batch, w_batch, validate=False)  # _check_data did
             if not math.isfinite(value):
                 raise TrainingDiverged(f"loss became {value} at epoch {epoch + 1}, step "
                                        f"{state.step + 1} (lr {lr:g}); lower lr or set grad_clip")
@@ -335,6 +335,15 @@ class BasicRoutinizer(TrainingConfig):
             if data.n_classes > model.out_features:
                 raise DataError(f"the data has {data.n_classes} classes, the model's last "
                                 f"layer has {model.out_features} outputs")
+            # checked once here, so the loss skips the check on every batch
+            for split in ("train", "val"):
+                y = getattr(data, f"y_{split}")
+                if y is not None and y.size and (y.dtype.kind not in "iu" or y.ndim != 1
+                                                 or y.min() < 0
+                                                 or y.max() >= model.out_features):
+                    raise DataError(f"y_{split} must hold class indices in [0, "
+                                    f"{model.out_features - 1}], found dtype {y.dtype}, "
+                                    f"shape {y.shape}")
         elif self.loss.kind in ("mse", "mae") and data.task != "regression":
             raise DataError(f"{self.loss.kind} needs regression data (2-D float targets), "
                             f"found {data.task}")

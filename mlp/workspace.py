@@ -10,6 +10,7 @@ that knows where Pydantic keeps it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -32,14 +33,18 @@ class Buffers:
         self.arrays: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
         self.limit = limit
 
-    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
-        """The work array ``name`` of ``shape`` and ``dtype`` (uninitialised contents)."""
+    def get(self, name: Hashable, shape: tuple[int, ...], dtype: np.dtype | type,
+            fill: Callable[[np.ndarray], object] | None = None) -> np.ndarray:
+        """The work array ``name`` of ``shape`` and ``dtype``: uninitialised contents, or
+        filled once by ``fill(array)`` when it is made (a constant the caller keeps)."""
         key = (name, shape, dtype)
         array = self.arrays.get(key)
         if array is None:
             if len(self.arrays) >= self.limit:
                 self.arrays.clear()
             array = self.arrays[key] = np.empty(shape, dtype=dtype)
+            if fill is not None:
+                fill(array)
         return array
 
     def clear(self) -> None:

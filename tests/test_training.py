@@ -140,6 +140,19 @@ def test_data_and_loss_mismatches_raise_data_error():
         BasicRoutinizer(epochs=1, loss="mse", progress=False).run(Model.mlp([5, 2]), data)
 
 
+def test_class_indices_changed_after_construction_are_checked_once_before_training():
+    """The loss skips its per-batch range check in training; the trainer checks instead."""
+    data = _small_classification()
+    model = Model.mlp([5, 2], seed=0)
+    before = [a.copy() for _, a in model.named_arrays()]
+    data.y_train = data.y_train.copy()
+    data.y_train[3] = 2  # a third class for a two-output model
+    with pytest.raises(DataError, match=r"y_train must hold class indices in \[0, 1\]"):
+        BasicRoutinizer(epochs=1, progress=False).run(model, data)
+    assert all(np.array_equal(a, b) for a, (_, b) in zip(before, model.named_arrays(),
+                                                           strict=True))
+
+
 @pytest.mark.parametrize(
     "field",
     [{"lr": 0}, {"epochs": 0}, {"beta1": 1.0}, {"beta2": -0.1}, {"batch_size": 0},
