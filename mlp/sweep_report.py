@@ -240,7 +240,8 @@ def curves_figure(results: SweepResults) -> Figure:
     ax.set_ylabel(column)
     if "loss" in column and _spans_decades(results):
         ax.set_yscale("log")
-    ax.set_title(f"{results.name}: {column} of every run (grey), best highlighted")
+    # an explicit height: no measuring of the top ticks (there are none) at every draw
+    ax.set_title(f"{results.name}: {column} of every run (grey), best highlighted", y=1.0)
     ax.grid(alpha=0.3)
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.9)
     return fig

@@ -34,8 +34,9 @@ from mlp.errors import MLPError
 from mlp.sweep import SweepConfig, describe_changes
 
 JOURNAL = "study.journal"
-HEARTBEAT_SECONDS = 5
-GRACE_SECONDS = 20
+HEARTBEAT_SECONDS = 5  #: default interval of a running trial's heartbeat (PostgreSQL)
+GRACE_SECONDS = 20  #: default silence after which a running trial's worker counts as dead
+HEARTBEAT_ENV, GRACE_ENV = "MLP_SWEEP_HEARTBEAT", "MLP_SWEEP_GRACE"
 FINGERPRINT_ATTR = "sweep"
 ERROR_ATTR = "error"
 RUNS_ATTR = "runs"
@@ -94,6 +95,26 @@ def shown_url(url: str) -> str:
         return url
 
 
+def heartbeat_seconds() -> tuple[int, int]:
+    """``(interval, grace)`` of the heartbeats of a PostgreSQL study: ``MLP_SWEEP_HEARTBEAT``
+    and ``MLP_SWEEP_GRACE`` (whole seconds, the grace longer than the interval) or the
+    defaults 5 and 20. Workers started by ``--workers`` inherit them."""
+    values = []
+    for name, default in ((HEARTBEAT_ENV, HEARTBEAT_SECONDS), (GRACE_ENV, GRACE_SECONDS)):
+        text = os.environ.get(name, "").strip()
+        if not text:
+            values.append(default)
+        elif text.isdigit() and int(text) > 0:
+            values.append(int(text))
+        else:
+            raise MLPError(f"{name} must be a positive whole number of seconds, found {text!r}")
+    interval, grace = values
+    if grace <= interval:
+        raise MLPError(f"{GRACE_ENV} ({grace} s) must be longer than {HEARTBEAT_ENV} "
+                       f"({interval} s): a live worker would be taken for dead")
+    return interval, grace
+
+
 def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
     """The journal file in ``folder`` (``url`` None), else an RDB storage with heartbeats
     and retries; an unreachable server raises ``MLPError`` in one line."""
@@ -102,6 +123,7 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
         return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     import sqlalchemy
 
+    interval, grace = heartbeat_seconds()
     url = storage_url(url)
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql"):
@@ -111,7 +133,7 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
     try:
         with quiet_optuna():
             return RDBStorage(url, engine_kwargs=engine_kwargs,
-                              heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                              heartbeat_interval=interval, grace_period=grace,
                               **{argument: _Retry(max_retry=MAX_RETRIES)})
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
@@ -251,7 +273,7 @@ def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
 
 
 class Heartbeat:
-    """Record a trial's heartbeat every ``HEARTBEAT_SECONDS`` in a thread (RDB storages)."""
+    """Record a trial's heartbeat in a thread, at the storage's interval (RDB storages)."""
 
     def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
         self._storage, self._trial_id = storage, trial_id
@@ -266,7 +288,8 @@ class Heartbeat:
         return self
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        interval = self._storage.get_heartbeat_interval() or HEARTBEAT_SECONDS
+        while not self._stop.wait(interval):
             self._storage.record_heartbeat(self._trial_id)
 
     def __exit__(self, *exc: object) -> None:

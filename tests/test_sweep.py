@@ -208,17 +208,19 @@ def test_postgres_two_worker_processes_run_every_trial_once(tmp_path, postgres_u
     assert not (tmp_path / "pg-sweep" / "study.journal").exists()
 
 
-@pytest.mark.parametrize("folder_kept", [True, False], ids=["resumed", "folder-lost"])
-def test_killed_worker_trial_finishes_bit_identically_on_rerun(tmp_path, folder_kept):
-    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.01]}})
+def _kill_a_worker_mid_trial(tmp_path: Path, name: str, *storage: str) -> tuple[Path, int]:
+    """Start a one-worker sweep (two 15-epoch trials, a checkpoint per epoch) and SIGKILL it
+    once its first trial has saved a checkpoint; return the sweep file and how many epochs
+    that checkpoint holds."""
+    path = write_sweep(tmp_path, name=name, space={"train.lr": {"choice": [0.03, 0.01]}})
     config = json.loads(path.read_text())
     config["base"]["train"]["epochs"] = 15
     config["base"]["train"]["save_every_epochs"] = 1  # a checkpoint per epoch to kill between
     path.write_text(json.dumps(config))
     worker = subprocess.Popen([sys.executable, "-m", "mlp.cli", "-q", "sweep", str(path),
-                               "--ckpt-root", str(tmp_path)],
+                               "--ckpt-root", str(tmp_path), *storage],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last = tmp_path / "sw" / "trial-0000" / "last.h5"
+    last = tmp_path / name / "trial-0000" / "last.h5"
     deadline = time.monotonic() + 60
     while not last.exists() and worker.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -226,28 +228,59 @@ def test_killed_worker_trial_finishes_bit_identically_on_rerun(tmp_path, folder_
     worker.wait()
     interrupted_at = len(load_checkpoint(last).history)
     assert 0 < interrupted_at < 15
-    if not folder_kept:  # as when the trial ran on another machine
-        shutil.rmtree(last.parent)
+    return path, interrupted_at
 
-    assert sweep(path, tmp_path) == 0
-    trials = study(tmp_path).trials
+
+def _check_the_retry_finished_bit_identically(tmp_path: Path, name: str, trials: list,
+                                              interrupted_at: int | None) -> None:
+    """Trial 0 failed (its worker died) and was retried once, from its checkpoint at
+    ``interrupted_at`` (None: from scratch), ending as an uninterrupted run would."""
     assert [t.number for t in trials] == [0, 1, 2]
     assert trials[0].state.name == "FAIL"
     retry = next(t for t in trials if t.params == trials[0].params and t.number != 0)
     assert retry.state.name == "COMPLETE"
     (run,) = retry.user_attrs["runs"]
-    started = f"resumed at epoch {interrupted_at}" if folder_kept else "fresh"
+    started = "fresh" if interrupted_at is None else f"resumed at epoch {interrupted_at}"
     assert run["started"] == started and run["epochs"] == 15
-    folder = tmp_path / "sw" / f"trial-{retry.number:04d}"
-    assert not (tmp_path / "sw" / "trial-0000").exists()
+    folder = tmp_path / name / f"trial-{retry.number:04d}"
+    assert not (tmp_path / name / "trial-0000").exists()
     reference, history = direct_run(folder)
     for ours, theirs in zip(weights(folder), reference, strict=True):
         np.testing.assert_array_equal(ours, theirs)
     assert load_checkpoint(folder / "last.h5").history.val_loss == history.val_loss
-    notes = {r["number"]: r["note"] for r in rows(tmp_path)}
+    notes = {r["number"]: r["note"] for r in rows(tmp_path, name)}
     assert notes["0"] == f"worker lost; retried as trial {retry.number}"
     assert notes[str(retry.number)] == "retry of trial 0; " + (
-        started if folder_kept else "restarted with the same seeds")
+        "restarted with the same seeds" if interrupted_at is None else started)
+
+
+@pytest.mark.parametrize("folder_kept", [True, False], ids=["resumed", "folder-lost"])
+def test_killed_worker_trial_finishes_bit_identically_on_rerun(tmp_path, folder_kept):
+    path, interrupted_at = _kill_a_worker_mid_trial(tmp_path, "sw")
+    if not folder_kept:  # as when the trial ran on another machine
+        shutil.rmtree(tmp_path / "sw" / "trial-0000")
+    assert sweep(path, tmp_path) == 0
+    _check_the_retry_finished_bit_identically(tmp_path, "sw", study(tmp_path).trials,
+                                              interrupted_at if folder_kept else None)
+
+
+def test_killed_postgres_worker_is_found_by_its_heartbeat_and_its_trial_resumed(
+        tmp_path, postgres_url, monkeypatch):
+    """The dead worker's trial stays RUNNING in PostgreSQL; once its heartbeat is older than
+    the grace period the next worker fails it, queues it again and resumes it."""
+    from mlp.sweep_study import GRACE_ENV, HEARTBEAT_ENV, storage_url
+
+    monkeypatch.setenv(HEARTBEAT_ENV, "1")  # inherited by the worker process
+    monkeypatch.setenv(GRACE_ENV, "2")
+    path, interrupted_at = _kill_a_worker_mid_trial(tmp_path, "pg-kill",
+                                                    "--storage", postgres_url)
+    trials = study(tmp_path, "pg-kill", storage_url(postgres_url)).trials
+    assert [t.state.name for t in trials] == ["RUNNING"]
+    time.sleep(2.5)  # the heartbeat goes stale
+    assert sweep(path, tmp_path, "--storage", postgres_url) == 0
+    _check_the_retry_finished_bit_identically(
+        tmp_path, "pg-kill", study(tmp_path, "pg-kill", storage_url(postgres_url)).trials,
+        interrupted_at)
 
 
 def test_a_changed_space_is_refused_naming_the_difference(tmp_path, capsys):
@@ -291,6 +324,20 @@ def test_unreachable_storage_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot reach the storage postgresql+psycopg2://someone:***@127.0.0.1" in err
     assert "secret" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "sw").exists()
+
+
+@pytest.mark.parametrize(("heartbeat", "grace", "expected"), [
+    ("abc", "20", "MLP_SWEEP_HEARTBEAT must be a positive whole number of seconds, found 'abc'"),
+    ("5", "5", "MLP_SWEEP_GRACE (5 s) must be longer than MLP_SWEEP_HEARTBEAT (5 s)")])
+def test_bad_heartbeat_settings_are_one_line_exit_2(tmp_path, capsys, monkeypatch, heartbeat,
+                                                    grace, expected):
+    monkeypatch.setenv("MLP_SWEEP_HEARTBEAT", heartbeat)
+    monkeypatch.setenv("MLP_SWEEP_GRACE", grace)
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.1]}})
+    assert sweep(path, tmp_path, "--storage", "postgresql://someone@127.0.0.1:5432/db") == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "sw").exists()
 
 
