@@ -46,6 +46,7 @@ from mlp.sweep_study import (
     make_sampler,
     quiet_optuna,
     retried_from,
+    trial_id,
     trial_seed,
 )
 from preprocess import Data
@@ -131,8 +132,9 @@ class Worker:
                 handle = hold_trial_lock(self.folder, trial.number)
             try:
                 started = time.perf_counter()
-                with Heartbeat(self.storage, trial._trial_id):  # Optuna's own id of the trial
-                    self._run(trial)
+                identifier = trial_id(self.study, self.storage, trial.number)
+                with Heartbeat(self.storage, identifier):
+                    self._run(trial, identifier)
                 self.trial_seconds += time.perf_counter() - started
             finally:
                 os.close(handle)
@@ -147,10 +149,10 @@ class Worker:
         return sum(counts(t) for t in trials) < self.n_trials
 
     # ---------------------------------------------------------------- one trial
-    def _run(self, trial: optuna.Trial) -> None:
+    def _run(self, trial: optuna.Trial, identifier: int) -> None:
         config = self.config
         params = config.suggest(trial)
-        frozen = self.storage.get_trial(trial._trial_id)
+        frozen = self.storage.get_trial(identifier)
         folder = self.folder / f"trial-{trial.number:04d}"
         previous = retried_from(frozen)
         if previous is not None:

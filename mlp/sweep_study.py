@@ -246,17 +246,25 @@ def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
             os.close(handle)
         with quiet_optuna():
             retries = len(_Retry.retry_history(trial))
+        identifier = trial_id(study, storage, trial.number)
         try:
             if retries >= MAX_RETRIES:  # the retry callback gives up: the failure is a result
-                storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR,
+                storage.set_trial_user_attr(identifier, ERROR_ATTR,
                                             f"its worker died {retries + 1} times")
-            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            storage.set_trial_state_values(identifier, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
         with quiet_optuna():
-            retry(study, storage.get_trial(trial._trial_id))
+            retry(study, storage.get_trial(identifier))
         dead.append(trial.number)
     return dead
+
+
+def trial_id(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> int:
+    """The storage's own id of the study's trial ``number`` (through the storage's public
+    methods; Optuna keeps it private on its trial objects)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
 
 
 def counts(trial: optuna.trial.FrozenTrial) -> bool:
@@ -275,8 +283,8 @@ def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
 class Heartbeat:
     """Record a trial's heartbeat in a thread, at the storage's interval (RDB storages)."""
 
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
-        self._storage, self._trial_id = storage, trial_id
+    def __init__(self, storage: optuna.storages.BaseStorage, identifier: int) -> None:
+        self._storage, self._trial_id = storage, identifier
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
