@@ -408,6 +408,8 @@ def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
     import matplotlib
     from matplotlib.figure import Figure
 
+    from mlp.plotting import plain_log_axis
+
     n_layers = len(probes)
     columns = history.diagnostics
     epochs = history.epoch
@@ -444,6 +446,7 @@ def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
         if drawn:
             if log_scale:
                 axes.set_yscale("log")
+                plain_log_axis(axes.yaxis)
             else:
                 axes.set_ylim(-0.02, 1.02)
             axes.legend(fontsize=7)

@@ -21,10 +21,10 @@ from typing import Any
 
 import optuna
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 from optuna.trial import TrialState
 
 from mlp import atomic, run_folder
+from mlp.plotting import plain_log_axis
 from mlp.sweep_study import ERROR_ATTR, FINGERPRINT_ATTR, RUNS_ATTR, retried_from
 
 log = logging.getLogger("mlp")
@@ -240,6 +240,7 @@ def curves_figure(results: SweepResults) -> Figure:
     ax.set_ylabel(column)
     if "loss" in column and _spans_decades(results):
         ax.set_yscale("log")
+        plain_log_axis(ax.yaxis)
     # an explicit height: no measuring of the top ticks (there are none) at every draw
     ax.set_title(f"{results.name}: {column} of every run (grey), best highlighted", y=1.0)
     ax.grid(alpha=0.3)
@@ -296,11 +297,12 @@ def params_figure(results: SweepResults, study: optuna.Study | None = None) -> F
             ax.set_xlim(-0.5, len(labels) - 0.5)
         elif "log_uniform" in spec or ("choice" in spec and _log_spaced(spec["choice"])):
             ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^-3 labels would overlap
+            plain_log_axis(ax.xaxis, minor_labels=False)  # minor labels would overlap
             if "choice" in spec:
                 ax.set_xticks(spec["choice"], labels)
         if "loss" in results.metric and _spans_decades(results):
             ax.set_yscale("log")
+            plain_log_axis(ax.yaxis)
         ax.set_xlabel(key)
         ax.set_ylabel(results.metric)
         ax.grid(alpha=0.3)
