@@ -133,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="print the JSON Schema of a sweep file")
     sweep.add_argument("--worker", action="store_true",
                        help="run as one worker process of a sweep (what --workers starts)")
+    sweep.add_argument("--data-file", type=Path, metavar="FILE",
+                       help="with --worker and --parent: wait for this data file, which the "
+                            "parent writes once it has checked the sweep, and train on it")
+    sweep.add_argument("--parent", type=int, metavar="PID",
+                       help="with --worker and --data-file: the sweep that started this "
+                            "worker; if it ends before writing the data, so does the worker")
 
     diagnose = command("diagnose", f"per-layer table and {run_folder.DIAGNOSTICS} of a run")
     diagnose.add_argument("run", type=Path,
@@ -531,7 +537,8 @@ def _sweep(args: argparse.Namespace) -> int:
     return command(args.sweep_file, ckpt_root=args.ckpt_root, workers=args.workers,
                    url=args.storage, n_trials=args.trials, report_only=args.report,
                    worker_only=args.worker, schema=args.schema,
-                   quiet=getattr(args, "quiet", False))
+                   quiet=getattr(args, "quiet", False), data_file=args.data_file,
+                   parent=args.parent)
 
 
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,

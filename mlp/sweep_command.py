@@ -27,7 +27,7 @@ from mlp.errors import MLPError
 from mlp.sweep import SweepConfig
 from mlp.sweep_report import write_report
 from mlp.sweep_run import Worker, shared_data_path
-from mlp.sweep_study import ERROR_ATTR, JOURNAL, open_storage, open_study
+from mlp.sweep_study import ERROR_ATTR, JOURNAL, open_storage, open_study, sweep_done
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -48,91 +48,118 @@ class SweepOutcome:
     failed_workers: list[str]
 
 
-def prepare(config: SweepConfig, folder: Path, url: str | None, data: Any
-            ) -> tuple[optuna.storages.BaseStorage, optuna.Study]:
-    """What can still be refused before a trial starts, once the space is checked and the
-    base run's ``data`` loaded: the split the metric needs, the storage, a changed sweep."""
+def check_split(config: SweepConfig, data: Any) -> None:
+    """Refuse a metric whose split the base run's ``data`` lacks."""
     split = {"val": data.X_val, "test": data.X_test}.get(config.metric.split("_")[0], True)
     if split is None:
         raise MLPError(f"the metric {config.metric} needs a {config.metric.split('_')[0]} "
                        "split, and the base run's data has none")
-    storage = open_storage(folder, url)
-    return storage, open_study(config, storage)
 
 
 def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: int = 1,
               url: str | None = None, n_trials: int | None = None, progress: bool = True,
               report: bool = True) -> SweepOutcome:
     """Run (or finish) the sweep with ``workers`` processes on this machine, then write the
-    report. This process is the first worker; the others are fresh processes. With more
-    than one worker, every worker (this one included) runs with single-threaded BLAS."""
+    report. This process is the first worker; the others are fresh processes, started as
+    soon as the study is open so that they import while this process loads the data, and
+    waiting for the data file it writes before they take a trial. With more than one
+    worker, every worker (this one included) runs with single-threaded BLAS."""
     started = time.perf_counter()
     config.check_space()  # every value of the space built into a run config
-    data = load_data(config.run_config.data)
-    data_seconds = time.perf_counter() - started
-    storage, study = prepare(config, folder, url, data)
+    processes: list[subprocess.Popen] = []
+    data_file = shared_data_path(folder, config.run_config.data.model_dump_json())
     total = config.n_trials(n_trials)
+    try:
+        if workers > 1:  # they import meanwhile, then wait for the data file
+            data_file.unlink(missing_ok=True)  # an earlier run's: written again once checked
+            processes = _spawn(sweep_file, folder, workers - 1, url, total, data_file)
+        loading = time.perf_counter()
+        data = load_data(config.run_config.data)
+        data_seconds = time.perf_counter() - loading
+        check_split(config, data)
+        storage = open_storage(folder, url)
+        study = open_study(config, storage)  # refuses a changed sweep
+        if processes:
+            folder.mkdir(parents=True, exist_ok=True)
+            data.save(data_file)  # atomic: a worker sees the whole file or none
+        trial_seconds, training_seconds = _work(config, folder, study, storage, total, data,
+                                                processes, progress)
+        # the report is written while the worker processes exit
+        report_started = time.perf_counter()
+        reports = write_report(study, folder) if report else []
+        report_seconds = time.perf_counter() - report_started
+        failed = [f"worker {p.pid} ended with status {p.wait()}" for p in processes
+                  if p.wait() != 0]
+    except BaseException:
+        for process in processes:  # a refusal stops them before they take a trial
+            process.terminate()
+            process.wait()
+        raise
+    return SweepOutcome(time.perf_counter() - started, data_seconds, trial_seconds,
+                        training_seconds, report_seconds, reports, failed)
+
+
+def _work(config: SweepConfig, folder: Path, study: optuna.Study,
+          storage: optuna.storages.BaseStorage, total: int, data: Any,
+          processes: list[subprocess.Popen], progress: bool) -> tuple[float, float]:
+    """Be the first worker (single-threaded BLAS beside worker processes), then follow the
+    others on the progress bar until the sweep is done or they have all ended; returns this
+    worker's trial and training seconds."""
     bar = tqdm(total=total, disable=not progress, unit="trial", dynamic_ncols=True,
                desc=config.name)
-    failed: list[str] = []
-    trial_seconds = training_seconds = 0.0
     try:
-        if workers == 1:
-            worker = Worker(config, folder, study, storage, total, data)
-            _refresh(bar, study)
+        _refresh(bar, study)
+        worker = Worker(config, folder, study, storage, total, data)
+        limits = threadpool_limits(limits=1, user_api="blas") if processes else None
+        try:
             worker.work(on_trial=lambda: _refresh(bar, study))
-            trial_seconds, training_seconds = worker.trial_seconds, worker.training_seconds
-        else:
-            shared = shared_data_path(folder, config.run_config.data.model_dump_json())
-            if not shared.exists():
-                folder.mkdir(parents=True, exist_ok=True)
-                data.save(shared)
-            # this process is one of the workers (it has loaded everything already), with
-            # single-threaded BLAS like the others, while the rest start up
-            processes = _spawn(sweep_file, folder, workers - 1, url, total)
-            try:
-                with threadpool_limits(limits=1, user_api="blas"):
-                    worker = Worker(config, folder, study, storage, total, data)
-                    worker.work(on_trial=lambda: _refresh(bar, study))
-                trial_seconds, training_seconds = worker.trial_seconds, worker.training_seconds
-                failed = _follow(processes, bar, study)
-            except BaseException:
-                for process in processes:
-                    process.terminate()
-                raise
+        finally:
+            if limits is not None:
+                limits.restore_original_limits()
+        _follow(processes, bar, study, total)
     finally:
         _refresh(bar, study)
         bar.close()
-    report_started = time.perf_counter()
-    reports = write_report(study, folder) if report else []
-    ended = time.perf_counter()
-    return SweepOutcome(ended - started, data_seconds, trial_seconds, training_seconds,
-                        ended - report_started, reports, failed)
+    return worker.trial_seconds, worker.training_seconds
 
 
 def _spawn(sweep_file: Path, folder: Path, workers: int, url: str | None,
-           total: int) -> list[subprocess.Popen]:
+           total: int, data_file: Path) -> list[subprocess.Popen]:
     """Start ``workers`` worker processes (each ``mlp sweep`` with one worker, no report,
-    single-threaded BLAS)."""
+    single-threaded BLAS), told to wait for ``data_file``."""
     env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
     command = [sys.executable, "-m", "mlp.cli", "-q", "sweep", str(sweep_file),
-               "--ckpt-root", str(folder.parent), "--trials", str(total), "--worker"]
+               "--ckpt-root", str(folder.parent), "--trials", str(total), "--worker",
+               "--data-file", str(data_file), "--parent", str(os.getpid())]
     if url is not None:
         command += ["--storage", url]
     return [subprocess.Popen(command, env=env) for _ in range(workers)]
 
 
-def _follow(processes: list[subprocess.Popen], bar: tqdm, study: optuna.Study) -> list[str]:
-    """Follow the study until the worker processes end; return the failed ones."""
-    while any(p.poll() is None for p in processes):
+def wait_for_data(data_file: Path, parent: int) -> Any:
+    """The data the parent ``mlp sweep`` writes to ``data_file`` once it has checked the
+    sweep and opened its study; None when the parent ends first (it refused the sweep, or
+    was killed)."""
+    from preprocess import Data
+
+    while not data_file.exists():
+        if os.getppid() != parent:
+            return None
+        time.sleep(0.01)
+    return Data.load(data_file)
+
+
+def _follow(processes: list[subprocess.Popen], bar: tqdm, study: optuna.Study,
+            total: int) -> None:
+    """Follow the study until every trial the sweep needs has ended, or the worker
+    processes have (a worker that died leaves its trial running)."""
+    while any(p.poll() is None for p in processes) and not sweep_done(study, total):
         _refresh(bar, study)
         running = next(p for p in processes if p.poll() is None)
         try:  # returns as soon as that worker ends, so the last one is not waited for
-            running.wait(timeout=0.5)
+            running.wait(timeout=0.05)
         except subprocess.TimeoutExpired:
             pass
-    return [f"worker {p.pid} ended with status {p.returncode}" for p in processes
-            if p.returncode != 0]
 
 
 def _refresh(bar: tqdm, study: optuna.Study) -> None:
@@ -153,7 +180,7 @@ def _refresh(bar: tqdm, study: optuna.Study) -> None:
 
 def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str | None,
             n_trials: int | None, report_only: bool, worker_only: bool, schema: bool,
-            quiet: bool) -> int:
+            quiet: bool, data_file: Path | None = None, parent: int | None = None) -> int:
     """``mlp sweep``: run the sweep, rebuild its report, or print the sweep file's schema."""
     if schema:
         print(json.dumps(SweepConfig.model_json_schema(), indent=2))
@@ -176,9 +203,14 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
             print(f"{path.name}: {path}")
         return 0
     if worker_only:
+        data = None
+        if data_file is not None and parent is not None:  # started by --workers
+            data = wait_for_data(data_file, parent)
+            if data is None:
+                return 0  # the sweep that started this worker ended before handing it data
         storage = open_storage(folder, url)
         study = open_study(config, storage)
-        Worker(config, folder, study, storage, config.n_trials(n_trials)).work()
+        Worker(config, folder, study, storage, config.n_trials(n_trials), data).work()
         return 0
     outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
                         n_trials=n_trials, progress=not quiet)

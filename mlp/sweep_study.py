@@ -267,6 +267,15 @@ def trial_id(study: optuna.Study, storage: optuna.storages.BaseStorage, number: 
     return storage.get_trial_id_from_study_id_trial_number(study_id, number)
 
 
+def sweep_done(study: optuna.Study, n_trials: int) -> bool:
+    """Whether the sweep has all it needs: no trial running or queued, and ``n_trials``
+    configurations covered (``counts``)."""
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
+        return False
+    return sum(counts(t) for t in trials) >= n_trials
+
+
 def counts(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether a trial covers a configuration: all but the failures of dead workers (those
     are queued again); a trial that failed by itself (diverged) is a result."""

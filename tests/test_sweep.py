@@ -283,16 +283,28 @@ def test_killed_postgres_worker_is_found_by_its_heartbeat_and_its_trial_resumed(
         interrupted_at)
 
 
-def test_a_changed_space_is_refused_naming_the_difference(tmp_path, capsys):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_changed_space_is_refused_naming_the_difference(tmp_path, capfd, workers):
+    """With --workers 2 the worker process, started before the check, is stopped silently
+    before it takes a trial (capfd: its output too)."""
     path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03]}})
     assert sweep(path, tmp_path) == 0
     write_sweep(tmp_path, space={"train.lr": {"choice": [0.01]}})
-    capsys.readouterr()
-    assert sweep(path, tmp_path) == 2
-    err = capsys.readouterr().err
+    capfd.readouterr()
+    assert sweep(path, tmp_path, "--workers", workers) == 2
+    err = capfd.readouterr().err
     assert "space.train.lr.choice: was [0.03], now [0.01]" in err
     assert len(err.strip().splitlines()) == 1
     assert len(study(tmp_path).trials) == 1
+
+
+def test_a_refusal_after_loading_the_data_stops_the_worker_processes(tmp_path, capfd):
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.1]}},
+                       metric="test_accuracy")
+    assert sweep(path, tmp_path, "--workers", "2") == 2
+    err = capfd.readouterr().err
+    assert "needs a test split" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "sw").exists()
 
 
 @pytest.mark.parametrize(("fields", "expected"), [
