@@ -606,7 +606,7 @@ def main() -> None:
     onnx_latency(X, y, r)
     checkpoint_overhead(r, max(args.rounds, 4))
     if not args.no_sweep:  # a 16-trial digits sweep: 1 vs 2 workers, machinery overhead
-        r.update(bench_sweep.run())
+        r.update(bench_sweep.run_all())
     _print(r, args.json_only)
 
 
