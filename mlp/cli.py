@@ -532,13 +532,26 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from mlp.sweep_command import command
+    started = None
+    if (args.workers > 1 and args.sweep_file is not None
+            and not (args.report or args.worker or args.schema)):
+        from mlp.sweep_workers import WorkerProcesses
 
-    return command(args.sweep_file, ckpt_root=args.ckpt_root, workers=args.workers,
-                   url=args.storage, n_trials=args.trials, report_only=args.report,
-                   worker_only=args.worker, schema=args.schema,
-                   quiet=getattr(args, "quiet", False), data_file=args.data_file,
-                   parent=args.parent)
+        # first, so that they start and import while this process imports and checks
+        started = WorkerProcesses.start(args.sweep_file, args.ckpt_root, args.workers - 1,
+                                        args.storage, args.trials)
+    try:
+        from mlp.sweep_command import command
+
+        return command(args.sweep_file, ckpt_root=args.ckpt_root, workers=args.workers,
+                       url=args.storage, n_trials=args.trials, report_only=args.report,
+                       worker_only=args.worker, schema=args.schema,
+                       quiet=getattr(args, "quiet", False), data_file=args.data_file,
+                       parent=args.parent, started=started)
+    except BaseException:
+        if started is not None:
+            started.stop()
+        raise
 
 
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,

@@ -26,10 +26,9 @@ from mlp.config import load_data
 from mlp.errors import MLPError
 from mlp.sweep import SweepConfig
 from mlp.sweep_report import write_report
-from mlp.sweep_run import Worker, shared_data_path
+from mlp.sweep_run import Worker
 from mlp.sweep_study import ERROR_ATTR, JOURNAL, open_storage, open_study, sweep_done
-
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from mlp.sweep_workers import WorkerProcesses
 
 
 @dataclass
@@ -58,44 +57,40 @@ def check_split(config: SweepConfig, data: Any) -> None:
 
 def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: int = 1,
               url: str | None = None, n_trials: int | None = None, progress: bool = True,
-              report: bool = True) -> SweepOutcome:
+              report: bool = True, started: WorkerProcesses | None = None) -> SweepOutcome:
     """Run (or finish) the sweep with ``workers`` processes on this machine, then write the
-    report. This process is the first worker; the others are fresh processes, started as
-    soon as the study is open so that they import while this process loads the data, and
-    waiting for the data file it writes before they take a trial. With more than one
-    worker, every worker (this one included) runs with single-threaded BLAS."""
-    started = time.perf_counter()
-    config.check_space()  # every value of the space built into a run config
-    processes: list[subprocess.Popen] = []
-    data_file = shared_data_path(folder, config.run_config.data.model_dump_json())
+    report. This process is the first worker; the others are ``started`` already (``mlp
+    sweep`` starts them before its imports), or started here first (``mlp.sweep_workers``).
+    They wait for the data file this process writes once the sweep has passed every check.
+    With more than one worker, every worker (this one included) runs with single-threaded
+    BLAS."""
+    began = time.perf_counter()
+    others = started or WorkerProcesses.start(sweep_file, folder.parent, workers - 1, url,
+                                              n_trials)
     total = config.n_trials(n_trials)
     try:
-        if workers > 1:  # they import meanwhile, then wait for the data file
-            data_file.unlink(missing_ok=True)  # an earlier run's: written again once checked
-            processes = _spawn(sweep_file, folder, workers - 1, url, total, data_file)
+        config.check_space()  # every value of the space built into a run config
         loading = time.perf_counter()
         data = load_data(config.run_config.data)
         data_seconds = time.perf_counter() - loading
         check_split(config, data)
         storage = open_storage(folder, url)
         study = open_study(config, storage)  # refuses a changed sweep
-        if processes:
-            folder.mkdir(parents=True, exist_ok=True)
-            data.save(data_file)  # atomic: a worker sees the whole file or none
+        if others.data_file is not None:
+            data.save(others.data_file)  # atomic: a worker sees the whole file or none
         trial_seconds, training_seconds = _work(config, folder, study, storage, total, data,
-                                                processes, progress)
+                                                others.processes, progress)
         # the report is written while the worker processes exit
         report_started = time.perf_counter()
         reports = write_report(study, folder) if report else []
         report_seconds = time.perf_counter() - report_started
-        failed = [f"worker {p.pid} ended with status {p.wait()}" for p in processes
+        failed = [f"worker {p.pid} ended with status {p.wait()}" for p in others.processes
                   if p.wait() != 0]
     except BaseException:
-        for process in processes:  # a refusal stops them before they take a trial
-            process.terminate()
-            process.wait()
+        others.stop()  # after a refusal they have not taken a trial
         raise
-    return SweepOutcome(time.perf_counter() - started, data_seconds, trial_seconds,
+    others.remove_folder()
+    return SweepOutcome(time.perf_counter() - began, data_seconds, trial_seconds,
                         training_seconds, report_seconds, reports, failed)
 
 
@@ -121,19 +116,6 @@ def _work(config: SweepConfig, folder: Path, study: optuna.Study,
         _refresh(bar, study)
         bar.close()
     return worker.trial_seconds, worker.training_seconds
-
-
-def _spawn(sweep_file: Path, folder: Path, workers: int, url: str | None,
-           total: int, data_file: Path) -> list[subprocess.Popen]:
-    """Start ``workers`` worker processes (each ``mlp sweep`` with one worker, no report,
-    single-threaded BLAS), told to wait for ``data_file``."""
-    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
-    command = [sys.executable, "-m", "mlp.cli", "-q", "sweep", str(sweep_file),
-               "--ckpt-root", str(folder.parent), "--trials", str(total), "--worker",
-               "--data-file", str(data_file), "--parent", str(os.getpid())]
-    if url is not None:
-        command += ["--storage", url]
-    return [subprocess.Popen(command, env=env) for _ in range(workers)]
 
 
 def wait_for_data(data_file: Path, parent: int) -> Any:
@@ -180,8 +162,16 @@ def _refresh(bar: tqdm, study: optuna.Study) -> None:
 
 def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str | None,
             n_trials: int | None, report_only: bool, worker_only: bool, schema: bool,
-            quiet: bool, data_file: Path | None = None, parent: int | None = None) -> int:
-    """``mlp sweep``: run the sweep, rebuild its report, or print the sweep file's schema."""
+            quiet: bool, data_file: Path | None = None, parent: int | None = None,
+            started: WorkerProcesses | None = None) -> int:
+    """``mlp sweep``: run the sweep (with the worker processes ``started`` already, if any),
+    rebuild its report, or print the sweep file's schema; as a worker started by another
+    ``mlp sweep`` (``data_file`` and ``parent``), wait for its data first."""
+    data = None
+    if worker_only and data_file is not None and parent is not None:
+        data = wait_for_data(data_file, parent)
+        if data is None:
+            return 0  # the sweep that started this worker ended before handing it data
     if schema:
         print(json.dumps(SweepConfig.model_json_schema(), indent=2))
         return 0
@@ -203,17 +193,12 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
             print(f"{path.name}: {path}")
         return 0
     if worker_only:
-        data = None
-        if data_file is not None and parent is not None:  # started by --workers
-            data = wait_for_data(data_file, parent)
-            if data is None:
-                return 0  # the sweep that started this worker ended before handing it data
         storage = open_storage(folder, url)
         study = open_study(config, storage)
         Worker(config, folder, study, storage, config.n_trials(n_trials), data).work()
         return 0
     outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
-                        n_trials=n_trials, progress=not quiet)
+                        n_trials=n_trials, progress=not quiet, started=started)
     print((folder / "results.md").read_text() if outcome.reports else "")
     for path in outcome.reports:
         print(f"{path.name}: {path}")

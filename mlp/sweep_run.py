@@ -14,7 +14,6 @@ Optuna after every epoch, and the median rule may stop the trial.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -49,7 +48,6 @@ from mlp.sweep_study import (
     trial_id,
     trial_seed,
 )
-from preprocess import Data
 
 log = logging.getLogger("mlp")
 
@@ -200,8 +198,7 @@ class Worker:
     def _load(self, run_config: RunConfig) -> Any:
         key = run_config.data.model_dump_json()
         if key not in self._data:
-            shared = shared_data_path(self.folder, key)
-            self._data[key] = Data.load(shared) if shared.exists() else load_data(run_config.data)
+            self._data[key] = load_data(run_config.data)
         return self._data[key]
 
     def _train(self, trial: optuna.Trial, runs: list[RepeatRun]) -> bool:
@@ -263,9 +260,3 @@ class Worker:
                 "best_epoch": best_epoch, "epochs": len(history),
                 "seconds": history.total_seconds, "folder": str(run.folder),
                 "started": run.started, "curve": curve}
-
-
-def shared_data_path(folder: Path, key: str) -> Path:
-    """Where the parent leaves the base run's data for its worker processes (named by the
-    data config's hash), so each worker reads one HDF5 file instead of loading again."""
-    return folder / f"data-{hashlib.sha256(key.encode()).hexdigest()[:12]}.h5"
