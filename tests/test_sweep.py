@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -174,11 +175,17 @@ def _check_each_configuration_ran_once(trials: list, n: int, epochs: int) -> Non
         assert len(load_checkpoint(Path(run["folder"]) / "last.h5").history) == epochs
 
 
-def test_two_local_workers_share_the_journal(tmp_path):
+def test_two_local_workers_share_the_journal(tmp_path, monkeypatch):
+    temp = tmp_path / "temp"  # where the worker process's data file goes, then is removed
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.01, 0.003, 0.001]}})
     assert sweep(path, tmp_path, "--workers", "2") == 0
     _check_each_configuration_ran_once(study(tmp_path).trials, 4, 2)
     assert len(rows(tmp_path)) == 4
+    assert len({r["folder"] for r in rows(tmp_path)}) == 4
+    assert list(temp.iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "sw").glob("*.h5")) == []
 
 
 @pytest.fixture(scope="module")
