@@ -29,6 +29,7 @@ from mlp.sweep_report import write_report
 from mlp.sweep_run import Worker
 from mlp.sweep_study import ERROR_ATTR, JOURNAL, open_storage, open_study, sweep_done
 from mlp.sweep_workers import WorkerProcesses
+from preprocess import Data
 
 
 @dataclass
@@ -84,8 +85,9 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
         report_started = time.perf_counter()
         reports = write_report(study, folder) if report else []
         report_seconds = time.perf_counter() - report_started
-        failed = [f"worker {p.pid} ended with status {p.wait()}" for p in others.processes
-                  if p.wait() != 0]
+        statuses = [(process.pid, process.wait()) for process in others.processes]
+        failed = [f"worker {pid} ended with status {status}" for pid, status in statuses
+                  if status != 0]
     except BaseException:
         others.stop()  # after a refusal they have not taken a trial
         raise
@@ -122,8 +124,6 @@ def wait_for_data(data_file: Path, parent: int) -> Any:
     """The data the parent ``mlp sweep`` writes to ``data_file`` once it has checked the
     sweep and opened its study; None when the parent ends first (it refused the sweep, or
     was killed)."""
-    from preprocess import Data
-
     while not data_file.exists():
         if os.getppid() != parent:
             return None
