@@ -65,8 +65,9 @@ def best_epoch_metrics(checkpoint: Checkpoint) -> dict[str, float | int | None]:
 
 
 def runs_table(root: str | Path = "ckpt") -> str:
-    """One row per run folder under ``root`` that holds a ``last.h5``: epochs done, the best
-    epoch and its validation loss and accuracy, total training seconds, last modified (UTC)."""
+    """One row per run folder under ``root`` (at any depth, named by its path from ``root``)
+    that holds a ``last.h5``: epochs done, the best epoch and its validation loss and
+    accuracy, total training seconds, last modified (UTC)."""
     root = Path(root)
     folders = RunFolder.runs(root)
     if not folders:
@@ -75,17 +76,18 @@ def runs_table(root: str | Path = "ckpt") -> str:
              "modified (UTC)")]
     notes = [""]
     for folder in folders:
+        name = folder.path.relative_to(root).as_posix()
         last = folder.last
         try:
             checkpoint = load_checkpoint(last)
             modified = datetime.fromtimestamp(last.stat().st_mtime, timezone.utc)
         except (OSError, CheckpointError) as exc:
             problem = str(exc).removeprefix(f"{last}: ")
-            rows.append((folder.path.name, "-", "-", "-", "-", "-", "-"))
+            rows.append((name, "-", "-", "-", "-", "-", "-"))
             notes.append(f"unreadable: {problem[:100]}")
             continue
         best = best_epoch_metrics(checkpoint)
-        rows.append((folder.path.name, str(checkpoint.state.epoch),
+        rows.append((name, str(checkpoint.state.epoch),
                      str(best.get("epoch", "-")),
                      "-" if best.get("val_loss") is None else f"{best['val_loss']:.4g}",
                      "-" if best.get("val_accuracy") is None else f"{best['val_accuracy']:.4f}",

@@ -128,11 +128,20 @@ class RunFolder:
 
     @staticmethod
     def runs(root: str | Path) -> list[RunFolder]:
-        """The run folders directly under ``root`` that hold a ``last.h5``, by name."""
+        """The run folders under ``root`` (at any depth: a sweep's ``trial-NNNN/repeat-K``
+        too) that hold a ``last.h5``, by path. Symbolic links to folders are looked into
+        but not walked further, so a link loop ends."""
         root = Path(root)
         if not root.is_dir():
             return []
-        return [RunFolder(p.parent) for p in sorted(root.glob(f"*/{LAST}"))]
+        found = []
+        for folder, subfolders, files in os.walk(root):
+            here = Path(folder)
+            if here != root and LAST in files:
+                found.append(here)
+            found += [here / name for name in subfolders
+                      if (here / name).is_symlink() and (here / name / LAST).is_file()]
+        return [RunFolder(path) for path in sorted(found)]
 
     # ------------------------------------------------------------------- the lock
     @contextlib.contextmanager

@@ -385,6 +385,20 @@ def test_runs_table_lists_runs_and_unreadable_ones(tmp_path, saved):
     assert "no runs" in runs_table(tmp_path / "missing")
 
 
+def test_runs_table_finds_nested_runs_by_their_path_and_ends_on_a_link_loop(tmp_path):
+    model, routinizer, data = make_run()
+    for run in ("sweep/trial-0000/repeat-0", "sweep/trial-0000/repeat-1", "sweep/trial-0001",
+                "plain"):
+        save_checkpoint(tmp_path / run / "last.h5", model, routinizer, data)
+    (tmp_path / "sweep" / "loop").symlink_to(tmp_path / "sweep")
+    (tmp_path / "linked").symlink_to(tmp_path / "plain")
+    names = [line.split()[0] for line in runs_table(tmp_path).splitlines()[2:]]
+    assert names == ["linked", "plain", "sweep/trial-0000/repeat-0", "sweep/trial-0000/repeat-1",
+                     "sweep/trial-0001"]
+    names = [line.split()[0] for line in runs_table(tmp_path / "sweep").splitlines()[2:]]
+    assert names == ["trial-0000/repeat-0", "trial-0000/repeat-1", "trial-0001"]
+
+
 def test_best_checkpoint_predicts_raw_inputs_like_the_model(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(loc=50.0, scale=10.0, size=(120, 4))
