@@ -196,14 +196,16 @@ class RunConfig(BaseModel):
                          dtype=spec.dtype)
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``; ``ConfigError`` naming the file for anything else."""
+def read_json_object(path: Path, kind: str = "config",
+                     fields: str = '"name", "data", "model", "train"') -> dict[str, Any]:
+    """The JSON object in ``path``; ``ConfigError`` naming the file for anything else (the
+    messages call it a ``kind`` file whose object has ``fields``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such config file") from exc
+        raise ConfigError(f"{path}: no such {kind} file") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config ({exc})") from exc
+        raise ConfigError(f"{path}: cannot read the {kind} ({exc})") from exc
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -212,8 +214,8 @@ def read_json_object(path: Path) -> dict[str, Any]:
     except RecursionError as exc:
         raise ConfigError(f"{path}: JSON nested too deeply") from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a JSON object ({{\"name\", \"data\", "
-                          f"\"model\", \"train\"}}), found {type(raw).__name__}")
+        raise ConfigError(f"{path}: expected a JSON object ({{{fields}}}), found "
+                          f"{type(raw).__name__}")
     return raw
 
 

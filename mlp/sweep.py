@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from mlp.config import FolderName, RunConfig, apply_override
+from mlp.config import FolderName, RunConfig, apply_override, read_json_object
 
 METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_loss",
            "test_accuracy")
@@ -182,7 +182,7 @@ class SweepConfig(BaseModel):
         """Read and validate a sweep file; a ``base`` given as a path is read (relative to
         the sweep file's folder) and validated as a run config."""
         path = Path(path)
-        config = cls.model_validate_json(path.read_text())
+        config = cls.model_validate(read_json_object(path, "sweep", '"name", "base", "space"'))
         if isinstance(config.base, str):
             base_path = Path(config.base)
             if not base_path.is_absolute():

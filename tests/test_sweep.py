@@ -346,6 +346,18 @@ def test_unreachable_storage_is_one_line_exit_2(tmp_path, capsys):
     assert not (tmp_path / "sw").exists()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_missing_or_broken_sweep_file_is_one_line_exit_2(tmp_path, capfd, workers):
+    (tmp_path / "list.json").write_text("[1]")
+    (tmp_path / "broken.json").write_text("{")
+    for name, expected in (("missing.json", "no such sweep file"),
+                           ("list.json", 'expected a JSON object ({"name", "base", "space"})'),
+                           ("broken.json", "not valid JSON")):
+        assert sweep(tmp_path / name, tmp_path, "--workers", workers) == 2
+        err = capfd.readouterr().err
+        assert f"{tmp_path / name}: {expected}" in err and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(("heartbeat", "grace", "expected"), [
     ("abc", "20", "MLP_SWEEP_HEARTBEAT must be a positive whole number of seconds, found 'abc'"),
     ("5", "5", "MLP_SWEEP_GRACE (5 s) must be longer than MLP_SWEEP_HEARTBEAT (5 s)")])
