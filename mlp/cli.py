@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit has nowhere to fail
         return 0
     except KeyboardInterrupt as exc:  # TrainingInterrupted, or Ctrl-C outside training
-        print(f"mlp {args.command}: {exc or 'interrupted'}", file=sys.stderr)
+        print(f"mlp {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except (MLPError, OSError, ValueError) as exc:  # pydantic's ValidationError included
         print(f"mlp {args.command}: {describe_error(exc)}", file=sys.stderr)

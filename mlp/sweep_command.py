@@ -32,6 +32,18 @@ from mlp.sweep_workers import WorkerProcesses
 from preprocess import Data
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """The sweep stopped on SIGINT or SIGTERM; what finished is in the study, and the
+    interrupted trials continue from their checkpoints when the command runs again.
+    ``exit_code`` is 128 + the signal (130, 143)."""
+
+    def __init__(self, exit_code: int = 130) -> None:
+        super().__init__("interrupted; finished trials are kept, and the same command run "
+                         "again finishes the sweep (interrupted trials continue from their "
+                         "last checkpoint)")
+        self.exit_code = exit_code
+
+
 @dataclass
 class SweepOutcome:
     """What a sweep command did: wall time, loading the base run's data (checks, and the
@@ -192,13 +204,19 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
         for path in write_report(study, folder):
             print(f"{path.name}: {path}")
         return 0
-    if worker_only:
-        storage = open_storage(folder, url)
-        study = open_study(config, storage)
-        Worker(config, folder, study, storage, config.n_trials(n_trials), data).work()
-        return 0
-    outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
-                        n_trials=n_trials, progress=not quiet, started=started)
+    try:
+        if worker_only:
+            storage = open_storage(folder, url)
+            study = open_study(config, storage)
+            Worker(config, folder, study, storage, config.n_trials(n_trials), data).work()
+            return 0
+        outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
+                            n_trials=n_trials, progress=not quiet, started=started)
+    except KeyboardInterrupt as exc:
+        code = getattr(exc, "exit_code", 130)
+        if parent is not None:
+            return code  # a worker stopped by the sweep that started it, which says why
+        raise SweepInterrupted(code) from None
     print((folder / "results.md").read_text() if outcome.reports else "")
     for path in outcome.reports:
         print(f"{path.name}: {path}")

@@ -4,8 +4,10 @@ A sweep command with N workers is itself the first worker and starts N - 1 proce
 very first step, so that their Python start and imports (about 0.6 s) overlap its own, and
 its loading and checking of the data. Each waits for the data file the command writes in a
 private temporary folder once the sweep has passed every check, then trains on it; a
-refused sweep (or a killed command) ends them before they take a trial. This module imports
-only the standard library, so that starting them costs the command nothing.
+refused sweep (or a killed command) ends them before they take a trial. They run in a
+session of their own, so that Ctrl-C in a terminal reaches the command alone, which stops
+them (SIGTERM: a training trial saves its epoch first) and says once what happened. This
+module imports only the standard library, so that starting them costs the command nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class WorkerProcesses:
         workers = cls([], data_file)
         try:
             for _ in range(count):
-                workers.processes.append(subprocess.Popen(command, env=env))
+                # a session of their own: Ctrl-C reaches the command, which stops them
+                workers.processes.append(subprocess.Popen(command, env=env,
+                                                          start_new_session=True))
         except BaseException:
             workers.stop()
             raise

@@ -290,6 +290,39 @@ def test_killed_postgres_worker_is_found_by_its_heartbeat_and_its_trial_resumed(
         interrupted_at)
 
 
+def test_ctrl_c_stops_a_two_worker_sweep_in_one_line_and_a_rerun_finishes_it(tmp_path):
+    """SIGINT to the terminal's process group: the command stops its worker process, says
+    once how to finish, exits 130 and leaves no process behind; the rerun completes every
+    configuration exactly once."""
+    path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.01, 0.003, 0.001]}})
+    config = json.loads(path.read_text())
+    config["base"]["train"]["epochs"] = 200
+    config["base"]["train"]["save_every_epochs"] = 1
+    path.write_text(json.dumps(config))
+    command = subprocess.Popen([sys.executable, "-m", "mlp.cli", "-q", "sweep", str(path),
+                                "--ckpt-root", str(tmp_path), "--workers", "2"], text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)  # its own group, as a terminal's job
+    deadline = time.monotonic() + 60
+    while (not list((tmp_path / "sw").glob("trial-*/last.h5")) and command.poll() is None
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    os.killpg(command.pid, signal.SIGINT)
+    _, err = command.communicate(timeout=60)
+    assert command.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "mlp sweep: interrupted; finished trials are kept, and the same command run again "
+        "finishes the sweep (interrupted trials continue from their last checkpoint)"]
+    time.sleep(0.2)
+    stray = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True).stdout
+    assert stray.strip() == "", stray
+    assert sweep(path, tmp_path) == 0
+    trials = study(tmp_path).trials
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    assert sorted(t.params["train.lr"] for t in complete) == [0.001, 0.003, 0.01, 0.03]
+    assert all(t.state.name in ("COMPLETE", "FAIL") for t in trials)
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_changed_space_is_refused_naming_the_difference(tmp_path, capfd, workers):
     """With --workers 2 the worker process, started before the check, is stopped silently
