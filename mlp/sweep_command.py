@@ -8,11 +8,15 @@ config), the split the metric needs, the storage, a sweep file changed since the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +176,25 @@ def _refresh(bar: tqdm, study: optuna.Study) -> None:
     bar.update(done - bar.n)
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises ``SweepInterrupted(143)`` wherever the command is (training installs
+    its own handler, which saves the epoch first), so that the command always stops its
+    worker processes; in the main thread only, where Python runs signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise SweepInterrupted(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str | None,
             n_trials: int | None, report_only: bool, worker_only: bool, schema: bool,
             quiet: bool, data_file: Path | None = None, parent: int | None = None,
@@ -210,8 +233,9 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
             study = open_study(config, storage)
             Worker(config, folder, study, storage, config.n_trials(n_trials), data).work()
             return 0
-        outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
-                            n_trials=n_trials, progress=not quiet, started=started)
+        with _sigterm_interrupts():
+            outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
+                                n_trials=n_trials, progress=not quiet, started=started)
     except KeyboardInterrupt as exc:
         code = getattr(exc, "exit_code", 130)
         if parent is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -290,10 +291,14 @@ def test_killed_postgres_worker_is_found_by_its_heartbeat_and_its_trial_resumed(
         interrupted_at)
 
 
-def test_ctrl_c_stops_a_two_worker_sweep_in_one_line_and_a_rerun_finishes_it(tmp_path):
-    """SIGINT to the terminal's process group: the command stops its worker process, says
-    once how to finish, exits 130 and leaves no process behind; the rerun completes every
-    configuration exactly once."""
+@pytest.mark.parametrize(("signum", "to_group", "status"),
+                         [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_signal_stops_a_two_worker_sweep_in_one_line_and_a_rerun_finishes_it(
+        tmp_path, signum, to_group, status):
+    """SIGINT to the terminal's process group (Ctrl-C), or SIGTERM to the command alone: the
+    command stops its worker process, says once how to finish, exits 130 or 143 and leaves
+    no process behind; the rerun completes every configuration exactly once."""
     path = write_sweep(tmp_path, space={"train.lr": {"choice": [0.03, 0.01, 0.003, 0.001]}})
     config = json.loads(path.read_text())
     config["base"]["train"]["epochs"] = 200
@@ -307,9 +312,13 @@ def test_ctrl_c_stops_a_two_worker_sweep_in_one_line_and_a_rerun_finishes_it(tmp
     while (not list((tmp_path / "sw").glob("trial-*/last.h5")) and command.poll() is None
            and time.monotonic() < deadline):
         time.sleep(0.01)
-    os.killpg(command.pid, signal.SIGINT)
+    time.sleep(random.Random(signum).uniform(0.0, 0.3))  # in training or between trials
+    if to_group:
+        os.killpg(command.pid, signum)
+    else:
+        command.send_signal(signum)
     _, err = command.communicate(timeout=60)
-    assert command.returncode == 130, err
+    assert command.returncode == status, err
     assert err.strip().splitlines() == [
         "mlp sweep: interrupted; finished trials are kept, and the same command run again "
         "finishes the sweep (interrupted trials continue from their last checkpoint)"]
