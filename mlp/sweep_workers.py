@@ -22,6 +22,7 @@ from pathlib import Path
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DATA_FILE = "data.h5"
+STOP_SECONDS = 30  #: how long a stopped worker may take to save its epoch and end
 
 
 @dataclass
@@ -59,11 +60,17 @@ class WorkerProcesses:
         return workers
 
     def stop(self) -> None:
-        """End the processes (a refusal: they have not taken a trial) and the folder."""
+        """End the processes and remove the folder: SIGTERM (after a refusal they have not
+        taken a trial; a training trial saves its epoch first), then SIGKILL for any that
+        has not ended ``STOP_SECONDS`` later."""
         for process in self.processes:
             process.terminate()
         for process in self.processes:
-            process.wait()
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         self.remove_folder()
 
     def remove_folder(self) -> None:
