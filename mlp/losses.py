@@ -200,17 +200,12 @@ class Loss(BaseModel):
         else:
             np.subtract(lse, shifted_true, out=per_sample)
             flat_probs[flat] -= 1.0
-        private(self)["_grad"] = probs
-        if scale is None:
-            probs /= n
-            return float(per_sample.sum()) / n
-        probs *= scale[:, None].astype(probs.dtype)
-        return float(per_sample @ scale)
+        return self._mean(probs, per_sample, scale)
 
     def _soft_cross_entropy(self, logits: np.ndarray, target: np.ndarray,
                             scale: np.ndarray | None) -> float:
         """Cross entropy against target probabilities ``(N, C)``."""
-        n, c = logits.shape
+        c = logits.shape[1]
         probs = self._buffer(logits.shape, logits.dtype)
         np.subtract(logits, logits.max(axis=1, keepdims=True), out=probs)
         eps = self.label_smoothing
@@ -229,11 +224,18 @@ class Loss(BaseModel):
         probs -= (1 - eps) * target
         if eps:
             probs -= eps / c
-        private(self)["_grad"] = probs
+        return self._mean(probs, per_sample, scale)
+
+    def _mean(self, grad: np.ndarray, per_sample: np.ndarray,
+              scale: np.ndarray | None) -> float:
+        """Keep ``grad`` (per sample) for backward, scaled to the mean's (``1/N``, or the
+        sample weights ``scale`` summing to 1), and return the mean of ``per_sample``."""
+        private(self)["_grad"] = grad
         if scale is None:
-            probs /= n
+            n = grad.shape[0]
+            grad /= n
             return float(per_sample.sum()) / n
-        probs *= scale[:, None].astype(probs.dtype)
+        grad *= scale[:, None].astype(grad.dtype)
         return float(per_sample @ scale)
 
     def backward(self) -> np.ndarray:
