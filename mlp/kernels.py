@@ -57,6 +57,7 @@ _RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call int
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
 _ALIGN = 16  #: chunk edges fall on multiples of 16 elements (whole 64-byte cache lines in float32)
 _MAX_SPIN_EXPONENT = 16  #: OPENBLAS_THREAD_TIMEOUT at or below which idle workers sleep quickly
+_PAIRWISE_BLOCK = 128  #: NumPy sums up to this many elements with eight running sums
 
 
 @functools.cache
@@ -234,6 +235,56 @@ class Kernels:
         kernel(*flat, c(0), c(1))  # NumPy multiplies by the mask cast to 1.0 and 0.0
         return True
 
+    def bias_relu(self, z: np.ndarray, bias: np.ndarray, out: np.ndarray) -> bool:
+        """A Layer's bias and the ReLU after it in one compiled pass: ``z += bias`` (``z``
+        keeps the pre-activations, as the Layer's output) and ``out = np.maximum(z, 0)``;
+        False (nothing done) on the NumPy backend or for arrays the kernel cannot take."""
+        kernel = self._kernel("bias_relu")
+        if kernel is None or not (_rows(z, out) and _row_vector(bias, z)):
+            return False
+        kernel(z, bias, out, z.dtype.type(0))
+        return True
+
+    def relu_backward_bias(self, grad_out: np.ndarray, output: np.ndarray, grad_in: np.ndarray,
+                           grad_bias: np.ndarray) -> bool:
+        """The ReLU backward and the bias gradient of the Layer before it in one compiled pass:
+        ``grad_in = grad_out * (output > 0)`` and ``grad_bias = grad_in.sum(axis=0)``, summed
+        as NumPy sums along the first axis (each row added in turn to +0.0); False when NumPy
+        must do it."""
+        kernel = self._kernel("relu_backward_bias")
+        if kernel is None or grad_out.shape[0] == 0 or not (
+                _rows(grad_out, output, grad_in) and _row_vector(grad_bias, grad_out)):
+            return False
+        c = grad_out.dtype.type
+        kernel(grad_out, output, grad_in, grad_bias, c(0), c(1))
+        return True
+
+    def cross_entropy(self, logits: np.ndarray, target: np.ndarray, probs: np.ndarray,
+                      row: np.ndarray, lse: np.ndarray, shifted_true: np.ndarray,
+                      divide: bool) -> int | None:
+        """Softmax cross entropy against class indices, with the operations of
+        ``Loss._cross_entropy`` in their order and precision: ``probs`` becomes the gradient
+        ``softmax(logits) - onehot(target)`` (divided by ``N`` when ``divide``), ``lse`` the
+        per-sample losses in float64; returns how many rows' first maximum is the target
+        (``argmax == target``). Three compiled passes; ``exp`` and ``log`` stay NumPy's, so
+        both paths round alike, and a row's sum follows NumPy's pairwise order (a plain loop
+        below 8 classes, eight running sums up to 128). None (nothing done) on the NumPy
+        backend, beyond 128 classes, or for arrays the kernels cannot take."""
+        if self.backend == "numpy":
+            return None
+        n, c = logits.shape
+        if not (2 <= c <= _PAIRWISE_BLOCK and n and _rows(logits, probs)
+                and row.shape == (n,) and lse.shape == shifted_true.shape == (n,)
+                and target.shape == (n,) and target.dtype.kind in "iu"):
+            return None
+        correct = _compiled("ce_shift")(logits, target, probs, shifted_true)
+        np.exp(probs, out=probs)
+        _compiled("ce_sums")(probs, row, lse)
+        np.log(lse, out=lse)
+        one = probs.dtype.type(1)
+        _compiled("ce_grad")(probs, row, target, lse, shifted_true, one, probs.dtype.type(n),
+                             divide)
+        return int(correct)
 
     def warm_up(self, dtype: str | np.dtype = "float32",
                 optimizers: tuple[str, ...] | None = None) -> str:
@@ -249,7 +300,27 @@ class Kernels:
             zero = one.dtype.type(0)  # the kernels themselves: the wrappers skip arrays this small
             _compiled("relu_forward")(one, one.copy(), zero)
             _compiled("relu_backward")(one, one, one.copy(), zero, one.dtype.type(1))
+            self.bias_relu(np.ones((1, 1), dtype), one.copy(), np.ones((1, 1), dtype))
+            self.relu_backward_bias(np.ones((1, 1), dtype), np.ones((1, 1), dtype),
+                                    np.ones((1, 1), dtype), one.copy())
+            logits = np.zeros((1, 2), dtype)
+            self.cross_entropy(logits, np.zeros(1, np.intp), logits.copy(), one.copy(),
+                               np.ones(1), np.ones(1, dtype), True)
         return self.backend
+
+
+def _rows(*arrays: np.ndarray) -> bool:
+    """Whether ``arrays`` are C-contiguous 2-D float32/float64 arrays of one shape and dtype."""
+    first = arrays[0]
+    return (first.ndim == 2 and first.dtype.kind == "f" and first.dtype.itemsize in (4, 8)
+            and all(a.shape == first.shape and a.dtype == first.dtype and a.flags.c_contiguous
+                    for a in arrays))
+
+
+def _row_vector(vector: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether ``vector`` is a contiguous ``(D,)`` array of the dtype of ``rows (N, D)``."""
+    return (vector.shape == rows.shape[1:] and vector.dtype == rows.dtype
+            and vector.flags.c_contiguous)
 
 
 def _flat(array: np.ndarray) -> np.ndarray | None:
@@ -318,7 +389,96 @@ def _relu_backward(grad_out, output, grad_in, zero, one):  # pragma: no cover - 
         grad_in[i] = grad_out[i] * (one if output[i] > zero else zero)
 
 
+def _bias_relu(z, bias, out, zero):  # pragma: no cover - compiled
+    n, d = z.shape
+    for i in range(n):
+        for j in range(d):
+            v = z[i, j] + bias[j]
+            z[i, j] = v
+            out[i, j] = zero if v <= zero else v  # NaN compares false and passes through
+
+
+def _relu_backward_bias(grad_out, output, grad_in, grad_bias, zero, one):  # pragma: no cover
+    n, d = grad_out.shape
+    for j in range(d):  # NumPy's sum along axis 0 adds the first row to +0.0 (-0.0 becomes +0.0)
+        g = grad_out[0, j] * (one if output[0, j] > zero else zero)
+        grad_in[0, j] = g
+        grad_bias[j] = zero + g
+    for i in range(1, n):
+        for j in range(d):
+            g = grad_out[i, j] * (one if output[i, j] > zero else zero)
+            grad_in[i, j] = g
+            grad_bias[j] += g
+
+
+def _ce_shift(logits, target, probs, shifted_true):  # pragma: no cover - compiled
+    n, c = logits.shape
+    correct = 0
+    for i in range(n):
+        top = logits[i, 0]
+        first = 0
+        for j in range(1, c):
+            v = logits[i, j]
+            if v > top:
+                top = v
+                first = j
+            elif v != v:  # NaN propagates, as np.maximum does
+                top = v
+        for j in range(c):
+            probs[i, j] = logits[i, j] - top
+        shifted_true[i] = probs[i, target[i]]
+        if first == target[i]:
+            correct += 1
+    return correct
+
+
+def _ce_sums(probs, row, lse):  # pragma: no cover - compiled
+    n, c = probs.shape
+    for i in range(n):
+        if c < 8:
+            s = probs[i, 0]
+            for j in range(1, c):
+                s += probs[i, j]
+        else:  # NumPy's pairwise_sum for 8 to 128 elements
+            r0, r1, r2, r3 = probs[i, 0], probs[i, 1], probs[i, 2], probs[i, 3]
+            r4, r5, r6, r7 = probs[i, 4], probs[i, 5], probs[i, 6], probs[i, 7]
+            j = 8
+            while j < c - c % 8:
+                r0 += probs[i, j]
+                r1 += probs[i, j + 1]
+                r2 += probs[i, j + 2]
+                r3 += probs[i, j + 3]
+                r4 += probs[i, j + 4]
+                r5 += probs[i, j + 5]
+                r6 += probs[i, j + 6]
+                r7 += probs[i, j + 7]
+                j += 8
+            s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while j < c:
+                s += probs[i, j]
+                j += 1
+        row[i] = s
+        lse[i] = s
+
+
+def _ce_grad(probs, row, target, lse, shifted_true, one, count, divide):  # pragma: no cover
+    n, c = probs.shape
+    for i in range(n):
+        total = row[i]
+        t = target[i]
+        for j in range(c):
+            v = probs[i, j] / total
+            if j == t:
+                v = v - one
+            if divide:
+                v = v / count
+            probs[i, j] = v
+        lse[i] = lse[i] - shifted_true[i]  # float64, as NumPy's mixed subtraction
+
+
 _SOURCES = {"sgd": _sgd, "momentum": _momentum, "nesterov": _momentum, "rmsprop": _rmsprop,
             "adam": _adam, "adamw": _adam, "relu_forward": _relu_forward,
-            "relu_backward": _relu_backward}
-_OPTIMIZERS = tuple(name for name in _SOURCES if not name.startswith("relu_"))
+            "relu_backward": _relu_backward, "bias_relu": _bias_relu,
+            "relu_backward_bias": _relu_backward_bias, "ce_shift": _ce_shift,
+            "ce_sums": _ce_sums, "ce_grad": _ce_grad}
+_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")

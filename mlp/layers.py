@@ -134,8 +134,10 @@ class Layer(Module):
                 setattr(self, name, np.ascontiguousarray(value, dtype=dtype))
         self._forget()
 
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        """``(N, in) -> (N, out)``; keeps ``x`` for backward when ``train``."""
+    def forward(self, x: np.ndarray, train: bool = False, add_bias: bool = True) -> np.ndarray:
+        """``(N, in) -> (N, out)``; keeps ``x`` for backward when ``train``. In training,
+        ``add_bias=False`` leaves the bias to the ReLU that follows (``Nonlinearity.forward``
+        with ``bias``), which adds it in the same pass."""
         if not self.initialized:
             self.initialize(np.random.default_rng(0), self.weight_dtype(x))
         state = private(self)
@@ -145,20 +147,24 @@ class Layer(Module):
         state["_input"] = x
         out = self._buffer("out", (x.shape[0], self.out_features), self.weight.dtype)
         np.matmul(x, self.weight, out=out)
-        out += self.bias
+        if add_bias:
+            out += self.bias
         return out
 
     @staticmethod
     def weight_dtype(x: np.ndarray) -> np.dtype:
         return x.dtype if x.dtype.kind == "f" else np.dtype("float32")
 
-    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        """Fill ``grad_weight = x.T @ g`` and ``grad_bias = sum(g)``; return ``g @ weight.T``."""
+    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True,
+                 bias_done: bool = False) -> np.ndarray | None:
+        """Fill ``grad_weight = x.T @ g`` and ``grad_bias = sum(g)`` (unless ``bias_done``:
+        the ReLU after this layer filled it); return ``g @ weight.T``."""
         x = private(self)["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward(x, train=True) first")
         np.matmul(x.T, grad_out, out=self.grad_weight)
-        np.sum(grad_out, axis=0, out=self.grad_bias)
+        if not bias_done:
+            np.sum(grad_out, axis=0, out=self.grad_bias)
         if not need_input_grad:
             return None
         grad_in = self._buffer("grad_in", x.shape, self.weight.dtype)
@@ -188,15 +194,23 @@ class Nonlinearity(Module):
     _aux: np.ndarray | None = PrivateAttr(default=None)
 
     def forward(self, x: np.ndarray, train: bool = False,
-                kernels: Kernels | None = None) -> np.ndarray:
+                kernels: Kernels | None = None, bias: np.ndarray | None = None) -> np.ndarray:
         """``(N, D) -> (N, D)``; keeps the output (or input) for backward when ``train``.
-        ``kernels`` (the trainer's) may run the ReLU as one compiled pass."""
-        if self.kind == "identity":
+        ``kernels`` (the trainer's) may run the ReLU as one compiled pass. ``bias (D,)``: the
+        bias of the Layer before, still to be added to ``x`` in place (a compiled ReLU adds
+        it in its own pass)."""
+        kind = self.kind
+        if bias is not None and not (kind == "relu" and kernels is not None):
+            np.add(x, bias, out=x)
+            bias = None
+        if kind == "identity":
             return x
         out = self._buffer("out", x.shape, x.dtype) if train else np.empty_like(x)
-        kind = self.kind
         if kind == "relu":
-            if kernels is None or not kernels.relu_forward(x, out):
+            if bias is not None and not kernels.bias_relu(x, bias, out):
+                np.add(x, bias, out=x)
+                bias = None
+            if bias is None and (kernels is None or not kernels.relu_forward(x, out)):
                 np.maximum(x, 0, out=out)
             saved = out
         elif kind == "leaky_relu":
@@ -234,6 +248,19 @@ class Nonlinearity(Module):
             saved = out
         private(self)["_saved"] = saved if train else None
         return out
+
+    def backward_with_bias(self, grad_out: np.ndarray, grad_bias: np.ndarray,
+                           kernels: Kernels) -> np.ndarray | None:
+        """``backward`` of a ReLU that also fills ``grad_bias``, the bias gradient of the
+        Layer before it (the column sums of the returned gradient), in one compiled pass;
+        None (nothing done) when the kernels cannot."""
+        saved = private(self)["_saved"]
+        if self.kind != "relu" or saved is None:
+            return None
+        grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
+        if not kernels.relu_backward_bias(grad_out, saved, grad_in, grad_bias):
+            return None
+        return grad_in
 
     def backward(self, grad_out: np.ndarray, kernels: Kernels | None = None) -> np.ndarray:
         """Gradient with respect to the input, ``(N, D)``."""

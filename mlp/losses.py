@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from mlp.errors import DataError
+from mlp.kernels import Kernels
 from mlp.workspace import Buffers, private
 
 LossKind = Literal["mse", "mae", "cross_entropy", "bce"]
@@ -43,6 +44,7 @@ class Loss(BaseModel):
     label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
 
     _grad: np.ndarray | None = PrivateAttr(default=None)
+    _correct: int | None = PrivateAttr(default=None)
     _buffers: Buffers = PrivateAttr(default_factory=lambda: Buffers(16))
 
     @property
@@ -70,15 +72,19 @@ class Loss(BaseModel):
         return result
 
     def forward(self, pred: np.ndarray, target: np.ndarray,
-                weight: np.ndarray | None = None, *, validate: bool = True) -> float:
+                weight: np.ndarray | None = None, *, validate: bool = True,
+                kernels: Kernels | None = None) -> float:
         """The mean loss of ``pred`` against ``target`` (the ``weight``-weighted mean of the
         per-sample losses when ``weight (N,)`` is given); keeps ``dL/dpred`` for backward.
         ``validate=False`` skips the per-call range check of cross entropy's class indices
-        (the trainer checks its data once per run)."""
+        (the trainer checks its data once per run); ``kernels`` (the trainer's) may run the
+        cross entropy against class indices compiled, which also counts the correct rows
+        (``correct``)."""
+        private(self)["_correct"] = None
         if weight is not None:
             weight = self._sample_scale(pred, weight)
         if self.kind == "cross_entropy":
-            return self._cross_entropy(pred, target, weight, validate)
+            return self._cross_entropy(pred, target, weight, validate, kernels)
         target = self._matching_target(pred, target)
         grad = self._buffer(pred.shape, pred.dtype)
         n = pred.size
@@ -149,8 +155,15 @@ class Loss(BaseModel):
             )
         return target
 
+    def correct(self, outputs: np.ndarray, y: np.ndarray) -> int:
+        """How many rows of the last ``forward``'s batch ``outputs`` are classified as ``y``
+        says: the count the compiled cross entropy made on the way, else ``count_correct``."""
+        counted = private(self)["_correct"]
+        return count_correct(outputs, y) if counted is None else counted
+
     def _cross_entropy(self, logits: np.ndarray, target: np.ndarray,
-                       scale: np.ndarray | None, validate: bool = True) -> float:
+                       scale: np.ndarray | None, validate: bool = True,
+                       kernels: Kernels | None = None) -> float:
         if logits.ndim != 2:
             raise DataError(f"cross_entropy needs logits of shape (N, C), found {logits.shape}")
         n, c = logits.shape
@@ -179,12 +192,19 @@ class Loss(BaseModel):
         flat = buffers.get("flat", (n,), np.dtype(np.intp))
         offsets = buffers.get(("offsets", c), (n,), np.dtype(np.intp),
                               fill=lambda a: np.multiply(np.arange(n), c, out=a))
+        eps = self.label_smoothing
+        if kernels is not None and not eps:
+            counted = kernels.cross_entropy(logits, target, probs, row[:, 0], lse,
+                                            buffers.get("true", (n,), logits.dtype),
+                                            divide=scale is None)
+            if counted is not None:
+                private(self)["_correct"] = counted
+                return self._mean(probs, lse, scale, divided=True)
         np.add(offsets, target.astype(np.intp, copy=False), out=flat)
         _row_max(logits, row[:, 0])
         np.subtract(logits, row, out=probs)
         flat_probs = probs.reshape(-1)
         shifted_true = flat_probs[flat]
-        eps = self.label_smoothing
         shifted_sum = probs.sum(axis=1, dtype=np.float64) if eps else None
         # log-sum-exp of the shifted logits; exp is taken in place afterwards
         np.exp(probs, out=probs)
@@ -227,13 +247,15 @@ class Loss(BaseModel):
         return self._mean(probs, per_sample, scale)
 
     def _mean(self, grad: np.ndarray, per_sample: np.ndarray,
-              scale: np.ndarray | None) -> float:
+              scale: np.ndarray | None, divided: bool = False) -> float:
         """Keep ``grad`` (per sample) for backward, scaled to the mean's (``1/N``, or the
-        sample weights ``scale`` summing to 1), and return the mean of ``per_sample``."""
+        sample weights ``scale`` summing to 1), and return the mean of ``per_sample``.
+        ``divided``: the unweighted ``grad`` is already divided by ``N``."""
         private(self)["_grad"] = grad
         if scale is None:
             n = grad.shape[0]
-            grad /= n
+            if not divided:
+                grad /= n
             return float(per_sample.sum()) / n
         grad *= scale[:, None].astype(grad.dtype)
         return float(per_sample @ scale)

@@ -141,13 +141,20 @@ class Model(BaseModel):
         run the ReLU compiled."""
         if validate:
             x = self.check_input(x)
-        for module in self.modules:
+        modules = self.modules
+        bias = None  # a Layer's bias left to the ReLU after it (one compiled pass)
+        for index, module in enumerate(modules):
             if isinstance(module, DropoutLayer):
                 x = module.forward(x, train=train, rng=rng)
             elif isinstance(module, Nonlinearity):
-                x = module.forward(x, train=train, kernels=kernels)
+                x = module.forward(x, train=train, kernels=kernels, bias=bias)
+                bias = None
             else:
-                x = module.forward(x, train=train)
+                fuse = (train and kernels is not None and index + 1 < len(modules)
+                        and isinstance(modules[index + 1], Nonlinearity)
+                        and modules[index + 1].kind == "relu")
+                x = module.forward(x, train=train, add_bias=not fuse)
+                bias = module.bias if fuse else None
         return x
 
     def backward(self, grad: np.ndarray, input_grad: bool = True,
@@ -156,12 +163,20 @@ class Model(BaseModel):
         (or None when ``input_grad`` is false, which skips the first layer's input product)."""
         modules = self.modules
         first = 0 if input_grad else next(i for i, m in enumerate(modules) if isinstance(m, Layer))
+        bias_done = False  # the ReLU after a Layer filled the Layer's bias gradient
         for index in range(len(modules) - 1, first - 1, -1):
             module = modules[index]
             if isinstance(module, Layer):
-                grad = module.backward(grad, need_input_grad=input_grad or index != first)
+                need = input_grad or index != first
+                grad = (module.backward(grad, need_input_grad=need, bias_done=True) if bias_done
+                        else module.backward(grad, need_input_grad=need))
+                bias_done = False
             elif isinstance(module, Nonlinearity):
-                grad = module.backward(grad, kernels=kernels)
+                before = modules[index - 1] if index > first else None
+                fused = (module.backward_with_bias(grad, before.grad_bias, kernels)
+                         if kernels is not None and isinstance(before, Layer) else None)
+                bias_done = fused is not None
+                grad = fused if bias_done else module.backward(grad, kernels=kernels)
             else:
                 grad = module.backward(grad)
         return grad

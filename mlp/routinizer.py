@@ -33,7 +33,6 @@ from mlp.diagnostics import Diagnostics
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
 from mlp.kernels import Kernels
-from mlp.losses import count_correct
 from mlp.model import Model
 from mlp.optimizer import Optimizer, layer_views
 from mlp.progress import Progress
@@ -271,12 +270,13 @@ class BasicRoutinizer(TrainingConfig):
             if signals.received:
                 return None
             out = model.forward(X_batch, train=True, rng=rng, validate=False, kernels=kernels)
-            value = loss.forward(out, y_batch, w_batch, validate=False)  # _check_data did
+            value = loss.forward(out, y_batch, w_batch, validate=False,  # _check_data did
+                                 kernels=kernels)
             if not math.isfinite(value):
                 raise TrainingDiverged(f"loss became {value} at epoch {epoch + 1}, step "
                                        f"{state.step + 1} (lr {lr:g}); lower lr or set grad_clip")
             if is_classification:
-                correct += count_correct(out, y_batch)
+                correct += loss.correct(out, y_batch)
             model.backward(loss.backward(), input_grad=False, kernels=kernels)
             state.step += 1
             optimizer.step(state.step, lr)

@@ -16,6 +16,7 @@ from mlp import kernels, optim
 from mlp.errors import MLPError
 from mlp.kernels import Kernels
 from mlp.layers import Nonlinearity
+from mlp.losses import Loss, count_correct
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer
 from preprocess import Data
@@ -89,6 +90,65 @@ def test_compiled_relu_forward_and_backward_equal_numpy(dtype):
     assert not compiled.relu_backward(small, small, np.empty_like(small))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_layer_bias_and_relu_fused_forward_and_backward_equal_numpy(dtype):
+    """The compiled pass that adds a Layer's bias inside the ReLU, and the one that sums the
+    bias gradient inside the ReLU backward, give NumPy's bits, at any batch size."""
+    rng = np.random.default_rng(5)
+    for rows in (1, 3, 200):
+        x = rng.normal(size=(rows, 7)).astype(dtype)
+        x[0, :3] = [0.0, -0.0, np.nan]
+        grad = rng.normal(size=(rows, 5)).astype(dtype)
+        results = []
+        for chosen in (Kernels("numpy"), Kernels("numba")):
+            model = Model.mlp([7, 40, 5], seed=1, dtype=np.dtype(dtype).name)
+            with np.errstate(invalid="ignore"):
+                out = model.forward(x, train=True, validate=False, kernels=chosen).copy()
+            model.backward(grad, kernels=chosen)
+            results.append([out] + [array.copy() for _, array in model.named_arrays()])
+        for want, got in zip(*results, strict=True):
+            assert want.tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("classes", [2, 3, 7, 8, 9, 10, 15, 16, 17, 33, 128])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_cross_entropy_equals_numpy_and_counts_the_correct_rows(dtype, classes,
+                                                                         weighted):
+    """Loss, gradient and the count of correct rows, bit for bit, for 2 to 128 classes (the
+    row sums follow NumPy's pairwise order, which changes at 8 classes), with ties (the first
+    maximum counts, as argmax) and with per-sample weights."""
+    rng = np.random.default_rng(classes)
+    logits = (rng.normal(size=(61, classes)) * 4).astype(dtype)
+    logits[:5] = np.round(logits[:5])  # ties between classes
+    logits[5] = 0.0
+    target = rng.integers(0, classes, size=61)
+    target[5] = classes - 1  # a row of equal logits counts as correct only for class 0
+    weight = rng.uniform(0.5, 2.0, size=61) if weighted else None
+    found = []
+    for chosen in (None, Kernels("numpy"), Kernels("numba")):
+        loss = Loss(kind="cross_entropy")
+        value = loss.forward(logits, target, weight, kernels=chosen)
+        found.append((value, loss.backward().tobytes(), loss.correct(logits, target)))
+    assert found[0] == found[1] == found[2]
+    assert found[2][2] == count_correct(logits, target)
+
+
+def test_the_compiled_cross_entropy_leaves_what_it_cannot_take_to_numpy():
+    compiled = Kernels("numba")
+    logits = np.zeros((4, 129), np.float32)  # beyond NumPy's eight-sum block
+    buffers = (logits.copy(), np.empty(4, np.float32), np.empty(4), np.empty(4, np.float32))
+    assert compiled.cross_entropy(logits, np.zeros(4, int), *buffers, True) is None
+    assert Kernels("numpy").cross_entropy(logits[:, :3], np.zeros(4, int),
+                                          logits[:, :3].copy(), *buffers[1:], True) is None
+    loss = Loss(kind="cross_entropy", label_smoothing=0.1)  # label smoothing stays NumPy's
+    plain = Loss(kind="cross_entropy", label_smoothing=0.1)
+    logits = np.random.default_rng(0).normal(size=(6, 4))
+    target = np.arange(6) % 4
+    assert loss.forward(logits, target, kernels=compiled) == plain.forward(logits, target)
+    assert loss.correct(logits, target) == count_correct(logits, target)
+
+
 def test_arrays_the_kernels_cannot_take_go_to_numpy():
     compiled = Kernels("numba")
     param, grad, m, v = _arrays(np.float32)
@@ -144,9 +204,9 @@ def test_training_is_bit_identical_with_either_backend(optimizer):
         routinizer.use_kernels(Kernels(backend))
         history = routinizer.run(model, Data(X[:160], y[:160], X_val=X[160:], y_val=y[160:]))
         arrays = {key: array.copy() for key, array in model.named_arrays()}
-        finals.append((arrays, history.train_loss, history.val_loss))
-    (arrays_a, train_a, val_a), (arrays_b, train_b, val_b) = finals
-    assert train_a == train_b and val_a == val_b
+        finals.append((arrays, history.train_loss, history.val_loss, history.train_accuracy))
+    (arrays_a, train_a, val_a, acc_a), (arrays_b, train_b, val_b, acc_b) = finals
+    assert train_a == train_b and val_a == val_b and acc_a == acc_b
     assert arrays_a.keys() == arrays_b.keys()
     for key in arrays_a:
         assert arrays_a[key].tobytes() == arrays_b[key].tobytes(), key
