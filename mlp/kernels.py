@@ -180,11 +180,11 @@ class Kernels:
         kernel = self._kernel(name)
         if kernel is None:
             return False
-        arrays = [_flat(a) for a in (param, grad, m, v)]
-        dtypes = {a.dtype for a in (param, grad, m, v)}
-        if any(a is None for a in arrays) or len(dtypes) != 1:
+        if not param.dtype == grad.dtype == m.dtype == v.dtype:
             return False
-        p, g, m1, v1 = arrays
+        p, g, m1, v1 = arrays = [_flat(a) for a in (param, grad, m, v)]
+        if any(a is None for a in arrays):
+            return False
         if not (p.size == g.size == m1.size == v1.size):
             return False
         c = param.dtype.type  # Python floats become the arrays' dtype, as NumPy's scalars do
@@ -312,9 +312,13 @@ class Kernels:
 def _rows(*arrays: np.ndarray) -> bool:
     """Whether ``arrays`` are C-contiguous 2-D float32/float64 arrays of one shape and dtype."""
     first = arrays[0]
-    return (first.ndim == 2 and first.dtype.kind == "f" and first.dtype.itemsize in (4, 8)
-            and all(a.shape == first.shape and a.dtype == first.dtype and a.flags.c_contiguous
-                    for a in arrays))
+    shape, dtype = first.shape, first.dtype
+    if len(shape) != 2 or dtype.kind != "f" or dtype.itemsize not in (4, 8):
+        return False
+    for a in arrays:
+        if a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
+            return False
+    return True
 
 
 def _row_vector(vector: np.ndarray, rows: np.ndarray) -> bool:
@@ -329,7 +333,7 @@ def _flat(array: np.ndarray) -> np.ndarray | None:
         return None
     if not array.flags.c_contiguous:
         return None
-    return array.reshape(-1)
+    return array if array.ndim == 1 else array.reshape(-1)
 
 
 # --------------------------------------------------------------------------- sources

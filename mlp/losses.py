@@ -189,9 +189,6 @@ class Loss(BaseModel):
         probs = buffers.get("grad", logits.shape, logits.dtype)
         row = buffers.get("row", (n, 1), logits.dtype)
         lse = buffers.get("lse", (n,), np.dtype(np.float64))
-        flat = buffers.get("flat", (n,), np.dtype(np.intp))
-        offsets = buffers.get(("offsets", c), (n,), np.dtype(np.intp),
-                              fill=lambda a: np.multiply(np.arange(n), c, out=a))
         eps = self.label_smoothing
         if kernels is not None and not eps:
             counted = kernels.cross_entropy(logits, target, probs, row[:, 0], lse,
@@ -200,6 +197,9 @@ class Loss(BaseModel):
             if counted is not None:
                 private(self)["_correct"] = counted
                 return self._mean(probs, lse, scale, divided=True)
+        flat = buffers.get("flat", (n,), np.dtype(np.intp))
+        offsets = buffers.get(("offsets", c), (n,), np.dtype(np.intp),
+                              fill=lambda a: np.multiply(np.arange(n), c, out=a))
         np.add(offsets, target.astype(np.intp, copy=False), out=flat)
         _row_max(logits, row[:, 0])
         np.subtract(logits, row, out=probs)
