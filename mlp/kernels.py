@@ -6,15 +6,20 @@ is one pass that NumPy 2 does not vectorise (a scalar operand of ``maximum`` mis
 SIMD loop: 78 µs against 12 µs compiled for a 128x512 float32 batch). When
 `numba <https://numba.pydata.org>`_ is installed (the ``fast`` extra:
 ``pip install "mlp-routinizer[fast]"``) these are compiled into one loop each, which LLVM
-vectorises.
+vectorises. Small batches pay for each NumPy call instead (about a microsecond each), so
+passes that follow one another are fused: a Layer's bias add with the ReLU after it, that
+ReLU's backward with the Layer's bias gradient, and softmax cross entropy against class
+indices (row maximum and shift, then row sums, then the gradient, with the count of
+correct rows on the way) around NumPy's own ``exp`` and ``log``.
 
 The compiled kernels perform exactly the floating-point operations of the NumPy rules in
-``mlp.optim`` and ``mlp.layers``, in the same order and precision, without contraction into
-fused multiply-adds and without fast-math; so both paths give bit-identical results and a
-run may be resumed with or without numba. Tests check this bit for bit.
+``mlp.optim``, ``mlp.layers`` and ``mlp.losses``, in the same order and precision (sums in
+NumPy's order), without contraction into fused multiply-adds and without fast-math; so both
+paths give bit-identical results and a run may be resumed with or without numba. Tests
+check this bit for bit.
 
 A ``Kernels`` object holds the choices for one trainer (its ``Optimizer`` owns it and
-passes it to the ReLU modules while training):
+passes it to the modules and the loss while training):
 
 - ``backend``: ``"auto"`` (numba when it can be imported, else NumPy), ``"numba"`` (an
   error if it is missing) or ``"numpy"``; by default the environment variable

@@ -39,16 +39,10 @@ from preprocess import Data, Normalizer
 from preprocess.data import class_weights
 
 #: scikit-learn checks expected to fail, check name -> reason (passed to
-#: ``parametrize_with_checks(expected_failed_checks=...)``). They apply to estimators with a
-#: validation split (``validation_fraction > 0``, the default); with
-#: ``validation_fraction=0`` every check passes.
-EXPECTED_FAILED_CHECKS: dict[str, str] = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "the validation split holds out a random fraction of the rows, so a row of weight k "
-        "and k copies of it are held out differently and the two fits see different "
-        "training data; without a validation split sample weights are exactly repeated "
-        "rows (up to rounding) and the check passes"),
-}
+#: ``parametrize_with_checks(expected_failed_checks=...)``): none. The one there was, sample
+#: weights against repeated rows with a validation split, passes since the split is chosen
+#: by content (``Data.split_validation(by_content=True)``).
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 #: the root attribute of a checkpoint written by ``save`` that holds the estimator's JSON
 ESTIMATOR_ATTRIBUTE = "sklearn_estimator"
@@ -143,8 +137,9 @@ class _RoutinizerEstimator(BaseEstimator):
     def _data(self, X: np.ndarray, targets: np.ndarray, weight: np.ndarray | None, seed: int,
               continuing: bool) -> Data:
         """The training Data: a validation split of ``validation_fraction`` (none when too
-        few samples leave one) and the normaliser, fitted on the training split at the first
-        fit and kept by later ones so that the same inputs give the same data."""
+        few samples leave one), chosen by content so that a row of integer weight k and k
+        copies of it are split alike, and the normaliser, fitted on the training split at
+        the first fit and kept by later ones so that the same inputs give the same data."""
         if self._is_classifier:
             data = Data(X, targets, w_train=weight, task="classification",
                         classes=np.arange(self.classes_.shape[0]))
@@ -156,7 +151,7 @@ class _RoutinizerEstimator(BaseEstimator):
                              f"{self.validation_fraction!r}")
         if self.validation_fraction:
             try:
-                data.split_validation(self.validation_fraction, seed=seed)
+                data.split_validation(self.validation_fraction, seed=seed, by_content=True)
             except DataError:
                 pass  # too few samples for both splits: train without a validation split
         if continuing:
@@ -289,11 +284,13 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
     ``init_scale``, ``dtype`` (None: float32 for float32 inputs, else float64). Training:
     every ``BasicRoutinizer`` field under its name (``schedule`` None is constant;
     ``verbose`` shows the progress bar), with ``label_smoothing`` for the loss.
-    ``validation_fraction`` is held out (stratified) for the validation loss and
-    ``early_stopping``; ``normalize`` (``"zscore"``, ``"minmax"`` or None) is fitted on the
-    training split; ``class_weight`` (``"balanced"`` or ``{label: weight}``) multiplies the
-    sample weights; ``random_state`` seeds the initialisation, the split and the training
-    generator; ``warm_start`` continues the run on the next ``fit``.
+    ``validation_fraction`` is held out (stratified, chosen by content) for the validation
+    loss curve and ``early_stopping`` (None by default, as in ``MLPClassifier``: a dozen
+    validation samples are too few to stop on); ``normalize`` (``"zscore"``, ``"minmax"`` or
+    None) is fitted on the training split; ``class_weight`` (``"balanced"`` or
+    ``{label: weight}``) multiplies the sample weights; ``random_state`` seeds the
+    initialisation, the split and the training generator; ``warm_start`` continues the run
+    on the next ``fit``.
     """
 
     _is_classifier = True
@@ -305,7 +302,7 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
                  alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
                  label_smoothing: float = 0.0, schedule: dict | None = None,
-                 early_stopping: int | None = 10, target_loss: float | None = None,
+                 early_stopping: int | None = None, target_loss: float | None = None,
                  shuffle: bool = True, checkpoint_dir: str | None = None,
                  dynamic_show: bool = False, plot_every: int = 1,
                  validation_fraction: float = 0.1, normalize: str | None = "zscore",
@@ -429,7 +426,7 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
                  alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
                  loss: str = "mse", schedule: dict | None = None,
-                 early_stopping: int | None = 10, target_loss: float | None = None,
+                 early_stopping: int | None = None, target_loss: float | None = None,
                  shuffle: bool = True, checkpoint_dir: str | None = None,
                  dynamic_show: bool = False, plot_every: int = 1,
                  validation_fraction: float = 0.1, normalize: str | None = "zscore",

@@ -351,9 +351,18 @@ class Data:
         return self
 
     def split_validation(self, fraction: float = 0.1, stratify: bool = True,
-                         seed: int = 0) -> Data:
+                         seed: int = 0, by_content: bool = False) -> Data:
         """Move ``fraction`` of the training samples (of each class when stratified) to a new
-        validation split; both keep their original order."""
+        validation split; both keep their original order.
+
+        ``by_content``: which samples are held out depends on their values, not on their
+        positions. Identical samples (the same features and target) stay together on one
+        side, and the fraction counts sample weights, so a sample of integer weight k is
+        split as k copies of it would be, wherever they stand (what the scikit-learn
+        estimators need for weights to equal repeated rows); duplicates also cannot leak
+        from the training split into the validation split."""
+        if by_content:
+            return self._split_off("val", fraction, stratify, seed, self._content_held_out)
         return self._split_off("val", fraction, stratify, seed)
 
     def split_test(self, fraction: float = 0.2, stratify: bool = True, seed: int = 0) -> Data:
@@ -361,7 +370,8 @@ class Data:
         test split; both keep their original order."""
         return self._split_off("test", fraction, stratify, seed)
 
-    def _split_off(self, split: str, fraction: float, stratify: bool, seed: int) -> Data:
+    def _split_off(self, split: str, fraction: float, stratify: bool, seed: int,
+                   choose: Callable[..., np.ndarray] | None = None) -> Data:
         if getattr(self, f"X_{split}") is not None:
             raise DataError(f"expected no {split} split yet, found one with "
                             f"{getattr(self, f'X_{split}').shape[0]} samples")
@@ -373,7 +383,11 @@ class Data:
             groups = [np.flatnonzero(self.y_train == code) for code in range(self.n_classes)]
         else:
             groups = [np.arange(n)]
-        held = [rng.permutation(g)[: math.floor(fraction * g.shape[0] + 0.5)] for g in groups]
+        if choose is None:
+            held = [rng.permutation(g)[: math.floor(fraction * g.shape[0] + 0.5)]
+                    for g in groups]
+        else:
+            held = choose(groups, fraction, rng)
         held_out = np.sort(np.concatenate(held))
         if not 0 < held_out.shape[0] < n:
             raise DataError(f"a {split} fraction of {fraction} of {n} training samples must "
@@ -388,6 +402,32 @@ class Data:
                 self.w_val = self.w_train[held_out]
             self.w_train = self.w_train[keep]
         return self
+
+    def _content_held_out(self, groups: list[np.ndarray], fraction: float,
+                          rng: np.random.Generator) -> list[np.ndarray]:
+        """For each group of training rows (a class, or all rows), the rows held out by
+        ``split_validation(by_content=True)``: the group's distinct samples, in the order of
+        their bytes, are permuted by ``rng``, and the shortest prefix whose total weight (a
+        row's weight, or 1) reaches ``round(fraction * the group's weight)`` is held out with
+        every copy of its samples."""
+        n = len(self)
+        X = self.X_train.reshape(n, -1)
+        y = np.ascontiguousarray(self.y_train).reshape(n, -1)
+        key = np.concatenate([X.view(np.uint8).reshape(n, -1), y.view(np.uint8).reshape(n, -1)],
+                             axis=1)
+        key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1])))[:, 0]
+        weight = np.ones(n) if self.w_train is None else self.w_train.astype(np.float64)
+        held = []
+        for rows in groups:
+            _, sample, copies = np.unique(key[rows], return_inverse=True, return_counts=True)
+            mass = np.bincount(sample, weights=weight[rows], minlength=copies.shape[0])
+            order = rng.permutation(copies.shape[0])
+            wanted = math.floor(fraction * float(mass.sum()) + 0.5)
+            taken = np.searchsorted(np.cumsum(mass[order]), wanted) + 1 if wanted > 0 else 0
+            chosen = np.zeros(copies.shape[0], dtype=bool)
+            chosen[order[:taken]] = True
+            held.append(rows[chosen[sample]])
+        return held
 
     def normalize(self, method: Method = "zscore") -> Data:
         """Fit ``method`` (``zscore`` or ``minmax``) on the training split (weighted by

@@ -110,6 +110,34 @@ def test_stratified_split_keeps_class_proportions_and_every_sample():
     assert plain.X_val.shape[0] == 3 and len(plain) == 7
 
 
+def test_a_split_by_content_treats_a_weight_as_copies_and_keeps_duplicates_together():
+    """A row of integer weight k is held out exactly when its k copies are, wherever the
+    copies stand; the classes keep their proportions, and no sample is on both sides."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    y = np.arange(40) % 2
+    weight = rng.integers(1, 5, size=40).astype(float)
+    repeated = np.repeat(np.arange(40), weight.astype(int))
+    rng.shuffle(repeated)
+    for seed in range(5):
+        weighted = Data(X, y, w_train=weight).split_validation(0.2, seed=seed, by_content=True)
+        copies = Data(X[repeated], y[repeated]).split_validation(0.2, seed=seed,
+                                                                 by_content=True)
+        assert {tuple(row) for row in weighted.X_val} == {tuple(row) for row in copies.X_val}
+        assert weighted.w_val.sum() == copies.X_val.shape[0]
+        assert not {tuple(row) for row in copies.X_val} & {tuple(row) for row in copies.X_train}
+        for code in (0, 1):  # the held-out weight of each class is 20% of it, rounded up to
+            mass = weight[y == code].sum()  # the end of the last sample held out
+            held = weighted.w_val[weighted.y_val == code].sum()
+            assert round(0.2 * mass) <= held < round(0.2 * mass) + 4
+    plain = Data(np.arange(50.0).reshape(-1, 1), np.arange(50) % 5)
+    plain.split_validation(0.2, seed=0, by_content=True)
+    assert np.bincount(plain.y_val).tolist() == [2] * 5 and len(plain) == 40
+    other = Data(np.arange(50.0).reshape(-1, 1), np.arange(50) % 5)
+    assert not np.array_equal(other.split_validation(0.2, seed=1, by_content=True).X_val,
+                              plain.X_val)
+
+
 def test_shuffle_permutes_rows_together():
     data = Data(np.arange(6.0).reshape(-1, 1), np.array([0, 1, 2, 0, 1, 2]))
     data.shuffle(4)

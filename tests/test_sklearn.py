@@ -23,16 +23,11 @@ from mlp.sklearn import EXPECTED_FAILED_CHECKS, RoutinizerClassifier, Routinizer
 FAST = {"epochs": 30, "hidden_layer_sizes": (16,), "lr": 0.003}
 
 
-def _expected_failures(estimator) -> dict[str, str]:
-    """The documented failures apply to estimators with a validation split."""
-    return EXPECTED_FAILED_CHECKS if estimator.validation_fraction else {}
-
-
 @parametrize_with_checks(
     [RoutinizerClassifier(**FAST), RoutinizerRegressor(**FAST),
      RoutinizerClassifier(**FAST, validation_fraction=0.0),
      RoutinizerRegressor(**FAST, validation_fraction=0.0)],
-    expected_failed_checks=_expected_failures, xfail_strict=True)
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS, xfail_strict=True)
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
 
