@@ -133,6 +133,17 @@ class Kernels:
             threads if threads is not None else os.environ.get("MLP_KERNEL_THREADS", "auto"))
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid: int | None = None
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what the kernels remember of the last arrays they were given: a trainer passes
+        the same buffers batch after batch, so the checks of the first call stand for later
+        calls with the very same arrays (arrays are never reshaped in place here)."""
+        self._flats: tuple[np.ndarray, ...] = ()  # the last update's arrays, then their 1-D views
+        self._scalars: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._last_bias_relu: tuple[Any, ...] = ()
+        self._last_relu_backward_bias: tuple[Any, ...] = ()
+        self._last_cross_entropy: tuple[Any, ...] = ()
 
     def __repr__(self) -> str:
         return f"Kernels(backend={self.backend!r}, threads={self.threads})"
@@ -143,6 +154,7 @@ class Kernels:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.backend, self.threads = state["backend"], state["threads"]
         self._pool, self._pool_pid = None, None
+        self._forget()
 
     def close(self) -> None:
         """Stop the worker threads of split steps (started again when needed)."""
@@ -185,30 +197,47 @@ class Kernels:
         kernel = self._kernel(name)
         if kernel is None:
             return False
-        if not param.dtype == grad.dtype == m.dtype == v.dtype:
+        arrays = self._flat_arrays(param, grad, m, v)
+        if arrays is None:
             return False
-        p, g, m1, v1 = arrays = [_flat(a) for a in (param, grad, m, v)]
-        if any(a is None for a in arrays):
-            return False
-        if not (p.size == g.size == m1.size == v1.size):
-            return False
-        c = param.dtype.type  # Python floats become the arrays' dtype, as NumPy's scalars do
-        wd = float(weight_decay)
+        dtype = param.dtype
+        key = (name, dtype, lr, momentum, alpha, beta1, beta2, eps, weight_decay)
+        scalars = self._scalars.get(key)
+        if scalars is None:  # the step's constants, made once per learning rate
+            if len(self._scalars) > 64:
+                self._scalars.clear()
+            scalars = self._scalars[key] = _constants(name, dtype.type, lr, momentum, alpha,
+                                                      beta1, beta2, eps, weight_decay)
+        p, g, m1, v1 = arrays
         if name == "sgd":
-            self._launch(kernel, (p, g), (c(lr), c(wd), wd != 0.0))
+            arrays = (p, g)
         elif name in ("momentum", "nesterov"):
-            self._launch(kernel, (p, g, m1), (c(lr), c(momentum), c(lr * momentum), c(wd),
-                                              wd != 0.0, name == "nesterov"))
+            arrays = (p, g, m1)
         elif name == "rmsprop":
-            self._launch(kernel, (p, g, v1), (c(lr), c(alpha), c(1.0 - alpha), c(eps), c(wd),
-                                              wd != 0.0, lr != 0.0))
-        else:  # adam, adamw
-            coupled = name == "adam" and wd != 0.0
-            decoupled = name == "adamw" and wd != 0.0
-            self._launch(kernel, (p, g, m1, v1),
-                         (c(beta1), c(beta2), c(1.0 - beta2), c(bias_correction2_sqrt), c(eps),
-                          c(step_size), c(wd), coupled, c(1.0 - lr * wd), decoupled))
+            arrays = (p, g, v1)
+        else:  # adam, adamw: the two scalars that change every step go in between
+            c = dtype.type
+            b1, b2, one_minus_b2, eps_c, wd, coupled, decay, decoupled = scalars
+            scalars = (b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps_c, c(step_size), wd,
+                       coupled, decay, decoupled)
+        self._launch(kernel, arrays, scalars)
         return True
+
+    def _flat_arrays(self, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
+                     v: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """1-D views of the four arrays of a step, or None when a kernel cannot take them
+        (not contiguous floats of one dtype and size). A trainer steps the same four arrays
+        every time, so the last ones are remembered with their views."""
+        kept = self._flats
+        if kept and kept[0] is param and kept[1] is grad and kept[2] is m and kept[3] is v:
+            return kept[4:]
+        if not param.dtype == grad.dtype == m.dtype == v.dtype:
+            return None
+        flats = tuple(_flat(a) for a in (param, grad, m, v))
+        if any(a is None for a in flats) or len({a.size for a in flats}) != 1:
+            return None
+        self._flats = (param, grad, m, v, *flats)
+        return flats
 
     def relu_forward(self, x: np.ndarray, out: np.ndarray) -> bool:
         """``out = np.maximum(x, 0)`` in one compiled pass (NaN kept, -0.0 and negatives to +0.0,
@@ -244,9 +273,14 @@ class Kernels:
         """A Layer's bias and the ReLU after it in one compiled pass: ``z += bias`` (``z``
         keeps the pre-activations, as the Layer's output) and ``out = np.maximum(z, 0)``;
         False (nothing done) on the NumPy backend or for arrays the kernel cannot take."""
+        last = self._last_bias_relu  # a trainer passes the same buffers batch after batch
+        if last and last[0] is z and last[1] is bias and last[2] is out:
+            last[3](z, bias, out, last[4])
+            return True
         kernel = self._kernel("bias_relu")
         if kernel is None or not (_rows(z, out) and _row_vector(bias, z)):
             return False
+        self._last_bias_relu = (z, bias, out, kernel, z.dtype.type(0))
         kernel(z, bias, out, z.dtype.type(0))
         return True
 
@@ -256,11 +290,18 @@ class Kernels:
         ``grad_in = grad_out * (output > 0)`` and ``grad_bias = grad_in.sum(axis=0)``, summed
         as NumPy sums along the first axis (each row added in turn to +0.0); False when NumPy
         must do it."""
+        last = self._last_relu_backward_bias
+        if (last and last[0] is grad_out and last[1] is output and last[2] is grad_in
+                and last[3] is grad_bias):
+            last[4](grad_out, output, grad_in, grad_bias, last[5], last[6])
+            return True
         kernel = self._kernel("relu_backward_bias")
         if kernel is None or grad_out.shape[0] == 0 or not (
                 _rows(grad_out, output, grad_in) and _row_vector(grad_bias, grad_out)):
             return False
         c = grad_out.dtype.type
+        self._last_relu_backward_bias = (grad_out, output, grad_in, grad_bias, kernel, c(0),
+                                         c(1))
         kernel(grad_out, output, grad_in, grad_bias, c(0), c(1))
         return True
 
@@ -275,20 +316,28 @@ class Kernels:
         both paths round alike, and a row's sum follows NumPy's pairwise order (a plain loop
         below 8 classes, eight running sums up to 128). None (nothing done) on the NumPy
         backend, beyond 128 classes, or for arrays the kernels cannot take."""
-        if self.backend == "numpy":
+        last = self._last_cross_entropy
+        if not (last and last[0] is logits and last[1] is probs and last[2] is row
+                and last[3] is lse and last[4] is shifted_true):
+            if self.backend == "numpy":
+                return None
+            n, c = logits.shape
+            dtype = logits.dtype
+            if not (2 <= c <= _PAIRWISE_BLOCK and n and _rows(logits, probs)
+                    and row.shape == shifted_true.shape == lse.shape == (n,)
+                    and row.dtype == shifted_true.dtype == dtype
+                    and lse.dtype == np.float64):
+                return None
+            last = self._last_cross_entropy = (
+                logits, probs, row, lse, shifted_true, _compiled("ce_shift"),
+                _compiled("ce_sums"), _compiled("ce_grad"), dtype.type(1), dtype.type(n))
+        if target.shape != lse.shape or target.dtype.kind not in "iu":
             return None
-        n, c = logits.shape
-        if not (2 <= c <= _PAIRWISE_BLOCK and n and _rows(logits, probs)
-                and row.shape == (n,) and lse.shape == shifted_true.shape == (n,)
-                and target.shape == (n,) and target.dtype.kind in "iu"):
-            return None
-        correct = _compiled("ce_shift")(logits, target, probs, shifted_true)
+        correct = last[5](logits, target, probs, shifted_true)
         np.exp(probs, out=probs)
-        _compiled("ce_sums")(probs, row, lse)
+        last[6](probs, row, lse)
         np.log(lse, out=lse)
-        one = probs.dtype.type(1)
-        _compiled("ce_grad")(probs, row, target, lse, shifted_true, one, probs.dtype.type(n),
-                             divide)
+        last[7](probs, row, target, lse, shifted_true, last[8], last[9], divide)
         return int(correct)
 
     def warm_up(self, dtype: str | np.dtype = "float32",
@@ -312,6 +361,25 @@ class Kernels:
             self.cross_entropy(logits, np.zeros(1, np.intp), logits.copy(), one.copy(),
                                np.ones(1), np.ones(1, dtype), True)
         return self.backend
+
+
+def _constants(name: str, c: Callable[[float], Any], lr: float, momentum: float,
+               alpha: float, beta1: float, beta2: float, eps: float,
+               weight_decay: float) -> tuple[Any, ...]:
+    """The scalar arguments of optimizer ``name``'s kernel, in the arrays' dtype ``c`` (as
+    NumPy's rules turn Python floats into it); for Adam and AdamW without the two that change
+    every step."""
+    wd = float(weight_decay)
+    if name == "sgd":
+        return c(lr), c(wd), wd != 0.0
+    if name in ("momentum", "nesterov"):
+        return c(lr), c(momentum), c(lr * momentum), c(wd), wd != 0.0, name == "nesterov"
+    if name == "rmsprop":
+        return c(lr), c(alpha), c(1.0 - alpha), c(eps), c(wd), wd != 0.0, lr != 0.0
+    coupled = name == "adam" and wd != 0.0
+    decoupled = name == "adamw" and wd != 0.0
+    return (c(beta1), c(beta2), c(1.0 - beta2), c(eps), c(wd), coupled, c(1.0 - lr * wd),
+            decoupled)
 
 
 def _rows(*arrays: np.ndarray) -> bool:

@@ -163,8 +163,8 @@ class Layer(Module):
         if x is None:
             raise RuntimeError("Layer.backward needs a forward(x, train=True) first")
         np.matmul(x.T, grad_out, out=self.grad_weight)
-        if not bias_done:
-            np.sum(grad_out, axis=0, out=self.grad_bias)
+        if not bias_done:  # np.sum's own reduction, without its Python wrapper
+            np.add.reduce(grad_out, axis=0, out=self.grad_bias)
         if not need_input_grad:
             return None
         grad_in = self._buffer("grad_in", x.shape, self.weight.dtype)

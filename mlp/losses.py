@@ -45,6 +45,7 @@ class Loss(BaseModel):
 
     _grad: np.ndarray | None = PrivateAttr(default=None)
     _correct: int | None = PrivateAttr(default=None)
+    _work_arrays: dict = PrivateAttr(default_factory=dict)
     _buffers: Buffers = PrivateAttr(default_factory=lambda: Buffers(16))
 
     @property
@@ -186,13 +187,10 @@ class Loss(BaseModel):
         # Work arrays are reused across calls (a training step allocates none of them). The
         # true class's entry of row i is element i*C + target_i of the flattened logits.
         buffers = private(self)["_buffers"]
-        probs = buffers.get("grad", logits.shape, logits.dtype)
-        row = buffers.get("row", (n, 1), logits.dtype)
-        lse = buffers.get("lse", (n,), np.dtype(np.float64))
+        probs, row, row_flat, lse, shifted = self._work(logits)
         eps = self.label_smoothing
         if kernels is not None and not eps:
-            counted = kernels.cross_entropy(logits, target, probs, row[:, 0], lse,
-                                            buffers.get("true", (n,), logits.dtype),
+            counted = kernels.cross_entropy(logits, target, probs, row_flat, lse, shifted,
                                             divide=scale is None)
             if counted is not None:
                 private(self)["_correct"] = counted
@@ -201,15 +199,15 @@ class Loss(BaseModel):
         offsets = buffers.get(("offsets", c), (n,), np.dtype(np.intp),
                               fill=lambda a: np.multiply(np.arange(n), c, out=a))
         np.add(offsets, target.astype(np.intp, copy=False), out=flat)
-        _row_max(logits, row[:, 0])
+        _row_max(logits, row_flat)
         np.subtract(logits, row, out=probs)
         flat_probs = probs.reshape(-1)
         shifted_true = flat_probs[flat]
         shifted_sum = probs.sum(axis=1, dtype=np.float64) if eps else None
         # log-sum-exp of the shifted logits; exp is taken in place afterwards
         np.exp(probs, out=probs)
-        np.add.reduce(probs, axis=1, out=row[:, 0])
-        np.copyto(lse, row[:, 0])
+        np.add.reduce(probs, axis=1, out=row_flat)
+        np.copyto(lse, row_flat)
         np.log(lse, out=lse)
         probs /= row
         per_sample = lse
@@ -221,6 +219,23 @@ class Loss(BaseModel):
             np.subtract(lse, shifted_true, out=per_sample)
             flat_probs[flat] -= 1.0
         return self._mean(probs, per_sample, scale)
+
+    def _work(self, logits: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Cross entropy's work arrays for ``logits (N, C)``, looked up once per batch shape:
+        the gradient ``(N, C)``, the row sums ``(N, 1)`` in the logits' dtype and a flat view
+        of them, the per-sample losses ``(N,)`` in float64 and the shifted true-class logits
+        ``(N,)``."""
+        state = private(self)
+        key = (logits.shape, logits.dtype)
+        work = state["_work_arrays"].get(key)
+        if work is None:
+            if len(state["_work_arrays"]) >= 4:
+                state["_work_arrays"].clear()
+            n, dtype = logits.shape[0], logits.dtype
+            row = np.empty((n, 1), dtype)
+            work = state["_work_arrays"][key] = (np.empty(logits.shape, dtype), row, row[:, 0],
+                                                 np.empty(n), np.empty(n, dtype))
+        return work
 
     def _soft_cross_entropy(self, logits: np.ndarray, target: np.ndarray,
                             scale: np.ndarray | None) -> float:

@@ -162,7 +162,10 @@ class Model(BaseModel):
         """Back-propagate ``dL/doutput``, filling every layer's gradients; returns ``dL/dx``
         (or None when ``input_grad`` is false, which skips the first layer's input product)."""
         modules = self.modules
-        first = 0 if input_grad else next(i for i, m in enumerate(modules) if isinstance(m, Layer))
+        first = 0
+        if not input_grad:  # the first Layer: its input gradient is not wanted
+            while first < len(modules) and not isinstance(modules[first], Layer):
+                first += 1
         bias_done = False  # the ReLU after a Layer filled the Layer's bias gradient
         for index in range(len(modules) - 1, first - 1, -1):
             module = modules[index]
