@@ -265,28 +265,33 @@ class BasicRoutinizer(TrainingConfig):
         rng = state.generator(self.seed)
         is_classification = loss.is_classification
         total_loss, correct, seen, mass = 0.0, 0, 0, 0
-        for X_batch, y_batch, w_batch in train.weighted_batches(
-                self.batch_size, rng if self.shuffle else None):
-            if signals.received:
-                return None
-            out = model.forward(X_batch, train=True, rng=rng, validate=False, kernels=kernels)
-            value = loss.forward(out, y_batch, w_batch, validate=False,  # _check_data did
-                                 kernels=kernels)
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"loss became {value} at epoch {epoch + 1}, step "
-                                       f"{state.step + 1} (lr {lr:g}); lower lr or set grad_clip")
-            if is_classification:
-                correct += loss.correct(out, y_batch)
-            model.backward(loss.backward(), input_grad=False, kernels=kernels)
-            state.step += 1
-            optimizer.step(state.step, lr)
-            if diagnostics is not None:
-                diagnostics.after_update()
-            n = X_batch.shape[0]
-            weight = n if w_batch is None else float(w_batch.sum())
-            total_loss += value * weight
-            seen += n
-            mass += weight
+        step = state.step  # counted here and stored on every way out (a Pydantic field)
+        try:
+            for X_batch, y_batch, w_batch in train.weighted_batches(
+                    self.batch_size, rng if self.shuffle else None):
+                if signals.received:
+                    return None
+                out = model.forward(X_batch, train=True, rng=rng, validate=False,
+                                    kernels=kernels)
+                value = loss.forward(out, y_batch, w_batch, validate=False,  # _check_data did
+                                     kernels=kernels)
+                if not math.isfinite(value):
+                    raise TrainingDiverged(f"loss became {value} at epoch {epoch + 1}, step "
+                                           f"{step + 1} (lr {lr:g}); lower lr or set grad_clip")
+                if is_classification:
+                    correct += loss.correct(out, y_batch)
+                model.backward(loss.backward(), input_grad=False, kernels=kernels)
+                step += 1
+                optimizer.step(step, lr)
+                if diagnostics is not None:
+                    diagnostics.after_update()
+                n = X_batch.shape[0]
+                weight = n if w_batch is None else float(w_batch.sum())
+                total_loss += value * weight
+                seen += n
+                mass += weight
+        finally:
+            state.step = step
         if signals.received:
             return None
         return total_loss / mass, correct / seen if is_classification else None

@@ -500,10 +500,11 @@ class Data:
         for start in range(0, n, size):
             index = order[start:start + size]
             m = index.shape[0]
+            X_batch, y_batch = (X_buffer, y_buffer) if m == size else (X_buffer[:m], y_buffer[:m])
             # our own permutation is in range; mode="raise" would buffer the whole batch
-            np.take(X, index, axis=0, out=X_buffer[:m], mode="wrap")
-            np.take(y, index, axis=0, out=y_buffer[:m], mode="wrap")
-            yield X_buffer[:m], y_buffer[:m], None if w is None else w[index]
+            np.take(X, index, axis=0, out=X_batch, mode="wrap")
+            np.take(y, index, axis=0, out=y_batch, mode="wrap")
+            yield X_batch, y_batch, None if w is None else w[index]
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype,
                 fill: Callable[..., np.ndarray] | None = None) -> np.ndarray:
