@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, mod
 
 from mlp.arrays import Array1, Array2, array_field
 from mlp.kernels import Kernels
-from mlp.workspace import Buffers, private
+from mlp.workspace import Buffers, private, same_fields
 
 _MAX_CACHED_SHAPES = 8
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -44,6 +44,16 @@ class Module(BaseModel):
     def _forget(self) -> None:
         """Drop the work buffers (for example after a change of dtype)."""
         private(self)["_buffers"].clear()
+
+    def __eq__(self, other: object) -> bool:
+        """The same kind of module with the same hyperparameters and arrays (bit for bit, in
+        the same dtype). What a forward pass kept for backward, and the work buffers, do not
+        count (Pydantic's own comparison would compare those arrays and fail on them)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return same_fields(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Layer(Module):

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from mlp.errors import DataError
 from mlp.kernels import Kernels
-from mlp.workspace import Buffers, private
+from mlp.workspace import Buffers, private, same_fields
 
 LossKind = Literal["mse", "mae", "cross_entropy", "bce"]
 
@@ -47,6 +47,15 @@ class Loss(BaseModel):
     _correct: int | None = PrivateAttr(default=None)
     _work_arrays: dict = PrivateAttr(default_factory=dict)
     _buffers: Buffers = PrivateAttr(default_factory=lambda: Buffers(16))
+
+    def __eq__(self, other: object) -> bool:
+        """The same kind and label smoothing (the last gradient and the work arrays are work
+        memory, not part of the loss)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return same_fields(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def is_classification(self) -> bool:

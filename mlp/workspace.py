@@ -55,3 +55,18 @@ class Buffers:
         return isinstance(other, Buffers)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def same_fields(a: BaseModel, b: BaseModel) -> bool:
+    """Whether two models of one class have equal fields, arrays compared bit for bit (shape,
+    dtype and bytes): the equality of models whose private state is work memory."""
+    for name in type(a).model_fields:
+        mine, theirs = getattr(a, name), getattr(b, name)
+        if isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray):
+            if not (isinstance(mine, np.ndarray) and isinstance(theirs, np.ndarray)
+                    and mine.shape == theirs.shape and mine.dtype == theirs.dtype
+                    and mine.tobytes() == theirs.tobytes()):
+                return False
+        elif mine != theirs:
+            return False
+    return True

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from mlp import DataError, DropoutLayer, Layer, Model, Nonlinearity
+from mlp import DataError, DropoutLayer, Layer, Loss, Model, Nonlinearity
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,26 @@ def test_bad_inputs_raise_data_error(x, pattern):
         model.forward(x)
     with pytest.raises(DataError, match=pattern):
         model.predict(x)
+
+
+def test_models_and_losses_compare_by_their_fields_and_arrays_not_their_work_state():
+    """``==`` compares hyperparameters and arrays bit for bit; what a forward pass kept for
+    backward does not count (Pydantic's comparison would have raised on those arrays)."""
+    model, same = (Model.mlp([3, 4, 2], dropout=0.1, seed=0) for _ in range(2))
+    assert model == same
+    model.forward(np.ones((5, 3)), train=True, rng=np.random.default_rng(0))
+    assert model == Model.model_validate_json(same.model_dump_json())
+    assert model.modules[1] == same.modules[1]
+    model.backward(np.ones((5, 2)))  # gradients are arrays of the layers
+    assert model != same
+    weight = same.layers[0].weight
+    assert Model.mlp([3, 4, 2], dropout=0.1, seed=0) == same
+    weight[0, 0] = np.nextafter(weight[0, 0], np.inf)
+    assert Model.mlp([3, 4, 2], dropout=0.1, seed=0) != same
+    assert Model.mlp([3, 2], dtype="float64") != Model.mlp([3, 2])
+    loss = Loss()
+    loss.forward(np.zeros((3, 2)), np.array([0, 1, 0]))
+    assert loss == Loss() and loss != Loss(label_smoothing=0.1) and loss != Loss(kind="mse")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
