@@ -152,18 +152,25 @@ def test_class_weight_helps_the_minority_class():
     assert balanced_score > plain_score + 0.05
 
 
+@pytest.mark.parametrize("validation_fraction", [0.0, 0.2])
 @pytest.mark.parametrize("cls", [RoutinizerClassifier, RoutinizerRegressor])
-def test_sample_weight_equals_repeated_rows_full_batch(cls):
+def test_sample_weight_equals_repeated_rows_full_batch(cls, validation_fraction):
+    """Also with a validation split (chosen by content, so a weighted row and its copies are
+    held out alike) and with the copies shuffled."""
     if cls is RoutinizerClassifier:
         X, y = _blobs(60)
     else:
         X, y = make_regression(n_samples=60, n_features=5, random_state=0)
         y = y / 100
     counts = np.random.default_rng(0).integers(0, 4, size=len(y))
-    params = {"epochs": 30, "batch_size": None, "validation_fraction": 0.0, "random_state": 0,
-              "lr": 0.01}
+    params = {"epochs": 30, "batch_size": None, "validation_fraction": validation_fraction,
+              "random_state": 0, "lr": 0.01}
     weighted = cls(**params).fit(X, y, sample_weight=counts)
-    repeated = cls(**params).fit(np.repeat(X, counts, axis=0), np.repeat(y, counts, axis=0))
+    rows = np.random.default_rng(1).permutation(np.repeat(np.arange(len(y)), counts))
+    repeated = cls(**params).fit(X[rows], y[rows])
+    if validation_fraction:
+        assert weighted.validation_loss_curve_ == pytest.approx(
+            repeated.validation_loss_curve_, rel=1e-9)
     method = "predict_proba" if cls is RoutinizerClassifier else "predict"
     assert np.allclose(getattr(weighted, method)(X), getattr(repeated, method)(X),
                        rtol=1e-9, atol=1e-12)
