@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mlp.arrays import all_finite
 from mlp.errors import DataError
+from mlp.workspace import same_fields
 
 Method = Literal["zscore", "minmax"]
 
@@ -110,9 +111,7 @@ class Normalizer(BaseModel):
         """Same method and bit-identical ``offset`` and ``scale``."""
         if not isinstance(other, Normalizer):
             return NotImplemented
-        return self.method == other.method and all(
-            np.array_equal(a, b) for a, b in ((self.offset, other.offset),
-                                              (self.scale, other.scale)))
+        return same_fields(self, other)
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """``(X - offset) / scale`` for ``X (N, D)``, as a new array in ``X``'s floating dtype
