@@ -6,6 +6,9 @@ routes each read of ``self._name`` through a Python-level ``__getattr__``, which
 a microsecond: tens of reads per batch add up on small networks. ``private(obj)`` returns
 that dict, so a module reads ``private(self)["_input"]``; this function is the only place
 that knows where Pydantic keeps it.
+
+Work state is not part of an object's value: ``same_fields`` compares two models by their
+fields alone (arrays bit for bit), the equality of the modules, the loss and the normaliser.
 """
 
 from __future__ import annotations
