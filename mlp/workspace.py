@@ -53,12 +53,6 @@ class Buffers:
     def clear(self) -> None:
         self.arrays.clear()
 
-    def __eq__(self, other: object) -> bool:
-        """Work memory is not part of an object's value: any two are equal."""
-        return isinstance(other, Buffers)
-
-    __hash__ = None  # type: ignore[assignment]
-
 
 def same_fields(a: BaseModel, b: BaseModel) -> bool:
     """Whether two models of one class have equal fields, arrays compared bit for bit (shape,
