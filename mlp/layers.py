@@ -210,17 +210,15 @@ class Nonlinearity(Module):
         bias of the Layer before, still to be added to ``x`` in place (a compiled ReLU adds
         it in its own pass)."""
         kind = self.kind
-        if bias is not None and not (kind == "relu" and kernels is not None):
-            np.add(x, bias, out=x)
-            bias = None
         if kind == "identity":
-            return x
+            return x if bias is None else np.add(x, bias, out=x)
         out = self._buffer("out", x.shape, x.dtype) if train else np.empty_like(x)
+        fused = (kind == "relu" and bias is not None and kernels is not None
+                 and kernels.bias_relu(x, bias, out))
+        if bias is not None and not fused:
+            np.add(x, bias, out=x)
         if kind == "relu":
-            if bias is not None and not kernels.bias_relu(x, bias, out):
-                np.add(x, bias, out=x)
-                bias = None
-            if bias is None and (kernels is None or not kernels.relu_forward(x, out)):
+            if not fused and (kernels is None or not kernels.relu_forward(x, out)):
                 np.maximum(x, 0, out=out)
             saved = out
         elif kind == "leaky_relu":
