@@ -1,7 +1,7 @@
 """The checkpoint file format: ``save_checkpoint`` writes one self-describing HDF5 file and
 ``load_checkpoint`` reads it back, raising ``CheckpointError`` for anything untrustworthy.
 
-Layout (format_version 1; every dataset carries HDF5's ``fletcher32`` checksum, and the
+Layout (format_version 2; every dataset carries HDF5's ``fletcher32`` checksum, and the
 general rules of ``mlp.hdf5`` apply: atomic writes, hard links only, no other filter, stored
 bytes covering declared ones)::
 
@@ -9,11 +9,18 @@ bytes covering declared ones)::
                                      model_spec, routinizer (the TrainingConfig), state (the
                                      RunState's JSON), image_shape, input_scale,
                                      annotations (a JSON object of texts, optional)
-    /model/<index>/<array>    every array of every Layer (``PARAMETER_ARRAYS``)
-    /best/<index>/weight|bias the best weights so far (when there are any)
+    /model/<index>/<name>     every parameter and buffer, as ``Model.state_dict()`` names them
+    /optimizer/<buffer>/<index>/<name>  the update rule's state buffers (``m``, ``v``, ...),
+                                     per parameter (when the run has any)
+    /best/<index>/<name>      the best epoch's ``state_dict()`` (when there is one)
     /history/<column>         one dataset per ``History`` column (None stored as NaN)
     /normalizer/offset|scale  attrs: method (when the data were normalised)
     /classes                  attrs: kind ("str", "bytes", "int", "float" or "bool")
+
+Files of format 1 (releases up to 0.2) held only Layers, with their arrays ``weight``,
+``bias``, ``grad_*`` and the moments ``m_*``, ``v_*`` under ``/model/<index>/`` and
+``/best/<index>/weight|bias``; they are read into the same objects (the moments become the
+optimizer's ``m`` and ``v``; gradients are not state and are not kept).
 
 Nothing is pickled and nothing read from a file is executed: JSON goes through Pydantic,
 arrays through NumPy, and every value is validated as it would be on construction.
@@ -36,17 +43,20 @@ from mlp import hdf5
 from mlp.arrays import all_finite
 from mlp.errors import CheckpointError, MLPError
 from mlp.history import HISTORY_COLUMNS, History
-from mlp.layers import PARAMETER_ARRAYS, Layer
 from mlp.model import Model
 from mlp.normalizer import Normalizer
-from mlp.optimizer import flatten, layer_views
 from mlp.run_folder import RunFolder
 from mlp.run_state import RunState
 from mlp.training_config import TrainingConfig
 from mlp.version import __version__
 
 FORMAT = "mlp-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: the arrays a format-1 file holds per Layer, and where each goes now
+_FORMAT1_ARRAYS = {"weight": ("model", "weight"), "bias": ("model", "bias"),
+                   "m_weight": ("m", "weight"), "m_bias": ("m", "bias"),
+                   "v_weight": ("v", "weight"), "v_bias": ("v", "bias"),
+                   "grad_weight": (None, "weight"), "grad_bias": (None, "bias")}
 
 
 class DataFacts(Protocol):
@@ -61,12 +71,17 @@ class DataFacts(Protocol):
 # ------------------------------------------------------------------------------ saving
 def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
                     data: DataFacts | None = None, state: RunState | None = None,
-                    annotations: dict[str, str] | None = None) -> Path:
+                    annotations: dict[str, str] | None = None, *,
+                    arrays: dict[str, np.ndarray] | None = None,
+                    optimizer_state: dict[str, dict[str, np.ndarray]] | None = None) -> Path:
     """Write ``model``, the training ``config``, the run ``state`` (counters, generator,
     history, best weights; by default ``config.state`` of a ``BasicRoutinizer``) and what
     ``data`` needs for prediction (normaliser, classes, image shape) to ``path``;
     ``annotations`` are texts other tools keep with the checkpoint (the scikit-learn
     estimators keep their parameters there), read back as ``Checkpoint.annotations``.
+    ``arrays`` (by default ``model.state_dict()``) are the model's arrays to store, and
+    ``optimizer_state`` (by default ``config.optimizer_state`` of a ``BasicRoutinizer``) the
+    update rule's state buffers.
 
     The file is built in memory and put in place atomically (``mlp.hdf5``), so ``path``
     always holds either the previous or the new checkpoint. Any failure, a full disk
@@ -75,10 +90,14 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
     path = Path(path)
     if state is None:
         state = getattr(config, "state", None) or RunState()
+    if arrays is None:
+        arrays = model.state_dict()
+    if optimizer_state is None:
+        optimizer_state = getattr(config, "optimizer_state", None) or {}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         hdf5.write_atomically(path, lambda file: _write(file, model, config, state, data,
-                                                        annotations))
+                                                        annotations, arrays, optimizer_state))
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot write the checkpoint: "
                               f"{exc.strerror or exc}") from exc
@@ -91,7 +110,9 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
 
 
 def _write(file: h5py.File, model: Model, config: TrainingConfig, state: RunState,
-           data: DataFacts | None, annotations: dict[str, str] | None = None) -> None:
+           data: DataFacts | None, annotations: dict[str, str] | None,
+           arrays: dict[str, np.ndarray],
+           optimizer_state: dict[str, dict[str, np.ndarray]]) -> None:
     hdf5.set_text(file, "format", FORMAT)
     file.attrs["format_version"] = FORMAT_VERSION
     hdf5.set_text(file, "library_version", __version__)
@@ -99,14 +120,13 @@ def _write(file: h5py.File, model: Model, config: TrainingConfig, state: RunStat
     hdf5.set_text(file, "model_spec", model.model_dump_json())
     hdf5.set_text(file, "routinizer", config.model_dump_json())
     hdf5.set_text(file, "state", state.model_dump_json())
-    for name, array in model.named_arrays():
-        hdf5.create(file, f"model/{name}", array)
-    if state.best is not None:
-        indices = [i for i, m in enumerate(model.modules) if isinstance(m, Layer)]
-        for index, (weight, bias) in zip(indices, layer_views(state.best, model.layers),
-                                         strict=True):
-            hdf5.create(file, f"best/{index}/weight", weight)
-            hdf5.create(file, f"best/{index}/bias", bias)
+    for key, array in arrays.items():
+        hdf5.create(file, f"model/{key}", array)
+    for buffer, views in optimizer_state.items():
+        for key, array in views.items():
+            hdf5.create(file, f"optimizer/{buffer}/{key}", array)
+    for key, array in (state.best or {}).items():
+        hdf5.create(file, f"best/{key}", array)
     for column in HISTORY_COLUMNS:
         values = getattr(state.history, column)
         if column in _INT_COLUMNS:
@@ -176,6 +196,7 @@ class Checkpoint:
     model: Model
     config: TrainingConfig
     state: RunState
+    optimizer_state: dict[str, dict[str, np.ndarray]]
     normalizer: Normalizer | None
     classes: np.ndarray | None
     image_shape: tuple[int, int] | None
@@ -196,10 +217,11 @@ class Checkpoint:
 
     @property
     def best_arrays(self) -> list[np.ndarray] | None:
-        """The best weights and biases as ``[w0, b0, w1, b1, ...]`` (None when absent)."""
+        """The best epoch's arrays in ``state_dict()`` order (``[w0, b0, w1, b1, ...]`` for
+        an MLP; None when absent)."""
         if self.state.best is None:
             return None
-        return [a for pair in layer_views(self.state.best, self.model.layers) for a in pair]
+        return list(self.state.best.values())
 
     @property
     def is_classification(self) -> bool:
@@ -277,20 +299,22 @@ def _read(reader: hdf5.SafeReader) -> Checkpoint:
                           f"(format_version {FORMAT_VERSION}); upgrade mlp-routinizer")
     if version < 1:
         raise reader.fail(f"format_version {int(version)} is not a valid version")
-    model = _read_model(reader, reader.text("model_spec"))
+    read = _read_format1 if version == 1 else _read_arrays
+    model, optimizer_state, best = read(reader, reader.text("model_spec"))
     config = TrainingConfig.model_validate_json(reader.text("routinizer"))
     state = RunState.model_validate_json(reader.text("state"))
     state.history = _read_history(reader)
     if len(state.history) != state.epoch:
         raise reader.fail(f"the history holds {len(state.history)} epochs, the state says "
                           f"{state.epoch} were done")
-    state.best = _read_best(reader, model)
+    state.best = best
     classes = reader.classes() if reader.has("classes") else None
     if classes is not None and len(classes) > max(model.out_features, 2):
         raise reader.fail(f"dataset 'classes' holds {len(classes)} labels, more than the "
                           f"model's {model.out_features} outputs can score")
     return Checkpoint(
         path=reader.path, model=model, config=config, state=state,
+        optimizer_state=optimizer_state,
         normalizer=_read_normalizer(reader, model) if reader.has("normalizer") else None,
         classes=classes, image_shape=reader.image_shape(), created=reader.text("created"),
         format_version=int(version), library_version=reader.text("library_version"),
@@ -298,50 +322,101 @@ def _read(reader: hdf5.SafeReader) -> Checkpoint:
     )
 
 
-def _read_model(reader: hdf5.SafeReader, spec_json: str) -> Model:
-    """Rebuild the model from its spec with the stored arrays supplied (nothing re-drawn)."""
+Arrays = dict[str, np.ndarray]
+
+
+def _spec(reader: hdf5.SafeReader, spec_json: str) -> tuple[dict[str, Any], Model]:
+    """The model spec as JSON and as a validated ``Model`` without arrays."""
     spec = json.loads(spec_json)
     if not isinstance(spec, dict) or not isinstance(spec.get("modules"), list):
         raise reader.fail("model_spec is not a JSON object with a 'modules' list")
-    modules: list[Any] = []
-    stored: set[str] = set()
-    for index, module in enumerate(spec["modules"]):
-        if isinstance(module, dict) and module.get("type") == "layer":
-            layer = Layer.model_validate(module)
-            shapes = {"weight": (layer.in_features, layer.out_features),
-                      "bias": (layer.out_features,)}
-            module = dict(module)
-            for name in PARAMETER_ARRAYS:
-                shape = shapes[name.rsplit("_", 1)[-1]]
-                array = module[name] = reader.dataset(f"model/{index}/{name}", shape)
-                if array.dtype != spec.get("dtype", "float32"):
-                    raise reader.fail(f"dataset 'model/{index}/{name}' has dtype "
-                                      f"{array.dtype}, the spec says {spec.get('dtype')}")
-                if not all_finite(array):
-                    raise reader.fail(f"dataset 'model/{index}/{name}' holds NaN or infinite "
-                                      "values")
-            stored.add(str(index))
-        modules.append(module)
-    found = reader.keys("model")
-    if found is None or set(found) != stored:
-        raise reader.fail(f"the model group holds modules {found or 'none'}, the spec has "
-                          f"layers at {sorted(stored)}")
+    return spec, Model.model_validate(spec, context={"spec_only": True})
+
+
+def _array(reader: hdf5.SafeReader, name: str, shape: tuple[int, ...], dtype: str
+           ) -> np.ndarray:
+    array = reader.dataset(name, shape)
+    if array.dtype != dtype:
+        raise reader.fail(f"dataset {name!r} has dtype {array.dtype}, the spec says {dtype}")
+    if not all_finite(array):
+        raise reader.fail(f"dataset {name!r} holds NaN or infinite values")
+    return array
+
+
+def _group(reader: hdf5.SafeReader, group: str, shapes: dict[str, tuple[int, ...]],
+           dtype: str, what: str) -> Arrays:
+    """The datasets ``<group>/<index>/<name>`` of exactly the entries of ``shapes``
+    (``state_dict()`` keys), each of its shape, dtype and finite."""
+    expected: dict[str, set[str]] = {}
+    for key in shapes:
+        index, name = key.split("/")
+        expected.setdefault(index, set()).add(name)
+    found = reader.keys(group) or []
+    if set(found) != set(expected):
+        raise reader.fail(f"{what} ({group!r}) holds modules {sorted(found) or 'none'}, the "
+                          f"spec has arrays at modules {sorted(expected, key=int) or 'none'}")
+    for index, names in expected.items():
+        held = set(reader.keys(f"{group}/{index}") or [])
+        for name in sorted(names - held):
+            raise reader.fail(f"dataset '{group}/{index}/{name}' is missing ({what} of module "
+                              f"{index} needs {sorted(names)})")
+        for name in sorted(held - names):
+            raise reader.fail(f"dataset '{group}/{index}/{name}' is unexpected ({what} of "
+                              f"module {index} holds only {sorted(names)})")
+    return {key: _array(reader, f"{group}/{key}", shape, dtype)
+            for key, shape in shapes.items()}
+
+
+def _with_arrays(spec: dict[str, Any], arrays: Arrays) -> Model:
+    """The model of ``spec`` holding ``arrays`` (nothing re-drawn)."""
+    modules = [dict(module) for module in spec["modules"]]
+    for key, array in arrays.items():
+        index, name = key.split("/")
+        modules[int(index)][name] = array
     return Model.model_validate({**spec, "modules": modules})
 
 
-def _read_best(reader: hdf5.SafeReader, model: Model) -> np.ndarray | None:
-    if not reader.has("best"):
-        return None
-    pairs = []
-    for index, module in enumerate(model.modules):
-        if isinstance(module, Layer):
-            pair = (reader.dataset(f"best/{index}/weight", module.weight.shape),
-                    reader.dataset(f"best/{index}/bias", module.bias.shape))
-            if not all(all_finite(a) for a in pair):
-                raise reader.fail(f"the best weights of layer {index} hold NaN or infinite "
-                                  "values")
-            pairs.append(pair)
-    return flatten(pairs).astype(model.dtype, copy=False)
+def _read_arrays(reader: hdf5.SafeReader, spec_json: str
+                 ) -> tuple[Model, dict[str, Arrays], Arrays | None]:
+    """Format 2: the model with its ``state_dict()``, the optimizer's buffers, the best."""
+    spec, bare = _spec(reader, spec_json)
+    shapes, dtype = bare.state_shapes(), bare.dtype
+    model = _with_arrays(spec, _group(reader, "model", shapes, dtype, "the model group"))
+    parameters = {key: value.shape for key, value, _ in model.named_parameters()}
+    optimizer_state = {
+        name: _group(reader, f"optimizer/{name}", parameters, dtype,
+                     f"optimizer buffer {name!r}")
+        for name in reader.keys("optimizer") or []}
+    best = (_group(reader, "best", shapes, dtype, "the best weights")
+            if reader.has("best") else None)
+    return model, optimizer_state, best
+
+
+def _read_format1(reader: hdf5.SafeReader, spec_json: str
+                  ) -> tuple[Model, dict[str, Arrays], Arrays | None]:
+    """Format 1: Layers' ``weight``, ``bias``, ``grad_*``, ``m_*``, ``v_*`` per module."""
+    spec, bare = _spec(reader, spec_json)
+    shapes, dtype = bare.state_shapes(), bare.dtype
+    indices = sorted({key.split("/")[0] for key in shapes}, key=int)
+    found = reader.keys("model")
+    if found is None or set(found) != set(indices):
+        raise reader.fail(f"the model group holds modules {found or 'none'}, the spec has "
+                          f"layers at {indices}")
+    arrays: Arrays = {}
+    moments: dict[str, Arrays] = {"m": {}, "v": {}}
+    for index in indices:
+        for stored, (where, name) in _FORMAT1_ARRAYS.items():
+            key = f"{index}/{name}"
+            array = _array(reader, f"model/{index}/{stored}", shapes[key], dtype)
+            if where == "model":
+                arrays[key] = array
+            elif where is not None:
+                moments[where][key] = array
+    best = None
+    if reader.has("best"):
+        best = {key: _array(reader, f"best/{key}", shape, dtype)
+                for key, shape in shapes.items()}
+    return _with_arrays(spec, arrays), moments, best
 
 
 def _read_history(reader: hdf5.SafeReader) -> History:

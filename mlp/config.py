@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from mlp.errors import MLPError
-from mlp.model import Model, NonlinearityKind
+from mlp.model import Model, NonlinearityKind, Normalization
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
 from preprocess import Data
@@ -133,6 +133,9 @@ class MlpSpec(BaseModel):
     layer_sizes: list[PositiveInt] | None = None
     nonlinearity: NonlinearityKind = "relu"
     dropout: float = Field(default=0.0, ge=0, lt=1)
+    normalization: Normalization | None = Field(
+        default=None, description="BatchNorm1d ('batch') or LayerNorm ('layer') after each "
+        "hidden layer, before its nonlinearity")
     init: Literal["he", "xavier", "normal", "uniform"] = "he"
     init_scale: float | None = Field(default=None, gt=0)
     seed: int = 0
@@ -193,7 +196,7 @@ class RunConfig(BaseModel):
         sizes = spec.layer_sizes or [n_features, *spec.hidden, n_outputs]
         return Model.mlp(sizes, nonlinearity=spec.nonlinearity, dropout=spec.dropout,
                          init=spec.init, init_scale=spec.init_scale, seed=spec.seed,
-                         dtype=spec.dtype)
+                         dtype=spec.dtype, normalization=spec.normalization)
 
 
 def read_json_object(path: Path, kind: str = "config",

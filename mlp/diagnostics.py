@@ -3,20 +3,23 @@
 With ``BasicRoutinizer(diagnostics=True)`` (``mlp train --diagnose``) the routinizer makes a
 ``Diagnostics`` recorder for each ``run`` and calls it at three points: ``start`` before the
 first epoch, ``after_update`` after every optimizer step, ``end_epoch`` once an epoch's row
-is in the History (before the checkpoint is written). The recorder adds, per Layer ``k``
-(counting from 1) and per epoch, the History columns ``layer<k>.<stat>``:
+is in the History (before the checkpoint is written). The recorder adds, per module with
+parameters ``k`` (a Layer, a BatchNorm1d, a LayerNorm, a user's module; counting from 1) and
+per epoch, the History columns ``layer<k>.<stat>``, ``W`` being the module's first
+parameter (a Layer's ``weight``, a normalisation's scale):
 
 ``weight_norm``   ||W|| (Frobenius) at the end of the epoch;
 ``grad_norm``     the mean over the epoch's steps of ||dL/dW||, as applied (after clipping);
 ``update_ratio``  ||W_end - W_start|| / ||W_start|| over the epoch;
 ``step_ratio``    ||dW|| / ||W|| of one update (the epoch's first), the quantity CS231n
                   suggests keeping near 1e-3;
-``dead``          for a Layer followed by ReLU: the fraction of its units that are zero for
-                  every sample of the probe batch (NaN otherwise);
-``saturated``     for a Layer followed by sigmoid or tanh: the fraction of its outputs on the
+``dead``          for a module followed by ReLU (before any other module with parameters):
+                  the fraction of its units that are zero for every sample of the probe
+                  batch (NaN otherwise);
+``saturated``     for a module followed by sigmoid or tanh: the fraction of its outputs on the
                   probe batch within 1% of the limits (sigmoid below 0.01 or above 0.99,
                   tanh beyond +-0.99; NaN otherwise);
-``pre_mean``, ``pre_std``  mean and standard deviation of the Layer's outputs (the
+``pre_mean``, ``pre_std``  mean and standard deviation of the module's outputs (the
                   pre-activations) on the probe batch, in evaluation mode;
 
 and, for the whole model: ``steps``, the updates of the epoch; ``predicted_share``, the
@@ -43,8 +46,8 @@ import numpy as np
 
 from mlp.checkpoint import load_checkpoint
 from mlp.history import History
-from mlp.layers import DropoutLayer, Layer, Nonlinearity
 from mlp.model import Model
+from mlp.module import Module
 from mlp.run_folder import RunFolder
 
 if TYPE_CHECKING:
@@ -82,10 +85,6 @@ STALL_EPOCHS, STALL_STEPS, STALL_SPREAD, STALL_PROGRESS = 10, 200, 1e-3, 0.5
 #: reported after this many consecutive epochs on the same class
 COLLAPSE_SHARE, COLLAPSE_EPOCHS = 0.95, 2
 
-_SIGMOID_EDGE = math.log(99.0)  # sigmoid(z) < 0.01 or > 0.99  <=>  |z| > log(99)
-_TANH_EDGE = math.atanh(0.99)
-
-
 def column(k: int, stat: str) -> str:
     """The History column of statistic ``stat`` for Layer ``k`` (counting from 1)."""
     return f"layer{k}.{stat}"
@@ -93,7 +92,7 @@ def column(k: int, stat: str) -> str:
 
 @dataclass
 class LayerProbe:
-    """One Layer's statistics on the probe batch, with its pre-activations."""
+    """One parametric module's statistics on the probe batch, with its outputs."""
 
     activation: str | None
     pre: np.ndarray
@@ -101,38 +100,33 @@ class LayerProbe:
     saturated: float
 
 
+def parametric(model: Model) -> list[tuple[int, Module]]:
+    """``(index, module)`` of the modules with parameters, the rows of the diagnostics."""
+    return [(i, m) for i, m in enumerate(model.modules) if m.parameter_shapes()]
+
+
+def first_parameter(module: Module) -> np.ndarray:
+    """The module's first parameter (``W`` of the statistics)."""
+    return next(iter(module.parameters().values()))[0]
+
+
 def probe(model: Model, X: np.ndarray) -> tuple[list[LayerProbe], np.ndarray]:
-    """Run ``X`` through ``model`` in evaluation mode, module by module; return each Layer's
-    ``LayerProbe`` (its activation is the first Nonlinearity after it, dropout skipped) and
-    the model's outputs."""
-    x = np.asarray(X, dtype=model.dtype)
-    found: list[LayerProbe] = []
-    pending: np.ndarray | None = None
-    for module in model.modules:
-        if isinstance(module, Layer):
-            if pending is not None:
-                found.append(_layer_probe(None, pending))
-            x = pending = module.forward(x)
-        elif isinstance(module, Nonlinearity):
-            if pending is not None:
-                found.append(_layer_probe(module.kind, pending))
-                pending = None
-            x = module.forward(x)
-        elif isinstance(module, DropoutLayer):
-            x = module.forward(x, train=False)
-    if pending is not None:
-        found.append(_layer_probe(None, pending))
-    return found, x
-
-
-def _layer_probe(kind: str | None, pre: np.ndarray) -> LayerProbe:
-    dead = saturated = math.nan
-    if kind == "relu":
-        dead = 1.0 - float(np.count_nonzero((pre > 0).any(axis=0))) / pre.shape[1]
-    elif kind in ("sigmoid", "tanh"):
-        edge = _SIGMOID_EDGE if kind == "sigmoid" else _TANH_EDGE
-        saturated = float(np.count_nonzero(np.abs(pre) > edge)) / pre.size
-    return LayerProbe(kind, pre, dead, saturated)
+    """Run ``X`` through ``model`` in evaluation mode, observing each module's output; return
+    each parametric module's ``LayerProbe`` (its activation is the first module after it,
+    before the next parametric one, that reports ``activation_stats``) and the outputs."""
+    outputs: dict[int, np.ndarray] = {}
+    out = model.forward_modules(model.check_input(X),
+                                observe=lambda i, _, y: outputs.__setitem__(i, y))
+    rows = parametric(model)
+    found = []
+    for k, (index, _) in enumerate(rows):
+        stop = rows[k + 1][0] if k + 1 < len(rows) else len(model.modules)
+        pre = outputs[index]
+        stats = next((s for s in (m.activation_stats(pre)
+                                  for m in model.modules[index + 1:stop]) if s is not None),
+                     (None, math.nan, math.nan))
+        found.append(LayerProbe(stats[0], pre, stats[1], stats[2]))
+    return found, out
 
 
 def predicted_classes(outputs: np.ndarray) -> np.ndarray:
@@ -154,7 +148,7 @@ class Diagnostics:
         self.history = history
         self.classification = classification
         self.lr, self.optimizer = lr, optimizer
-        self._layers: list[Layer] = []
+        self._layers: list[Module] = []
         self._weights: list[np.ndarray] = []
         self._grads: list[np.ndarray] = []
         self._start: list[np.ndarray] = []
@@ -167,9 +161,10 @@ class Diagnostics:
     # ------------------------------------------------------------------- hooks
     def start(self, model: Model, data: Data) -> None:
         """Fix the probe batch (the first training rows) and keep the starting weights."""
-        self._layers = model.layers
-        self._weights = [layer.weight.reshape(-1) for layer in self._layers]
-        self._grads = [layer.grad_weight.reshape(-1) for layer in self._layers]
+        self._layers = [module for _, module in parametric(model)]
+        first = [next(iter(m.parameters().values())) for m in self._layers]
+        self._weights = [value.reshape(-1) for value, _ in first]
+        self._grads = [grad.reshape(-1) for _, grad in first]
         self._start = [w.copy() for w in self._weights]
         self._scratch = [np.empty_like(w) for w in self._weights]
         self._grad_sum = np.zeros(len(self._layers))
@@ -260,7 +255,7 @@ class Diagnostics:
         """(key, message) of every condition that holds after the latest epoch."""
         history, columns = self.history, self.history.diagnostics
         found: list[tuple[str, str]] = []
-        layers = model.layers
+        layers = [module for _, module in parametric(model)]
         for k, layer in enumerate(layers, start=1):
             dead = columns[column(k, "dead")][-1]
             if dead >= DEAD_FRACTION:
@@ -342,17 +337,20 @@ class Diagnostics:
         return []
 
 
-def dead_message(k: int, layer: Layer, dead: float, lr: float) -> str:
-    """The dead-unit warning for Layer ``k``, quoting what sets its initial scale: with
-    He's initialisation at its own scale the learning rate is the likelier cause."""
-    scale = "none" if layer.init_scale is None else f"{layer.init_scale:g}"
+def dead_message(k: int, layer: Module, dead: float, lr: float) -> str:
+    """The dead-unit warning for module ``k``, quoting what sets its initial scale (when it
+    has an ``init``): with He's initialisation at its own scale the learning rate is the
+    likelier cause."""
+    init, init_scale = getattr(layer, "init", None), getattr(layer, "init_scale", None)
+    scale = "none" if init_scale is None else f"{init_scale:g}"
+    inputs = layer.input_features()
     head = f"layer {k}: {dead:.0%} of ReLU units are dead on the probe batch; "
-    if layer.init == "he" and (layer.init_scale is None or layer.init_scale <= 1.0):
-        return head + (f"with init 'he' (init_scale {scale}) for {layer.in_features} inputs "
-                       f"the updates likely pushed them there: try a lower lr than {lr:g}, "
-                       "or leaky_relu")
-    return head + (f"the initial weights may be too large for {layer.in_features} inputs "
-                   f"(init '{layer.init}', init_scale {scale}): try init='he' or a smaller "
+    if init is None or (init == "he" and (init_scale is None or init_scale <= 1.0)):
+        return head + (f"with init '{init or 'fixed'}' (init_scale {scale}) for {inputs} "
+                       f"inputs the updates likely pushed them there: try a lower lr than "
+                       f"{lr:g}, or leaky_relu")
+    return head + (f"the initial weights may be too large for {inputs} inputs "
+                   f"(init '{init}', init_scale {scale}): try init='he' or a smaller "
                    "init_scale")
 
 
@@ -363,17 +361,21 @@ def _norm(array: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------- reporting
 def layer_table(model: Model, history: History, probes: list[LayerProbe]) -> str:
-    """A text table: one row per Layer with its shape, activation and the last epoch's
-    statistics (the probe statistics from ``probes``, the rest from ``history``)."""
+    """A text table: one row per module with parameters, with its kind and shape, activation
+    and the last epoch's statistics (the probe statistics from ``probes``, the rest from
+    ``history``)."""
     columns = history.diagnostics
-    header = ["layer", "shape", "activation", "weight_norm", "grad_norm", "update_ratio",
-              "step_ratio", "dead", "saturated", "pre_mean", "pre_std"]
+    header = ["layer", "module", "shape", "activation", "weight_norm", "grad_norm",
+              "update_ratio", "step_ratio", "dead", "saturated", "pre_mean", "pre_std"]
     rows = [header]
-    for k, (layer, found) in enumerate(zip(model.layers, probes, strict=True), start=1):
+    for k, ((_, layer), found) in enumerate(zip(parametric(model), probes, strict=True),
+                                            start=1):
         recorded = {stat: (columns.get(column(k, stat)) or [math.nan])[-1]
                     for stat in ("weight_norm", "grad_norm", "update_ratio", "step_ratio")}
-        recorded["weight_norm"] = _norm(layer.weight)
-        cells = [str(k), f"{layer.in_features}x{layer.out_features}", found.activation or "-"]
+        weight = first_parameter(layer)
+        recorded["weight_norm"] = _norm(weight)
+        cells = [str(k), type(layer).__name__, "x".join(str(n) for n in weight.shape),
+                 found.activation or "-"]
         cells += [_cell(recorded[s]) for s in ("weight_norm", "grad_norm", "update_ratio",
                                               "step_ratio")]
         cells += [_cell(found.dead, percent=True), _cell(found.saturated, percent=True),
@@ -381,7 +383,7 @@ def layer_table(model: Model, history: History, probes: list[LayerProbe]) -> str
                   _cell(float(found.pre.std(dtype=np.float64)))]
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    return "\n".join("  ".join(c.rjust(w) if i > 2 else c.ljust(w)
+    return "\n".join("  ".join(c.rjust(w) if i > 3 else c.ljust(w)
                                for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
                      for r in rows)
 
@@ -428,7 +430,7 @@ def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
         for k in range(1, n_layers + 1):
             series = columns.get(column(k, stat))
             name = f"layer {k}"
-            if stat == "dead" and probes[k - 1].activation in ("sigmoid", "tanh"):
+            if stat == "dead" and math.isfinite(probes[k - 1].saturated):
                 series, name = columns.get(column(k, "saturated")), f"layer {k} (saturated)"
             if series is None or not any(math.isfinite(v) for v in series):
                 continue
@@ -462,7 +464,7 @@ def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
         axes = drawing.add_subplot(grid[1 + (k - 1) // width, (k - 1) % width])
         values = found.pre.reshape(-1).astype(np.float64)
         axes.hist(values, bins=60, color=colours[k - 1])
-        if found.activation == "relu":
+        if math.isfinite(found.dead):
             axes.axvline(0.0, color="black", linewidth=0.8)
         extra = "" if not math.isfinite(found.dead) else f", {found.dead:.0%} dead"
         if math.isfinite(found.saturated):
@@ -483,7 +485,7 @@ def diagnose(run: str | Path, data: Data) -> tuple[str, Path]:
     checkpoint = load_checkpoint(run)
     folder = RunFolder.of(checkpoint.path)
     model, history = checkpoint.model, checkpoint.history
-    probes, _ = probe(model, np.asarray(data.X_train[:PROBE_SIZE], dtype=model.dtype))
+    probes, _ = probe(model, np.asarray(data.X_train[:PROBE_SIZE]))
     epoch = history.epoch[-1] if len(history) else 0
     lines = [f"{checkpoint.path}: epoch {epoch}, {len(probes)} layers, probe batch of "
              f"{len(probes[0].pre)} training samples"]

@@ -6,13 +6,15 @@ The graph is built with the ``onnx`` package's own helpers (an optional extra:
 
 - input ``X`` ``(N, D)``, float32 or float64 as the model, ``N`` dynamic;
 - the saved normaliser ``(X - offset) / scale`` (``Sub``, ``Div``), when there is one;
-- each ``Layer`` as ``MatMul`` + ``Add``; each ``Nonlinearity`` as its operator: ``Relu``,
-  ``LeakyRelu``, ``Sigmoid``, ``Tanh``, ``Softmax`` on the last axis, ``Identity``, and
-  ``Gelu(approximate="tanh")`` from opset 20 on. Where onnxruntime lacks a double kernel or an
-  accurate one, the same formula is written in elementary operators: float64 leaky ReLU as
-  ``Where(x > 0, x, slope x)``, and gelu in float64 (or before opset 20) as
-  ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``. Dropout is the identity at inference
-  and leaves no node;
+- each module as the nodes of its own ``to_onnx(graph, x)`` hook (``mlp.module``), which
+  uses the graph builder here (``op``, ``constant``, ``scalar``, ``dtype``, ``opset``): a
+  ``Layer`` as ``MatMul`` + ``Add``; a ``Nonlinearity`` as its operator (``Relu``,
+  ``LeakyRelu``, ``Sigmoid``, ``Tanh``, ``Softmax`` on the last axis, ``Identity``,
+  ``Gelu(approximate="tanh")`` from opset 20 on; where onnxruntime lacks a double kernel or
+  an accurate one, the same formula in elementary operators); ``BatchNorm1d`` as
+  ``BatchNormalization`` with its running statistics; ``LayerNorm`` as
+  ``LayerNormalization`` (opset 17 on). Dropout is the identity at inference and leaves no
+  node. A module without a hook is refused with ``ExportError`` naming it;
 - classification: ``probabilities`` ``(N, C)`` (softmax of the outputs, or ``[1 - p, p]``
   with ``p = (1 + tanh(z/2))/2`` for one output) and ``label`` ``(N,)``, the original class
   labels (integers, strings, ...) gathered from a constant by the argmax of the outputs (by
@@ -25,7 +27,6 @@ the opset needs, so that runtimes older than the ``onnx`` package still load the
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Protocol
 
@@ -39,7 +40,6 @@ except ImportError as exc:  # an optional extra: say which one
                       "pip install 'mlp-routinizer[onnx]'") from exc
 
 from mlp.errors import MLPError
-from mlp.layers import DropoutLayer, Layer, Nonlinearity
 from mlp.model import Model
 from mlp.normalizer import Normalizer
 from mlp.version import __version__
@@ -61,10 +61,7 @@ class Checkpoint(Protocol):
 DEFAULT_OPSET = 21
 #: the oldest opset exported to (Softmax over one axis, ArgMax/Gather/Reshape as used here)
 MIN_OPSET = 13
-#: the first opset with a ``Gelu`` operator (and its ``approximate="tanh"``)
-GELU_OPSET = 20
 _ELEMENT_TYPE = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}
-_SIMPLE_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": "Identity"}
 
 
 class ExportError(MLPError):
@@ -72,10 +69,12 @@ class ExportError(MLPError):
 
 
 class _Graph:
-    """Nodes and constants of one graph, each with a unique name, in the model's dtype."""
+    """Nodes and constants of one graph, each with a unique name, in the model's dtype; what a
+    module's ``to_onnx`` hook builds with (``opset`` is the graph's opset)."""
 
-    def __init__(self, dtype: str) -> None:
+    def __init__(self, dtype: str, opset: int = DEFAULT_OPSET) -> None:
         self.dtype = np.dtype(dtype)
+        self.opset = opset
         self.nodes: list[onnx.NodeProto] = []
         self.constants: list[onnx.TensorProto] = []
         self._count = 0
@@ -110,51 +109,15 @@ def _normalizer(graph: _Graph, x: str, normalizer: Normalizer) -> str:
     return graph.op("Div", [graph.op("Sub", [x, offset]), scale])
 
 
-def _gelu(graph: _Graph, x: str, opset: int) -> str:
-    """The tanh approximation, as ``Nonlinearity`` computes it. The ``Gelu`` operator only
-    in float32: onnxruntime's double ``Gelu`` agrees with the formula to about 3e-9 only."""
-    if opset >= GELU_OPSET and graph.dtype == np.float32:
-        return graph.op("Gelu", [x], approximate="tanh")
-    cube = graph.op("Mul", [graph.op("Mul", [x, x]), x])
-    inner = graph.op("Add", [x, graph.op("Mul", [cube, graph.scalar(0.044715)])])
-    t = graph.op("Tanh", [graph.op("Mul", [inner, graph.scalar(math.sqrt(2.0 / math.pi))])])
-    half_x = graph.op("Mul", [x, graph.scalar(0.5)])
-    return graph.op("Mul", [half_x, graph.op("Add", [t, graph.scalar(1.0)])])
-
-
-def _nonlinearity(graph: _Graph, x: str, module: Nonlinearity, where: str, opset: int) -> str:
-    kind = module.kind
-    if kind in _SIMPLE_OPS:
-        return graph.op(_SIMPLE_OPS[kind], [x])
-    if kind == "leaky_relu":
-        slope = float(module.negative_slope)
-        if graph.dtype == np.float32:
-            return graph.op("LeakyRelu", [x], alpha=slope)
-        # onnxruntime's CPU provider has no double LeakyRelu: the same formula in three ops
-        positive = graph.op("Greater", [x, graph.scalar(0.0)])
-        return graph.op("Where", [positive, x, graph.op("Mul", [x, graph.scalar(slope)])])
-    if kind == "softmax":
-        return graph.op("Softmax", [x], axis=-1)
-    if kind == "gelu":
-        return _gelu(graph, x, opset)
-    raise ExportError(f"{where}: cannot export Nonlinearity(kind={kind!r}); expected one of "
-                      "relu, leaky_relu, sigmoid, tanh, gelu, softmax, identity")
-
-
-def _network(graph: _Graph, x: str, model: Model, opset: int, source: str) -> str:
-    """Every module of ``model`` applied to ``x``; returns the outputs' name. Errors name
-    ``source`` (the checkpoint) and the module's index."""
+def _network(graph: _Graph, x: str, model: Model, source: str) -> str:
+    """Every module of ``model`` applied to ``x`` through its ``to_onnx`` hook; returns the
+    outputs' name. Errors name ``source`` (the checkpoint) and the module's index."""
     for index, module in enumerate(model.modules):
-        where = f"{source}: module {index}"
-        if isinstance(module, Layer):
-            weight = graph.constant(f"layer{index}_weight", module.weight)
-            bias = graph.constant(f"layer{index}_bias", module.bias)
-            x = graph.op("Add", [graph.op("MatMul", [x, weight]), bias])
-        elif isinstance(module, Nonlinearity):
-            x = _nonlinearity(graph, x, module, where, opset)
-        elif not isinstance(module, DropoutLayer):  # dropout: the identity at inference
-            raise ExportError(f"{where}: cannot export a {type(module).__name__}; expected a "
-                              "Layer, Nonlinearity or DropoutLayer")
+        try:
+            x = module.to_onnx(graph, x)
+        except NotImplementedError as exc:
+            raise ExportError(f"{source}: module {index} ({module.describe()}) cannot be "
+                              f"exported: {exc}") from exc
     return x
 
 
@@ -217,11 +180,11 @@ def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
         raise ExportError(f"{checkpoint.path}: the model gives {n_probabilities} class "
                           f"probabilities but the checkpoint has {len(classes)} classes")
 
-    graph = _Graph(model.dtype)
+    graph = _Graph(model.dtype, opset)
     x = "X"
     if checkpoint.normalizer is not None:
         x = _normalizer(graph, x, checkpoint.normalizer)
-    z = _network(graph, x, model, opset, str(checkpoint.path))
+    z = _network(graph, x, model, str(checkpoint.path))
     batch = "N"
     if classification:
         _classifier_outputs(graph, z, width, classes)

@@ -48,13 +48,16 @@ import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from mlp.errors import MLPError
 
-__all__ = ["Backend", "Kernels"]
+if TYPE_CHECKING:
+    from mlp.optim import UpdateRule
+
+__all__ = ["Backend", "Kernels", "compile_loop"]
 
 Backend = Literal["auto", "numba", "numpy"]
 
@@ -76,11 +79,16 @@ def _numba() -> Any:
 
 
 @functools.cache
-def _compiled(name: str) -> Callable[..., None]:
-    """The compiled kernel ``name`` (numba must be importable)."""
+def compile_loop(source: Callable[..., Any]) -> Callable[..., Any]:
+    """``source`` (a Python loop over arrays) compiled by numba, which must be importable;
+    compiled once per function and process, and cached on disk by numba."""
     # error_model="numpy": no zero-division checks, which would stop vectorisation
-    return _numba().njit(_SOURCES[name], cache=True, nogil=True, error_model="numpy",
-                         fastmath=False)
+    return _numba().njit(source, cache=True, nogil=True, error_model="numpy", fastmath=False)
+
+
+def _compiled(name: str) -> Callable[..., None]:
+    """The compiled kernel ``name`` of this module's own loops."""
+    return compile_loop(_SOURCES[name])
 
 
 def _resolve_backend(choice: str) -> str:
@@ -185,58 +193,47 @@ class Kernels:
             for future in futures:
                 future.result()
 
-    def update(self, name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
-               v: np.ndarray, *, lr: float, momentum: float, alpha: float, beta1: float,
-               beta2: float, eps: float, weight_decay: float, step_size: float = 0.0,
-               bias_correction2_sqrt: float = 1.0) -> bool:
-        """Apply optimizer ``name`` in one compiled pass (split over ``threads`` threads for a
-        large network); False (nothing done) when the NumPy path must do it (NumPy backend, or
-        arrays that are not contiguous floats of one dtype).
-        Adam and AdamW take ``step_size`` and ``bias_correction2_sqrt`` from
-        ``mlp.optim.adam_scalars``."""
-        kernel = self._kernel(name)
-        if kernel is None:
+    def update(self, rule: UpdateRule, param: np.ndarray, grad: np.ndarray,
+               state: Sequence[np.ndarray], *, step: int, lr: float, hp: Any) -> bool:
+        """Apply update ``rule`` (``mlp.optim.UpdateRule``) in one compiled pass (split over
+        ``threads`` threads for a large network); False (nothing done) when the NumPy rule
+        must do it (NumPy backend, a rule without a loop, or arrays that are not contiguous
+        floats of one dtype and size)."""
+        if self.backend == "numpy" or rule.kernel is None:
             return False
-        arrays = self._flat_arrays(param, grad, m, v)
+        arrays = self._flat_arrays(param, grad, *state)
         if arrays is None:
             return False
         dtype = param.dtype
-        key = (name, dtype, lr, momentum, alpha, beta1, beta2, eps, weight_decay)
+        key = (rule.name, dtype, lr, *[getattr(hp, name) for name in rule.hyperparameters])
         scalars = self._scalars.get(key)
-        if scalars is None:  # the step's constants, made once per learning rate
+        if scalars is None:  # the rule's constants, made once per learning rate
             if len(self._scalars) > 64:
                 self._scalars.clear()
-            scalars = self._scalars[key] = _constants(name, dtype.type, lr, momentum, alpha,
-                                                      beta1, beta2, eps, weight_decay)
-        p, g, m1, v1 = arrays
-        if name == "sgd":
-            arrays = (p, g)
-        elif name in ("momentum", "nesterov"):
-            arrays = (p, g, m1)
-        elif name == "rmsprop":
-            arrays = (p, g, v1)
-        else:  # adam, adamw: the two scalars that change every step go in between
-            c = dtype.type
-            b1, b2, one_minus_b2, eps_c, wd, coupled, decay, decoupled = scalars
-            scalars = (b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps_c, c(step_size), wd,
-                       coupled, decay, decoupled)
-        self._launch(kernel, arrays, scalars)
+            scalars = self._scalars[key] = (
+                compile_loop(rule.kernel),
+                rule.constants(dtype.type, lr, hp) if rule.constants is not None else ())
+        kernel, constants = scalars
+        if rule.step_constants is not None:
+            constants = rule.step_constants(dtype.type, constants, step, lr, hp)
+        self._launch(kernel, arrays, constants)
         return True
 
-    def _flat_arrays(self, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
-                     v: np.ndarray) -> tuple[np.ndarray, ...] | None:
-        """1-D views of the four arrays of a step, or None when a kernel cannot take them
-        (not contiguous floats of one dtype and size). A trainer steps the same four arrays
-        every time, so the last ones are remembered with their views."""
+    def _flat_arrays(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """1-D views of the arrays of a step, or None when a kernel cannot take them (not
+        contiguous floats of one dtype and size). A trainer steps the same arrays every
+        time, so the last ones are remembered with their views."""
         kept = self._flats
-        if kept and kept[0] is param and kept[1] is grad and kept[2] is m and kept[3] is v:
-            return kept[4:]
-        if not param.dtype == grad.dtype == m.dtype == v.dtype:
+        n = len(arrays)
+        if len(kept) == 2 * n and all(k is a for k, a in zip(kept, arrays, strict=False)):
+            return kept[n:]
+        dtype = arrays[0].dtype
+        if any(a.dtype != dtype for a in arrays):
             return None
-        flats = tuple(_flat(a) for a in (param, grad, m, v))
+        flats = tuple(_flat(a) for a in arrays)
         if any(a is None for a in flats) or len({a.size for a in flats}) != 1:
             return None
-        self._flats = (param, grad, m, v, *flats)
+        self._flats = (*arrays, *flats)
         return flats
 
     def relu_forward(self, x: np.ndarray, out: np.ndarray) -> bool:
@@ -340,17 +337,17 @@ class Kernels:
         last[7](probs, row, target, lse, shifted_true, last[8], last[9], divide)
         return int(correct)
 
-    def warm_up(self, dtype: str | np.dtype = "float32",
-                optimizers: tuple[str, ...] | None = None) -> str:
-        """Compile (or load from numba's cache) the kernels of ``optimizers`` (default: all)
-        and the ReLU forward and backward for ``dtype`` now, so that the first training step
-        does not pay for it; returns the backend in force. Does nothing on the NumPy backend."""
+    def warm_up(self, dtype: str | np.dtype = "float32", rules: Sequence[UpdateRule] = (),
+                hp: Any = None) -> str:
+        """Compile (or load from numba's cache) the loops of the update ``rules`` (with the
+        configuration ``hp``) and the ReLU and cross-entropy kernels for ``dtype`` now, so
+        that the first training step does not pay for it; returns the backend in force.
+        Does nothing on the NumPy backend."""
         if self.backend == "numba":
             one = np.ones(1, dtype=dtype)
-            for name in optimizers if optimizers is not None else _OPTIMIZERS:
-                self.update(name, one.copy(), one.copy(), one.copy(), one.copy(), lr=0.0,
-                            momentum=0.0, alpha=0.0, beta1=0.0, beta2=0.0, eps=1.0,
-                            weight_decay=0.0)
+            for rule in rules:
+                self.update(rule, one.copy(), one.copy(), [one.copy() for _ in rule.state],
+                            step=1, lr=0.0, hp=hp)
             zero = one.dtype.type(0)  # the kernels themselves: the wrappers skip arrays this small
             _compiled("relu_forward")(one, one.copy(), zero)
             _compiled("relu_backward")(one, one, one.copy(), zero, one.dtype.type(1))
@@ -361,25 +358,6 @@ class Kernels:
             self.cross_entropy(logits, np.zeros(1, np.intp), logits.copy(), one.copy(),
                                np.ones(1), np.ones(1, dtype), True)
         return self.backend
-
-
-def _constants(name: str, c: Callable[[float], Any], lr: float, momentum: float,
-               alpha: float, beta1: float, beta2: float, eps: float,
-               weight_decay: float) -> tuple[Any, ...]:
-    """The scalar arguments of optimizer ``name``'s kernel, in the arrays' dtype ``c`` (as
-    NumPy's rules turn Python floats into it); for Adam and AdamW without the two that change
-    every step."""
-    wd = float(weight_decay)
-    if name == "sgd":
-        return c(lr), c(wd), wd != 0.0
-    if name in ("momentum", "nesterov"):
-        return c(lr), c(momentum), c(lr * momentum), c(wd), wd != 0.0, name == "nesterov"
-    if name == "rmsprop":
-        return c(lr), c(alpha), c(1.0 - alpha), c(eps), c(wd), wd != 0.0, lr != 0.0
-    coupled = name == "adam" and wd != 0.0
-    decoupled = name == "adamw" and wd != 0.0
-    return (c(beta1), c(beta2), c(1.0 - beta2), c(eps), c(wd), coupled, c(1.0 - lr * wd),
-            decoupled)
 
 
 def _rows(*arrays: np.ndarray) -> bool:
@@ -410,50 +388,8 @@ def _flat(array: np.ndarray) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------- sources
-# Each loop mirrors a NumPy rule operation by operation; see mlp.optim for the formulas.
-# Boolean flags are loop-invariant, so LLVM unswitches them out of the vectorised loop.
-
-def _sgd(p, g, lr, wd, coupled):  # pragma: no cover - compiled
-    for i in range(p.size):
-        gi = p[i] * wd + g[i] if coupled else g[i]
-        p[i] = p[i] - gi * lr
-
-
-def _momentum(p, g, buf, lr, mom, lr_mom, wd, coupled, nesterov):  # pragma: no cover
-    for i in range(p.size):
-        gi = p[i] * wd + g[i] if coupled else g[i]
-        b = buf[i] * mom + gi
-        buf[i] = b
-        if nesterov:
-            p[i] = (p[i] - gi * lr) - b * lr_mom
-        else:
-            p[i] = p[i] - b * lr
-
-
-def _rmsprop(p, g, sq, lr, alpha, one_minus_alpha, eps, wd, coupled, moves):  # pragma: no cover
-    for i in range(p.size):
-        gi = p[i] * wd + g[i] if coupled else g[i]
-        s = sq[i] * alpha + (gi * gi) * one_minus_alpha
-        sq[i] = s
-        d = np.sqrt(s) + eps
-        if not coupled:
-            p[i] = p[i] - (g[i] / d) * lr
-        elif moves:  # param = (param * (d/lr - wd) - grad) / (d/lr - wd + wd)
-            e = d / lr - wd
-            p[i] = (p[i] * e - g[i]) / (e + wd)
-
-
-def _adam(p, g, m, v, beta1, beta2, one_minus_beta2, bc2_sqrt, eps, step_size, wd, coupled,
-          decay, decoupled):  # pragma: no cover - compiled
-    for i in range(p.size):
-        pi = p[i] * decay if decoupled else p[i]
-        gi = pi * wd + g[i] if coupled else g[i]
-        mi = (m[i] - gi) * beta1 + gi
-        m[i] = mi
-        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
-        v[i] = vi
-        p[i] = pi - (mi / (np.sqrt(vi) / bc2_sqrt + eps)) * step_size
-
+# Each loop mirrors a NumPy pass of mlp.layers or mlp.losses operation by operation (the
+# update rules' loops live with their NumPy rules, in mlp.optim).
 
 def _relu_forward(x, out, zero):  # pragma: no cover - compiled
     for i in range(x.size):
@@ -553,9 +489,7 @@ def _ce_grad(probs, row, target, lse, shifted_true, one, count, divide):  # prag
         lse[i] = lse[i] - shifted_true[i]  # float64, as NumPy's mixed subtraction
 
 
-_SOURCES = {"sgd": _sgd, "momentum": _momentum, "nesterov": _momentum, "rmsprop": _rmsprop,
-            "adam": _adam, "adamw": _adam, "relu_forward": _relu_forward,
+_SOURCES = {"relu_forward": _relu_forward,
             "relu_backward": _relu_backward, "bias_relu": _bias_relu,
             "relu_backward_bias": _relu_backward_bias, "ce_shift": _ce_shift,
             "ce_sums": _ce_sums, "ce_grad": _ce_grad}
-_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")

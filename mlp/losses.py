@@ -1,13 +1,16 @@
-"""Loss functions with PyTorch's mean reduction.
+"""Loss functions with PyTorch's mean reduction, each a registered class.
 
-``Loss.forward(pred, target)`` returns the loss as a Python float and keeps what
-``backward()`` needs; ``backward()`` returns ``dL/dpred`` with ``pred``'s shape and dtype.
+A loss is a Pydantic model registered under its ``kind`` by the class keyword
+(``class Huber(Loss, kind="huber")``); ``Loss(kind="mse")`` (or ``Loss()``, cross entropy)
+builds the registered class of that kind, and ``Loss.names()`` lists the kinds.
 
-``forward(pred, target, weight)`` with per-sample weights ``w (N,)`` (finite, non-negative,
-not all zero) returns the weighted mean ``sum_i w_i l_i / sum_i w_i`` of the per-sample
-losses ``l_i``; for ``mse``, ``mae`` and ``bce`` ``l_i`` is the mean over the sample's
-outputs, so equal weights give the unweighted loss. Without weights nothing is allocated
-for them.
+A loss gives its per-sample term and its gradient: ``per_sample(pred, target)`` returns
+``(l (N,), g (N, out))`` with ``g[i] = dl_i / dpred[i]``. The one shared mean lives here:
+``forward(pred, target, weight)`` returns ``sum_i l_i / N`` (or, with per-sample weights
+``w (N,)``, finite, non-negative, not all zero, the weighted mean ``sum_i w_i l_i / sum_i
+w_i``) as a Python float and keeps ``dL/dpred`` for ``backward()``, which returns it with
+``pred``'s shape and dtype. For ``mse``, ``mae`` and ``bce`` ``l_i`` is the mean over the
+sample's outputs, so equal weights give the unweighted loss.
 
 - ``mse``: mean over all elements of ``(pred - target)^2`` (``torch.nn.MSELoss``).
 - ``mae``: mean of ``|pred - target|`` (``torch.nn.L1Loss``; the gradient at 0 is 0).
@@ -21,35 +24,70 @@ for them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from mlp.errors import DataError
 from mlp.kernels import Kernels
+from mlp.registry import Registry, Tagged
 from mlp.workspace import Buffers, private, same_fields
 
-LossKind = Literal["mse", "mae", "cross_entropy", "bce"]
+LOSSES: Registry[type[Loss]] = Registry(
+    "loss kind", "mlp.losses", 'defining it as "class Name(Loss, kind=\'name\')"')
 
 _COLUMN_MAX_LIMIT = 16  #: classes up to which a row maximum is taken column by column
 
 
-class Loss(BaseModel):
-    """A loss function; ``kind`` selects it, ``label_smoothing`` applies to cross entropy."""
+class Loss(Tagged):
+    """Base of every loss (see the module docstring); ``Loss(kind=...)`` builds the
+    registered class of ``kind``."""
 
     model_config = ConfigDict(extra="forbid")
-
-    kind: LossKind = "cross_entropy"
-    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
+    tag_key: ClassVar[str] = "kind"
+    registry: ClassVar[Registry[Any]] = LOSSES
+    #: whether the loss scores class labels (accuracy is then recorded)
+    is_classification: ClassVar[bool] = False
 
     _grad: np.ndarray | None = PrivateAttr(default=None)
     _correct: int | None = PrivateAttr(default=None)
-    _work_arrays: dict = PrivateAttr(default_factory=dict)
     _buffers: Buffers = PrivateAttr(default_factory=lambda: Buffers(16))
 
+    def __new__(cls, *args: Any, **data: Any) -> Loss:
+        if cls is Loss:  # Loss(kind="mse") is the registered class of that kind
+            cls = LOSSES.get(data.get("kind", "cross_entropy"))
+        return super().__new__(cls)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Loss:
+        if cls is Loss:
+            return LOSSES.get(obj.get("kind", "cross_entropy") if isinstance(obj, dict)
+                              else None).model_validate(obj, *args, **kwargs)
+        return super().model_validate(obj, *args, **kwargs)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_fields(cls, data: Any) -> Any:
+        """Files written before losses were classes give every loss ``label_smoothing``
+        (0 where it has no meaning): accepted, and dropped, when the class has none."""
+        if (isinstance(data, dict) and "label_smoothing" in data
+                and "label_smoothing" not in cls.model_fields
+                and data["label_smoothing"] in (0, 0.0)):
+            data = {k: v for k, v in data.items() if k != "label_smoothing"}
+        return data
+
+    @property
+    def kind(self) -> str:
+        return self.tag
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """Every registered loss kind."""
+        return LOSSES.names()
+
     def __eq__(self, other: object) -> bool:
-        """The same kind and label smoothing (the last gradient and the work arrays are work
+        """The same kind and hyperparameters (the last gradient and the work arrays are work
         memory, not part of the loss)."""
         if type(other) is not type(self):
             return NotImplemented
@@ -57,10 +95,17 @@ class Loss(BaseModel):
 
     __hash__ = None  # type: ignore[assignment]
 
-    @property
-    def is_classification(self) -> bool:
-        return self.kind in ("cross_entropy", "bce")
+    # ------------------------------------------------------------ the protocol
+    def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(l (N,), g (N, out))``: each sample's loss and its gradient with respect to
+        ``pred`` (``g`` may be a reused buffer)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define per_sample")
 
+    def check_data(self, data: Any, out_features: int) -> None:
+        """``DataError`` when ``data`` (a ``preprocess.Data``) cannot be scored by this loss on
+        a model of ``out_features`` outputs (checked once per run). Nothing by default."""
+
+    # --------------------------------------------------------------- the mean
     def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return private(self)["_buffers"].get("grad", shape, dtype)
 
@@ -86,59 +131,24 @@ class Loss(BaseModel):
                 kernels: Kernels | None = None) -> float:
         """The mean loss of ``pred`` against ``target`` (the ``weight``-weighted mean of the
         per-sample losses when ``weight (N,)`` is given); keeps ``dL/dpred`` for backward.
-        ``validate=False`` skips the per-call range check of cross entropy's class indices
-        (the trainer checks its data once per run); ``kernels`` (the trainer's) may run the
-        cross entropy against class indices compiled, which also counts the correct rows
-        (``correct``)."""
+        ``validate=False`` skips per-call checks of the targets (the trainer checks its data
+        once per run); ``kernels`` (the trainer's) may run a loss compiled."""
         private(self)["_correct"] = None
-        if weight is not None:
-            weight = self._sample_scale(pred, weight)
-        if self.kind == "cross_entropy":
-            return self._cross_entropy(pred, target, weight, validate, kernels)
-        target = self._matching_target(pred, target)
-        grad = self._buffer(pred.shape, pred.dtype)
-        n = pred.size
-        if weight is not None:
-            # weight is w_i / (sum(w) * outputs): the factor of every element of row i
-            weight = weight / pred.shape[1]
-        if self.kind == "mse":
-            np.subtract(pred, target, out=grad)
-            if weight is None:
-                loss = float(np.vdot(grad, grad)) / n
-                grad *= 2.0 / n
-            else:
-                loss = float(np.square(grad).sum(axis=1, dtype=np.float64) @ weight)
-                grad *= (2.0 * weight)[:, None].astype(grad.dtype)
-        elif self.kind == "mae":
-            np.subtract(pred, target, out=grad)
-            if weight is None:
-                loss = float(np.abs(grad).sum(dtype=np.float64)) / n
-            else:
-                loss = float(np.abs(grad).sum(axis=1, dtype=np.float64) @ weight)
-            np.sign(grad, out=grad)
-            if weight is None:
-                grad /= n
-            else:
-                grad *= weight[:, None].astype(grad.dtype)
-        else:
-            # max(z,0) - z*y + log1p(exp(-|z|)), and grad = sigmoid(z) - y
-            z = pred
-            loss_terms = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
-            if weight is None:
-                loss = float(loss_terms.sum(dtype=np.float64)) / n
-            else:
-                loss = float(loss_terms.sum(axis=1, dtype=np.float64) @ weight)
-            np.multiply(z, 0.5, out=grad)
-            np.tanh(grad, out=grad)
-            grad += 1
-            grad *= 0.5
-            grad -= target
-            if weight is None:
-                grad /= n
-            else:
-                grad *= weight[:, None].astype(grad.dtype)
-        private(self)["_grad"] = grad
-        return loss
+        scale = None if weight is None else self._sample_scale(pred, weight)
+        per_sample, grad, divided = self._terms(pred, target, scale is None, validate, kernels)
+        return self._mean(grad, per_sample, scale, divided)
+
+    def _terms(self, pred: np.ndarray, target: np.ndarray, unweighted: bool, validate: bool,
+               kernels: Kernels | None) -> tuple[np.ndarray, np.ndarray, bool]:
+        """``per_sample``'s terms, and whether the gradient is already divided by ``N`` (a
+        compiled pass may do that on the way when ``unweighted``)."""
+        per_sample, grad = self.per_sample(pred, target)
+        n = pred.shape[0] if pred.ndim else 0
+        if np.shape(per_sample) != (n,) or np.shape(grad) != pred.shape:
+            raise DataError(f"{type(self).__name__}.per_sample must return losses of shape "
+                            f"({n},) and a gradient of shape {pred.shape}, found "
+                            f"{np.shape(per_sample)} and {np.shape(grad)}")
+        return per_sample, grad, False
 
     @staticmethod
     def _sample_scale(pred: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -154,6 +164,33 @@ class Loss(BaseModel):
                             f"sum, found min {weight.min() if n else None}, sum {total}")
         return weight / total
 
+    def _mean(self, grad: np.ndarray, per_sample: np.ndarray,
+              scale: np.ndarray | None, divided: bool = False) -> float:
+        """Keep ``grad`` (per sample) for backward, scaled to the mean's (``1/N``, or the
+        sample weights ``scale`` summing to 1), and return the mean of ``per_sample``.
+        ``divided``: the unweighted ``grad`` is already divided by ``N``."""
+        private(self)["_grad"] = grad
+        if scale is None:
+            n = grad.shape[0]
+            if not divided:
+                grad /= n
+            return float(per_sample.sum()) / n
+        grad *= scale[:, None].astype(grad.dtype)
+        return float(per_sample @ scale)
+
+    def backward(self) -> np.ndarray:
+        """``dL/dpred`` of the last ``forward`` (a buffer reused by the next call)."""
+        grad = private(self)["_grad"]
+        if grad is None:
+            raise RuntimeError("Loss.backward needs a forward(pred, target) first")
+        return grad
+
+    def correct(self, outputs: np.ndarray, y: np.ndarray) -> int:
+        """How many rows of the last ``forward``'s batch ``outputs`` are classified as ``y``
+        says: the count a compiled pass made on the way, else ``count_correct``."""
+        counted = private(self)["_correct"]
+        return count_correct(outputs, y) if counted is None else counted
+
     def _matching_target(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
         target = np.asarray(target)
         if target.shape != pred.shape and target.ndim == 1 and pred.shape == (target.size, 1):
@@ -165,15 +202,89 @@ class Loss(BaseModel):
             )
         return target
 
-    def correct(self, outputs: np.ndarray, y: np.ndarray) -> int:
-        """How many rows of the last ``forward``'s batch ``outputs`` are classified as ``y``
-        says: the count the compiled cross entropy made on the way, else ``count_correct``."""
-        counted = private(self)["_correct"]
-        return count_correct(outputs, y) if counted is None else counted
 
-    def _cross_entropy(self, logits: np.ndarray, target: np.ndarray,
-                       scale: np.ndarray | None, validate: bool = True,
-                       kernels: Kernels | None = None) -> float:
+class _Regression(Loss):
+    """A loss of regression targets (2-D floats)."""
+
+    def check_data(self, data: Any, out_features: int) -> None:
+        if data.task != "regression":
+            raise DataError(f"{self.kind} needs regression data (2-D float targets), found "
+                            f"{data.task}")
+
+
+class MSELoss(_Regression, kind="mse"):
+    """Mean squared error, ``l_i = mean_j (pred_ij - target_ij)^2``."""
+
+    def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        target = self._matching_target(pred, target)
+        grad = self._buffer(pred.shape, pred.dtype)
+        np.subtract(pred, target, out=grad)
+        losses = np.square(grad).sum(axis=1, dtype=np.float64) / pred.shape[1]
+        grad *= 2.0 / pred.shape[1]
+        return losses, grad
+
+
+class MAELoss(_Regression, kind="mae"):
+    """Mean absolute error, ``l_i = mean_j |pred_ij - target_ij|`` (gradient 0 at 0)."""
+
+    def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        target = self._matching_target(pred, target)
+        grad = self._buffer(pred.shape, pred.dtype)
+        np.subtract(pred, target, out=grad)
+        losses = np.abs(grad).sum(axis=1, dtype=np.float64) / pred.shape[1]
+        np.sign(grad, out=grad)
+        grad /= pred.shape[1]
+        return losses, grad
+
+
+class BCELoss(Loss, kind="bce"):
+    """Binary cross entropy on logits, ``max(z, 0) - z y + log(1 + exp(-|z|))`` averaged over
+    the sample's outputs; gradient ``(sigmoid(z) - y) / outputs``."""
+
+    is_classification: ClassVar[bool] = True
+
+    def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        target = self._matching_target(pred, target)
+        z, outputs = pred, pred.shape[1]
+        terms = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+        grad = self._buffer(pred.shape, pred.dtype)
+        np.multiply(z, 0.5, out=grad)
+        np.tanh(grad, out=grad)
+        grad += 1
+        grad *= 0.5
+        grad -= target
+        grad /= outputs
+        return terms.sum(axis=1, dtype=np.float64) / outputs, grad
+
+
+class CrossEntropyLoss(Loss, kind="cross_entropy"):
+    """Softmax cross entropy on logits (see the module docstring)."""
+
+    is_classification: ClassVar[bool] = True
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+    _work_arrays: dict = PrivateAttr(default_factory=dict)
+
+    def check_data(self, data: Any, out_features: int) -> None:
+        if data.task != "classification":
+            raise DataError(f"cross_entropy needs classification data, found {data.task}")
+        if data.n_classes > out_features:
+            raise DataError(f"the data has {data.n_classes} classes, the model's last "
+                            f"layer has {out_features} outputs")
+        for split in ("train", "val"):  # checked once here, so batches skip the check
+            y = getattr(data, f"y_{split}")
+            if y is not None and y.size and (y.dtype.kind not in "iu" or y.ndim != 1
+                                             or y.min() < 0 or y.max() >= out_features):
+                raise DataError(f"y_{split} must hold class indices in [0, "
+                                f"{out_features - 1}], found dtype {y.dtype}, shape {y.shape}")
+
+    def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        losses, grad, _ = self._terms(pred, target, False, True, None)
+        return losses, grad
+
+    def _terms(self, logits: np.ndarray, target: np.ndarray, unweighted: bool,
+               validate: bool, kernels: Kernels | None
+               ) -> tuple[np.ndarray, np.ndarray, bool]:
         if logits.ndim != 2:
             raise DataError(f"cross_entropy needs logits of shape (N, C), found {logits.shape}")
         n, c = logits.shape
@@ -184,7 +295,7 @@ class Loss(BaseModel):
                     f"cross_entropy needs targets of shape ({n},) or {logits.shape}, "
                     f"found {target.shape}"
                 )
-            return self._soft_cross_entropy(logits, target, scale)
+            return (*self._soft_terms(logits, target), False)
         if target.shape[0] != n:
             raise DataError(f"cross_entropy needs {n} class indices, found {target.shape[0]}")
         if target.dtype.kind not in "iu":
@@ -200,10 +311,10 @@ class Loss(BaseModel):
         eps = self.label_smoothing
         if kernels is not None and not eps:
             counted = kernels.cross_entropy(logits, target, probs, row_flat, lse, shifted,
-                                            divide=scale is None)
+                                            divide=unweighted)
             if counted is not None:
                 private(self)["_correct"] = counted
-                return self._mean(probs, lse, scale, divided=True)
+                return lse, probs, unweighted
         flat = buffers.get("flat", (n,), np.dtype(np.intp))
         offsets = buffers.get(("offsets", c), (n,), np.dtype(np.intp),
                               fill=lambda a: np.multiply(np.arange(n), c, out=a))
@@ -227,7 +338,7 @@ class Loss(BaseModel):
         else:
             np.subtract(lse, shifted_true, out=per_sample)
             flat_probs[flat] -= 1.0
-        return self._mean(probs, per_sample, scale)
+        return per_sample, probs, False
 
     def _work(self, logits: np.ndarray) -> tuple[np.ndarray, ...]:
         """Cross entropy's work arrays for ``logits (N, C)``, looked up once per batch shape:
@@ -246,8 +357,8 @@ class Loss(BaseModel):
                                                  np.empty(n), np.empty(n, dtype))
         return work
 
-    def _soft_cross_entropy(self, logits: np.ndarray, target: np.ndarray,
-                            scale: np.ndarray | None) -> float:
+    def _soft_terms(self, logits: np.ndarray, target: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """Cross entropy against target probabilities ``(N, C)``."""
         c = logits.shape[1]
         probs = self._buffer(logits.shape, logits.dtype)
@@ -268,28 +379,7 @@ class Loss(BaseModel):
         probs -= (1 - eps) * target
         if eps:
             probs -= eps / c
-        return self._mean(probs, per_sample, scale)
-
-    def _mean(self, grad: np.ndarray, per_sample: np.ndarray,
-              scale: np.ndarray | None, divided: bool = False) -> float:
-        """Keep ``grad`` (per sample) for backward, scaled to the mean's (``1/N``, or the
-        sample weights ``scale`` summing to 1), and return the mean of ``per_sample``.
-        ``divided``: the unweighted ``grad`` is already divided by ``N``."""
-        private(self)["_grad"] = grad
-        if scale is None:
-            n = grad.shape[0]
-            if not divided:
-                grad /= n
-            return float(per_sample.sum()) / n
-        grad *= scale[:, None].astype(grad.dtype)
-        return float(per_sample @ scale)
-
-    def backward(self) -> np.ndarray:
-        """``dL/dpred`` of the last ``forward`` (a buffer reused by the next call)."""
-        grad = private(self)["_grad"]
-        if grad is None:
-            raise RuntimeError("Loss.backward needs a forward(pred, target) first")
-        return grad
+        return per_sample, probs
 
 
 def _row_max(x: np.ndarray, out: np.ndarray) -> None:

@@ -2,26 +2,70 @@
 
 ``model.model_dump_json()`` is the whole architecture (no arrays) and
 ``Model.model_validate_json(text)`` rebuilds it; with the same ``seed`` the initial weights
-are bit-identical. Arrays supplied with the modules (as when a checkpoint is loaded) are used
-as they are, cast to ``dtype``.
+are bit-identical. ``modules`` takes any registered module (``mlp.module``), by instance or
+by spec (``{"type": ..., ...}``). Arrays supplied with the modules (as when a checkpoint is
+loaded) are used as they are, cast to ``dtype``.
+
+The model is the one owner of the layout of its arrays: ``state_dict()`` names every
+parameter and buffer ``"<module index>/<name>"``, in module order and, within a module, in
+the order the module lists them (parameters first). Checkpoints, the trainer's snapshots
+and best weights, ``copy`` and ``astype`` all go through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Annotated, Literal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from mlp.arrays import all_finite
-from mlp.errors import DataError
+from mlp.errors import DataError, MLPError
 from mlp.kernels import Kernels
-from mlp.layers import PARAMETER_ARRAYS, DropoutLayer, Layer, Nonlinearity
+from mlp.layers import ActivationKind, DropoutLayer, InitKind, Layer, Nonlinearity
+from mlp.module import EVAL, Context, Module
+from mlp.normalization import BatchNorm1d, LayerNorm
+from mlp.registry import RegisteredField
+from mlp.workspace import private, same_fields
 
-ModuleSpec = Annotated[Layer | Nonlinearity | DropoutLayer, Field(discriminator="type")]
-NonlinearityKind = Literal["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "identity"]
+ModuleSpec = Annotated[Module, RegisteredField(Module)]
+#: the activation kinds (the former name, kept for configs and callers)
+NonlinearityKind = ActivationKind
+Normalization = Literal["batch", "layer"]
+_NORMALIZATIONS: dict[str, Callable[[int], Module]] = {
+    "batch": lambda width: BatchNorm1d(num_features=width),
+    "layer": lambda width: LayerNorm(normalized_shape=width),
+}
 _EVAL_CHUNK = 8192
+
+
+class GradientShapeError(MLPError, ValueError):
+    """A module's backward returned an array of the wrong shape (names the module)."""
+
+
+class _Plan:
+    """The steps a pass runs: each module, or two modules one of them fuses with the next
+    (``Module.fuse``); ``first`` is the first step that holds parameters."""
+
+    __slots__ = ("first", "indices", "key", "shapes", "steps")
+
+    def __init__(self, modules: Sequence[Module]) -> None:
+        self.key = tuple(id(m) for m in modules)
+        self.steps: list[Any] = []
+        self.indices: list[int] = []
+        index = 0
+        while index < len(modules):
+            module = modules[index]
+            fused = module.fuse(modules[index + 1]) if index + 1 < len(modules) else None
+            self.steps.append(fused if fused is not None else module)
+            self.indices.append(index)
+            index += 2 if fused is not None else 1
+        self.first = next((k for k, step in enumerate(self.steps)
+                           if any(m.parameter_shapes() for m in getattr(step, "modules",
+                                                                        (step,)))),
+                          len(self.steps))
+        self.shapes: list[tuple[int, ...]] = [()] * len(self.steps)
 
 
 class Model(BaseModel):
@@ -33,30 +77,48 @@ class Model(BaseModel):
     seed: int = Field(default=0, ge=0)
     dtype: Literal["float32", "float64"] = "float32"
 
+    _plan: _Plan | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """The same modules (hyperparameters and arrays, bit for bit), seed and dtype; the
+        plan of a pass and the modules' work memory do not count."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return same_fields(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
     @model_validator(mode="after")
     def _check_and_initialise(self, info: ValidationInfo) -> Model:
-        """Check the layers connect, then draw or cast the arrays (not under a validation
+        """Check the widths connect, then draw or cast the arrays (not under a validation
         context with ``spec_only``: reading a config validates a spec without weights)."""
-        layers = self.layers
-        if not layers:
-            raise ValueError("a Model needs at least one Layer")
-        for prev, nxt in zip(layers, layers[1:], strict=False):
-            if prev.out_features != nxt.in_features:
-                raise ValueError(
-                    f"consecutive layers do not connect: out_features={prev.out_features} "
-                    f"is followed by in_features={nxt.in_features}"
-                )
+        self._widths()
         if info.context and info.context.get("spec_only"):
             return self
         rng = np.random.default_rng(self.seed)
-        for layer in layers:
-            if layer.initialized:
-                layer.cast(self.dtype)
-                if layer.grad_weight is None:
-                    layer.zero_state()
-            else:
-                layer.initialize(rng, self.dtype)
+        for index, module in enumerate(self.modules):
+            module.initialize(rng, self.dtype, index)
         return self
+
+    def _widths(self) -> list[int | None]:
+        """The width after each module, checking each module's required input width."""
+        width: int | None = None
+        widths = []
+        fixed = False
+        for index, module in enumerate(self.modules):
+            need = module.input_features()
+            if need is not None:
+                if width is not None and need != width:
+                    raise ValueError(f"consecutive layers do not connect: out_features={width} "
+                                     f"is followed by in_features={need} (module {index}, "
+                                     f"{module.describe()})")
+                fixed = True
+            width = module.output_features(need if width is None else width)
+            widths.append(width)
+        if not fixed:
+            raise ValueError("a Model needs at least one Layer (a module that fixes the "
+                             "input width)")
+        return widths
 
     @classmethod
     def mlp(
@@ -64,49 +126,118 @@ class Model(BaseModel):
         layer_sizes: Sequence[int],
         nonlinearity: NonlinearityKind = "relu",
         dropout: float = 0.0,
-        init: Literal["he", "xavier", "normal", "uniform"] = "he",
+        init: InitKind = "he",
         init_scale: float | None = None,
         seed: int = 0,
         dtype: Literal["float32", "float64"] = "float32",
+        normalization: Normalization | None = None,
     ) -> Model:
-        """Layer / Nonlinearity (/ Dropout when ``dropout > 0``) per hidden layer; the last
-        layer is bare. ``layer_sizes`` is ``[in, hidden..., out]``."""
+        """Layer / (normalisation) / Nonlinearity (/ Dropout when ``dropout > 0``) per hidden
+        layer; the last layer is bare. ``layer_sizes`` is ``[in, hidden..., out]``;
+        ``normalization`` puts a ``BatchNorm1d`` (``"batch"``) or ``LayerNorm``
+        (``"layer"``) after each hidden Layer, before its nonlinearity."""
+        return cls(modules=cls.mlp_modules(layer_sizes, nonlinearity, dropout, init,
+                                           init_scale, normalization),
+                   seed=seed, dtype=dtype)
+
+    @staticmethod
+    def mlp_modules(layer_sizes: Sequence[int], nonlinearity: NonlinearityKind = "relu",
+                    dropout: float = 0.0, init: InitKind = "he",
+                    init_scale: float | None = None,
+                    normalization: Normalization | None = None) -> list[Module]:
+        """The modules ``Model.mlp`` builds (no arrays drawn)."""
         if len(layer_sizes) < 2:
             raise ValueError(f"layer_sizes needs at least [in, out], found {list(layer_sizes)}")
-        modules: list = []
+        if normalization is not None and normalization not in _NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {', '.join(_NORMALIZATIONS)} or "
+                             f"None, found {normalization!r}")
+        if normalization is not None and len(layer_sizes) < 3:
+            raise ValueError(f"normalization={normalization!r} goes after hidden layers, and "
+                             f"layer_sizes {list(layer_sizes)} has none; add a hidden width "
+                             "or set normalization to None")
+        modules: list[Module] = []
         pairs = list(zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
         for i, (n_in, n_out) in enumerate(pairs):
             modules.append(Layer(in_features=n_in, out_features=n_out, init=init,
                                  init_scale=init_scale))
             if i < len(pairs) - 1:
+                if normalization is not None:
+                    modules.append(_NORMALIZATIONS[normalization](n_out))
                 modules.append(Nonlinearity(kind=nonlinearity))
                 if dropout > 0:
                     modules.append(DropoutLayer(p=dropout))
-        return cls(modules=modules, seed=seed, dtype=dtype)
+        return modules
 
-    @property
-    def layers(self) -> list[Layer]:
-        return [m for m in self.modules if isinstance(m, Layer)]
-
+    # ----------------------------------------------------------------- shape
     @property
     def in_features(self) -> int:
-        return self.layers[0].in_features
+        return next(n for m in self.modules if (n := m.input_features()) is not None)
 
     @property
     def out_features(self) -> int:
-        return self.layers[-1].out_features
+        return self._widths()[-1]
+
+    def layer_indices(self) -> list[int]:
+        """The indices of the modules that set the width (the layers of an MLP)."""
+        return [i for i, m in enumerate(self.modules) if m.output_features(None) is not None]
+
+    @property
+    def layers(self) -> list[Module]:
+        """The modules that set the width, in order (``layer_indices``)."""
+        return [self.modules[i] for i in self.layer_indices()]
 
     @property
     def n_parameters(self) -> int:
-        return sum(layer.n_parameters for layer in self.layers)
+        return sum(module.n_parameters for module in self.modules)
+
+    # ---------------------------------------------------------------- arrays
+    def named_parameters(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """``("<index>/<name>", value, gradient)`` of every trainable parameter, in layout
+        order (the arrays themselves)."""
+        for index, module in enumerate(self.modules):
+            for name, (value, grad) in module.parameters().items():
+                yield f"{index}/{name}", value, grad
+
+    def state_dict(self, copy: bool = False) -> dict[str, np.ndarray]:
+        """``{"<index>/<name>": array}`` of every parameter, then every buffer, module by
+        module: the arrays themselves, or copies when ``copy``."""
+        state: dict[str, np.ndarray] = {}
+        for index, module in enumerate(self.modules):
+            arrays = {name: value for name, (value, _) in module.parameters().items()}
+            arrays.update(module.buffers())
+            for name, value in arrays.items():
+                state[f"{index}/{name}"] = value.copy() if copy else value
+        return state
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """``{"<index>/<name>": shape}`` of ``state_dict()``, known from the spec alone."""
+        return {f"{index}/{name}": shape for index, module in enumerate(self.modules)
+                for name, shape in {**module.parameter_shapes(),
+                                    **module.buffer_shapes()}.items()}
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Copy ``state`` (as ``state_dict()`` names it) into the model's arrays, in place (so
+        views an optimizer holds stay valid); ``ValueError`` naming missing, unexpected or
+        mis-shaped entries."""
+        mine = self.state_dict()
+        missing = sorted(set(mine) - set(state))
+        unexpected = sorted(set(state) - set(mine))
+        if missing or unexpected:
+            raise ValueError(f"the state does not fit this model: missing {missing or 'none'}, "
+                             f"unexpected {unexpected or 'none'}")
+        for key, target in mine.items():
+            value = np.asarray(state[key])
+            if value.shape != target.shape:
+                raise ValueError(f"state entry {key!r} has shape {value.shape}, the model's "
+                                 f"{target.shape}")
+        for key, target in mine.items():
+            np.copyto(target, state[key], casting="same_kind")
 
     def named_arrays(self) -> Iterator[tuple[str, np.ndarray]]:
-        """``("<module index>/<array name>", array)`` for every array every layer holds."""
-        for index, module in enumerate(self.modules):
-            if isinstance(module, Layer):
-                for name in PARAMETER_ARRAYS:
-                    yield f"{index}/{name}", getattr(module, name)
+        """``(name, array)`` of ``state_dict()``."""
+        yield from self.state_dict().items()
 
+    # ------------------------------------------------------------- the passes
     def check_input(self, x: np.ndarray) -> np.ndarray:
         """``x`` as a C-contiguous ``(N, in_features)`` array of the model's dtype.
 
@@ -126,6 +257,14 @@ class Model(BaseModel):
             raise DataError(f"inputs must be finite, found {bad} NaN or inf value(s)")
         return x
 
+    def _steps(self) -> _Plan:
+        plan = private(self)["_plan"]
+        modules = self.modules
+        if plan is None or len(plan.key) != len(modules) or any(
+                k != id(m) for k, m in zip(plan.key, modules, strict=True)):
+            plan = private(self)["_plan"] = _Plan(modules)
+        return plan
+
     def forward(
         self,
         x: np.ndarray,
@@ -138,51 +277,64 @@ class Model(BaseModel):
         """Outputs ``(N, out_features)``. With ``train`` the modules keep what backward needs
         and write into reused buffers; ``rng`` drives dropout. ``validate=False`` skips the
         input checks (the trainer validated its data once); ``kernels`` (the trainer's) may
-        run the ReLU compiled."""
+        run fused, compiled passes."""
         if validate:
             x = self.check_input(x)
-        modules = self.modules
-        bias = None  # a Layer's bias left to the ReLU after it (one compiled pass)
-        for index, module in enumerate(modules):
-            if isinstance(module, DropoutLayer):
-                x = module.forward(x, train=train, rng=rng)
-            elif isinstance(module, Nonlinearity):
-                x = module.forward(x, train=train, kernels=kernels, bias=bias)
-                bias = None
-            else:
-                fuse = (train and kernels is not None and index + 1 < len(modules)
-                        and isinstance(modules[index + 1], Nonlinearity)
-                        and modules[index + 1].kind == "relu")
-                x = module.forward(x, train=train, add_bias=not fuse)
-                bias = module.bias if fuse else None
+        ctx = Context(train, rng, kernels)
+        plan = self._steps()
+        shapes = plan.shapes
+        for k, step in enumerate(plan.steps):
+            shapes[k] = x.shape
+            x = step.forward(x, ctx)
         return x
 
     def backward(self, grad: np.ndarray, input_grad: bool = True,
-                 kernels: Kernels | None = None) -> np.ndarray | None:
-        """Back-propagate ``dL/doutput``, filling every layer's gradients; returns ``dL/dx``
-        (or None when ``input_grad`` is false, which skips the first layer's input product)."""
-        modules = self.modules
-        first = 0
-        if not input_grad:  # the first Layer: its input gradient is not wanted
-            while first < len(modules) and not isinstance(modules[first], Layer):
-                first += 1
-        bias_done = False  # the ReLU after a Layer filled the Layer's bias gradient
-        for index in range(len(modules) - 1, first - 1, -1):
-            module = modules[index]
-            if isinstance(module, Layer):
-                need = input_grad or index != first
-                grad = (module.backward(grad, need_input_grad=need, bias_done=True) if bias_done
-                        else module.backward(grad, need_input_grad=need))
-                bias_done = False
-            elif isinstance(module, Nonlinearity):
-                before = modules[index - 1] if index > first else None
-                fused = (module.backward_with_bias(grad, before.grad_bias, kernels)
-                         if kernels is not None and isinstance(before, Layer) else None)
-                bias_done = fused is not None
-                grad = fused if bias_done else module.backward(grad, kernels=kernels)
-            else:
-                grad = module.backward(grad)
+                 kernels: Kernels | None = None, *, check: bool = False) -> np.ndarray | None:
+        """Back-propagate ``dL/doutput``, filling every parameter's gradient; returns
+        ``dL/dx`` (or None when ``input_grad`` is false, which skips the modules before the
+        first one with parameters and that one's input gradient). ``check`` verifies each
+        module's returned gradient and parameter gradients against their shapes
+        (``GradientShapeError`` naming the module)."""
+        plan = self._steps()
+        ctx = Context(True, None, kernels)
+        first = 0 if input_grad else plan.first
+        first_ctx = ctx if input_grad else ctx.without_input_grad()
+        for k in range(len(plan.steps) - 1, first - 1, -1):
+            step = plan.steps[k]
+            grad = step.backward(grad, first_ctx if k == first else ctx)
+            if check:
+                self._check_gradient(plan, k, grad, need=input_grad or k != first)
         return grad
+
+    def _check_gradient(self, plan: _Plan, k: int, grad: np.ndarray | None,
+                        need: bool) -> None:
+        index = plan.indices[k]
+        module = self.modules[index]
+        expected = plan.shapes[k]
+        if need and (not isinstance(grad, np.ndarray) or grad.shape != expected):
+            found = grad.shape if isinstance(grad, np.ndarray) else type(grad).__name__
+            raise GradientShapeError(f"module {index} ({module.describe()}): backward returned "
+                                     f"a gradient of shape {found}, its input was {expected}")
+        step_modules = getattr(plan.steps[k], "modules", (module,))
+        for offset, part in enumerate(step_modules):
+            for name, (value, gradient) in part.parameters().items():
+                if gradient is None or gradient.shape != value.shape:
+                    found = None if gradient is None else gradient.shape
+                    raise GradientShapeError(
+                        f"module {index + offset} ({part.describe()}): grad_{name} has shape "
+                        f"{found}, parameter {name} has {value.shape}")
+
+    def forward_modules(self, x: np.ndarray, stop: int | None = None,
+                        observe: Callable[[int, Module, np.ndarray], None] | None = None
+                        ) -> np.ndarray:
+        """Evaluation-mode outputs of ``modules[:stop]`` for checked inputs ``x``, calling
+        ``observe(index, module, output)`` after each module (diagnostics, hidden
+        representations)."""
+        for index, module in enumerate(self.modules[:stop]):
+            x = module.forward(x, EVAL)
+            if observe is not None:
+                observe(index, module, x)
+        return x
 
     def predict_logits(self, x: np.ndarray) -> np.ndarray:
         """Evaluation-mode outputs, computed in chunks to bound memory."""
@@ -213,20 +365,14 @@ class Model(BaseModel):
         logits /= logits.sum(axis=1, keepdims=True)
         return logits
 
+    # ---------------------------------------------------------------- reading
     def summary(self) -> str:
         """A table of modules, output shapes and parameter counts, with the total."""
         rows = [("#", "module", "output", "parameters")]
-        width = self.in_features
-        for index, module in enumerate(self.modules):
-            if isinstance(module, Layer):
-                width = module.out_features
-                name = f"Layer({module.in_features}->{module.out_features}, {module.init})"
-                params = f"{module.n_parameters:,}"
-            elif isinstance(module, Nonlinearity):
-                name, params = f"Nonlinearity({module.kind})", "0"
-            else:
-                name, params = f"Dropout(p={module.p:g})", "0"
-            rows.append((str(index), name, f"(N, {width})", params))
+        for index, (module, width) in enumerate(zip(self.modules, self._widths(),
+                                                    strict=True)):
+            rows.append((str(index), module.describe(), f"(N, {width})",
+                         f"{module.n_parameters:,}"))
         rows.append(("", "total", "", f"{self.n_parameters:,}"))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = [
@@ -243,12 +389,12 @@ class Model(BaseModel):
         return self.astype(self.dtype)
 
     def astype(self, dtype: Literal["float32", "float64"]) -> Model:
-        """A copy whose arrays are converted to ``dtype`` (always copied)."""
+        """A copy whose parameters and buffers are converted to ``dtype`` (always copied)."""
+        state = self.state_dict()
         modules = []
-        for module in self.modules:
+        for index, module in enumerate(self.modules):
             spec = module.model_dump()
-            if isinstance(module, Layer):
-                for name in PARAMETER_ARRAYS:
-                    spec[name] = np.array(getattr(module, name), dtype=dtype)
+            for name in {**module.parameter_shapes(), **module.buffer_shapes()}:
+                spec[name] = np.array(state[f"{index}/{name}"], dtype=dtype)
             modules.append(spec)
         return Model(modules=modules, seed=self.seed, dtype=dtype)

@@ -8,32 +8,44 @@ are Python floats, so float32 parameters stay float32 (no upcasting) and float64
 The formulas are those of ``torch.optim.SGD`` (dampening 0, coupled weight decay),
 ``torch.optim.RMSprop`` (not centred, no momentum, eps outside the square root),
 ``torch.optim.Adam`` (bias-corrected, eps outside the square root, coupled weight decay) and
-``torch.optim.AdamW`` (decoupled weight decay); ``clip_grad_norm`` is ``clip_grad_norm_``.
+``torch.optim.AdamW`` (decoupled weight decay), ``torch.optim.Adam(amsgrad=True)``;
+``clip_grad_norm`` is ``clip_grad_norm_``.
+
+Each rule is registered as one ``UpdateRule`` record in ``UPDATE_RULES`` (the names the
+``optimizer`` field accepts): its NumPy rule, the state buffers it keeps (each shaped like
+the parameters, starting at zeros, owned by the ``Optimizer``), the configuration fields it
+reads, and optionally a loop that ``mlp.kernels`` compiles with numba, with the scalars it
+takes. The loops perform exactly the floating-point operations of the NumPy rules, in the
+same order and precision, so both paths give the same bits.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from mlp.kernels import Kernels
+from mlp.registry import Registry
 
 __all__ = [
-    "OPTIMIZERS",
+    "UPDATE_RULES",
     "Hyperparameters",
+    "UpdateRule",
     "adam",
     "adam_scalars",
     "adamw",
+    "amsgrad",
     "apply_update",
     "clip_grad_norm",
     "momentum",
+    "register_update_rule",
     "rmsprop",
     "sgd",
 ]
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 
 
 def _decayed(param: np.ndarray, grad: np.ndarray, weight_decay: float,
@@ -170,6 +182,35 @@ def adamw(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, 
          scratch=scratch)
 
 
+def amsgrad(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
+            v_max: np.ndarray, *, step: int, lr: float, beta1: float, beta2: float, eps: float,
+            weight_decay: float = 0.0, scratch: np.ndarray) -> None:
+    """Adam with AMSGrad (``torch.optim.Adam(amsgrad=True)``), ``step`` counting from 1::
+
+        g = grad + weight_decay * param
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        v_max = max(v_max, v)
+        param -= lr / (1 - beta1**step) * m / (sqrt(v_max) / sqrt(1 - beta2**step) + eps)
+    """
+    step_size, bias_correction2_sqrt = adam_scalars(step, lr, beta1, beta2)
+    g = _decayed(param, grad, weight_decay, scratch)
+    np.subtract(m, g, out=m)
+    np.multiply(m, beta1, out=m)
+    np.add(m, g, out=m)
+    np.square(g, out=scratch)
+    np.multiply(v, beta2, out=v)
+    np.multiply(scratch, 1.0 - beta2, out=scratch)
+    np.add(v, scratch, out=v)
+    np.maximum(v_max, v, out=v_max)
+    np.sqrt(v_max, out=scratch)
+    np.divide(scratch, bias_correction2_sqrt, out=scratch)
+    np.add(scratch, eps, out=scratch)
+    np.divide(m, scratch, out=scratch)
+    np.multiply(scratch, step_size, out=scratch)
+    np.subtract(param, scratch, out=param)
+
+
 def clip_grad_norm(grads: list[np.ndarray], max_norm: float | None) -> float:
     """The global L2 norm of ``grads``, clipping them in place as ``clip_grad_norm_``.
 
@@ -195,8 +236,8 @@ def clip_grad_norm(grads: list[np.ndarray], max_norm: float | None) -> float:
 
 @dataclass
 class Hyperparameters:
-    """The optimizer hyperparameters ``apply_update`` reads (a ``TrainingConfig`` has the
-    same names and may stand in for it)."""
+    """The optimizer hyperparameters the rules read (a ``TrainingConfig`` has the same names
+    and may stand in for it)."""
 
     lr: float
     momentum: float = 0.9
@@ -207,38 +248,212 @@ class Hyperparameters:
     weight_decay: float = 0.0
 
 
-def apply_update(name: str, param: np.ndarray, grad: np.ndarray, m: np.ndarray,
-                 v: np.ndarray, *, step: int, hp: Hyperparameters, scratch: np.ndarray,
-                 lr: float | None = None, kernels: Kernels | None = None) -> None:
-    """One in-place update of ``param`` by optimizer ``name`` (one of ``OPTIMIZERS``).
+@dataclass(frozen=True)
+class UpdateRule:
+    """One update rule, as the ``Optimizer`` and the compiled kernels use it.
 
-    ``m`` is the velocity of ``momentum``/``nesterov``, ``v`` the square average of
-    ``rmsprop``, both are used by ``adam``/``adamw``; a buffer a rule does not use is left
-    untouched. ``step`` is the 1-based update count (used by Adam's bias corrections);
-    ``lr`` (by default ``hp.lr``) is this step's learning rate. With ``kernels`` on numba
-    (``mlp.kernels``) the rule runs as one compiled pass that gives the same bits as the
-    NumPy functions above, which run otherwise.
+    ``update(param, grad, state, *, step, lr, hp, scratch)`` is the NumPy rule over flat
+    arrays (``state`` the tuple of this rule's buffers, in the order of ``state``; ``hp``
+    the configuration; ``scratch`` a work array shaped like ``param``). ``state`` names the
+    buffers the rule keeps, which are saved in checkpoints under those names (a buffer of
+    the same name is shared with another rule, so switching between rules that keep ``m``
+    continues it). ``hyperparameters`` names the configuration fields the rule reads.
+    ``kernel(param, grad, *state, *scalars)`` is an optional loop over the elements that
+    ``mlp.kernels`` compiles; ``constants(c, lr, hp)`` gives its scalars for one learning
+    rate (``c`` converts a Python float to the arrays' dtype) and ``step_constants(c,
+    constants, step, lr, hp)``, when given, those of one step.
     """
-    lr, wd = float(hp.lr if lr is None else lr), float(hp.weight_decay)
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
-    beta1, beta2 = float(hp.beta1), float(hp.beta2)
-    step_size, bias_correction2_sqrt = (adam_scalars(step, lr, beta1, beta2)
-                                        if name in ("adam", "adamw") else (0.0, 1.0))
-    if kernels is not None and kernels.update(
-            name, param, grad, m, v, lr=lr, momentum=float(hp.momentum), alpha=float(hp.alpha),
-            beta1=beta1, beta2=beta2, eps=float(hp.eps), weight_decay=wd, step_size=step_size,
-            bias_correction2_sqrt=bias_correction2_sqrt):
-        return  # one compiled pass, bit-identical to the NumPy rules below
-    if name == "sgd":
-        sgd(param, grad, lr=lr, weight_decay=wd, scratch=scratch)
-    elif name in ("momentum", "nesterov"):
-        momentum(param, grad, m, lr=lr, momentum=float(hp.momentum), weight_decay=wd,
-                 nesterov=name == "nesterov", scratch=scratch)
-    elif name == "rmsprop":
-        rmsprop(param, grad, v, lr=lr, alpha=float(hp.alpha), eps=float(hp.eps),
-                weight_decay=wd, scratch=scratch)
-    elif name in ("adam", "adamw"):
-        rule = adam if name == "adam" else adamw
-        rule(param, grad, m, v, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=float(hp.eps),
-             weight_decay=wd, scratch=scratch)
+
+    name: str
+    update: Callable[..., None]
+    state: tuple[str, ...] = ()
+    hyperparameters: tuple[str, ...] = ("weight_decay",)
+    kernel: Callable[..., None] | None = field(default=None, compare=False)
+    constants: Callable[..., tuple[Any, ...]] | None = None
+    step_constants: Callable[..., tuple[Any, ...]] | None = None
+
+
+UPDATE_RULES: Registry[UpdateRule] = Registry(
+    "optimizer", "mlp.optimizers", "calling mlp.optim.register_update_rule(UpdateRule(...))")
+
+
+def register_update_rule(rule: UpdateRule) -> UpdateRule:
+    """Register ``rule`` under ``rule.name`` (``RegistryError`` if another rule has it)."""
+    return UPDATE_RULES.register(rule.name, rule)
+
+
+def apply_update(name: str | UpdateRule, param: np.ndarray, grad: np.ndarray,
+                 *state: np.ndarray, step: int, hp: Any, scratch: np.ndarray,
+                 lr: float | None = None, kernels: Kernels | None = None) -> None:
+    """One in-place update of ``param`` by the rule ``name`` (a registered name or a rule),
+    with the rule's ``state`` buffers in its order (``UpdateRule.state``).
+
+    ``step`` is the 1-based update count (Adam's bias corrections); ``lr`` (by default
+    ``hp.lr``) is this step's learning rate. With ``kernels`` on numba (``mlp.kernels``) a
+    rule with a loop runs as one compiled pass that gives the same bits as its NumPy rule,
+    which runs otherwise.
+    """
+    rule = name if isinstance(name, UpdateRule) else UPDATE_RULES.get(name)
+    if len(state) != len(rule.state):
+        raise ValueError(f"optimizer {rule.name!r} keeps {len(rule.state)} state buffer(s) "
+                         f"{rule.state}, found {len(state)}")
+    lr = float(hp.lr if lr is None else lr)
+    if kernels is not None and kernels.update(rule, param, grad, state, step=step, lr=lr,
+                                              hp=hp):
+        return  # one compiled pass, bit-identical to the NumPy rule
+    rule.update(param, grad, state, step=step, lr=lr, hp=hp, scratch=scratch)
+
+
+# ------------------------------------------------------------------ the records
+def _wd(hp: Any) -> float:
+    return float(hp.weight_decay)
+
+
+def _sgd_update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
+                step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
+    sgd(param, grad, lr=lr, weight_decay=_wd(hp), scratch=scratch)
+
+
+def _momentum_update(nesterov: bool) -> Callable[..., None]:
+    def update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
+               step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
+        momentum(param, grad, state[0], lr=lr, momentum=float(hp.momentum),
+                 weight_decay=_wd(hp), nesterov=nesterov, scratch=scratch)
+    return update
+
+
+def _rmsprop_update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
+                    step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
+    rmsprop(param, grad, state[0], lr=lr, alpha=float(hp.alpha), eps=float(hp.eps),
+            weight_decay=_wd(hp), scratch=scratch)
+
+
+def _adam_update(rule: Callable[..., None]) -> Callable[..., None]:
+    def update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
+               step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
+        rule(param, grad, *state, step=step, lr=lr, beta1=float(hp.beta1),
+             beta2=float(hp.beta2), eps=float(hp.eps), weight_decay=_wd(hp), scratch=scratch)
+    return update
+
+
+def _sgd_constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
+    wd = _wd(hp)
+    return c(lr), c(wd), wd != 0.0
+
+
+def _momentum_constants(nesterov: bool) -> Callable[..., tuple[Any, ...]]:
+    def constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
+        wd, mom = _wd(hp), float(hp.momentum)
+        return c(lr), c(mom), c(lr * mom), c(wd), wd != 0.0, nesterov
+    return constants
+
+
+def _rmsprop_constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
+    wd, alpha = _wd(hp), float(hp.alpha)
+    return c(lr), c(alpha), c(1.0 - alpha), c(float(hp.eps)), c(wd), wd != 0.0, lr != 0.0
+
+
+def _adam_constants(decoupled: bool) -> Callable[..., tuple[Any, ...]]:
+    """Adam's and AdamW's scalars but the two that change every step."""
+    def constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
+        wd, beta2 = _wd(hp), float(hp.beta2)
+        return (c(float(hp.beta1)), c(beta2), c(1.0 - beta2), c(float(hp.eps)), c(wd),
+                not decoupled and wd != 0.0, c(1.0 - lr * wd), decoupled and wd != 0.0)
+    return constants
+
+
+def _adam_step_constants(c: Callable[[float], Any], constants: tuple[Any, ...], step: int,
+                         lr: float, hp: Any) -> tuple[Any, ...]:
+    """The step's scalars in the kernel's order: the bias corrections go in between."""
+    step_size, bias_correction2_sqrt = adam_scalars(step, lr, float(hp.beta1),
+                                                    float(hp.beta2))
+    b1, b2, one_minus_b2, eps, wd, coupled, decay, decoupled = constants
+    return (b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps, c(step_size), wd, coupled,
+            decay, decoupled)
+
+
+def _amsgrad_step_constants(c: Callable[[float], Any], constants: tuple[Any, ...], step: int,
+                            lr: float, hp: Any) -> tuple[Any, ...]:
+    step_size, bias_correction2_sqrt = adam_scalars(step, lr, float(hp.beta1),
+                                                    float(hp.beta2))
+    b1, b2, one_minus_b2, eps, wd, coupled, _, _ = constants
+    return b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps, c(step_size), wd, coupled
+
+
+# Each loop mirrors its NumPy rule operation by operation (see the rules above).
+# Boolean flags are loop-invariant, so LLVM unswitches them out of the vectorised loop.
+def _sgd_loop(p, g, lr, wd, coupled):  # pragma: no cover - compiled
+    for i in range(p.size):
+        gi = p[i] * wd + g[i] if coupled else g[i]
+        p[i] = p[i] - gi * lr
+
+
+def _momentum_loop(p, g, buf, lr, mom, lr_mom, wd, coupled, nesterov):  # pragma: no cover
+    for i in range(p.size):
+        gi = p[i] * wd + g[i] if coupled else g[i]
+        b = buf[i] * mom + gi
+        buf[i] = b
+        if nesterov:
+            p[i] = (p[i] - gi * lr) - b * lr_mom
+        else:
+            p[i] = p[i] - b * lr
+
+
+def _rmsprop_loop(p, g, sq, lr, alpha, one_minus_alpha, eps, wd, coupled,
+                  moves):  # pragma: no cover - compiled
+    for i in range(p.size):
+        gi = p[i] * wd + g[i] if coupled else g[i]
+        s = sq[i] * alpha + (gi * gi) * one_minus_alpha
+        sq[i] = s
+        d = np.sqrt(s) + eps
+        if not coupled:
+            p[i] = p[i] - (g[i] / d) * lr
+        elif moves:  # param = (param * (d/lr - wd) - grad) / (d/lr - wd + wd)
+            e = d / lr - wd
+            p[i] = (p[i] * e - g[i]) / (e + wd)
+
+
+def _adam_loop(p, g, m, v, beta1, beta2, one_minus_beta2, bc2_sqrt, eps, step_size, wd,
+               coupled, decay, decoupled):  # pragma: no cover - compiled
+    for i in range(p.size):
+        pi = p[i] * decay if decoupled else p[i]
+        gi = pi * wd + g[i] if coupled else g[i]
+        mi = (m[i] - gi) * beta1 + gi
+        m[i] = mi
+        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
+        v[i] = vi
+        p[i] = pi - (mi / (np.sqrt(vi) / bc2_sqrt + eps)) * step_size
+
+
+def _amsgrad_loop(p, g, m, v, v_max, beta1, beta2, one_minus_beta2, bc2_sqrt, eps,
+                  step_size, wd, coupled):  # pragma: no cover - compiled
+    for i in range(p.size):
+        gi = p[i] * wd + g[i] if coupled else g[i]
+        mi = (m[i] - gi) * beta1 + gi
+        m[i] = mi
+        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
+        v[i] = vi
+        top = v_max[i]
+        if vi > top or vi != vi:  # np.maximum propagates NaN
+            top = vi
+        v_max[i] = top
+        p[i] = p[i] - (mi / (np.sqrt(top) / bc2_sqrt + eps)) * step_size
+
+
+_ADAM_FIELDS = ("beta1", "beta2", "eps", "weight_decay")
+for _rule in (
+    UpdateRule("sgd", _sgd_update, (), ("weight_decay",), _sgd_loop, _sgd_constants),
+    UpdateRule("momentum", _momentum_update(False), ("m",), ("momentum", "weight_decay"),
+               _momentum_loop, _momentum_constants(False)),
+    UpdateRule("nesterov", _momentum_update(True), ("m",), ("momentum", "weight_decay"),
+               _momentum_loop, _momentum_constants(True)),
+    UpdateRule("rmsprop", _rmsprop_update, ("v",), ("alpha", "eps", "weight_decay"),
+               _rmsprop_loop, _rmsprop_constants),
+    UpdateRule("adam", _adam_update(adam), ("m", "v"), _ADAM_FIELDS, _adam_loop,
+               _adam_constants(False), _adam_step_constants),
+    UpdateRule("adamw", _adam_update(adamw), ("m", "v"), _ADAM_FIELDS, _adam_loop,
+               _adam_constants(True), _adam_step_constants),
+    UpdateRule("amsgrad", _adam_update(amsgrad), ("m", "v", "v_max"), _ADAM_FIELDS,
+               _amsgrad_loop, _adam_constants(False), _amsgrad_step_constants),
+):
+    register_update_rule(_rule)

@@ -1,121 +1,129 @@
-"""``Optimizer``: a network's parameters, gradients and moments in four flat buffers, and
-the update rule that steps them.
+"""``Optimizer``: a model's parameters and gradients in two flat buffers, the update rule's
+state buffers beside them, and the step.
 
-The flat layout is every Layer's ``weight`` then ``bias``, in module order: ``w0, b0, w1,
-b1, ...``. This module is the only one that knows it: ``layer_views`` cuts any flat array of
-that layout into per-layer ``(weight, bias)`` views, ``flatten`` goes the other way, and
-checkpoints and the trainer's best-weights copy use them.
+The flat layout is ``Model.named_parameters()``'s order (module by module, each module's
+parameters in the order it lists them: ``w0, b0, w1, b1, ...`` for an MLP); ``views`` cuts any
+flat array of that layout into named views. The update rule (``mlp.optim.UPDATE_RULES``,
+looked up by the configuration's ``optimizer`` at every step) names the state buffers it
+keeps; each is one flat array of the layout, made (zeros) when a rule first needs it, and
+kept by name, so the Optimizer owns every moment and any further state a rule declares.
 
-Aliasing contract: once an ``Optimizer`` packs a model, each Layer's ``weight``, ``bias``,
-``grad_*``, ``m_*`` and ``v_*`` are C-contiguous views into ``param``, ``grad``, ``m`` and
-``v`` (the design keeps them on the layers, where checkpoints and users look for them).
-Backward passes write the gradients straight into the flat gradient through those views,
-so a step is one elementwise update of the whole network and ``clip_grad_norm`` is one dot
-product. Whoever replaces a layer's array (``Layer.cast``, ``Layer.initialize``) breaks the
-views; ``is_packing`` tells, and the trainer then packs again.
+Aliasing contract: once an ``Optimizer`` packs a model, every module's parameter and its
+gradient are C-contiguous views into ``param`` and ``grad`` (bound with
+``Module.bind_parameter``). Backward passes write the gradients straight into the flat
+gradient through those views, so a step is one elementwise update of the whole network and
+``clip_grad_norm`` is one dot product. Whoever replaces a module's array breaks the views;
+``is_packing`` tells, and the trainer then packs again, carrying the state over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from mlp import optim
 from mlp.kernels import Kernels
-from mlp.layers import Layer
-
-_KINDS = (("weight", "bias"), ("grad_weight", "grad_bias"), ("m_weight", "m_bias"),
-          ("v_weight", "v_bias"))
-
-
-class Hyperparameters(Protocol):
-    """What a step reads of its configuration (a ``TrainingConfig`` is one)."""
-
-    optimizer: str
-    momentum: float
-    alpha: float
-    beta1: float
-    beta2: float
-    eps: float
-    weight_decay: float
-    grad_clip: float | None
-
-
-def layer_views(flat: np.ndarray, layers: Sequence[Layer]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``[(weight (in, out), bias (out,)), ...]``: views of ``flat`` in the layout."""
-    views, offset = [], 0
-    for layer in layers:
-        shapes = (layer.in_features, layer.out_features), (layer.out_features,)
-        pair = []
-        for shape in shapes:
-            size = int(np.prod(shape))
-            pair.append(flat[offset:offset + size].reshape(shape))
-            offset += size
-        views.append((pair[0], pair[1]))
-    if offset != flat.size:
-        raise ValueError(f"a flat array of {flat.size} elements does not hold the "
-                         f"{offset} parameters of these layers")
-    return views
-
-
-def flatten(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """The flat array of per-layer ``(weight, bias)`` pairs (the inverse of ``layer_views``)."""
-    return np.concatenate([a.reshape(-1) for pair in pairs for a in pair])
-
-
-def size(layers: Sequence[Layer]) -> int:
-    """The number of parameters in the layout of ``layers``."""
-    return int(sum(layer.n_parameters for layer in layers))
+from mlp.model import Model
 
 
 class Optimizer:
-    """The packed parameters of ``layers`` and the update rule of ``config`` over them.
+    """The packed parameters of ``model`` and the update rule of ``config`` over them.
 
-    ``config`` is read at every step (so a changed ``weight_decay`` or ``momentum`` between
+    ``config`` is read at every step (so a changed ``weight_decay`` or ``optimizer`` between
     two runs takes effect without rebuilding anything); the learning rate comes from the
     schedule, epoch by epoch. ``kernels`` runs the compiled one-pass rules when available.
     """
 
-    def __init__(self, layers: Sequence[Layer], config: Hyperparameters,
-                 kernels: Kernels | None = None) -> None:
-        dtype = layers[0].weight.dtype
-        total = size(layers)
-        self.param, self.grad, self.m, self.v = (np.empty(total, dtype) for _ in range(4))
-        self.scratch = np.empty(total, dtype)
-        for flat, names in zip((self.param, self.grad, self.m, self.v), _KINDS, strict=True):
-            for layer, pair in zip(layers, layer_views(flat, layers), strict=True):
-                for name, view in zip(names, pair, strict=True):
-                    view[...] = getattr(layer, name)
-                    setattr(layer, name, view)
-        self.layers = list(layers)
+    def __init__(self, model: Model, config: Any, kernels: Kernels | None = None) -> None:
+        entries = [(module, name, value, grad) for module in model.modules
+                   for name, (value, grad) in module.parameters().items()]
+        if not entries:
+            raise ValueError("the model has no trainable parameters")
+        dtype = entries[0][2].dtype
+        self.keys = [key for key, _, _ in model.named_parameters()]
+        self.shapes = [value.shape for _, _, value, _ in entries]
+        total = int(sum(value.size for _, _, value, _ in entries))
+        self.param, self.grad, self.scratch = (np.empty(total, dtype) for _ in range(3))
+        for (module, name, value, grad), p, g in zip(entries, self.views(self.param).values(),
+                                                     self.views(self.grad).values(),
+                                                     strict=True):
+            p[...] = value
+            g[...] = grad
+            module.bind_parameter(name, p, g)
+        self.model = model
         self.config = config
         self.kernels = kernels if kernels is not None else Kernels()
+        self.state: dict[str, np.ndarray] = {}
 
-    def is_packing(self, layers: Sequence[Layer]) -> bool:
-        """Whether ``layers`` are these layers and still hold views into these buffers."""
-        return (len(layers) == len(self.layers)
-                and all(mine is layer for mine, layer in zip(self.layers, layers, strict=True))
-                and all(layer.weight.base is self.param and layer.grad_weight.base is self.grad
-                        and layer.m_weight.base is self.m and layer.v_weight.base is self.v
-                        for layer in layers))
+    # ---------------------------------------------------------------- layout
+    def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """``{"<index>/<name>": view}`` of a flat array of the layout."""
+        if flat.size != self.param.size:
+            raise ValueError(f"a flat array of {flat.size} elements does not hold the "
+                             f"{self.param.size} parameters of this model")
+        views, offset = {}, 0
+        for key, shape in zip(self.keys, self.shapes, strict=True):
+            size = int(np.prod(shape))
+            views[key] = flat[offset:offset + size].reshape(shape)
+            offset += size
+        return views
 
+    def is_packing(self, model: Model) -> bool:
+        """Whether ``model`` is the model packed here and still holds views into the buffers."""
+        return model is self.model and [k for k, _, _ in model.named_parameters()] == \
+            self.keys and all(value.base is self.param and grad.base is self.grad
+                              for _, value, grad in model.named_parameters())
+
+    # ------------------------------------------------------------------ state
+    @property
+    def rule(self) -> optim.UpdateRule:
+        return optim.UPDATE_RULES.get(self.config.optimizer)
+
+    def buffer(self, name: str) -> np.ndarray:
+        """The flat state buffer ``name`` (zeros when first asked for)."""
+        found = self.state.get(name)
+        if found is None:
+            found = self.state[name] = np.zeros_like(self.param)
+        return found
+
+    def state_dict(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{buffer: {"<index>/<name>": view}}`` of every state buffer kept."""
+        return {name: self.views(flat) for name, flat in self.state.items()}
+
+    def load_state_dict(self, state: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Set the state buffers from ``state`` (as ``state_dict`` names them); ``ValueError``
+        naming entries that are missing, unexpected or mis-shaped."""
+        for name, arrays in state.items():
+            missing = sorted(set(self.keys) - set(arrays))
+            unexpected = sorted(set(arrays) - set(self.keys))
+            if missing or unexpected:
+                raise ValueError(f"optimizer state {name!r} does not fit the model: missing "
+                                 f"{missing or 'none'}, unexpected {unexpected or 'none'}")
+            views = self.views(self.buffer(name))
+            for key, view in views.items():
+                value = np.asarray(arrays[key])
+                if value.shape != view.shape:
+                    raise ValueError(f"optimizer state {name}/{key} has shape {value.shape}, "
+                                     f"the parameter {view.shape}")
+                np.copyto(view, value, casting="same_kind")
+
+    # ------------------------------------------------------------------- step
     def step(self, step: int, lr: float) -> None:
         """Clip the flat gradient (``grad_clip``) and apply one update with ``lr``; ``step``
         is the 1-based update count (Adam's bias corrections)."""
         config = self.config
+        rule = optim.UPDATE_RULES.get(config.optimizer)
         if config.grad_clip is not None:
             optim.clip_grad_norm([self.grad], config.grad_clip)
-        optim.apply_update(config.optimizer, self.param, self.grad, self.m, self.v, step=step,
-                           lr=lr, hp=config, scratch=self.scratch, kernels=self.kernels)
+        state = self.state
+        buffers = [state[name] if name in state else self.buffer(name) for name in rule.state]
+        optim.apply_update(rule, self.param, self.grad, *buffers, step=step, lr=lr, hp=config,
+                           scratch=self.scratch, kernels=self.kernels)
 
     def parameters_finite(self) -> bool:
-        """Whether every weight and bias is finite, without allocating: ``param * 0`` is 0
-        for finite values and NaN for infinite or NaN ones, so its sum says it."""
+        """Whether every parameter is finite, without allocating: ``param * 0`` is 0 for
+        finite values and NaN for infinite or NaN ones, so its sum says it."""
         np.multiply(self.param, 0, out=self.scratch)
         return bool(np.isfinite(self.scratch.sum()))
-
-    def load_parameters(self, flat: np.ndarray) -> None:
-        """Set every weight and bias from a flat array of the layout (``RunState.best``)."""
-        np.copyto(self.param, flat)

@@ -34,7 +34,7 @@ from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
 from mlp.kernels import Kernels
 from mlp.model import Model
-from mlp.optimizer import Optimizer, layer_views
+from mlp.optimizer import Optimizer
 from mlp.progress import Progress
 from mlp.run_folder import RunFolder
 from mlp.run_state import RunState
@@ -53,38 +53,42 @@ __all__ = ["BasicRoutinizer", "TrainingInterrupted", "TrainingState"]
 
 
 class _Snapshot:
-    """The parameters, moments, gradients and state JSON of one completed epoch, so that a
-    checkpoint of that epoch can be written later (by the cadence, or on an interrupt)."""
+    """The parameters, buffers, optimizer state and state JSON of one completed epoch, so that
+    a checkpoint of that epoch can be written later (by the cadence, or on an interrupt).
+    Copies are made into arrays kept from epoch to epoch."""
 
-    def __init__(self, optimizer: Optimizer) -> None:
-        self.flats = [np.empty_like(a) for a in (optimizer.param, optimizer.grad,
-                                                  optimizer.m, optimizer.v)]
+    def __init__(self) -> None:
+        self.param: np.ndarray | None = None
+        self.buffers: dict[str, np.ndarray] = {}
+        self.optimizer: dict[str, np.ndarray] = {}
         self.kept: RunState | None = None
         self.epoch = 0
+        self._views: Optimizer | None = None
 
-    def take(self, optimizer: Optimizer, state: RunState) -> None:
-        for kept, current in zip(self.flats, (optimizer.param, optimizer.grad, optimizer.m,
-                                              optimizer.v), strict=True):
-            np.copyto(kept, current)
+    def take(self, optimizer: Optimizer, model: Model, state: RunState) -> None:
+        if self.param is None or self.param.shape != optimizer.param.shape:
+            self.param = np.empty_like(optimizer.param)
+        np.copyto(self.param, optimizer.param)
+        parameters = set(optimizer.keys)
+        for key, array in model.state_dict().items():
+            if key not in parameters:
+                _copy_into(self.buffers, key, array)
+        for name, flat in optimizer.state.items():
+            _copy_into(self.optimizer, name, flat)
+        self._views = optimizer
         # a shallow copy (every epoch, so it must be cheap): the counters are immutable, the
         # generator state is a new dict each epoch, and the schedule state is copied
         self.kept = state.model_copy(update={"schedule": state.schedule.model_copy()})
         self.epoch = state.epoch
 
-    def model(self, model: Model) -> Model:
-        """A model of ``model``'s spec holding this snapshot's arrays (not copied)."""
-        modules = []
-        views = [layer_views(flat, model.layers) for flat in self.flats]
-        layer = 0
-        for module in model.modules:
-            spec = module.model_dump()
-            if spec["type"] == "layer":
-                (spec["weight"], spec["bias"]), (spec["grad_weight"], spec["grad_bias"]), \
-                    (spec["m_weight"], spec["m_bias"]), (spec["v_weight"], spec["v_bias"]) = \
-                    (v[layer] for v in views)
-                layer += 1
-            modules.append(spec)
-        return Model(modules=modules, seed=model.seed, dtype=model.dtype)
+    def arrays(self, model: Model) -> dict[str, np.ndarray]:
+        """The model's ``state_dict()`` as it was at this epoch (views of the copies)."""
+        params = self._views.views(self.param)
+        return {key: params[key] if key in params else self.buffers[key]
+                for key in model.state_shapes()}
+
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        return {name: self._views.views(flat) for name, flat in self.optimizer.items()}
 
     def state(self, current: RunState) -> RunState:
         """The run state as it was at this epoch (its history is a prefix of the current)."""
@@ -92,6 +96,15 @@ class _Snapshot:
         state.history = current.history.prefix(self.epoch)
         state.best = current.best
         return state
+
+
+def _copy_into(kept: dict[str, np.ndarray], key: str, array: np.ndarray) -> None:
+    """``kept[key] = array.copy()``, into the array already kept there when it fits."""
+    target = kept.get(key)
+    if target is None or target.shape != array.shape or target.dtype != array.dtype:
+        kept[key] = array.copy()
+    else:
+        np.copyto(target, array)
 
 
 class BasicRoutinizer(TrainingConfig):
@@ -102,6 +115,7 @@ class BasicRoutinizer(TrainingConfig):
     _optimizer: Optimizer | None = PrivateAttr(default=None)
     _kernels: Kernels | None = PrivateAttr(default=None)
     _allow_data_change: bool = PrivateAttr(default=False)
+    _pending_optimizer_state: dict[str, dict[str, np.ndarray]] | None = PrivateAttr(default=None)
     _diagnostics: Diagnostics | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------ state
@@ -121,10 +135,19 @@ class BasicRoutinizer(TrainingConfig):
 
     @property
     def best_arrays(self) -> list[np.ndarray] | None:
-        """The best weights and biases so far as ``[w0, b0, w1, b1, ...]`` (views)."""
-        if self._state.best is None or self._model is None:
+        """The best epoch's arrays so far in ``state_dict()`` order (``[w0, b0, w1, b1,
+        ...]`` for an MLP), or None."""
+        if self._state.best is None:
             return None
-        return [a for pair in layer_views(self._state.best, self._model.layers) for a in pair]
+        return list(self._state.best.values())
+
+    @property
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]] | None:
+        """The update rule's state buffers (``Optimizer.state_dict()``) of the model being
+        trained, or those waiting to be loaded after a ``restore``; None before training."""
+        if self._optimizer is not None:
+            return self._optimizer.state_dict()
+        return self._pending_optimizer_state
 
     @property
     def kernels(self) -> Kernels:
@@ -141,18 +164,21 @@ class BasicRoutinizer(TrainingConfig):
             self._optimizer.kernels = kernels
 
     def restore(self, model: Model, state: RunState, history: History | None = None,
-                best: list[np.ndarray] | np.ndarray | None = None,
-                allow_data_change: bool = False) -> None:
-        """Adopt a saved run state for ``model`` (``history`` and ``best``, a flat array or
-        ``[w0, b0, ...]``, replace the state's own when given); see ``resume``."""
+                best: list[np.ndarray] | dict[str, np.ndarray] | None = None,
+                allow_data_change: bool = False,
+                optimizer_state: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+        """Adopt a saved run state for ``model`` (``history`` and ``best``, a
+        ``state_dict()`` or its arrays in order, replace the state's own when given), and the
+        update rule's state buffers to continue from; see ``resume``."""
         if history is not None:
             state.history = history
         if isinstance(best, list):
-            best = np.concatenate([a.reshape(-1) for a in best]).astype(model.dtype)
+            best = dict(zip(model.state_shapes(), best, strict=True))
         if best is not None:
             state.best = best
         state._rng = None  # the generator continues from state.rng_state
         self._state, self._model, self._optimizer = state, model, None
+        self._pending_optimizer_state = optimizer_state
         self._allow_data_change = allow_data_change
 
     @classmethod
@@ -164,7 +190,8 @@ class BasicRoutinizer(TrainingConfig):
         checkpoint = load_checkpoint(path)
         routinizer = cls.model_validate_json(checkpoint.config.model_dump_json())
         routinizer.checkpoint_dir = RunFolder.of(checkpoint.path).path
-        routinizer.restore(checkpoint.model, checkpoint.state, allow_data_change=allow_data_change)
+        routinizer.restore(checkpoint.model, checkpoint.state, allow_data_change=allow_data_change,
+                           optimizer_state=checkpoint.optimizer_state)
         return routinizer, checkpoint.model
 
     # --------------------------------------------------------------- training
@@ -209,7 +236,7 @@ class BasicRoutinizer(TrainingConfig):
         """The epoch loop: train, record, save by the cadence, show, stop when a rule says."""
         state = self._state
         optimizer = self._packed(model)
-        optimizer.kernels.warm_up(model.dtype, (self.optimizer,))  # before the clock starts
+        optimizer.kernels.warm_up(model.dtype, (optimizer.rule,), self)  # before the clock
         self._diagnostics = self._start_diagnostics(model, train)
         writer = _Writer(self, model, train, folder, optimizer)
         progress = Progress(state.epoch, self.epochs, enabled=self.progress,
@@ -251,7 +278,7 @@ class BasicRoutinizer(TrainingConfig):
             log.info("target loss %g was never reached (best %s %.6g)", self.target_loss,
                      state.monitor, state.best_loss)
         if state.stopped_early and state.best is not None:
-            optimizer.load_parameters(state.best)
+            model.load_state_dict(state.best)
             log.info("restored the best weights (epoch %s, %s %.6g)", state.best_epoch,
                      state.monitor, state.best_loss)
         return state.history
@@ -322,36 +349,32 @@ class BasicRoutinizer(TrainingConfig):
     # ---------------------------------------------------------------- helpers
     def _start_fresh(self, model: Model) -> None:
         self._state, self._model, self._optimizer = RunState(), model, None
+        self._pending_optimizer_state = None
 
     def _packed(self, model: Model) -> Optimizer:
-        """The model's parameters packed into flat buffers (packed once, kept across runs)."""
-        layers = model.layers
-        if self._optimizer is None or not self._optimizer.is_packing(layers):
-            self._optimizer = Optimizer(layers, self, self.kernels)
-        return self._optimizer
+        """The model's parameters packed into flat buffers (packed once, kept across runs;
+        packed again, with the update rule's state carried over, when an array was
+        replaced)."""
+        previous = self._optimizer
+        if previous is not None and previous.is_packing(model):
+            return previous
+        optimizer = Optimizer(model, self, self.kernels)
+        carried = (previous.state_dict() if previous is not None
+                   else self._pending_optimizer_state)
+        if carried:
+            try:
+                optimizer.load_state_dict(carried)
+            except ValueError as exc:
+                raise CheckpointError(f"the optimizer state does not fit the model: {exc}") \
+                    from exc
+        self._optimizer, self._pending_optimizer_state = optimizer, None
+        return optimizer
 
     def _check_data(self, model: Model, data: Data) -> None:
         if data.n_features != model.in_features:
             raise DataError(f"the model takes {model.in_features} features, "
                             f"the data has {data.n_features}")
-        if self.loss.kind == "cross_entropy":
-            if data.task != "classification":
-                raise DataError(f"cross_entropy needs classification data, found {data.task}")
-            if data.n_classes > model.out_features:
-                raise DataError(f"the data has {data.n_classes} classes, the model's last "
-                                f"layer has {model.out_features} outputs")
-            # checked once here, so the loss skips the check on every batch
-            for split in ("train", "val"):
-                y = getattr(data, f"y_{split}")
-                if y is not None and y.size and (y.dtype.kind not in "iu" or y.ndim != 1
-                                                 or y.min() < 0
-                                                 or y.max() >= model.out_features):
-                    raise DataError(f"y_{split} must hold class indices in [0, "
-                                    f"{model.out_features - 1}], found dtype {y.dtype}, "
-                                    f"shape {y.shape}")
-        elif self.loss.kind in ("mse", "mae") and data.task != "regression":
-            raise DataError(f"{self.loss.kind} needs regression data (2-D float targets), "
-                            f"found {data.task}")
+        self.loss.check_data(data, model.out_features)
 
     def _check_fingerprint(self, data: Data) -> None:
         fingerprint = data.fingerprint()
@@ -384,7 +407,7 @@ class BasicRoutinizer(TrainingConfig):
                "train_accuracy": train_accuracy, "val_accuracy": val_accuracy, "lr": lr,
                "seconds": seconds}
         self.schedule.end_epoch(state.schedule, val_loss)
-        improved = state.end_epoch(row, optimizer.param)
+        improved = state.end_epoch(row, model.state_dict())
         if self._diagnostics is not None:  # before the epoch's snapshot is taken
             self._diagnostics.end_epoch(model, data, row)
         return row, improved
@@ -422,16 +445,16 @@ class _Writer:
         self.epochs_since = 0
         self.saved_epoch = routinizer.state.epoch
         if folder is not None:
-            self.last, self.best = _Snapshot(optimizer), _Snapshot(optimizer)
+            self.last, self.best = _Snapshot(), _Snapshot()
             self.best_pending = False
 
     def end_epoch(self, improved: bool) -> None:
         if self.folder is None:
             return
         state = self.routinizer.state
-        self.last.take(self.optimizer, state)
+        self.last.take(self.optimizer, self.model, state)
         if improved:
-            self.best.take(self.optimizer, state)
+            self.best.take(self.optimizer, self.model, state)
             self.best_pending = True
         self.epochs_since += 1
         every_epochs = self.routinizer.save_every_epochs
@@ -445,19 +468,21 @@ class _Writer:
         """Take the last epoch's snapshot again after a stop rule changed the state (the
         checkpoint then records ``stopped_early``), to be saved at the end."""
         if self.folder is not None:
-            self.last.take(self.optimizer, self.routinizer.state)
+            self.last.take(self.optimizer, self.model, self.routinizer.state)
             self.saved_epoch = min(self.saved_epoch, self.last.epoch - 1)
 
     def save(self) -> None:
         """Write ``last.h5`` (and a pending ``best.h5``) from the snapshots."""
         state = self.routinizer.state
         if self.best_pending:
-            save_checkpoint(self.folder.best, self.best.model(self.model), self.routinizer,
-                            self.data, self.best.state(state))
+            save_checkpoint(self.folder.best, self.model, self.routinizer, self.data,
+                            self.best.state(state), arrays=self.best.arrays(self.model),
+                            optimizer_state=self.best.optimizer_state())
             self.best_pending = False
         if self.last.epoch > self.saved_epoch:
-            save_checkpoint(self.folder.last, self.last.model(self.model), self.routinizer,
-                            self.data, self.last.state(state))
+            save_checkpoint(self.folder.last, self.model, self.routinizer, self.data,
+                            self.last.state(state), arrays=self.last.arrays(self.model),
+                            optimizer_state=self.last.optimizer_state())
             self.saved_epoch = self.last.epoch
         self.last_saved, self.epochs_since = time.monotonic(), 0
 

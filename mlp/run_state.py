@@ -1,14 +1,15 @@
 """``RunState``: everything about a run that changes as it trains, in one object.
 
 The counters (epoch, step), the one random generator of the run (shuffling, dropout masks),
-the schedule's state, the ``History``, the best weights so far (one flat copy, in the
-optimizer's layout) and the stop rules (early stopping, target loss). The JSON fields are
-what checkpoints store as the ``state`` attribute; the history and the best weights are
-stored as datasets beside it, and the generator as ``rng_state``.
+the schedule's state, the ``History``, the best weights so far (a copy of the model's
+``state_dict()``, parameters and buffers) and the stop rules (early stopping, target loss).
+The JSON fields are what checkpoints store as the ``state`` attribute; the history and the
+best weights are stored as datasets beside it, and the generator as ``rng_state``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -37,7 +38,7 @@ class RunState(BaseModel):
     history: History = Field(default_factory=History, exclude=True)
 
     _rng: np.random.Generator | None = PrivateAttr(default=None)
-    _best: np.ndarray | None = PrivateAttr(default=None)
+    _best: dict[str, np.ndarray] | None = PrivateAttr(default=None)
 
     @field_validator("rng_state")
     @classmethod
@@ -60,7 +61,8 @@ class RunState(BaseModel):
             return NotImplemented
         bests = self._best, other._best
         same_best = (bests[0] is None) == (bests[1] is None) and (
-            bests[0] is None or np.array_equal(*bests))
+            bests[0] is None or (bests[0].keys() == bests[1].keys() and all(
+                np.array_equal(bests[0][k], bests[1][k]) for k in bests[0])))
         return (self.model_dump() == other.model_dump() and self.history == other.history
                 and same_best)
 
@@ -77,9 +79,10 @@ class RunState(BaseModel):
         return self._rng
 
     # ---------------------------------------------------------------------- epochs
-    def end_epoch(self, row: dict[str, Any], parameters: np.ndarray) -> bool:
+    def end_epoch(self, row: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> bool:
         """Record one epoch's History ``row`` and, when its monitored loss is the lowest so
-        far, a copy of ``parameters`` (the flat weights); returns whether it improved."""
+        far, a copy of ``arrays`` (the model's ``state_dict()``); returns whether it
+        improved."""
         self.history.append(**row)
         self.epoch = row["epoch"]
         if self._rng is not None:
@@ -88,20 +91,25 @@ class RunState(BaseModel):
         improved = self.best_loss is None or monitored < self.best_loss
         if improved:
             self.best_loss, self.best_epoch = monitored, row["epoch"]
-            if self._best is None or self._best.shape != parameters.shape:
-                self._best = parameters.copy()
+            kept = self._best
+            if kept is None or kept.keys() != arrays.keys() or any(
+                    kept[k].shape != a.shape or kept[k].dtype != a.dtype
+                    for k, a in arrays.items()):
+                self._best = {k: a.copy() for k, a in arrays.items()}
             else:
-                np.copyto(self._best, parameters)
+                for k, a in arrays.items():
+                    np.copyto(kept[k], a)
         return improved
 
     @property
-    def best(self) -> np.ndarray | None:
-        """The flat copy of the best weights so far (None before the first epoch)."""
+    def best(self) -> dict[str, np.ndarray] | None:
+        """The copy of the model's ``state_dict()`` at the best epoch so far (None before
+        the first epoch)."""
         return self._best
 
     @best.setter
-    def best(self, flat: np.ndarray | None) -> None:
-        self._best = flat
+    def best(self, arrays: Mapping[str, np.ndarray] | None) -> None:
+        self._best = None if arrays is None else dict(arrays)
 
     # ------------------------------------------------------------------ stop rules
     def should_stop_early(self, patience: int | None) -> bool:

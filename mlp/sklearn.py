@@ -31,7 +31,6 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError, DataError
-from mlp.layers import Layer
 from mlp.losses import Loss
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer
@@ -193,15 +192,13 @@ class _RoutinizerEstimator(BaseEstimator):
         outputs (logits for the classifier). Inputs are normalised as in ``predict``."""
         x = self._inputs(X)
         modules = self.model_.modules
-        starts = [i for i, m in enumerate(modules) if isinstance(m, Layer)]
+        starts = self.model_.layer_indices()
         if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not (
                 1 <= layer <= len(starts)):
             raise ValueError(f"layer must be an integer from 1 to {len(starts)} (the model's "
                              f"layers), found {layer!r}")
         stop = starts[layer] if layer < len(starts) else len(modules)
-        for module in modules[:stop]:
-            x = module.forward(x, train=False)
-        return np.array(x)
+        return np.array(self.model_.forward_modules(x, stop))
 
     # -------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
@@ -256,7 +253,8 @@ class _RoutinizerEstimator(BaseEstimator):
             params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
         estimator = cls(**params)
         routinizer = BasicRoutinizer.model_validate_json(checkpoint.config.model_dump_json())
-        routinizer.restore(checkpoint.model, checkpoint.state)
+        routinizer.restore(checkpoint.model, checkpoint.state,
+                           optimizer_state=checkpoint.optimizer_state)
         estimator.model_, estimator.routinizer_ = checkpoint.model, routinizer
         estimator.normalizer_ = checkpoint.normalizer
         fitted = description["fitted"]

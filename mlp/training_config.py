@@ -10,14 +10,19 @@ a non-negative integer, as NumPy's generators require.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlp.losses import Loss
+from mlp.optim import UPDATE_RULES
+from mlp.registry import RegisteredField, RegisteredName
 from mlp.schedules import ConstantSchedule, Schedule
 
-OptimizerName = Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
+#: the name of a registered update rule (``mlp.optim.UPDATE_RULES``)
+OptimizerName = Annotated[str, RegisteredName(UPDATE_RULES)]
+#: a registered loss, or its kind
+LossSpec = Annotated[Loss, RegisteredField(Loss)]
 #: a strict positive integer: JSON ``true`` or ``2.0`` is not accepted as a count
 Count = Annotated[int, Field(gt=0, strict=True)]
 
@@ -53,7 +58,7 @@ class TrainingConfig(BaseModel):
     eps: float = Field(default=1e-8, gt=0)
     weight_decay: float = Field(default=0.0, ge=0.0)
     grad_clip: float | None = Field(default=None, gt=0)
-    loss: Loss = Field(default_factory=Loss)
+    loss: LossSpec = Field(default_factory=Loss)
     schedule: Schedule = Field(default_factory=ConstantSchedule)
     early_stopping: Count | None = None
     target_loss: float | None = None

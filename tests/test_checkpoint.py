@@ -21,7 +21,6 @@ from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError
 from mlp.history import HISTORY_COLUMNS, History
 from mlp.inspect import describe_checkpoint, runs_table
-from mlp.layers import PARAMETER_ARRAYS
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer, TrainingState
 from preprocess import Data, Normalizer
@@ -36,10 +35,11 @@ def make_run(dtype: str = "float32", classes: list | None = None, seed: int = 0,
     rng = np.random.default_rng(seed)
     out = 1 if loss == "mse" else 3
     model = Model.mlp([4, 6, out], dropout=0.2, dtype=dtype, seed=seed)
-    for layer in model.layers:
-        for name in PARAMETER_ARRAYS:
-            array = getattr(layer, name)
-            array[...] = rng.normal(size=array.shape)
+    for _, value, grad in model.named_parameters():
+        value[...] = rng.normal(size=value.shape)
+        grad[...] = rng.normal(size=value.shape)
+    momentum = {key: rng.normal(size=value.shape).astype(dtype)
+                for key, value, _ in model.named_parameters()}
     routinizer = BasicRoutinizer(epochs=5, lr=0.01, optimizer="nesterov", loss=loss,
                                  schedule={"kind": "step", "step_size": 2, "gamma": 0.5},
                                  progress=False, seed=seed)
@@ -54,7 +54,7 @@ def make_run(dtype: str = "float32", classes: list | None = None, seed: int = 0,
     history.append(epoch=2, train_loss=0.7, val_loss=0.6, train_accuracy=0.7,
                    val_accuracy=0.65, lr=0.01, seconds=0.5)
     best = [a + 1 for layer in model.layers for a in (layer.weight, layer.bias)]
-    routinizer.restore(model, state, history, best, False)
+    routinizer.restore(model, state, history, best, False, optimizer_state={"m": momentum})
     normalizer = Normalizer(method="zscore", offset=rng.normal(size=4),
                             scale=rng.uniform(0.5, 2.0, size=4))
     data = SimpleNamespace(normalizer=normalizer, image_shape=(2, 2),
@@ -75,7 +75,7 @@ def test_round_trip_is_exact(tmp_path, dtype, classes):
     path = save_checkpoint(tmp_path / "new" / "ck.h5", model, routinizer, data)
     loaded = load_checkpoint(path)
 
-    assert loaded.path == path and loaded.format_version == 1
+    assert loaded.path == path and loaded.format_version == 2
     assert loaded.model.model_dump_json() == model.model_dump_json()
     for (name, saved_array), (loaded_name, array) in zip(
             model.named_arrays(), loaded.model.named_arrays(), strict=True):
@@ -87,6 +87,12 @@ def test_round_trip_is_exact(tmp_path, dtype, classes):
     assert loaded.history.val_accuracy[0] is None
     for kept, original in zip(loaded.best_arrays, routinizer.best_arrays, strict=True):
         assert kept.dtype == original.dtype and np.array_equal(kept, original)
+    saved_moments = routinizer.optimizer_state["m"]
+    assert loaded.optimizer_state.keys() == {"m"}
+    assert loaded.optimizer_state["m"].keys() == saved_moments.keys()
+    for key, array in saved_moments.items():
+        kept = loaded.optimizer_state["m"][key]
+        assert kept.dtype == np.dtype(dtype) and np.array_equal(kept, array), key
     assert loaded.normalizer.method == "zscore"
     assert np.array_equal(loaded.normalizer.offset, data.normalizer.offset)
     assert np.array_equal(loaded.normalizer.scale, data.normalizer.scale)
@@ -230,8 +236,8 @@ def _edit_spec(path: Path) -> None:
 
 def _resize_weight(path: Path) -> None:
     with h5py.File(path, "r+") as file:
-        del file["model/3/m_weight"]
-        file.create_dataset("model/3/m_weight", data=np.zeros((6, 4), np.float32),
+        del file["optimizer/m/3/weight"]
+        file.create_dataset("optimizer/m/3/weight", data=np.zeros((6, 4), np.float32),
                             fletcher32=True)
 
 
@@ -290,12 +296,12 @@ BAD_FILES = {
     "wrong format": (_edit(format="other-format"), "format is 'other-format'"),
     "no format": (_remove_format, "no 'format' attribute"),
     "newer version": (_edit(format_version=7),
-                      r"format_version 7 is newer than this library reads \(format_version 1\)"),
+                      r"format_version 7 is newer than this library reads \(format_version 2\)"),
     "version type": (_edit(format_version="1"), "format_version should be an integer"),
     "missing weight": (_delete("model/3/weight"), "dataset 'model/3/weight' is missing"),
     "missing history": (_delete("history/lr"), "dataset 'history/lr' is missing"),
     "missing best": (_delete("best/0/bias"), "dataset 'best/0/bias' is missing"),
-    "wrong shape": (_resize_weight, r"model/3/m_weight' has shape \(6, 4\), expected \(6, 3\)"),
+    "wrong shape": (_resize_weight, r"optimizer/m/3/weight' has shape \(6, 4\), expected \(6, 3\)"),
     "invalid spec": (_edit_spec, "in_features"),
     "invalid json": (_edit(routinizer="{not json"), "corrupt or inconsistent.*Invalid JSON"),
     "state type": (_edit(state=np.int64(3)), "attribute 'state' should be a string"),
@@ -348,7 +354,7 @@ def test_missing_file_and_empty_run_folder(tmp_path):
 def test_h5ls_lists_the_layout(saved):
     listing = subprocess.run(["h5ls", "-r", str(saved)], capture_output=True, text=True,
                              check=True).stdout
-    for name in ("/model/0/weight", "/model/3/v_bias", "/best/0/weight", "/history/val_loss",
+    for name in ("/model/0/weight", "/optimizer/m/3/bias", "/best/0/weight", "/history/val_loss",
                  "/normalizer/offset", "/classes"):
         assert name in listing
 
@@ -362,7 +368,7 @@ def test_h5dump_shows_the_checksum_filter(saved):
 
 def test_describe_checkpoint_names_the_key_facts(saved):
     text = describe_checkpoint(saved)
-    for fact in ("mlp-checkpoint version 1", "epoch: 2", "step: 14", "best loss: 0.5",
+    for fact in ("mlp-checkpoint version 2", "epoch: 2", "step: 14", "best loss: 0.5",
                  "at epoch 1", "Layer(4->6, he)", '"optimizer": "nesterov"', "cat, dog",
                  "zscore", "created: 20"):
         assert fact in text, fact

@@ -336,12 +336,13 @@ def test_cli_train_diagnose_then_diagnose_prints_the_table_and_draws_the_figure(
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("last.h5: epoch 2, 4 layers, probe batch of 192 training samples")
     header = out[1].split()
-    assert header == ["layer", "shape", "activation", "weight_norm", "grad_norm",
+    assert header == ["layer", "module", "shape", "activation", "weight_norm", "grad_norm",
                       "update_ratio", "step_ratio", "dead", "saturated", "pre_mean", "pre_std"]
     rows = [line.split() for line in out[2:6]]
-    assert [r[:3] for r in rows] == [["1", "784x128", "relu"], ["2", "128x64", "relu"],
-                                     ["3", "64x32", "relu"], ["4", "32x12", "-"]]
-    assert rows[0][7].endswith("%") and float(rows[0][7][:-1]) >= 90
+    assert [r[:4] for r in rows] == [["1", "Layer", "784x128", "relu"],
+                                     ["2", "Layer", "128x64", "relu"],
+                                     ["3", "Layer", "64x32", "relu"], ["4", "Layer", "32x12", "-"]]
+    assert rows[0][8].endswith("%") and float(rows[0][8][:-1]) >= 90
     assert out[6] == "warnings:"
     assert any("layer 1:" in line and "ReLU units are dead" in line for line in out[7:])
     assert out[-1] == f"diagnostics.png: {run / 'diagnostics.png'}"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mlp import DropoutLayer, Layer, Loss, Model, Nonlinearity, gradcheck
+from mlp.module import Context
 
 TOL = 1e-6
 KINDS = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "identity"]
@@ -81,8 +82,8 @@ def test_gradcheck_detects_a_wrong_gradient(batch, monkeypatch):
     model = Model.mlp([4, 5, 3], nonlinearity="tanh", dtype="float64")
     original = Layer.backward
 
-    def wrong(self, grad_out, need_input_grad=True):
-        result = original(self, grad_out, need_input_grad)
+    def wrong(self, grad_out, ctx):
+        result = original(self, grad_out, ctx)
         self.grad_weight *= 1.01
         return result
 
@@ -129,7 +130,7 @@ def test_loss_values_match_closed_forms():
 def test_modules_standalone_backward_shapes():
     x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
     layer = Layer(in_features=4, out_features=2)
-    out = layer.forward(x, train=True)
+    out = layer.forward(x, Context(train=True))
     assert out.shape == (3, 2) and out.dtype == np.float32
     assert layer.backward(np.ones_like(out)).shape == (3, 4)
     drop = DropoutLayer(p=0.5)

@@ -18,6 +18,7 @@ from mlp.kernels import Kernels
 from mlp.layers import Nonlinearity
 from mlp.losses import Loss, count_correct
 from mlp.model import Model
+from mlp.module import Context
 from mlp.routinizer import BasicRoutinizer
 from preprocess import Data
 
@@ -31,18 +32,24 @@ def _arrays(dtype: type, n: int = 1001, seed: int = 0) -> list[np.ndarray]:
     v = np.abs(rng.normal(size=n)).astype(dtype)
     grad[:6] = [np.inf, -np.inf, np.nan, 0.0, 1e-30, 1e30]
     param[6:9] = [0.0, -0.0, 1e-38]
-    return [param, grad, m, v]
+    return [param, grad, m, v, v * 1.5]
+
+
+def _state(name: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """param, grad and the rule's buffers from ``_arrays`` (``v_max`` starts as a copy of v)."""
+    named = {"m": arrays[2], "v": arrays[3], "v_max": arrays[4]}
+    return [arrays[0], arrays[1], *(named[s] for s in optim.UPDATE_RULES.get(name).state)]
 
 
 def _numpy_update(name: str, arrays: list[np.ndarray], step: int,
                   hp: optim.Hyperparameters) -> None:
     with np.errstate(all="ignore"):
-        optim.apply_update(name, *arrays, step=step, hp=hp, scratch=np.empty_like(arrays[0]),
-                           kernels=Kernels("numpy"))
+        optim.apply_update(name, *_state(name, arrays), step=step, hp=hp,
+                           scratch=np.empty_like(arrays[0]), kernels=Kernels("numpy"))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+@pytest.mark.parametrize("name", optim.UPDATE_RULES.names())
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 @pytest.mark.parametrize("lr", [3e-3, 0.0])
 def test_compiled_updates_equal_the_numpy_rules_bit_for_bit(dtype, name, weight_decay, lr):
@@ -53,8 +60,8 @@ def test_compiled_updates_equal_the_numpy_rules_bit_for_bit(dtype, name, weight_
     reference, compiled = _arrays(dtype), _arrays(dtype)
     for step in (1, 2, 3, 50):
         _numpy_update(name, reference, step, hp)
-        optim.apply_update(name, *compiled, step=step, hp=hp, scratch=np.empty(0, dtype),
-                           kernels=compiled_kernels)
+        optim.apply_update(name, *_state(name, compiled), step=step, hp=hp,
+                           scratch=np.empty(0, dtype), kernels=compiled_kernels)
     for want, got in zip(reference, compiled, strict=True):
         assert got.dtype == dtype
         assert np.array_equal(want, got, equal_nan=True)
@@ -73,10 +80,11 @@ def test_compiled_relu_forward_and_backward_equal_numpy(dtype):
     results = []
     for chosen in (None, Kernels("numpy"), Kernels("numba")):
         relu = Nonlinearity(kind="relu")
-        evaluated = relu.forward(x, kernels=chosen).copy()
-        trained = relu.forward(x, train=True, kernels=chosen).copy()
+        evaluated = relu.forward(x, Context(kernels=chosen)).copy()
+        trained = relu.forward(x, Context(train=True, kernels=chosen)).copy()
         with np.errstate(all="ignore"):
-            results.append((evaluated, trained, relu.backward(grad, kernels=chosen).copy()))
+            results.append((evaluated, trained,
+                            relu.backward(grad, Context(True, kernels=chosen)).copy()))
     for numpy_result, other in zip(results[0], results[1], strict=True):
         assert numpy_result.tobytes() == other.tobytes()
     for numpy_result, compiled_result in zip(results[0], results[2], strict=True):
@@ -151,16 +159,16 @@ def test_the_compiled_cross_entropy_leaves_what_it_cannot_take_to_numpy():
 
 def test_arrays_the_kernels_cannot_take_go_to_numpy():
     compiled = Kernels("numba")
-    param, grad, m, v = _arrays(np.float32)
-    hp = dict(lr=0.1, momentum=0.9, alpha=0.9, beta1=0.9, beta2=0.99, eps=1e-8,
-              weight_decay=0.0, step_size=0.1 / (1 - 0.9), bias_correction2_sqrt=0.1)
-    assert compiled.update("adam", param, grad, m, v, **hp)
-    assert not compiled.update("adam", param[::2], grad[::2], m[::2], v[::2], **hp)
-    assert not compiled.update("adam", param, grad.astype(np.float64), m, v, **hp)
-    assert not compiled.update("adam", param.astype(np.float16), grad, m, v, **hp)
-    assert not compiled.update("adam", param, grad[:-1], m, v, **hp)
+    param, grad, m, v, _ = _arrays(np.float32)
+    adam = optim.UPDATE_RULES.get("adam")
+    hp = dict(step=1, lr=0.1, hp=optim.Hyperparameters(lr=0.1, beta2=0.99))
+    assert compiled.update(adam, param, grad, (m, v), **hp)
+    assert not compiled.update(adam, param[::2], grad[::2], (m[::2], v[::2]), **hp)
+    assert not compiled.update(adam, param, grad.astype(np.float64), (m, v), **hp)
+    assert not compiled.update(adam, param.astype(np.float16), grad, (m, v), **hp)
+    assert not compiled.update(adam, param, grad[:-1], (m, v), **hp)
     # apply_update still does the strided case, through the NumPy rules
-    strided = param[::2].copy(), grad[::2].copy(), m[::2].copy(), v[::2].copy()
+    strided = param[::2].copy(), grad[::2].copy()
     before = strided[0].copy()
     optim.apply_update("sgd", *strided, step=1, hp=optim.Hyperparameters(lr=0.5),
                        scratch=np.empty_like(strided[0]), kernels=compiled)
@@ -170,8 +178,9 @@ def test_arrays_the_kernels_cannot_take_go_to_numpy():
 def test_backend_selection_and_errors(monkeypatch):
     numpy_kernels = Kernels("numpy")
     assert numpy_kernels.backend == "numpy"
-    assert not numpy_kernels.update("sgd", *_arrays(np.float64), lr=0.1, momentum=0.0,
-                                    alpha=0.0, beta1=0.0, beta2=0.0, eps=0.0, weight_decay=0.0)
+    param, grad, *_ = _arrays(np.float64)
+    assert not numpy_kernels.update(optim.UPDATE_RULES.get("sgd"), param, grad, (), step=1,
+                                    lr=0.1, hp=optim.Hyperparameters(lr=0.1))
     assert numpy_kernels.warm_up() == "numpy"
     with pytest.raises(MLPError, match="expected 'auto', 'numba' or 'numpy', found 'cuda'"):
         Kernels("cuda")
@@ -213,7 +222,7 @@ def test_training_is_bit_identical_with_either_backend(optimizer):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+@pytest.mark.parametrize("name", optim.UPDATE_RULES.names())
 def test_a_step_split_over_threads_equals_one_thread_bit_for_bit(dtype, name):
     hp = optim.Hyperparameters(lr=1e-2, weight_decay=0.01, momentum=0.8, alpha=0.95,
                                beta1=0.85, beta2=0.99, eps=1e-6)
@@ -225,8 +234,8 @@ def test_a_step_split_over_threads_equals_one_thread_bit_for_bit(dtype, name):
         arrays = _arrays(dtype, n=n)
         arrays[1][-6:] = [np.inf, -np.inf, np.nan, 0.0, 1e-30, 1e30]  # awkward in the last chunk
         for step in (1, 2, 3):
-            optim.apply_update(name, *arrays, step=step, hp=hp, scratch=np.empty(0, dtype),
-                               kernels=chosen)
+            optim.apply_update(name, *_state(name, arrays), step=step, hp=hp,
+                               scratch=np.empty(0, dtype), kernels=chosen)
         chosen.close()
         results.append(b"".join(a.tobytes() for a in arrays))
     assert results[0] == results[1]

@@ -119,7 +119,7 @@ def test_initialisation_statistics(init, scale, expected_std):
     assert weight.std(ddof=1) == pytest.approx(expected_std, rel=0.02)
     assert abs(weight.mean()) < 0.02 * expected_std * 10
     assert np.array_equal(model.layers[0].bias, np.zeros(1000))
-    assert not model.layers[0].m_weight.any() and not model.layers[0].v_bias.any()
+    assert not model.layers[0].grad_weight.any() and not model.layers[0].grad_bias.any()
 
 
 def test_uniform_initialisation_bounds():

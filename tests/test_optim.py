@@ -14,7 +14,7 @@ PARAM = [1.0, -2.0]
 GRADS = [[0.1, -0.2], [0.3, 0.1], [-0.2, 0.4]]
 MORE_GRADS = GRADS + [[0.05, -0.3], [0.25, 0.15]]
 LR, MOMENTUM, ALPHA, BETA1, BETA2, EPS = 0.1, 0.9, 0.99, 0.9, 0.999, 1e-8
-NAMES = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
+NAMES = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "amsgrad"]
 DECAYS = [0.0, 0.1]
 
 
@@ -24,7 +24,7 @@ def reference(name: str, weight_decay: float, grads: list[list[float]]) -> list[
     ``m_hat``, ``v_hat``)."""
     result = []
     for i, p in enumerate(PARAM):
-        buf = sq = m = v = 0.0
+        buf = sq = m = v = v_max = 0.0
         for t, grad in enumerate(grads, start=1):
             g = grad[i]
             if name == "adamw":
@@ -43,10 +43,17 @@ def reference(name: str, weight_decay: float, grads: list[list[float]]) -> list[
                 m = BETA1 * m + (1 - BETA1) * g
                 v = BETA2 * v + (1 - BETA2) * g * g
                 m_hat = m / (1 - BETA1**t)
-                v_hat = v / (1 - BETA2**t)
+                v_max = max(v_max, v)
+                v_hat = (v_max if name == "amsgrad" else v) / (1 - BETA2**t)
                 p = p - LR * m_hat / (math.sqrt(v_hat) + EPS)
         result.append(p)
     return result
+
+
+def buffers(name: str, *arrays: np.ndarray) -> list[np.ndarray]:
+    """The rule's state buffers in its order, from ``m``, ``v`` and ``v_max``."""
+    named = dict(zip(("m", "v", "v_max"), arrays, strict=False))
+    return [named[state] for state in optim.UPDATE_RULES.get(name).state]
 
 
 def run(name: str, weight_decay: float, grads: list[list[float]], dtype: type
@@ -55,11 +62,13 @@ def run(name: str, weight_decay: float, grads: list[list[float]], dtype: type
     checks that no gradient was modified."""
     param = np.array(PARAM, dtype=dtype)
     m, v, scratch = np.zeros_like(param), np.zeros_like(param), np.empty_like(param)
+    v_max = np.zeros_like(param)
     hp = optim.Hyperparameters(lr=LR, momentum=MOMENTUM, alpha=ALPHA, beta1=BETA1,
                                beta2=BETA2, eps=EPS, weight_decay=weight_decay)
     for step, values in enumerate(grads, start=1):
         grad = np.array(values, dtype=dtype)
-        optim.apply_update(name, param, grad, m, v, step=step, hp=hp, scratch=scratch)
+        optim.apply_update(name, param, grad, *buffers(name, m, v, v_max), step=step, hp=hp,
+                           scratch=scratch)
         np.testing.assert_array_equal(grad, np.array(values, dtype=dtype))
     return param, m, v
 
@@ -85,7 +94,7 @@ def test_float32_stays_float32(name: str, weight_decay: float) -> None:
 def test_unused_buffers_are_untouched(name: str) -> None:
     _, m, v = run(name, 0.1, GRADS, np.float64)
     assert np.any(m != 0) == (name not in ("sgd", "rmsprop"))
-    assert np.any(v != 0) == (name in ("rmsprop", "adam", "adamw"))
+    assert np.any(v != 0) == (name in ("rmsprop", "adam", "adamw", "amsgrad"))
 
 
 def test_rules_called_directly_match_apply_update() -> None:
@@ -121,12 +130,13 @@ def test_rmsprop_with_decay_and_zero_lr_only_updates_the_average() -> None:
 def test_updates_allocate_nothing(name: str) -> None:
     param = np.linspace(-1.0, 1.0, 10_000)
     grad = np.cos(param)
-    m, v, scratch = np.zeros_like(param), np.zeros_like(param), np.empty_like(param)
+    state = buffers(name, *(np.zeros_like(param) for _ in range(3)))
+    scratch = np.empty_like(param)
     hp = optim.Hyperparameters(lr=0.01, weight_decay=0.01)
-    optim.apply_update(name, param, grad, m, v, step=1, hp=hp, scratch=scratch)
+    optim.apply_update(name, param, grad, *state, step=1, hp=hp, scratch=scratch)
     tracemalloc.start()
     try:
-        optim.apply_update(name, param, grad, m, v, step=2, hp=hp, scratch=scratch)
+        optim.apply_update(name, param, grad, *state, step=2, hp=hp, scratch=scratch)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -138,6 +148,9 @@ def test_bad_name_and_step_raise() -> None:
     hp = optim.Hyperparameters(lr=LR)
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         optim.apply_update("lbfgs", param, grad, np.zeros(2), np.zeros(2), step=1, hp=hp,
+                           scratch=np.empty(2))
+    with pytest.raises(ValueError, match="keeps 2 state buffer"):
+        optim.apply_update("adam", param, grad, np.zeros(2), step=1, hp=hp,
                            scratch=np.empty(2))
     with pytest.raises(ValueError, match="from 1"):
         optim.apply_update("adam", param, grad, np.zeros(2), np.zeros(2), step=0, hp=hp,
@@ -197,6 +210,8 @@ def test_five_steps_match_torch(name: str, weight_decay: float) -> None:
                                          weight_decay=weight_decay),
         "adamw": lambda: torch.optim.AdamW([tensor], lr=LR, betas=(BETA1, BETA2), eps=EPS,
                                            weight_decay=weight_decay),
+        "amsgrad": lambda: torch.optim.Adam([tensor], lr=LR, betas=(BETA1, BETA2), eps=EPS,
+                                            weight_decay=weight_decay, amsgrad=True),
     }
     optimizer = makers[name]()
     for values in MORE_GRADS:
@@ -204,3 +219,24 @@ def test_five_steps_match_torch(name: str, weight_decay: float) -> None:
         optimizer.step()
     param, _, _ = run(name, weight_decay, MORE_GRADS, np.float64)
     np.testing.assert_allclose(param, tensor.detach().numpy(), rtol=1e-12, atol=0)
+
+
+def test_amsgrad_keeps_the_largest_second_moment_as_torch_does() -> None:
+    """A large gradient, then small ones: the second moment falls, its maximum does not."""
+    grads = [[3.0, -2.0], [0.01, 0.02], [0.0, -0.01], [0.02, 0.0]]
+    param, _, v = run("amsgrad", 0.0, grads, np.float64)
+    np.testing.assert_allclose(param, reference("amsgrad", 0.0, grads), rtol=1e-12, atol=0)
+    assert not np.allclose(param, reference("adam", 0.0, grads), rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    tensor = torch.tensor(PARAM, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([tensor], lr=LR, betas=(0.5, 0.5), eps=EPS, amsgrad=True)
+    ours = np.array(PARAM)
+    state = [np.zeros(2) for _ in range(3)]
+    hp = optim.Hyperparameters(lr=LR, beta1=0.5, beta2=0.5, eps=EPS)
+    for step, values in enumerate(grads, start=1):
+        tensor.grad = torch.tensor(values, dtype=torch.float64)
+        optimizer.step()
+        optim.apply_update("amsgrad", ours, np.array(values), *state, step=step, hp=hp,
+                           scratch=np.empty(2))
+    assert (state[2] > state[1]).any()  # the maximum is no longer the moment
+    np.testing.assert_allclose(ours, tensor.detach().numpy(), rtol=1e-12, atol=0)
