@@ -15,6 +15,12 @@ from mlp.version import __version__
 
 _EXPORTS = {
     "BasicRoutinizer": "mlp.routinizer",
+    "BatchNorm1d": "mlp.normalization",
+    "Context": "mlp.module",
+    "LayerNorm": "mlp.normalization",
+    "Module": "mlp.module",
+    "UpdateRule": "mlp.optim",
+    "register_update_rule": "mlp.optim",
     "Checkpoint": "mlp.checkpoint",
     "CheckpointError": "mlp.errors",
     "DataError": "mlp.errors",
@@ -36,6 +42,12 @@ _EXPORTS = {
 
 __all__ = [
     "BasicRoutinizer",
+    "BatchNorm1d",
+    "Context",
+    "LayerNorm",
+    "Module",
+    "UpdateRule",
+    "register_update_rule",
     "Checkpoint",
     "CheckpointError",
     "DataError",
@@ -64,6 +76,9 @@ if TYPE_CHECKING:
     from mlp.layers import DropoutLayer, Layer, Nonlinearity
     from mlp.losses import Loss
     from mlp.model import Model
+    from mlp.module import Context, Module
+    from mlp.normalization import BatchNorm1d, LayerNorm
+    from mlp.optim import UpdateRule, register_update_rule
     from mlp.routinizer import BasicRoutinizer
     from mlp.run_folder import RunFolder
     from mlp.run_state import RunState

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 RESUMABLE_KEYS = ("epochs", "early_stopping", "target_loss", "progress", "save_every_epochs",
                   "save_every_seconds", "log_every", "dynamic_show", "plot_every")
 _MAX_ERRORS = 6
+#: plugins to import before any command, separated by os.pathsep (what --plugin adds to, so
+#: that the worker processes of a sweep import them too)
+PLUGINS_VARIABLE = "MLP_PLUGINS"
 
 
 # ------------------------------------------------------------------------------ parser
@@ -47,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress bar, no log lines")
+    common.add_argument("--plugin", dest="plugins", action="append", default=argparse.SUPPRESS,
+                        metavar="MODULE",
+                        help="import MODULE (a module name or a .py file) first, so the "
+                             "modules, losses and optimizers it registers can be named in "
+                             f"configs and checkpoints (repeatable; also ${PLUGINS_VARIABLE})")
     parser = argparse.ArgumentParser(
         prog="mlp", parents=[common],
         description="Train, resume, evaluate and inspect multilayer perceptrons.")
@@ -154,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = getattr(args, "quiet", False)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
     try:
+        _import_plugins(getattr(args, "plugins", []))
         status = _COMMANDS[args.command](args)
         sys.stdout.flush()  # a reader that has gone is noticed here, not at exit
         return status
@@ -169,6 +178,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecursionError:
         print(f"mlp {args.command}: input nested too deeply", file=sys.stderr)
     return 2
+
+
+def _import_plugins(named: list[str]) -> None:
+    """Import the plugins of ``$MLP_PLUGINS`` and ``named`` (``--plugin``), and export them
+    all in ``$MLP_PLUGINS`` for the processes this command starts (files by absolute path)."""
+    from mlp.registry import import_plugin
+
+    inherited = [p for p in os.environ.get(PLUGINS_VARIABLE, "").split(os.pathsep) if p]
+    for plugin in dict.fromkeys(inherited + list(named)):
+        import_plugin(plugin)
+    plugins = inherited + [str(Path(p).resolve()) if p.endswith(".py") else p for p in named]
+    if plugins:
+        os.environ[PLUGINS_VARIABLE] = os.pathsep.join(dict.fromkeys(plugins))
 
 
 def describe_error(exc: BaseException) -> str:
@@ -390,12 +412,17 @@ def _model_differences(config: Any, model: Any) -> list[str]:
     spec = config.model
     if isinstance(spec, Model):
         return [] if spec.model_dump() == model.model_dump() else ["model"]
-    layers = model.layers
-    sizes = [layers[0].in_features] + [layer.out_features for layer in layers]
+    widths = model.widths()
+    sizes = [model.in_features] + [widths[i] for i in model.layer_indices()]
     expected = spec.layer_sizes or spec.hidden
     found = sizes if spec.layer_sizes else sizes[1:-1]
     differing = [] if expected == found else ["model.hidden" if spec.hidden else
                                               "model.layer_sizes"]
+    built = Model.mlp_modules(sizes, spec.nonlinearity, spec.dropout, spec.init,
+                              spec.init_scale, spec.normalization)
+    if not differing and [m.model_dump() for m in built] != [m.model_dump()
+                                                             for m in model.modules]:
+        differing.append("model (nonlinearity, dropout, normalization or init)")
     if spec.seed != model.seed:
         differing.append("model.seed")
     if spec.dtype != model.dtype:

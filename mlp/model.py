@@ -100,6 +100,10 @@ class Model(BaseModel):
             module.initialize(rng, self.dtype, index)
         return self
 
+    def widths(self) -> list[int]:
+        """The output width after each module."""
+        return self._widths()
+
     def _widths(self) -> list[int | None]:
         """The width after each module, checking each module's required input width."""
         width: int | None = None

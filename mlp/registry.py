@@ -246,6 +246,9 @@ def import_plugin(name: str) -> None:
             if not path.is_file():
                 raise PluginError(f"--plugin {name}: no such file")
             module_name = f"mlp_plugin_{path.stem}"
+            loaded = sys.modules.get(module_name)
+            if loaded is not None and Path(loaded.__file__ or "").resolve() == path.resolve():
+                return  # imported already: its classes stay the registered ones
             spec = importlib.util.spec_from_file_location(module_name, path)
             if spec is None or spec.loader is None:
                 raise PluginError(f"--plugin {name}: not a Python file")

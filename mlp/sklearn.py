@@ -31,7 +31,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError, DataError
-from mlp.losses import Loss
+from mlp.losses import LOSSES, Loss
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer
 from preprocess import Data, Normalizer
@@ -471,8 +471,10 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
         return self._fit(X, y, sample_weight, 1, True)
 
     def _loss(self) -> Loss:
-        if self.loss not in ("mse", "mae"):
-            raise ValueError(f"loss must be 'mse' or 'mae' for regression, found {self.loss!r}")
+        regression = [k for k in Loss.names() if not LOSSES.get(k).is_classification]
+        if self.loss not in regression:
+            raise ValueError(f"loss must be one of {', '.join(map(repr, regression))} for "
+                             f"regression, found {self.loss!r}")
         return Loss(kind=self.loss)
 
     def _targets(self, y: np.ndarray, weight: np.ndarray | None, continuing: bool,

@@ -144,3 +144,40 @@ def test_training_hyperparameters_are_validated_on_assignment():
             setattr(routinizer, field, value)
     routinizer.epochs = 7
     assert routinizer.epochs == 7
+
+
+#: the files where the module, loss and update-rule classes (and their records) live
+_KIND_OWNERS = {"mlp.layers", "mlp.activations", "mlp.normalization", "mlp.module",
+                "mlp.losses", "mlp.optim"}
+
+
+def test_nothing_outside_the_classes_dispatches_on_a_module_loss_or_optimizer_kind():
+    """No ``isinstance(m, Layer)`` and no comparison with a registered name (``type ==
+    "layer"``, ``kind == "relu"``, ``optimizer == "adam"``) outside the files of the classes:
+    code asks a module, a loss or a rule what it needs (the registries list the names)."""
+    from mlp.activations import ACTIVATIONS
+    from mlp.losses import LOSSES
+    from mlp.module import MODULES
+    from mlp.optim import UPDATE_RULES
+
+    names = set(MODULES.names()) | set(ACTIVATIONS) | set(LOSSES.names()) | set(
+        UPDATE_RULES.names())
+    classes = {MODULES.get(n).__name__ for n in MODULES.names()} | {
+        LOSSES.get(n).__name__ for n in LOSSES.names()} | {"BiasReLU"}
+    offenders = []
+    for name, path in _modules().items():
+        if name in _KIND_OWNERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "isinstance":
+                spelled = ast.unparse(node.args[1]) if len(node.args) > 1 else ""
+                if any(c in spelled.replace("|", " ").replace(",", " ").split()
+                       for c in classes):
+                    offenders.append(f"{name}: {ast.unparse(node)}")
+            if isinstance(node, ast.Compare):
+                for side in (node.left, *node.comparators):
+                    values = [side] + (list(side.elts) if isinstance(side, ast.Tuple | ast.Set
+                                                                     | ast.List) else [])
+                    if any(isinstance(v, ast.Constant) and v.value in names for v in values):
+                        offenders.append(f"{name}: {ast.unparse(node)}")
+    assert offenders == []

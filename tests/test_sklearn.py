@@ -282,7 +282,7 @@ def test_parameters_are_validated_at_fit_by_the_library(iris):
     with pytest.raises(ValueError, match=r"validation_fraction must be a number in \[0, 1\), "
                                          "found 1.5"):
         RoutinizerClassifier(validation_fraction=1.5).fit(X_train, y_train)
-    with pytest.raises(ValueError, match="loss must be 'mse' or 'mae'"):
+    with pytest.raises(ValueError, match="loss must be one of 'mse', 'mae'"):
         RoutinizerRegressor(loss="bce").fit(X_train, y_train)
 
 
