@@ -34,6 +34,7 @@ from mlp.model import Model, NonlinearityKind
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
 from preprocess import Data
+from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 
 
 class ConfigError(MLPError):
@@ -90,6 +91,8 @@ class NpzSource(Preprocessing):
     path: Path
     x_key: str = "X"
     y_key: str = "y"
+    max_bytes: PositiveInt = Field(default=DEFAULT_LIMITS.max_bytes,
+                                   description="array bytes the archive may declare")
 
 
 class CsvSource(Preprocessing):
@@ -97,12 +100,20 @@ class CsvSource(Preprocessing):
     path: Path
     target: int | str = -1
     delimiter: str = ","
+    max_rows: PositiveInt = Field(default=DEFAULT_LIMITS.max_rows,
+                                  description="rows the file may have (a header counts)")
+    max_line_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_line_chars,
+                                        description="characters one line may have")
+    max_field_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_field_chars,
+                                         description="characters one field may have")
 
 
 class ImageFolderSource(Preprocessing):
     source: Literal["image_folder"] = "image_folder"
     root: Path
     normalize: Literal["zscore", "minmax"] | None = None
+    max_pixels: PositiveInt = Field(default=DEFAULT_LIMITS.max_pixels,
+                                    description="pixels the first image may declare")
 
 
 class SinSource(Preprocessing):
@@ -273,12 +284,16 @@ def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource 
     else:
         if isinstance(config, NpzSource):
             data = Data.from_npz(config.path, x_key=config.x_key, y_key=config.y_key,
-                                 task=config.task)
+                                 task=config.task,
+                                 limits=ReadLimits(max_bytes=config.max_bytes))
         elif isinstance(config, CsvSource):
+            limits = ReadLimits(max_rows=config.max_rows, max_line_chars=config.max_line_chars,
+                                max_field_chars=config.max_field_chars)
             data = Data.from_csv(config.path, target=config.target,
-                                 delimiter=config.delimiter, task=config.task)
+                                 delimiter=config.delimiter, task=config.task, limits=limits)
         elif isinstance(config, ImageFolderSource):
-            data = Data.from_image_folder(config.root)
+            data = Data.from_image_folder(config.root,
+                                          limits=ReadLimits(max_pixels=config.max_pixels))
         else:
             data = Data.sin(n_train=config.n_train, n_val=config.n_val, noise=config.noise,
                             interval=config.interval, frequency=config.frequency,

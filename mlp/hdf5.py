@@ -30,6 +30,7 @@ import numpy as np
 
 from mlp import atomic
 from mlp.errors import MLPError
+from mlp.regular_files import kind_of
 
 CHECKSUM = {"fletcher32": True}
 #: HDF5 1.10 object formats: checksummed metadata (version-2 object headers), compact chunk
@@ -166,7 +167,9 @@ class SafeReader:
     def __init__(self, path: str | Path, error: type[MLPError]) -> None:
         self.path, self.error = Path(path), error
         if not self.path.is_file():
-            raise self.fail("no such file")
+            exists = self.path.exists()
+            raise self.fail(f"expected a regular file, found "
+                            f"{kind_of(self.path.stat().st_mode)}" if exists else "no such file")
         try:
             self.file = h5py.File(self.path, "r", locking=False)
         except BlockingIOError as exc:

@@ -23,6 +23,7 @@ from mlp.arrays import all_finite
 from mlp.errors import DataError
 from mlp.normalizer import Method, Normalizer
 from preprocess import augment, data_file, loaders
+from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 
 SPLITS = ("train", "val", "test")
 Task = Literal["auto", "classification", "regression"]
@@ -525,27 +526,31 @@ class Data:
 
     @classmethod
     def from_npz(cls, path: str | Path, x_key: str = "X", y_key: str = "y",
-                 task: Task = "auto") -> Data:
+                 task: Task = "auto", limits: ReadLimits = DEFAULT_LIMITS) -> Data:
         """Arrays ``x_key``/``y_key`` of an ``.npz`` file (or ``X_train``, ``y_train``,
-        ``X_val``, ... when it has them), read without pickle; ``task`` as the constructor's."""
-        return cls(**loaders.load_npz(path, x_key, y_key), task=task)
+        ``X_val``, ... when it has them), read without pickle, its declared sizes checked
+        against the file and ``limits`` first; ``task`` as the constructor's."""
+        return cls(**loaders.load_npz(path, x_key, y_key, limits), task=task)
 
     @classmethod
     def from_csv(cls, path: str | Path, target: int | str = -1,
                  header: bool | Literal["auto"] = "auto", delimiter: str = ",",
-                 task: Task = "auto") -> Data:
+                 task: Task = "auto", limits: ReadLimits = DEFAULT_LIMITS) -> Data:
         """Numeric feature columns and one ``target`` column (index or header name) of a CSV
         file; non-numeric targets are class labels (strings), integer targets class codes,
         other numbers regression targets ``(N, 1)`` unless ``task`` says otherwise. A header
-        row is detected (``header="auto"``: the first row is not numeric) or forced."""
-        return cls(**loaders.load_csv(path, target, header, delimiter, task))
+        row is detected (``header="auto"``: the first row is not numeric) or forced. Read in
+        blocks under ``limits`` (rows, line and field lengths; ``ReadLimits``)."""
+        return cls(**loaders.load_csv(path, target, header, delimiter, task, limits))
 
     @classmethod
     def from_image_folder(cls, root: str | Path,
-                          image_shape: Sequence[int] | None = None) -> Data:
+                          image_shape: Sequence[int] | None = None,
+                          limits: ReadLimits = DEFAULT_LIMITS) -> Data:
         """Images ``root/<label>/*.bmp|png|jpg`` as grey-scale float32 rows in [0, 1]; every
-        image must have ``image_shape`` (height, width), by default the first one's."""
-        return cls(**loaders.load_image_folder(root, image_shape))
+        image must have ``image_shape`` (height, width), by default the first one's (at most
+        ``limits.max_pixels``), which is checked in its header before it is decoded."""
+        return cls(**loaders.load_image_folder(root, image_shape, limits))
 
     @classmethod
     def from_sklearn(cls, name: str, test_fraction: float = 0.25, seed: int = 0) -> Data:
