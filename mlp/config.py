@@ -1,9 +1,9 @@
 """The run config: ``{"name", "data", "model", "train"}``, validated by Pydantic.
 
 ``data`` is a discriminated union on ``source`` (``sklearn``, ``npz``, ``csv``,
-``image_folder``, ``sin``) with the preprocessing options every source shares; ``model`` is
-either the ``Model.mlp`` builder's arguments (``hidden`` widths, with the input and output
-widths taken from the data, or explicit ``layer_sizes``) or a full ``Model`` spec
+``image_folder``, ``sin``, ``hdf5``) with the preprocessing options every source shares;
+``model`` is either the ``Model.mlp`` builder's arguments (``hidden`` widths, with the input
+and output widths taken from the data, or explicit ``layer_sizes``) or a full ``Model`` spec
 (``modules``); ``train`` is a ``BasicRoutinizer``. ``mlp schema`` prints the JSON Schema.
 
 Reading a config never allocates weights: a full ``Model`` spec is validated as a spec
@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
     PositiveInt,
     StringConstraints,
     model_validator,
@@ -128,8 +129,34 @@ class SinSource(Preprocessing):
     normalize: Literal["zscore", "minmax"] | None = None
 
 
+class HDF5Source(Preprocessing):
+    """Datasets of an HDF5 data file read in place (``Data.from_hdf5``): training batches
+    come from disk; the validation and test splits are datasets (``x_val``/``y_val``...,
+    by default a ``Data.save`` file's own) or row ranges ``[start, stop)`` of ``x``/``y``.
+    ``validation_fraction`` and ``test_fraction`` are not available (they would need the
+    rows in memory)."""
+
+    source: Literal["hdf5"] = "hdf5"
+    path: Path
+    x: str = "X_train"
+    y: str = "y_train"
+    w: str | None = None
+    x_val: str | None = None
+    y_val: str | None = None
+    x_test: str | None = None
+    y_test: str | None = None
+    val_rows: tuple[NonNegativeInt, PositiveInt] | None = None
+    test_rows: tuple[NonNegativeInt, PositiveInt] | None = None
+    block_rows: PositiveInt | None = Field(
+        default=None, description="rows of a shuffled block (default: the file's chunk)")
+    buffer_rows: PositiveInt | None = Field(
+        default=None, description="rows of the shuffle buffer (default: 32 MiB of features)")
+    validation_fraction: None = None
+    test_fraction: None = None
+
+
 DataConfig = Annotated[
-    SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource,
+    SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource | HDF5Source,
     Field(discriminator="source"),
 ]
 
@@ -276,9 +303,15 @@ def read_run_config(folder: RunFolder) -> RunConfig:
 
 
 def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource
-              ) -> Data:
+              | HDF5Source) -> Data:
     """Load and preprocess the data a config describes (deterministic for a given config)."""
-    if isinstance(config, SklearnSource):
+    if isinstance(config, HDF5Source):
+        data = Data.from_hdf5(config.path, config.x, config.y, config.w, x_val=config.x_val,
+                              y_val=config.y_val, x_test=config.x_test, y_test=config.y_test,
+                              val_rows=config.val_rows, test_rows=config.test_rows,
+                              task=config.task, block_rows=config.block_rows,
+                              buffer_rows=config.buffer_rows)
+    elif isinstance(config, SklearnSource):
         data = Data.from_sklearn(config.name, test_fraction=config.test_fraction,
                                  seed=config.split_seed)
     else:

@@ -63,7 +63,7 @@ DEFAULT_LIMITS = ReadLimits()
 
 
 # ------------------------------------------------------------------------------- .npy
-def _npy_header(handle: BinaryIO, path: Path, where: str = ""
+def npy_header(handle: BinaryIO, path: Path, where: str = ""
                 ) -> tuple[tuple[int, ...], bool, np.dtype]:
     """``(shape, fortran_order, dtype)`` of the ``.npy`` header at ``handle``'s position."""
     fmt = np.lib.format
@@ -107,7 +107,7 @@ def read_npy(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarra
     path = Path(path)
     with open_regular(path, DataError) as handle:
         size = os.fstat(handle.fileno()).st_size
-        shape, fortran, dtype = _npy_header(handle, path)
+        shape, fortran, dtype = npy_header(handle, path)
         declared, held = _declared_bytes(shape, dtype), size - handle.tell()
         if declared > held:
             raise DataError(f"{path}: the header declares shape {shape} of {dtype} "
@@ -122,7 +122,7 @@ def npy_header_of(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, in
     path = Path(path)
     with open_regular(path, DataError) as handle:
         size = os.fstat(handle.fileno()).st_size
-        shape, fortran, dtype = _npy_header(handle, path)
+        shape, fortran, dtype = npy_header(handle, path)
         offset = handle.tell()
     if _declared_bytes(shape, dtype) > size - offset:
         raise DataError(f"{path}: the header declares shape {shape} of {dtype} "
@@ -152,18 +152,18 @@ def read_npz(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str,
         with archive:
             members = [i for i in archive.infolist() if not i.is_dir()]
             _check_bytes(sum(i.file_size for i in members), limits, path)
-            return {_member_name(i): _read_member(archive, i, path) for i in members}
+            return {_member_name(i): read_member(archive, i, path) for i in members}
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
     return info.filename[:-4] if info.filename.endswith(".npy") else info.filename
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
     where = f" (member {info.filename!r})"
     try:
         with archive.open(info) as member:
-            shape, fortran, dtype = _npy_header(member, path, where)
+            shape, fortran, dtype = npy_header(member, path, where)
             declared = _declared_bytes(shape, dtype)
             header_bytes = member.tell()
             if declared > info.file_size - header_bytes:

@@ -159,10 +159,9 @@ def _stack_images(files: list[Path], shape: Sequence[int] | None,
     return X, expected
 
 
-def load_image_folder(root: str | Path, image_shape: Sequence[int] | None,
-                      limits: ReadLimits = DEFAULT_LIMITS) -> DataArguments:
-    """``root/<label>/*.bmp|png|jpg`` as grey-scale [0, 1] float32 rows flattened row-major,
-    labelled by sub-folder name; folders and files sorted by name."""
+def image_files_of(root: str | Path) -> tuple[list[Path], list[str]]:
+    """The image files ``root/<label>/*.bmp|png|jpg`` (folders and files sorted by name)
+    and the label (sub-folder name) of each."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: expected a folder with one sub-folder of images per label, "
@@ -176,6 +175,14 @@ def load_image_folder(root: str | Path, image_shape: Sequence[int] | None,
     if not files:
         raise DataError(f"{root}: expected images ({', '.join(IMAGE_SUFFIXES)}) in <label>/ "
                         "sub-folders, found none")
+    return files, labels
+
+
+def load_image_folder(root: str | Path, image_shape: Sequence[int] | None,
+                      limits: ReadLimits = DEFAULT_LIMITS) -> DataArguments:
+    """``root/<label>/*.bmp|png|jpg`` as grey-scale [0, 1] float32 rows flattened row-major,
+    labelled by sub-folder name; folders and files sorted by name."""
+    files, labels = image_files_of(root)
     X, shape = _stack_images(files, image_shape, limits)
     return {"X_train": X, "y_train": np.array(labels), "task": "classification",
             "image_shape": shape, "input_scale": 1.0}
