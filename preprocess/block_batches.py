@@ -20,7 +20,8 @@ block order never meet in a batch. Without ``rng`` the rows come in file order.
 Reading: a background thread fills the next buffers (two ahead) while the current one trains;
 the three buffers are kept on the split and reused every epoch, so memory is ``3 *
 buffer_rows`` rows plus one batch, whatever the file's size. Errors of the thread (a checksum
-failure, non-finite values, a changed file) are raised in the training thread.
+failure, non-finite values, a file changed since it was opened: checked before every buffer)
+are raised in the training thread.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class _Reader:
                 buffers = self.free.get()
                 if buffers is None or self.stopping.is_set():
                     return
+                split.check_unchanged()  # one stat a buffer: a rewrite is seen within it
                 self.ready.put((buffers, split.read(group, *buffers)))
         except BaseException as exc:  # handed to the training thread, raised there
             self.ready.put(exc)
