@@ -141,7 +141,8 @@ def _parser() -> argparse.ArgumentParser:
                             "worker; if it ends before writing the data, so does the worker")
 
     data = command("data", "data files: mlp data convert SRC OUT.h5")
-    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION",
+                                        help="what to do with data files")
     convert = data_commands.add_parser(
         "convert", parents=[common], help="write CSV, .npz, .npy or an image folder as an "
         "HDF5 data file (chunked, checksummed) to train from in place",

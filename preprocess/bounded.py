@@ -207,6 +207,32 @@ def csv_rows(path: str | Path, delimiter: str = ",", limits: ReadLimits = DEFAUL
         text.close()
 
 
+def csv_lines(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS
+              ) -> Iterator[tuple[int, list[str]]]:
+    """The lines of a UTF-8 text file in blocks of ``BLOCK_ROWS``, as ``(number of the
+    block's first line, lines)``, each line read with ``max_line_chars`` and at most
+    ``max_rows`` non-empty lines in all."""
+    path = Path(path)
+    with open_regular(path, DataError) as handle, \
+            io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
+        first, rows, block = 1, 0, []
+        try:
+            for line in _bounded_lines(text, path, limits.max_line_chars):
+                if not line.isspace():
+                    rows += 1
+                    if rows > limits.max_rows:
+                        raise DataError(f"{path}: more than {limits.max_rows} rows (raise "
+                                        "max_rows to read more)")
+                block.append(line)
+                if len(block) == BLOCK_ROWS:
+                    yield first, block
+                    first, block = first + BLOCK_ROWS, []
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: expected a readable UTF-8 CSV file ({exc})") from exc
+        if block:
+            yield first, block
+
+
 def _bounded_lines(text: io.TextIOWrapper, path: Path, limit: int) -> Iterator[str]:
     number = 0
     while True:

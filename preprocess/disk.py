@@ -32,8 +32,8 @@ from mlp.normalizer import Normalizer
 Ranges = list[tuple[int, int]]
 #: bytes of one shuffle buffer when ``buffer_rows`` is not given
 BUFFER_BYTES = 32 << 20
-#: rows read at a time by the streaming passes (statistics, fingerprint, label scan)
-PASS_ROWS = 1 << 16
+#: bytes of features read at a time by the streaming passes (statistics, fingerprint, labels)
+PASS_BYTES = 8 << 20
 
 
 def _stat_key(path: Path) -> tuple[int, ...]:
@@ -76,6 +76,7 @@ class DiskSplit:
         row_bytes = self.n_features * self.dtype.itemsize
         default = max(1, BUFFER_BYTES // row_bytes // self.block_rows) * self.block_rows
         self.buffer_rows = max(self.block_rows, min(int(buffer_rows or default), self.n))
+        self.pass_rows = max(1, PASS_BYTES // row_bytes)
         self.normalizer: Normalizer | None = None  # applied to every block read
         self.label_range: tuple[float, float] = (0, 0)
         self._stat = _stat_key(reader.path)
@@ -173,9 +174,9 @@ class DiskSplit:
         return X, y, w
 
     def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-        """The training split in order, ``PASS_ROWS`` rows at a time (new arrays each)."""
-        for start in range(0, self.n, PASS_ROWS):
-            yield self.rows(start, start + PASS_ROWS)
+        """The training split in order, ``PASS_BYTES`` of features at a time (new arrays)."""
+        for start in range(0, self.n, self.pass_rows):
+            yield self.rows(start, start + self.pass_rows)
 
     # ------------------------------------------------------------------ facts
     def check_unchanged(self) -> None:
@@ -215,10 +216,10 @@ class DiskSplit:
         return self._fingerprint
 
     def _pass_ranges(self) -> Ranges:
-        """The training ranges cut into pieces of about ``PASS_ROWS`` rows."""
-        pieces = []
+        """The training ranges cut into pieces of ``pass_rows`` rows."""
+        pieces, step = [], self.pass_rows
         for low, high in self.ranges:
-            pieces += [(a, min(high, a + PASS_ROWS)) for a in range(low, high, PASS_ROWS)]
+            pieces += [(a, min(high, a + step)) for a in range(low, high, step)]
         return pieces
 
     def label_scan(self) -> np.ndarray | None:

@@ -8,6 +8,7 @@ allocated, non-regular files refused, no pickle anywhere.
 
 from __future__ import annotations
 
+import csv
 import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -93,33 +94,86 @@ def csv_blocks(path: str | Path, target: int | str, header: bool | str, delimite
                limits: ReadLimits = DEFAULT_LIMITS
                ) -> tuple[list[str] | None, Iterator[tuple[np.ndarray, np.ndarray]]]:
     """The header names (None without a header) and the blocks ``(features (B, D) float64,
-    target texts (B,))`` of a CSV file, read ``bounded.BLOCK_ROWS`` rows at a time under
+    target texts (B,))`` of a CSV file, read ``bounded.BLOCK_ROWS`` lines at a time under
     ``limits``; ``header="auto"`` detects a header row (always one for a named target)."""
     path = Path(path)
-    rows = bounded.csv_rows(path, delimiter, limits)
-    head = list(itertools.islice(rows, 2))
+    blocks = bounded.csv_lines(path, limits)
+    first, lines = next(blocks, (1, []))
+    head = list(itertools.islice(_rows(path, first, lines, delimiter, limits), 2))
     if not head:
         raise DataError(f"{path}: expected rows of comma-separated values, found an empty file")
     if header == "auto":
         header = isinstance(target, str) or _has_header([row for _, row in head])
-    names = head.pop(0)[1] if header else None
+    names = None
+    if header:
+        (number, names), head = head[0], head[1:]
+        lines, first = lines[number - first + 1:], number + 1
     if not head:
         raise DataError(f"{path}: expected data rows after the header, found none")
     width = len(names if names is not None else head[0][1])
     column = _target_column(path, target, names, width)
-    return names, _parsed(path, itertools.chain(head, rows), width, column)
+    parse = _Parser(path, width, column, delimiter, limits)
+    return names, (parse(number, block) for number, block in
+                   itertools.chain([(first, lines)], blocks))
 
 
-def _parsed(path: Path, rows: Iterator[tuple[int, list[str]]], width: int, column: int
-            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for lines, block in bounded.row_blocks(rows):
-        if any(len(row) != width for row in block):
-            number, row = next((n, r) for n, r in zip(lines, block, strict=True)
-                               if len(r) != width)
-            raise DataError(f"{path}: line {number}: expected {width} fields, found {len(row)}")
-        cells = np.array(block, dtype=str).reshape(len(block), width)
-        features = bounded.numbers(path, lines, np.delete(cells, column, axis=1))
-        yield features, cells[:, column]
+def _rows(path: Path, first: int, lines: list[str], delimiter: str, limits: ReadLimits
+          ) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, stripped fields)`` of the non-empty rows of ``lines``."""
+    previous = csv.field_size_limit(limits.max_field_chars)
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        for row in reader:
+            if row:
+                yield first + reader.line_num - 1, [cell.strip() for cell in row]
+    except csv.Error as exc:
+        raise DataError(f"{path}: line {first + reader.line_num - 1}: {exc} (raise "
+                        f"max_field_chars, now {limits.max_field_chars}, for longer "
+                        "fields)") from exc
+    finally:
+        csv.field_size_limit(previous)
+
+
+class _Parser:
+    """One block of CSV lines to ``(features (B, D) float64, target texts (B,))``: NumPy's C
+    parser when no line is quoted, longer than a field may be or of another width; else
+    (and to name a bad line) the ``csv`` module, row by row."""
+
+    def __init__(self, path: Path, width: int, column: int, delimiter: str,
+                 limits: ReadLimits) -> None:
+        self.path, self.width, self.column = path, width, column
+        self.delimiter, self.limits = delimiter, limits
+        self.features = [i for i in range(width) if i != column]
+
+    def __call__(self, first: int, lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        fast = self._fast(lines)
+        if fast is not None:
+            return fast
+        block = list(_rows(self.path, first, lines, self.delimiter, self.limits))
+        for number, row in block:
+            if len(row) != self.width:
+                raise DataError(f"{self.path}: line {number}: expected {self.width} fields, "
+                                f"found {len(row)}")
+        numbers = [number for number, _ in block]
+        cells = np.array([row for _, row in block], dtype=str).reshape(len(block), self.width)
+        features = bounded.numbers(self.path, numbers, np.delete(cells, self.column, axis=1))
+        return features, cells[:, self.column]
+
+    def _fast(self, lines: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        rows = [line for line in lines if not line.isspace()]
+        if not rows or any('"' in line or len(line) > self.limits.max_field_chars
+                           or line.count(self.delimiter) != self.width - 1 for line in rows):
+            return None
+        options = {"delimiter": self.delimiter, "comments": None, "quotechar": None}
+        try:
+            features = np.loadtxt(rows, dtype=np.float64, usecols=self.features, ndmin=2,
+                                  **options)
+            labels = np.loadtxt(rows, dtype=str, usecols=[self.column], ndmin=1, **options)
+        except ValueError:
+            return None
+        if not np.isfinite(features).all():
+            return None  # the row-by-row path names the line
+        return features, np.char.strip(labels)
 
 
 def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter: str,
