@@ -313,3 +313,22 @@ def test_an_hdf5_source_trains_from_the_command_line(tmp_path, data_file, capsys
     assert status == 2 and err == f"mlp data: DataError: {tmp_path / 'nope.csv'}: no such " \
                                   "input file\n"
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_a_data_file_declaring_more_than_it_stores_is_refused_on_opening(tmp_path):
+    with h5py.File(tmp_path / "crafted.h5", "w") as file:
+        file.create_dataset("X_train", shape=(10**7, 10**4), dtype="f4", chunks=(64, 64),
+                            fletcher32=True)  # 400 GB declared, no chunk written
+        file.create_dataset("y_train", data=np.arange(10) % 2, fletcher32=True, chunks=(5,))
+    with pytest.raises(DataError, match=r"crafted.h5: dataset 'X_train' declares "
+                                        r"400000000000 bytes but stores 0"):
+        Data.from_hdf5(tmp_path / "crafted.h5")
+
+
+def test_data_save_writes_the_chunk_layout_the_disk_reader_expects(tmp_path):
+    X, y = blobs(n=5000, features=300)
+    Data(X, y).save(tmp_path / "saved.h5")
+    with h5py.File(tmp_path / "saved.h5", "r") as file:
+        assert file["X_train"].chunks == (512, 300)  # 614 KB: the rows of 1 MiB or less
+        assert file["y_train"].chunks == (512,)
+        assert file["X_train"].fletcher32 and file["y_train"].fletcher32
