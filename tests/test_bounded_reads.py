@@ -58,7 +58,7 @@ def _refused(result: subprocess.CompletedProcess[str], rss: float, *words: str) 
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert lines[0].startswith("mlp train: DataError: ") or "DataError" in lines[0]
+    assert "DataError: " in lines[0]
     for word in words:
         assert word in lines[0], lines[0]
     assert rss < RSS_BOUND_MB, f"peak RSS {rss:.0f} MiB"

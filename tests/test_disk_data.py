@@ -332,3 +332,21 @@ def test_data_save_writes_the_chunk_layout_the_disk_reader_expects(tmp_path):
         assert file["X_train"].chunks == (512, 300)  # 614 KB: the rows of 1 MiB or less
         assert file["y_train"].chunks == (512,)
         assert file["X_train"].fletcher32 and file["y_train"].fletcher32
+
+
+def test_a_sweep_trains_its_trials_from_an_hdf5_source(tmp_path, data_file, capsys):
+    import json
+
+    from fixtures.faults import cli
+
+    sweep = tmp_path / "sweep.json"
+    sweep.write_text(json.dumps({
+        "name": "disk-sweep",
+        "base": {"name": "base", "data": {"source": "hdf5", "path": str(data_file)},
+                 "model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 64}},
+        "space": {"train.lr": {"choice": [0.01, 0.001]}}, "search": {"kind": "grid"}}))
+    status, _, err = cli(capsys, "-q", "sweep", sweep, "--ckpt-root", tmp_path)
+    assert status == 0, err
+    trials = sorted((tmp_path / "disk-sweep").glob("trial-*/last.h5"))
+    assert len(trials) == 2
+    assert {load_checkpoint(t).config.lr for t in trials} == {0.01, 0.001}
