@@ -462,9 +462,9 @@ class Data:
             raise DataError(f"expected raw data, found data already normalised with "
                             f"{self.normalizer.method!r}")
         if self.disk is not None:  # one pass over the file; applied to every block read
-            self.normalizer = self.disk.normalizer = fit_streaming(
-                ((X, w) for X, _, w in self.disk.blocks()), self.n_features, method)
-            self.disk._fingerprint = None
+            self.normalizer = fit_streaming(((X, w) for X, _, w in self.disk.blocks()),
+                                            self.n_features, method)
+            self.disk.apply(self.normalizer)
         else:
             self.normalizer = Normalizer.fit(self.X_train, method, self.w_train)
         for split in SPLITS[self.disk is not None:]:
@@ -619,13 +619,11 @@ class Data:
         held = {k: arguments.pop(k) for k in ("X_val", "y_val", "X_test", "y_test")
                 if k in arguments}
         normalizer, classes = arguments.pop("normalizer"), arguments.pop("classes")
-        # the constructor validates the splits held in memory; a row stands for training
-        n_features = split.n_features
-        placeholder = (np.zeros((2, n_features)),
+        # the constructor validates the splits held in memory; two placeholder rows stand
+        # for the training split until the one on disk replaces them
+        placeholder = (np.zeros((2, split.n_features)),
                        classes[:2] if classes is not None else np.zeros((2, *split.y_shape)))
-        data = cls(*placeholder, **held, classes=classes, **{
-            k: v for k, v in arguments.items() if k != "task"},
-            task=arguments["task"])
+        data = cls(*placeholder, **held, classes=classes, **arguments)
         data._attach_disk(split)
         data.normalizer = normalizer
         return data

@@ -87,6 +87,11 @@ class DiskSplit:
     def path(self) -> Path:
         return self.reader.path
 
+    def apply(self, normalizer: Normalizer) -> None:
+        """Normalise every block read from now on with ``normalizer`` (it enters the
+        fingerprint)."""
+        self.normalizer, self._fingerprint = normalizer, None
+
     def astype(self, dtype: np.dtype) -> DiskSplit:
         """This split with features (and regression targets) read as ``dtype``."""
         other = copy.copy(self)
