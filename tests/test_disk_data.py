@@ -350,3 +350,21 @@ def test_a_sweep_trains_its_trials_from_an_hdf5_source(tmp_path, data_file, caps
     trials = sorted((tmp_path / "disk-sweep").glob("trial-*/last.h5"))
     assert len(trials) == 2
     assert {load_checkpoint(t).config.lr for t in trials} == {0.01, 0.001}
+
+
+def test_a_sweep_with_worker_processes_on_an_hdf5_source_is_refused_in_one_line(
+        tmp_path, data_file):
+    import json
+
+    from fixtures.faults import mlp
+
+    sweep = tmp_path / "sweep.json"
+    sweep.write_text(json.dumps({
+        "name": "disk-sweep",
+        "base": {"name": "base", "data": {"source": "hdf5", "path": str(data_file)},
+                 "model": {"hidden": [8]}, "train": {"epochs": 1}},
+        "space": {"train.lr": {"choice": [0.01, 0.001]}}, "search": {"kind": "grid"}}))
+    result = mlp("sweep", sweep, "--workers", "2", "--ckpt-root", tmp_path, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "mlp sweep: MLPError: a sweep on data read in place from HDF5 runs in one process: "
+        "use --workers 1 (worker processes receive the data in memory)"], result.stderr
