@@ -72,6 +72,10 @@ class DiskSplit:
         self.y_dtype = np.dtype(np.int64) if classes is not None else np.dtype(y.dtype)
         self.y_shape: tuple[int, ...] = () if classes is not None else (
             (1,) if len(y.shape) == 1 else tuple(y.shape[1:]))
+        for name, value in (("block_rows", block_rows), ("buffer_rows", buffer_rows)):
+            if value is not None and (isinstance(value, bool) or not isinstance(
+                    value, int | np.integer) or value < 1):
+                raise DataError(f"{name} must be a positive number of rows, found {value!r}")
         self.block_rows = int(block_rows or X.chunk_rows)
         row_bytes = self.n_features * self.dtype.itemsize
         default = max(1, BUFFER_BYTES // row_bytes // self.block_rows) * self.block_rows

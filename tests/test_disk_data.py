@@ -368,3 +368,10 @@ def test_a_sweep_with_worker_processes_on_an_hdf5_source_is_refused_in_one_line(
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "mlp sweep: MLPError: a sweep on data read in place from HDF5 runs in one process: "
         "use --workers 1 (worker processes receive the data in memory)"], result.stderr
+
+
+@pytest.mark.parametrize("options", [{"block_rows": 0}, {"buffer_rows": -5},
+                                     {"block_rows": 2.5}])
+def test_block_and_buffer_sizes_must_be_positive_row_counts(data_file, options):
+    with pytest.raises(DataError, match=r"(block|buffer)_rows must be a positive number of rows"):
+        Data.from_hdf5(data_file, **options)
