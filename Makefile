@@ -26,9 +26,15 @@ test: $(VENV)/.installed-test
 train: $(VENV)/.installed-datasets
 	$(BIN)/mlp train scripts/configs/digits.json --overwrite
 
-bench: $(VENV)/.installed-test
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[test,bench]"
+	touch $@
+
+# bench_data.py --big 1,4 adds the multi-GB memory figures (writes 5 GB under $TMPDIR)
+bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_sklearn.py
+	$(BIN)/python scripts/bench_data.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check mlp preprocess scripts tests

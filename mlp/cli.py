@@ -1,5 +1,5 @@
 """The mlp command: train, resume, evaluate, predict, inspect, runs, schema, export, sweep,
-diagnose.
+diagnose, data convert.
 
 Anything a user can get wrong (a bad config or file, bad data, a busy run folder, a diverged
 run) is printed on stderr in a line or a few, never as a traceback, with exit status 2;
@@ -148,6 +148,35 @@ def _parser() -> argparse.ArgumentParser:
                        help="with --worker and --data-file: the sweep that started this "
                             "worker; if it ends before writing the data, so does the worker")
 
+    data = command("data", "data files: mlp data convert SRC OUT.h5")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION",
+                                        help="what to do with data files")
+    convert = data_commands.add_parser(
+        "convert", parents=[common], help="write CSV, .npz, .npy or an image folder as an "
+        "HDF5 data file (chunked, checksummed) to train from in place",
+        description="write CSV, .npz, .npy or an image folder as an HDF5 data file "
+                    "(chunked, checksummed) to train from in place (data.source: hdf5)")
+    convert.add_argument("source", type=Path,
+                         help=".csv, .npz or .npy file, or a folder of <label>/ image folders")
+    convert.add_argument("output", type=Path, help="the .h5 data file to write")
+    convert.add_argument("--labels", type=Path, metavar="Y.npy",
+                         help="the targets of a .npy source")
+    convert.add_argument("--target", default="-1",
+                         help="CSV target column: index or header name (default: -1)")
+    convert.add_argument("--delimiter", default=",", help="CSV delimiter (default: ,)")
+    convert.add_argument("--task", choices=["auto", "classification", "regression"],
+                         default="auto")
+    convert.add_argument("--x-key", default="X", help=".npz features (default: X)")
+    convert.add_argument("--y-key", default="y", help=".npz targets (default: y)")
+    convert.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                         help="stored feature dtype (default: float32)")
+    convert.add_argument("--max-rows", type=_positive_int, metavar="N",
+                         help="CSV rows allowed (default: 100 million)")
+    convert.add_argument("--max-line-chars", type=_positive_int, metavar="N",
+                         help="characters in one CSV line (default: 1048576)")
+    convert.add_argument("--max-pixels", type=_positive_int, metavar="N",
+                         help="pixels of one image (default: 16777216)")
+
     diagnose = command("diagnose", f"per-layer table and {run_folder.DIAGNOSTICS} of a run")
     diagnose.add_argument("run", type=Path,
                           help=f"run folder (its {run_folder.LAST} is used) or checkpoint file")
@@ -240,7 +269,7 @@ def config_path(loc: Sequence[Any]) -> str:
 
 _UNION_TAGS = {"MlpSpec", "Model", "constant", "step", "cosine", "plateau", "layer",
                "nonlinearity", "dropout"}
-_SOURCES = {"sklearn", "npz", "csv", "image_folder", "sin"}
+_SOURCES = {"sklearn", "npz", "csv", "image_folder", "sin", "hdf5"}
 
 
 def _branch_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -581,9 +610,26 @@ def _sweep(args: argparse.Namespace) -> int:
         raise
 
 
+def _data(args: argparse.Namespace) -> int:
+    from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
+    from preprocess.convert import convert
+
+    limits = ReadLimits(**{name: getattr(args, name) or getattr(DEFAULT_LIMITS, name)
+                           for name in ("max_rows", "max_line_chars", "max_pixels")})
+    target = int(args.target) if args.target.lstrip("-").isdigit() else args.target
+    facts = convert(args.source, args.output, labels=args.labels, target=target,
+                    delimiter=args.delimiter, task=args.task, x_key=args.x_key,
+                    y_key=args.y_key, dtype=args.dtype, limits=limits,
+                    progress=None if not getattr(args, "quiet", False) else False)
+    classes = f", {facts['classes']} classes" if facts["classes"] else ""
+    print(f"{args.output}: {facts['rows']} rows of {facts['features']} features, "
+          f"{facts['task']}{classes}")
+    return 0
+
+
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
              "inspect": _inspect, "runs": _runs, "schema": _schema, "export": _export,
-             "sweep": _sweep, "diagnose": _diagnose}
+             "sweep": _sweep, "diagnose": _diagnose, "data": _data}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,9 @@
 """The run config: ``{"name", "data", "model", "train"}``, validated by Pydantic.
 
 ``data`` is a discriminated union on ``source`` (``sklearn``, ``npz``, ``csv``,
-``image_folder``, ``sin``) with the preprocessing options every source shares; ``model`` is
-either the ``Model.mlp`` builder's arguments (``hidden`` widths, with the input and output
-widths taken from the data, or explicit ``layer_sizes``) or a full ``Model`` spec
+``image_folder``, ``sin``, ``hdf5``) with the preprocessing options every source shares;
+``model`` is either the ``Model.mlp`` builder's arguments (``hidden`` widths, with the input
+and output widths taken from the data, or explicit ``layer_sizes``) or a full ``Model`` spec
 (``modules``); ``train`` is a ``BasicRoutinizer``. ``mlp schema`` prints the JSON Schema.
 
 Reading a config never allocates weights: a full ``Model`` spec is validated as a spec
@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
     PositiveInt,
     StringConstraints,
     model_validator,
@@ -34,6 +35,7 @@ from mlp.model import Model, NonlinearityKind, Normalization
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
 from preprocess import Data
+from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 
 
 class ConfigError(MLPError):
@@ -90,6 +92,8 @@ class NpzSource(Preprocessing):
     path: Path
     x_key: str = "X"
     y_key: str = "y"
+    max_bytes: PositiveInt = Field(default=DEFAULT_LIMITS.max_bytes,
+                                   description="array bytes the archive may declare")
 
 
 class CsvSource(Preprocessing):
@@ -97,12 +101,20 @@ class CsvSource(Preprocessing):
     path: Path
     target: int | str = -1
     delimiter: str = ","
+    max_rows: PositiveInt = Field(default=DEFAULT_LIMITS.max_rows,
+                                  description="rows the file may have (a header counts)")
+    max_line_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_line_chars,
+                                        description="characters one line may have")
+    max_field_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_field_chars,
+                                         description="characters one field may have")
 
 
 class ImageFolderSource(Preprocessing):
     source: Literal["image_folder"] = "image_folder"
     root: Path
     normalize: Literal["zscore", "minmax"] | None = None
+    max_pixels: PositiveInt = Field(default=DEFAULT_LIMITS.max_pixels,
+                                    description="pixels the first image may declare")
 
 
 class SinSource(Preprocessing):
@@ -117,8 +129,34 @@ class SinSource(Preprocessing):
     normalize: Literal["zscore", "minmax"] | None = None
 
 
+class HDF5Source(Preprocessing):
+    """Datasets of an HDF5 data file read in place (``Data.from_hdf5``): training batches
+    come from disk; the validation and test splits are datasets (``x_val``/``y_val``...,
+    by default a ``Data.save`` file's own) or row ranges ``[start, stop)`` of ``x``/``y``.
+    ``validation_fraction`` and ``test_fraction`` are not available (they would need the
+    rows in memory)."""
+
+    source: Literal["hdf5"] = "hdf5"
+    path: Path
+    x: str = "X_train"
+    y: str = "y_train"
+    w: str | None = None
+    x_val: str | None = None
+    y_val: str | None = None
+    x_test: str | None = None
+    y_test: str | None = None
+    val_rows: tuple[NonNegativeInt, PositiveInt] | None = None
+    test_rows: tuple[NonNegativeInt, PositiveInt] | None = None
+    block_rows: PositiveInt | None = Field(
+        default=None, description="rows of a shuffled block (default: the file's chunk)")
+    buffer_rows: PositiveInt | None = Field(
+        default=None, description="rows of the shuffle buffer (default: 32 MiB of features)")
+    validation_fraction: None = None
+    test_fraction: None = None
+
+
 DataConfig = Annotated[
-    SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource,
+    SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource | HDF5Source,
     Field(discriminator="source"),
 ]
 
@@ -268,20 +306,30 @@ def read_run_config(folder: RunFolder) -> RunConfig:
 
 
 def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource
-              ) -> Data:
+              | HDF5Source) -> Data:
     """Load and preprocess the data a config describes (deterministic for a given config)."""
-    if isinstance(config, SklearnSource):
+    if isinstance(config, HDF5Source):
+        data = Data.from_hdf5(config.path, config.x, config.y, config.w, x_val=config.x_val,
+                              y_val=config.y_val, x_test=config.x_test, y_test=config.y_test,
+                              val_rows=config.val_rows, test_rows=config.test_rows,
+                              task=config.task, block_rows=config.block_rows,
+                              buffer_rows=config.buffer_rows)
+    elif isinstance(config, SklearnSource):
         data = Data.from_sklearn(config.name, test_fraction=config.test_fraction,
                                  seed=config.split_seed)
     else:
         if isinstance(config, NpzSource):
             data = Data.from_npz(config.path, x_key=config.x_key, y_key=config.y_key,
-                                 task=config.task)
+                                 task=config.task,
+                                 limits=ReadLimits(max_bytes=config.max_bytes))
         elif isinstance(config, CsvSource):
+            limits = ReadLimits(max_rows=config.max_rows, max_line_chars=config.max_line_chars,
+                                max_field_chars=config.max_field_chars)
             data = Data.from_csv(config.path, target=config.target,
-                                 delimiter=config.delimiter, task=config.task)
+                                 delimiter=config.delimiter, task=config.task, limits=limits)
         elif isinstance(config, ImageFolderSource):
-            data = Data.from_image_folder(config.root)
+            data = Data.from_image_folder(config.root,
+                                          limits=ReadLimits(max_pixels=config.max_pixels))
         else:
             data = Data.sin(n_train=config.n_train, n_val=config.n_val, noise=config.noise,
                             interval=config.interval, frequency=config.frequency,

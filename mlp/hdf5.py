@@ -20,6 +20,7 @@ Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) bo
 from __future__ import annotations
 
 import io
+import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 
 from mlp import atomic
 from mlp.errors import MLPError
+from mlp.regular_files import kind_of
 
 CHECKSUM = {"fletcher32": True}
 #: HDF5 1.10 object formats: checksummed metadata (version-2 object headers), compact chunk
@@ -166,7 +168,9 @@ class SafeReader:
     def __init__(self, path: str | Path, error: type[MLPError]) -> None:
         self.path, self.error = Path(path), error
         if not self.path.is_file():
-            raise self.fail("no such file")
+            exists = self.path.exists()
+            raise self.fail(f"expected a regular file, found "
+                            f"{kind_of(self.path.stat().st_mode)}" if exists else "no such file")
         try:
             self.file = h5py.File(self.path, "r", locking=False)
         except BlockingIOError as exc:
@@ -278,10 +282,10 @@ class SafeReader:
             raise self.fail(f"{what} {name!r} is missing or unreadable ({reason(exc)})") \
                 from exc
 
-    def dataset(self, name: str, shape: tuple[int, ...] | None = None,
-                kinds: str = "f", ndim: int | None = None) -> np.ndarray:
-        """The whole dataset ``name``, checked for the checksum filter alone, ``shape`` (or
-        ``ndim``) and dtype kind, read eagerly so the checksum is verified here."""
+    def _checked(self, name: str, shape: tuple[int, ...] | None, kinds: str,
+                 ndim: int | None) -> h5py.Dataset:
+        """Dataset ``name``, checked for the checksum filter alone, ``shape`` (or ``ndim``)
+        and dtype kind."""
         item = self.node(name, "dataset")
         if not isinstance(item, h5py.Dataset):
             raise self.fail(f"{name!r} is not a dataset")
@@ -299,11 +303,23 @@ class SafeReader:
                             f"{item.shape}")
         if item.dtype.kind not in kinds:
             raise self.fail(f"dataset {name!r} has dtype {item.dtype}, expected kind {kinds!r}")
+        return item
+
+    def dataset(self, name: str, shape: tuple[int, ...] | None = None,
+                kinds: str = "f", ndim: int | None = None) -> np.ndarray:
+        """The whole dataset ``name``, checked as ``rows`` checks it, read eagerly so the
+        checksum is verified here."""
+        item = self._checked(name, shape, kinds, ndim)
         try:
             return item[()]
         except OSError as exc:
             raise self.fail(f"dataset {name!r} cannot be read, its checksum or storage is "
                             f"corrupt ({reason(exc)})") from exc
+
+    def rows(self, name: str, kinds: str = "f", ndim: int | None = None) -> Rows:
+        """Dataset ``name`` (checked for the checksum filter alone, ``ndim`` and dtype kind)
+        left on disk, to be read a range of rows at a time (``Rows``)."""
+        return Rows(self, name, self._checked(name, None, kinds, ndim))
 
     def classes(self, name: str = "classes") -> np.ndarray:
         """Class labels stored by ``encode_classes`` in dataset ``name`` (attribute ``kind``)."""
@@ -322,3 +338,111 @@ class SafeReader:
             raise self.fail(f"attribute 'image_shape' should be two positive integers, "
                             f"found {value.tolist()}")
         return int(value[0]), int(value[1])
+
+
+class Rows:
+    """A dataset of an open ``SafeReader`` read in place, a range of rows at a time: its
+    ``shape``, ``dtype`` and ``chunk_rows`` (rows per stored chunk; a read aligned to chunks
+    decompresses and checks each chunk once). Reads verify the fletcher32 checksum of every
+    chunk they touch; a failure is the reader's error naming the dataset and the rows."""
+
+    def __init__(self, reader: SafeReader, name: str, item: h5py.Dataset) -> None:
+        self.reader, self.name, self._item = reader, name, item
+        self.shape: tuple[int, ...] = tuple(item.shape)
+        self.dtype = item.dtype
+        self.chunk_rows = int(item.chunks[0]) if item.chunks else max(1, self.shape[0])
+
+    def read(self, start: int, stop: int, out: np.ndarray) -> None:
+        """Rows ``[start, stop)`` into ``out`` (``(stop - start, ...)``, C-contiguous; HDF5
+        converts to ``out``'s dtype)."""
+        try:
+            self._item.read_direct(out, np.s_[start:stop], np.s_[0:stop - start])
+        except (OSError, ValueError, TypeError) as exc:
+            raise self.reader.fail(f"dataset {self.name!r} rows {start}-{stop - 1} cannot be "
+                                   f"read, its checksum or storage is corrupt "
+                                   f"({reason(exc)})") from exc
+
+
+def chunk_rows(row_bytes: int, n_rows: int, target: int = 1 << 20) -> int:
+    """Rows per chunk for rows of ``row_bytes``: the largest power of two whose chunk is at
+    most ``target`` bytes (1 MiB: HDF5's default chunk cache per dataset), at most
+    ``n_rows``."""
+    rows = 1
+    while rows * 2 * row_bytes <= target and rows * 2 <= max(1, n_rows):
+        rows *= 2
+    return rows
+
+
+def row_bytes(array: np.ndarray) -> int:
+    """Bytes of one row (the first axis) of ``array``."""
+    return array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
+
+
+def create_rows(node: h5py.Group, name: str, array: np.ndarray,
+                rows: int | None = None) -> h5py.Dataset:
+    """``create`` with the data-file layout: chunks of ``rows`` whole rows (by default
+    ``chunk_rows``; the targets and weights of a split take the rows of its features, so one
+    block of rows touches one chunk of each)."""
+    if array.ndim == 0 or array.shape[0] == 0:
+        return create(node, name, array)
+    rows = chunk_rows(row_bytes(array), array.shape[0]) if rows is None else rows
+    chunks = (min(rows, array.shape[0]), *array.shape[1:])
+    return node.create_dataset(name, data=array, chunks=chunks, **CHECKSUM)
+
+
+class StreamWriter:
+    """An HDF5 file written incrementally to a temporary file beside ``path`` and renamed
+    over it on ``commit`` (``mlp.atomic``'s rules), so a data file larger than memory can be
+    built block by block: ``append`` grows a chunked, checksummed dataset by rows.
+    Use as a context manager: leaving it by an exception removes the temporary file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.temp = atomic.temp_path(self.path)
+        self.file = h5py.File(self.temp, "w", libver=LIBVER, locking=False)
+
+    def __enter__(self) -> StreamWriter:
+        return self
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is not None or self.file.id.valid:
+            self.abort()
+
+    def append(self, name: str, block: np.ndarray, rows: int | None = None) -> None:
+        """Rows ``block (B, ...)`` added at the end of dataset ``name``, created by the first
+        block with chunks of ``rows`` rows (by default ``chunk_rows``: about 1 MiB)."""
+        if name not in self.file:
+            rows = chunk_rows(row_bytes(block), 1 << 30) if rows is None else rows
+            chunks = (rows, *block.shape[1:])
+            self.file.create_dataset(name, shape=(0, *block.shape[1:]), dtype=block.dtype,
+                                     maxshape=(None, *block.shape[1:]), chunks=chunks,
+                                     **CHECKSUM)
+        dataset = self.file[name]
+        start = dataset.shape[0]
+        dataset.resize(start + block.shape[0], axis=0)
+        dataset[start:] = block
+
+    def rows_per_chunk(self, name: str) -> int:
+        """Rows in a chunk of dataset ``name`` (written by ``append``)."""
+        return int(self.file[name].chunks[0])
+
+    def write(self, fill: Callable[[h5py.File], None]) -> None:
+        """``fill(file)``: attributes and small datasets, as ``write_atomically``'s."""
+        fill(self.file)
+
+    def commit(self) -> Path:
+        """Close the file, make it durable and put it at ``path``."""
+        self.file.close()
+        fd = os.open(self.temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(self.temp, self.path)
+        atomic.fsync_folder(self.path.parent)
+        return self.path
+
+    def abort(self) -> None:
+        if self.file.id.valid:
+            self.file.close()
+        self.temp.unlink(missing_ok=True)

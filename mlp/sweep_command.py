@@ -94,6 +94,9 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
         storage = open_storage(folder, url)
         study = open_study(config, storage)  # refuses a changed sweep
         if others.data_file is not None:
+            if getattr(data, "disk", None) is not None:
+                raise MLPError("a sweep on data read in place from HDF5 runs in one process: "
+                               "use --workers 1 (worker processes receive the data in memory)")
             data.save(others.data_file)  # atomic: a worker sees the whole file or none
         trial_seconds, training_seconds = _work(config, folder, study, storage, total, data,
                                                 others.processes, progress)

@@ -22,7 +22,11 @@ import numpy as np
 from mlp.arrays import all_finite
 from mlp.errors import DataError
 from mlp.normalizer import Method, Normalizer
-from preprocess import augment, data_file, loaders
+from preprocess import augment, data_file, disk_open, loaders
+from preprocess.block_batches import block_batches
+from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
+from preprocess.disk import DiskArray, DiskSplit
+from preprocess.streaming_stats import fit_streaming
 
 SPLITS = ("train", "val", "test")
 Task = Literal["auto", "classification", "regression"]
@@ -255,6 +259,20 @@ class Data:
             raise DataError(f"input_scale must be a positive number, found {input_scale!r}")
         self.input_scale: float | None = None if input_scale is None else float(input_scale)
 
+    disk: DiskSplit | None = None  # the training split, when it is read in place
+
+    def _in_memory(self, method: str) -> None:
+        if self.disk is not None:
+            raise DataError(f"{method} needs the training split in memory; it is read in "
+                            f"place from {self.disk.path} (choose val_rows/test_rows or "
+                            "datasets in Data.from_hdf5; mlp data convert writes splits)")
+
+    def _attach_disk(self, split: DiskSplit) -> None:
+        """Make ``split`` this Data's training split (``X_train``... become ``DiskArray``)."""
+        self.disk = split
+        self.X_train, self.y_train = DiskArray(split, "X"), DiskArray(split, "y")
+        self.w_train = None if split.w is None else DiskArray(split, "w")
+
     def _set_weights(self, w_train: Any, w_val: Any,
                      class_weight: str | dict[Any, float] | None) -> None:
         self.w_train = self.w_val = None
@@ -314,7 +332,9 @@ class Data:
     def fingerprint(self) -> dict[str, Any]:
         """``{"shape", "dtype", "sha256"}`` of the training split: the hash covers the shapes,
         dtypes and C-contiguous bytes of ``X_train`` and ``y_train`` (and ``w_train`` when
-        there are sample weights)."""
+        there are sample weights); for a split on disk, ``DiskSplit.fingerprint``."""
+        if self.disk is not None:
+            return self.disk.fingerprint()
         digest = hashlib.sha256()
         arrays = (self.X_train, self.y_train)
         if self.w_train is not None:
@@ -338,12 +358,16 @@ class Data:
             return self
         other = copy.copy(self)
         other.__dict__["_buffers"] = {}
+        if self.disk is not None:  # read as dtype from the file
+            other._attach_disk(self.disk.astype(dtype))
+            arrays = {n: a for n, a in arrays.items() if not n.endswith("_train")}
         for name, array in arrays.items():
             setattr(other, name, np.ascontiguousarray(array, dtype=dtype))
         return other
 
     def shuffle(self, seed: int) -> Data:
         """Shuffle the training split in place with ``default_rng(seed).permutation``."""
+        self._in_memory("shuffle")
         order = np.random.default_rng(seed).permutation(len(self))
         self.X_train, self.y_train = self.X_train[order], self.y_train[order]
         if self.w_train is not None:
@@ -372,6 +396,7 @@ class Data:
 
     def _split_off(self, split: str, fraction: float, stratify: bool, seed: int,
                    choose: Callable[..., np.ndarray] | None = None) -> Data:
+        self._in_memory(f"split_{split if split == 'test' else 'validation'}")
         if getattr(self, f"X_{split}") is not None:
             raise DataError(f"expected no {split} split yet, found one with "
                             f"{getattr(self, f'X_{split}').shape[0]} samples")
@@ -436,8 +461,13 @@ class Data:
         if self.normalizer is not None:
             raise DataError(f"expected raw data, found data already normalised with "
                             f"{self.normalizer.method!r}")
-        self.normalizer = Normalizer.fit(self.X_train, method, self.w_train)
-        for split in SPLITS:
+        if self.disk is not None:  # one pass over the file; applied to every block read
+            self.normalizer = fit_streaming(((X, w) for X, _, w in self.disk.blocks()),
+                                            self.n_features, method)
+            self.disk.apply(self.normalizer)
+        else:
+            self.normalizer = Normalizer.fit(self.X_train, method, self.w_train)
+        for split in SPLITS[self.disk is not None:]:
             X = getattr(self, f"X_{split}")
             if X is not None:
                 setattr(self, f"X_{split}", self.normalizer.apply(X))
@@ -447,6 +477,7 @@ class Data:
         """Training split ``(N, h*w)`` becomes ``(5N, h*w)``: the originals, then copies
         shifted up, down, left and right by ``pixels`` with zero fill (augment before
         normalising, so the fill is background); targets are repeated."""
+        self._in_memory("augment_shift")
         self.n_original_train = len(self)
         self.X_train = augment.shifted_copies(self.X_train, image_shape, pixels)
         self.y_train = np.tile(self.y_train, (5,) + (1,) * (self.y_train.ndim - 1))
@@ -482,6 +513,9 @@ class Data:
 
     def _batches(self, size: int, rng: np.random.Generator | None
                  ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        if self.disk is not None:
+            yield from block_batches(self.disk, size, rng)
+            return
         X, y, w = self.X_train, self.y_train, self.w_train
         n = X.shape[0]
         if rng is None and size == n:
@@ -525,27 +559,31 @@ class Data:
 
     @classmethod
     def from_npz(cls, path: str | Path, x_key: str = "X", y_key: str = "y",
-                 task: Task = "auto") -> Data:
+                 task: Task = "auto", limits: ReadLimits = DEFAULT_LIMITS) -> Data:
         """Arrays ``x_key``/``y_key`` of an ``.npz`` file (or ``X_train``, ``y_train``,
-        ``X_val``, ... when it has them), read without pickle; ``task`` as the constructor's."""
-        return cls(**loaders.load_npz(path, x_key, y_key), task=task)
+        ``X_val``, ... when it has them), read without pickle, its declared sizes checked
+        against the file and ``limits`` first; ``task`` as the constructor's."""
+        return cls(**loaders.load_npz(path, x_key, y_key, limits), task=task)
 
     @classmethod
     def from_csv(cls, path: str | Path, target: int | str = -1,
                  header: bool | Literal["auto"] = "auto", delimiter: str = ",",
-                 task: Task = "auto") -> Data:
+                 task: Task = "auto", limits: ReadLimits = DEFAULT_LIMITS) -> Data:
         """Numeric feature columns and one ``target`` column (index or header name) of a CSV
         file; non-numeric targets are class labels (strings), integer targets class codes,
         other numbers regression targets ``(N, 1)`` unless ``task`` says otherwise. A header
-        row is detected (``header="auto"``: the first row is not numeric) or forced."""
-        return cls(**loaders.load_csv(path, target, header, delimiter, task))
+        row is detected (``header="auto"``: the first row is not numeric) or forced. Read in
+        blocks under ``limits`` (rows, line and field lengths; ``ReadLimits``)."""
+        return cls(**loaders.load_csv(path, target, header, delimiter, task, limits))
 
     @classmethod
     def from_image_folder(cls, root: str | Path,
-                          image_shape: Sequence[int] | None = None) -> Data:
+                          image_shape: Sequence[int] | None = None,
+                          limits: ReadLimits = DEFAULT_LIMITS) -> Data:
         """Images ``root/<label>/*.bmp|png|jpg`` as grey-scale float32 rows in [0, 1]; every
-        image must have ``image_shape`` (height, width), by default the first one's."""
-        return cls(**loaders.load_image_folder(root, image_shape))
+        image must have ``image_shape`` (height, width), by default the first one's (at most
+        ``limits.max_pixels``), which is checked in its header before it is decoded."""
+        return cls(**loaders.load_image_folder(root, image_shape, limits))
 
     @classmethod
     def from_sklearn(cls, name: str, test_fraction: float = 0.25, seed: int = 0) -> Data:
@@ -562,9 +600,38 @@ class Data:
         noiseless grid of ``n_val`` validation points spanning the interval."""
         return cls(**loaders.make_sin(n_train, n_val, noise, interval, frequency, seed))
 
+    @classmethod
+    def from_hdf5(cls, path: str | Path, x: str = "X_train", y: str = "y_train",
+                  w: str | None = None, *, x_val: str | None = None, y_val: str | None = None,
+                  x_test: str | None = None, y_test: str | None = None,
+                  val_rows: Sequence[int] | None = None, test_rows: Sequence[int] | None = None,
+                  task: Task = "auto", block_rows: int | None = None,
+                  buffer_rows: int | None = None) -> Data:
+        """Datasets ``x (N, D)``, ``y`` and optional weights ``w (N,)`` of an HDF5 file,
+        read in place: training reads batches from disk (shuffled by blocks of
+        ``block_rows`` rows within buffers of ``buffer_rows``: ``preprocess.block_batches``)
+        while validation and test splits (datasets, or ``[start, stop)`` row ranges of
+        ``x``/``y`` left out of training) are read into memory. The file's layout and
+        defaults are ``preprocess.disk_open``'s; ``normalize`` is one pass over the file."""
+        split, arguments = disk_open.open_split(
+            path, x, y, w, x_val, y_val, x_test, y_test, val_rows, test_rows, task,
+            block_rows, buffer_rows)
+        held = {k: arguments.pop(k) for k in ("X_val", "y_val", "X_test", "y_test")
+                if k in arguments}
+        normalizer, classes = arguments.pop("normalizer"), arguments.pop("classes")
+        # the constructor validates the splits held in memory; two placeholder rows stand
+        # for the training split until the one on disk replaces them
+        placeholder = (np.zeros((2, split.n_features)),
+                       classes[:2] if classes is not None else np.zeros((2, *split.y_shape)))
+        data = cls(*placeholder, **held, classes=classes, **arguments)
+        data._attach_disk(split)
+        data.normalizer = normalizer
+        return data
+
     def save(self, path: str | Path) -> Path:
         """Write every split, the classes, the normaliser, ``task`` and ``image_shape`` to an
         HDF5 file (``fletcher32`` on every dataset, no pickle); returns the path."""
+        self._in_memory("save")
         return data_file.write(path, self)
 
     @classmethod

@@ -1,11 +1,14 @@
 """The data file format of ``Data.save`` / ``Data.load``: one HDF5 file under the rules of
 ``mlp.hdf5`` (atomic write, fletcher32 on every dataset, text in checksummed attributes,
-and the same link, filter and size checks on reading as a checkpoint gets).
+and the same link, filter and size checks on reading as a checkpoint gets). ``mlp data
+convert`` writes the same layout block by block, and ``Data.from_hdf5`` reads it in place.
 
 Layout::
 
     /                  attrs: format "mlp-data", task, image_shape, input_scale
-    /X_train, /y_train, /X_val, ...   the splits (class labels stored as int64 codes)
+    /X_train, /y_train, /X_val, ...   the splits (class labels stored as int64 codes),
+                       chunked by rows: a chunk of X_* is at most 1 MiB (a power of two
+                       of rows), and y_*, w_* use the rows of their X_*'s chunks
     /w_train, /w_val   sample weights (when the data have them)
     /classes           attrs: kind
     /normalizer/offset|scale          attrs: method
@@ -33,19 +36,13 @@ def write(path: str | Path, data: Any) -> Path:
     ``image_shape`` and ``input_scale``. ``OSError`` when the file cannot be written."""
 
     def fill(file: Any) -> None:
-        hdf5.set_text(file, "format", FORMAT)
-        hdf5.set_text(file, "task", data.task)
-        if data.image_shape is not None:
-            file.attrs["image_shape"] = np.array(data.image_shape, dtype=np.int64)
-        if data.input_scale is not None:
-            file.attrs["input_scale"] = np.float64(data.input_scale)
+        write_facts(file, data.task, data.classes, data.image_shape, data.input_scale)
         for key in SPLIT_KEYS + WEIGHT_KEYS:
             array = getattr(data, key, None)
             if array is not None:
-                hdf5.create(file, key, array)
-        if data.classes is not None:
-            kind, array = hdf5.encode_classes(data.classes)
-            hdf5.set_text(hdf5.create(file, "classes", array), "kind", kind)
+                features = getattr(data, f"X_{key.partition('_')[2]}")
+                hdf5.create_rows(file, key, array,
+                                 hdf5.chunk_rows(hdf5.row_bytes(features), features.shape[0]))
         if data.normalizer is not None:
             group = file.create_group("normalizer")
             hdf5.set_text(group, "method", data.normalizer.method)
@@ -53,6 +50,20 @@ def write(path: str | Path, data: Any) -> Path:
                 hdf5.create(group, name, array)
 
     return hdf5.write_atomically(path, fill)
+
+
+def write_facts(file: Any, task: str, classes: np.ndarray | None,
+                image_shape: tuple[int, int] | None, input_scale: float | None) -> None:
+    """The root attributes of the layout and the ``classes`` dataset, in an open file."""
+    hdf5.set_text(file, "format", FORMAT)
+    hdf5.set_text(file, "task", task)
+    if image_shape is not None:
+        file.attrs["image_shape"] = np.array(image_shape, dtype=np.int64)
+    if input_scale is not None:
+        file.attrs["input_scale"] = np.float64(input_scale)
+    if classes is not None:
+        kind, array = hdf5.encode_classes(classes)
+        hdf5.set_text(hdf5.create(file, "classes", array), "kind", kind)
 
 
 def read(path: str | Path) -> tuple[dict[str, Any], np.ndarray | None, Normalizer | None]:

@@ -1,14 +1,16 @@
 """Loaders behind ``Data.from_*``, and raw inputs for prediction.
 
 Each loader returns the keyword arguments of ``Data(...)`` (arrays, ``task``,
-``image_shape``, ``input_scale``) and never builds a ``Data`` itself. No pickle anywhere:
-``.npz`` and ``.npy`` files are read with ``allow_pickle=False``.
+``image_shape``, ``input_scale``) and never builds a ``Data`` itself. Files are read through
+``preprocess.bounded``: sizes checked against the file and ``ReadLimits`` before anything is
+allocated, non-regular files refused, no pickle anywhere.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ import numpy as np
 
 from mlp.arrays import all_finite
 from mlp.errors import DataError
+from preprocess import bounded
+from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 
 #: what a loader returns: keyword arguments of ``Data(...)``
 DataArguments = dict[str, Any]
@@ -25,15 +29,12 @@ SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer")
 SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 
-def load_npz(path: str | Path, x_key: str, y_key: str) -> DataArguments:
+def load_npz(path: str | Path, x_key: str, y_key: str,
+             limits: ReadLimits = DEFAULT_LIMITS) -> DataArguments:
     """The arrays ``x_key``/``y_key``, or ``X_train``/``y_train`` (and the ``_val``,
-    ``_test`` pairs) when the archive has ``X_train``."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: expected an .npz archive of plain arrays (no pickle), "
-                        f"found an unreadable file ({exc})") from exc
+    ``_test`` pairs) when the archive has ``X_train``; sizes checked before reading
+    (``bounded.read_npz``)."""
+    arrays = bounded.read_npz(path, limits)
     if "X_train" in arrays:
         return {key: arrays.get(key) for key in SPLIT_KEYS}
     if x_key not in arrays or y_key not in arrays:
@@ -70,15 +71,18 @@ def _target_column(path: Path, target: int | str, names: list[str] | None, width
     return target % width
 
 
-def _csv_targets(path: Path, labels: list[str], task: str) -> np.ndarray:
-    """Strings stay class labels; integral numbers become int64 codes and other numbers
-    ``(N, 1)`` float64 regression targets, unless ``task`` asks otherwise."""
-    if not all(map(_is_number, labels)):
+def csv_targets(path: Path, labels: np.ndarray, task: str) -> np.ndarray:
+    """Texts ``(N,)`` of a target column: strings stay class labels; integral numbers become
+    int64 codes and other numbers ``(N, 1)`` float64 regression targets, unless ``task``
+    asks otherwise."""
+    try:
+        values = labels.astype(np.float64)
+    except ValueError:
         if task == "regression":
-            bad = next(v for v in labels if not _is_number(v))
-            raise DataError(f"{path}: regression needs numeric targets, found {bad!r}")
-        return np.array(labels)
-    values = np.array([float(v) for v in labels])
+            bad = next(v for v in labels.tolist() if not _is_number(v))
+            raise DataError(f"{path}: regression needs numeric targets, found {bad!r}") \
+                from None
+        return labels
     integral = bool(np.all(np.isfinite(values) & (values == np.round(values))
                            & (np.abs(values) < 2.0**53)))
     if task == "regression" or (task == "auto" and not integral):
@@ -86,79 +90,132 @@ def _csv_targets(path: Path, labels: list[str], task: str) -> np.ndarray:
     return values.astype(np.int64) if integral else values
 
 
-def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter: str,
-             task: str) -> DataArguments:
-    """A CSV file's numeric feature columns and one ``target`` column (index or
-    header name); ``header="auto"`` detects a header row (always one for a named target)."""
+def csv_blocks(path: str | Path, target: int | str, header: bool | str, delimiter: str,
+               limits: ReadLimits = DEFAULT_LIMITS
+               ) -> tuple[list[str] | None, Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """The header names (None without a header) and the blocks ``(features (B, D) float64,
+    target texts (B,))`` of a CSV file, read ``bounded.BLOCK_ROWS`` lines at a time under
+    ``limits``; ``header="auto"`` detects a header row (always one for a named target)."""
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = [[cell.strip() for cell in row]
-                    for row in csv.reader(handle, delimiter=delimiter) if row]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: expected a readable UTF-8 CSV file ({exc})") from exc
-    if not rows:
+    blocks = bounded.csv_lines(path, limits)
+    first, lines = next(blocks, (1, []))
+    head = list(itertools.islice(_rows(path, first, lines, delimiter, limits), 2))
+    if not head:
         raise DataError(f"{path}: expected rows of comma-separated values, found an empty file")
     if header == "auto":
-        header = isinstance(target, str) or _has_header(rows)
-    names = rows.pop(0) if header else None
-    if not rows:
+        header = isinstance(target, str) or _has_header([row for _, row in head])
+    names = None
+    if header:
+        (number, names), head = head[0], head[1:]
+        lines, first = lines[number - first + 1:], number + 1
+    if not head:
         raise DataError(f"{path}: expected data rows after the header, found none")
-    width = len(names if names is not None else rows[0])
+    width = len(names if names is not None else head[0][1])
     column = _target_column(path, target, names, width)
-    features = np.empty((len(rows), width - 1), dtype=np.float64)
-    first = 2 if names is not None else 1
-    for number, row in enumerate(rows, start=first):
-        if len(row) != width:
-            raise DataError(f"{path}: line {number}: expected {width} fields, found {len(row)}")
-        cells = row[:column] + row[column + 1:]
-        try:
-            features[number - first] = [float(cell) for cell in cells]
-        except ValueError as exc:
-            raise DataError(f"{path}: line {number}: expected numeric features, found "
-                            f"{cells}") from exc
-    labels = [row[column] for row in rows]
-    return {"X_train": features, "y_train": _csv_targets(path, labels, task), "task": task}
+    parse = _Parser(path, width, column, delimiter, limits)
+    return names, (parse(number, block) for number, block in
+                   itertools.chain([(first, lines)], blocks))
 
 
-def read_image(path: Path) -> np.ndarray:
-    """A grey-scale (Pillow mode ``L``) image as float32 ``(height, width)`` in [0, 1]."""
-    from PIL import Image, UnidentifiedImageError
-
+def _rows(path: Path, first: int, lines: list[str], delimiter: str, limits: ReadLimits
+          ) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, stripped fields)`` of the non-empty rows of ``lines``."""
+    previous = csv.field_size_limit(limits.max_field_chars)
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("L"), dtype=np.float32)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"{path}: expected a readable image, found an unreadable file "
-                        f"({exc})") from exc
-    return pixels / np.float32(255.0)
+        for row in reader:
+            if row:
+                yield first + reader.line_num - 1, [cell.strip() for cell in row]
+    except csv.Error as exc:
+        raise DataError(f"{path}: line {first + reader.line_num - 1}: {exc} (raise "
+                        f"max_field_chars, now {limits.max_field_chars}, for longer "
+                        "fields)") from exc
+    finally:
+        csv.field_size_limit(previous)
+
+
+class _Parser:
+    """One block of CSV lines to ``(features (B, D) float64, target texts (B,))``: NumPy's C
+    parser when no line is quoted, longer than a field may be or of another width; else
+    (and to name a bad line) the ``csv`` module, row by row."""
+
+    def __init__(self, path: Path, width: int, column: int, delimiter: str,
+                 limits: ReadLimits) -> None:
+        self.path, self.width, self.column = path, width, column
+        self.delimiter, self.limits = delimiter, limits
+        self.features = [i for i in range(width) if i != column]
+
+    def __call__(self, first: int, lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        fast = self._fast(lines)
+        if fast is not None:
+            return fast
+        block = list(_rows(self.path, first, lines, self.delimiter, self.limits))
+        for number, row in block:
+            if len(row) != self.width:
+                raise DataError(f"{self.path}: line {number}: expected {self.width} fields, "
+                                f"found {len(row)}")
+        numbers = [number for number, _ in block]
+        cells = np.array([row for _, row in block], dtype=str).reshape(len(block), self.width)
+        features = bounded.numbers(self.path, numbers, np.delete(cells, self.column, axis=1))
+        return features, cells[:, self.column]
+
+    def _fast(self, lines: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        rows = [line for line in lines if not line.isspace()]
+        if not rows or any('"' in line or len(line) > self.limits.max_field_chars
+                           or line.count(self.delimiter) != self.width - 1 for line in rows):
+            return None
+        options = {"delimiter": self.delimiter, "comments": None, "quotechar": None}
+        try:
+            features = np.loadtxt(rows, dtype=np.float64, usecols=self.features, ndmin=2,
+                                  **options)
+            labels = np.loadtxt(rows, dtype=str, usecols=[self.column], ndmin=1, **options)
+        except ValueError:
+            return None
+        if not np.isfinite(features).all():
+            return None  # the row-by-row path names the line
+        return features, np.char.strip(labels)
+
+
+def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter: str,
+             task: str, limits: ReadLimits = DEFAULT_LIMITS) -> DataArguments:
+    """A CSV file's numeric feature columns and one ``target`` column (index or header
+    name), read in blocks under ``limits`` (``csv_blocks``)."""
+    _, blocks = csv_blocks(path, target, header, delimiter, limits)
+    features, labels = zip(*blocks, strict=True)
+    return {"X_train": np.concatenate(features),
+            "y_train": csv_targets(Path(path), np.concatenate(labels), task), "task": task}
+
+
+def read_image(path: Path, shape: Sequence[int] | None = None,
+               limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
+    """A grey-scale image as float32 ``(height, width)`` in [0, 1], its declared size checked
+    against ``shape`` or ``limits.max_pixels`` before decoding (``bounded.read_image``)."""
+    return bounded.read_image(path, None if shape is None else tuple(int(s) for s in shape),
+                              limits, like)
 
 
 def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _stack_images(files: list[Path], shape: Sequence[int] | None
-                  ) -> tuple[np.ndarray, tuple[int, int]]:
+def _stack_images(files: list[Path], shape: Sequence[int] | None,
+                  limits: ReadLimits = DEFAULT_LIMITS) -> tuple[np.ndarray, tuple[int, int]]:
     """``(len(files), h*w)`` float32 rows of images that all have ``shape`` (height, width),
-    by default the first image's; returns the rows and the shape."""
-    first = read_image(files[0])
-    expected = first.shape if shape is None else tuple(int(s) for s in shape)
-    source = f"the first image {files[0]}" if shape is None else "image_shape"
+    by default the first image's (within ``limits.max_pixels``); every image's declared
+    size is checked before it is decoded. Returns the rows and the shape."""
+    first = read_image(files[0], shape, limits)
+    expected = first.shape
+    like = f"the first image {files[0]}" if shape is None else "image_shape"
     X = np.empty((len(files), first.size), dtype=np.float32)
     for row, path in enumerate(files):
-        image = first if row == 0 else read_image(path)
-        if image.shape != expected:
-            raise DataError(f"{path}: expected an image of {expected[0]}x{expected[1]} "
-                            f"(height x width) like {source}, found "
-                            f"{image.shape[0]}x{image.shape[1]}")
+        image = first if row == 0 else read_image(path, expected, limits, like)
         X[row] = image.reshape(-1)
     return X, expected
 
 
-def load_image_folder(root: str | Path, image_shape: Sequence[int] | None) -> DataArguments:
-    """``root/<label>/*.bmp|png|jpg`` as grey-scale [0, 1] float32 rows flattened row-major,
-    labelled by sub-folder name; folders and files sorted by name."""
+def image_files_of(root: str | Path) -> tuple[list[Path], list[str]]:
+    """The image files ``root/<label>/*.bmp|png|jpg`` (folders and files sorted by name)
+    and the label (sub-folder name) of each."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: expected a folder with one sub-folder of images per label, "
@@ -172,7 +229,15 @@ def load_image_folder(root: str | Path, image_shape: Sequence[int] | None) -> Da
     if not files:
         raise DataError(f"{root}: expected images ({', '.join(IMAGE_SUFFIXES)}) in <label>/ "
                         "sub-folders, found none")
-    X, shape = _stack_images(files, image_shape)
+    return files, labels
+
+
+def load_image_folder(root: str | Path, image_shape: Sequence[int] | None,
+                      limits: ReadLimits = DEFAULT_LIMITS) -> DataArguments:
+    """``root/<label>/*.bmp|png|jpg`` as grey-scale [0, 1] float32 rows flattened row-major,
+    labelled by sub-folder name; folders and files sorted by name."""
+    files, labels = image_files_of(root)
+    X, shape = _stack_images(files, image_shape, limits)
     return {"X_train": X, "y_train": np.array(labels), "task": "classification",
             "image_shape": shape, "input_scale": 1.0}
 
@@ -294,21 +359,12 @@ def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None =
     return X
 
 
-def _read_array(path: Path) -> np.ndarray:
-    """The array of one ``.npy`` file or the numbers of one ``.csv`` file."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such input file")
+def _read_array(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
+    """The array of one ``.npy`` file or the numbers of one ``.csv`` file, sizes checked
+    before reading (``bounded``)."""
     if path.suffix.lower() == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: expected a .npy array without pickle, found an "
-                            f"unreadable file ({exc})") from exc
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: expected a readable UTF-8 CSV file ({exc})") from exc
+        return bounded.read_npy(path, limits)
+    rows = [row for _, row in bounded.csv_rows(path, ",", limits)]
     if rows and not all(map(_is_number, rows[0])):
         rows = rows[1:]
     widths = sorted({len(row) for row in rows})

@@ -1,0 +1,60 @@
+"""Opening an input file that must be a regular file, without ever blocking on one that is not.
+
+A data path may name a FIFO (whose ``open`` blocks until a writer comes), a device such as
+``/dev/zero`` (an endless stream) or a socket. Every reader of user inputs opens through
+``open_regular``: the file is opened with ``O_NONBLOCK`` (so opening a FIFO returns at once),
+``fstat`` of the open descriptor (not of the name, which could be swapped in between) must say
+it is a regular file, and only then is the descriptor handed over as a binary file object in
+blocking mode. Anything else is the caller's error class naming the path and what it is.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+from mlp.errors import MLPError
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def kind_of(mode: int) -> str:
+    """What ``st_mode`` says a file is, in words (``"a regular file"``, ``"a FIFO ..."``)."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path: str | Path, error: type[MLPError]) -> BinaryIO:
+    """``path`` opened for binary reading; ``error`` naming the path when it does not exist,
+    cannot be opened, or is not a regular file (FIFOs, devices, sockets, folders)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as exc:
+        raise error(f"{path}: no such input file") from exc
+    except OSError as exc:
+        raise error(f"{path}: cannot be opened ({exc.strerror or exc})") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(f"{path}: expected a regular file, found {kind_of(mode)}; "
+                        "streams and devices are not read as data")
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_regular(path: str | Path, error: type[MLPError]) -> int:
+    """The size in bytes of ``path`` after ``open_regular``'s checks (the file is closed
+    again); for readers such as HDF5 that open the path themselves."""
+    with open_regular(path, error) as handle:
+        return os.fstat(handle.fileno()).st_size

@@ -1,0 +1,313 @@
+"""Reading user files with sizes checked before anything is allocated.
+
+Every reader opens through ``mlp.regular_files.open_regular`` (FIFOs, devices and sockets are
+refused by name, and opening one never blocks), then compares what a file declares with what
+it holds and with ``ReadLimits``:
+
+- ``.npy``: the header's shape times its item size must fit in the bytes after the header
+  (a 100-byte file declaring 4e11 floats is refused before any allocation); object arrays
+  are refused (they would need pickle).
+- ``.npz``: each member's ``.npy`` header against the member's uncompressed size in the zip
+  directory, and their sum against ``max_bytes`` (a compressed archive can declare far more
+  than it occupies); members are read into arrays of the declared size, never beyond.
+- CSV: lines are read one at a time with a length limit (``max_line_chars``), fields with
+  ``max_field_chars`` and rows with ``max_rows``, in blocks of ``BLOCK_ROWS`` rows.
+- images: the size in the header (Pillow reads it without decoding) against the expected
+  ``(height, width)`` or ``max_pixels``, before the pixels are decoded; Pillow's own
+  decompression-bomb checks become errors too.
+
+Every refusal is one ``DataError`` line naming the file and the limit, and how to raise it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from mlp.errors import DataError
+from mlp.regular_files import open_regular
+
+#: CSV rows parsed at a time (bounds the text a block holds)
+BLOCK_ROWS = 65536
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """The limits every loader checks; raise one by passing ``ReadLimits(max_rows=...)``
+    (a loader's ``limits=`` argument, or the same names in a config's ``data``).
+
+    ``max_bytes``: bytes of arrays a ``.npy``/``.npz`` file may declare (default 16 GiB);
+    ``max_rows``: CSV data rows (default 100 million); ``max_line_chars`` and
+    ``max_field_chars``: characters in one CSV line (1 MiB) and one field (128 Ki, the
+    ``csv`` module's default); ``max_pixels``: pixels of one image whose shape is not
+    otherwise known (default 4096 x 4096)."""
+
+    max_bytes: int = 16 << 30
+    max_rows: int = 100_000_000
+    max_line_chars: int = 1 << 20
+    max_field_chars: int = 131072
+    max_pixels: int = 4096 * 4096
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+# ------------------------------------------------------------------------------- .npy
+def npy_header(handle: BinaryIO, path: Path, where: str = ""
+                ) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of the ``.npy`` header at ``handle``'s position."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f"format version {version} (1.0 and 2.0 are read)")
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path}{where}: expected a .npy array, found an unreadable header "
+                        f"({exc})") from exc
+    if dtype.hasobject:
+        raise DataError(f"{path}{where}: expected an array of plain numbers, found dtype "
+                        f"{dtype} (no pickle: objects would need it)")
+    return tuple(int(s) for s in shape), bool(fortran), dtype
+
+
+def _declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return math.prod(shape) * dtype.itemsize
+
+
+def _fill(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
+          path: Path, where: str) -> np.ndarray:
+    """An array of ``shape`` read from ``handle`` into a buffer of exactly its size."""
+    flat = np.empty(math.prod(shape), dtype=dtype)
+    view, done = memoryview(flat).cast("B"), 0
+    while done < view.nbytes:
+        got = handle.readinto(view[done:])
+        if not got:
+            raise DataError(f"{path}{where}: truncated: the header declares "
+                            f"{view.nbytes} bytes, found {done}")
+        done += got
+    return flat.reshape(shape, order="F" if fortran else "C")
+
+
+def read_npy(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
+    """The array of a ``.npy`` file, its header checked against the file's size first."""
+    path = Path(path)
+    with open_regular(path, DataError) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        shape, fortran, dtype = npy_header(handle, path)
+        declared, held = _declared_bytes(shape, dtype), size - handle.tell()
+        if declared > held:
+            raise DataError(f"{path}: the header declares shape {shape} of {dtype} "
+                            f"({declared} bytes) but the file holds {held} bytes after it")
+        _check_bytes(declared, limits, path)
+        return _fill(handle, shape, fortran, dtype, path, "")
+
+
+def npy_header_of(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """``(shape, fortran_order, dtype, data offset)`` of a ``.npy`` file, checked against
+    its size (for readers that stream its rows)."""
+    path = Path(path)
+    with open_regular(path, DataError) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        shape, fortran, dtype = npy_header(handle, path)
+        offset = handle.tell()
+    if _declared_bytes(shape, dtype) > size - offset:
+        raise DataError(f"{path}: the header declares shape {shape} of {dtype} "
+                        f"({_declared_bytes(shape, dtype)} bytes) but the file holds "
+                        f"{size - offset} bytes after it")
+    return shape, fortran, dtype, offset
+
+
+def _check_bytes(declared: int, limits: ReadLimits, path: Path) -> None:
+    if declared > limits.max_bytes:
+        raise DataError(f"{path}: declares {declared} bytes of arrays, more than the limit of "
+                        f"{limits.max_bytes} (raise max_bytes, or convert the file with "
+                        "mlp data convert and train from HDF5)")
+
+
+# ------------------------------------------------------------------------------- .npz
+def read_npz(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive by name, every header checked against the zip
+    directory's uncompressed sizes, and their total against ``limits.max_bytes``."""
+    path = Path(path)
+    with open_regular(path, DataError) as handle:
+        try:
+            archive = zipfile.ZipFile(handle)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise DataError(f"{path}: expected an .npz archive of plain arrays (no pickle), "
+                            f"found an unreadable file ({exc})") from exc
+        with archive:
+            members = [i for i in archive.infolist() if not i.is_dir()]
+            _check_bytes(sum(i.file_size for i in members), limits, path)
+            return {_member_name(i): read_member(archive, i, path) for i in members}
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    return info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    where = f" (member {info.filename!r})"
+    try:
+        with archive.open(info) as member:
+            shape, fortran, dtype = npy_header(member, path, where)
+            declared = _declared_bytes(shape, dtype)
+            header_bytes = member.tell()
+            if declared > info.file_size - header_bytes:
+                raise DataError(f"{path}{where}: the header declares shape {shape} of {dtype} "
+                                f"({declared} bytes) but the member holds "
+                                f"{info.file_size - header_bytes} bytes after it")
+            return _fill(member, shape, fortran, dtype, path, where)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise DataError(f"{path}{where}: cannot be read ({exc})") from exc
+
+
+# -------------------------------------------------------------------------------- CSV
+def csv_rows(path: str | Path, delimiter: str = ",", limits: ReadLimits = DEFAULT_LIMITS
+             ) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, stripped fields)`` of every non-empty row of a UTF-8 CSV file, each
+    line read with a length limit, fields with ``max_field_chars`` and at most ``max_rows``
+    rows (a header counts as one)."""
+    path = Path(path)
+    handle = open_regular(path, DataError)
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+    previous = csv.field_size_limit(limits.max_field_chars)
+    try:
+        reader = csv.reader(_bounded_lines(text, path, limits.max_line_chars),
+                            delimiter=delimiter)
+        count = 0
+        for row in reader:
+            if not row:
+                continue
+            count += 1
+            if count > limits.max_rows:
+                raise DataError(f"{path}: more than {limits.max_rows} rows (raise max_rows to "
+                                "read more)")
+            yield reader.line_num, [cell.strip() for cell in row]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: expected a readable UTF-8 CSV file ({exc})") from exc
+    except csv.Error as exc:
+        raise DataError(f"{path}: line {reader.line_num}: {exc} (raise max_field_chars, "
+                        f"now {limits.max_field_chars}, for longer fields)") from exc
+    finally:
+        csv.field_size_limit(previous)
+        text.close()
+
+
+def csv_lines(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS
+              ) -> Iterator[tuple[int, list[str]]]:
+    """The lines of a UTF-8 text file in blocks of ``BLOCK_ROWS``, as ``(number of the
+    block's first line, lines)``, each line read with ``max_line_chars`` and at most
+    ``max_rows`` non-empty lines in all."""
+    path = Path(path)
+    with open_regular(path, DataError) as handle, \
+            io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
+        first, rows, block = 1, 0, []
+        try:
+            for line in _bounded_lines(text, path, limits.max_line_chars):
+                if not line.isspace():
+                    rows += 1
+                    if rows > limits.max_rows:
+                        raise DataError(f"{path}: more than {limits.max_rows} rows (raise "
+                                        "max_rows to read more)")
+                block.append(line)
+                if len(block) == BLOCK_ROWS:
+                    yield first, block
+                    first, block = first + BLOCK_ROWS, []
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: expected a readable UTF-8 CSV file ({exc})") from exc
+        if block:
+            yield first, block
+
+
+def _bounded_lines(text: io.TextIOWrapper, path: Path, limit: int) -> Iterator[str]:
+    number = 0
+    while True:
+        line = text.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit:
+            raise DataError(f"{path}: line {number} is longer than {limit} characters (raise "
+                            "max_line_chars to read longer lines)")
+        yield line
+
+
+def row_blocks(rows: Iterator[tuple[int, list[str]]], size: int = BLOCK_ROWS
+               ) -> Iterator[tuple[list[int], list[list[str]]]]:
+    """``rows`` grouped ``size`` at a time as ``(line numbers, rows)``."""
+    lines: list[int] = []
+    block: list[list[str]] = []
+    for number, row in rows:
+        lines.append(number)
+        block.append(row)
+        if len(block) == size:
+            yield lines, block
+            lines, block = [], []
+    if block:
+        yield lines, block
+
+
+def numbers(path: Path, lines: list[int], cells: np.ndarray) -> np.ndarray:
+    """Text cells ``(B, width)`` as a finite float64 array; a bad value is a ``DataError``
+    naming its line (and a non-finite one its line within the block's line range)."""
+    try:
+        values = cells.astype(np.float64)
+    except ValueError:
+        for number, row in zip(lines, cells.tolist(), strict=True):
+            try:
+                [float(cell) for cell in row]
+            except ValueError as exc:
+                raise DataError(f"{path}: line {number}: expected numeric values, found "
+                                f"{row}") from exc
+        raise  # pragma: no cover - one of the rows failed above
+    if not np.isfinite(values).all():
+        bad = int(np.argmax(~np.isfinite(values).all(axis=1)))
+        raise DataError(f"{path}: line {lines[bad]} (in lines {lines[0]}-{lines[-1]}): expected "
+                        f"finite numbers, found {cells[bad].tolist()}")
+    return values
+
+
+# ------------------------------------------------------------------------------ images
+def read_image(path: str | Path, shape: tuple[int, int] | None = None,
+               limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
+    """A grey-scale (Pillow mode ``L``) image as float32 ``(height, width)`` in [0, 1]; its
+    declared size is checked against ``shape`` (when given) or ``limits.max_pixels`` before
+    its pixels are decoded; ``like`` names where ``shape`` came from in the message."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    with open_regular(path, DataError) as handle, warnings.catch_warnings():
+        # our own pixel limit governs below Pillow's error (twice its warning's size)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(handle) as image:
+                width, height = image.size
+                if shape is not None and (height, width) != tuple(shape):
+                    raise DataError(f"{path}: expected an image of {shape[0]}x{shape[1]} "
+                                    f"(height x width) like {like}, found {height}x{width}")
+                if width * height > limits.max_pixels:
+                    raise DataError(f"{path}: declares {width}x{height} pixels, more than "
+                                    f"the limit of {limits.max_pixels} (raise max_pixels)")
+                pixels = np.asarray(image.convert("L"), dtype=np.float32)
+        except Image.DecompressionBombError as exc:
+            raise DataError(f"{path}: refused as a decompression bomb ({exc})") from exc
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(f"{path}: expected a readable image, found an unreadable file "
+                            f"({exc})") from exc
+    return pixels / np.float32(255.0)
