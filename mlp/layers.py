@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
 
+from mlp import sparse
 from mlp.arrays import Array1, Array2, array_field
 from mlp.kernels import Kernels
 from mlp.workspace import Buffers, private, same_fields
@@ -156,7 +157,10 @@ class Layer(Module):
             return x @ self.weight + self.bias
         state["_input"] = x
         out = self._buffer("out", (x.shape[0], self.out_features), self.weight.dtype)
-        np.matmul(x, self.weight, out=out)
+        if sparse.is_sparse(x):  # CSR inputs: a product over the stored entries (mlp.sparse)
+            sparse.forward_product(x, self.weight, out)
+        else:
+            np.matmul(x, self.weight, out=out)
         if add_bias:
             out += self.bias
         return out
@@ -172,7 +176,10 @@ class Layer(Module):
         x = private(self)["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward(x, train=True) first")
-        np.matmul(x.T, grad_out, out=self.grad_weight)
+        if sparse.is_sparse(x):  # CSR inputs: a product over the stored entries (mlp.sparse)
+            sparse.weight_gradient(x, grad_out, self.grad_weight)
+        else:
+            np.matmul(x.T, grad_out, out=self.grad_weight)
         if not bias_done:  # np.sum's own reduction, without its Python wrapper
             np.add.reduce(grad_out, axis=0, out=self.grad_bias)
         if not need_input_grad:
