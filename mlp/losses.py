@@ -77,7 +77,7 @@ class Loss(BaseModel):
                             f"inputs, found {y.shape[0]} targets")
         result: dict[str, float | int] = {"loss": self.forward(outputs, y, weight)}
         if self.is_classification:
-            result["accuracy"] = count_correct(outputs, y) / max(len(y), 1)
+            result["accuracy"] = count_correct(outputs, y, self.kind == "bce") / max(len(y), 1)
         result["n"] = int(y.shape[0])
         return result
 
@@ -169,7 +169,7 @@ class Loss(BaseModel):
         """How many rows of the last ``forward``'s batch ``outputs`` are classified as ``y``
         says: the count the compiled cross entropy made on the way, else ``count_correct``."""
         counted = private(self)["_correct"]
-        return count_correct(outputs, y) if counted is None else counted
+        return count_correct(outputs, y, self.kind == "bce") if counted is None else counted
 
     def _cross_entropy(self, logits: np.ndarray, target: np.ndarray,
                        scale: np.ndarray | None, validate: bool = True,
@@ -305,9 +305,13 @@ def _row_max(x: np.ndarray, out: np.ndarray) -> None:
         np.maximum(out, x[:, column], out=out)
 
 
-def count_correct(outputs: np.ndarray, y: np.ndarray) -> int:
+def count_correct(outputs: np.ndarray, y: np.ndarray, multilabel: bool = False) -> int:
     """How many rows' argmax (``output > 0`` for one output) equals the label (labels may be
-    class indices ``(N,)`` or probabilities ``(N, C)``)."""
+    class indices ``(N,)`` or probabilities ``(N, C)``); ``multilabel`` (binary cross
+    entropy, one output per label): rows whose every ``output > 0`` matches ``y > 0.5``
+    (scikit-learn's subset accuracy)."""
+    if multilabel and y.ndim == 2 and outputs.shape[1] > 1:
+        return int(np.count_nonzero(((outputs > 0) == (y > 0.5)).all(axis=1)))
     if y.ndim == 2 and outputs.shape[1] > 1:
         y = y.argmax(axis=1)
     if outputs.shape[1] == 1:
