@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlp import sparse
 from mlp.checkpoint import load_checkpoint
 from mlp.history import History
 from mlp.layers import DropoutLayer, Layer, Nonlinearity
@@ -105,7 +106,7 @@ def probe(model: Model, X: np.ndarray) -> tuple[list[LayerProbe], np.ndarray]:
     """Run ``X`` through ``model`` in evaluation mode, module by module; return each Layer's
     ``LayerProbe`` (its activation is the first Nonlinearity after it, dropout skipped) and
     the model's outputs."""
-    x = np.asarray(X, dtype=model.dtype)
+    x = X if sparse.is_sparse(X) else np.asarray(X, dtype=model.dtype)  # CSR stays sparse
     found: list[LayerProbe] = []
     pending: np.ndarray | None = None
     for module in model.modules:
@@ -175,7 +176,9 @@ class Diagnostics:
         self._grad_sum = np.zeros(len(self._layers))
         self._step_ratio = [math.nan] * len(self._layers)
         self._steps = 0
-        self._probe = np.array(data.X_train[:PROBE_SIZE], dtype=model.dtype)
+        rows = data.X_train[:PROBE_SIZE]  # CSR rows stay sparse (mlp.sparse)
+        self._probe = (model.check_input(rows) if sparse.is_sparse(rows)
+                       else np.array(rows, dtype=model.dtype))
 
     def after_update(self) -> None:
         """Add each layer's gradient norm (one dot product each); after an epoch's first

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -55,12 +55,14 @@ class Checkpoint(Protocol):
 
     path: Path
     model: Model
-    config: Any  # the TrainingConfig: its loss tells a multilabel classifier
     normalizer: Normalizer | None
     classes: np.ndarray | None
 
     @property
     def is_classification(self) -> bool: ...
+
+    @property
+    def is_multilabel(self) -> bool: ...
 
 #: the default opset: ONNX 1.16's (IR version 10), which onnxruntime 1.18 and later run
 DEFAULT_OPSET = 21
@@ -238,8 +240,7 @@ def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
         x = _normalizer(graph, x, checkpoint.normalizer)
     z = _network(graph, x, model, opset, str(checkpoint.path))
     batch = "N"
-    multilabel = classification and width > 1 and checkpoint.config.loss.kind == "bce"
-    if multilabel:  # one sigmoid output per label (scikit-learn's multilabel classifier)
+    if checkpoint.is_multilabel:  # one sigmoid output per label
         _multilabel_outputs(graph, z)
         outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, [batch, width]),
                    helper.make_tensor_value_info("probabilities", element, [batch, width])]

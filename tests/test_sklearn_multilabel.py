@@ -59,8 +59,12 @@ def test_multilabel_continues_exactly_and_round_trips_with_onnx(labels, tmp_path
     same = RoutinizerClassifier.load(path)
     assert np.array_equal(same.predict(X_test), once.predict(X_test))
     assert same.predict(X_test).dtype == once.predict(X_test).dtype
+    checkpoint = load_checkpoint(path)  # the library's own reading of the file
+    assert checkpoint.is_multilabel
+    assert np.array_equal(checkpoint.predict(X_test), once.predict(X_test))
+    np.testing.assert_allclose(checkpoint.predict_proba(X_test), once.predict_proba(X_test))
     onnxruntime = pytest.importorskip("onnxruntime")
-    onnx_path = load_checkpoint(path).to_onnx(tmp_path / "multilabel.onnx")
+    onnx_path = checkpoint.to_onnx(tmp_path / "multilabel.onnx")
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     label, probabilities = session.run(["label", "probabilities"],
                                        {"X": X_test.astype(np.float64)})

@@ -60,6 +60,28 @@ def test_a_run_on_csr_data_matches_the_run_on_the_same_dense_data():
     assert sparse_history.train_loss[-1] < sparse_history.train_loss[0]
 
 
+def test_a_run_on_csr_data_resumes_bit_identically_with_diagnostics(tmp_path):
+    x = _sparse(150, 25, density=0.25, seed=5)
+    y = np.arange(150) % 3
+
+    def data() -> Data:
+        return Data(x, y).split_validation(0.2, seed=0).normalize()
+
+    def routinizer(epochs: int, folder: str) -> BasicRoutinizer:
+        return BasicRoutinizer(epochs=epochs, batch_size=16, progress=False, diagnostics=True,
+                               checkpoint_dir=tmp_path / folder)
+
+    whole = Model.mlp([25, 10, 3], dropout=0.1, seed=1)
+    routinizer(4, "whole").run(whole, data())
+    routinizer(2, "parts").run(Model.mlp([25, 10, 3], dropout=0.1, seed=1), data())
+    resumed, model = BasicRoutinizer.resume(tmp_path / "parts")
+    resumed.epochs = 4
+    history = resumed.run(model, data())
+    for a, b in zip(whole.layers, model.layers, strict=True):
+        assert np.array_equal(a.weight, b.weight) and np.array_equal(a.m_weight, b.m_weight)
+    assert len(history) == 4 and np.isfinite(history.train_loss).all()
+
+
 def test_training_on_a_matrix_whose_dense_copy_would_take_4_gb_stays_small():
     # 20,000 x 50,000 float32 is 4 GB dense; its 100,000 entries take 1.2 MB as CSR
     rng = np.random.default_rng(0)  # (sp.random would draw from all 1e9 positions)
