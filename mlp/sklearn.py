@@ -197,9 +197,10 @@ class _RoutinizerEstimator(BaseEstimator):
                          if getattr(routinizer, name) is not None]
                 if rules:
                     raise ValueError(
-                        f"{' and '.join(rules)} monitor the validation loss, but "
-                        f"validation_fraction={self.validation_fraction!r} of {n} training "
-                        f"samples cannot form a validation split ({exc}); expected enough "
+                        f"{' and '.join(rules)} need{'s' if len(rules) == 1 else ''} a "
+                        f"validation split, but validation_fraction="
+                        f"{self.validation_fraction!r} of {n} training samples cannot form "
+                        f"a validation split ({exc}); expected enough "
                         "samples for at least one on each side, or validation_fraction=0 "
                         "to monitor the training loss") from exc
         if continuing:

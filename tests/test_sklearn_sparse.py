@@ -80,3 +80,22 @@ def test_a_tfidf_pipeline_learns_generated_documents():
         pipe = make_pipeline(TfidfVectorizer(), classifier).fit(docs[:200], labels[:200])
         scores.append(pipe.score(docs[200:], labels[200:]))
     assert scores[0] > 0.8 and scores[0] >= scores[1] - 0.05, scores
+
+
+@pytest.mark.parametrize("validation_fraction", [0.0, 0.2])
+def test_sparse_sample_weights_equal_repeated_sparse_rows(validation_fraction):
+    """The weighted z-score, the content-keyed split and the weighted loss on CSR rows."""
+    x, y = _data(80)
+    counts = np.random.default_rng(0).integers(0, 4, size=len(y))
+    params = {"epochs": 20, "batch_size": None, "validation_fraction": validation_fraction,
+              "random_state": 0, "lr": 0.01, "hidden_layer_sizes": (10,)}
+    weighted = RoutinizerClassifier(**params).fit(x, y, sample_weight=counts)
+    rows = np.random.default_rng(1).permutation(np.repeat(np.arange(len(y)), counts))
+    repeated = RoutinizerClassifier(**params).fit(x[rows], y[rows])
+    if validation_fraction:
+        assert weighted.validation_loss_curve_ == pytest.approx(
+            repeated.validation_loss_curve_, rel=1e-9)
+    np.testing.assert_allclose(weighted.predict_proba(x), repeated.predict_proba(x),
+                               rtol=1e-9, atol=1e-12)
+    unweighted = RoutinizerClassifier(**params).fit(x, y)
+    assert not np.allclose(unweighted.predict_proba(x), weighted.predict_proba(x))
