@@ -481,7 +481,8 @@ class Data:
         consumes exactly what ``permutation`` does); batches are gathered with ``np.take``
         into buffers kept on this Data, so a batch is valid only until the next one is
         taken. Without ``rng`` batches are views of the training split, in order (the full batch
-        is ``(X_train, y_train)`` themselves)."""
+        is ``(X_train, y_train)`` themselves). A sparse ``X_train`` gives new CSR matrices of
+        the batch's rows, in the same order."""
         return ((X, y) for X, y, _ in self.weighted_batches(batch_size, rng))
 
     def weighted_batches(self, batch_size: int | None = None,
