@@ -227,6 +227,12 @@ class Checkpoint:
     def is_classification(self) -> bool:
         return self.config.loss.is_classification
 
+    @property
+    def is_multilabel(self) -> bool:
+        """Binary cross entropy over several outputs: one sigmoid per label (the
+        scikit-learn classifier's multilabel fit)."""
+        return self.config.loss.per_output_labels and self.model.out_features > 1
+
     def inputs(self, X_raw: Any) -> np.ndarray:  # noqa: N803 (X is the convention)
         """``X_raw`` ``(N, D)``, or one sample ``(D,)``, as the model's normalised inputs."""
         X = np.asarray(X_raw)
@@ -240,6 +246,8 @@ class Checkpoint:
         X = self.inputs(X_raw)
         if not self.is_classification:
             return self.model.predict_logits(X)
+        if self.is_multilabel:  # the int64 indicator (N, labels) of positive outputs
+            return (self.model.predict_logits(X) > 0).astype(np.int64)
         indices = self.model.predict(X)
         return indices if self.classes is None else self.classes[indices]
 
@@ -247,6 +255,8 @@ class Checkpoint:
         """Class probabilities ``(N, C)``, columns in the order of ``classes``."""
         if not self.is_classification:
             raise MLPError(f"{self.path}: a regression model has no class probabilities")
+        if self.is_multilabel:  # each label's sigmoid (N, labels)
+            return 0.5 * (1.0 + np.tanh(0.5 * self.model.predict_logits(self.inputs(X_raw))))
         return self.model.predict_proba(self.inputs(X_raw))
 
     def to_onnx(self, path: str | Path, opset: int | None = None) -> Path:

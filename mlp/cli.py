@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
 #: training fields a resume may change (``mlp resume --set train.KEY=VALUE``)
-RESUMABLE_KEYS = ("epochs", "early_stopping", "target_loss", "progress", "save_every_epochs",
-                  "save_every_seconds", "log_every", "dynamic_show", "plot_every")
+RESUMABLE_KEYS = ("epochs", "early_stopping", "min_delta", "target_loss", "progress",
+                  "save_every_epochs", "save_every_seconds", "log_every", "dynamic_show",
+                  "plot_every")
 _MAX_ERRORS = 6
 #: plugins to import before any command, separated by os.pathsep (what --plugin adds to, so
 #: that the worker processes of a sweep import them too)
@@ -362,7 +363,7 @@ def _resume(args: argparse.Namespace) -> int:
         if stopped and routinizer.epochs > done:
             again = state.should_stop_early(routinizer.early_stopping) or (
                 routinizer.early_stopping is not None
-                and done + 1 - (state.best_epoch or done) >= routinizer.early_stopping)
+                and done + 1 - (state.patience_from or done) >= routinizer.early_stopping)
             log.warning("note: the run stopped early at epoch %d (best epoch %s) and continues "
                         "from epoch %d's weights, not the best ones%s", done, state.best_epoch,
                         done, f", and stops after the next epoch unless the "

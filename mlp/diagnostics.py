@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlp import sparse
 from mlp.checkpoint import load_checkpoint
 from mlp.history import History
 from mlp.model import Model
@@ -170,7 +171,9 @@ class Diagnostics:
         self._grad_sum = np.zeros(len(self._layers))
         self._step_ratio = [math.nan] * len(self._layers)
         self._steps = 0
-        self._probe = np.array(data.X_train[:PROBE_SIZE], dtype=model.dtype)
+        rows = data.X_train[:PROBE_SIZE]  # CSR rows stay sparse (mlp.sparse)
+        self._probe = (model.check_input(rows) if sparse.is_sparse(rows)
+                       else np.array(rows, dtype=model.dtype))
 
     def after_update(self) -> None:
         """Add each layer's gradient norm (one dot product each); after an epoch's first

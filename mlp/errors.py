@@ -19,5 +19,6 @@ class CheckpointError(MLPError):
     """A checkpoint file that cannot be trusted: not HDF5, truncated, corrupt, wrong format."""
 
 
-class TrainingDiverged(MLPError, FloatingPointError):
-    """The loss became NaN or infinite; the message names the epoch and the step."""
+class TrainingDiverged(MLPError, FloatingPointError, ValueError):
+    """The loss became NaN or infinite; the message names the epoch and the step. Also a
+    ``ValueError``, the class scikit-learn's users catch when a fit cannot proceed."""

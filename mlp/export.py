@@ -19,6 +19,10 @@ The graph is built with the ``onnx`` package's own helpers (an optional extra:
   with ``p = (1 + tanh(z/2))/2`` for one output) and ``label`` ``(N,)``, the original class
   labels (integers, strings, ...) gathered from a constant by the argmax of the outputs (by
   ``z > 0`` for one output), or the class indices (int64) when the checkpoint has no classes;
+- multilabel classification (binary cross entropy over ``L > 1`` outputs, as the
+  scikit-learn classifier trains for an indicator ``y``): ``probabilities`` ``(N, L)``, each
+  label's sigmoid ``(1 + tanh(z/2))/2``, and ``label`` ``(N, L)``, the int64 indicator
+  ``z > 0``;
 - regression: ``output`` ``(N, out)``.
 
 There is no ZipMap: ``probabilities`` is a plain tensor. The IR version is the lowest that
@@ -56,6 +60,9 @@ class Checkpoint(Protocol):
 
     @property
     def is_classification(self) -> bool: ...
+
+    @property
+    def is_multilabel(self) -> bool: ...
 
 #: the default opset: ONNX 1.16's (IR version 10), which onnxruntime 1.18 and later run
 DEFAULT_OPSET = 21
@@ -145,6 +152,16 @@ def _classifier_outputs(graph: _Graph, z: str, n_outputs: int, classes: np.ndarr
                  axis=0)
 
 
+def _multilabel_outputs(graph: _Graph, z: str) -> None:
+    """``probabilities`` (each label's sigmoid) and the int64 indicator ``label`` (``z > 0``)
+    from the outputs ``z`` ``(N, L)`` of a multilabel classifier."""
+    half = graph.op("Mul", [z, graph.scalar(0.5)])
+    graph.op("Mul", [graph.op("Add", [graph.op("Tanh", [half]), graph.scalar(1.0)]),
+                     graph.scalar(0.5)], "probabilities")
+    graph.op("Cast", [graph.op("Greater", [z, graph.scalar(0.0)])], "label",
+             to=TensorProto.INT64)
+
+
 def _label_array(classes: np.ndarray) -> np.ndarray:
     """The class labels as an array ONNX can hold (text as UTF-8 strings)."""
     if classes.dtype.kind in "US":
@@ -186,7 +203,11 @@ def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
         x = _normalizer(graph, x, checkpoint.normalizer)
     z = _network(graph, x, model, str(checkpoint.path))
     batch = "N"
-    if classification:
+    if checkpoint.is_multilabel:  # one sigmoid output per label
+        _multilabel_outputs(graph, z)
+        outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, [batch, width]),
+                   helper.make_tensor_value_info("probabilities", element, [batch, width])]
+    elif classification:
         _classifier_outputs(graph, z, width, classes)
         outputs = [helper.make_tensor_value_info("label", _label_type(classes), [batch]),
                    helper.make_tensor_value_info("probabilities", element,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, PositiveInt, PrivateAttr, model_validator
 
+from mlp import sparse
 from mlp.activations import ACTIVATIONS, Activation
 from mlp.arrays import Array1, Array2, array_field
 from mlp.module import EVAL, Context, Module
@@ -96,7 +97,10 @@ class Layer(Module, type="layer"):
             return x @ self.weight + self.bias
         state["_input"] = x
         out = self._buffer("out", (x.shape[0], self.out_features), self.weight.dtype)
-        np.matmul(x, self.weight, out=out)
+        if sparse.is_sparse(x):  # CSR inputs: a product over the stored entries (mlp.sparse)
+            sparse.forward_product(x, self.weight, out)
+        else:
+            np.matmul(x, self.weight, out=out)
         if add_bias:
             out += self.bias
         return out
@@ -109,7 +113,10 @@ class Layer(Module, type="layer"):
         x = private(self)["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward in training mode first")
-        np.matmul(x.T, grad, out=self.grad_weight)
+        if sparse.is_sparse(x):  # CSR inputs: a product over the stored entries (mlp.sparse)
+            sparse.weight_gradient(x, grad, self.grad_weight)
+        else:
+            np.matmul(x.T, grad, out=self.grad_weight)
         if not bias_done:  # np.sum's own reduction, without its Python wrapper
             np.add.reduce(grad, axis=0, out=self.grad_bias)
         if not ctx.input_grad:

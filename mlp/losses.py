@@ -49,6 +49,9 @@ class Loss(Tagged):
     registry: ClassVar[Registry[Any]] = LOSSES
     #: whether the loss scores class labels (accuracy is then recorded)
     is_classification: ClassVar[bool] = False
+    #: whether each output is a label of its own (a row is correct when all of them are:
+    #: subset accuracy), rather than one of the outputs being the class
+    per_output_labels: ClassVar[bool] = False
 
     _grad: np.ndarray | None = PrivateAttr(default=None)
     _correct: int | None = PrivateAttr(default=None)
@@ -122,7 +125,8 @@ class Loss(Tagged):
                             f"inputs, found {y.shape[0]} targets")
         result: dict[str, float | int] = {"loss": self.forward(outputs, y, weight)}
         if self.is_classification:
-            result["accuracy"] = count_correct(outputs, y) / max(len(y), 1)
+            result["accuracy"] = (count_correct(outputs, y, self.per_output_labels)
+                                  / max(len(y), 1))
         result["n"] = int(y.shape[0])
         return result
 
@@ -189,7 +193,8 @@ class Loss(Tagged):
         """How many rows of the last ``forward``'s batch ``outputs`` are classified as ``y``
         says: the count a compiled pass made on the way, else ``count_correct``."""
         counted = private(self)["_correct"]
-        return count_correct(outputs, y) if counted is None else counted
+        return (count_correct(outputs, y, self.per_output_labels) if counted is None
+                else counted)
 
     def _matching_target(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
         target = np.asarray(target)
@@ -242,6 +247,7 @@ class BCELoss(Loss, kind="bce"):
     the sample's outputs; gradient ``(sigmoid(z) - y) / outputs``."""
 
     is_classification: ClassVar[bool] = True
+    per_output_labels: ClassVar[bool] = True
 
     def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         target = self._matching_target(pred, target)
@@ -395,9 +401,13 @@ def _row_max(x: np.ndarray, out: np.ndarray) -> None:
         np.maximum(out, x[:, column], out=out)
 
 
-def count_correct(outputs: np.ndarray, y: np.ndarray) -> int:
+def count_correct(outputs: np.ndarray, y: np.ndarray, multilabel: bool = False) -> int:
     """How many rows' argmax (``output > 0`` for one output) equals the label (labels may be
-    class indices ``(N,)`` or probabilities ``(N, C)``)."""
+    class indices ``(N,)`` or probabilities ``(N, C)``); ``multilabel`` (binary cross
+    entropy, one output per label): rows whose every ``output > 0`` matches ``y > 0.5``
+    (scikit-learn's subset accuracy)."""
+    if multilabel and y.ndim == 2 and outputs.shape[1] > 1:
+        return int(np.count_nonzero(((outputs > 0) == (y > 0.5)).all(axis=1)))
     if y.ndim == 2 and outputs.shape[1] > 1:
         y = y.argmax(axis=1)
     if outputs.shape[1] == 1:

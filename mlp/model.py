@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
+from mlp import sparse
 from mlp.arrays import all_finite
 from mlp.errors import DataError, MLPError
 from mlp.kernels import Kernels
@@ -246,7 +247,10 @@ class Model(BaseModel):
         """``x`` as a C-contiguous ``(N, in_features)`` array of the model's dtype.
 
         Raises ``DataError`` for a wrong number of dimensions, a wrong width, or NaN/inf.
+        A SciPy sparse ``x`` is returned as CSR of the model's dtype (``mlp.sparse``).
         """
+        if sparse.is_sparse(x):
+            return sparse.check_input(x, self.in_features, self.dtype)
         x = np.asarray(x)
         if x.ndim != 2:
             raise DataError(f"inputs must be 2-D (N, {self.in_features}), found {x.ndim}-D "

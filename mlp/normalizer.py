@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlp import sparse
 from mlp.arrays import all_finite
 from mlp.errors import DataError
 from mlp.workspace import same_fields
@@ -61,9 +62,16 @@ class Normalizer(BaseModel):
         weight 0 are left out, so a weight of k counts as k copies of the row. Features whose
         squares overflow float64 (values near 1e300) are measured divided by their largest
         magnitude; statistics that still are not finite raise ``DataError`` naming the
-        feature, and so do 0 features."""
+        feature, and so do 0 features.
+
+        A sparse ``X`` (CSR) is scaled without centring, as scikit-learn's
+        ``StandardScaler(with_mean=False)``: ``zscore`` keeps offset 0 and the standard
+        deviation (zeros counted) as scale, since subtracting a mean would fill every zero
+        and make the data dense; ``minmax``, which subtracts the minimum, is refused."""
         if method not in ("zscore", "minmax"):
             raise DataError(f"normalize method must be 'zscore' or 'minmax', found {method!r}")
+        if sparse.is_sparse(X):
+            return cls._fit_sparse(X, method, weight)
         if X.ndim != 2 or X.shape[1] == 0:
             raise DataError(f"expected inputs (N, D) with D >= 1 features to fit a normalizer, "
                             f"found shape {X.shape}")
@@ -98,6 +106,24 @@ class Normalizer(BaseModel):
         return cls(method=method, offset=offset, scale=scale)
 
     @classmethod
+    def _fit_sparse(cls, X: Any, method: str, weight: np.ndarray | None) -> Normalizer:
+        """``fit`` of a CSR ``X``: scale by the standard deviation, offset 0."""
+        if method != "zscore":
+            raise DataError(f"sparse inputs are scaled without centring: expected normalize "
+                            f"'zscore' (divides by the standard deviation, as "
+                            f"StandardScaler(with_mean=False)) or None, found {method!r}, "
+                            "which would shift every zero")
+        if weight is not None:
+            X, weight = X[np.flatnonzero(weight > 0)], weight[weight > 0]
+        _, scale = sparse.column_moments(X, weight)
+        scale[scale == 0] = 1.0
+        if not np.isfinite(scale).all():
+            raise DataError(f"cannot zscore-normalise feature "
+                            f"{int(np.argmax(~np.isfinite(scale)))}: its standard deviation "
+                            "is not finite (the values are too large to measure)")
+        return cls(method=method, offset=np.zeros_like(scale), scale=scale)
+
+    @classmethod
     def from_arrays(cls, method: str, offset: np.ndarray, scale: np.ndarray) -> Normalizer:
         """A validated normaliser from stored ``(D,)`` arrays (the inverse of ``to_arrays``)."""
         return cls(method=method, offset=offset, scale=scale)
@@ -116,7 +142,18 @@ class Normalizer(BaseModel):
     def apply(self, X: np.ndarray) -> np.ndarray:
         """``(X - offset) / scale`` for ``X (N, D)``, as a new array in ``X``'s floating dtype
         (float32 for integer inputs); float16 inputs are computed in float64 and rounded once.
-        A result that is not finite raises ``DataError`` naming the feature."""
+        A result that is not finite raises ``DataError`` naming the feature. A sparse
+        ``X`` (CSR) stays sparse when every offset is 0 (the stored values divided by their
+        column's scale, the same bits as dense); a normaliser with offsets densifies it."""
+        if sparse.is_sparse(X):
+            if X.shape[1] != self.offset.shape[0]:
+                raise DataError(f"the normalizer expects inputs (N, {self.offset.shape[0]}), "
+                                f"found shape {X.shape}")
+            if self.offset.any():
+                return self.apply(X.toarray())
+            out = sparse.divide_columns(X, self.scale)
+            sparse.check_finite(out, "normalised inputs")
+            return out
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.offset.shape[0]:
             raise DataError(f"the normalizer expects inputs (N, {self.offset.shape[0]}), found "

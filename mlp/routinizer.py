@@ -407,7 +407,7 @@ class BasicRoutinizer(TrainingConfig):
                "train_accuracy": train_accuracy, "val_accuracy": val_accuracy, "lr": lr,
                "seconds": seconds}
         self.schedule.end_epoch(state.schedule, val_loss)
-        improved = state.end_epoch(row, model.state_dict())
+        improved = state.end_epoch(row, model.state_dict(), self.min_delta)
         if self._diagnostics is not None:  # before the epoch's snapshot is taken
             self._diagnostics.end_epoch(model, data, row)
         return row, improved

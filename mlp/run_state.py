@@ -22,7 +22,10 @@ from mlp.schedules import ScheduleState
 class RunState(BaseModel):
     """Where a run stands (see the module docstring). ``best_loss`` is the lowest monitored
     loss so far (the validation loss, or the training loss without validation data) and
-    ``best_epoch`` the 1-based epoch that reached it."""
+    ``best_epoch`` the 1-based epoch that reached it; ``improved_epoch`` is the last epoch
+    whose loss was below the best before it by more than the ``min_delta`` of ``end_epoch``
+    (the epoch early stopping counts its patience from; None in runs saved before it
+    existed, which count from ``best_epoch``, the same epoch when ``min_delta`` is 0)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -30,6 +33,7 @@ class RunState(BaseModel):
     step: int = Field(default=0, ge=0)
     best_loss: float | None = None
     best_epoch: int | None = Field(default=None, ge=1)
+    improved_epoch: int | None = Field(default=None, ge=1)
     monitor: Literal["val_loss", "train_loss"] = "val_loss"
     rng_state: dict[str, Any] | None = None
     schedule: ScheduleState = Field(default_factory=ScheduleState)
@@ -79,16 +83,21 @@ class RunState(BaseModel):
         return self._rng
 
     # ---------------------------------------------------------------------- epochs
-    def end_epoch(self, row: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> bool:
+    def end_epoch(self, row: dict[str, Any], arrays: Mapping[str, np.ndarray],
+                  min_delta: float = 0.0) -> bool:
         """Record one epoch's History ``row`` and, when its monitored loss is the lowest so
-        far, a copy of ``arrays`` (the model's ``state_dict()``); returns whether it
-        improved."""
+        far, a copy of ``arrays`` (the model's ``state_dict()``); returns whether it improved.
+        A loss lower than the best before it by more than ``min_delta`` also becomes
+        ``improved_epoch`` (scikit-learn's ``tol`` rule: tiny gains do not reset the
+        patience, but the lowest loss still gives the best weights)."""
         self.history.append(**row)
         self.epoch = row["epoch"]
         if self._rng is not None:
             self.rng_state = self._rng.bit_generator.state
         monitored = row[self.monitor]
         improved = self.best_loss is None or monitored < self.best_loss
+        if self.best_loss is None or monitored < self.best_loss - min_delta:
+            self.improved_epoch = row["epoch"]
         if improved:
             self.best_loss, self.best_epoch = monitored, row["epoch"]
             kept = self._best
@@ -112,11 +121,19 @@ class RunState(BaseModel):
         self._best = None if arrays is None else dict(arrays)
 
     # ------------------------------------------------------------------ stop rules
+    @property
+    def patience_from(self) -> int | None:
+        """The epoch early stopping counts from: ``improved_epoch`` (``best_epoch`` in runs
+        saved before it was recorded)."""
+        return self.best_epoch if self.improved_epoch is None else self.improved_epoch
+
     def should_stop_early(self, patience: int | None) -> bool:
-        """Whether ``patience`` epochs have passed since the best epoch."""
-        if patience is None or self.best_epoch is None:
+        """Whether ``patience`` epochs have passed since the last epoch that improved by
+        more than ``min_delta`` (``patience_from``)."""
+        start = self.patience_from
+        if patience is None or start is None:
             return False
-        return self.epoch - self.best_epoch >= patience
+        return self.epoch - start >= patience
 
     def reached(self, target_loss: float | None) -> bool:
         """Whether the last epoch's monitored loss is at or below ``target_loss``."""

@@ -4,8 +4,10 @@ Constructor parameters are flat and stored as given (scikit-learn's rule); ``fit
 them through the library's Pydantic models (``Model.mlp`` for the architecture,
 ``BasicRoutinizer`` for training), so a bad value raises ``pydantic.ValidationError``, a
 ``ValueError`` as scikit-learn expects. Inputs go through scikit-learn's own validation
-(``validate_data``), so sparse matrices, NaN, a wrong number of features or string targets
-for the regressor give scikit-learn's usual messages.
+(``validate_data``), so NaN, a wrong number of features or string targets for the regressor
+give scikit-learn's usual messages. Sparse inputs (CSR and CSC, matrices and arrays) are
+trained on as CSR, without a dense copy (``mlp.sparse``); a multilabel indicator ``y`` of
+the classifier trains one sigmoid output per label with binary cross entropy.
 
 What a fit keeps (``model_``, ``routinizer_``, ``normalizer_``) is what the library's
 checkpoints hold: ``save(path)`` writes a checkpoint plus the estimator's parameters, and
@@ -18,23 +20,25 @@ total number of epochs: ``constant``, ``step``, ``plateau``).
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import math
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from mlp.checkpoint import load_checkpoint, save_checkpoint
-from mlp.errors import CheckpointError, DataError
+from mlp.errors import DataError
 from mlp.losses import LOSSES, Loss
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer
-from preprocess import Data, Normalizer
+from mlp.sklearn_files import load_estimator, save_estimator
+from mlp.sparse import as_csr
+from preprocess import Data
 from preprocess.data import class_weights
 
 #: scikit-learn checks expected to fail, check name -> reason (passed to
@@ -43,8 +47,13 @@ from preprocess.data import class_weights
 #: by content (``Data.split_validation(by_content=True)``).
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
-#: the root attribute of a checkpoint written by ``save`` that holds the estimator's JSON
-ESTIMATOR_ATTRIBUTE = "sklearn_estimator"
+#: the sparse formats taken as they are (others are converted to the first, CSR)
+_SPARSE_FORMATS = ("csr", "csc")
+
+#: epochs over which the training loss must have improved by more than ``tol`` for a fit
+#: that ran out of epochs to warn (scikit-learn's ``n_iter_no_change`` default), when
+#: ``early_stopping`` does not give a patience
+_NO_CHANGE_EPOCHS = 10
 
 #: the constructor parameters that are ``BasicRoutinizer`` fields under the same name
 _TRAINING_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "alpha", "beta1",
@@ -52,30 +61,25 @@ _TRAINING_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "alph
                     "target_loss", "shuffle", "checkpoint_dir", "dynamic_show", "plot_every")
 
 
-@dataclass
-class _DataFacts:
-    """What ``save_checkpoint`` reads from a ``Data`` (normaliser, classes, image shape),
-    without the training arrays, which a fitted estimator does not keep."""
-
-    normalizer: Normalizer | None
-    classes: np.ndarray | None
-    image_shape: tuple[int, int] | None = None
-
-
 class _RoutinizerEstimator(BaseEstimator):
     """What the classifier and the regressor share; see the module docstring."""
 
     _is_classifier: ClassVar[bool]
+    #: a classifier fitted on a multilabel indicator ``y`` (set by its first fit)
+    _multilabel: bool = False
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, X: Any, y: Any, sample_weight: Any, epochs: int, continuing: bool,
-             classes: Any = None) -> _RoutinizerEstimator:
-        """Validate, build (or keep) the model and routinizer, and train ``epochs`` epochs."""
+             classes: Any = None, partial: bool = False) -> _RoutinizerEstimator:
+        """Validate, build (or keep) the model and routinizer, and train ``epochs`` epochs;
+        a ``fit`` (not ``partial``) that ran out of epochs while the training loss still
+        improved by more than ``tol`` gives a ``ConvergenceWarning``."""
         continuing = continuing and hasattr(self, "model_")
         routinizer = self._routinizer()  # validates every training parameter first
-        X, y = validate_data(self, X, y, reset=not continuing, dtype=(np.float64, np.float32),
-                             multi_output=not self._is_classifier,
+        X, y = validate_data(self, X, y, reset=not continuing, accept_sparse=_SPARSE_FORMATS,
+                             dtype=(np.float64, np.float32), multi_output=True,
                              y_numeric=not self._is_classifier)
+        X = as_csr(X)
         weight = None
         if sample_weight is not None:
             weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
@@ -83,6 +87,7 @@ class _RoutinizerEstimator(BaseEstimator):
             if not weight.any():
                 raise ValueError("sample weights must not all be zero, found only zero weights")
         targets, weight = self._targets(y, weight, continuing, classes)
+        routinizer.loss = self._loss()  # the classifier's depends on the targets
         if weight is not None:
             kept = weight > 0  # a weight-0 row adds nothing to the loss nor the statistics
             if not kept.all():
@@ -92,14 +97,16 @@ class _RoutinizerEstimator(BaseEstimator):
         if self._is_classifier and not continuing:
             self._check_two_classes(targets, classes)
         seed = self._seed(continuing)
-        data = self._data(X, targets, weight, seed, continuing)
+        data = self._data(X, targets, weight, seed, continuing, routinizer)
+        start = 0
         if continuing:
             kept_routinizer = self.routinizer_
             for name in BasicRoutinizer.model_fields:
                 if name not in ("epochs", "seed"):
                     setattr(kept_routinizer, name, getattr(routinizer, name))
             routinizer = kept_routinizer
-            routinizer.epochs = routinizer.state.epoch + epochs
+            start = routinizer.state.epoch
+            routinizer.epochs = start + epochs
         else:
             routinizer.seed = seed
             routinizer.epochs = epochs
@@ -107,13 +114,41 @@ class _RoutinizerEstimator(BaseEstimator):
             self.routinizer_ = routinizer
         self.routinizer_.run(self.model_, data)
         self._set_fitted_attributes()
+        self.n_iter_ = self.routinizer_.state.epoch - start
+        if not partial:
+            self._warn_if_not_converged()
         return self
 
     def _routinizer(self) -> BasicRoutinizer:
+        tol = self.tol
+        if (isinstance(tol, bool) or not isinstance(tol, int | float | np.integer | np.floating)
+                or not math.isfinite(tol) or tol < 0):
+            raise ValueError(f"tol must be a finite number >= 0 (the least improvement of the "
+                             f"loss that counts), found {tol!r}")
         fields = {name: getattr(self, name) for name in _TRAINING_FIELDS}
-        return BasicRoutinizer(**fields, loss=self._loss(),
+        return BasicRoutinizer(**fields, min_delta=float(tol),
                                schedule=self.schedule or {"kind": "constant"},
                                progress=bool(self.verbose))
+
+    def _warn_if_not_converged(self) -> None:
+        """``ConvergenceWarning`` when the fit used all its epochs (no stop rule ended it)
+        and, within the last ``early_stopping`` epochs (10 without it, scikit-learn's
+        ``n_iter_no_change``), the training loss fell below the lowest before it by more
+        than ``tol``: the count scikit-learn keeps to decide it has converged."""
+        routinizer = self.routinizer_
+        state = routinizer.state
+        if state.stopped_early or state.reached(routinizer.target_loss):
+            return
+        window = routinizer.early_stopping or _NO_CHANGE_EPOCHS
+        best, since = math.inf, 0
+        for loss in state.history.train_loss:
+            since = since + 1 if loss > best - self.tol else 0
+            best = min(best, loss)
+        if since <= window:
+            warnings.warn(f"{type(self).__name__}: all {self.n_iter_} epochs ran and the "
+                          f"training loss still improved by more than tol={self.tol:g} within "
+                          f"the last {window} epochs; raise epochs (or set early_stopping)",
+                          ConvergenceWarning, stacklevel=4)
 
     def _model(self, n_features: int, n_outputs: int, dtype: np.dtype, seed: int) -> Model:
         hidden = self.hidden_layer_sizes
@@ -133,26 +168,40 @@ class _RoutinizerEstimator(BaseEstimator):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _data(self, X: np.ndarray, targets: np.ndarray, weight: np.ndarray | None, seed: int,
-              continuing: bool) -> Data:
-        """The training Data: a validation split of ``validation_fraction`` (none when too
-        few samples leave one), chosen by content so that a row of integer weight k and k
-        copies of it are split alike, and the normaliser, fitted on the training split at
-        the first fit and kept by later ones so that the same inputs give the same data."""
-        if self._is_classifier:
+    def _data(self, X: Any, targets: np.ndarray, weight: np.ndarray | None, seed: int,
+              continuing: bool, routinizer: BasicRoutinizer) -> Data:
+        """The training Data: a validation split of ``validation_fraction``, chosen by
+        content so that a row of integer weight k and k copies of it are split alike, and
+        the normaliser, fitted on the training split at the first fit and kept by later
+        ones so that the same inputs give the same data. When too few samples leave both
+        splits non-empty, the fit trains without one (no validation loss curve), unless a
+        stop rule monitors the validation loss (``early_stopping``, ``target_loss``): then
+        a ``ValueError`` names the sizes."""
+        if self._is_classifier and not self._multilabel:
             data = Data(X, targets, w_train=weight, task="classification",
                         classes=np.arange(self.classes_.shape[0]))
-        else:
+        else:  # a multilabel indicator is L float targets of the bce loss
             data = Data(X, targets, w_train=weight, task="regression")
         if not (isinstance(self.validation_fraction, float | int)
                 and 0 <= self.validation_fraction < 1):
             raise ValueError(f"validation_fraction must be a number in [0, 1), found "
                              f"{self.validation_fraction!r}")
         if self.validation_fraction:
+            n = len(data)
             try:
                 data.split_validation(self.validation_fraction, seed=seed, by_content=True)
-            except DataError:
-                pass  # too few samples for both splits: train without a validation split
+            except DataError as exc:
+                rules = [f"{name}={getattr(routinizer, name)!r}"
+                         for name in ("early_stopping", "target_loss")
+                         if getattr(routinizer, name) is not None]
+                if rules:
+                    raise ValueError(
+                        f"{' and '.join(rules)} need{'s' if len(rules) == 1 else ''} a "
+                        f"validation split, but validation_fraction="
+                        f"{self.validation_fraction!r} of {n} training samples cannot form "
+                        f"a validation split ({exc}); expected enough "
+                        "samples for at least one on each side, or validation_fraction=0 "
+                        "to monitor the training loss") from exc
         if continuing:
             if self.normalizer_ is not None:
                 for split in ("train", "val"):
@@ -173,13 +222,14 @@ class _RoutinizerEstimator(BaseEstimator):
         has_val = any(v is not None for v in history.val_loss)
         self.validation_loss_curve_ = list(history.val_loss) if has_val else None
         self.best_epoch_ = state.best_epoch
-        self.n_iter_ = state.epoch
+        self.n_iter_total_ = state.epoch
 
     # --------------------------------------------------------------- predicting
     def _inputs(self, X: Any) -> np.ndarray:
         """``X`` validated against the fit, normalised, in the model's dtype."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = as_csr(validate_data(self, X, reset=False, accept_sparse=_SPARSE_FORMATS,
+                                 dtype=(np.float64, np.float32)))
         if self.normalizer_ is not None:
             X = self.normalizer_.apply(X)
         return self.model_.check_input(X)
@@ -206,77 +256,22 @@ class _RoutinizerEstimator(BaseEstimator):
         the estimator's parameters and fitted facts as the JSON root attribute
         ``sklearn_estimator``; written atomically (a temporary file renamed over ``path``)."""
         check_is_fitted(self)
-        path = Path(path)
-        facts = _DataFacts(self.normalizer_, getattr(self, "classes_", None))
-        description = json.dumps(self._description(), default=_plain)
-        return save_checkpoint(path, self.model_, self.routinizer_, facts,  # type: ignore[arg-type]
-                               annotations={ESTIMATOR_ATTRIBUTE: description})
-
-    def _description(self) -> dict[str, Any]:
-        params = self.get_params()
-        if isinstance(params.get("class_weight"), dict):
-            params["class_weight"] = [[_plain(k), v] for k, v in params["class_weight"].items()]
-        params["hidden_layer_sizes"] = (
-            [int(n) for n in params["hidden_layer_sizes"]]
-            if not isinstance(params["hidden_layer_sizes"], int | np.integer)
-            else int(params["hidden_layer_sizes"]))
-        if params.get("checkpoint_dir") is not None:
-            params["checkpoint_dir"] = str(params["checkpoint_dir"])
-        if not isinstance(params["random_state"], int | type(None)):
-            params["random_state"] = None  # a generator's state is not a parameter
-        fitted: dict[str, Any] = {"n_features_in_": int(self.n_features_in_)}
-        if hasattr(self, "feature_names_in_"):
-            fitted["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
-        if not self._is_classifier:
-            fitted["n_outputs_"] = int(self.n_outputs_)
-            fitted["y_ndim_"] = int(self._y_ndim)
-        return {"estimator": type(self).__name__, "params": params, "fitted": fitted}
+        return save_estimator(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> _RoutinizerEstimator:
         """A fitted estimator from a file written by ``save`` (no pickle: the checkpoint's
         arrays and JSON). Raises ``CheckpointError`` for a file that is not one."""
-        checkpoint = load_checkpoint(path)
-        text = checkpoint.annotations.get(ESTIMATOR_ATTRIBUTE)
-        if text is None:
-            raise CheckpointError(f"{checkpoint.path}: expected a checkpoint written by "
-                                  f"{cls.__name__}.save, found no {ESTIMATOR_ATTRIBUTE!r} "
-                                  "annotation")
-        description = json.loads(text)
-        if description.get("estimator") != cls.__name__:
-            raise CheckpointError(f"{checkpoint.path}: expected a saved {cls.__name__}, found "
-                                  f"a saved {description.get('estimator')!r}")
-        params = description["params"]
-        if isinstance(params.get("class_weight"), list):
-            params["class_weight"] = {k: v for k, v in params["class_weight"]}
-        if isinstance(params["hidden_layer_sizes"], list):
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        estimator = cls(**params)
-        routinizer = BasicRoutinizer.model_validate_json(checkpoint.config.model_dump_json())
-        routinizer.restore(checkpoint.model, checkpoint.state,
-                           optimizer_state=checkpoint.optimizer_state)
-        estimator.model_, estimator.routinizer_ = checkpoint.model, routinizer
-        estimator.normalizer_ = checkpoint.normalizer
-        fitted = description["fitted"]
-        estimator.n_features_in_ = fitted["n_features_in_"]
-        if "feature_names_in_" in fitted:
-            estimator.feature_names_in_ = np.array(fitted["feature_names_in_"], dtype=object)
-        if cls._is_classifier:
-            estimator.classes_ = checkpoint.classes
-        else:
-            estimator.n_outputs_, estimator._y_ndim = fitted["n_outputs_"], fitted["y_ndim_"]
-        estimator._set_fitted_attributes()
-        return estimator
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy scalar as the Python value JSON can hold."""
-    return value.item() if isinstance(value, np.generic) else value
+        return load_estimator(cls, path)
 
 
 class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
-    """A multilayer-perceptron classifier trained by ``BasicRoutinizer`` (softmax cross
-    entropy over one output per class).
+    """A multilayer-perceptron classifier trained by ``BasicRoutinizer``: softmax cross
+    entropy over one output per class for labels ``y (N,)``, or, for a multilabel indicator
+    ``y (N, L)`` of 0/1, binary cross entropy over one sigmoid output per label (then
+    ``predict`` gives the indicator, ``predict_proba`` the ``(N, L)`` label probabilities,
+    ``score`` the subset accuracy, ``classes_`` is ``0..L-1``, and ``class_weight`` and
+    ``label_smoothing`` are refused).
 
     Architecture: ``hidden_layer_sizes``, ``nonlinearity``, ``dropout``, ``init``,
     ``init_scale``, ``dtype`` (None: float32 for float32 inputs, else float64). Training:
@@ -284,7 +279,9 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
     ``verbose`` shows the progress bar), with ``label_smoothing`` for the loss.
     ``validation_fraction`` is held out (stratified, chosen by content) for the validation
     loss curve and ``early_stopping`` (None by default, as in ``MLPClassifier``: a dozen
-    validation samples are too few to stop on); ``normalize`` (``"zscore"``, ``"minmax"`` or
+    validation samples are too few to stop on), for which an epoch improves when its loss is
+    lower than the best by more than ``tol`` (scikit-learn's meaning; the lowest loss still
+    gives the restored weights); ``normalize`` (``"zscore"``, ``"minmax"`` or
     None) is fitted on the training split; ``class_weight`` (``"balanced"`` or
     ``{label: weight}``) multiplies the sample weights; ``random_state`` seeds the
     initialisation, the split and the training generator; ``warm_start`` continues the run
@@ -300,7 +297,8 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
                  alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
                  label_smoothing: float = 0.0, schedule: dict | None = None,
-                 early_stopping: int | None = None, target_loss: float | None = None,
+                 early_stopping: int | None = None, tol: float = 1e-4,
+                 target_loss: float | None = None,
                  shuffle: bool = True, checkpoint_dir: str | None = None,
                  dynamic_show: bool = False, plot_every: int = 1,
                  validation_fraction: float = 0.1, normalize: str | None = "zscore",
@@ -326,6 +324,7 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
         self.label_smoothing = label_smoothing
         self.schedule = schedule
         self.early_stopping = early_stopping
+        self.tol = tol
         self.target_loss = target_loss
         self.shuffle = shuffle
         self.checkpoint_dir = checkpoint_dir
@@ -339,23 +338,44 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
         self.verbose = verbose
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerClassifier:
-        """Train on ``X (N, D)`` and labels ``y (N,)`` for ``epochs`` epochs (continuing the
-        run when ``warm_start`` and already fitted); ``sample_weight (N,)`` weights the loss."""
+        """Train on ``X (N, D)`` (dense, or sparse CSR/CSC) and labels ``y (N,)`` or a
+        multilabel indicator ``(N, L)`` for ``epochs`` epochs (continuing the run when
+        ``warm_start`` and already fitted); ``sample_weight (N,)`` weights the loss."""
         return self._fit(X, y, sample_weight, self.epochs, self.warm_start)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None,
                     sample_weight: Any = None) -> RoutinizerClassifier:
         """One more epoch on ``(X, y)``, continuing the run (the first call starts it;
         ``classes`` lists every label when the first batch lacks some)."""
-        return self._fit(X, y, sample_weight, 1, True, classes)
+        return self._fit(X, y, sample_weight, 1, True, classes, partial=True)
 
     def _loss(self) -> Loss:
+        if self._multilabel:
+            return Loss(kind="bce")
         return Loss(kind="cross_entropy", label_smoothing=self.label_smoothing)
 
     def _targets(self, y: np.ndarray, weight: np.ndarray | None, continuing: bool,
                  classes: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Class codes ``(N,)`` into ``classes_`` (set at the first fit), and the sample
-        weights multiplied by ``class_weight``."""
+        weights multiplied by ``class_weight``; or a multilabel indicator as float 0/1
+        targets ``(N, L)``. A column ``(N, 1)`` of labels is taken as ``(N,)`` with
+        scikit-learn's ``DataConversionWarning``; one of only 0/1 is refused, being an
+        indicator of one label."""
+        if y.ndim == 2 and y.shape[1] == 1:
+            if _is_indicator(y):
+                raise ValueError("a multilabel indicator y needs at least 2 label columns, "
+                                 "found 1; pass y.ravel() (N,) for binary classification")
+            warnings.warn("A column-vector y was passed when a 1d array was expected; "
+                          "it is used as y.ravel()", DataConversionWarning, stacklevel=4)
+            y = y.ravel()
+        multilabel = y.ndim == 2
+        if continuing and multilabel != self._multilabel:
+            expected = "a multilabel indicator" if self._multilabel else "labels (N,)"
+            raise ValueError(f"y must be {expected} like the first fit's, found shape "
+                             f"{y.shape}")
+        self._multilabel = multilabel
+        if multilabel:
+            return self._indicator(y, weight, continuing, classes)
         check_classification_targets(y)
         if not continuing:
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
@@ -373,40 +393,84 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
             weight = per_sample if weight is None else weight * per_sample
         return codes.astype(np.int64), weight
 
+    def _indicator(self, y: np.ndarray, weight: np.ndarray | None, continuing: bool,
+                   classes: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """A multilabel indicator ``y (N, L)`` as float64 targets, checked: values 0/1, the
+        first fit's L labels, no ``class_weight`` or ``label_smoothing``."""
+        if not _is_indicator(y):
+            found = np.unique(y)
+            raise ValueError(f"a multilabel y must be an indicator of 0/1 values (N, labels), "
+                             f"found values {found[:10].tolist()!r}"
+                             f"{' ...' if found.shape[0] > 10 else ''} in shape {y.shape}")
+        for name in ("class_weight", "label_smoothing"):
+            if getattr(self, name):
+                raise ValueError(f"{name} has no meaning for a multilabel y (each label is "
+                                 f"its own binary problem: use sample_weight), found "
+                                 f"{name}={getattr(self, name)!r}")
+        labels = np.arange(y.shape[1])
+        if continuing and y.shape[1] != self.classes_.shape[0]:
+            raise ValueError(f"y must have the {self.classes_.shape[0]} label columns of the "
+                             f"first fit, found {y.shape[1]}")
+        if classes is not None and not np.array_equal(np.unique(classes), labels):
+            raise ValueError(f"classes of a multilabel y must be its column indices "
+                             f"{labels.tolist()!r}, found {np.unique(classes).tolist()!r}")
+        if not continuing:
+            self.classes_, self._indicator_dtype = labels, y.dtype
+        return np.asarray(y, dtype=np.float64), weight
+
     def _n_outputs(self, targets: np.ndarray) -> int:
         return int(self.classes_.shape[0])
 
     def _check_two_classes(self, codes: np.ndarray, classes: Any) -> None:
         """A first fit needs two classes: among the labels of non-zero weight, or in the
-        ``classes`` a ``partial_fit`` names."""
+        ``classes`` a ``partial_fit`` names (a multilabel fit has its L >= 2 labels)."""
+        if self._multilabel:
+            return
         found = self.classes_ if classes is not None else self.classes_[np.unique(codes)]
         if found.shape[0] < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 classes, found 1 class "
                              f"({found.tolist()[0]!r}) among the labels of non-zero weight")
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities ``(N, C)``, columns in the order of ``classes_``."""
+        """Class probabilities ``(N, C)``, columns in the order of ``classes_``; for a
+        multilabel fit each label's probability ``(N, L)`` (the sigmoid of its output)."""
         inputs = self._inputs(X)
+        if self._multilabel:
+            logits = self.model_.predict_logits(inputs)
+            return 0.5 * (1.0 + np.tanh(0.5 * logits))
         return self.model_.predict_proba(inputs)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log class probabilities ``(N, C)`` (a log-softmax of the outputs, finite even
-        where a probability underflows to 0)."""
+        where a probability underflows to 0); for a multilabel fit ``log sigmoid`` of each
+        label's output ``(N, L)``, as ``-logaddexp(0, -z)``."""
         inputs = self._inputs(X)
         logits = self.model_.predict_logits(inputs)
+        if self._multilabel:
+            return -np.logaddexp(0, -logits)
         logits -= logits.max(axis=1, keepdims=True)
         logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
         return logits
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable label of each row ``(N,)``."""
+        """The most probable label of each row ``(N,)``; for a multilabel fit the indicator
+        ``(N, L)`` of the labels whose output is positive (probability above 0.5), in the
+        dtype of the fitted ``y``."""
         inputs = self._inputs(X)
+        if self._multilabel:
+            return (self.model_.predict_logits(inputs) > 0).astype(self._indicator_dtype)
         return self.classes_[self.model_.predict(inputs)]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
+
+
+def _is_indicator(y: np.ndarray) -> bool:
+    """Whether ``y`` holds only the values 0 and 1 (as numbers or booleans)."""
+    return y.dtype.kind in "biuf" and bool(np.isin(y, (0, 1)).all())
 
 
 class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
@@ -424,7 +488,8 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
                  alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
                  loss: str = "mse", schedule: dict | None = None,
-                 early_stopping: int | None = None, target_loss: float | None = None,
+                 early_stopping: int | None = None, tol: float = 1e-4,
+                 target_loss: float | None = None,
                  shuffle: bool = True, checkpoint_dir: str | None = None,
                  dynamic_show: bool = False, plot_every: int = 1,
                  validation_fraction: float = 0.1, normalize: str | None = "zscore",
@@ -450,6 +515,7 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
         self.loss = loss
         self.schedule = schedule
         self.early_stopping = early_stopping
+        self.tol = tol
         self.target_loss = target_loss
         self.shuffle = shuffle
         self.checkpoint_dir = checkpoint_dir
@@ -468,7 +534,7 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerRegressor:
         """One more epoch on ``(X, y)``, continuing the run (the first call starts it)."""
-        return self._fit(X, y, sample_weight, 1, True)
+        return self._fit(X, y, sample_weight, 1, True, partial=True)
 
     def _loss(self) -> Loss:
         regression = [k for k in Loss.names() if not LOSSES.get(k).is_classification]
@@ -502,4 +568,5 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags

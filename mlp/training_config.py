@@ -35,6 +35,8 @@ class TrainingConfig(BaseModel):
     ``grad_clip`` rescales all gradients together when their global L2 norm exceeds it
     (``clip_grad_norm_``). ``early_stopping`` is a patience in epochs on the validation loss
     (the training loss when there is no validation split) and restores the best weights;
+    an epoch counts as an improvement for it only when its loss is lower than the best so
+    far by more than ``min_delta`` (the best weights are those of the lowest loss);
     ``target_loss`` stops once that loss is at or below it. ``checkpoint_dir`` is the run
     folder (None: no checkpoints); ``save_every_epochs`` and ``save_every_seconds`` set how
     often its checkpoints are written (whichever comes first; both None: only at the end,
@@ -61,6 +63,7 @@ class TrainingConfig(BaseModel):
     loss: LossSpec = Field(default_factory=Loss)
     schedule: Schedule = Field(default_factory=ConstantSchedule)
     early_stopping: Count | None = None
+    min_delta: float = Field(default=0.0, ge=0.0)
     target_loss: float | None = None
     shuffle: bool = True
     seed: int = Field(default=0, ge=0, strict=True)

@@ -3,7 +3,10 @@ normalisation, augmentation, mini-batches, fingerprints and HDF5 storage.
 
 Samples are rows: features are ``(N, n_features)`` C-contiguous floating arrays. Floating
 features keep their dtype and are not copied when already C-contiguous; integer and boolean
-features become float32. Classification labels of any sortable hashable type are encoded to
+features become float32. SciPy sparse features (CSR, CSC, ...) are kept as CSR
+(``mlp.sparse``): their batches are CSR row selections, never dense, ``normalize`` scales
+them without centring (``Normalizer.fit``), and ``augment_shift`` and ``save`` refuse them.
+Classification labels of any sortable hashable type are encoded to
 ``0..C-1`` (``classes`` keeps the sorted original values, so ``classes[codes]`` decodes);
 regression targets are ``(N, outputs)`` floating arrays.
 """
@@ -19,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mlp import sparse
 from mlp.arrays import all_finite
 from mlp.errors import DataError
 from mlp.normalizer import Method, Normalizer
@@ -33,7 +37,10 @@ Task = Literal["auto", "classification", "regression"]
 
 
 def _features(X: Any, split: str) -> np.ndarray:
-    """``X_split`` as a C-contiguous floating ``(N, D)`` array (copied only when needed)."""
+    """``X_split`` as a C-contiguous floating ``(N, D)`` array (copied only when needed),
+    or a checked floating CSR matrix for sparse ``X``."""
+    if sparse.is_sparse(X):
+        return sparse.features(X, f"X_{split}")
     X = np.asarray(X)
     if X.ndim != 2:
         raise DataError(f"X_{split} must have ndim 2 (N, features), found ndim {X.ndim} "
@@ -332,11 +339,16 @@ class Data:
     def fingerprint(self) -> dict[str, Any]:
         """``{"shape", "dtype", "sha256"}`` of the training split: the hash covers the shapes,
         dtypes and C-contiguous bytes of ``X_train`` and ``y_train`` (and ``w_train`` when
-        there are sample weights); for a split on disk, ``DiskSplit.fingerprint``."""
+        there are sample weights); for sparse ``X_train`` its CSR values, indices and row
+        pointers after the marker ``csr`` and its shape; for a split on disk,
+        ``DiskSplit.fingerprint``."""
         if self.disk is not None:
             return self.disk.fingerprint()
         digest = hashlib.sha256()
-        arrays = (self.X_train, self.y_train)
+        arrays: tuple[np.ndarray, ...] = (self.X_train, self.y_train)
+        if sparse.is_sparse(self.X_train):
+            digest.update(f"csr{self.X_train.shape}".encode())
+            arrays = (*sparse.fingerprint_arrays(self.X_train), self.y_train)
         if self.w_train is not None:
             arrays += (self.w_train,)
         for array in arrays:
@@ -362,7 +374,8 @@ class Data:
             other._attach_disk(self.disk.astype(dtype))
             arrays = {n: a for n, a in arrays.items() if not n.endswith("_train")}
         for name, array in arrays.items():
-            setattr(other, name, np.ascontiguousarray(array, dtype=dtype))
+            setattr(other, name, sparse.astype(array, dtype) if sparse.is_sparse(array)
+                    else np.ascontiguousarray(array, dtype=dtype))
         return other
 
     def shuffle(self, seed: int) -> Data:
@@ -419,6 +432,7 @@ class Data:
                             f"leave both splits non-empty, found {held_out.shape[0]} held out")
         keep = np.ones(n, dtype=bool)
         keep[held_out] = False
+        keep = np.flatnonzero(keep)  # row indices select rows of a CSR matrix too
         setattr(self, f"X_{split}", self.X_train[held_out])
         setattr(self, f"y_{split}", self.y_train[held_out])
         self.X_train, self.y_train = self.X_train[keep], self.y_train[keep]
@@ -436,11 +450,14 @@ class Data:
         row's weight, or 1) reaches ``round(fraction * the group's weight)`` is held out with
         every copy of its samples."""
         n = len(self)
-        X = self.X_train.reshape(n, -1)
-        y = np.ascontiguousarray(self.y_train).reshape(n, -1)
-        key = np.concatenate([X.view(np.uint8).reshape(n, -1), y.view(np.uint8).reshape(n, -1)],
-                             axis=1)
-        key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1])))[:, 0]
+        if sparse.is_sparse(self.X_train):  # a digest of each row's entries and target
+            key = sparse.row_keys(self.X_train, self.y_train)
+        else:
+            X = self.X_train.reshape(n, -1)
+            y = np.ascontiguousarray(self.y_train).reshape(n, -1)
+            key = np.concatenate([X.view(np.uint8).reshape(n, -1),
+                                  y.view(np.uint8).reshape(n, -1)], axis=1)
+            key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1])))[:, 0]
         weight = np.ones(n) if self.w_train is None else self.w_train.astype(np.float64)
         held = []
         for rows in groups:
@@ -478,6 +495,8 @@ class Data:
         shifted up, down, left and right by ``pixels`` with zero fill (augment before
         normalising, so the fill is background); targets are repeated."""
         self._in_memory("augment_shift")
+        if sparse.is_sparse(self.X_train):
+            raise DataError("augment_shift shifts dense images (N, h*w), found sparse X_train")
         self.n_original_train = len(self)
         self.X_train = augment.shifted_copies(self.X_train, image_shape, pixels)
         self.y_train = np.tile(self.y_train, (5,) + (1,) * (self.y_train.ndim - 1))
@@ -494,7 +513,8 @@ class Data:
         consumes exactly what ``permutation`` does); batches are gathered with ``np.take``
         into buffers kept on this Data, so a batch is valid only until the next one is
         taken. Without ``rng`` batches are views of the training split, in order (the full batch
-        is ``(X_train, y_train)`` themselves)."""
+        is ``(X_train, y_train)`` themselves). A sparse ``X_train`` gives new CSR matrices of
+        the batch's rows, in the same order."""
         return ((X, y) for X, y, _ in self.weighted_batches(batch_size, rng))
 
     def weighted_batches(self, batch_size: int | None = None,
@@ -521,6 +541,9 @@ class Data:
         if rng is None and size == n:
             yield X, y, w
             return
+        if sparse.is_sparse(X):
+            yield from self._sparse_batches(size, rng)
+            return
         if rng is None:
             for start in range(0, n, size):
                 yield (X[start:start + size], y[start:start + size],
@@ -539,6 +562,22 @@ class Data:
             np.take(X, index, axis=0, out=X_batch, mode="wrap")
             np.take(y, index, axis=0, out=y_batch, mode="wrap")
             yield X_batch, y_batch, None if w is None else w[index]
+
+    def _sparse_batches(self, size: int, rng: np.random.Generator | None
+                        ) -> Iterator[tuple[Any, np.ndarray, np.ndarray | None]]:
+        """``_batches`` of a CSR ``X_train``: the same order (the same draw), each batch a
+        new CSR matrix of its rows (their entries only), the targets gathered as dense."""
+        y, w = self.y_train, self.w_train
+        order = None
+        if rng is not None:
+            order = self._buffer("order", (len(self),), np.dtype(np.intp))
+            np.copyto(order, self._buffer("arange", (len(self),), np.dtype(np.intp),
+                                          fill=np.arange))
+            rng.shuffle(order)
+        for start, X_batch in zip(range(0, len(self), size),
+                                  sparse.row_batches(self.X_train, order, size), strict=True):
+            index = slice(start, start + size) if order is None else order[start:start + size]
+            yield X_batch, y[index], None if w is None else w[index]
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype,
                 fill: Callable[..., np.ndarray] | None = None) -> np.ndarray:
@@ -630,8 +669,12 @@ class Data:
 
     def save(self, path: str | Path) -> Path:
         """Write every split, the classes, the normaliser, ``task`` and ``image_shape`` to an
-        HDF5 file (``fletcher32`` on every dataset, no pickle); returns the path."""
+        HDF5 file (``fletcher32`` on every dataset, no pickle); returns the path. Sparse
+        features are refused (the file holds dense arrays)."""
         self._in_memory("save")
+        if any(sparse.is_sparse(getattr(self, f"X_{s}")) for s in SPLITS):
+            raise DataError("Data.save writes dense arrays, found sparse features; save "
+                            "X.toarray() if it fits in memory")
         return data_file.write(path, self)
 
     @classmethod
