@@ -156,7 +156,7 @@ class _RoutinizerEstimator(BaseEstimator):
         model_dtype = self.dtype or ("float32" if dtype == np.float32 else "float64")
         return Model.mlp([n_features, *hidden, n_outputs], nonlinearity=self.nonlinearity,
                          dropout=self.dropout, init=self.init, init_scale=self.init_scale,
-                         seed=seed, dtype=model_dtype)
+                         normalization=self.normalization, seed=seed, dtype=model_dtype)
 
     def _seed(self, continuing: bool) -> int:
         """The run's seed (model initialisation, validation split, training generator): the
@@ -274,7 +274,8 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
     ``label_smoothing`` are refused).
 
     Architecture: ``hidden_layer_sizes``, ``nonlinearity``, ``dropout``, ``init``,
-    ``init_scale``, ``dtype`` (None: float32 for float32 inputs, else float64). Training:
+    ``init_scale``, ``normalization`` (``"batch"`` or ``"layer"``: a ``BatchNorm1d`` or
+    ``LayerNorm`` after each hidden layer; None), ``dtype`` (None: float32 for float32 inputs, else float64). Training:
     every ``BasicRoutinizer`` field under its name (``schedule`` None is constant;
     ``verbose`` shows the progress bar), with ``label_smoothing`` for the loss.
     ``validation_fraction`` is held out (stratified, chosen by content) for the validation
@@ -292,7 +293,7 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
 
     def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
                  dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
-                 dtype: str | None = None, epochs: int = 200, batch_size: int | None = 64,
+                 normalization: str | None = None, dtype: str | None = None, epochs: int = 200, batch_size: int | None = 64,
                  lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
                  alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
@@ -309,6 +310,7 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
         self.dropout = dropout
         self.init = init
         self.init_scale = init_scale
+        self.normalization = normalization
         self.dtype = dtype
         self.epochs = epochs
         self.batch_size = batch_size
@@ -483,7 +485,7 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
 
     def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
                  dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
-                 dtype: str | None = None, epochs: int = 200, batch_size: int | None = 64,
+                 normalization: str | None = None, dtype: str | None = None, epochs: int = 200, batch_size: int | None = 64,
                  lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
                  alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
@@ -500,6 +502,7 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
         self.dropout = dropout
         self.init = init
         self.init_scale = init_scale
+        self.normalization = normalization
         self.dtype = dtype
         self.epochs = epochs
         self.batch_size = batch_size

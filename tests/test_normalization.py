@@ -235,3 +235,49 @@ def test_a_spec_file_with_normalisation_round_trips():
     spec = json.loads(model.model_dump_json())
     assert spec["modules"][1] == {"type": "layer_norm", "eps": 1e-5, "normalized_shape": 6}
     assert Model.model_validate(spec) == model
+
+
+@pytest.mark.parametrize("normalization", ["batch", "layer"])
+def test_the_estimators_take_a_normalisation_and_save_it(tmp_path, normalization):
+    from mlp.sklearn import RoutinizerClassifier, RoutinizerRegressor
+
+    data = blobs(200)
+    kinds = {"batch": BatchNorm1d, "layer": LayerNorm}
+    classifier = RoutinizerClassifier(hidden_layer_sizes=(12, 8), normalization=normalization,
+                                      epochs=30, batch_size=20, lr=0.01, random_state=0,
+                                      tol=1.0)
+    classifier.fit(data.X_train, data.y_train)
+    assert [type(m) for m in classifier.model_.modules
+            if isinstance(m, BatchNorm1d | LayerNorm)] == [kinds[normalization]] * 2
+    assert classifier.score(data.X_val, data.y_val) > 0.8
+    classifier.save(tmp_path / "classifier.h5")
+    loaded = RoutinizerClassifier.load(tmp_path / "classifier.h5")
+    assert loaded.normalization == normalization
+    assert np.array_equal(loaded.predict_proba(data.X_val), classifier.predict_proba(data.X_val))
+    regressor = RoutinizerRegressor(hidden_layer_sizes=(6,), normalization=normalization,
+                                    epochs=3, batch_size=20, random_state=0, tol=1.0)
+    regressor.fit(data.X_train, data.X_train[:, 0])
+    assert np.isfinite(regressor.predict(data.X_val)).all()
+    with pytest.raises(ValueError, match="normalization"):
+        RoutinizerRegressor(hidden_layer_sizes=(), normalization=normalization).fit(
+            data.X_train, data.X_train[:, 0])
+
+
+def test_a_sweep_chooses_the_normalisation(tmp_path):
+    pytest.importorskip("optuna")
+    from mlp.cli import main
+
+    sweep = {"name": "norm", "base": {
+        "name": "base", "data": {"source": "sin", "n_train": 64, "n_val": 32, "seed": 0},
+        "model": {"hidden": [8, 8], "nonlinearity": "tanh", "seed": 0},
+        "train": {"loss": "mse", "epochs": 2, "batch_size": 16, "lr": 0.01}},
+        "space": {"model.normalization": {"choice": [None, "batch", "layer"]}}}
+    (tmp_path / "norm.json").write_text(json.dumps(sweep))
+    assert main(["-q", "sweep", str(tmp_path / "norm.json"), "--ckpt-root",
+                 str(tmp_path / "runs")]) == 0
+    found = set()
+    for folder in (tmp_path / "runs" / "norm").glob("trial-*"):
+        modules = load_checkpoint(folder / "last.h5").model.modules
+        found.add(tuple(m.type for m in modules))
+    assert {types.count("batch_norm") for types in found} == {0, 2}
+    assert {types.count("layer_norm") for types in found} == {0, 2} and len(found) == 3
