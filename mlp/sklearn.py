@@ -275,7 +275,8 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
 
     Architecture: ``hidden_layer_sizes``, ``nonlinearity``, ``dropout``, ``init``,
     ``init_scale``, ``normalization`` (``"batch"`` or ``"layer"``: a ``BatchNorm1d`` or
-    ``LayerNorm`` after each hidden layer; None), ``dtype`` (None: float32 for float32 inputs, else float64). Training:
+    ``LayerNorm`` after each hidden layer; None), ``dtype`` (None: float32 for float32
+    inputs, else float64). Training:
     every ``BasicRoutinizer`` field under its name (``schedule`` None is constant;
     ``verbose`` shows the progress bar), with ``label_smoothing`` for the loss.
     ``validation_fraction`` is held out (stratified, chosen by content) for the validation
@@ -293,7 +294,8 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
 
     def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
                  dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
-                 normalization: str | None = None, dtype: str | None = None, epochs: int = 200, batch_size: int | None = 64,
+                 normalization: str | None = None, dtype: str | None = None,
+                 epochs: int = 200, batch_size: int | None = 64,
                  lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
                  alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
@@ -485,7 +487,8 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
 
     def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
                  dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
-                 normalization: str | None = None, dtype: str | None = None, epochs: int = 200, batch_size: int | None = 64,
+                 normalization: str | None = None, dtype: str | None = None,
+                 epochs: int = 200, batch_size: int | None = 64,
                  lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
                  alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,

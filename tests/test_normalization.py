@@ -237,6 +237,7 @@ def test_a_spec_file_with_normalisation_round_trips():
     assert Model.model_validate(spec) == model
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short fits
 @pytest.mark.parametrize("normalization", ["batch", "layer"])
 def test_the_estimators_take_a_normalisation_and_save_it(tmp_path, normalization):
     from mlp.sklearn import RoutinizerClassifier, RoutinizerRegressor
@@ -244,8 +245,7 @@ def test_the_estimators_take_a_normalisation_and_save_it(tmp_path, normalization
     data = blobs(200)
     kinds = {"batch": BatchNorm1d, "layer": LayerNorm}
     classifier = RoutinizerClassifier(hidden_layer_sizes=(12, 8), normalization=normalization,
-                                      epochs=30, batch_size=20, lr=0.01, random_state=0,
-                                      tol=1.0)
+                                      epochs=30, batch_size=20, lr=0.01, random_state=0)
     classifier.fit(data.X_train, data.y_train)
     assert [type(m) for m in classifier.model_.modules
             if isinstance(m, BatchNorm1d | LayerNorm)] == [kinds[normalization]] * 2
@@ -255,7 +255,7 @@ def test_the_estimators_take_a_normalisation_and_save_it(tmp_path, normalization
     assert loaded.normalization == normalization
     assert np.array_equal(loaded.predict_proba(data.X_val), classifier.predict_proba(data.X_val))
     regressor = RoutinizerRegressor(hidden_layer_sizes=(6,), normalization=normalization,
-                                    epochs=3, batch_size=20, random_state=0, tol=1.0)
+                                    epochs=3, batch_size=20, random_state=0)
     regressor.fit(data.X_train, data.X_train[:, 0])
     assert np.isfinite(regressor.predict(data.X_val)).all()
     with pytest.raises(ValueError, match="normalization"):
