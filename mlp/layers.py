@@ -97,7 +97,7 @@ class Layer(Module, type="layer"):
             return x @ self.weight + self.bias
         state["_input"] = x
         out = self._buffer("out", (x.shape[0], self.out_features), self.weight.dtype)
-        if sparse.is_sparse(x):  # CSR inputs: a product over the stored entries (mlp.sparse)
+        if type(x) is not np.ndarray and sparse.is_sparse(x):  # CSR: mlp.sparse's product
             sparse.forward_product(x, self.weight, out)
         else:
             np.matmul(x, self.weight, out=out)
@@ -113,7 +113,7 @@ class Layer(Module, type="layer"):
         x = private(self)["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward in training mode first")
-        if sparse.is_sparse(x):  # CSR inputs: a product over the stored entries (mlp.sparse)
+        if type(x) is not np.ndarray and sparse.is_sparse(x):  # CSR: mlp.sparse's product
             sparse.weight_gradient(x, grad, self.grad_weight)
         else:
             np.matmul(x.T, grad, out=self.grad_weight)

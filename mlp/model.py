@@ -268,8 +268,7 @@ class Model(BaseModel):
     def _steps(self) -> _Plan:
         plan = private(self)["_plan"]
         modules = self.modules
-        if plan is None or len(plan.key) != len(modules) or any(
-                k != id(m) for k, m in zip(plan.key, modules, strict=True)):
+        if plan is None or plan.key != tuple(map(id, modules)):
             plan = private(self)["_plan"] = _Plan(modules)
         return plan
 

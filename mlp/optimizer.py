@@ -4,8 +4,8 @@ state buffers beside them, and the step.
 The flat layout is ``Model.named_parameters()``'s order (module by module, each module's
 parameters in the order it lists them: ``w0, b0, w1, b1, ...`` for an MLP); ``views`` cuts any
 flat array of that layout into named views. The update rule (``mlp.optim.UPDATE_RULES``,
-looked up by the configuration's ``optimizer`` at every step) names the state buffers it
-keeps; each is one flat array of the layout, made (zeros) when a rule first needs it, and
+looked up by the configuration's ``optimizer``, again whenever it changes) names the state
+buffers it keeps; each is one flat array of the layout, made (zeros) when a rule first needs it, and
 kept by name, so the Optimizer owns every moment and any further state a rule declares.
 
 Aliasing contract: once an ``Optimizer`` packs a model, every module's parameter and its
@@ -56,6 +56,8 @@ class Optimizer:
         self.config = config
         self.kernels = kernels if kernels is not None else Kernels()
         self.state: dict[str, np.ndarray] = {}
+        #: (optimizer name, its rule, its state buffers), found at the first step of a rule
+        self._update: tuple[str, optim.UpdateRule, tuple[np.ndarray, ...]] | None = None
 
     # ---------------------------------------------------------------- layout
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -114,13 +116,15 @@ class Optimizer:
         """Clip the flat gradient (``grad_clip``) and apply one update with ``lr``; ``step``
         is the 1-based update count (Adam's bias corrections)."""
         config = self.config
-        rule = optim.UPDATE_RULES.get(config.optimizer)
+        update = self._update
+        if update is None or update[0] != config.optimizer:  # buffers are never replaced
+            rule = optim.UPDATE_RULES.get(config.optimizer)
+            update = self._update = (config.optimizer, rule,
+                                     tuple(self.buffer(name) for name in rule.state))
         if config.grad_clip is not None:
             optim.clip_grad_norm([self.grad], config.grad_clip)
-        state = self.state
-        buffers = [state[name] if name in state else self.buffer(name) for name in rule.state]
-        optim.apply_update(rule, self.param, self.grad, *buffers, step=step, lr=lr, hp=config,
-                           scratch=self.scratch, kernels=self.kernels)
+        optim.apply_update(update[1], self.param, self.grad, *update[2], step=step, lr=lr,
+                           hp=config, scratch=self.scratch, kernels=self.kernels)
 
     def parameters_finite(self) -> bool:
         """Whether every parameter is finite, without allocating: ``param * 0`` is 0 for
