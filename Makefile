@@ -30,11 +30,13 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e ".[test,bench]"
 	touch $@
 
-# bench_data.py --big 1,4 adds the multi-GB memory figures (writes 5 GB under $TMPDIR)
+# bench_data.py --big 1,4 adds the multi-GB memory figures (writes 5 GB under $TMPDIR);
+# bench_versions.py compares this checkout with the revision before the module protocol
 bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_sklearn.py
 	$(BIN)/python scripts/bench_data.py
+	$(BIN)/python scripts/bench_versions.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check mlp preprocess scripts tests

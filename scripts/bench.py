@@ -7,6 +7,9 @@ Workloads (float32 unless said, the machine's BLAS threads):
       entropy, Adam lr 1e-3, batch 128, shuffling; median of 3 epochs after a warm-up epoch.
   W2  the same with batch 32 (overhead-bound).
   W3  full-batch float64 sin fit, 2000 iterations of a 1-100-100-1 net.
+  W1-BN W1 with a BatchNorm1d after each hidden layer (Model.mlp(..., normalization="batch")),
+      against PyTorch's Linear-BatchNorm1d-ReLU network of the same shapes (goal: at most 0.7
+      of PyTorch's time); same rounds as W1, without scikit-learn (it has no BatchNorm).
   W1 with diagnostics=True against off: one epoch each after a warm-up epoch each, timed
       around the whole run call (the per-epoch statistics included); the ratio is printed.
 Inference: single-sample and 1000-sample latency of ``Checkpoint.predict_proba`` (raw inputs,
@@ -120,9 +123,10 @@ class Ours:
     its optimizer step on ``threads`` threads (``Kernels(threads=...)``)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, batch: int,
-                 threads: int | str = "auto", diagnostics: bool = False) -> None:
+                 threads: int | str = "auto", diagnostics: bool = False,
+                 normalization: str | None = None) -> None:
         self.data = Data(X, y)
-        self.model = Model.mlp(SIZES, seed=0)
+        self.model = Model.mlp(SIZES, seed=0, normalization=normalization)
         self.routinizer = BasicRoutinizer(epochs=1, batch_size=batch, lr=1e-3,
                                           optimizer="adam", shuffle=True, progress=False,
                                           diagnostics=diagnostics)
@@ -157,7 +161,8 @@ class SklearnClassifier:
 
 
 class Torch:
-    def __init__(self, X: np.ndarray, y: np.ndarray, batch: int) -> None:
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch: int,
+                 batch_norm: bool = False) -> None:
         import torch
 
         torch.set_num_threads(os.cpu_count() or 1)
@@ -166,6 +171,8 @@ class Torch:
         for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
             layers.append(torch.nn.Linear(a, b))
             if i < len(SIZES) - 2:
+                if batch_norm:
+                    layers.append(torch.nn.BatchNorm1d(b))
                 layers.append(torch.nn.ReLU())
         self.torch, self.batch = torch, batch
         self.net = torch.nn.Sequential(*layers)
@@ -225,7 +232,8 @@ class SklearnSin:
 
 
 #: what a worker process can run (the peers, and ours alone for its peak RSS)
-RUNNERS = {"sklearn": SklearnClassifier, "torch": Torch, "ours": Ours}
+RUNNERS = {"sklearn": SklearnClassifier, "torch": Torch, "ours": Ours,
+           "torch_bn": lambda X, y, batch: Torch(X, y, batch, batch_norm=True)}
 
 
 def worker(kind: str, n: int, batch: int, iterations: int) -> None:
@@ -569,6 +577,18 @@ def main() -> None:
     for peer in peers:
         peer.close()
     del ours, serial
+    gc.collect()
+
+    # W1-BN: a BatchNorm1d after each hidden layer, against PyTorch's same network
+    peers = start_peers([] if args.no_peers else ["torch_bn"], n, 128, 0, r)
+    w1_bn, w1_bn_peers, *_ = interleaved(Ours(X, y, 128, normalization="batch"), peers,
+                                         args.rounds)
+    _record(r, "w1_bn", w1_bn, w1_bn_peers)
+    if "w1_bn_ours_over_torch_bn" in r:
+        r["w1_bn_goal"] = ("met" if r["w1_bn_ours_over_torch_bn"] <= 0.7 else "missed") + \
+            " (at most 0.7 of PyTorch's time)"
+    for peer in peers:
+        peer.close()
     gc.collect()
 
     off, on = diagnostics_cost(X, y)
