@@ -17,7 +17,7 @@ bytes covering declared ones)::
     /normalizer/offset|scale  attrs: method (when the data were normalised)
     /classes                  attrs: kind ("str", "bytes", "int", "float" or "bool")
 
-Files of format 1 (releases up to 0.2) held only Layers, with their arrays ``weight``,
+Files of format 1 (release 0.1.0) held only Layers, with their arrays ``weight``,
 ``bias``, ``grad_*`` and the moments ``m_*``, ``v_*`` under ``/model/<index>/`` and
 ``/best/<index>/weight|bias``; they are read into the same objects (the moments become the
 optimizer's ``m`` and ``v``; gradients are not state and are not kept).
