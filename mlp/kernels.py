@@ -48,18 +48,28 @@ import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from mlp.errors import MLPError
 
-if TYPE_CHECKING:
-    from mlp.optim import UpdateRule
-
-__all__ = ["Backend", "Kernels", "compile_loop"]
+__all__ = ["Backend", "CompiledRule", "Kernels", "compile_loop"]
 
 Backend = Literal["auto", "numba", "numpy"]
+
+
+class CompiledRule(Protocol):
+    """What ``Kernels.update`` reads of an update rule (``mlp.optim.UpdateRule`` has it): the
+    name, the state buffers, the hyperparameters its constants depend on, the loop to compile
+    and the functions that make its constants (per learning rate, and per step)."""
+
+    name: str
+    state: tuple[str, ...]
+    hyperparameters: tuple[str, ...]
+    kernel: Callable[..., None] | None
+    constants: Callable[..., tuple[Any, ...]] | None
+    step_constants: Callable[..., tuple[Any, ...]] | None
 
 _RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call into a kernel
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
@@ -193,7 +203,7 @@ class Kernels:
             for future in futures:
                 future.result()
 
-    def update(self, rule: UpdateRule, param: np.ndarray, grad: np.ndarray,
+    def update(self, rule: CompiledRule, param: np.ndarray, grad: np.ndarray,
                state: Sequence[np.ndarray], *, step: int, lr: float, hp: Any) -> bool:
         """Apply update ``rule`` (``mlp.optim.UpdateRule``) in one compiled pass (split over
         ``threads`` threads for a large network); False (nothing done) when the NumPy rule
@@ -337,7 +347,7 @@ class Kernels:
         last[7](probs, row, target, lse, shifted_true, last[8], last[9], divide)
         return int(correct)
 
-    def warm_up(self, dtype: str | np.dtype = "float32", rules: Sequence[UpdateRule] = (),
+    def warm_up(self, dtype: str | np.dtype = "float32", rules: Sequence[CompiledRule] = (),
                 hp: Any = None) -> str:
         """Compile (or load from numba's cache) the loops of the update ``rules`` (with the
         configuration ``hp``) and the ReLU and cross-entropy kernels for ``dtype`` now, so

@@ -21,6 +21,25 @@
 Both run on one BLAS thread (``threadpoolctl``): at these sizes a matrix product takes
 microseconds, and on a shared machine a second BLAS thread made both estimators five to
 ten times slower. Prints figures and ratios; asserts nothing.
+
+Where a digits step goes (measured 2026-11-26, float64, 900 steps of batch 200): the
+products alone (a bare NumPy loop of the forward and backward GEMMs at these shapes) take
+146 us a step (78 us in float32), a third and a fifth of MLPClassifier's time. Around them a
+step of ours spends about 3.7 us adding the bias inside the ReLU, 5.5 us in the ReLU backward
+that also sums the bias gradient, 11-17 us in the softmax cross entropy (three compiled
+passes around NumPy's exp and log, counting the correct rows on the way), 12 us in the Adam
+update of the 7,510 parameters and 4-8 us gathering the batch. The same calls written as one
+flat loop with no library around them take 220 us a step (0.42 of MLPClassifier's time);
+inside it the products take 162 us with the gather, 16 us more than back to back, since each
+batch displaces their operands. Our fit took 233-236 us a step and 7-8 ms outside the
+epochs: the library's structure costs about 15 us a step. Before the passes were fused, the
+ratios were 0.60 (float64) and 0.49 (float32).
+
+Why iris loses a sample to z-scoring (the default): its raw scale carries information (the
+petal measurements that separate the classes spread the most). Over 30 seeds, z-scored,
+both estimators score 0.9447; logistic regression too loses on z-scored iris (0.951 against
+0.962 over 30 splits). On the raw features the classifier scores 0.9711 over 30 seeds and
+MLPClassifier 0.9807, with or without our 10% validation split.
 """
 
 from __future__ import annotations
