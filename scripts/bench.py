@@ -63,6 +63,7 @@ import numpy as np  # noqa: E402
 
 from mlp import BasicRoutinizer, Model, RunFolder, load_checkpoint  # noqa: E402
 from mlp.kernels import Kernels  # noqa: E402
+from mlp.optim import UPDATE_RULES  # noqa: E402
 from preprocess import Data  # noqa: E402
 
 SIZES = [784, 512, 512, 10]
@@ -204,7 +205,7 @@ class OursSin:
         model = Model.mlp([1, 100, 100, 1], dtype="float64")
         routinizer = BasicRoutinizer(epochs=self.iterations, batch_size=None, lr=3e-4,
                                      loss="mse", progress=False)
-        Kernels().warm_up("float64", ("adam",))
+        Kernels().warm_up("float64", (UPDATE_RULES.get("adam"),), routinizer)
         data = sin_data()
         start = time.perf_counter()
         routinizer.run(model, data)
