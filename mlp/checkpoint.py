@@ -311,6 +311,7 @@ def _read(reader: hdf5.SafeReader) -> Checkpoint:
         raise reader.fail(f"format_version {int(version)} is not a valid version")
     read = _read_format1 if version == 1 else _read_arrays
     model, optimizer_state, best = read(reader, reader.text("model_spec"))
+    model.bind_optimizer_state(optimizer_state)  # Layer.m_weight etc. show the saved moments
     config = TrainingConfig.model_validate_json(reader.text("routinizer"))
     state = RunState.model_validate_json(reader.text("state"))
     state.history = _read_history(reader)

@@ -18,7 +18,7 @@ from pydantic import Field, PositiveInt, PrivateAttr, model_validator
 from mlp import sparse
 from mlp.activations import ACTIVATIONS, Activation
 from mlp.arrays import Array1, Array2, array_field
-from mlp.module import EVAL, Context, Module
+from mlp.module import EVAL, Context, Module, as_context
 from mlp.workspace import private
 
 ActivationKind = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
@@ -56,6 +56,27 @@ class Layer(Module, type="layer"):
     def input_features(self) -> int:
         return self.in_features
 
+    # the optimizer's moments of this layer's parameters (it owns them; zeros before any)
+    @property
+    def m_weight(self) -> np.ndarray:
+        return self._moment("m", "weight")
+
+    @property
+    def v_weight(self) -> np.ndarray:
+        return self._moment("v", "weight")
+
+    @property
+    def m_bias(self) -> np.ndarray:
+        return self._moment("m", "bias")
+
+    @property
+    def v_bias(self) -> np.ndarray:
+        return self._moment("v", "bias")
+
+    def _moment(self, buffer: str, name: str) -> np.ndarray:
+        found = self.optimizer_state(buffer, name)
+        return np.zeros_like(getattr(self, name)) if found is None else found
+
     def output_features(self, width: int | None) -> int:
         return self.out_features
 
@@ -84,8 +105,11 @@ class Layer(Module, type="layer"):
     def describe(self) -> str:
         return f"Layer({self.in_features}->{self.out_features}, {self.init})"
 
-    def forward(self, x: np.ndarray, ctx: Context = EVAL) -> np.ndarray:
-        """``(N, in) -> (N, out)``; keeps ``x`` for backward when training."""
+    def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
+        """``(N, in) -> (N, out)``; keeps ``x`` for backward when training (``train=``,
+        ``rng=``, ``kernels=`` keywords are also taken: ``mlp.module.as_context``)."""
+        if call or ctx.__class__ is not Context:
+            ctx = as_context(ctx, **call)
         return self._affine(x, ctx, add_bias=True)
 
     def _affine(self, x: np.ndarray, ctx: Context, add_bias: bool) -> np.ndarray:
@@ -105,8 +129,10 @@ class Layer(Module, type="layer"):
             out += self.bias
         return out
 
-    def backward(self, grad: np.ndarray, ctx: Context = EVAL) -> np.ndarray | None:
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
         """Fill ``grad_weight = x.T @ g`` and ``grad_bias = sum(g)``; return ``g @ weight.T``."""
+        if call:
+            ctx = as_context(ctx, **call)
         return self._backward(grad, ctx, bias_done=False)
 
     def _backward(self, grad: np.ndarray, ctx: Context, bias_done: bool) -> np.ndarray | None:
@@ -166,8 +192,10 @@ class Nonlinearity(Module, type="nonlinearity"):
             return self._buffer
         return lambda name, shape, dtype: np.empty(shape, dtype)
 
-    def forward(self, x: np.ndarray, ctx: Context = EVAL) -> np.ndarray:
+    def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
         """``(N, D) -> (N, D)``; keeps what backward needs when training."""
+        if call or ctx.__class__ is not Context:
+            ctx = as_context(ctx, **call)
         return self._forward(x, ctx, None)
 
     def _forward(self, x: np.ndarray, ctx: Context, bias: np.ndarray | None) -> np.ndarray:
@@ -188,8 +216,10 @@ class Nonlinearity(Module, type="nonlinearity"):
         private(self)["_saved"] = saved if train else None
         return out
 
-    def backward(self, grad: np.ndarray, ctx: Context = EVAL) -> np.ndarray:
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
         """Gradient with respect to the input, ``(N, D)``."""
+        if call:
+            ctx = as_context(ctx, **call)
         if self.kind == "identity":
             return grad
         saved = private(self)["_saved"]
@@ -265,8 +295,10 @@ class DropoutLayer(Module, type="dropout"):
     def describe(self) -> str:
         return f"Dropout(p={self.p:g})"
 
-    def forward(self, x: np.ndarray, ctx: Context = EVAL) -> np.ndarray:
+    def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
         """``(N, D) -> (N, D)``; draws ``N*D`` uniforms from ``ctx.rng`` when training."""
+        if call or ctx.__class__ is not Context:
+            ctx = as_context(ctx, **call)
         state = private(self)
         if not ctx.train or self.p == 0.0:
             state["_mask"] = None
@@ -285,8 +317,10 @@ class DropoutLayer(Module, type="dropout"):
         state["_mask"] = mask
         return out
 
-    def backward(self, grad: np.ndarray, ctx: Context = EVAL) -> np.ndarray:
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
         """``grad * mask / (1 - p)``; the identity when the forward pass was."""
+        if call:
+            ctx = as_context(ctx, **call)
         mask = private(self)["_mask"]
         if mask is None:
             return grad

@@ -238,6 +238,17 @@ class Model(BaseModel):
         for key, target in mine.items():
             np.copyto(target, state[key], casting="same_kind")
 
+    def bind_optimizer_state(self, state: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Show an optimizer's state (``{buffer: {"<index>/<name>": array}}``, as
+        ``Optimizer.state_dict()`` and checkpoints give it) through each module's
+        ``optimizer_state(buffer, name)``; entries of no module here are ignored."""
+        modules = self.modules
+        for buffer, arrays in state.items():
+            for key, array in arrays.items():
+                index, _, name = key.partition("/")
+                if index.isdigit() and int(index) < len(modules):
+                    modules[int(index)].bind_optimizer_state(buffer, name, array)
+
     def named_arrays(self) -> Iterator[tuple[str, np.ndarray]]:
         """``(name, array)`` of ``state_dict()``."""
         yield from self.state_dict().items()

@@ -66,6 +66,21 @@ class Context:
 EVAL = Context()
 
 
+def as_context(ctx: Context | bool = EVAL, train: bool | None = None,
+               rng: np.random.Generator | None = None,
+               kernels: Kernels | None = None) -> Context:
+    """The Context of a call written as the library's modules took it before the protocol:
+    ``forward(x, train=True, rng=rng, kernels=k)`` or ``forward(x, True)``; a Context (with no
+    keywords) passes through."""
+    if isinstance(ctx, Context):
+        if train is None and rng is None and kernels is None:
+            return ctx
+        return Context(ctx.train if train is None else bool(train),
+                       ctx.rng if rng is None else rng,
+                       ctx.kernels if kernels is None else kernels, ctx.input_grad)
+    return Context(bool(ctx) if train is None else bool(train), rng, kernels)
+
+
 class Module(Tagged):
     """Base of every module (see the module docstring for the protocol)."""
 
@@ -74,6 +89,8 @@ class Module(Tagged):
     registry: ClassVar[Registry[Any]] = MODULES
 
     _buffers: Buffers = PrivateAttr(default_factory=lambda: Buffers(_MAX_CACHED_SHAPES * 4))
+    #: views of an optimizer's state buffers for this module's parameters, to read
+    _optimizer_state: dict[tuple[str, str], np.ndarray] = PrivateAttr(default_factory=dict)
 
     # ----------------------------------------------------------- the protocol
     def input_features(self) -> int | None:
@@ -195,6 +212,17 @@ class Module(Tagged):
         buffers) as parameter ``name`` and its gradient."""
         setattr(self, name, value)
         setattr(self, "grad_" + name, grad)
+
+    def bind_optimizer_state(self, buffer: str, name: str, view: np.ndarray) -> None:
+        """Let ``optimizer_state(buffer, name)`` show ``view`` (the optimizer's state, say the
+        moment ``m`` of parameter ``name``); the optimizer keeps owning it."""
+        private(self)["_optimizer_state"][buffer, name] = view
+
+    def optimizer_state(self, buffer: str, name: str) -> np.ndarray | None:
+        """The state ``buffer`` (``m``, ``v``, ...) an optimizer keeps for parameter ``name``,
+        as last bound by the optimizer packing the model or by the checkpoint it came from;
+        None when there is none."""
+        return private(self)["_optimizer_state"].get((buffer, name))
 
     def set_array(self, name: str, value: np.ndarray) -> None:
         """Hold ``value`` as parameter or buffer ``name``."""

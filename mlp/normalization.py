@@ -25,7 +25,7 @@ from pydantic import Field, PositiveInt, PrivateAttr, model_validator
 
 from mlp.arrays import Array1, array_field
 from mlp.errors import DataError
-from mlp.module import EVAL, Context, Module
+from mlp.module import EVAL, Context, Module, as_context
 from mlp.workspace import private
 
 
@@ -104,9 +104,11 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
     def describe(self) -> str:
         return f"BatchNorm1d({self.num_features}, momentum={self.momentum:g})"
 
-    def forward(self, x: np.ndarray, ctx: Context = EVAL) -> np.ndarray:
+    def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
         """``(N, D) -> (N, D)``: batch statistics (updating the running ones) in training,
         the running statistics in evaluation."""
+        if call or ctx.__class__ is not Context:
+            ctx = as_context(ctx, **call)
         if self.weight is None:
             self._initialize_for(x)
         n, d = x.shape
@@ -143,7 +145,9 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
         state["_xhat"], state["_invstd"] = xhat, invstd
         return self._affine(xhat, out)
 
-    def backward(self, grad: np.ndarray, ctx: Context = EVAL) -> np.ndarray | None:
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
+        if call:
+            ctx = as_context(ctx, **call)
         gw, xhat = self._backward_affine(grad)
         if not ctx.input_grad:
             return None
@@ -183,8 +187,10 @@ class LayerNorm(_Normalization, type="layer_norm"):
     def describe(self) -> str:
         return f"LayerNorm({self.normalized_shape})"
 
-    def forward(self, x: np.ndarray, ctx: Context = EVAL) -> np.ndarray:
+    def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
         """``(N, D) -> (N, D)``, each row normalised over its ``D`` features."""
+        if call or ctx.__class__ is not Context:
+            ctx = as_context(ctx, **call)
         if self.weight is None:
             self._initialize_for(x)
         n, d = x.shape
@@ -206,7 +212,9 @@ class LayerNorm(_Normalization, type="layer_norm"):
         state["_xhat"], state["_invstd"] = (xhat, invstd) if train else (None, None)
         return self._affine(xhat, out)
 
-    def backward(self, grad: np.ndarray, ctx: Context = EVAL) -> np.ndarray | None:
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
+        if call:
+            ctx = as_context(ctx, **call)
         gw, xhat = self._backward_affine(grad)
         if not ctx.input_grad:
             return None

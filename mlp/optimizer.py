@@ -88,6 +88,7 @@ class Optimizer:
         found = self.state.get(name)
         if found is None:
             found = self.state[name] = np.zeros_like(self.param)
+            self.model.bind_optimizer_state({name: self.views(found)})  # optimizer_state()
         return found
 
     def state_dict(self) -> dict[str, dict[str, np.ndarray]]:

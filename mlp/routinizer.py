@@ -179,6 +179,8 @@ class BasicRoutinizer(TrainingConfig):
         state._rng = None  # the generator continues from state.rng_state
         self._state, self._model, self._optimizer = state, model, None
         self._pending_optimizer_state = optimizer_state
+        if optimizer_state:
+            model.bind_optimizer_state(optimizer_state)  # until an Optimizer takes them over
         self._allow_data_change = allow_data_change
 
     @classmethod

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from mlp import (
     BasicRoutinizer,
     CheckpointError,
+    DropoutLayer,
     Layer,
     Loss,
     Model,
@@ -285,3 +286,30 @@ def test_the_shipped_script_trains_checks_saves_resumes_and_exports(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "resumed bit-exactly: True" in result.stdout
+
+
+def test_the_built_in_modules_still_take_the_calls_of_release_0_1_0(tmp_path):
+    # forward(x, train=..., rng=...) and forward(x, True) build the Context; Layer.m_weight &
+    # co. show the optimizer's moments (zeros before any), from a run, a checkpoint, a resume
+    x = np.random.default_rng(0).normal(size=(8, 4))
+    layer = Layer(in_features=4, out_features=3)
+    out = layer.forward(x, train=True)
+    assert layer.backward(np.ones_like(out)).shape == (8, 4)
+    np.testing.assert_allclose(layer.grad_weight, x.T @ np.ones((8, 3)), rtol=1e-12)
+    dropout = DropoutLayer(p=0.5)
+    dropped = dropout.forward(x, train=True, rng=np.random.default_rng(1))
+    assert 0 < np.count_nonzero(dropped) < x.size
+    assert np.array_equal(Nonlinearity(kind="relu").forward(x, True), np.maximum(x, 0))
+    with pytest.raises(TypeError, match="bogus"):
+        layer.forward(x, bogus=1)
+    model = Model.mlp([4, 5, 3], seed=0)
+    assert not model.layers[0].m_weight.any() and model.layers[0].v_bias.shape == (5,)
+    data = Data(np.random.default_rng(1).normal(size=(40, 4)), np.arange(40) % 3)
+    BasicRoutinizer(epochs=2, batch_size=8, progress=False, checkpoint_dir=tmp_path).run(
+        model, data)
+    moments = [model.layers[0].m_weight.copy(), model.layers[1].v_bias.copy()]
+    assert moments[0].any() and moments[1].any()
+    saved = load_checkpoint(tmp_path / "last.h5").model
+    assert np.array_equal(saved.layers[0].m_weight, moments[0])
+    _, resumed = BasicRoutinizer.resume(tmp_path)
+    assert np.array_equal(resumed.layers[1].v_bias, moments[1])
