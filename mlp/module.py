@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 _MAX_CACHED_SHAPES = 8
 
 MODULES: Registry[type[Module]] = Registry(
-    "module type", "mlp.modules", 'defining it as "class Name(Module, type=\'name\')"')
+    "module type", "mlp.modules", 'defining it as "class Name(Module, type=\'name\')"',
+    builtins=("mlp.layers", "mlp.normalization"))
 
 
 class Context:

@@ -67,15 +67,26 @@ class Registry(Generic[T]):
     """Named entries of one kind (``what``: "module type"), found under the entry-point
     ``group``; ``how`` is the phrase that shows how code registers one."""
 
-    def __init__(self, what: str, group: str, how: str) -> None:
+    def __init__(self, what: str, group: str, how: str, builtins: tuple[str, ...] = ()) -> None:
         self.what, self.group, self.how = what, group, how
         self._entries: dict[str, T] = {}
         self._entry_points_loaded = False
+        #: the library's modules that register the built-in entries, imported before any
+        #: other entry is added, so a built-in name always belongs to the built-in class
+        self._builtins, self._builtins_loaded = builtins, not builtins
+
+    def _load_builtins(self) -> None:
+        if not self._builtins_loaded:
+            self._builtins_loaded = True
+            for module in self._builtins:
+                importlib.import_module(module)
 
     def register(self, name: str, entry: T) -> T:
         """Add ``entry`` under ``name``; ``RegistryError`` when another one holds it."""
         if not isinstance(name, str) or not name.isidentifier():
             raise RegistryError(f"a {self.what} must be a Python identifier, found {name!r}")
+        if not getattr(entry, "__module__", "").startswith("mlp."):
+            self._load_builtins()
         held = self._entries.get(name)
         if held is not None and held is not entry and _origin(held) != _origin(entry):
             raise RegistryError(f"{self.what} {name!r} is already registered by "
@@ -86,6 +97,7 @@ class Registry(Generic[T]):
 
     def get(self, name: Any) -> T:
         """The entry registered as ``name``; ``UnknownName`` (saying how to register) if none."""
+        self._load_builtins()
         entry = self._entries.get(name) if isinstance(name, str) else None
         if entry is None and not self._entry_points_loaded:
             self.load_entry_points()
@@ -100,6 +112,7 @@ class Registry(Generic[T]):
 
     def names(self) -> tuple[str, ...]:
         """Every registered name, in the order of registration (entry points included)."""
+        self._load_builtins()
         if not self._entry_points_loaded:
             self.load_entry_points()
         return tuple(self._entries)

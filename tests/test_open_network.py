@@ -313,3 +313,20 @@ def test_the_built_in_modules_still_take_the_calls_of_release_0_1_0(tmp_path):
     assert np.array_equal(saved.layers[0].m_weight, moments[0])
     _, resumed = BasicRoutinizer.resume(tmp_path)
     assert np.array_equal(resumed.layers[1].v_bias, moments[1])
+
+
+def test_a_built_in_name_stays_the_built_in_class_whatever_is_imported_first():
+    # in a fresh process where mlp.layers was never imported, a user's class claiming
+    # "layer" is the one refused, and the message names the built-in holder
+    code = textwrap.dedent("""
+        from mlp.module import Module
+        try:
+            class Mine(Module, type="layer"):
+                pass
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.startswith("RegistryError module type 'layer' is already registered "
+                                  "by mlp.layers.Layer; __main__.Mine cannot register it")
