@@ -31,7 +31,15 @@ from mlp.errors import MLPError
 from mlp.sweep import SweepConfig
 from mlp.sweep_report import write_report
 from mlp.sweep_run import Worker
-from mlp.sweep_study import ERROR_ATTR, JOURNAL, open_storage, open_study, sweep_done
+from mlp.sweep_study import (
+    ERROR_ATTR,
+    JOURNAL,
+    StorageFailed,
+    open_storage,
+    open_study,
+    storage_failures,
+    sweep_done,
+)
 from mlp.sweep_workers import WorkerProcesses
 from preprocess import Data
 
@@ -92,7 +100,7 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
         data_seconds = time.perf_counter() - loading
         check_split(config, data)
         storage = open_storage(folder, url)
-        study = open_study(config, storage)  # refuses a changed sweep
+        study = open_study(config, storage, folder)  # refuses a changed sweep
         if others.data_file is not None:
             if getattr(data, "disk", None) is not None:
                 raise MLPError("a sweep on data read in place from HDF5 runs in one process: "
@@ -223,27 +231,34 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
         if url is None and not (folder / JOURNAL).exists():
             raise MLPError(f"no study to report on: {folder / JOURNAL} does not exist")
         storage = open_storage(folder, url)
-        try:
-            study = optuna.load_study(study_name=config.name, storage=storage)
-        except KeyError:
-            raise MLPError(f"no study named {config.name!r} in the storage") from None
-        for path in write_report(study, folder):
+        with storage_failures(url):
+            try:
+                study = optuna.load_study(study_name=config.name, storage=storage)
+            except KeyError:
+                raise MLPError(f"no study named {config.name!r} in the storage") from None
+            reports = write_report(study, folder)
+        for path in reports:
             print(f"{path.name}: {path}")
         return 0
     try:
-        if worker_only:
-            storage = open_storage(folder, url)
-            study = open_study(config, storage)
-            Worker(config, folder, study, storage, config.n_trials(n_trials), data).work()
-            return 0
-        with _sigterm_interrupts():
-            outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
-                                n_trials=n_trials, progress=not quiet, started=started)
+        with storage_failures(url):
+            if worker_only:
+                storage = open_storage(folder, url)
+                study = open_study(config, storage, folder)
+                Worker(config, folder, study, storage, config.n_trials(n_trials), data).work()
+                return 0
+            with _sigterm_interrupts():
+                outcome = run_sweep(sweep_file, config, folder, workers=workers, url=url,
+                                    n_trials=n_trials, progress=not quiet, started=started)
     except KeyboardInterrupt as exc:
         code = getattr(exc, "exit_code", 130)
         if parent is not None:
             return code  # a worker stopped by the sweep that started it, which says why
         raise SweepInterrupted(code) from None
+    except StorageFailed:
+        if parent is not None:
+            return 2  # the sweep that started this worker meets the same storage, and says so
+        raise
     print((folder / "results.md").read_text() if outcome.reports else "")
     for path in outcome.reports:
         print(f"{path.name}: {path}")

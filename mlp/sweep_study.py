@@ -6,6 +6,12 @@ PostgreSQL for many machines; the study is named after the sweep. Workers take t
 a time under a claim lock (a file lock, or a PostgreSQL advisory lock), so no two workers
 pick the same grid point and a sweep never runs more trials than asked for.
 
+Workers may start at the same instant on an empty database or a fresh folder: on PostgreSQL,
+Optuna's tables are created under a database-wide advisory lock (without it, concurrent
+``CREATE TABLE`` statements collide on PostgreSQL's catalog), and every backend creates or
+joins the study and checks its sweep file under the claim lock, so that exactly one worker
+creates each and the others find them whole.
+
 A worker that dies leaves its trial RUNNING. With the journal, every running trial holds a
 file lock that the kernel releases when its process dies, so the next worker that claims a
 trial sees the dead one at once; with PostgreSQL, the trial's heartbeat stops and Optuna
@@ -19,6 +25,7 @@ import contextlib
 import fcntl
 import hashlib
 import inspect
+import logging
 import os
 import threading
 import warnings
@@ -41,6 +48,8 @@ FINGERPRINT_ATTR = "sweep"
 ERROR_ATTR = "error"
 RUNS_ATTR = "runs"
 MAX_RETRIES = 3  #: a trial that kills its worker every time is not retried forever
+CONNECT_SECONDS = 5  #: how long a PostgreSQL connection attempt may take
+SCHEMA_LOCK = "mlp sweep: Optuna's tables"  #: the advisory lock around their creation
 
 try:  # Optuna >= 4.9 renamed the retry callback and the storage argument that takes it
     from optuna.storages import RetryHeartbeatStaleTrialCallback as _Retry
@@ -54,6 +63,19 @@ except ImportError:  # pragma: no cover - older Optuna
     from optuna.storages import JournalStorage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+log = logging.getLogger("mlp")
+
+
+class _NoFallbackNotices(logging.Filter):
+    """Drops the RDB storage's notice that a failed query is tried again a slower way (a
+    multi-line SQL dump): when the server has gone the second way fails too, and the worker
+    says so in one line (``storage_failures``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Caught an error from sqlalchemy")
+
+
+logging.getLogger(RDBStorage.__module__).addFilter(_NoFallbackNotices())
 
 
 @contextlib.contextmanager
@@ -117,7 +139,8 @@ def heartbeat_seconds() -> tuple[int, int]:
 
 def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
     """The journal file in ``folder`` (``url`` None), else an RDB storage with heartbeats
-    and retries; an unreachable server raises ``MLPError`` in one line."""
+    and retries, its tables created under ``schema_lock``; an unreachable server, or one
+    that refuses the tables, raises ``MLPError`` in one line."""
     if url is None:
         folder.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
@@ -127,17 +150,79 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
     url = storage_url(url)
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql"):
-        engine_kwargs["connect_args"] = {"connect_timeout": 5}
+        engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_SECONDS}
     argument = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
                 in inspect.signature(RDBStorage).parameters else "failed_trial_callback")
     try:
-        with quiet_optuna():
+        with quiet_optuna(), schema_lock(url):
             return RDBStorage(url, engine_kwargs=engine_kwargs,
                               heartbeat_interval=interval, grace_period=grace,
                               **{argument: _Retry(max_retry=MAX_RETRIES)})
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise MLPError(f"cannot reach the storage {shown_url(url)}: {reason}") from None
+    except sqlalchemy.exc.OperationalError as exc:
+        raise MLPError(f"cannot reach the storage {shown_url(url)}: {_reason(exc)}") from None
+    except sqlalchemy.exc.SQLAlchemyError as exc:  # a permission refused, mostly
+        raise MLPError(f"the storage {shown_url(url)} refused the study's tables: "
+                       f"{_reason(exc)}") from None
+    except (ImportError, ValueError) as exc:
+        raise MLPError(f"cannot reach the storage {shown_url(url)}: {_reason(exc)}") from None
+
+
+@contextlib.contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, hold the database's advisory lock ``SCHEMA_LOCK`` (on a connection of
+    its own, released when it closes, so a killed worker never leaves it held) while Optuna
+    creates or checks its tables; other databases as they are."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
+                                      connect_args={"connect_timeout": CONNECT_SECONDS})
+    try:
+        with engine.connect() as connection:
+            key = {"k": advisory_key(SCHEMA_LOCK)}
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), key)
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), key)
+    finally:
+        engine.dispose()
+
+
+def advisory_key(name: str) -> int:
+    """The 64-bit PostgreSQL advisory lock key of ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what the driver said (SQLAlchemy's ``orig``), else of ``exc``."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class StorageFailed(MLPError):
+    """The study's storage failed mid-sweep; what finished is kept in it."""
+
+
+@contextlib.contextmanager
+def storage_failures(url: str | None) -> Iterator[None]:
+    """A study storage that fails mid-sweep (its server went away, or refused a statement)
+    as one ``StorageFailed`` naming the URL without its password; the journal (``url`` None) as
+    it is."""
+    if url is None:
+        yield
+        return
+    import sqlalchemy
+
+    try:
+        yield
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        cause = exc if isinstance(exc, sqlalchemy.exc.SQLAlchemyError) else exc.__cause__
+        raise StorageFailed(f"the storage {shown_url(storage_url(url))} failed: "
+                       f"{_reason(cause or exc)}; finished trials are kept, and the same "
+                       "command run again finishes the sweep") from None
 
 
 def make_sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
@@ -158,9 +243,17 @@ def trial_seed(config: SweepConfig, number: int) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def open_study(config: SweepConfig, storage: optuna.storages.BaseStorage) -> optuna.Study:
+def open_study(config: SweepConfig, storage: optuna.storages.BaseStorage,
+               folder: Path) -> optuna.Study:
     """Create or join the study named after the sweep; refuse one whose sweep (space, base,
-    search, repeats, metric) differs from ``config``, naming the differences."""
+    search, repeats, metric) differs from ``config``, naming the differences. Under the
+    claim lock, so that of workers started together one creates the study and records its
+    sweep, and the others check theirs against it."""
+    with claim_lock(storage, folder, config.name):
+        return _open_study(config, storage)
+
+
+def _open_study(config: SweepConfig, storage: optuna.storages.BaseStorage) -> optuna.Study:
     sampler = make_sampler(config, config.search.seed)
     if config.pruning is None:
         pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
@@ -191,13 +284,13 @@ def claim_lock(storage: optuna.storages.BaseStorage, folder: Path, name: str) ->
     if is_postgres(storage):
         import sqlalchemy
 
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        key = {"k": advisory_key(name)}
         with storage.engine.connect() as connection:
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), key)
             try:
                 yield
             finally:
-                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), key)
         return
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "claim.lock", "a+b") as handle:
@@ -305,9 +398,18 @@ class Heartbeat:
         return self
 
     def _beat(self) -> None:
+        """Beat until stopped. A failed beat (the server away) is tried again at the next
+        interval: the trial goes on, and the worker's next call to the storage says what
+        failed; a server back within the grace period never sees the trial as dead."""
+        import sqlalchemy
+
         interval = self._storage.get_heartbeat_interval() or HEARTBEAT_SECONDS
         while not self._stop.wait(interval):
-            self._storage.record_heartbeat(self._trial_id)
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except (sqlalchemy.exc.SQLAlchemyError,
+                    optuna.exceptions.StorageInternalError) as exc:  # the worker finds out
+                log.debug("heartbeat of trial id %d failed: %s", self._trial_id, exc)
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

@@ -1,6 +1,8 @@
 """A real, throw-away PostgreSQL server for tests: ``initdb`` in a temporary folder, then
 ``postgres`` on a free loopback port (as ``nobody`` when the tests run as root, since
-PostgreSQL refuses to run as root), one database created, everything removed at the end."""
+PostgreSQL refuses to run as root), one database created, everything removed at the end.
+``halt``/``restart`` take the server away and bring it back with its data; ``execute`` runs
+statements as the superuser (new databases, roles, grants)."""
 
 from __future__ import annotations
 
@@ -52,26 +54,56 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
 
+    def url_of(self, database: str, user: str = "postgres", password: str = "") -> str:
+        """The URL of ``database`` as ``user`` (any password is accepted: trust)."""
+        login = f"{user}:{password}" if password else user
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{database}"
+
     def start(self) -> str:
         if self._as:
             shutil.chown(self.root, UNPRIVILEGED_USER)
         subprocess.run([*self._as, str(self.binaries / "initdb"), "-D", str(self.data),
                         "-U", "postgres", "-A", "trust", "--no-sync"],
                        check=True, capture_output=True, timeout=120)
+        self._launch()
+        self.execute(f"CREATE DATABASE {self.database}")
+        return self.url
+
+    def _launch(self) -> None:
         self.process = subprocess.Popen(
             [*self._as, str(self.binaries / "postgres"), "-D", str(self.data), "-k",
              str(self.root), "-p", str(self.port), "-h", "127.0.0.1", "-c", "fsync=off"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready()
+
+    def execute(self, *statements: str, database: str = "postgres") -> list[tuple]:
+        """Run ``statements`` in ``database`` as the superuser (autocommit); the rows of the
+        last one that returns rows."""
         import psycopg2
 
         connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres",
-                                      dbname="postgres")
+                                      dbname=database)
         connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {self.database}")
-        connection.close()
-        return self.url
+        rows: list[tuple] = []
+        try:
+            with connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+                    if cursor.description is not None:
+                        rows = cursor.fetchall()
+        finally:
+            connection.close()
+        return rows
+
+    def halt(self) -> None:
+        """Stop the server at once (as a crash or a lost network does), keeping its data."""
+        subprocess.run([*self._as, str(self.binaries / "pg_ctl"), "stop", "-D", str(self.data),
+                        "-m", "immediate"], capture_output=True, timeout=60)
+        self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Start the halted server again, on the same port, with its data."""
+        self._launch()
 
     def _wait_ready(self) -> None:
         import psycopg2
