@@ -34,6 +34,45 @@ Checkpoint overhead: the shipped sin config and a 1000x20 classifier (20-64-64-5
 20 epochs) trained without checkpoints and into a run folder at the default save cadence
 (``--checkpoints-only`` runs just these).
 Prints a table and one JSON line.
+
+Notes from earlier runs (this project's machine, 2 shared cores; the README has the current
+figures):
+- W1 against the GEMM bound, 2026-11-26, four runs: medians 1.10-1.21 with the step on two
+  threads, 1.24-1.30 on one. An epoch can come in under the bound because the first layer
+  skips its input gradient (our GEMMs do 0.8 of the bound's flops). On a machine with an
+  8 MiB L3 and GEMM at 57-76 GFLOP/s (2026-11-24) the medians were 1.02-1.10.
+- Where a W1 epoch goes (split step, one instrumented epoch of 2.59 s): GEMMs 1.86 s (1.66 s
+  back to back in another process; the step's traffic pushes their operands out of cache:
+  leaving the step out saved 0.59 s an epoch, 0.16 s of it in the GEMMs); the Adam update of
+  the 669,706 parameters 0.35 s (0.75 ms a step for 18.75 MB streamed; 0.35 ms alone on two
+  threads, 0.50 ms on one); loss 0.10 s, batch gather 0.07 s, ReLU forward and backward
+  0.10 s, bias add 0.04 s, bias sums 0.05 s.
+- NumPy 2.4's ``maximum`` with a scalar operand misses its SIMD loop: 78 us on a 128x512
+  float32 batch, against 15 us with an array operand and 12 us for the compiled loop.
+- Peak RSS is Linux's VmHWM (``ru_maxrss`` would carry the bench's own peak into the worker
+  through execve). About 107 MB of it is file-backed shared-library pages (LLVM above all),
+  which count once mapped, so the figure moves with the machine; the compiled kernels add
+  40-59 MB. Validating the dataset allocates no boolean array of its size (2.8 MB transient,
+  44.9 MB before 2026-11-24).
+- Diagnostics' parts: the per-step hook (one dot product per module's gradient) 0.035-0.071
+  ms against a 49-91 ms step; the end-of-epoch statistics 13-75 ms.
+- Tried and dropped: numexpr (3x slower than NumPy here); the split step without
+  OPENBLAS_THREAD_TIMEOUT (1.01 against 0.93 ms serial: an OpenBLAS worker spins on the
+  second core for 2**28 TSC ticks after each GEMM; at 20 the gain is gone, at 16 it holds;
+  threadpoolctl's one-thread limit does not stop the spinning); numba's OpenMP prange (4 ms a
+  step after a GEMM, for the same reason); updating each layer right after its backward (5%
+  slower); ReLU in place on the layer's buffers (no change).
+- 2026-11-26, release 0.1.0 against the restructured code, paired whole-process W1 runs: 1.01
+  (0.78-1.17); after fusing the passes around the products: 0.96 (0.88-1.11) at batch 128
+  and 0.96 (0.90-0.98) at batch 32.
+- The hot path reuses everything it can: each module writes into buffers it owns (one set
+  per batch size), batches are gathered into kept buffers, the permutation is drawn in
+  place, the first layer skips its input gradient, and every parameter and gradient is a
+  view into two flat arrays (the optimizer's state into one more each), so a step is one
+  fused update of the network (one compiled loop with numba, cut into contiguous chunks
+  over two threads when the cores are free). With numba a Layer's bias is added inside the
+  ReLU after it, its gradient summed inside that ReLU's backward, and cross entropy against
+  class indices is three compiled passes around NumPy's exp and log.
 """
 
 from __future__ import annotations
