@@ -59,6 +59,11 @@ class Optimizer:
         #: (optimizer name, its rule, its state buffers), found at the first step of a rule
         self._update: tuple[str, optim.UpdateRule, tuple[np.ndarray, ...]] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (estimators go to joblib workers): the rule found for the step is left
+        out (its functions may be closures) and found again at the next step."""
+        return {**self.__dict__, "_update": None}
+
     # ---------------------------------------------------------------- layout
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """``{"<index>/<name>": view}`` of a flat array of the layout."""
