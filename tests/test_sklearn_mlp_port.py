@@ -307,7 +307,9 @@ def test_preserve_feature_names():
     rng = np.random.RandomState(0)
     X = pd.DataFrame(data=rng.randn(10, 2), columns=["colname_a", "colname_b"])
     y = pd.Series(data=np.full(10, 1), name="colname_y")
-    model = RoutinizerRegressor(early_stopping=10, validation_fraction=0.2, epochs=5)
+    # enough epochs for early stopping to end the fit, as in MLPRegressor's test: a fit that
+    # ran out of epochs would warn (ConvergenceWarning is a UserWarning)
+    model = RoutinizerRegressor(early_stopping=10, validation_fraction=0.2, epochs=200)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         model.fit(X, y)
