@@ -38,6 +38,7 @@ from mlp.optimizer import Optimizer
 from mlp.progress import Progress
 from mlp.run_folder import RunFolder
 from mlp.run_state import RunState
+from mlp.schedules import ScheduleState
 from mlp.signals import DeferredSignals, TrainingInterrupted
 from mlp.training_config import TrainingConfig
 
@@ -52,59 +53,79 @@ TrainingState = RunState
 __all__ = ["BasicRoutinizer", "TrainingInterrupted", "TrainingState"]
 
 
+class _Arrays:
+    """A copy of a packed model's ``state_dict()`` (and, ``with_state``, of its optimizer's
+    state buffers), kept from epoch to epoch: the flat parameters in one array, so that a
+    copy is a few ``copyto``. ``arrays`` is the copy in ``state_dict()`` order (views of the
+    kept arrays, the same dict every time); ``state`` the optimizer's flat buffers."""
+
+    def __init__(self, optimizer: Optimizer, model: Model, with_state: bool = False) -> None:
+        self.optimizer = optimizer
+        self.param = np.empty_like(optimizer.param)
+        self.state = ({name: np.empty_like(flat) for name, flat in optimizer.state.items()}
+                      if with_state else {})
+        self.with_state = with_state
+        #: (source, copy) of the flat arrays, which an optimizer never replaces
+        self.flats = [(optimizer.param, self.param),
+                      *((optimizer.state[name], copy) for name, copy in self.state.items())]
+        #: (state_dict key, module, name) of every buffer, fixed for the model's spec
+        self.sources = [(f"{index}/{name}", module, name)
+                        for index, module in enumerate(model.modules)
+                        for name in module.buffer_shapes()]
+        self.buffers = {key: getattr(module, name).copy() for key, module, name in self.sources}
+        params = optimizer.views(self.param)
+        self.arrays = {key: params[key] if key in params else self.buffers[key]
+                       for key in model.state_shapes()}
+
+    def fits(self, optimizer: Optimizer) -> bool:
+        """Whether this copy is of ``optimizer`` as it is (the same state buffers)."""
+        return optimizer is self.optimizer and (
+            not self.with_state or optimizer.state.keys() == self.state.keys())
+
+    def take(self) -> dict[str, np.ndarray]:
+        """Copy the arrays as they are now; returns ``arrays``."""
+        for source, copy in self.flats:
+            np.copyto(copy, source)
+        for key, module, name in self.sources:
+            np.copyto(self.buffers[key], getattr(module, name))
+        return self.arrays
+
+
 class _Snapshot:
     """The parameters, buffers, optimizer state and state JSON of one completed epoch, so that
     a checkpoint of that epoch can be written later (by the cadence, or on an interrupt).
-    Copies are made into arrays kept from epoch to epoch."""
+    Taken every epoch, so it is a few copies into arrays kept from epoch to epoch."""
 
     def __init__(self) -> None:
-        self.param: np.ndarray | None = None
-        self.buffers: dict[str, np.ndarray] = {}
-        self.optimizer: dict[str, np.ndarray] = {}
-        self.kept: RunState | None = None
+        self.copy: _Arrays | None = None
+        self.kept: tuple[dict[str, Any], dict[str, Any]] = {}, {}
         self.epoch = 0
-        self._views: Optimizer | None = None
 
     def take(self, optimizer: Optimizer, model: Model, state: RunState) -> None:
-        if self.param is None or self.param.shape != optimizer.param.shape:
-            self.param = np.empty_like(optimizer.param)
-        np.copyto(self.param, optimizer.param)
-        parameters = set(optimizer.keys)
-        for key, array in model.state_dict().items():
-            if key not in parameters:
-                _copy_into(self.buffers, key, array)
-        for name, flat in optimizer.state.items():
-            _copy_into(self.optimizer, name, flat)
-        self._views = optimizer
-        # a shallow copy (every epoch, so it must be cheap): the counters are immutable, the
-        # generator state is a new dict each epoch, and the schedule state is copied
-        self.kept = state.model_copy(update={"schedule": state.schedule.model_copy()})
+        if self.copy is None or not self.copy.fits(optimizer):
+            self.copy = _Arrays(optimizer, model, with_state=True)
+        self.copy.take()
+        # the fields as they are (``model_copy`` costs more than the copies above): the
+        # counters are immutable, the generator state is a new dict each epoch, and the
+        # schedule's fields are copied
+        self.kept = dict(state.__dict__), dict(state.schedule.__dict__)
         self.epoch = state.epoch
 
-    def arrays(self, model: Model) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, np.ndarray]:
         """The model's ``state_dict()`` as it was at this epoch (views of the copies)."""
-        params = self._views.views(self.param)
-        return {key: params[key] if key in params else self.buffers[key]
-                for key in model.state_shapes()}
+        return self.copy.arrays
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
-        return {name: self._views.views(flat) for name, flat in self.optimizer.items()}
+        return {name: self.copy.optimizer.views(flat) for name, flat in self.copy.state.items()}
 
     def state(self, current: RunState) -> RunState:
         """The run state as it was at this epoch (its history is a prefix of the current)."""
-        state = self.kept.model_copy()
-        state.history = current.history.prefix(self.epoch)
+        fields, schedule = self.kept
+        state = RunState.model_construct(**{
+            **fields, "schedule": ScheduleState.model_construct(**schedule),
+            "history": current.history.prefix(self.epoch)})
         state.best = current.best
         return state
-
-
-def _copy_into(kept: dict[str, np.ndarray], key: str, array: np.ndarray) -> None:
-    """``kept[key] = array.copy()``, into the array already kept there when it fits."""
-    target = kept.get(key)
-    if target is None or target.shape != array.shape or target.dtype != array.dtype:
-        kept[key] = array.copy()
-    else:
-        np.copyto(target, array)
 
 
 class BasicRoutinizer(TrainingConfig):
@@ -117,6 +138,7 @@ class BasicRoutinizer(TrainingConfig):
     _allow_data_change: bool = PrivateAttr(default=False)
     _pending_optimizer_state: dict[str, dict[str, np.ndarray]] | None = PrivateAttr(default=None)
     _diagnostics: Diagnostics | None = PrivateAttr(default=None)
+    _best_copy: _Arrays | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------ state
     @property
@@ -409,7 +431,11 @@ class BasicRoutinizer(TrainingConfig):
                "train_accuracy": train_accuracy, "val_accuracy": val_accuracy, "lr": lr,
                "seconds": seconds}
         self.schedule.end_epoch(state.schedule, val_loss)
-        improved = state.end_epoch(row, model.state_dict(), self.min_delta)
+        improved = state.record(row, self.min_delta)
+        if improved:  # the best weights: one copy of the flat parameters (and the buffers)
+            if self._best_copy is None or not self._best_copy.fits(optimizer):
+                self._best_copy = _Arrays(optimizer, model)
+            state.best = self._best_copy.take()
         if self._diagnostics is not None:  # before the epoch's snapshot is taken
             self._diagnostics.end_epoch(model, data, row)
         return row, improved
@@ -437,7 +463,8 @@ class BasicRoutinizer(TrainingConfig):
 
 class _Writer:
     """Writes a run folder's checkpoints by the cadence: ``last.h5`` from the last completed
-    epoch, ``best.h5`` from the best epoch (both kept as in-memory snapshots between saves)."""
+    epoch, ``best.h5`` from the best epoch (both kept as in-memory snapshots between saves;
+    while the last epoch is the best, its snapshot stands for both)."""
 
     def __init__(self, routinizer: BasicRoutinizer, model: Model, data: DataFacts,
                  folder: RunFolder | None, optimizer: Optimizer) -> None:
@@ -448,16 +475,17 @@ class _Writer:
         self.saved_epoch = routinizer.state.epoch
         if folder is not None:
             self.last, self.best = _Snapshot(), _Snapshot()
-            self.best_pending = False
+            #: a best epoch not yet written; whether the last snapshot is that epoch
+            self.best_pending = self.best_is_last = False
 
     def end_epoch(self, improved: bool) -> None:
         if self.folder is None:
             return
         state = self.routinizer.state
+        self._keep_best_apart()
         self.last.take(self.optimizer, self.model, state)
-        if improved:
-            self.best.take(self.optimizer, self.model, state)
-            self.best_pending = True
+        if improved:  # the last snapshot is the best one until the next epoch
+            self.best_is_last = self.best_pending = True
         self.epochs_since += 1
         every_epochs = self.routinizer.save_every_epochs
         every_seconds = self.routinizer.save_every_seconds
@@ -466,10 +494,18 @@ class _Writer:
                     and time.monotonic() - self.last_saved >= every_seconds)):
             self.save()
 
+    def _keep_best_apart(self) -> None:
+        """Before the last snapshot is taken again: when it holds the best epoch, it becomes
+        the best snapshot (the two swap, nothing is copied)."""
+        if self.best_is_last:
+            self.best, self.last = self.last, self.best
+            self.best_is_last = False
+
     def restate(self) -> None:
         """Take the last epoch's snapshot again after a stop rule changed the state (the
         checkpoint then records ``stopped_early``), to be saved at the end."""
         if self.folder is not None:
+            self._keep_best_apart()
             self.last.take(self.optimizer, self.model, self.routinizer.state)
             self.saved_epoch = min(self.saved_epoch, self.last.epoch - 1)
 
@@ -477,13 +513,14 @@ class _Writer:
         """Write ``last.h5`` (and a pending ``best.h5``) from the snapshots."""
         state = self.routinizer.state
         if self.best_pending:
+            best = self.last if self.best_is_last else self.best
             save_checkpoint(self.folder.best, self.model, self.routinizer, self.data,
-                            self.best.state(state), arrays=self.best.arrays(self.model),
-                            optimizer_state=self.best.optimizer_state())
+                            best.state(state), arrays=best.arrays(),
+                            optimizer_state=best.optimizer_state())
             self.best_pending = False
         if self.last.epoch > self.saved_epoch:
             save_checkpoint(self.folder.last, self.model, self.routinizer, self.data,
-                            self.last.state(state), arrays=self.last.arrays(self.model),
+                            self.last.state(state), arrays=self.last.arrays(),
                             optimizer_state=self.last.optimizer_state())
             self.saved_epoch = self.last.epoch
         self.last_saved, self.epochs_since = time.monotonic(), 0

@@ -9,7 +9,7 @@ best weights are stored as datasets beside it, and the generator as ``rng_state`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -83,11 +83,21 @@ class RunState(BaseModel):
         return self._rng
 
     # ---------------------------------------------------------------------- epochs
-    def end_epoch(self, row: dict[str, Any], arrays: Mapping[str, np.ndarray],
+    def end_epoch(self, row: dict[str, Any],
+                  arrays: Mapping[str, np.ndarray] | Callable[[], Mapping[str, np.ndarray]],
                   min_delta: float = 0.0) -> bool:
         """Record one epoch's History ``row`` and, when its monitored loss is the lowest so
-        far, a copy of ``arrays`` (the model's ``state_dict()``); returns whether it improved.
-        A loss lower than the best before it by more than ``min_delta`` also becomes
+        far, a copy of ``arrays`` (the model's ``state_dict()``, or a function returning it,
+        called only then); returns whether it improved (``record`` and ``keep_best``)."""
+        improved = self.record(row, min_delta)
+        if improved:
+            self.keep_best(arrays() if callable(arrays) else arrays)
+        return improved
+
+    def record(self, row: dict[str, Any], min_delta: float = 0.0) -> bool:
+        """Record one epoch's History ``row``, its counters and the generator's state; returns
+        whether its monitored loss is the lowest so far (the caller then keeps the best
+        weights). A loss lower than the best before it by more than ``min_delta`` also becomes
         ``improved_epoch`` (scikit-learn's ``tol`` rule: tiny gains do not reset the
         patience, but the lowest loss still gives the best weights)."""
         self.history.append(**row)
@@ -100,15 +110,19 @@ class RunState(BaseModel):
             self.improved_epoch = row["epoch"]
         if improved:
             self.best_loss, self.best_epoch = monitored, row["epoch"]
-            kept = self._best
-            if kept is None or kept.keys() != arrays.keys() or any(
-                    kept[k].shape != a.shape or kept[k].dtype != a.dtype
-                    for k, a in arrays.items()):
-                self._best = {k: a.copy() for k, a in arrays.items()}
-            else:
-                for k, a in arrays.items():
-                    np.copyto(kept[k], a)
         return improved
+
+    def keep_best(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Keep a copy of ``arrays`` as the best weights (into the arrays already kept when
+        they fit)."""
+        kept = self._best
+        if kept is None or kept.keys() != arrays.keys() or any(
+                kept[k].shape != a.shape or kept[k].dtype != a.dtype
+                for k, a in arrays.items()):
+            self._best = {k: a.copy() for k, a in arrays.items()}
+        else:
+            for k, a in arrays.items():
+                np.copyto(kept[k], a)
 
     @property
     def best(self) -> dict[str, np.ndarray] | None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mlp import BasicRoutinizer, Model, load_checkpoint
-from mlp.callbacks import Callback, CallbackError, StopTraining
+from mlp.callbacks import Callback, CallbackError, CsvLogger, StopTraining
 from mlp.history import HISTORY_COLUMNS
 from mlp.run_folder import RunFolder
 from preprocess import Data
@@ -64,6 +64,22 @@ def test_history_csv_has_one_row_per_epoch_across_a_resume(tmp_path):
     assert rows[0] == list(HISTORY_COLUMNS)
     assert [int(row[0]) for row in rows[1:]] == [1, 2, 3, 4, 5]
     assert [float(row[1]) for row in rows[1:]] == routinizer.history.train_loss
+
+
+def test_history_csv_rows_reach_the_file_within_flush_seconds_and_all_at_the_end(tmp_path):
+    routinizer = train(tmp_path / "run", 2)  # a history of two epochs to start from
+    row = {column: None for column in HISTORY_COLUMNS} | {"epoch": 3, "train_loss": 0.5}
+    held = CsvLogger(tmp_path / "held.csv", flush_seconds=3600)
+    held.on_train_begin(routinizer, None)
+    held.on_epoch_end(routinizer, row)
+    assert len(read_csv(tmp_path / "held.csv")) == 3  # header and the history: row 3 held
+    held.on_train_end(routinizer, None)
+    assert read_csv(tmp_path / "held.csv")[-1][:2] == ["3", "0.5"]
+    prompt = CsvLogger(tmp_path / "prompt.csv", flush_seconds=0)
+    prompt.on_train_begin(routinizer, None)
+    prompt.on_epoch_end(routinizer, row)
+    assert read_csv(tmp_path / "prompt.csv")[-1][:2] == ["3", "0.5"]  # before any close
+    prompt.close()
 
 
 def test_history_csv_is_rebuilt_from_the_checkpoint_after_a_crash(tmp_path):

@@ -427,3 +427,37 @@ def test_best_checkpoint_predicts_raw_inputs_like_the_model(tmp_path):
     np.testing.assert_array_equal(predicted,
                                   data.decode(best_model.predict(data.normalizer.apply(X_raw))))
     assert set(predicted.tolist()) <= {"high", "low"} and isinstance(predicted[0].item(), str)
+
+
+@pytest.mark.parametrize("save_every_epochs", [None, 1, 3])
+def test_best_h5_holds_the_best_epoch_as_a_run_stopped_there_would_have_saved_it(
+        tmp_path, save_every_epochs):
+    """best.h5 is the best epoch's whole checkpoint (weights, optimizer state, counters),
+    whatever the cadence, while later epochs overwrite the last one's snapshot."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(int)
+    data = Data(X[:40], y[:40], X_val=X[40:], y_val=y[40:])
+
+    def train(epochs: int, folder: str) -> BasicRoutinizer:
+        routinizer = BasicRoutinizer(epochs=epochs, batch_size=8, lr=0.01, seed=1,
+                                     progress=False, checkpoint_dir=tmp_path / folder,
+                                     save_every_epochs=save_every_epochs)
+        routinizer.run(Model.mlp([4, 32, 2], seed=2), data)
+        return routinizer
+
+    routinizer = train(25, "long")
+    best_epoch = routinizer.state.best_epoch
+    assert best_epoch == 7  # the validation loss rises after it (overfitting)
+    best = load_checkpoint(tmp_path / "long" / "best.h5")
+    assert load_checkpoint(tmp_path / "long" / "last.h5").state.epoch == 25
+    train(best_epoch, "short")
+    stopped = load_checkpoint(tmp_path / "short" / "last.h5")
+    assert best.state.epoch == stopped.state.epoch == best_epoch
+    assert best.state.step == stopped.state.step
+    assert best.state.rng_state == stopped.state.rng_state
+    for key, array in stopped.model.state_dict().items():
+        np.testing.assert_array_equal(best.model.state_dict()[key], array)
+    for name, arrays in stopped.optimizer_state.items():
+        for key, array in arrays.items():
+            np.testing.assert_array_equal(best.optimizer_state[name][key], array)
