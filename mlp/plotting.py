@@ -1,11 +1,15 @@
 """Figures: training curves (live or saved), 1-D regression fits, confusion matrices and
 first-layer weights as images.
 
-Every function builds a ``matplotlib.figure.Figure`` directly (object-oriented API, no
+Every figure is a ``matplotlib.figure.Figure`` built directly (object-oriented API, no
 pyplot state), so nothing is registered with pyplot and nothing is left open; only
 ``LivePlot`` on an interactive backend opens a pyplot window, and ``LivePlot.close`` closes
-it. PNGs are written atomically (a temporary file in the same folder, then renamed) with the
-permissions of any new file (``0o666`` less the umask), as checkpoints are.
+it. The one exception is ``save_curves`` (a run folder's ``curves.png``, live plots' files
+included): it draws the picture of ``curves_figure`` with Pillow (``mlp.curves_png``), which
+costs milliseconds where matplotlib's text layout costs a few hundred. What the curves show
+is decided once, in ``mlp.curves_content``. PNGs are written atomically (a temporary file in
+the same folder, then renamed) with the permissions of any new file (``0o666`` less the
+umask), as checkpoints are.
 """
 
 from __future__ import annotations
@@ -23,39 +27,39 @@ from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter, MaxNLocator, NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from mlp import atomic
+from mlp.curves_content import (  # the curves' constants stay importable from here
+    BEST_COLOR,
+    CURVES_PANEL_SIZE,
+    LOG_SCALE_MIN_RATIO,  # noqa: F401
+    LR_COLOR,  # noqa: F401
+    PNG_DPI,
+    STOP_COLOR,
+    TRAIN_COLOR,
+    VAL_COLOR,
+    PlainLogFormatter,  # noqa: F401
+    best,
+    log_formatters,
+    margins,
+    panels,
+    stop_label,
+)
+from mlp.curves_png import write_curves
 from mlp.errors import DataError
 from mlp.history import History
 
 log = logging.getLogger("mlp")
 
-TRAIN_COLOR = "tab:blue"
-"""Colour of every training curve (and of the model's curve in ``plot_fit``)."""
-VAL_COLOR = "tab:orange"
-"""Colour of every validation curve (and of the training points in ``plot_fit``)."""
-LR_COLOR = "tab:purple"
-"""Colour of the learning-rate curve."""
-BEST_COLOR = "tab:green"
-"""Colour of the best-epoch mark on the curves."""
-STOP_COLOR = "tab:red"
-"""Colour of the early-stopping mark on the curves."""
 VAL_POINTS_COLOR = "0.7"
 """Colour (grey) of the validation points in ``plot_fit``."""
-LOG_SCALE_MIN_RATIO = 10.0
-"""A loss or learning-rate axis is logarithmic only when its largest value is more than this
-many times its smallest (all positive): over less than a decade a log axis shows one or two
-tick labels, so a linear one reads better."""
 ZERO_CELLS_SHOWN_UP_TO = 5
 """``plot_confusion_matrix`` writes zero cells up to this many classes and leaves them blank
 above it, so the mistakes stand out."""
-PNG_DPI = 100
 FIT_GRID_POINTS = 400
 FIRST_LAYER_TILE_INCHES = 0.9
 """Width in inches of one tile of ``plot_first_layer``."""
-CURVES_PANEL_SIZE = (4.6, 4.0)
-"""Width and height in inches of one panel of the curves figure."""
 _TITLE_Y = 1.0
 """An axes title's height given explicitly: left to itself matplotlib measures the bounding
 boxes of the top ticks at every draw to lift the title clear of them (a fifth of the
@@ -72,82 +76,33 @@ def _write(fig: Figure, path: str | Path) -> Path:
     return atomic.write_bytes(path, stream.getvalue())
 
 
-def _series(epochs: list[int], values: list[float | None]) -> tuple[list[int], list[float]]:
-    """The (epoch, value) pairs whose value is not None, as two lists."""
-    pairs = [(e, v) for e, v in zip(epochs, values, strict=True) if v is not None]
-    return [e for e, _ in pairs], [v for _, v in pairs]
-
-
-class PlainLogFormatter(LogFormatter):
-    """Tick labels of a log axis as plain numbers (``0.02``, ``1``, ``3e-05``), on the
-    ticks that ``LogFormatter`` would label. Matplotlib's default writes ``10^-2`` with
-    mathtext, whose parsing is about a third of the time it takes to draw a run's curves."""
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        return f"{x:g}" if super().__call__(x, pos) else ""
-
-
 def plain_log_axis(axis: Axis, minor_labels: bool = True) -> None:
-    """Label a log-scaled ``axis`` with ``PlainLogFormatter``: the decades, and with
-    ``minor_labels`` some minor ticks too when the axis spans under two decades (all of them
-    under 0.4), so that it never shows only two numbers."""
-    axis.set_major_formatter(PlainLogFormatter())
-    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4))
-                             if minor_labels else NullFormatter())
-
-
-def _scale(ax: Axes, values: list[float]) -> None:
-    """Log-scale the y axis when ``values`` are positive and span more than
-    ``LOG_SCALE_MIN_RATIO`` (``plain_log_axis`` labels); linear (matplotlib's default ticks)
-    otherwise."""
-    if values and min(values) > 0 and max(values) > LOG_SCALE_MIN_RATIO * min(values):
-        ax.set_yscale("log")
-        plain_log_axis(ax.yaxis)
-
-
-def _plot_pair(ax: Axes, history: History, metric: str) -> list[float]:
-    """The train and val curves of ``metric`` (``"loss"`` or ``"accuracy"``), Nones skipped;
-    returns every value drawn."""
-    drawn: list[float] = []
-    for split, colour in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
-        x, y = _series(history.epoch, getattr(history, f"{split}_{metric}"))
-        if y:
-            ax.plot(x, y, color=colour, label=f"{split} {metric}", linewidth=2,
-                    marker="o" if len(y) == 1 else None)
-            drawn += y
-    return drawn
-
-
-def _best(history: History) -> tuple[int, float, str] | None:
-    """The best epoch, its loss and which split it is judged on: the lowest validation loss
-    (``History.best_epoch``), or the lowest training loss without validation data."""
-    epoch = history.best_epoch()
-    if epoch is not None:
-        return epoch, float(history.val_loss[history.epoch.index(epoch)]), "val"
-    if not history.train_loss:
-        return None
-    index = int(np.argmin(history.train_loss))
-    return history.epoch[index], float(history.train_loss[index]), "train"
+    """Label a log-scaled ``axis`` with ``PlainLogFormatter`` (``log_formatters``): the
+    decades, and with ``minor_labels`` some minor ticks too when the axis spans under two
+    decades (all of them under 0.4), so that it never shows only two numbers."""
+    major, minor = log_formatters(minor_labels)
+    axis.set_major_formatter(major)
+    axis.set_minor_formatter(minor if minor is not None else NullFormatter())
 
 
 def _curves_size(history: History) -> tuple[float, float]:
-    """The curves figure's size: one panel each for loss, accuracy (when any) and lr."""
-    panels = (1 + any(a is not None for a in history.train_accuracy + history.val_accuracy)
-              + any(r is not None for r in history.lr))
-    return CURVES_PANEL_SIZE[0] * panels, CURVES_PANEL_SIZE[1]
+    """The curves figure's size: one ``CURVES_PANEL_SIZE`` panel per ``panels(history)``."""
+    return CURVES_PANEL_SIZE[0] * len(panels(history)), CURVES_PANEL_SIZE[1]
 
 
 def curves_figure(history: History, fig: Figure | None = None, *, title: str | None = None,
                   stopped_early_at: int | None = None) -> Figure:
     """Loss, accuracy (classification) and learning rate against epoch, with the best epoch
-    and the early stop marked.
+    and the early stop marked, as a matplotlib Figure (``mlp.curves_png`` draws the same
+    picture straight to PNG for run folders).
 
     Parameters
     ----------
     history : History
-        The run's columns; ``None`` entries (no validation data, regression accuracy) are
-        skipped. The loss and learning-rate axes are logarithmic when the values are
-        positive and span more than ``LOG_SCALE_MIN_RATIO``, linear otherwise.
+        The run's columns; ``None`` and non-finite entries (no validation data, regression
+        accuracy, a diverged epoch) are skipped. The loss and learning-rate axes are
+        logarithmic when the values are positive and span more than ``LOG_SCALE_MIN_RATIO``,
+        linear otherwise; a constant learning rate is drawn on ``0..2 * rate``.
     fig : Figure, optional
         A figure to clear and redraw into (live redraws); a new ``Figure`` otherwise.
     title : str, optional
@@ -156,66 +111,58 @@ def curves_figure(history: History, fig: Figure | None = None, *, title: str | N
         The epoch at which early stopping ended the run: a dashed vertical line on every
         panel, labelled in the loss legend.
 
-    Returns a figure with one axes per panel, in the order loss, accuracy (only when some
-    accuracy is not None), learning rate (only when ``history.lr`` holds values). The best
-    epoch (``History.best_epoch``, or the lowest training loss without validation) is a star
-    on the loss curve and a dotted vertical line on every panel.
+    Returns a figure with one axes per panel (``curves_content.panels``), in the order loss,
+    accuracy (only when some accuracy is finite), learning rate (only when ``history.lr``
+    holds values). The best epoch (``curves_content.best``: ``History.best_epoch``, or the
+    lowest training loss without validation) is a star on the loss curve and a dotted vertical
+    line on every panel.
     """
     fig = fig if fig is not None else Figure(figsize=_curves_size(history))
     fig.clear()
-    has_accuracy = any(a is not None for a in history.train_accuracy + history.val_accuracy)
-    lr_epochs, lr = _series(history.epoch, history.lr)
-    axes = list(fig.subplots(1, 1 + has_accuracy + bool(lr), squeeze=False)[0])
+    shown = panels(history)
+    axes = list(fig.subplots(1, len(shown), squeeze=False)[0])
+    for ax, panel in zip(axes, shown, strict=True):
+        for curve in panel.curves:
+            ax.plot(curve.epochs, curve.values, color=curve.colour, label=curve.label,
+                    linewidth=2, marker="o" if len(curve.values) == 1 else None)
+        if panel.log:
+            ax.set_yscale("log")
+            plain_log_axis(ax.yaxis)
+        if panel.ylim is not None:
+            ax.set_ylim(*panel.ylim)
+        ax.set(xlabel="epoch", ylabel=panel.name)
+        ax.set_title(panel.name, y=_TITLE_Y)
     loss_ax = axes[0]
-    _scale(loss_ax, _plot_pair(loss_ax, history, "loss"))
-    loss_ax.set(xlabel="epoch", ylabel="loss")
-    loss_ax.set_title("loss", y=_TITLE_Y)
-    if has_accuracy:
-        _plot_pair(axes[1], history, "accuracy")
-        axes[1].set(xlabel="epoch", ylabel="accuracy")
-        axes[1].set_title("accuracy", y=_TITLE_Y)
-    if lr:
-        lr_ax = axes[-1]
-        lr_ax.plot(lr_epochs, lr, color=LR_COLOR, linewidth=2, label="learning rate",
-                   marker="o" if len(lr) == 1 else None)
-        _scale(lr_ax, lr)
-        if min(lr) == max(lr) > 0:  # a constant rate: from zero, not a +-4% band of noise
-            lr_ax.set_ylim(0, 2 * lr[0])
-        lr_ax.set(xlabel="epoch", ylabel="learning rate")
-        lr_ax.set_title("learning rate", y=_TITLE_Y)
-    best = _best(history)
-    if best is not None:
-        epoch, value, split = best
-        loss_ax.plot([epoch], [value], linestyle="none", marker="*", markersize=14,
-                     color=BEST_COLOR, markeredgecolor="black", zorder=5,
-                     label=f"best: epoch {epoch} ({split} loss {value:.4g})")
+    marked = best(history)
+    if marked is not None:
+        loss_ax.plot([marked.epoch], [marked.value], linestyle="none", marker="*",
+                     markersize=14, color=BEST_COLOR, markeredgecolor="black", zorder=5,
+                     label=marked.label)
         for ax in axes:
-            ax.axvline(epoch, color=BEST_COLOR, linestyle=":", linewidth=1.5,
+            ax.axvline(marked.epoch, color=BEST_COLOR, linestyle=":", linewidth=1.5,
                        label="_best epoch")
     if stopped_early_at is not None:
         for ax in axes:
             ax.axvline(stopped_early_at, color=STOP_COLOR, linestyle="--", linewidth=1.5,
-                       label=(f"stopped early (epoch {stopped_early_at})" if ax is loss_ax
+                       label=(stop_label(stopped_early_at) if ax is loss_ax
                               else "_stopped early"))
-    for ax in axes:
+    for ax, panel in zip(axes, shown, strict=True):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in axes[:1 + has_accuracy]:
-        ax.legend(fontsize="small")
+        if panel.legend:
+            ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
-    # fixed margins, wide enough for "0.0003" tick labels: tight_layout measures every text
-    # and would be most of the cost of a run folder's picture
-    fig.subplots_adjust(left=0.22 / len(axes) + 0.02, right=0.98, bottom=0.14,
-                        top=0.84 if title else 0.9, wspace=0.45)
+    fig.subplots_adjust(**margins(len(axes), bool(title)))
     return fig
 
 
 def save_curves(history: History, path: str | Path, *, title: str | None = None,
                 stopped_early_at: int | None = None) -> Path:
-    """Write ``curves_figure(history, title=..., stopped_early_at=...)`` to ``path`` as PNG
-    (atomically); returns the path."""
-    return _write(curves_figure(history, title=title, stopped_early_at=stopped_early_at), path)
+    """Write the picture of ``curves_figure(history, title=..., stopped_early_at=...)`` to
+    ``path`` as PNG (atomically), drawn by ``mlp.curves_png.write_curves`` without
+    matplotlib's renderer (a few milliseconds instead of a few hundred); returns the path."""
+    return write_curves(history, path, title=title, stopped_early_at=stopped_early_at)
 
 
 def _interactive_backend() -> bool:

@@ -83,10 +83,10 @@ class Progress:
             _best_effort("the live plot", lambda: self.live_plot.close(
                 history, stopped_early_at=stopped))
             return
-        from mlp.plotting import save_curves  # matplotlib loads only when a figure is drawn
+        from mlp.curves_png import write_curves  # Pillow; no matplotlib figure is built
 
-        _best_effort(f"{path}", lambda: save_curves(history, path, title=name,
-                                                    stopped_early_at=stopped))
+        _best_effort(f"{path}", lambda: write_curves(history, path, title=name,
+                                                     stopped_early_at=stopped))
 
 
 def _console_loggers() -> list[logging.Logger]:

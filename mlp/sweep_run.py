@@ -28,9 +28,9 @@ from optuna.trial import TrialState
 
 from mlp.checkpoint import load_checkpoint
 from mlp.config import RunConfig, load_data
+from mlp.curves_png import write_curves
 from mlp.errors import CheckpointError, MLPError
 from mlp.model import Model
-from mlp.plotting import save_curves
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
 from mlp.sweep import SweepConfig
@@ -86,8 +86,8 @@ class RepeatRun:
         if not len(history):
             return
         try:
-            save_curves(history, RunFolder(self.folder).curves, title=self.folder.name,
-                        stopped_early_at=history.epoch[-1] if state.stopped_early else None)
+            write_curves(history, RunFolder(self.folder).curves, title=self.folder.name,
+                         stopped_early_at=history.epoch[-1] if state.stopped_early else None)
         except Exception as exc:  # a picture never fails a trial
             log.warning("trial run %s: could not draw its curves (%s)", self.folder, exc)
 

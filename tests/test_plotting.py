@@ -197,9 +197,17 @@ def test_failed_write_keeps_the_previous_png_and_no_temporary(tmp_path, monkeypa
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
+    with monkeypatch.context() as patch:  # the temporary file is written, its fsync fails
+        patch.setattr(os, "fsync", broken)
+        with pytest.raises(OSError, match="disk full"):
+            save_curves(_history(6), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.png"]
+    figure = plot_confusion_matrix([0, 1], [0, 1], path=path)  # the PNG of a Figure
+    before = path.read_bytes()
     monkeypatch.setattr(Figure, "savefig", broken)
     with pytest.raises(OSError, match="disk full"):
-        save_curves(_history(6), path)
+        plotting._write(figure, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.png"]
 
@@ -291,15 +299,15 @@ def test_live_plot_without_a_display_falls_back_to_the_file(tmp_path, monkeypatc
     assert path.exists()
 
 
-def test_live_plot_passes_the_title_and_the_early_stop_to_the_figure(tmp_path, monkeypatch):
+def test_live_plot_passes_the_title_and_the_early_stop_to_the_picture(tmp_path, monkeypatch):
     drawn: list[dict] = []
-    real = plotting.curves_figure
+    real = plotting.write_curves  # what save_curves draws the file with (under Agg)
 
-    def recording(history, fig=None, **marks):
+    def recording(history, path, **marks):
         drawn.append(marks)
-        return real(history, fig, **marks)
+        return real(history, path, **marks)
 
-    monkeypatch.setattr(plotting, "curves_figure", recording)
+    monkeypatch.setattr(plotting, "write_curves", recording)
     path = tmp_path / "live.png"
     live = LivePlot(path, every=1, title="digits-3")
     live.update(_history(2))
