@@ -45,6 +45,7 @@ split.
 from __future__ import annotations
 
 import functools
+import operator
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -140,6 +141,42 @@ def _auto_threads(environ: Mapping[str, str], cores: int) -> int:
     return 2
 
 
+class PreparedUpdate:
+    """One update rule's compiled pass over the same flat arrays, step after step
+    (``Kernels.prepare``): the rule's constants are made once per learning rate and values of
+    the hyperparameters it names, the per-step ones (Adam's bias corrections) at each call."""
+
+    __slots__ = ("_constants", "_key", "arrays", "dtype", "hyperparameters", "kernel",
+                 "kernels", "rule")
+
+    def __init__(self, kernels: Kernels, rule: CompiledRule, arrays: tuple[np.ndarray, ...]
+                 ) -> None:
+        self.kernels, self.rule, self.arrays = kernels, rule, arrays
+        self.dtype = arrays[0].dtype.type
+        self.kernel = compile_loop(rule.kernel)
+        self.hyperparameters = (operator.attrgetter(*rule.hyperparameters)
+                                if rule.hyperparameters else _no_values)
+        self._key: tuple[Any, ...] | None = None
+        self._constants: tuple[Any, ...] = ()
+
+    def __call__(self, step: int, lr: float, hp: Any) -> None:
+        """One update with learning rate ``lr`` at 1-based ``step``, hyperparameters ``hp``."""
+        rule, lr = self.rule, float(lr)
+        key = (lr, self.hyperparameters(hp))
+        if key != self._key:
+            self._constants = (rule.constants(self.dtype, lr, hp)
+                               if rule.constants is not None else ())
+            self._key = key
+        constants = self._constants
+        if rule.step_constants is not None:
+            constants = rule.step_constants(self.dtype, constants, step, lr, hp)
+        self.kernels._launch(self.kernel, self.arrays, constants)
+
+
+def _no_values(hp: Any) -> tuple[()]:
+    return ()
+
+
 class Kernels:
     """The compiled kernels one trainer uses: a backend and a thread count (see the module
     docstring), and the worker threads of a split step, started on first need."""
@@ -158,7 +195,7 @@ class Kernels:
         the same buffers batch after batch, so the checks of the first call stand for later
         calls with the very same arrays (arrays are never reshaped in place here)."""
         self._flats: tuple[np.ndarray, ...] = ()  # the last update's arrays, then their 1-D views
-        self._scalars: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._prepared: tuple[Any, ...] = ()  # the last update's rule and arrays, then its pass
         self._last_bias_relu: tuple[Any, ...] = ()
         self._last_relu_backward_bias: tuple[Any, ...] = ()
         self._last_cross_entropy: tuple[Any, ...] = ()
@@ -203,30 +240,30 @@ class Kernels:
             for future in futures:
                 future.result()
 
+    def prepare(self, rule: CompiledRule, param: np.ndarray, grad: np.ndarray,
+                state: Sequence[np.ndarray]) -> PreparedUpdate | None:
+        """Update ``rule`` (``mlp.optim.UpdateRule``) as one compiled pass over these very
+        arrays, checked and cut to 1-D once, to be called step after step (the trainer's
+        optimizer keeps it); None when the NumPy rule must do the updates (NumPy backend, a
+        rule without a loop, or arrays that are not contiguous floats of one dtype and size)."""
+        if self.backend == "numpy" or rule.kernel is None:
+            return None
+        arrays = self._flat_arrays(param, grad, *state)
+        return None if arrays is None else PreparedUpdate(self, rule, arrays)
+
     def update(self, rule: CompiledRule, param: np.ndarray, grad: np.ndarray,
                state: Sequence[np.ndarray], *, step: int, lr: float, hp: Any) -> bool:
-        """Apply update ``rule`` (``mlp.optim.UpdateRule``) in one compiled pass (split over
-        ``threads`` threads for a large network); False (nothing done) when the NumPy rule
-        must do it (NumPy backend, a rule without a loop, or arrays that are not contiguous
-        floats of one dtype and size)."""
-        if self.backend == "numpy" or rule.kernel is None:
+        """Apply update ``rule`` in one compiled pass (split over ``threads`` threads for a
+        large network; ``prepare``); False (nothing done) when the NumPy rule must do it."""
+        sources = (rule, param, grad, *state)
+        kept = self._prepared
+        if len(kept) != len(sources) + 1 or not all(
+                k is a for k, a in zip(kept, sources, strict=False)):
+            kept = self._prepared = (*sources, self.prepare(rule, param, grad, state))
+        prepared = kept[-1]
+        if prepared is None:
             return False
-        arrays = self._flat_arrays(param, grad, *state)
-        if arrays is None:
-            return False
-        dtype = param.dtype
-        key = (rule.name, dtype, lr, *[getattr(hp, name) for name in rule.hyperparameters])
-        scalars = self._scalars.get(key)
-        if scalars is None:  # the rule's constants, made once per learning rate
-            if len(self._scalars) > 64:
-                self._scalars.clear()
-            scalars = self._scalars[key] = (
-                compile_loop(rule.kernel),
-                rule.constants(dtype.type, lr, hp) if rule.constants is not None else ())
-        kernel, constants = scalars
-        if rule.step_constants is not None:
-            constants = rule.step_constants(dtype.type, constants, step, lr, hp)
-        self._launch(kernel, arrays, constants)
+        prepared(step, lr, hp)
         return True
 
     def _flat_arrays(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:

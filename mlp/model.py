@@ -49,7 +49,7 @@ class _Plan:
     """The steps a pass runs: each module, or two modules one of them fuses with the next
     (``Module.fuse``); ``first`` is the first step that holds parameters."""
 
-    __slots__ = ("first", "indices", "key", "shapes", "steps")
+    __slots__ = ("contexts", "first", "indices", "key", "shapes", "steps")
 
     def __init__(self, modules: Sequence[Module]) -> None:
         self.key = tuple(id(m) for m in modules)
@@ -67,6 +67,18 @@ class _Plan:
                                                                         (step,)))),
                           len(self.steps))
         self.shapes: list[tuple[int, ...]] = [()] * len(self.steps)
+        #: the last Context of each kind of pass, reused while its parts are the same
+        self.contexts: dict[str, Context] = {}
+
+    def context(self, kind: str, train: bool, rng: Any, kernels: Any,
+                input_grad: bool = True) -> Context:
+        """A ``Context(train, rng, kernels, input_grad)``: the one of the last pass of
+        ``kind`` when it has the same parts (a trainer makes thousands of identical ones)."""
+        ctx = self.contexts.get(kind)
+        if (ctx is None or ctx.train is not train or ctx.rng is not rng
+                or ctx.kernels is not kernels or ctx.input_grad is not input_grad):
+            ctx = self.contexts[kind] = Context(train, rng, kernels, input_grad)
+        return ctx
 
 
 class Model(BaseModel):
@@ -298,8 +310,8 @@ class Model(BaseModel):
         run fused, compiled passes."""
         if validate:
             x = self.check_input(x)
-        ctx = Context(train, rng, kernels)
         plan = self._steps()
+        ctx = plan.context("forward", bool(train), rng, kernels)
         shapes = plan.shapes
         for k, step in enumerate(plan.steps):
             shapes[k] = x.shape
@@ -314,9 +326,9 @@ class Model(BaseModel):
         module's returned gradient and parameter gradients against their shapes
         (``GradientShapeError`` naming the module)."""
         plan = self._steps()
-        ctx = Context(True, None, kernels)
+        ctx = plan.context("backward", True, None, kernels)
         first = 0 if input_grad else plan.first
-        first_ctx = ctx if input_grad else ctx.without_input_grad()
+        first_ctx = ctx if input_grad else plan.context("first", True, None, kernels, False)
         for k in range(len(plan.steps) - 1, first - 1, -1):
             step = plan.steps[k]
             grad = step.backward(grad, first_ctx if k == first else ctx)

@@ -56,8 +56,9 @@ class Optimizer:
         self.config = config
         self.kernels = kernels if kernels is not None else Kernels()
         self.state: dict[str, np.ndarray] = {}
-        #: (optimizer name, its rule, its state buffers), found at the first step of a rule
-        self._update: tuple[str, optim.UpdateRule, tuple[np.ndarray, ...]] | None = None
+        #: (optimizer name, its rule, its state buffers, the kernels, the rule's compiled pass
+        #: over the buffers or None), found at the first step of a rule
+        self._update: tuple[Any, ...] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable (estimators go to joblib workers): the rule found for the step is left
@@ -123,14 +124,19 @@ class Optimizer:
         is the 1-based update count (Adam's bias corrections)."""
         config = self.config
         update = self._update
-        if update is None or update[0] != config.optimizer:  # buffers are never replaced
-            rule = optim.UPDATE_RULES.get(config.optimizer)
-            update = self._update = (config.optimizer, rule,
-                                     tuple(self.buffer(name) for name in rule.state))
+        if update is None or update[0] != config.optimizer or update[3] is not self.kernels:
+            rule = optim.UPDATE_RULES.get(config.optimizer)  # buffers are never replaced
+            buffers = tuple(self.buffer(name) for name in rule.state)
+            prepared = (None if self.kernels is None
+                        else self.kernels.prepare(rule, self.param, self.grad, buffers))
+            update = self._update = (config.optimizer, rule, buffers, self.kernels, prepared)
         if config.grad_clip is not None:
             optim.clip_grad_norm([self.grad], config.grad_clip)
-        optim.apply_update(update[1], self.param, self.grad, *update[2], step=step, lr=lr,
-                           hp=config, scratch=self.scratch, kernels=self.kernels)
+        if update[4] is not None:  # one compiled pass, bit-identical to the NumPy rule
+            update[4](step, lr, config)
+        else:
+            optim.apply_update(update[1], self.param, self.grad, *update[2], step=step, lr=lr,
+                               hp=config, scratch=self.scratch)
 
     def parameters_finite(self) -> bool:
         """Whether every parameter is finite, without allocating: ``param * 0`` is 0 for

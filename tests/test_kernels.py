@@ -69,6 +69,28 @@ def test_compiled_updates_equal_the_numpy_rules_bit_for_bit(dtype, name, weight_
         assert want.tobytes() == got.tobytes()
 
 
+@pytest.mark.parametrize("name", ["adam", "momentum", "rmsprop"])
+def test_a_prepared_update_follows_the_rate_and_hyperparameters_step_by_step(name):
+    """The optimizer keeps one prepared pass over its buffers for the whole run; its
+    constants must follow a new learning rate (a schedule) or hyperparameter (a config
+    changed between two runs) at the very step they change."""
+    reference, compiled = _arrays(np.float32), _arrays(np.float32)
+    param, grad, *state = _state(name, compiled)
+    prepared = Kernels("numba").prepare(optim.UPDATE_RULES.get(name), param, grad, state)
+    assert prepared is not None
+    changes = [(1e-2, 0.0, 0.8), (1e-2, 0.0, 0.8), (1e-2, 0.05, 0.8), (3e-3, 0.05, 0.8),
+               (3e-3, 0.05, 0.6), (3e-3, 0.05, 0.6)]
+    for step, (lr, weight_decay, beta) in enumerate(changes, start=1):
+        hp = optim.Hyperparameters(lr=lr, weight_decay=weight_decay, momentum=beta,
+                                   alpha=beta, beta1=beta, beta2=0.99, eps=1e-6)
+        _numpy_update(name, reference, step, hp)
+        with np.errstate(all="ignore"):
+            prepared(step, lr, hp)
+    for want, got in zip(reference, compiled, strict=True):
+        assert want.tobytes() == got.tobytes()
+    assert Kernels("numpy").prepare(optim.UPDATE_RULES.get(name), param, grad, state) is None
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_relu_forward_and_backward_equal_numpy(dtype):
     rng = np.random.default_rng(1)
