@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import stat
 import subprocess
 import sys
 
@@ -176,23 +174,6 @@ def test_write_returns_the_path_and_leaves_no_temporary(tmp_path):
     assert path == tmp_path / "run" / "curves.png"
     assert path.read_bytes() == render_curves(_history(3), title="run")  # deterministic
     assert [p.name for p in path.parent.iterdir()] == ["curves.png"]
-
-
-def test_a_failed_rename_removes_the_temporary(tmp_path):
-    (tmp_path / "curves.png").mkdir()
-    with pytest.raises(OSError):
-        write_curves(_history(2), tmp_path / "curves.png")
-    assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]
-
-
-@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
-def test_the_png_gets_the_mode_of_a_new_file_under_the_umask(tmp_path, umask, mode):
-    previous = os.umask(umask)
-    try:
-        path = write_curves(_history(2), tmp_path / "curves.png")
-    finally:
-        os.umask(previous)
-    assert stat.S_IMODE(path.stat().st_mode) == mode
 
 
 def test_the_renderer_loads_neither_pyplot_nor_a_figure_nor_a_backend():

@@ -212,18 +212,29 @@ def test_failed_write_keeps_the_previous_png_and_no_temporary(tmp_path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["c.png"]
 
 
-def test_failed_rename_removes_the_temporary(tmp_path):
+def _matplotlib_png(history: History, path: Path) -> Path:
+    return plotting._write(curves_figure(history), path)
+
+
+#: both ways a PNG is written: Pillow's curves (run folders) and any matplotlib figure
+WRITERS = pytest.mark.parametrize("write", [save_curves, _matplotlib_png],
+                                  ids=["pillow", "matplotlib"])
+
+
+@WRITERS
+def test_failed_rename_removes_the_temporary(tmp_path, write):
     (tmp_path / "c.png").mkdir()  # a folder where the PNG should go: the rename fails
     with pytest.raises(OSError):
-        save_curves(_history(2), tmp_path / "c.png")
+        write(_history(2), tmp_path / "c.png")
     assert [p.name for p in tmp_path.iterdir()] == ["c.png"]
 
 
+@WRITERS
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
-def test_pngs_get_the_mode_of_a_new_file_under_the_umask(tmp_path, umask, mode):
+def test_pngs_get_the_mode_of_a_new_file_under_the_umask(tmp_path, umask, mode, write):
     previous = os.umask(umask)
     try:
-        path = save_curves(_history(2), tmp_path / "c.png")
+        path = write(_history(2), tmp_path / "c.png")
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == mode
