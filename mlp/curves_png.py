@@ -8,36 +8,29 @@ the same margins), tick positions come from ``matplotlib.ticker``'s locators and
 from its formatters (pure computations: neither pyplot nor a figure nor a backend is
 imported). The inside of each axes is drawn at ``SUPERSAMPLE`` times the size and each block
 of pixels averaged, which smooths the lines Pillow draws without anti-aliasing; frames and
-ticks lie on whole pixels and need none, and text is drawn last at the output size (the font
-is matplotlib's DejaVu Sans, each size loaded once per process, each text rendered once and
-kept). The PNG is a palette image (``_palette``), which Pillow encodes several times faster
-than an RGB one.
+ticks lie on whole pixels and need none, and text is drawn last at the output size (the
+drawing itself is ``mlp.png_canvas``). The PNG is a palette image (``png_canvas.palette``),
+which Pillow encodes several times faster than an RGB one.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-import matplotlib
 import numpy as np
-from matplotlib.colors import to_rgb
 from matplotlib.ticker import AutoLocator, LogLocator, MaxNLocator, ScalarFormatter
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from mlp import atomic
 from mlp.curves_content import (
     BEST_COLOR,
     CURVES_PANEL_SIZE,
-    LR_COLOR,
     PNG_DPI,
     STOP_COLOR,
-    TRAIN_COLOR,
-    VAL_COLOR,
     Best,
     Panel,
     best,
@@ -47,36 +40,45 @@ from mlp.curves_content import (
     stop_label,
 )
 from mlp.history import History
+from mlp.png_canvas import (
+    BLACK,
+    CURVE_POINTS,
+    DASHED,
+    DOT_POINTS,
+    DOTTED,
+    GRID,
+    LABEL_PAD_POINTS,
+    LEGEND_EDGE,
+    LEGEND_POINTS,
+    MAJOR_TICK_POINTS,
+    MARK_POINTS,
+    MINOR_TICK_POINTS,
+    PIXELS_PER_POINT,
+    POINT,
+    SPINE_POINTS,
+    SUPERSAMPLE,
+    TEXT_POINTS,
+    TICK_PAD_POINTS,
+    TITLE_PAD_POINTS,
+    TITLE_POINTS,
+    WHITE,
+    Canvas,
+    colour_rgb,
+    dashes,
+    dot,
+    draw_star,
+    line_width,
+    palette,
+    polyline,
+    snap,
+    text_size,
+)
 
-SUPERSAMPLE = 2
-"""The picture is drawn at this many times its size, then reduced (anti-aliasing)."""
 PNG_COMPRESS_LEVEL = 1
 """zlib level of the PNG: for three panels 1 takes 1.5 ms and writes 28 kB, 6 takes 4 ms for
 18 kB (an RGB PNG would take 11 ms for 44 kB)."""
-FONT_FILE = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-PIXELS_PER_POINT = PNG_DPI / 72
-"""Output pixels per typographic point."""
-POINT = PIXELS_PER_POINT * SUPERSAMPLE
-"""Drawing pixels (inside the axes, drawn at ``SUPERSAMPLE`` times the size) per point."""
-TEXT_POINTS, TITLE_POINTS, LEGEND_POINTS = 10.0, 12.0, 10.0 * 0.833
-"""Matplotlib's sizes: tick labels and axis labels, titles, ``fontsize="small"`` legends."""
-CURVE_POINTS, MARK_POINTS, SPINE_POINTS = 2.0, 1.5, 0.8
-"""Line widths: the curves, the best-epoch and early-stop lines, axes frames and ticks."""
-MAJOR_TICK_POINTS, MINOR_TICK_POINTS, TICK_PAD_POINTS, LABEL_PAD_POINTS = 3.5, 2.0, 3.5, 4.0
-TITLE_PAD_POINTS = 6.0
-DOT_POINTS, STAR_POINTS = 6.0, 14.0
-"""Marker sizes: the dot of a one-epoch curve and the best-epoch star."""
-DOTTED, DASHED = (1.0, 1.65), (3.7, 1.6)
-"""On and off lengths, in line widths, of ``":"`` and ``"--"`` lines."""
-ROUND_JOIN_DEGREES = 20.0
-"""A curve's vertex gets a round join (matplotlib's) where it turns by more than this; the
-notch a plain join leaves at a gentler turn is under a drawing pixel."""
 MARGIN = 0.05
 """Space left beyond the data on each side of an axis, as matplotlib's ``axes.margins``."""
-WHITE, BLACK = (255, 255, 255), (0, 0, 0)
-GRID = (231, 231, 231)
-"""``ax.grid(alpha=0.3)``: matplotlib's grey #b0b0b0 at 30% over white."""
-LEGEND_EDGE = (214, 214, 214)
 LEGEND_FADE = [round(255 - 0.2 * (255 - v)) for v in range(256)] * 3
 """What shows through the legend's white face at matplotlib's ``framealpha=0.8``."""
 LEGEND_LOCATIONS = ((1, 1), (0, 1), (0, 0), (1, 0), (1, 0.5), (0, 0.5), (0.5, 0), (0.5, 1),
@@ -107,7 +109,7 @@ def render_curves(history: History, *, title: str | None = None,
     shown = panels(history)
     marked = best(history)
     panel_width, height = (round(side * PNG_DPI) for side in CURVES_PANEL_SIZE)
-    canvas = _Canvas(panel_width * len(shown), height)
+    canvas = Canvas(panel_width * len(shown), height)
     epochs = [*history.epoch, *([marked.epoch] if marked else []),
               *([stopped_early_at] if stopped_early_at is not None else [])]
     xlim = axis_view(min(epochs), max(epochs), log=False, integer=True)
@@ -117,7 +119,7 @@ def render_curves(history: History, *, title: str | None = None,
     if title:
         canvas.text(canvas.width / 2, 0.02 * height, title, TITLE_POINTS, "center", "top")
     stream = io.BytesIO()
-    picture = canvas.finish().quantize(palette=_palette(), dither=Image.Dither.NONE)
+    picture = canvas.finish().quantize(palette=palette(), dither=Image.Dither.NONE)
     picture.save(stream, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return stream.getvalue()
 
@@ -207,106 +209,7 @@ def _labelled(locations: Sequence[float], view: tuple[float, float], formatter
     return list(zip(inside, formatter.format_ticks(inside), strict=True))
 
 
-@functools.cache
-def _font(points: float) -> ImageFont.FreeTypeFont:
-    """DejaVu Sans at ``points``, in output pixels, loaded once per process."""
-    return ImageFont.truetype(str(FONT_FILE), points * PNG_DPI / 72)
-
-
-@functools.lru_cache(maxsize=512)
-def _text_mask(text: str, points: float, rotated: bool) -> tuple[Image.Image, int, int, float]:
-    """``text`` rendered once as a mask (turned a quarter counter-clockwise when
-    ``rotated``), its ink's offset from the pen's left end on the baseline, and its
-    advance."""
-    font = _font(points)
-    left, top, right, bottom = font.getbbox(text, anchor="ls")
-    mask = Image.new("L", (max(right - left, 1), max(bottom - top, 1)), 0)
-    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font, anchor="ls")
-    if rotated:
-        mask = mask.transpose(Image.Transpose.ROTATE_90)
-    return mask, left, top, font.getlength(text)
-
-
-def _text_size(text: str, points: float) -> tuple[float, float]:
-    """The advance and the font's line height (ascent and descent) of ``text``."""
-    ascent, descent = _font(points).getmetrics()
-    return _text_mask(text, points, False)[3], ascent + descent
-
-
-@functools.cache
-def _rgb(colour: str) -> tuple[int, int, int]:
-    red, green, blue = to_rgb(colour)
-    return round(red * 255), round(green * 255), round(blue * 255)
-
-
-@functools.cache
-def _palette() -> Image.Image:
-    """The PNG's colours: white, the grid's and the legend edge's greys, a ramp from black
-    to nearly white, ramps from nearly white to each colour of the picture, and from the
-    best-epoch green to black (the star's edge): anti-aliasing blends a colour with what is
-    behind it, white mostly. Mapping onto them and encoding take a quarter of the time of
-    encoding an RGB picture.
-
-    Pillow maps a colour to the entry nearest to it with the two low bits of each channel
-    cleared, so no entry other than white lies near (252, 252, 252): the lightest blends
-    become white, and white stays white."""
-    colours = [WHITE, GRID, LEGEND_EDGE]
-    colours += [(level, level, level) for level in np.linspace(0, 246, 48).round().astype(int)]
-    for colour in (TRAIN_COLOR, VAL_COLOR, LR_COLOR, BEST_COLOR, STOP_COLOR):
-        colours += [tuple(round(255 + (v - 255) * share) for v in _rgb(colour))
-                    for share in np.linspace(0.12, 1.0, 36)]
-    colours += [tuple(round(v * share) for v in _rgb(BEST_COLOR))
-                for share in np.linspace(0.1, 0.9, 8)]
-    palette = Image.new("P", (1, 1))
-    palette.putpalette([int(v) for colour in dict.fromkeys(colours) for v in colour])
-    return palette
-
-
-def _width(points: float) -> int:
-    """A line width in drawing pixels, at least one output pixel, in whole output pixels so
-    that it stays one solid colour after the reduction."""
-    return max(1, round(points * POINT / SUPERSAMPLE)) * SUPERSAMPLE
-
-
-class _Canvas:
-    """The picture being drawn, in output pixels: the frames and ticks, which lie on whole
-    pixels, drawn on it directly, each axes' inside pasted in (drawn at ``SUPERSAMPLE``
-    times the size and reduced: the curves, marks and legend), and the text queued and
-    drawn last, on top (the font is anti-aliased already)."""
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.image = Image.new("RGB", (width, height), WHITE)
-        self.draw = ImageDraw.Draw(self.image)
-        self._texts: list[tuple[float, float, str, float, str, str, bool]] = []
-
-    def text(self, x: float, y: float, text: str, points: float, across: str, down: str,
-             rotated: bool = False) -> None:
-        """Black ``text`` placed by its pen: ``across`` "left", "center" or "right" of
-        ``x``; ``down`` "top", "center", "baseline" of ``y`` (the font's ascent and descent,
-        not the ink, so that a row of labels lines up). Rotated text is placed by its ink:
-        centred on ``y``, its right side at ``x``."""
-        self._texts.append((x, y, text, points, across, down, rotated))
-
-    def finish(self) -> Image.Image:
-        """The output picture, the text drawn."""
-        image = self.image
-        for x, y, text, points, across, down, rotated in self._texts:
-            mask, left, top, advance = _text_mask(text, points, rotated)
-            if rotated:
-                corner = (round(x) - mask.width, round(y - mask.height / 2))
-            else:
-                ascent, descent = _font(points).getmetrics()
-                pen = x - {"left": 0, "center": advance / 2, "right": advance}[across]
-                baseline = y + {"top": ascent, "center": (ascent - descent) / 2,
-                                "baseline": 0}[down]
-                corner = (round(pen + left), round(baseline + top))
-            image.paste(BLACK, (*corner, corner[0] + mask.width, corner[1] + mask.height),
-                        mask)
-        return image
-
-
-def _draw_panel(canvas: _Canvas, box: _Box, panel: Panel, xlim: AxisView, marked: Best | None,
+def _draw_panel(canvas: Canvas, box: _Box, panel: Panel, xlim: AxisView, marked: Best | None,
                 stopped_early_at: int | None, first: bool) -> None:
     """One axes: its inside drawn at ``SUPERSAMPLE`` times the size (grid, curves, the
     best-epoch and early-stop lines, on the ``first``, the loss panel, the star too, and the
@@ -326,30 +229,30 @@ def _draw_panel(canvas: _Canvas, box: _Box, panel: Panel, xlim: AxisView, marked
         return np.column_stack([xlim.fraction(epochs.astype(np.float64)) * width,
                                 (1 - ylim.fraction(ys.astype(np.float64))) * height])
 
-    line = _width(SPINE_POINTS)
+    line = line_width(SPINE_POINTS)
     for x, _ in xlim.major:
-        column = _snap(float(xlim.fraction(np.float64(x))) * width, line)
+        column = snap(float(xlim.fraction(np.float64(x))) * width, line)
         draw.rectangle((column, 0, column + line - 1, height - 1), fill=GRID)
     for y, _ in ylim.major:
-        row = _snap((1 - float(ylim.fraction(np.float64(y)))) * height, line)
+        row = snap((1 - float(ylim.fraction(np.float64(y)))) * height, line)
         draw.rectangle((0, row, width - 1, row + line - 1), fill=GRID)
     paths = []
     for curve in panel.curves:
         points = place(curve.epochs, curve.values)
         paths.append(points)
-        _polyline(draw, points, _rgb(curve.colour))
+        polyline(draw, points, colour_rgb(curve.colour))
     marks = [(marked.epoch, BEST_COLOR, DOTTED)] if marked else []
     if stopped_early_at is not None:
         marks.append((stopped_early_at, STOP_COLOR, DASHED))
-    mark_width = _width(MARK_POINTS)
+    mark_width = line_width(MARK_POINTS)
     for epoch, colour, pattern in marks:
-        column = _snap(float(xlim.fraction(np.float64(epoch))) * width, mark_width)
-        _dashes(plot, column, height, 0, mark_width, _rgb(colour), pattern, vertical=True)
+        column = snap(float(xlim.fraction(np.float64(epoch))) * width, mark_width)
+        dashes(plot, column, height, 0, mark_width, colour_rgb(colour), pattern, vertical=True)
         paths.append(np.array([[column, 0], [column, height]], dtype=np.float64))
     star = None
     if first and marked is not None:
         star = place(np.array([marked.epoch]), np.array([marked.value]))
-        _star(draw, star[0])
+        draw_star(draw, star[0])
     if panel.legend:
         entries = [(curve.label, curve.colour, "dot" if len(curve.values) == 1 else "line")
                    for curve in panel.curves]
@@ -366,87 +269,12 @@ def _draw_panel(canvas: _Canvas, box: _Box, panel: Panel, xlim: AxisView, marked
                 panel.name, TITLE_POINTS, "center", "baseline")
 
 
-def _snap(position: float, width: int) -> int:
-    """The first drawing column (or row) of a line ``width`` wide centred near
-    ``position``, on an output pixel's edge."""
-    return round((position - width / 2) / SUPERSAMPLE) * SUPERSAMPLE
-
-
-def _polyline(draw: ImageDraw.ImageDraw, points: np.ndarray, colour: tuple[int, int, int]
-              ) -> None:
-    """A curve ``CURVE_POINTS`` wide, or a dot for a single point. Vertices closer than half
-    a line width along the curve are merged first (a 3000-epoch curve is a few hundred
-    visible segments), and only the vertices where the curve turns by more than
-    ``ROUND_JOIN_DEGREES`` get a round join: Pillow's own joins cost a Python loop per
-    vertex."""
-    width = CURVE_POINTS * POINT
-    if len(points) == 1:
-        _dot(draw, points[0], DOT_POINTS * POINT / 2, colour)
-        return
-    length = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))])
-    bucket = np.floor(length / (width / 2))
-    keep = np.concatenate([[True], bucket[1:] != bucket[:-1]])
-    keep[-1] = True
-    points = points[keep]
-    draw.line(points.ravel().tolist(), fill=colour, width=round(width))
-    if len(points) > 2:
-        heading = np.arctan2(*np.diff(points, axis=0).T[::-1])
-        turn = np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi)
-        for x, y in points[1:-1][turn > np.radians(ROUND_JOIN_DEGREES)]:
-            _dot(draw, (x, y), width / 2, colour)
-
-
-def _dot(draw: ImageDraw.ImageDraw, centre: Sequence[float], radius: float,
-         colour: tuple[int, int, int]) -> None:
-    x, y = centre
-    draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
-
-
-def _dashes(plot: Image.Image, across: int, start: float, end: float, width: int,
-            colour: tuple[int, int, int], pattern: tuple[float, float], vertical: bool
-            ) -> None:
-    """A line ``width`` wide from its first column (vertical) or row ``across``, running from
-    ``start`` towards ``end`` (drawing pixels), as dashes of ``pattern`` line widths rounded
-    to whole output pixels, so that each dash stays one solid colour; a dash first."""
-    origin = round(start / SUPERSAMPLE) * SUPERSAMPLE
-    length = round(abs(end - origin))
-    mask = _dash_mask(length, width, pattern, vertical, end < start)
-    low = origin if end >= start else origin - length
-    plot.paste(colour, (across, low) if vertical else (low, across), mask)
-
-
-@functools.lru_cache(maxsize=64)
-def _dash_mask(length: int, width: int, pattern: tuple[float, float], vertical: bool,
-               backwards: bool) -> Image.Image:
-    """The dashes of ``_dashes`` as a mask, made once per length and pattern."""
-    on, off = (max(1, round(part * MARK_POINTS * POINT / SUPERSAMPLE)) * SUPERSAMPLE
-               for part in pattern)
-    lit = np.zeros(length, dtype=np.uint8)
-    for offset in range(0, length, on + off):
-        lit[offset:offset + on] = 255
-    lit = lit[::-1] if backwards else lit
-    block = np.repeat(lit[:, None], width, axis=1) if vertical else np.repeat(
-        lit[None, :], width, axis=0)
-    return Image.fromarray(np.ascontiguousarray(block), mode="L")
-
-
-def _star(draw: ImageDraw.ImageDraw, centre: np.ndarray) -> None:
-    """The best-epoch star: matplotlib's ``"*"`` marker, green with a black edge."""
-    outer = STAR_POINTS * POINT / 2
-    radii = np.tile([outer, outer * 0.381966], 5)
-    angles = np.pi / 2 + np.arange(10) * np.pi / 5
-    corners = np.column_stack([centre[0] + radii * np.cos(angles),
-                               centre[1] - radii * np.sin(angles)])
-    draw.polygon(corners.ravel().tolist(), fill=_rgb(BEST_COLOR), outline=BLACK,
-                 width=max(1, round(POINT)))
-
-
-def _frame(canvas: _Canvas, box: _Box, xlim: AxisView, ylim: AxisView, name: str) -> None:
+def _frame(canvas: Canvas, box: _Box, xlim: AxisView, ylim: AxisView, name: str) -> None:
     """The spines just outside ``box``, outward ticks (on the grid lines' pixels) and their
     labels, and the axis labels (the y label turned, beside the widest tick label), in
     output pixels."""
     draw = canvas.draw
-    line = _width(SPINE_POINTS) // SUPERSAMPLE
+    line = line_width(SPINE_POINTS) // SUPERSAMPLE
     left, top, right, bottom = box
     draw.rectangle((left - line, top - line, right + line - 1, bottom + line - 1),
                    outline=BLACK, width=line)
@@ -454,7 +282,7 @@ def _frame(canvas: _Canvas, box: _Box, xlim: AxisView, ylim: AxisView, name: str
     minor = round(MINOR_TICK_POINTS * PIXELS_PER_POINT)
     pad = TICK_PAD_POINTS * PIXELS_PER_POINT
     for x, label in xlim.major:
-        column = left + _snap(float(xlim.fraction(np.float64(x))) * (right - left) * SUPERSAMPLE,
+        column = left + snap(float(xlim.fraction(np.float64(x))) * (right - left) * SUPERSAMPLE,
                               line * SUPERSAMPLE) // SUPERSAMPLE
         draw.rectangle((column, bottom + line, column + line - 1, bottom + line + major - 1),
                        fill=BLACK)
@@ -463,15 +291,15 @@ def _frame(canvas: _Canvas, box: _Box, xlim: AxisView, ylim: AxisView, name: str
     label_width = 0.0
     for ticks, length in ((ylim.major, major), (ylim.minor, minor)):
         for y, label in ticks:
-            row = top + _snap((1 - float(ylim.fraction(np.float64(y)))) * (bottom - top)
+            row = top + snap((1 - float(ylim.fraction(np.float64(y)))) * (bottom - top)
                               * SUPERSAMPLE, line * SUPERSAMPLE) // SUPERSAMPLE
             draw.rectangle((left - line - length, row, left - line - 1, row + line - 1),
                            fill=BLACK)
             if label:
                 canvas.text(left - line - major - pad, row + line / 2, label, TEXT_POINTS,
                             "right", "center")
-                label_width = max(label_width, _text_size(label, TEXT_POINTS)[0])
-    _, text_height = _text_size("0", TEXT_POINTS)
+                label_width = max(label_width, text_size(label, TEXT_POINTS)[0])
+    _, text_height = text_size("0", TEXT_POINTS)
     label_pad = LABEL_PAD_POINTS * PIXELS_PER_POINT
     canvas.text((left + right) / 2, bottom + line + major + pad + text_height + label_pad,
                 "epoch", TEXT_POINTS, "center", "top")
@@ -479,7 +307,7 @@ def _frame(canvas: _Canvas, box: _Box, xlim: AxisView, ylim: AxisView, name: str
                 TEXT_POINTS, "right", "center", rotated=True)
 
 
-def _legend(canvas: _Canvas, plot: Image.Image, box: _Box, entries: list[tuple[str, str, str]],
+def _legend(canvas: Canvas, plot: Image.Image, box: _Box, entries: list[tuple[str, str, str]],
             vertices: np.ndarray, paths: list[np.ndarray]) -> None:
     """Matplotlib's ``legend(fontsize="small")``: a faded white box with a grey edge, one
     row per entry (its handle, ``"line"``, ``"dot"``, ``"star"`` or ``"dashed"``, then its
@@ -490,9 +318,9 @@ def _legend(canvas: _Canvas, plot: Image.Image, box: _Box, entries: list[tuple[s
         return
     s = SUPERSAMPLE
     size = LEGEND_POINTS * POINT / s
-    row = _text_size("0", LEGEND_POINTS)[1]
+    row = text_size("0", LEGEND_POINTS)[1]
     handle, border, spacing = 2.0 * size, 0.4 * size, 0.5 * size
-    text_width = max(_text_size(label, LEGEND_POINTS)[0] for label, _, _ in entries)
+    text_width = max(text_size(label, LEGEND_POINTS)[0] for label, _, _ in entries)
     width = 2 * border + handle + 0.8 * size + text_width
     height = 2 * border + len(entries) * row + (len(entries) - 1) * spacing
     axes_width, axes_height = box.right - box.left, box.bottom - box.top
@@ -508,22 +336,22 @@ def _legend(canvas: _Canvas, plot: Image.Image, box: _Box, entries: list[tuple[s
     plot.paste(plot.crop(corners).point(LEGEND_FADE), corners[:2])
     draw = ImageDraw.Draw(plot)
     draw.rounded_rectangle(corners, radius=round(0.2 * size * s), outline=LEGEND_EDGE,
-                           width=_width(SPINE_POINTS))
-    curve_width, mark_width = _width(CURVE_POINTS), _width(MARK_POINTS)
+                           width=line_width(SPINE_POINTS))
+    curve_width, mark_width = line_width(CURVE_POINTS), line_width(MARK_POINTS)
     for index, (label, colour, kind) in enumerate(entries):
         middle = top + border + index * (row + spacing) + row / 2
         start, end = (left + border) * s, (left + border + handle) * s
-        rgb = _rgb(colour)
+        rgb = colour_rgb(colour)
         if kind in ("line", "dot"):
-            y = _snap(middle * s, curve_width)
+            y = snap(middle * s, curve_width)
             draw.rectangle((start, y, end, y + curve_width - 1), fill=rgb)
         if kind == "dot":
-            _dot(draw, ((start + end) / 2, middle * s), DOT_POINTS * POINT / 2, rgb)
+            dot(draw, ((start + end) / 2, middle * s), DOT_POINTS * POINT / 2, rgb)
         elif kind == "star":
-            _star(draw, np.array([(start + end) / 2, middle * s]))
+            draw_star(draw, np.array([(start + end) / 2, middle * s]))
         elif kind == "dashed":
-            y = _snap(middle * s, mark_width)
-            _dashes(plot, y, start, end, mark_width, rgb, DASHED, vertical=False)
+            y = snap(middle * s, mark_width)
+            dashes(plot, y, start, end, mark_width, rgb, DASHED, vertical=False)
         canvas.text(box.left + left + border + handle + 0.8 * size, box.top + middle, label,
                     LEGEND_POINTS, "left", "center")
 
