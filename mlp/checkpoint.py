@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,7 +74,8 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
                     data: DataFacts | None = None, state: RunState | None = None,
                     annotations: dict[str, str] | None = None, *,
                     arrays: dict[str, np.ndarray] | None = None,
-                    optimizer_state: dict[str, dict[str, np.ndarray]] | None = None) -> Path:
+                    optimizer_state: dict[str, dict[str, np.ndarray]] | None = None,
+                    copies: Sequence[str | Path] = ()) -> Path:
     """Write ``model``, the training ``config``, the run ``state`` (counters, generator,
     history, best weights; by default ``config.state`` of a ``BasicRoutinizer``) and what
     ``data`` needs for prediction (normaliser, classes, image shape) to ``path``;
@@ -81,11 +83,12 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
     estimators keep their parameters there), read back as ``Checkpoint.annotations``.
     ``arrays`` (by default ``model.state_dict()``) are the model's arrays to store, and
     ``optimizer_state`` (by default ``config.optimizer_state`` of a ``BasicRoutinizer``) the
-    update rule's state buffers.
+    update rule's state buffers. The same file also goes to each of ``copies`` (a run
+    folder's ``last.h5`` when the last epoch is the best one), built once.
 
     The file is built in memory and put in place atomically (``mlp.hdf5``), so ``path``
-    always holds either the previous or the new checkpoint. Any failure, a full disk
-    included, raises ``CheckpointError`` naming the file and the reason.
+    (and each copy) always holds either the previous or the new checkpoint. Any failure, a
+    full disk included, raises ``CheckpointError`` naming the file and the reason.
     """
     path = Path(path)
     if state is None:
@@ -97,9 +100,11 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         hdf5.write_atomically(path, lambda file: _write(file, model, config, state, data,
-                                                        annotations, arrays, optimizer_state))
+                                                        annotations, arrays, optimizer_state),
+                              copies)
     except OSError as exc:
-        raise CheckpointError(f"{path}: cannot write the checkpoint: "
+        failed = exc.filename if exc.filename and copies else path
+        raise CheckpointError(f"{failed}: cannot write the checkpoint: "
                               f"{exc.strerror or exc}") from exc
     except MLPError:
         raise

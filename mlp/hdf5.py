@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +44,29 @@ CLASS_KINDS = {"str": "S", "bytes": "S", "int": "iu", "float": "f", "bool": "b"}
 
 
 # ------------------------------------------------------------------------------ writing
-def write_atomically(path: str | Path, fill: Callable[[h5py.File], None]) -> Path:
-    """Build an HDF5 file in memory with ``fill(file)`` and put it at ``path`` atomically
-    (``mlp.atomic``).
+def write_atomically(path: str | Path, fill: Callable[[h5py.File], None],
+                     copies: Sequence[str | Path] = ()) -> Path:
+    """Build an HDF5 file in memory with ``fill(file)`` and put it at ``path``, then at each
+    of ``copies``, each atomically (``mlp.atomic``).
 
     Raises ``OSError`` (with the errno of the failure) when the bytes cannot be written; the
-    temporary file is removed and ``path`` keeps its previous content. Exceptions of ``fill``
-    propagate unchanged, and nothing is written then.
+    temporary file is removed and the file that failed keeps its previous content. Exceptions
+    of ``fill`` propagate unchanged, and nothing is written then.
     """
     with h5py.File(f"in-memory-{secrets.token_hex(8)}.h5", "w", driver="core",
                    backing_store=False, libver=LIBVER) as file:
         fill(file)
         file.flush()
         image = file.id.get_file_image()
-    return atomic.write_bytes(path, image)
+    for target in (path, *copies):
+        try:
+            atomic.write_bytes(target, image)
+        except OSError as exc:
+            if not copies:
+                raise
+            # which of the files failed (a write error carries no file name of its own)
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    return Path(path)
 
 
 def set_text(node: h5py.HLObject, name: str, text: str) -> None:

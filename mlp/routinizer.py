@@ -512,13 +512,18 @@ class _Writer:
     def save(self) -> None:
         """Write ``last.h5`` (and a pending ``best.h5``) from the snapshots."""
         state = self.routinizer.state
+        last_due = self.last.epoch > self.saved_epoch
         if self.best_pending:
             best = self.last if self.best_is_last else self.best
+            both = best is self.last and last_due  # one file, built once, at both paths
             save_checkpoint(self.folder.best, self.model, self.routinizer, self.data,
                             best.state(state), arrays=best.arrays(),
-                            optimizer_state=best.optimizer_state())
+                            optimizer_state=best.optimizer_state(),
+                            copies=[self.folder.last] if both else [])
             self.best_pending = False
-        if self.last.epoch > self.saved_epoch:
+            if both:
+                self.saved_epoch, last_due = self.last.epoch, False
+        if last_due:
             save_checkpoint(self.folder.last, self.model, self.routinizer, self.data,
                             self.last.state(state), arrays=self.last.arrays(),
                             optimizer_state=self.last.optimizer_state())

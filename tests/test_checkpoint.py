@@ -461,3 +461,15 @@ def test_best_h5_holds_the_best_epoch_as_a_run_stopped_there_would_have_saved_it
     for name, arrays in stopped.optimizer_state.items():
         for key, array in arrays.items():
             np.testing.assert_array_equal(best.optimizer_state[name][key], array)
+
+
+def test_when_the_last_epoch_is_the_best_both_files_are_one_checkpoint_built_once(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    routinizer = BasicRoutinizer(epochs=4, batch_size=16, lr=1e-3, progress=False,
+                                 checkpoint_dir=tmp_path / "run")
+    routinizer.run(Model.mlp([3, 8, 2], seed=0), Data(X, (X[:, 0] > 0).astype(int)))
+    assert routinizer.state.best_epoch == 4  # the training loss fell every epoch
+    best, last = tmp_path / "run" / "best.h5", tmp_path / "run" / "last.h5"
+    assert best.read_bytes() == last.read_bytes()
+    assert load_checkpoint(best).state.epoch == load_checkpoint(last).state.epoch == 4
