@@ -83,7 +83,7 @@ class Progress:
             _best_effort("the live plot", lambda: self.live_plot.close(
                 history, stopped_early_at=stopped))
             return
-        from mlp.curves_png import write_curves  # Pillow; no matplotlib figure is built
+        from mlp.curves_png import write_curves  # Pillow and matplotlib.ticker load only here
 
         _best_effort(f"{path}", lambda: write_curves(history, path, title=name,
                                                      stopped_early_at=stopped))
