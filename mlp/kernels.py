@@ -194,7 +194,6 @@ class Kernels:
         """Drop what the kernels remember of the last arrays they were given: a trainer passes
         the same buffers batch after batch, so the checks of the first call stand for later
         calls with the very same arrays (arrays are never reshaped in place here)."""
-        self._flats: tuple[np.ndarray, ...] = ()  # the last update's arrays, then their 1-D views
         self._prepared: tuple[Any, ...] = ()  # the last update's rule and arrays, then its pass
         self._last_bias_relu: tuple[Any, ...] = ()
         self._last_relu_backward_bias: tuple[Any, ...] = ()
@@ -266,21 +265,16 @@ class Kernels:
         prepared(step, lr, hp)
         return True
 
-    def _flat_arrays(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    @staticmethod
+    def _flat_arrays(*arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
         """1-D views of the arrays of a step, or None when a kernel cannot take them (not
-        contiguous floats of one dtype and size). A trainer steps the same arrays every
-        time, so the last ones are remembered with their views."""
-        kept = self._flats
-        n = len(arrays)
-        if len(kept) == 2 * n and all(k is a for k, a in zip(kept, arrays, strict=False)):
-            return kept[n:]
+        contiguous floats of one dtype and size); checked once per prepared pass."""
         dtype = arrays[0].dtype
         if any(a.dtype != dtype for a in arrays):
             return None
         flats = tuple(_flat(a) for a in arrays)
         if any(a is None for a in flats) or len({a.size for a in flats}) != 1:
             return None
-        self._flats = (*arrays, *flats)
         return flats
 
     def relu_forward(self, x: np.ndarray, out: np.ndarray) -> bool:

@@ -9,7 +9,7 @@ best weights are stored as datasets beside it, and the generator as ``rng_state`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -83,15 +83,15 @@ class RunState(BaseModel):
         return self._rng
 
     # ---------------------------------------------------------------------- epochs
-    def end_epoch(self, row: dict[str, Any],
-                  arrays: Mapping[str, np.ndarray] | Callable[[], Mapping[str, np.ndarray]],
+    def end_epoch(self, row: dict[str, Any], arrays: Mapping[str, np.ndarray],
                   min_delta: float = 0.0) -> bool:
         """Record one epoch's History ``row`` and, when its monitored loss is the lowest so
-        far, a copy of ``arrays`` (the model's ``state_dict()``, or a function returning it,
-        called only then); returns whether it improved (``record`` and ``keep_best``)."""
+        far, a copy of ``arrays`` (the model's ``state_dict()``); returns whether it improved
+        (``record`` and ``keep_best``; the trainer calls those two itself, copying the
+        best weights its own way)."""
         improved = self.record(row, min_delta)
         if improved:
-            self.keep_best(arrays() if callable(arrays) else arrays)
+            self.keep_best(arrays)
         return improved
 
     def record(self, row: dict[str, Any], min_delta: float = 0.0) -> bool:
