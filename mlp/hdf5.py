@@ -2,9 +2,10 @@
 
 Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) both use it:
 
-- Writing: the whole file is built in memory (HDF5's ``core`` driver without a backing
-  store), then written with ``os.write`` to a temporary file in the target folder, fsynced,
-  renamed over the target and the folder fsynced. A crash or a full disk at any instant
+- Writing: the whole file is built in memory (h5py's file-object driver on a ``BytesIO``),
+  closed, opened again to confirm it reads back, then written with ``os.write`` to a
+  temporary file in the target folder, fsynced, renamed over the target and the folder
+  fsynced. A crash or a full disk at any instant
   leaves the previous file intact, and every failure (``ENOSPC`` included) is an ``OSError``
   raised here, never an HDF5 error inside a destructor.
 - Every dataset carries the ``fletcher32`` checksum; text is stored as fixed-length UTF-8
@@ -19,9 +20,9 @@ Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) bo
 
 from __future__ import annotations
 
+import errno
 import io
 import os
-import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,18 +47,15 @@ CLASS_KINDS = {"str": "S", "bytes": "S", "int": "iu", "float": "f", "bool": "b"}
 # ------------------------------------------------------------------------------ writing
 def write_atomically(path: str | Path, fill: Callable[[h5py.File], None],
                      copies: Sequence[str | Path] = ()) -> Path:
-    """Build an HDF5 file in memory with ``fill(file)`` and put it at ``path``, then at each
-    of ``copies``, each atomically (``mlp.atomic``).
+    """Build an HDF5 file in memory with ``fill(file)``, confirm that it reads back, and put
+    it at ``path``, then at each of ``copies``, each atomically (``mlp.atomic``).
 
-    Raises ``OSError`` (with the errno of the failure) when the bytes cannot be written; the
-    temporary file is removed and the file that failed keeps its previous content. Exceptions
-    of ``fill`` propagate unchanged, and nothing is written then.
+    Raises ``OSError`` (with the errno of the failure) when the bytes cannot be written or
+    the file built does not read back (``EIO``); the temporary file is removed and the file
+    that failed keeps its previous content. Exceptions of ``fill`` propagate unchanged, and
+    nothing is written then.
     """
-    with h5py.File(f"in-memory-{secrets.token_hex(8)}.h5", "w", driver="core",
-                   backing_store=False, libver=LIBVER) as file:
-        fill(file)
-        file.flush()
-        image = file.id.get_file_image()
+    image = build_image(fill)
     for target in (path, *copies):
         try:
             atomic.write_bytes(target, image)
@@ -67,6 +65,36 @@ def write_atomically(path: str | Path, fill: Callable[[h5py.File], None],
             # which of the files failed (a write error carries no file name of its own)
             raise OSError(exc.errno, exc.strerror, str(target)) from exc
     return Path(path)
+
+
+def build_image(fill: Callable[[h5py.File], None]) -> bytes:
+    """The bytes of an HDF5 file made by ``fill(file)``, taken after HDF5 closed the file.
+
+    The file lives in a ``BytesIO`` (h5py's file-object driver) and its bytes are taken
+    only once HDF5 has closed it: closing is when HDF5 writes the final superblock. An image
+    taken from an open file (``H5Fget_file_image`` of the ``core`` driver, as this module
+    once did) carries a superblock whose checksum HDF5 1.14 does not update, and no HDF5
+    version opens it ("incorrect metadata checksum"); HDF5 2.0 fixed that, so only h5py
+    3.16 and newer wrote readable files that way. The image is then opened and every
+    object's header read (``confirm_image``) before anyone is told it was saved.
+    """
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w", libver=LIBVER, locking=False) as file:
+        fill(file)
+    image = buffer.getvalue()
+    confirm_image(image)
+    return image
+
+
+def confirm_image(image: bytes) -> None:
+    """``OSError(EIO)`` unless ``image`` opens as HDF5 and the header of every object in it
+    reads (HDF5 verifies their metadata checksums as it reads them)."""
+    try:
+        with h5py.File(io.BytesIO(image), "r", locking=False) as file:
+            file.visititems(lambda name, item: None)
+    except Exception as exc:  # HDF5 reports a damaged image in several exception types
+        raise OSError(errno.EIO, f"the file built does not read back ({reason(exc)}); "
+                                 f"nothing was written") from exc
 
 
 def set_text(node: h5py.HLObject, name: str, text: str) -> None:
