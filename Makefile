@@ -4,14 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: test train bench lint clean
+.PHONY: test test-floors train bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# the older h5py versions files must read back under (tests/test_h5py_versions.py), each
+# in a folder of its own that the test puts first on PYTHONPATH
+H5PY_OLDER := 3.11.0 3.14.0
+
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e ".[test]"
+	for v in $(H5PY_OLDER); do \
+	  $(PIP) install --quiet --no-deps --upgrade --target $(VENV)/h5py-versions/$$v h5py==$$v \
+	    || exit 1; done
 	touch $@
 
 $(VENV)/.installed-datasets: pyproject.toml | $(BIN)/python
@@ -21,6 +28,20 @@ $(VENV)/.installed-datasets: pyproject.toml | $(BIN)/python
 test: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m pytest
 	$(BIN)/ruff check mlp preprocess scripts tests
+
+# The suite again at the declared floors: the minimum Python (requires-python) and every
+# dependency at its lower bound in pyproject.toml (scripts/floors.py derives the pins)
+FLOORS := .venv-floors
+$(FLOORS)/.installed: pyproject.toml scripts/floors.py
+	rm -rf $(FLOORS)
+	"$${PYTHON_FLOOR:-$$($(PYTHON) scripts/floors.py --python)}" -m venv $(FLOORS)
+	$(FLOORS)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) scripts/floors.py test > $(FLOORS)/constraints.txt
+	$(FLOORS)/bin/python -m pip install --quiet -c $(FLOORS)/constraints.txt -e ".[test]"
+	touch $@
+
+test-floors: $(FLOORS)/.installed
+	MPLBACKEND=Agg $(FLOORS)/bin/python -m pytest
 
 # --overwrite: a second `make train` starts ckpt/digits over instead of refusing it
 train: $(VENV)/.installed-datasets
@@ -42,4 +63,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check mlp preprocess scripts tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOORS) build *.egg-info .pytest_cache .ruff_cache
