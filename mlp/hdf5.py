@@ -56,6 +56,7 @@ def write_atomically(path: str | Path, fill: Callable[[h5py.File], None],
     nothing is written then.
     """
     image = build_image(fill)
+    confirm_image(image)
     for target in (path, *copies):
         try:
             atomic.write_bytes(target, image)
@@ -75,15 +76,13 @@ def build_image(fill: Callable[[h5py.File], None]) -> bytes:
     taken from an open file (``H5Fget_file_image`` of the ``core`` driver, as this module
     once did) carries a superblock whose checksum HDF5 1.14 does not update, and no HDF5
     version opens it ("incorrect metadata checksum"); HDF5 2.0 fixed that, so only h5py
-    3.16 and newer wrote readable files that way. The image is then opened and every
-    object's header read (``confirm_image``) before anyone is told it was saved.
+    3.16 and newer wrote readable files that way. ``write_atomically`` confirms the image
+    (``confirm_image``) before it writes it.
     """
     buffer = io.BytesIO()
     with h5py.File(buffer, "w", libver=LIBVER, locking=False) as file:
         fill(file)
-    image = buffer.getvalue()
-    confirm_image(image)
-    return image
+    return buffer.getvalue()
 
 
 def confirm_image(image: bytes) -> None:

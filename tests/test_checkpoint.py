@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 import mlp.checkpoint as checkpoint_module
+from mlp import hdf5
 from mlp.checkpoint import load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError
 from mlp.history import HISTORY_COLUMNS, History
@@ -168,11 +170,26 @@ def test_save_is_fsynced_and_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.h5"]
 
 
-@pytest.mark.parametrize("failure", ["mid-write", "rename"])
+def stale_superblock(build: Callable[..., bytes]) -> Callable[..., bytes]:
+    """``hdf5.build_image`` whose image has the fault HDF5 1.14 gave images of open files: the
+    superblock's end-of-file address changed after its checksum was computed."""
+    def built(fill: Callable) -> bytes:
+        image = bytearray(build(fill))
+        image[28] ^= 0x10  # the superblock's end-of-file address, under its checksum
+        return bytes(image)
+
+    return built
+
+
+@pytest.mark.parametrize("failure", ["mid-write", "rename", "does-not-read-back"])
 def test_a_failed_save_keeps_the_previous_checkpoint(saved, monkeypatch, failure):
     before = saved.read_bytes()
     model, routinizer, data = make_run(classes=["a", "b", "c"], seed=9)
-    if failure == "mid-write":
+    if failure == "does-not-read-back":
+        monkeypatch.setattr(hdf5, "build_image", stale_superblock(hdf5.build_image))
+        expected, message = CheckpointError, (f"{re.escape(str(saved))}.*does not read back"
+                                              f".*incorrect metadata checksum")
+    elif failure == "mid-write":
         def broken(*args):
             raise RuntimeError("disk on fire")
 
@@ -189,6 +206,19 @@ def test_a_failed_save_keeps_the_previous_checkpoint(saved, monkeypatch, failure
     assert saved.read_bytes() == before
     assert load_checkpoint(saved).classes.tolist() == ["cat", "dog", "ünïcode"]
     assert [p.name for p in saved.parent.iterdir()] == ["last.h5"]
+
+
+def test_a_training_whose_save_does_not_read_back_fails_loudly(tmp_path, monkeypatch, capsys):
+    from mlp.cli import main
+
+    config = {"name": "sin", "data": {"source": "sin", "n_train": 32, "n_val": 8},
+              "model": {"hidden": [4]}, "train": {"epochs": 2, "loss": "mse"}}
+    (tmp_path / "run.json").write_text(json.dumps(config))
+    monkeypatch.setattr(hdf5, "build_image", stale_superblock(hdf5.build_image))
+    code = main(["train", str(tmp_path / "run.json"), "--ckpt-root", str(tmp_path / "ckpt")])
+    assert code == 2
+    assert "does not read back" in capsys.readouterr().err
+    assert not list((tmp_path / "ckpt").rglob("*.h5"))
 
 
 def test_stale_temp_files_are_ignored_then_removed_by_the_next_trainer(saved):
