@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlp import display
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class History(BaseModel):
@@ -77,7 +80,7 @@ class History(BaseModel):
         columns.update((name, list(values)) for name, values in self.diagnostics.items())
         return columns
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """A pandas ``DataFrame``, one row per epoch indexed by ``epoch``, a column per
         entry of ``to_dict()`` (None as NaN). Needs pandas (``ImportError`` naming it
         otherwise)."""

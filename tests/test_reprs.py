@@ -256,3 +256,13 @@ def test_sweep_results_show_their_best_rows_as_a_table():
     assert repr(outcome).splitlines()[0] == "SweepOutcome(50.0 s, no report)"
     assert repr(outcome).splitlines()[1:] == text.splitlines()
     assert html in outcome._repr_html_()
+
+
+def test_ipython_shows_the_html_table_and_the_short_text(trained):
+    formatters = pytest.importorskip("IPython.core.formatters")
+    routinizer, model, data = trained
+    checkpoint = load_checkpoint(routinizer.checkpoint_dir)
+    for obj in (model, routinizer.history, routinizer, data, checkpoint):
+        shown, _ = formatters.DisplayFormatter().format(obj)
+        assert shown["text/plain"] == repr(obj)
+        assert shown["text/html"] == obj._repr_html_()
