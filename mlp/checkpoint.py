@@ -40,7 +40,7 @@ import h5py
 import numpy as np
 from pydantic import ValidationError
 
-from mlp import hdf5
+from mlp import display, hdf5
 from mlp.arrays import all_finite
 from mlp.errors import CheckpointError, MLPError
 from mlp.history import HISTORY_COLUMNS, History
@@ -187,7 +187,7 @@ _INT_COLUMNS = frozenset(c for c in HISTORY_COLUMNS
 
 
 # ----------------------------------------------------------------------------- loading
-@dataclass
+@dataclass(repr=False)
 class Checkpoint:
     """Everything a checkpoint holds, validated. ``predict`` takes raw inputs.
 
@@ -269,6 +269,43 @@ class Checkpoint:
         from mlp.export import to_onnx  # onnx is an optional extra: imported only when used
 
         return to_onnx(self, path, opset)
+
+    # ---------------------------------------------------------------- reading
+    def _facts(self) -> list[tuple[str, str]]:
+        """What a display shows: names and one-line texts, no array's contents."""
+        state, config = self.state, self.config
+        best = "none yet" if state.best_epoch is None else (
+            f"epoch {state.best_epoch}: {state.monitor} {display.number(state.best_loss)}")
+        if self.is_classification:
+            task = "multilabel" if self.is_multilabel else "classification"
+            n_classes = self.model.out_features if self.classes is None else len(self.classes)
+            task += f", {display.plural(n_classes, 'class')}"
+        else:
+            task = f"regression, {display.plural(self.model.out_features, 'output')}"
+        inputs = "raw" if self.normalizer is None else f"normalised ({self.normalizer.method})"
+        if self.image_shape is not None:
+            inputs += f", images {self.image_shape[0]}x{self.image_shape[1]}"
+        return [("model", self.model.describe()),
+                ("epoch", f"{state.epoch} of {config.epochs} (step {state.step})"
+                          + (", stopped early" if state.stopped_early else "")),
+                ("best", best),
+                ("training", repr(config)),
+                ("optimizer state", ", ".join(self.optimizer_state) or "none"),
+                ("task", task), ("inputs", inputs),
+                ("file", f"format {self.format_version}, mlp {self.library_version}, "
+                         f"created {self.created}")]
+
+    def __repr__(self) -> str:
+        """The path, the model line, the epoch and the best epoch, on a few lines."""
+        facts = dict(self._facts())
+        return (f"Checkpoint({str(self.path)!r})\n  {facts['model']}\n"
+                + display.wrapped(f"epoch {facts['epoch']}; best {facts['best']}; "
+                                  f"{facts['task']}; inputs {facts['inputs']}", lines=2))
+
+    def _repr_html_(self) -> str:
+        """What ``__repr__`` says and more (training, optimizer state, file) as an HTML
+        table, for notebooks."""
+        return display.html_fields(self._facts(), caption=f"Checkpoint {self.path}")
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

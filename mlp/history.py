@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mlp import display
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class History(BaseModel):
@@ -65,6 +70,74 @@ class History(BaseModel):
         """The epoch of the lowest validation loss (None without validation data)."""
         scored = [(v, e) for v, e in zip(self.val_loss, self.epoch, strict=True) if v is not None]
         return min(scored)[1] if scored else None
+
+    # ---------------------------------------------------------------- reading
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Every per-epoch column, name -> list (copies): the columns of ``HISTORY_COLUMNS``
+        (None where a value does not apply), then the diagnostics' columns."""
+        columns: dict[str, list[Any]] = {name: list(getattr(self, name))
+                                         for name in HISTORY_COLUMNS}
+        columns.update((name, list(values)) for name, values in self.diagnostics.items())
+        return columns
+
+    def to_frame(self) -> pd.DataFrame:
+        """A pandas ``DataFrame``, one row per epoch indexed by ``epoch``, a column per
+        entry of ``to_dict()`` (None as NaN). Needs pandas (``ImportError`` naming it
+        otherwise)."""
+        try:
+            import pandas as pd  # optional: only this method needs it
+        except ImportError as exc:
+            raise ImportError("History.to_frame needs pandas, which is not installed: "
+                              "pip install pandas (History.to_dict() needs nothing)",
+                              name="pandas") from exc
+        columns = self.to_dict()
+        epochs = columns.pop("epoch")
+        return pd.DataFrame({name: pd.array([math.nan if v is None else v for v in values],
+                                            dtype="float64")
+                             for name, values in columns.items()},
+                            index=pd.Index(epochs, name="epoch", dtype="int64"))
+
+    def _shown_rows(self) -> tuple[list[str], list[list[Any]], str]:
+        """The columns that hold values, the rows of the best and the last epoch, and what
+        "best" means."""
+        best_epoch, best_by = self.best_epoch(), "val_loss"
+        if best_epoch is None:
+            best_epoch = min(zip(self.train_loss, self.epoch, strict=True))[1]
+            best_by = "train_loss"
+        best = self.epoch.index(best_epoch)
+        names = [name for name in ("train_loss", "val_loss", "train_accuracy",
+                                   "val_accuracy", "lr")
+                 if any(v is not None for v in getattr(self, name))]
+        indices = {"best": best, "last": len(self) - 1}
+        if best == len(self) - 1:
+            indices = {"best, last": best}
+        rows = [[label, self.epoch[i], *(getattr(self, name)[i] for name in names)]
+                for label, i in indices.items()]
+        return ["", "epoch", *names], rows, best_by
+
+    def _headline(self, best_by: str) -> str:
+        extra = f", {display.plural(len(self.diagnostics), 'diagnostic column')}" \
+            if self.diagnostics else ""
+        return (f"History({display.plural(len(self), 'epoch')}, {self.total_seconds:.3g} s, "
+                f"best by lowest {best_by}{extra})")
+
+    def __repr__(self) -> str:
+        """The number of epochs and the numbers of the best and the last one, on at most
+        four lines, whatever the length of the run (``to_frame()`` has every epoch)."""
+        if not len(self):
+            return "History(no epochs)"
+        header, rows, best_by = self._shown_rows()
+        return self._headline(best_by) + "\n" + display.text_table(header, rows)
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        """The best and the last epoch as an HTML table, for notebooks."""
+        if not len(self):
+            return display.html_table((), [], caption="History(no epochs)")
+        header, rows, best_by = self._shown_rows()
+        return display.html_table(header, rows, caption=self._headline(best_by),
+                                  note="every epoch: to_frame(), to_dict()")
 
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr",

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
-from mlp import sparse
+from mlp import display, sparse
 from mlp.arrays import all_finite
 from mlp.errors import DataError, MLPError
 from mlp.kernels import Kernels
@@ -398,12 +398,8 @@ class Model(BaseModel):
     # ---------------------------------------------------------------- reading
     def summary(self) -> str:
         """A table of modules, output shapes and parameter counts, with the total."""
-        rows = [("#", "module", "output", "parameters")]
-        for index, (module, width) in enumerate(zip(self.modules, self._widths(),
-                                                    strict=True)):
-            rows.append((str(index), module.describe(), f"(N, {width})",
-                         f"{module.n_parameters:,}"))
-        rows.append(("", "total", "", f"{self.n_parameters:,}"))
+        rows = [("#", "module", "output", "parameters"), *self._summary_rows(),
+                ("", "total", "", f"{self.n_parameters:,}")]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = [
             "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
@@ -413,6 +409,37 @@ class Model(BaseModel):
         lines.insert(1, "-" * len(lines[0]))
         lines.insert(len(lines) - 1, "-" * len(lines[0]))
         return "\n".join(lines) + f"\n(dtype {self.dtype}, seed {self.seed})"
+
+    def _summary_rows(self) -> list[tuple[str, str, str, str]]:
+        return [(str(index), module.describe(), f"(N, {width})", f"{module.n_parameters:,}")
+                for index, (module, width) in enumerate(zip(self.modules, self._widths(),
+                                                            strict=True))]
+
+    def describe(self) -> str:
+        """One line: the widths from input to output, the number of modules and of
+        parameters, the dtype and the seed (``Model(4->8->3, 3 modules, 67 parameters,
+        float32, seed 0)``)."""
+        widths = self._widths()
+        path = "->".join(str(w) for w in [self.in_features, *(widths[i] for i in
+                                                                self.layer_indices())])
+        return (f"Model({path}, {display.plural(len(self.modules), 'module')}, "
+                f"{display.plural(self.n_parameters, 'parameter')}, {self.dtype}, "
+                f"seed {self.seed})")
+
+    def __repr__(self) -> str:
+        """``describe()`` and the modules, on at most four lines (``summary()`` is the
+        table, ``str(model)`` too); no array's contents."""
+        return self.describe() + "\n" + display.wrapped(
+            ", ".join(module.describe() for module in self.modules))
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        """``summary()`` as an HTML table, for notebooks."""
+        return display.html_table(("#", "module", "output", "parameters"),
+                                  self._summary_rows(), caption=self.describe(),
+                                  note=f"total {self.n_parameters:,} parameters")
 
     def copy(self) -> Model:
         """An independent copy with copied arrays."""

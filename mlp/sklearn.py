@@ -37,6 +37,7 @@ from mlp.losses import LOSSES, Loss
 from mlp.model import Model
 from mlp.routinizer import BasicRoutinizer
 from mlp.sklearn_files import load_estimator, save_estimator
+from mlp.sklearn_verbose import VerboseLines, validation_score
 from mlp.sparse import as_csr
 from preprocess import Data
 from preprocess.data import class_weights
@@ -112,7 +113,9 @@ class _RoutinizerEstimator(BaseEstimator):
             routinizer.epochs = epochs
             self.model_ = self._model(X.shape[1], self._n_outputs(targets), X.dtype, seed)
             self.routinizer_ = routinizer
-        self.routinizer_.run(self.model_, data)
+        callbacks = [] if not self.verbose else [VerboseLines(
+            validation_score(data, self._is_classifier, self._multilabel), float(self.tol))]
+        self.routinizer_.run(self.model_, data, callbacks)
         self._set_fitted_attributes()
         self.n_iter_ = self.routinizer_.state.epoch - start
         if not partial:
@@ -128,7 +131,7 @@ class _RoutinizerEstimator(BaseEstimator):
         fields = {name: getattr(self, name) for name in _TRAINING_FIELDS}
         return BasicRoutinizer(**fields, min_delta=float(tol),
                                schedule=self.schedule or {"kind": "constant"},
-                               progress=bool(self.verbose))
+                               progress=int(self.verbose) >= 2)
 
     def _warn_if_not_converged(self) -> None:
         """``ConvergenceWarning`` when the fit used all its epochs (no stop rule ended it)
@@ -278,7 +281,9 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
     ``LayerNorm`` after each hidden layer; None), ``dtype`` (None: float32 for float32
     inputs, else float64). Training:
     every ``BasicRoutinizer`` field under its name (``schedule`` None is constant;
-    ``verbose`` shows the progress bar), with ``label_smoothing`` for the loss.
+    ``verbose`` prints ``MLPClassifier``'s lines to stdout, an "Iteration N, loss = ..."
+    line per epoch and a "Validation score: ..." line with a validation split; ``verbose=2``
+    also shows the progress display), with ``label_smoothing`` for the loss.
     ``validation_fraction`` is held out (stratified, chosen by content) for the validation
     loss curve and ``early_stopping`` (None by default, as in ``MLPClassifier``: a dozen
     validation samples are too few to stop on), for which an epoch improves when its loss is

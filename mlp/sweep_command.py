@@ -9,6 +9,7 @@ config), the split the metric needs, the storage, a sweep file changed since the
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import signal
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 from mlp.config import load_data
 from mlp.errors import MLPError
 from mlp.sweep import SweepConfig
-from mlp.sweep_report import write_report
+from mlp.sweep_report import SweepResults, collect, write_report
 from mlp.sweep_run import Worker
 from mlp.sweep_study import (
     ERROR_ATTR,
@@ -56,12 +57,12 @@ class SweepInterrupted(KeyboardInterrupt):
         self.exit_code = exit_code
 
 
-@dataclass
+@dataclass(repr=False)
 class SweepOutcome:
     """What a sweep command did: wall time, loading the base run's data (checks, and the
     in-process worker's data), time inside trials and inside their training (an in-process
-    worker only), report time, the report files, and the workers that did not
-    end cleanly."""
+    worker only), report time, the report files, the workers that did not end cleanly, and
+    the ``results`` (every trial, best first in ``results.ranked()``)."""
 
     wall_seconds: float
     data_seconds: float
@@ -70,6 +71,21 @@ class SweepOutcome:
     report_seconds: float
     reports: list[Path]
     failed_workers: list[str]
+    results: SweepResults | None = None
+
+    def _headline(self) -> str:
+        where = f"report in {self.reports[0].parent}" if self.reports else "no report"
+        failed = f", {len(self.failed_workers)} worker(s) failed" if self.failed_workers else ""
+        return f"SweepOutcome({self.wall_seconds:.1f} s, {where}{failed})"
+
+    def __repr__(self) -> str:
+        """The wall time, where the report is, and the results' best rows."""
+        return self._headline() + ("" if self.results is None else "\n" + repr(self.results))
+
+    def _repr_html_(self) -> str:
+        """The results' best rows as an HTML table, under the headline, for notebooks."""
+        table = "" if self.results is None else self.results._repr_html_()
+        return f"<p>{html.escape(self._headline())}</p>\n{table}"
 
 
 def check_split(config: SweepConfig, data: Any) -> None:
@@ -120,7 +136,7 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
         raise
     others.remove_folder()
     return SweepOutcome(time.perf_counter() - began, data_seconds, trial_seconds,
-                        training_seconds, report_seconds, reports, failed)
+                        training_seconds, report_seconds, reports, failed, collect(study))
 
 
 def _work(config: SweepConfig, folder: Path, study: optuna.Study,

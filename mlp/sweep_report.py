@@ -23,7 +23,7 @@ import optuna
 from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
-from mlp import atomic, run_folder
+from mlp import atomic, display, run_folder
 from mlp.plotting import plain_log_axis
 from mlp.sweep_study import ERROR_ATTR, FINGERPRINT_ATTR, RUNS_ATTR, retried_from
 
@@ -33,6 +33,7 @@ BEST_COLOR = "tab:red"
 OTHER_COLOR = "0.6"
 _STATE_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.FAIL: 2,
                 TrialState.RUNNING: 3, TrialState.WAITING: 4}
+_STATE_ORDER_NAMES = [state.name for state in _STATE_ORDER]
 
 
 @dataclass
@@ -56,6 +57,11 @@ class TrialResult:
     @property
     def sd(self) -> float | None:
         return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+    def shown_value(self) -> str:
+        """The metric as the tables show it: the mean, ± the sd over two repeats or more."""
+        value = "" if self.mean is None else f"{self.mean:.4g}"
+        return value + ("" if self.sd is None else f" ± {self.sd:.2g}")
 
 
 @dataclass
@@ -89,6 +95,38 @@ class SweepResults:
     def best(self) -> TrialResult | None:
         ranked = self.ranked()
         return ranked[0] if ranked and ranked[0].state == "COMPLETE" else None
+
+    def table(self, rows: int | None = None) -> tuple[list[str], list[list[str]]]:
+        """The header and the first ``rows`` rows (all when None) of the comparison table,
+        best first: rank, trial, each parameter, the metric (mean ± sd over repeats), state."""
+        header = ["rank", "trial", *self.keys, self.metric, "state"]
+        body = []
+        for rank, trial in enumerate(self.ranked()[:rows], start=1):
+            body.append([str(rank), str(trial.number),
+                         *[_text(trial.params.get(k, "")) for k in self.keys],
+                         trial.shown_value(), trial.state.lower()])
+        return header, body
+
+    def _headline(self) -> str:
+        states = [t.state for t in self.trials]
+        counts = ", ".join(f"{states.count(s)} {s.lower()}" for s in _STATE_ORDER_NAMES
+                           if states.count(s))
+        return (f"SweepResults({self.name!r}: {len(self.trials)} trials ({counts or 'none'}), "
+                f"{self.sweep['direction']} {self.metric}, {self.wall_seconds:.1f} s)")
+
+    def __repr__(self) -> str:
+        """The counts and the best three configurations as a text table."""
+        header, rows = self.table(3)
+        if not rows:
+            return self._headline()
+        return self._headline() + "\n" + display.text_table(header, rows)
+
+    def _repr_html_(self) -> str:
+        """The ten best configurations as an HTML table, for notebooks."""
+        header, rows = self.table(10)
+        left = len(self.trials) - len(rows)
+        return display.html_table(header, rows, caption=self._headline(),
+                                  note=f"{left} more in results.md" if left else "")
 
 
 def collect(study: optuna.Study) -> SweepResults:
@@ -183,12 +221,9 @@ def results_markdown(results: SweepResults, study: optuna.Study | None = None) -
               "best epoch", "epochs", "train s", "state", "note"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for rank, trial in enumerate(results.ranked(), start=1):
-        value = "" if trial.mean is None else f"{trial.mean:.4g}"
-        if trial.sd is not None:
-            value += f" ± {trial.sd:.2g}"
         runs = trial.runs
         cells = [str(rank), str(trial.number),
-                 *[_text(trial.params.get(k, "")) for k in results.keys], value,
+                 *[_text(trial.params.get(k, "")) for k in results.keys], trial.shown_value(),
                  ", ".join(str(r["best_epoch"]) for r in runs),
                  ", ".join(str(r["epochs"]) for r in runs),
                  f"{sum(r['seconds'] for r in runs):.2f}" if runs else "",

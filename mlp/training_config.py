@@ -9,11 +9,13 @@ a non-negative integer, as NumPy's generators require.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mlp import display
 from mlp.losses import Loss
 from mlp.optim import UPDATE_RULES
 from mlp.registry import RegisteredField, RegisteredName
@@ -81,3 +83,38 @@ class TrainingConfig(BaseModel):
     @classmethod
     def _loss_from_kind(cls, value: Any) -> Any:
         return {"kind": value} if isinstance(value, str) else value
+
+    # ---------------------------------------------------------------- reading
+    def non_default_fields(self) -> dict[str, tuple[Any, Any]]:
+        """The fields whose value differs from the default: name -> (value, default)."""
+        changed = {}
+        for name, info in type(self).model_fields.items():
+            value, default = getattr(self, name), info.get_default(call_default_factory=True)
+            if value != default or type(value) is not type(default):
+                changed[name] = (value, default)
+        return changed
+
+    def __repr_args__(self) -> Iterator[tuple[str, Any]]:
+        """Only what differs from the defaults (``BasicRoutinizer(epochs=30, lr=0.01)``), so
+        the repr, ``str`` and messages that embed them stay short; the JSON has every field."""
+        for name, (value, _) in self.non_default_fields().items():
+            yield name, str(value) if isinstance(value, Path) else value
+
+    def _repr_html_(self) -> str:
+        """The fields that differ from the defaults as an HTML table, for notebooks."""
+        changed = self.non_default_fields()
+        return display.html_table(
+            ("field", "value", "default"),
+            [(name, _shown(value), _shown(default))
+             for name, (value, default) in changed.items()],
+            caption=f"{type(self).__name__}: "
+                    + (f"{display.plural(len(changed), 'field')} differ from the defaults"
+                       if changed else "every field at its default"),
+            note="every field: model_dump_json()")
+
+
+def _shown(value: Any) -> str:
+    """A field's value as its JSON reads (a loss or schedule as its fields)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return "None" if value is None else str(value)

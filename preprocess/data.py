@@ -26,7 +26,7 @@ from mlp import sparse
 from mlp.arrays import all_finite
 from mlp.errors import DataError
 from mlp.normalizer import Method, Normalizer
-from preprocess import augment, data_file, disk_open, loaders
+from preprocess import augment, data_display, data_file, disk_open, loaders
 from preprocess.block_batches import block_batches
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 from preprocess.disk import DiskArray, DiskSplit
@@ -320,9 +320,12 @@ class Data:
         return int(self.X_train.shape[0])
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{s}={getattr(self, f'X_{s}').shape[0]}" for s in SPLITS
-                          if getattr(self, f"X_{s}") is not None)
-        return f"Data({self.task}, features={self.n_features}, {sizes})"
+        """One line: task, features, the size of each split, the normaliser."""
+        return data_display.describe(self)
+
+    def _repr_html_(self) -> str:
+        """A row per split with its arrays' shapes, for notebooks."""
+        return data_display.html(self)
 
     def decode(self, codes: Any) -> np.ndarray:
         """Original labels ``classes[codes]`` of integer class codes (any shape)."""

@@ -12,7 +12,6 @@ Left out, each with its reason:
 - test_gradient: calls the private _loss_grad_lbfgs; tests/test_gradients.py checks ours.
 - test_lbfgs_classification, test_lbfgs_regression, *_maxfun: there is no lbfgs solver.
 - test_learning_rate_warmstart: reads the private _optimizer and needs "invscaling".
-- test_verbose_sgd: verbose shows a progress bar and log lines, not "Iteration" prints.
 - test_adaptive_learning_rate: no "adaptive" rate (the plateau schedule is the analogue).
 - test_mlp_partial_fit_after_fit: partial_fit with early stopping is allowed here (one
   epoch; the patience counts over the whole run).
@@ -202,6 +201,15 @@ def test_sparse_matrices(container):
     pred2 = mlp.fit(container(X), y).predict(container(X))
     assert np.array_equal(pred1, pred2)
     assert np.array_equal(mlp.predict(X), mlp.predict(container(X)))
+
+
+def test_verbose_sgd(capsys):
+    clf = RoutinizerClassifier(optimizer="sgd", epochs=2, verbose=10, hidden_layer_sizes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit([[3, 2], [1, 6]], [1, 0])
+    clf.partial_fit([[3, 2], [1, 6]], [1, 0])
+    assert "Iteration" in capsys.readouterr().out
 
 
 def test_tolerance():
