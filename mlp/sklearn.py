@@ -112,7 +112,7 @@ class _RoutinizerEstimator(BaseEstimator):
             routinizer.epochs = epochs
             self.model_ = self._model(X.shape[1], self._n_outputs(targets), X.dtype, seed)
             self.routinizer_ = routinizer
-        self.routinizer_.run(self.model_, data)
+        self.routinizer_.run(self.model_, data, overwrite=not continuing)  # fit starts over
         self._set_fitted_attributes()
         self.n_iter_ = self.routinizer_.state.epoch - start
         if not partial:
