@@ -369,3 +369,31 @@ def test_weights_are_in_out_as_cs231n_affine():
     out = layer.forward(x)
     assert layer.weight.shape == (3, 2)
     assert np.allclose(out, x @ layer.weight + layer.bias)
+
+
+@pytest.mark.parametrize("rule, settings, state, step, ends", [
+    # CS231n's rmsprop: decay_rate 0.99 is our alpha; its cache is our "v"
+    ("rmsprop", {"alpha": 0.99, "eps": 1e-8}, {"v": (0.6, 0.9)}, 1,
+     {"weight": (-0.39223849, 0.59576619), "v": (0.5976, 0.8926)}),
+    # CS231n's adam with t=5 takes step t=6, as our 1-based step does
+    ("adam", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}, {"m": (0.6, 0.9), "v": (0.7, 0.5)},
+     6, {"weight": (-0.40094747, 0.59801459), "m": (0.48, None), "v": (0.69966, 0.49966)}),
+])
+def test_rmsprop_and_adam_reach_the_published_values(rule, settings, state, step, ends):
+    N, D = 4, 5  # noqa: N806
+    w = np.linspace(-0.4, 0.6, num=N * D).reshape(N, D)
+    dw = np.linspace(-0.6, 0.4, num=N * D).reshape(N, D)
+    model = Model(modules=[Layer(in_features=N, out_features=D, weight=w, bias=np.zeros(D))],
+                  dtype="float64")
+    optimizer = Optimizer(model, TrainingConfig(optimizer=rule, **settings))
+    optimizer.load_state_dict({name: {"0/weight": np.linspace(*span, num=N * D).reshape(N, D),
+                                      "0/bias": np.zeros(D)}
+                               for name, span in state.items()})
+    model.modules[0].grad_weight[...] = dw
+    optimizer.step(step=step, lr=1e-2)
+    for name, (first, last) in ends.items():
+        found = (model.modules[0].weight if name == "weight"
+                 else optimizer.state_dict()[name]["0/weight"])
+        assert relative_error(found[0, 0], first) < 1e-7, name
+        if last is not None:
+            assert relative_error(found[-1, -1], last) < 1e-7, name
