@@ -31,12 +31,15 @@ _EXPORTS = {
     "MLPError": "mlp.errors",
     "Model": "mlp.model",
     "Nonlinearity": "mlp.layers",
+    "Optimizer": "mlp.optimizer",
     "RunFolder": "mlp.run_folder",
+    "RunFolderTaken": "mlp.run_folder",
     "RunState": "mlp.run_state",
     "TrainingConfig": "mlp.training_config",
     "TrainingDiverged": "mlp.errors",
     "TrainingInterrupted": "mlp.signals",
     "gradcheck": "mlp.gradcheck",
+    "relative_error": "mlp.gradcheck",
     "load_checkpoint": "mlp.checkpoint",
 }
 
@@ -58,12 +61,15 @@ __all__ = [
     "MLPError",
     "Model",
     "Nonlinearity",
+    "Optimizer",
     "RunFolder",
+    "RunFolderTaken",
     "RunState",
     "TrainingConfig",
     "TrainingDiverged",
     "TrainingInterrupted",
     "gradcheck",
+    "relative_error",
     "load_checkpoint",
     "__version__",
 ]
@@ -71,7 +77,7 @@ __all__ = [
 if TYPE_CHECKING:
     from mlp.checkpoint import Checkpoint, load_checkpoint
     from mlp.errors import CheckpointError, DataError, MLPError, TrainingDiverged
-    from mlp.gradcheck import gradcheck
+    from mlp.gradcheck import gradcheck, relative_error
     from mlp.history import History
     from mlp.layers import DropoutLayer, Layer, Nonlinearity
     from mlp.losses import Loss
@@ -79,8 +85,9 @@ if TYPE_CHECKING:
     from mlp.module import Context, Module
     from mlp.normalization import BatchNorm1d, LayerNorm
     from mlp.optim import UpdateRule, register_update_rule
+    from mlp.optimizer import Optimizer
     from mlp.routinizer import BasicRoutinizer
-    from mlp.run_folder import RunFolder
+    from mlp.run_folder import RunFolder, RunFolderTaken
     from mlp.run_state import RunState
     from mlp.signals import TrainingInterrupted
     from mlp.training_config import TrainingConfig

@@ -312,24 +312,16 @@ def _train(args: argparse.Namespace) -> int:
     if args.diagnose:
         config.train.diagnostics = True
     folder = RunFolder(config.train.checkpoint_dir)
-    _refuse_a_run(folder, args.overwrite)
+    folder.claim(args.overwrite, flag="--overwrite", clear=False)
     data = load_data(config.data)  # bad data or model: refused before the folder is made
     config.loss_for(data.task)
     model = config.build_model(data.n_features, data.n_outputs)
     with folder.locked():
-        _refuse_a_run(folder, args.overwrite)
-        if args.overwrite:
-            folder.clear_run()
+        folder.claim(args.overwrite, flag="--overwrite")
         folder.write_config(config.model_dump_json(indent=2) + "\n")
         history = config.train.run(model, data)
     _report(config.train, model, data, history, folder)
     return 0
-
-
-def _refuse_a_run(folder: Any, overwrite: bool) -> None:
-    if folder.holds_run() and not overwrite:
-        raise MLPError(f"{folder.path} already holds a run; continue it with: mlp resume "
-                       f"{folder.path}  (or start it over with --overwrite)")
 
 
 def _resume(args: argparse.Namespace) -> int:

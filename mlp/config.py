@@ -298,8 +298,10 @@ def read_run_config(folder: RunFolder) -> RunConfig:
     if not folder.config.is_file():
         raise ConfigError(
             f"{folder.path} has no {folder.config.name}, so the command cannot rebuild the "
-            "run's data: the run was trained from Python (or not by mlp train). Load it with "
-            "mlp.load_checkpoint(...) in Python, or train it with mlp train CONFIG.json"
+            "run's data: the run was trained from Python (or not by mlp train). Continue it "
+            f"in Python with {folder.resume_command()} (and run(model, data) on the data it "
+            "was trained on), load it with mlp.load_checkpoint(...), or train it with mlp "
+            "train CONFIG.json"
             if folder.path.is_dir() else f"{folder.path}: no such run folder")
     config = RunConfig.model_validate(read_json_object(folder.config), context=SPEC_ONLY)
     return config.with_paths_from(folder.path.resolve())

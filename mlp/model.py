@@ -25,6 +25,7 @@ from mlp.arrays import all_finite
 from mlp.errors import DataError, MLPError
 from mlp.kernels import Kernels
 from mlp.layers import ActivationKind, DropoutLayer, InitKind, Layer, Nonlinearity
+from mlp.losses import Loss
 from mlp.module import EVAL, Context, Module
 from mlp.normalization import BatchNorm1d, LayerNorm
 from mlp.registry import RegisteredField
@@ -209,8 +210,21 @@ class Model(BaseModel):
 
     # ---------------------------------------------------------------- arrays
     def named_parameters(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        """``("<index>/<name>", value, gradient)`` of every trainable parameter, in layout
-        order (the arrays themselves)."""
+        """Every trainable parameter with its name and gradient, in layout order.
+
+        The arrays themselves (not copies): writing into ``value`` changes the model, and
+        ``gradient`` holds what the last ``backward`` computed (zeros before any).
+
+        Yields
+        ------
+        name : str
+            ``"<module index>/<parameter name>"`` (``"0/weight"``, ``"0/bias"``, ...), as
+            ``state_dict()`` and ``loss_and_grads`` name it.
+        value : ndarray
+            The parameter (``(in, out)`` for a Layer's weight, ``(out,)`` for a bias).
+        gradient : ndarray
+            Its gradient, of the same shape.
+        """
         for index, module in enumerate(self.modules):
             for name, (value, grad) in module.parameters().items():
                 yield f"{index}/{name}", value, grad
@@ -353,6 +367,46 @@ class Model(BaseModel):
                     raise GradientShapeError(
                         f"module {index + offset} ({part.describe()}): grad_{name} has shape "
                         f"{found}, parameter {name} has {value.shape}")
+
+    def loss_and_grads(self, X: np.ndarray, y: np.ndarray,  # noqa: N803 (X, the convention)
+                       loss: Loss | str = "cross_entropy", *,
+                       sample_weight: np.ndarray | None = None,
+                       rng: np.random.Generator | None = None
+                       ) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss of one batch and the gradient of every parameter, from one forward and
+        one backward pass in training mode (CS231n's ``loss, grads = model.loss(X, y)``).
+
+        A training pass, as the trainer's: BatchNorm layers normalise with the batch and
+        update their running statistics, dropout draws its masks from ``rng``
+        (``default_rng(0)`` when not given); the parameters themselves are not changed.
+
+        Parameters
+        ----------
+        X : array of shape (N, in_features)
+            The inputs.
+        y : array of shape (N,) or (N, out_features)
+            The targets, as ``loss`` takes them (class indices for ``cross_entropy``).
+        loss : Loss or str
+            A ``Loss``, or its kind (``"cross_entropy"``, ``"mse"``, ...).
+        sample_weight : array of shape (N,), optional
+            Weights of the per-sample losses (a weighted mean).
+        rng : numpy.random.Generator, optional
+            The generator of the dropout masks.
+
+        Returns
+        -------
+        loss : float
+            The mean loss of the batch.
+        grads : dict of str to array
+            A copy of each parameter's gradient, named as ``named_parameters()`` and
+            ``state_dict()`` name it (``"0/weight"``, ``"0/bias"``, ...).
+        """
+        criterion = Loss(kind=loss) if isinstance(loss, str) else loss
+        rng = np.random.default_rng(0) if rng is None else rng
+        value = criterion.forward(self.forward(X, train=True, rng=rng), np.asarray(y),
+                                  sample_weight)
+        self.backward(criterion.backward(), input_grad=False)
+        return value, {key: grad.copy() for key, _, grad in self.named_parameters()}
 
     def forward_modules(self, x: np.ndarray, stop: int | None = None,
                         observe: Callable[[int, Module, np.ndarray], None] | None = None

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, PrivateAttr, model_validator
 
 from mlp.registry import Registry, Tagged
 from mlp.workspace import Buffers, private, same_fields
@@ -92,6 +92,20 @@ class Module(Tagged):
     _buffers: Buffers = PrivateAttr(default_factory=lambda: Buffers(_MAX_CACHED_SHAPES * 4))
     #: views of an optimizer's state buffers for this module's parameters, to read
     _optimizer_state: dict[tuple[str, str], np.ndarray] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _set_up_supplied(self) -> Module:
+        """A module built with its parameters supplied is set up at once, as a Model sets
+        up its modules: gradients at zero and buffers at their starting values (those not
+        supplied), in the parameters' floating dtype (float32 for others). Built without
+        them, it draws them at its first forward or when a Model initialises it."""
+        supplied = [value for name in self.parameter_shapes()
+                    if (value := getattr(self, name, None)) is not None]
+        if supplied:
+            dtype = supplied[0].dtype
+            self.initialize(np.random.default_rng(0),
+                            dtype if dtype.kind == "f" else np.dtype("float32"))
+        return self
 
     # ----------------------------------------------------------- the protocol
     def input_features(self) -> int | None:

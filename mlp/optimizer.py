@@ -31,9 +31,40 @@ from mlp.model import Model
 class Optimizer:
     """The packed parameters of ``model`` and the update rule of ``config`` over them.
 
-    ``config`` is read at every step (so a changed ``weight_decay`` or ``optimizer`` between
-    two runs takes effect without rebuilding anything); the learning rate comes from the
-    schedule, epoch by epoch. ``kernels`` runs the compiled one-pass rules when available.
+    Building it packs the model: every parameter and gradient becomes a view of the flat
+    ``param`` and ``grad`` (see the module docstring), so after ``model.backward(...)`` one
+    ``step`` updates the whole network in place, as PyTorch's ``optimizer.step()``. The
+    update rule's formulas are PyTorch's (``mlp.optim``): SGD with momentum keeps
+    ``b = momentum * b + g`` and steps ``p -= lr * b``; weight decay is added to the
+    gradient (``g + weight_decay * p``), AdamW's is decoupled. ``config`` is read at every
+    step (so a changed ``weight_decay`` or ``optimizer`` between two runs takes effect
+    without rebuilding anything).
+
+    Parameters
+    ----------
+    model : Model
+        The network whose parameters are updated (packed when the optimizer is built).
+    config : TrainingConfig or BasicRoutinizer
+        The hyperparameters of the update: ``optimizer`` (``"sgd"``, ``"momentum"``,
+        ``"nesterov"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ...), ``momentum``,
+        ``alpha``, ``beta1``, ``beta2``, ``eps``, ``weight_decay``, ``grad_clip``.
+    kernels : Kernels, optional
+        Compiled one-pass update rules (bit-identical to NumPy's), used when available.
+
+    Attributes
+    ----------
+    param, grad : ndarray of shape (n_parameters,)
+        The flat parameters and gradients, in ``Model.named_parameters()`` order.
+    keys : list of str
+        The parameters' names (``"0/weight"``, ...), as ``named_parameters()`` gives them.
+    state : dict of str to ndarray
+        The update rule's flat state buffers by name (``"m"``, ``"v"``, ...).
+
+    Examples
+    --------
+    >>> opt = Optimizer(model, TrainingConfig(optimizer="momentum", momentum=0.9))
+    >>> loss, _ = model.loss_and_grads(X, y)   # fills every gradient
+    >>> opt.step(step=1, lr=0.01)              # updates every parameter in place
     """
 
     def __init__(self, model: Model, config: Any, kernels: Kernels | None = None) -> None:
@@ -120,8 +151,16 @@ class Optimizer:
 
     # ------------------------------------------------------------------- step
     def step(self, step: int, lr: float) -> None:
-        """Clip the flat gradient (``grad_clip``) and apply one update with ``lr``; ``step``
-        is the 1-based update count (Adam's bias corrections)."""
+        """Clip the flat gradient (``grad_clip``) and apply one update to every parameter.
+
+        Parameters
+        ----------
+        step : int
+            The 1-based count of updates so far, this one included (Adam's bias
+            corrections).
+        lr : float
+            The learning rate of this update.
+        """
         config = self.config
         update = self._update
         if update is None or update[0] != config.optimizer or update[3] is not self.kernels:

@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from pydantic import PrivateAttr
@@ -41,9 +41,7 @@ from mlp.run_state import RunState
 from mlp.schedules import ScheduleState
 from mlp.signals import DeferredSignals, TrainingInterrupted
 from mlp.training_config import TrainingConfig
-
-if TYPE_CHECKING:
-    from preprocess import Data
+from preprocess import Data
 
 log = logging.getLogger("mlp")
 
@@ -139,6 +137,9 @@ class BasicRoutinizer(TrainingConfig):
     _pending_optimizer_state: dict[str, dict[str, np.ndarray]] | None = PrivateAttr(default=None)
     _diagnostics: Diagnostics | None = PrivateAttr(default=None)
     _best_copy: _Arrays | None = PrivateAttr(default=None)
+    #: (resolved run folder, run id) of the folder known to hold this run (or to be free
+    #: for it): ``run`` reads the folder's checkpoint only when this changes
+    _claimed: tuple[Path, str | None] | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------ state
     @property
@@ -213,20 +214,32 @@ class BasicRoutinizer(TrainingConfig):
         whatever the checkpoint says. Raise ``epochs`` and call ``run`` to continue."""
         checkpoint = load_checkpoint(path)
         routinizer = cls.model_validate_json(checkpoint.config.model_dump_json())
-        routinizer.checkpoint_dir = RunFolder.of(checkpoint.path).path
+        folder = RunFolder.of(checkpoint.path)
+        routinizer.checkpoint_dir = folder.path
         routinizer.restore(checkpoint.model, checkpoint.state, allow_data_change=allow_data_change,
                            optimizer_state=checkpoint.optimizer_state)
+        routinizer._claimed = folder.path.resolve(), checkpoint.state.run_id
         return routinizer, checkpoint.model
 
     # --------------------------------------------------------------- training
-    def run(self, model: Model, data: Data, callbacks: Sequence[Callback] = (), *,
-            curves: bool = True) -> History:
+    def run(self, model: Model, data: Data | tuple[Any, Any], callbacks: Sequence[Callback] = (),
+            *, validation: tuple[Any, Any] | None = None, curves: bool = True,
+            overwrite: bool = False) -> History:
         """Train ``model`` on ``data`` until ``epochs`` epochs are done; return the History.
+
+        ``data`` is a ``preprocess.Data``, or arrays ``(X, y)`` (and ``validation=(X_val,
+        y_val)``) as Keras' ``fit`` takes them, wrapped into a ``Data`` (its task detected
+        from ``y``: regression for 2-D float targets, classification otherwise).
 
         ``callbacks`` observe the run (``mlp.callbacks``); they are not part of its state.
         ``curves=False`` skips drawing the run folder's ``curves.png`` at the end of this call
         (for callers that continue the run epoch by epoch and draw it once themselves).
+        A ``checkpoint_dir`` holding another run is refused (``RunFolderTaken``) unless
+        ``overwrite``, which removes that run's files first; the run's own folder is
+        continued: this routinizer and model again, or what ``resume`` returned (the run id
+        kept in the checkpoints tells the run apart).
         """
+        data = _as_data(data, validation)
         if self._model is not model:
             self._start_fresh(model)
         state = self._state
@@ -245,6 +258,7 @@ class BasicRoutinizer(TrainingConfig):
                             "are written")
             return self._train(model, train, None, list(callbacks), curves)
         with folder.locked():
+            self._claim(folder, overwrite)
             atomic.remove_stale_temps(folder.path)
             loggers = [CsvLogger(folder.history_csv)]
             if self.tensorboard:
@@ -297,7 +311,8 @@ class BasicRoutinizer(TrainingConfig):
             writer.curves(progress)
         if outcome == "interrupted":
             raise TrainingInterrupted(signals.received, state.epoch, self.epochs,
-                                      None if folder is None else folder.path)
+                                      None if folder is None else folder.path,
+                                      None if folder is None else folder.resume_command())
         if self.target_loss is not None and outcome != "stopped":
             log.info("target loss %g was never reached (best %s %.6g)", self.target_loss,
                      state.monitor, state.best_loss)
@@ -372,8 +387,29 @@ class BasicRoutinizer(TrainingConfig):
 
     # ---------------------------------------------------------------- helpers
     def _start_fresh(self, model: Model) -> None:
-        self._state, self._model, self._optimizer = RunState(), model, None
+        self._state, self._model, self._optimizer = RunState.start(), model, None
         self._pending_optimizer_state = None
+
+    def _claim(self, folder: RunFolder, overwrite: bool) -> None:
+        """Refuse (or, ``overwrite``, clear) a run folder holding another run than this one:
+        its last checkpoint (best when there is no last) names another run id, or cannot
+        be read. A folder with no checkpoint yet (the ``config.json`` of ``mlp train``)
+        holds nothing to lose."""
+        key = folder.path.resolve(), self._state.run_id
+        if self._claimed == key:
+            return
+
+        def ours() -> bool:
+            saved = next((p for p in (folder.last, folder.best) if p.is_file()), None)
+            if saved is None:
+                return True
+            try:
+                return load_checkpoint(saved).state.run_id == self._state.run_id
+            except CheckpointError:
+                return False
+
+        folder.claim(overwrite, ours)
+        self._claimed = key
 
     def _packed(self, model: Model) -> Optimizer:
         """The model's parameters packed into flat buffers (packed once, kept across runs;
@@ -545,6 +581,22 @@ class _Writer:
             return
         progress.final_curves(self.routinizer.history, self.folder.curves,
                               self.routinizer.state, self.folder.name)
+
+
+def _as_data(data: Data | tuple[Any, Any], validation: tuple[Any, Any] | None) -> Data:
+    """``data`` as a ``Data``: arrays ``(X, y)`` and ``validation`` ``(X_val, y_val)``
+    wrapped; a ``Data`` as it is (it carries its own validation split)."""
+    pairs = {"data": data, "validation": validation}
+    for name, pair in pairs.items():
+        if isinstance(pair, (tuple, list)) and len(pair) != 2:
+            raise DataError(f"{name} must be a pair (X, y) of arrays, found {len(pair)} items")
+    if isinstance(data, (tuple, list)):
+        X_val, y_val = (None, None) if validation is None else validation
+        return Data(data[0], data[1], X_val=X_val, y_val=y_val)
+    if validation is not None:
+        raise DataError("validation=(X_val, y_val) goes with data given as arrays (X, y); a "
+                        "Data carries its own validation split (Data(..., X_val=, y_val=))")
+    return data
 
 
 def _call(callbacks: Sequence[Callback], hook: str, routinizer: BasicRoutinizer,

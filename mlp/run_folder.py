@@ -21,7 +21,7 @@ import contextlib
 import errno
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlp import atomic
@@ -41,6 +41,10 @@ RUN_FILES = (CONFIG, LAST, BEST)
 
 class RunFolderBusy(MLPError):
     """Another process holds the run folder's lock."""
+
+
+class RunFolderTaken(MLPError):
+    """The run folder holds another run (a new run would replace its files)."""
 
 
 class RunFolder:
@@ -105,6 +109,30 @@ class RunFolder:
     def holds_run(self) -> bool:
         """Whether a run was started here (a config or a checkpoint exists)."""
         return any((self.path / name).exists() for name in RUN_FILES)
+
+    def resume_command(self) -> str:
+        """How to continue the run here: ``mlp resume DIR`` for a run with a
+        ``config.json`` (started by ``mlp train`` or a sweep: the command rebuilds its data
+        from it), ``BasicRoutinizer.resume('DIR')`` for one started from Python."""
+        if self.config.is_file():
+            return f"mlp resume {self.path}"
+        return f"BasicRoutinizer.resume({str(self.path)!r})"
+
+    def claim(self, overwrite: bool, ours: Callable[[], bool] | None = None, *,
+              flag: str = "overwrite=True", clear: bool = True) -> None:
+        """Make the folder ready for a run to start here (``mlp train`` and
+        ``BasicRoutinizer.run`` both call this). A folder that holds no run, or holds the
+        run starting (``ours()`` says so), is ready; another run is removed when
+        ``overwrite`` (and ``clear``: ``clear=False`` only checks), else ``RunFolderTaken``
+        says, in one line, the ways on: another folder, ``flag``, or the resume call."""
+        if not self.holds_run() or (ours is not None and ours()):
+            return
+        if not overwrite:
+            raise RunFolderTaken(f"{self.path} already holds a run: train into a new folder or "
+                                 f"start over with {flag}; to continue it: "
+                                 f"{self.resume_command()}")
+        if clear:
+            self.clear_run()
 
     def checkpoint(self, prefer: str = "best") -> Path:
         """The checkpoint to read: ``best.h5`` (``prefer="best"``) or ``last.h5``

@@ -9,6 +9,7 @@ best weights are stored as datasets beside it, and the generator as ``rng_state`
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -39,10 +40,18 @@ class RunState(BaseModel):
     schedule: ScheduleState = Field(default_factory=ScheduleState)
     data_fingerprint: dict[str, Any] | None = None
     stopped_early: bool = False
+    #: who the run is: drawn when a run starts, kept by its checkpoints and resumes, so a
+    #: run folder tells its own run from another one (None in runs saved before it existed)
+    run_id: str | None = None
     history: History = Field(default_factory=History, exclude=True)
 
     _rng: np.random.Generator | None = PrivateAttr(default=None)
     _best: dict[str, np.ndarray] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def start(cls) -> RunState:
+        """The state of a run that starts now, with a fresh ``run_id``."""
+        return cls(run_id=uuid.uuid4().hex)
 
     @field_validator("rng_state")
     @classmethod

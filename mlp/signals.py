@@ -23,13 +23,19 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped on SIGINT or SIGTERM after saving the last completed epoch.
 
     ``signum`` is the signal, ``epoch`` and ``epochs`` where the run stands, ``folder`` the
-    run folder (None without checkpoints); ``exit_code`` is 128 + ``signum`` (130, 143)."""
+    run folder (None without checkpoints) and ``resume`` the call that continues the run
+    (``RunFolder.resume_command``; ``mlp resume FOLDER`` when not given); ``exit_code`` is
+    128 + ``signum`` (130, 143)."""
 
-    def __init__(self, signum: int, epoch: int, epochs: int, folder: Path | None) -> None:
+    def __init__(self, signum: int, epoch: int, epochs: int, folder: Path | None,
+                 resume: str | None = None) -> None:
         self.signum, self.epoch, self.epochs, self.folder = signum, epoch, epochs, folder
         text = f"interrupted after epoch {epoch} of {epochs}"
         if folder is not None:
-            text += f"; continue with: mlp resume {folder}"
+            self.resume = resume or f"mlp resume {folder}"
+            text += f"; continue with: {self.resume}"
+        else:
+            self.resume = None
         super().__init__(text)
 
     @property

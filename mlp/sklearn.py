@@ -115,7 +115,8 @@ class _RoutinizerEstimator(BaseEstimator):
             self.routinizer_ = routinizer
         callbacks = [] if not self.verbose else [VerboseLines(
             validation_score(data, self._is_classifier, self._multilabel), float(self.tol))]
-        self.routinizer_.run(self.model_, data, callbacks)
+        self.routinizer_.run(self.model_, data, callbacks,
+                             overwrite=not continuing)  # fit starts over
         self._set_fitted_attributes()
         self.n_iter_ = self.routinizer_.state.epoch - start
         if not partial:

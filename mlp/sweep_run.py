@@ -187,6 +187,8 @@ class Worker:
                 routinizer, model = BasicRoutinizer.resume(folder)
             except CheckpointError as exc:
                 log.warning("trial %d: %s; restarting with the same seed", number, exc)
+                run_folder.clear_run()  # the broken run's files go; the restart's config stays
+                run_folder.write_config(run_config.model_dump_json(indent=2) + "\n")
             else:
                 routinizer.checkpoint_dir = folder  # the folder as it is named now
                 routinizer.progress = routinizer.dynamic_show = False

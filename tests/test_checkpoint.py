@@ -234,7 +234,8 @@ def test_stale_temp_files_are_ignored_then_removed_by_the_next_trainer(saved):
     assert all(path.exists() for path in stale)
     rng = np.random.default_rng(0)
     BasicRoutinizer(epochs=1, progress=False, checkpoint_dir=folder).run(
-        Model.mlp([4, 6, 3]), Data(rng.normal(size=(12, 4)), rng.integers(0, 3, 12)))
+        Model.mlp([4, 6, 3]), Data(rng.normal(size=(12, 4)), rng.integers(0, 3, 12)),
+        overwrite=True)  # a new run in the folder of another
     assert not any(path.exists() for path in stale)
     assert all(path.read_text() == "mine" for path in kept)
 
