@@ -12,7 +12,8 @@ refused just the same. A holder killed before it released leaves the file behind
 process that asks for the lock reads the process id in it and, when no such process runs on
 this host, removes the file and takes the lock. A soft lock left by a process of another host
 (a folder shared over the network) is never taken over: remove the lock file once that
-process has gone.
+process has gone. The two kinds do not see each other, so the processes that share a folder
+must all be of one platform, as those of one machine are.
 
 The holder's process id is also written to a file beside the lock (``<lock>.pid``) once the
 lock is taken, and removed before it is released, so that a refused process can say who holds
@@ -49,9 +50,13 @@ class ProcessLock:
     def acquire(self, blocking: bool = True) -> bool:
         """Take the lock: wait for it (``blocking``), or return False at once when another
         process holds it. True once taken."""
-        try:
-            self._lock.acquire(blocking=blocking, poll_interval=POLL_SECONDS)
-        except filelock.Timeout:
+        # filelock 3.x removes a dead holder's soft lock in one attempt and takes the lock in
+        # the next: a try that must not wait makes two
+        for _ in range(1 if blocking else 2):
+            with contextlib.suppress(filelock.Timeout):
+                self._lock.acquire(blocking=blocking, poll_interval=POLL_SECONDS)
+                break
+        else:
             return False
         with contextlib.suppress(OSError):  # only a refused process's message would miss it
             self.holder_file.write_text(f"{os.getpid()}\n", encoding="ascii")

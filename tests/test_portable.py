@@ -120,7 +120,8 @@ def test_without_posix_the_packages_import_train_save_and_resume_bit_identically
         }}))
         """
     tests = Path(__file__).parent
-    env = child_env() | {"PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
+    paths = [str(tests.parent), str(tests), os.environ.get("PYTHONPATH", "")]
+    env = child_env() | {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     result = subprocess.run(_python(code), capture_output=True, text=True, env=env,
                             timeout=120)
     assert result.returncode == 0, result.stderr
