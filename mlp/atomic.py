@@ -27,7 +27,8 @@ def write_bytes(path: str | Path, payload: bytes) -> Path:
     it cannot, and then ``path`` is unchanged and no temporary file is left."""
     path = Path(path)
     temp = temp_path(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    # O_BINARY: Windows would write "\n" as "\r\n" in text mode (the flag exists only there)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         try:
             view = memoryview(payload)

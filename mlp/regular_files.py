@@ -5,18 +5,24 @@ A data path may name a FIFO (whose ``open`` blocks until a writer comes), a devi
 ``open_regular``: the file is opened with ``O_NONBLOCK`` (so opening a FIFO returns at once),
 ``fstat`` of the open descriptor (not of the name, which could be swapped in between) must say
 it is a regular file, and only then is the descriptor handed over as a binary file object in
-blocking mode. Anything else is the caller's error class naming the path and what it is.
+blocking mode (``os.set_blocking``, no ``fcntl`` module needed). Anything else is the caller's
+error class naming the path and what it is. Windows has no ``O_NONBLOCK`` and no FIFO at a
+path (its named pipes live in a namespace of their own); there the file is opened as it is,
+and the same ``fstat`` check refuses devices (``NUL``, ``CON``) before anything is read.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 from pathlib import Path
 from typing import BinaryIO
 
 from mlp.errors import MLPError
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  #: POSIX only
+#: Windows opens files in text mode without ``O_BINARY``; elsewhere files are bytes anyway
+_FLAGS = os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -35,7 +41,7 @@ def open_regular(path: str | Path, error: type[MLPError]) -> BinaryIO:
     cannot be opened, or is not a regular file (FIFOs, devices, sockets, folders)."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _FLAGS)
     except FileNotFoundError as exc:
         raise error(f"{path}: no such input file") from exc
     except OSError as exc:
@@ -45,8 +51,8 @@ def open_regular(path: str | Path, error: type[MLPError]) -> BinaryIO:
         if not stat.S_ISREG(mode):
             raise error(f"{path}: expected a regular file, found {kind_of(mode)}; "
                         "streams and devices are not read as data")
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

@@ -9,7 +9,9 @@ A run folder (``ckpt/<run>/`` by default) holds::
     history.csv    one row per epoch, appended as the run goes
     tensorboard/   TensorBoard scalar events (with ``train.tensorboard: true``)
     diagnostics.png  per-layer diagnostics (``mlp diagnose``)
-    .lock          the advisory lock a training process holds (with its process id)
+    .lock          the lock a training process holds (``mlp.file_locks``: ``flock``, Windows'
+                   ``LockFileEx``, or a soft lock where neither exists), and ``.lock.pid``
+                   beside it, the holder's process id
 
 Paths a file names (``checkpoint_dir`` inside a checkpoint) are information: the folder a
 command was pointed at is where it reads and writes.
@@ -18,14 +20,13 @@ command was pointed at is where it reads and writes.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlp import atomic
 from mlp.errors import CheckpointError, MLPError
+from mlp.file_locks import ProcessLock
 
 CONFIG = "config.json"
 LAST = "last.h5"
@@ -52,7 +53,7 @@ class RunFolder:
 
     #: the locks this process holds, by resolved folder path (so holding one is re-entrant
     #: across RunFolder objects: the CLI locks a folder, then the trainer locks it again)
-    _held: dict[Path, int] = {}
+    _held: dict[Path, ProcessLock] = {}
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -174,33 +175,24 @@ class RunFolder:
     # ------------------------------------------------------------------- the lock
     @contextlib.contextmanager
     def locked(self) -> Iterator[RunFolder]:
-        """Hold the folder's exclusive lock (an advisory ``flock`` on ``.lock``) for the
-        ``with`` block; the folder is created when missing. Re-entrant within the process.
-        Raises ``RunFolderBusy`` naming the process that holds it."""
+        """Hold the folder's exclusive lock (``.lock``, a ``ProcessLock``) for the ``with``
+        block; the folder is created when missing. Re-entrant within the process. Raises
+        ``RunFolderBusy`` naming the process that holds it."""
         self.path.mkdir(parents=True, exist_ok=True)
         key = self.path.resolve()
         if key in RunFolder._held:
             yield self
             return
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = _read_pid(fd)
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
-                raise
+        lock = ProcessLock(self.lock_file)
+        if not lock.acquire(blocking=False):
             raise RunFolderBusy(f"run folder {self.path} is in use by process "
-                                f"{holder or 'unknown'}; wait for it to finish or stop it") \
-                from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        RunFolder._held[key] = fd
+                                f"{lock.holder() or 'unknown'}; wait for it to finish or stop it")
+        RunFolder._held[key] = lock
         try:
             yield self
         finally:
             del RunFolder._held[key]
-            os.close(fd)  # closing the descriptor releases the lock
+            lock.release()
 
     # -------------------------------------------------------------- writing files
     def write_config(self, text: str) -> None:
@@ -213,10 +205,3 @@ class RunFolder:
         for name in (*RUN_FILES, CURVES, HISTORY_CSV):
             (self.path / name).unlink(missing_ok=True)
 
-
-def _read_pid(fd: int) -> str:
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        return ""
-    return text if text.isdigit() else ""

@@ -127,7 +127,7 @@ class Worker:
                 self.study.sampler = make_sampler(self.config, trial_seed(self.config, number))
                 with quiet_optuna():
                     trial = self.study.ask()
-                handle = hold_trial_lock(self.folder, trial.number)
+                trial_lock = hold_trial_lock(self.folder, trial.number)
             try:
                 started = time.perf_counter()
                 identifier = trial_id(self.study, self.storage, trial.number)
@@ -135,7 +135,7 @@ class Worker:
                     self._run(trial, identifier)
                 self.trial_seconds += time.perf_counter() - started
             finally:
-                os.close(handle)
+                trial_lock.release()
             ran += 1
             if on_trial is not None:
                 on_trial()

@@ -13,16 +13,16 @@ joins the study and checks its sweep file under the claim lock, so that exactly 
 creates each and the others find them whole.
 
 A worker that dies leaves its trial RUNNING. With the journal, every running trial holds a
-file lock that the kernel releases when its process dies, so the next worker that claims a
-trial sees the dead one at once; with PostgreSQL, the trial's heartbeat stops and Optuna
-fails it after the grace period. Either way the failed trial is queued again with the same
-parameters (Optuna's retry callback), under a new trial number.
+file lock (``mlp.file_locks``) that the operating system releases when its process dies (a
+soft lock, where the platform has none, names that process, which is checked), so the next
+worker that claims a trial sees the dead one at once; with PostgreSQL, the trial's heartbeat
+stops and Optuna fails it after the grace period. Either way the failed trial is queued again
+with the same parameters (Optuna's retry callback), under a new trial number.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import inspect
 import logging
@@ -38,6 +38,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from mlp.errors import MLPError
+from mlp.file_locks import ProcessLock
 from mlp.sweep import SweepConfig, describe_changes
 
 JOURNAL = "study.journal"
@@ -293,26 +294,22 @@ def claim_lock(storage: optuna.storages.BaseStorage, folder: Path, name: str) ->
                 connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), key)
         return
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "claim.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with ProcessLock(folder / "claim.lock"):
+        yield
 
 
 def trial_lock_path(folder: Path, number: int) -> Path:
     return folder / "locks" / f"trial-{number:04d}.lock"
 
 
-def hold_trial_lock(folder: Path, number: int) -> int:
-    """Lock the trial's lock file for as long as this process runs it (a file descriptor,
-    released by ``os.close`` or by the process's death)."""
+def hold_trial_lock(folder: Path, number: int) -> ProcessLock:
+    """Lock the trial's lock file for as long as this process runs it (released by
+    ``release`` or by the process's death)."""
     path = trial_lock_path(folder, number)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
+    lock = ProcessLock(path)
+    lock.acquire()
+    return lock
 
 
 def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
@@ -329,14 +326,10 @@ def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
     with quiet_optuna():
         retry = _Retry(max_retry=MAX_RETRIES)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        path = trial_lock_path(folder, trial.number)
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        probe = ProcessLock(trial_lock_path(folder, trial.number))
+        if not probe.acquire(blocking=False):
             continue  # its worker is alive
-        finally:
-            os.close(handle)
+        probe.release()
         with quiet_optuna():
             retries = len(_Retry.retry_history(trial))
         identifier = trial_id(study, storage, trial.number)
