@@ -28,7 +28,7 @@ from pydantic import PrivateAttr
 
 from mlp import atomic
 from mlp.callbacks import Callback, CallbackError, CsvLogger, StopTraining, TensorBoardLogger
-from mlp.checkpoint import DataFacts, load_checkpoint, save_checkpoint
+from mlp.checkpoint import DataFacts, check_saveable, load_checkpoint, save_checkpoint
 from mlp.diagnostics import Diagnostics
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
@@ -244,6 +244,7 @@ class BasicRoutinizer(TrainingConfig):
                 log.warning("train.tensorboard needs a run folder (checkpoint_dir); no events "
                             "are written")
             return self._train(model, train, None, list(callbacks), curves)
+        check_saveable(model, self, train, state)  # before the first epoch, not at a save
         with folder.locked():
             atomic.remove_stale_temps(folder.path)
             loggers = [CsvLogger(folder.history_csv)]

@@ -30,6 +30,8 @@ class TrainingInterrupted(KeyboardInterrupt):
         text = f"interrupted after epoch {epoch} of {epochs}"
         if folder is not None:
             text += f"; continue with: mlp resume {folder}"
+            if epoch == 0:
+                text += " (no epoch was saved, so it starts over from epoch 0)"
         super().__init__(text)
 
     @property
