@@ -51,8 +51,8 @@ def refuse_clobbering(outputs: Iterable[str | Path], inputs: Mapping[str | Path 
         Every path the command reads (None entries are skipped), with what it is, in words
         (``"the checkpoint being exported"``).
     run_folder
-        The run folder the command trains in: the files a run writes there are outputs too
-        (the command may replace them), and no input may lie inside it.
+        The run folder the command trains in (or a sweep's folder): the files a run writes
+        there are outputs too (the command may replace them), and no input may lie inside.
     """
     named = {Path(path): what for path, what in inputs.items()
              if path is not None and Path(path).exists()}
@@ -71,8 +71,8 @@ def refuse_clobbering(outputs: Iterable[str | Path], inputs: Mapping[str | Path 
                                   "change the input: write the output elsewhere")
     for path, what in named.items():
         if run_folder is not None and is_inside(path, run_folder):
-            raise OutputClash(f"{path} ({what}) is inside the run folder {run_folder}, which "
-                              "the command writes: move it out of the folder first")
+            raise OutputClash(f"{path} ({what}) is inside {run_folder}, the folder the "
+                              "command writes: move it out of that folder first")
 
 
 def _refuse_a_run_file(output: Path, run_folder: str | Path | None) -> None:
