@@ -57,6 +57,10 @@ class SweepInterrupted(KeyboardInterrupt):
         self.exit_code = exit_code
 
 
+class SweepFailed(MLPError):
+    """Every trial of the sweep failed: the message names the first one's error."""
+
+
 @dataclass
 class SweepOutcome:
     """What a sweep command did: wall time, loading the base run's data (checks, and the
@@ -292,5 +296,5 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
         print(f"mlp sweep: {line}; run the same command again to finish the sweep",
               file=sys.stderr)
     if outcome.all_failed is not None:
-        raise MLPError(outcome.all_failed)
+        raise SweepFailed(outcome.all_failed)
     return 1 if outcome.failed_workers else 0
