@@ -244,7 +244,8 @@ class BasicRoutinizer(TrainingConfig):
                 log.warning("train.tensorboard needs a run folder (checkpoint_dir); no events "
                             "are written")
             return self._train(model, train, None, list(callbacks), curves)
-        check_saveable(model, self, train, state)  # before the first epoch, not at a save
+        if state.epoch == 0:  # before the first epoch, not at the first save (later
+            check_saveable(model, self, train, state)  # segments have saved these already)
         with folder.locked():
             atomic.remove_stale_temps(folder.path)
             loggers = [CsvLogger(folder.history_csv)]
