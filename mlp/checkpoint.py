@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -112,6 +112,41 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
         raise CheckpointError(f"{path}: cannot write the checkpoint ({hdf5.reason(exc)})") \
             from exc
     return path
+
+
+def check_saveable(model: Model, config: TrainingConfig, data: DataFacts | None = None,
+                   state: RunState | None = None) -> None:
+    """Build in memory, and never write, the checkpoint of a run without its arrays: the
+    model spec, the training ``config`` (its run folder's name included), the run ``state``
+    and what ``data`` keeps (normaliser, classes, image shape). Raise
+    ``CheckpointError`` saying what cannot be stored (complex or void class labels, strings
+    that are not UTF-8, a folder name that is not), so a run finds it before its first
+    epoch instead of at its first save. Arrays of numbers (weights, history) always store
+    and are left out."""
+    state = state or getattr(config, "state", None) or RunState()
+    parts = (("the model spec",
+              lambda f: hdf5.set_text(f, "model_spec", model.model_dump_json())),
+             ("the training config (train.checkpoint_dir included)",
+              lambda f: hdf5.set_text(f, "routinizer", config.model_dump_json())),
+             ("the run state", lambda f: hdf5.set_text(f, "state", state.model_dump_json())),
+             ("the data's class labels, normaliser or image shape",
+              lambda f: data is None or _write_data_facts(f, data)))
+    try:
+        hdf5.build_image(lambda file: [fill(file) for _, fill in parts])
+    except Exception as exc:  # HDF5, NumPy and Pydantic failures while building the file
+        what = next((name for name, fill in parts if not _builds(fill)), "the checkpoint")
+        reason = str(exc) if isinstance(exc, MLPError) else hdf5.reason(exc)
+        raise CheckpointError(f"the run cannot be saved, so no epoch is trained: {what} "
+                              f"cannot be stored ({reason})") from exc
+
+
+def _builds(fill: Callable[[h5py.File], object]) -> bool:
+    """Whether an HDF5 file made by ``fill`` can be built in memory."""
+    try:
+        hdf5.build_image(fill)
+    except Exception:
+        return False
+    return True
 
 
 def _write(file: h5py.File, model: Model, config: TrainingConfig, state: RunState,

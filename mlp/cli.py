@@ -299,7 +299,9 @@ def _short(value: Any) -> str:
 
 # ---------------------------------------------------------------------------- commands
 def _train(args: argparse.Namespace) -> int:
+    from mlp.checkpoint import check_saveable
     from mlp.config import RunConfig, load_data
+    from mlp.output_paths import refuse_clobbering
     from mlp.run_folder import RunFolder
 
     config = RunConfig.from_file(args.config, args.overrides)
@@ -312,22 +314,49 @@ def _train(args: argparse.Namespace) -> int:
     if args.diagnose:
         config.train.diagnostics = True
     folder = RunFolder(config.train.checkpoint_dir)
+    folder.remove_stale_temps()
     folder.claim(args.overwrite, flag="--overwrite", clear=False)
+    refuse_clobbering([], {args.config: "the run config being read",
+                           **_data_inputs(config.data)}, run_folder=folder.path)
     data = load_data(config.data)  # bad data or model: refused before the folder is made
     config.loss_for(data.task)
     model = config.build_model(data.n_features, data.n_outputs)
+    check_saveable(model, config.train, data)  # labels, normaliser, names: before config.json
     with folder.locked():
         folder.claim(args.overwrite, flag="--overwrite")
         folder.write_config(config.model_dump_json(indent=2) + "\n")
-        history = config.train.run(model, data)
+        history = _run(config.train, model, data, folder)
     _report(config.train, model, data, history, folder)
     return 0
+
+
+def _run(routinizer: Any, model: Any, data: Any, folder: Any) -> Any:
+    """``routinizer.run(model, data)`` in ``folder``; a Ctrl-C before training takes its
+    signals over (while it prepares) says, as one during training does, how to continue."""
+    import signal
+
+    from mlp.signals import TrainingInterrupted
+
+    try:
+        return routinizer.run(model, data)
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(signal.SIGINT, routinizer.state.epoch, routinizer.epochs,
+                                  folder.path) from None
+
+
+def _data_inputs(data: Any) -> dict[Path, str]:
+    """The files and folders a run config's data section reads, with what each is."""
+    return {Path(value): f"the data (data.{name})" for name in ("path", "root")
+            if (value := getattr(data, name, None)) is not None}
 
 
 def _resume(args: argparse.Namespace) -> int:
     import logging
 
     from mlp.config import load_data, read_run_config
+    from mlp.output_paths import refuse_clobbering
     from mlp.routinizer import BasicRoutinizer
     from mlp.run_folder import RunFolder
 
@@ -338,7 +367,10 @@ def _resume(args: argparse.Namespace) -> int:
         overrides.append(f"train.epochs={args.epochs}")
     changes = _resume_changes(overrides)  # checked before anything is read or written
     config = read_run_config(folder)  # names the folder when it is missing
-    folder.checkpoint("last")  # a CheckpointError naming the folder when it holds none
+    folder.remove_stale_temps()
+    refuse_clobbering([], _data_inputs(config.data), run_folder=folder.path)
+    if not (folder.last.is_file() or folder.best.is_file()):
+        return _start_over(folder, config, changes, getattr(args, "quiet", False))
     with folder.locked():
         routinizer, model = BasicRoutinizer.resume(folder.path, args.allow_data_change)
         _refuse_edited_config(folder, config, routinizer, model)
@@ -368,8 +400,39 @@ def _resume(args: argparse.Namespace) -> int:
         if changes:
             config.train = routinizer
             folder.write_config(config.model_dump_json(indent=2) + "\n")
-        history = routinizer.run(model, data)
+        history = _run(routinizer, model, data, folder)
     _report(routinizer, model, data, history, folder)
+    return 0
+
+
+def _start_over(folder: Any, config: Any, changes: dict[str, Any], quiet: bool) -> int:
+    """Resume a run that stopped before its first checkpoint: train it from epoch 0 as
+    ``mlp train`` would have, from its ``config.json`` (the same seeds, so the same run)."""
+    import logging
+
+    from mlp.checkpoint import check_saveable
+    from mlp.config import load_data
+
+    logging.getLogger("mlp").warning(
+        "%s holds no checkpoint (the run stopped before its first save): starting it over "
+        "from epoch 0 with the seeds of its %s", folder.path, folder.config.name)
+    data = load_data(config.data)
+    config.loss_for(data.task)
+    model = config.build_model(data.n_features, data.n_outputs)
+    config.train.checkpoint_dir = folder.path
+    for key, value in changes.items():
+        setattr(config.train, key, value)
+    if quiet:
+        config.train.progress = False
+    check_saveable(model, config.train, data)
+    with folder.locked():
+        if folder.last.is_file() or folder.best.is_file():
+            raise MLPError(f"{folder.path}: a checkpoint appeared while this command "
+                           "prepared; run mlp resume again to continue from it")
+        if changes:
+            folder.write_config(config.model_dump_json(indent=2) + "\n")
+        history = _run(config.train, model, data, folder)
+    _report(config.train, model, data, history, folder)
     return 0
 
 
@@ -484,6 +547,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mlp.config import load_data, read_run_config
     from mlp.run_folder import RunFolder
 
+    RunFolder.of(args.target).remove_stale_temps()
     checkpoint = load_checkpoint(RunFolder.checkpoint_of(args.target, "best"))
     folder = RunFolder.of(checkpoint.path)
     config = read_run_config(folder)
@@ -515,6 +579,7 @@ def _predict(args: argparse.Namespace) -> int:
     from mlp.run_folder import RunFolder
     from preprocess.loaders import image_inputs, read_inputs
 
+    RunFolder.of(args.checkpoint).remove_stale_temps()
     checkpoint = load_checkpoint(RunFolder.checkpoint_of(args.checkpoint, "best"))
     X = read_inputs(args.inputs, checkpoint.image_shape, checkpoint.input_scale,
                     checkpoint.model.in_features, source=checkpoint.path)
@@ -533,7 +598,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from mlp.inspect import describe_checkpoint
+    from mlp.run_folder import RunFolder
 
+    RunFolder.of(args.checkpoint).remove_stale_temps()
     print(describe_checkpoint(args.checkpoint))
     return 0
 
@@ -563,6 +630,7 @@ def _export(args: argparse.Namespace) -> int:
         raise MLPError(str(exc)) from exc  # names the missing package and the extra
     from mlp.run_folder import RunFolder
 
+    RunFolder.of(args.checkpoint).remove_stale_temps()
     source = RunFolder.checkpoint_of(args.checkpoint, "best")
     print(to_onnx(load_checkpoint(source), args.output, args.opset))
     return 0
@@ -573,6 +641,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     from mlp.diagnostics import diagnose
     from mlp.run_folder import RunFolder
 
+    RunFolder.of(args.run).remove_stale_temps()
     source = RunFolder.checkpoint_of(args.run, "last")
     data = load_data(read_run_config(RunFolder.of(source)).data)
     report, _ = diagnose(source, data)

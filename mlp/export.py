@@ -46,6 +46,7 @@ except ImportError as exc:  # an optional extra: say which one
 from mlp.errors import MLPError
 from mlp.model import Model
 from mlp.normalizer import Normalizer
+from mlp.output_paths import refuse_clobbering
 from mlp.version import __version__
 
 
@@ -228,8 +229,9 @@ def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
 
 def to_onnx(checkpoint: Checkpoint, path: str | Path, opset: int | None = None) -> Path:
     """Write ``checkpoint`` as an ONNX file at ``path`` (see ``checkpoint_to_onnx_model``);
-    returns the path."""
-    proto = checkpoint_to_onnx_model(checkpoint, opset)
+    returns the path. ``OutputClash`` when ``path`` is the checkpoint, or a file of a run."""
     path = Path(path)
+    refuse_clobbering([path], {checkpoint.path: "the checkpoint being exported"})
+    proto = checkpoint_to_onnx_model(checkpoint, opset)
     onnx.save_model(proto, path)
     return path

@@ -20,6 +20,7 @@ Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) bo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -426,22 +427,64 @@ def create_rows(node: h5py.Group, name: str, array: np.ndarray,
     return node.create_dataset(name, data=array, chunks=chunks, **CHECKSUM)
 
 
+class _DeferredFailures(io.FileIO):
+    """The file under a ``StreamWriter``'s HDF5 file (h5py's file-object driver): a write or
+    truncation that fails is noted in ``failure`` and reported to HDF5 as done, and later
+    ones are dropped. HDF5 never sees a write fail, so its state stays whole and the file
+    closes cleanly; the writer raises the noted failure itself."""
+
+    failure: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        size = view.nbytes
+        if self.failure is None:
+            try:
+                while view:
+                    view = view[super().write(view) or 0:]
+            except OSError as exc:
+                self.failure = exc
+        return size
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.failure is None:
+            try:
+                return super().truncate(size)
+            except OSError as exc:
+                self.failure = exc
+        return self.tell() if size is None else size
+
+
 class StreamWriter:
     """An HDF5 file written incrementally to a temporary file beside ``path`` and renamed
     over it on ``commit`` (``mlp.atomic``'s rules), so a data file larger than memory can be
     built block by block: ``append`` grows a chunked, checksummed dataset by rows.
-    Use as a context manager: leaving it by an exception removes the temporary file."""
+    Use as a context manager: leaving it by an exception removes the temporary file.
+
+    A write that fails (a full disk) is an ``OSError`` naming ``path`` with the errno of the
+    failure, raised by the ``append``, ``write`` or ``commit`` during which it happened.
+    HDF5 itself never sees it: after a failed write, HDF5 (any version) leaves datasets and
+    files that cannot close, and closing them again at exit crashes the process. So HDF5
+    writes through a Python file object (``_DeferredFailures``) that notes the failure and
+    drops the rest; the file then closes cleanly and is removed. That driver is as fast
+    as HDF5's own for the large chunks written here."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.temp = atomic.temp_path(self.path)
-        self.file = h5py.File(self.temp, "w", libver=LIBVER, locking=False)
+        self.sink = _DeferredFailures(self.temp, "x+")
+        try:
+            self.file = h5py.File(self.sink, "w", libver=LIBVER, locking=False)
+            self._raise_failure()
+        except BaseException:
+            self.abort()
+            raise
 
     def __enter__(self) -> StreamWriter:
         return self
 
     def __exit__(self, kind: object, *rest: object) -> None:
-        if kind is not None or self.file.id.valid:
+        if kind is not None or not self.sink.closed:
             self.abort()
 
     def append(self, name: str, block: np.ndarray, rows: int | None = None) -> None:
@@ -457,6 +500,7 @@ class StreamWriter:
         start = dataset.shape[0]
         dataset.resize(start + block.shape[0], axis=0)
         dataset[start:] = block
+        self._raise_failure()
 
     def rows_per_chunk(self, name: str) -> int:
         """Rows in a chunk of dataset ``name`` (written by ``append``)."""
@@ -465,20 +509,30 @@ class StreamWriter:
     def write(self, fill: Callable[[h5py.File], None]) -> None:
         """``fill(file)``: attributes and small datasets, as ``write_atomically``'s."""
         fill(self.file)
+        self._raise_failure()
 
     def commit(self) -> Path:
         """Close the file, make it durable and put it at ``path``."""
         self.file.close()
-        fd = os.open(self.temp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        self._raise_failure()
+        os.fsync(self.sink.fileno())
+        self.sink.close()
         os.replace(self.temp, self.path)
         atomic.fsync_folder(self.path.parent)
         return self.path
 
     def abort(self) -> None:
-        if self.file.id.valid:
-            self.file.close()
+        """Give the temporary file up: close it and remove it."""
+        file = getattr(self, "file", None)
+        if file is not None and file.id.valid:
+            with contextlib.suppress(Exception):  # what it writes now goes nowhere anyway
+                file.close()
+        self.sink.close()
         self.temp.unlink(missing_ok=True)
+
+    def _raise_failure(self) -> None:
+        """The write failure noted so far, if any, as ``OSError(errno, strerror, path)``."""
+        failure = self.sink.failure
+        if failure is not None:
+            number = failure.errno or errno.EIO
+            raise OSError(number, os.strerror(number), str(self.path)) from failure

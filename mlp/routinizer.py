@@ -28,7 +28,7 @@ from pydantic import PrivateAttr
 
 from mlp import atomic
 from mlp.callbacks import Callback, CallbackError, CsvLogger, StopTraining, TensorBoardLogger
-from mlp.checkpoint import DataFacts, load_checkpoint, save_checkpoint
+from mlp.checkpoint import DataFacts, check_saveable, load_checkpoint, save_checkpoint
 from mlp.diagnostics import Diagnostics
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
@@ -257,6 +257,8 @@ class BasicRoutinizer(TrainingConfig):
                 log.warning("train.tensorboard needs a run folder (checkpoint_dir); no events "
                             "are written")
             return self._train(model, train, None, list(callbacks), curves)
+        if state.epoch == 0:  # before the first epoch, not at the first save (later
+            check_saveable(model, self, train, state)  # segments have saved these already)
         with folder.locked():
             self._claim(folder, overwrite)
             atomic.remove_stale_temps(folder.path)

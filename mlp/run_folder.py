@@ -54,6 +54,8 @@ class RunFolder:
     #: the locks this process holds, by resolved folder path (so holding one is re-entrant
     #: across RunFolder objects: the CLI locks a folder, then the trainer locks it again)
     _held: dict[Path, ProcessLock] = {}
+    #: the names of the files a run writes in its folder
+    FILE_NAMES = (CONFIG, LAST, BEST, CURVES, HISTORY_CSV, DIAGNOSTICS)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -106,6 +108,10 @@ class RunFolder:
     @property
     def lock_file(self) -> Path:
         return self.path / LOCK
+
+    def written_files(self) -> list[Path]:
+        """The paths of the files a run writes in this folder (``FILE_NAMES``)."""
+        return [self.path / name for name in self.FILE_NAMES]
 
     def holds_run(self) -> bool:
         """Whether a run was started here (a config or a checkpoint exists)."""
@@ -193,6 +199,18 @@ class RunFolder:
         finally:
             del RunFolder._held[key]
             lock.release()
+
+    def remove_stale_temps(self) -> None:
+        """Remove the temporary files that interrupted writes left in a folder holding a
+        run, when no process holds its lock (then no write is under way). Best effort: a
+        busy or read-only folder is left as it is."""
+        if not self.holds_run():
+            return
+        try:
+            with self.locked():
+                atomic.remove_stale_temps(self.path)
+        except (RunFolderBusy, OSError):
+            pass
 
     # -------------------------------------------------------------- writing files
     def write_config(self, text: str) -> None:

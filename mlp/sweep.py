@@ -30,6 +30,7 @@ from pydantic import (
     Field,
     NonNegativeInt,
     PositiveInt,
+    PrivateAttr,
     Tag,
     ValidationError,
     model_validator,
@@ -163,6 +164,8 @@ class SweepConfig(BaseModel):
     direction: Literal["minimize", "maximize"] | None = Field(
         default=None, description="default: maximize accuracies, minimize losses")
     pruning: MedianPruning | None = None
+    #: the file ``base`` was read from (None when the sweep file holds it)
+    _base_path: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _search_fits_space(self) -> SweepConfig:
@@ -188,7 +191,13 @@ class SweepConfig(BaseModel):
             if not base_path.is_absolute():
                 base_path = path.parent / base_path
             config.base = RunConfig.from_file(base_path)
+            config._base_path = base_path
         return config
+
+    @property
+    def base_path(self) -> Path | None:
+        """The file the base run config was read from (None when it is inline)."""
+        return self._base_path
 
     @property
     def run_config(self) -> RunConfig:
@@ -254,8 +263,12 @@ class SweepConfig(BaseModel):
     def trial_config(self, params: dict[str, Any], repeat: int, folder: Path,
                      number: int) -> RunConfig:
         """The run config of one repeat of one trial: ``base`` with ``params`` set, seeds
-        shifted by ``repeat``, checkpoints in ``folder``, the progress bar off."""
+        shifted by ``repeat``, checkpoints in ``folder``, the progress bar off; without a
+        ``train.loss`` in the base or the params, the loss is left for the trial's data to
+        choose (``RunConfig.loss_for``), as ``mlp train`` does."""
         raw = _base_raw(self.run_config)
+        if "loss" not in self.run_config.train.model_fields_set:
+            del raw["train"]["loss"]  # chosen for the data, as mlp train does (loss_for)
         for key, value in params.items():
             apply_override(raw, f"{key}={json.dumps(value)}")
         if repeat:

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from mlp.config import load_data
 from mlp.errors import MLPError
+from mlp.output_paths import refuse_clobbering
 from mlp.sweep import SweepConfig
 from mlp.sweep_report import SweepResults, collect, write_report
 from mlp.sweep_run import Worker
@@ -57,6 +58,10 @@ class SweepInterrupted(KeyboardInterrupt):
         self.exit_code = exit_code
 
 
+class SweepFailed(MLPError):
+    """Every trial of the sweep failed: the message names the first one's error."""
+
+
 @dataclass(repr=False)
 class SweepOutcome:
     """What a sweep command did: wall time, loading the base run's data (checks, and the
@@ -72,6 +77,8 @@ class SweepOutcome:
     reports: list[Path]
     failed_workers: list[str]
     results: SweepResults | None = None
+    #: when no trial succeeded: the first failed trial's number and error
+    all_failed: str | None = None
 
     def _headline(self) -> str:
         where = f"report in {self.reports[0].parent}" if self.reports else "no report"
@@ -136,7 +143,22 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
         raise
     others.remove_folder()
     return SweepOutcome(time.perf_counter() - began, data_seconds, trial_seconds,
-                        training_seconds, report_seconds, reports, failed, collect(study))
+                        training_seconds, report_seconds, reports, failed, collect(study),
+                        all_failed(study))
+
+
+def all_failed(study: optuna.Study) -> str | None:
+    """``"N trials failed; the first, trial K: ERROR"`` when the study has trials, none of
+    them complete or pruned and at least one failed with an error; None otherwise."""
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    if any(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials):
+        return None
+    failed = [t for t in trials if t.state == TrialState.FAIL and ERROR_ATTR in t.user_attrs]
+    if not failed:
+        return None
+    first = failed[0]
+    return (f"every trial failed ({len(failed)} of {len(trials)}); the first, trial "
+            f"{first.number}: {first.user_attrs[ERROR_ATTR]}")
 
 
 def _work(config: SweepConfig, folder: Path, study: optuna.Study,
@@ -243,6 +265,13 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
         raise MLPError(f"--workers needs a positive count, found {workers}")
     config = SweepConfig.from_file(sweep_file)
     folder = ckpt_root / config.name
+    if not worker_only:
+        source = config.run_config.data
+        reads = (getattr(source, "path", None), getattr(source, "root", None))
+        refuse_clobbering([], {sweep_file: "the sweep file",
+                               config.base_path: "the sweep's base config",
+                               **{Path(p): "the data of the base config" for p in reads if p}},
+                          run_folder=folder)
     if report_only:
         if url is None and not (folder / JOURNAL).exists():
             raise MLPError(f"no study to report on: {folder / JOURNAL} does not exist")
@@ -282,4 +311,6 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
     for line in outcome.failed_workers:
         print(f"mlp sweep: {line}; run the same command again to finish the sweep",
               file=sys.stderr)
+    if outcome.all_failed is not None:
+        raise SweepFailed(outcome.all_failed)
     return 1 if outcome.failed_workers else 0

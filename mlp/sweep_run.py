@@ -180,6 +180,7 @@ class Worker:
         folder = trial_folder if self.config.repeats == 1 else trial_folder / f"repeat-{repeat}"
         run_config = self.config.trial_config(params, repeat, folder, number)
         data = self._load(run_config)
+        run_config.loss_for(data.task)  # a base without train.loss means what it does in train
         run_folder = RunFolder(folder)
         run_folder.write_config(run_config.model_dump_json(indent=2) + "\n")
         if run_folder.last.exists():

@@ -40,6 +40,7 @@ from optuna.trial import TrialState
 from mlp.errors import MLPError
 from mlp.file_locks import ProcessLock
 from mlp.sweep import SweepConfig, describe_changes
+from mlp.sweep_journal import repair_journal
 
 JOURNAL = "study.journal"
 HEARTBEAT_SECONDS = 5  #: default interval of a running trial's heartbeat (PostgreSQL)
@@ -139,11 +140,13 @@ def heartbeat_seconds() -> tuple[int, int]:
 
 
 def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
-    """The journal file in ``folder`` (``url`` None), else an RDB storage with heartbeats
+    """The journal file in ``folder`` (``url`` None; a torn last line is cut off first,
+    ``mlp.sweep_journal``), else an RDB storage with heartbeats
     and retries, its tables created under ``schema_lock``; an unreachable server, or one
     that refuses the tables, raises ``MLPError`` in one line."""
     if url is None:
         folder.mkdir(parents=True, exist_ok=True)
+        repair_journal(folder / JOURNAL)
         return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     import sqlalchemy
 

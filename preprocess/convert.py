@@ -25,6 +25,7 @@ from tqdm import tqdm
 from mlp import hdf5
 from mlp.arrays import all_finite
 from mlp.errors import DataError
+from mlp.output_paths import refuse_clobbering
 from mlp.regular_files import open_regular
 from preprocess import bounded, data_file, loaders
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
@@ -43,6 +44,8 @@ def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = 
     ``delimiter`` and ``task`` are ``Data.from_csv``'s, ``x_key``/``y_key``
     ``Data.from_npz``'s; ``progress`` None shows a bar when stderr is a terminal."""
     source, out = Path(source), Path(out)
+    refuse_clobbering([out], {source: "the data being converted",
+                              labels: "the labels being converted"})
     dtype_ = np.dtype(dtype)
     if dtype_.kind != "f":
         raise DataError(f"features are stored as float32 or float64, found dtype {dtype}")

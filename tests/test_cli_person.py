@@ -379,12 +379,20 @@ def test_resume_of_a_missing_folder_names_it_and_makes_nothing(tmp_path, capsys)
     assert not (tmp_path / "missing").exists()
 
 
-def test_resume_of_a_folder_without_a_checkpoint_names_it(tmp_path, iris_run, capsys):
+def test_resume_of_a_folder_without_a_checkpoint_starts_the_run_over(tmp_path, iris_run,
+                                                                     capsys, caplog):
+    """A run stopped before its first save holds only config.json: resume trains it from
+    epoch 0 with the config's seeds, to the very weights of the run never stopped."""
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "config.json").write_bytes((iris_run / "config.json").read_bytes())
-    assert main(["resume", str(folder)]) == 2
-    assert f"{folder}: no last.h5 or best.h5" in capsys.readouterr().err
+    assert main(["-q", "resume", str(folder)]) == 0
+    assert "starting it over from epoch 0" in caplog.text
+    again, first = load_checkpoint(folder / "last.h5"), load_checkpoint(iris_run / "last.h5")
+    assert again.state.epoch == first.state.epoch == 3
+    for (name, array), (_, expected) in zip(again.model.named_arrays(),
+                                             first.model.named_arrays(), strict=True):
+        assert np.array_equal(array, expected), name
 
 
 @pytest.mark.parametrize("array, message", [

@@ -426,3 +426,61 @@ class socket_port:
 
     def __exit__(self, *exc: object) -> None:
         self._socket.close()
+
+
+# ------------------------------------------------------------- failing honestly
+def test_a_regression_base_without_a_loss_trains_with_mse_as_mlp_train_does(tmp_path):
+    base = {**BASE, "train": {k: v for k, v in BASE["train"].items() if k != "loss"}}
+    path = tmp_path / "sw.json"
+    path.write_text(json.dumps({"name": "sw", "base": base,
+                                "space": {"train.lr": {"choice": [0.03, 0.01]}}}))
+    assert sweep(path, tmp_path) == 0
+    for trial in ("trial-0000", "trial-0001"):
+        saved = json.loads((tmp_path / "sw" / trial / "config.json").read_text())
+        assert saved["train"]["loss"]["kind"] == "mse"
+        assert load_checkpoint(tmp_path / "sw" / trial / "last.h5").config.loss.kind == "mse"
+    assert [t.state.name for t in study(tmp_path).trials] == ["COMPLETE", "COMPLETE"]
+
+
+def test_a_sweep_whose_every_trial_failed_exits_2_naming_the_first_error(tmp_path, capsys):
+    base = {**BASE, "train": {**BASE["train"], "loss": "cross_entropy"}}  # regression data
+    path = tmp_path / "sw.json"
+    path.write_text(json.dumps({"name": "sw", "base": base,
+                                "space": {"train.lr": {"choice": [0.03, 0.01]}}}))
+    assert sweep(path, tmp_path) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("mlp sweep:")]
+    assert line == ("mlp sweep: SweepFailed: every trial failed (2 of 2); the first, trial "
+                    "0: DataError: cross_entropy needs classification data, found regression")
+    assert (tmp_path / "sw" / "results.md").exists()  # the report still says what failed
+
+
+def _journal_sweep(tmp_path: Path) -> Path:
+    return write_sweep(tmp_path, space={"train.lr": {"log_uniform": [1e-3, 1e-1]}},
+                       search={"kind": "random", "trials": 1, "seed": 3})
+
+
+def test_a_torn_journal_tail_is_cut_off_with_a_warning_and_the_sweep_continues(
+        tmp_path, caplog):
+    path = _journal_sweep(tmp_path)
+    assert sweep(path, tmp_path) == 0
+    journal = tmp_path / "sw" / "study.journal"
+    whole = journal.read_bytes()
+    journal.write_bytes(whole + b'{"op_code": 5, "worker_id": "x", "trial_id": 0, "user_at')
+    assert sweep(path, tmp_path, "--trials", "2") == 0  # appends after the repaired tail
+    assert f"{journal}: removed a torn last line (56 bytes" in caplog.text
+    assert journal.read_bytes().startswith(whole)
+    assert sweep(path, tmp_path, "--trials", "3") == 0  # the journal reads back whole
+    assert [t.state.name for t in study(tmp_path).trials] == ["COMPLETE"] * 3
+
+
+def test_a_journal_damaged_before_its_end_is_refused_naming_the_file_and_line(tmp_path,
+                                                                             capsys):
+    path = _journal_sweep(tmp_path)
+    assert sweep(path, tmp_path) == 0
+    journal = tmp_path / "sw" / "study.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join([lines[0], b'{"op_code": 5, "work\n', *lines[1:]]))
+    assert sweep(path, tmp_path, "--trials", "2") == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"mlp sweep: JournalDamaged: {journal}: line 2 is not a study "
+                           "record")
