@@ -238,7 +238,7 @@ def test_a_full_disk_at_the_first_save_is_reported_and_resume_continues_once_the
         run = root / "run"
         assert temp_files(run) == [] and not (run / "last.h5").exists()
         again = mlp("train", "run.json", "--ckpt-root", root, cwd=tmp_path)
-        assert again.returncode == 2 and f"continue it with: mlp resume {run}" in again.stderr
+        assert again.returncode == 2 and f"to continue it: mlp resume {run}" in again.stderr
         subprocess.run(["mount", "-o", "remount,size=2m", str(root)], check=True)
         resumed = mlp("-q", "resume", run, cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr
