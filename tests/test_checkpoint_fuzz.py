@@ -97,5 +97,6 @@ def test_byte_flips_spread_over_the_whole_file(original):
         flipped[position] ^= 1 << (position % 8)
         path.write_bytes(bytes(flipped))
         loaded.append(_load_exactly_or_refuse(path, good))
-    # most bytes are checksummed metadata or data; a few (padding, free space) are unused
-    assert 0 < sum(loaded) < len(loaded) / 4, f"{sum(loaded)} of {len(loaded)} loaded"
+    # most bytes are checksummed metadata or data; a few (padding, free space) may be unused:
+    # HDF5 2.0 leaves some, the files of HDF5 1.14.2 (h5py 3.11) none
+    assert sum(loaded) < len(loaded) / 4, f"{sum(loaded)} of {len(loaded)} loaded"

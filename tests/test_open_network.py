@@ -247,7 +247,10 @@ def test_the_command_line_takes_plugins_and_refuses_names_without_them(tmp_path)
     assert exported.returncode == 0, exported.stderr
     checkpoint = load_checkpoint(run / "best.h5")
     X = np.linspace(0, 1, 9).reshape(-1, 1)
-    session = ort.InferenceSession(str(tmp_path / "custom.onnx"))
+    # onnxruntime up to 1.23 (the newest for Python 3.10) fuses x * sigmoid(beta x) into its
+    # QuickGelu, which has no float64 kernel, and then cannot run this valid graph
+    session = ort.InferenceSession(str(tmp_path / "custom.onnx"),
+                                   disabled_optimizers=["QuickGeluFusion"])
     (output,) = session.run(["output"], {"X": X})
     np.testing.assert_allclose(output, checkpoint.predict(X), rtol=1e-10, atol=1e-12)
 
