@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +136,13 @@ def test_a_run_name_cannot_point_outside_the_checkpoint_root(tmp_path, capsys, n
     assert main(["train", str(config), "--ckpt-root", str(root), "--set", f'name="{name}"']) == 2
     assert "name: value error, a name must name a folder of its own" in capsys.readouterr().err
     assert not (tmp_path / "root").exists()
+
+
+def test_python_dash_m_mlp_is_the_command(tmp_path):
+    """``python -m mlp`` works where the ``mlp`` script is not on PATH (a notebook kernel)."""
+    done = subprocess.run([sys.executable, "-m", "mlp", "--version"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("mlp-routinizer ")
+    done = subprocess.run([sys.executable, "-m", "mlp", "train", "missing.json"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr

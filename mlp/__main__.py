@@ -1,0 +1,8 @@
+"""``python -m mlp``: the ``mlp`` command, for environments whose scripts folder is not on
+``PATH`` (a notebook's kernel, a virtual environment not activated)."""
+
+import sys
+
+from mlp.cli import main
+
+sys.exit(main())
