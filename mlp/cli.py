@@ -204,10 +204,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mlp {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except (MLPError, OSError, ValueError) as exc:  # pydantic's ValidationError included
-        print(f"mlp {args.command}: {describe_error(exc)}", file=sys.stderr)
+        print(f"mlp {args.command}: {_error_text(exc)}", file=sys.stderr)
     except RecursionError:
         print(f"mlp {args.command}: input nested too deeply", file=sys.stderr)
+    except (MemoryError, OverflowError) as exc:  # one an allocation site did not name
+        print(f"mlp {args.command}: {_error_text(exc)}: a size asked for by the input is "
+              "more than this machine can hold", file=sys.stderr)
     return 2
+
+
+#: characters of an error message the command line prints (a file's attribute or a value
+#: echoed in a message can be as long as the file)
+_MAX_MESSAGE = 2000
+
+
+def _error_text(exc: BaseException) -> str:
+    """``describe_error(exc)``, at most ``_MAX_MESSAGE`` characters, and never an error of
+    its own (a message that cannot be built is replaced by the error's class name)."""
+    try:
+        text = describe_error(exc)
+    except Exception:  # noqa: BLE001 - the printer of errors must not fail
+        text = f"{type(exc).__name__} (its message cannot be shown)"
+    if len(text) > _MAX_MESSAGE:
+        text = f"{text[:_MAX_MESSAGE]}... ({len(text)} characters in all)"
+    return text
 
 
 def _import_plugins(named: list[str]) -> None:
@@ -292,8 +312,15 @@ def _branch_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _short(value: Any) -> str:
     import json
 
-    text = json.dumps(value) if isinstance(value, (dict, list, str, bool, type(None))) \
-        else repr(value)
+    try:
+        text = json.dumps(value) if isinstance(value, (dict, list, str, bool, type(None))) \
+            else repr(value)
+    except (RecursionError, TypeError, ValueError):  # deep, or not JSON: a shallow picture
+        import reprlib
+
+        shallow = reprlib.Repr()
+        shallow.maxlevel = 2
+        text = shallow.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

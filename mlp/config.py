@@ -32,6 +32,7 @@ from pydantic import (
 
 from mlp.errors import MLPError
 from mlp.model import Model, NonlinearityKind, Normalization
+from mlp.regular_files import read_regular
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
 from preprocess import Data
@@ -237,14 +238,19 @@ class RunConfig(BaseModel):
                          dtype=spec.dtype, normalization=spec.normalization)
 
 
+#: bytes a config or sweep file may have (a full model spec with its arrays fits)
+MAX_CONFIG_BYTES = 64 << 20
+
+
 def read_json_object(path: Path, kind: str = "config",
                      fields: str = '"name", "data", "model", "train"') -> dict[str, Any]:
     """The JSON object in ``path``; ``ConfigError`` naming the file for anything else (the
     messages call it a ``kind`` file whose object has ``fields``)."""
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: no such {kind} file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such {kind} file") from exc
+        text = read_regular(path, ConfigError, MAX_CONFIG_BYTES, f"{kind} file").decode(
+            "utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the {kind} ({exc})") from exc
     try:
@@ -266,15 +272,17 @@ _SHORTHAND_KIND = {"train.schedule", "train.loss"}
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
     """Set ``raw[a][b] = value`` for ``item == "a.b=value"``. ``value`` is JSON; a bare word
-    (letters, digits, ``_.-/``) is taken as a string, and anything else that is not valid
-    JSON is an error. For ``train.schedule`` and ``train.loss`` a word is the ``kind``."""
+    (letters, digits, ``_.-/``, not starting with a digit or ``-``) is taken as a string,
+    and anything else that is not valid JSON is an error. A path (``/abs/x.csv``,
+    ``./x.csv``) is a bare word too: a path the user types is the user's choice. For
+    ``train.schedule`` and ``train.loss`` a word is the ``kind``."""
     if "=" not in item or item.startswith("="):
         raise ConfigError(f"--set expects KEY.PATH=VALUE, found {item!r}")
     key, text = item.split("=", 1)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-/]*", text):
+        if not re.fullmatch(r"[A-Za-z_./][A-Za-z0-9_.\-/]*", text):
             raise ConfigError(f"--set {key}: {text!r} is not valid JSON ({exc.msg}); quote "
                               "strings only when they contain other characters") from exc
         value = text

@@ -43,9 +43,11 @@ except ImportError as exc:  # an optional extra: say which one
     raise ImportError(f"mlp.export needs the onnx package ({exc}); install the extra: "
                       "pip install 'mlp-routinizer[onnx]'") from exc
 
+from mlp import atomic
 from mlp.errors import MLPError
 from mlp.model import Model
 from mlp.normalizer import Normalizer
+from mlp.regular_files import check_output
 from mlp.version import __version__
 
 
@@ -231,5 +233,5 @@ def to_onnx(checkpoint: Checkpoint, path: str | Path, opset: int | None = None) 
     returns the path."""
     proto = checkpoint_to_onnx_model(checkpoint, opset)
     path = Path(path)
-    onnx.save_model(proto, path)
-    return path
+    check_output(path, MLPError)  # a FIFO or a device there would block or swallow it
+    return atomic.write_bytes(path, proto.SerializeToString())

@@ -38,6 +38,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from mlp.errors import MLPError
+from mlp.regular_files import check_output
 from mlp.sweep import SweepConfig, describe_changes
 
 JOURNAL = "study.journal"
@@ -143,6 +144,7 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
     that refuses the tables, raises ``MLPError`` in one line."""
     if url is None:
         folder.mkdir(parents=True, exist_ok=True)
+        check_output(folder / JOURNAL, MLPError)  # a FIFO there would block every append
         return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     import sqlalchemy
 
