@@ -548,22 +548,29 @@ def _predict(args: argparse.Namespace) -> int:
 
     from mlp.checkpoint import load_checkpoint
     from mlp.run_folder import RunFolder
-    from preprocess.loaders import image_inputs, read_inputs
+    from preprocess.loaders import image_inputs, input_blocks
 
     checkpoint = load_checkpoint(RunFolder.checkpoint_of(args.checkpoint, "best"))
-    X = read_inputs(args.inputs, checkpoint.image_shape, checkpoint.input_scale,
-                    checkpoint.model.in_features, source=checkpoint.path)
+    blocks = input_blocks(args.inputs, checkpoint.image_shape, checkpoint.input_scale,
+                          checkpoint.model.in_features, source=checkpoint.path)
     files = image_inputs(args.inputs)
-    names = [str(path) for path in files] if files is not None else None
-    if args.proba:
-        values = checkpoint.predict_proba(X)
-    else:
-        values = checkpoint.predict(X)
-    for i, value in enumerate(values):
-        text = (" ".join(f"{v:.6g}" for v in np.atleast_1d(value)) if np.ndim(value)
-                else str(value))
-        print(f"{names[i]}  {text}" if args.names and names else text)
+    names = iter(one_line(str(path)) for path in files) if files is not None else None
+    for X in blocks:  # one block of rows in memory at a time
+        values = checkpoint.predict_proba(X) if args.proba else checkpoint.predict(X)
+        for value in values:
+            text = (" ".join(f"{v:.6g}" for v in np.atleast_1d(value)) if np.ndim(value)
+                    else one_line(str(value)))
+            print(f"{next(names)}  {text}" if args.names and names else text)
     return 0
+
+
+def one_line(text: str) -> str:
+    """``text`` with each character that is not printable (a newline, a tab, a control
+    character) written as its escape, so one label or name stays one line of output."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def _inspect(args: argparse.Namespace) -> int:

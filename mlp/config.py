@@ -36,7 +36,7 @@ from mlp.regular_files import read_regular
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
 from preprocess import Data
-from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
+from preprocess.bounded import DEFAULT_LIMITS, MAX_LIMIT, ReadLimits
 
 
 class ConfigError(MLPError):
@@ -93,7 +93,7 @@ class NpzSource(Preprocessing):
     path: Path
     x_key: str = "X"
     y_key: str = "y"
-    max_bytes: PositiveInt = Field(default=DEFAULT_LIMITS.max_bytes,
+    max_bytes: PositiveInt = Field(default=DEFAULT_LIMITS.max_bytes, le=MAX_LIMIT,
                                    description="array bytes the archive may declare")
 
 
@@ -101,20 +101,22 @@ class CsvSource(Preprocessing):
     source: Literal["csv"] = "csv"
     path: Path
     target: int | str = -1
-    delimiter: str = ","
-    max_rows: PositiveInt = Field(default=DEFAULT_LIMITS.max_rows,
+    max_rows: PositiveInt = Field(default=DEFAULT_LIMITS.max_rows, le=MAX_LIMIT,
                                   description="rows the file may have (a header counts)")
-    max_line_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_line_chars,
+    max_line_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_line_chars, le=MAX_LIMIT,
                                         description="characters one line may have")
-    max_field_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_field_chars,
+    max_field_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_field_chars, le=MAX_LIMIT,
                                          description="characters one field may have")
+    max_label_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_label_chars, le=MAX_LIMIT,
+                                         description="characters one class label may have")
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
 
 
 class ImageFolderSource(Preprocessing):
     source: Literal["image_folder"] = "image_folder"
     root: Path
     normalize: Literal["zscore", "minmax"] | None = None
-    max_pixels: PositiveInt = Field(default=DEFAULT_LIMITS.max_pixels,
+    max_pixels: PositiveInt = Field(default=DEFAULT_LIMITS.max_pixels, le=MAX_LIMIT,
                                     description="pixels the first image may declare")
 
 
@@ -332,7 +334,8 @@ def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource 
                                  limits=ReadLimits(max_bytes=config.max_bytes))
         elif isinstance(config, CsvSource):
             limits = ReadLimits(max_rows=config.max_rows, max_line_chars=config.max_line_chars,
-                                max_field_chars=config.max_field_chars)
+                                max_field_chars=config.max_field_chars,
+                                max_label_chars=config.max_label_chars)
             data = Data.from_csv(config.path, target=config.target,
                                  delimiter=config.delimiter, task=config.task, limits=limits)
         elif isinstance(config, ImageFolderSource):

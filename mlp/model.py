@@ -14,6 +14,7 @@ and best weights, ``copy`` and ``astype`` all go through it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,7 @@ from mlp.arrays import all_finite
 from mlp.errors import DataError, MLPError
 from mlp.kernels import Kernels
 from mlp.layers import ActivationKind, DropoutLayer, InitKind, Layer, Nonlinearity
+from mlp.memory import allocating, check_bytes
 from mlp.module import EVAL, Context, Module
 from mlp.normalization import BatchNorm1d, LayerNorm
 from mlp.registry import RegisteredField
@@ -108,9 +110,16 @@ class Model(BaseModel):
         self._widths()
         if info.context and info.context.get("spec_only"):
             return self
+        sizes = [math.prod(shape) for module in self.modules for shape in
+                 (*module.parameter_shapes().values(), *module.buffer_shapes().values())]
+        what = f"a model of {sum(sizes)} parameters and buffers"
+        # the arrays and their gradients, and the float64 draw of the largest one
+        check_bytes(2 * np.dtype(self.dtype).itemsize * sum(sizes) + 8 * max(sizes, default=0),
+                    what)
         rng = np.random.default_rng(self.seed)
-        for index, module in enumerate(self.modules):
-            module.initialize(rng, self.dtype, index)
+        with allocating(what):
+            for index, module in enumerate(self.modules):
+                module.initialize(rng, self.dtype, index)
         return self
 
     def widths(self) -> list[int]:
