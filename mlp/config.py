@@ -168,7 +168,7 @@ class MlpSpec(BaseModel):
     """Arguments of ``Model.mlp``; ``hidden`` widths take the input and output widths from
     the data (features; classes, or target columns for regression)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     hidden: list[PositiveInt] | None = None
     layer_sizes: list[PositiveInt] | None = None
@@ -195,7 +195,7 @@ class RunConfig(BaseModel):
     ``train.loss`` is not given, it is ``mse`` for regression data and ``cross_entropy``
     for classification."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: FolderName
     data: DataConfig
@@ -230,10 +230,12 @@ class RunConfig(BaseModel):
 
     def build_model(self, n_features: int, n_outputs: int) -> Model:
         """The model of this config for data of ``n_features`` inputs and ``n_outputs``
-        (weights drawn here, from the model's seed)."""
+        (weights drawn here, from the model's seed; a full spec's ``weight``/``bias``
+        arrays, when it gives them, are used instead)."""
         spec = self.model
-        if isinstance(spec, Model):
-            return Model.model_validate(spec.model_dump())
+        if isinstance(spec, Model):  # with the arrays the spec gives, drawn otherwise
+            return Model(modules=[m.model_copy(deep=True) for m in spec.modules],
+                         seed=spec.seed, dtype=spec.dtype)
         sizes = spec.layer_sizes or [n_features, *spec.hidden, n_outputs]
         return Model.mlp(sizes, nonlinearity=spec.nonlinearity, dropout=spec.dropout,
                          init=spec.init, init_scale=spec.init_scale, seed=spec.seed,

@@ -86,7 +86,7 @@ class _Plan:
 class Model(BaseModel):
     """A feed-forward network: ``modules`` applied in order to ``(N, in_features)`` inputs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     modules: list[ModuleSpec] = Field(min_length=1)
     seed: int = Field(default=0, ge=0)

@@ -47,7 +47,7 @@ SCALAR_TYPES = (bool, int, float, str, type(None))
 class Choice(BaseModel):
     """One of the listed values (any JSON: numbers, strings, lists such as hidden widths)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     choice: list[Any] = Field(min_length=1)
 
     @property
@@ -62,7 +62,7 @@ class Choice(BaseModel):
 class Uniform(BaseModel):
     """A float drawn uniformly from ``[a, b]``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     uniform: tuple[float, float]
 
     @model_validator(mode="after")
@@ -78,7 +78,7 @@ class Uniform(BaseModel):
 class LogUniform(BaseModel):
     """A float whose logarithm is uniform on ``[log a, log b]`` (``0 < a < b``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     log_uniform: tuple[float, float]
 
     @model_validator(mode="after")
@@ -95,7 +95,7 @@ class LogUniform(BaseModel):
 class IntRange(BaseModel):
     """An integer in ``[a, b]``, both ends included."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     int: tuple[int, int]
 
     @model_validator(mode="after")
@@ -131,7 +131,7 @@ class Search(BaseModel):
     """How configurations are picked: ``grid`` (all), ``random`` or ``tpe`` (``trials`` of
     them, reproducible from ``seed`` with one worker)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: Literal["grid", "random", "tpe"] = "grid"
     trials: PositiveInt | None = None
     seed: int = 0
@@ -142,7 +142,7 @@ class MedianPruning(BaseModel):
     same epoch (Optuna's ``MedianPruner``), after ``startup_trials`` finished trials and
     ``warmup_epochs`` epochs of the trial."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: Literal["median"] = "median"
     startup_trials: NonNegativeInt = 3
     warmup_epochs: NonNegativeInt = 1
@@ -151,7 +151,7 @@ class MedianPruning(BaseModel):
 class SweepConfig(BaseModel):
     """A whole sweep: the base run, the space searched, and the comparison made."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: FolderName
     base: RunConfig | str = Field(description="a run config, or the path of one (relative to "

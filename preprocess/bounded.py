@@ -44,6 +44,8 @@ from mlp.regular_files import open_regular
 BLOCK_ROWS = 65536
 #: the largest value of a read limit (2**62: every size a C long holds, with room to add)
 MAX_LIMIT = 1 << 62
+#: the largest grey level of a 16-bit image (its own range, not the 8-bit one)
+WIDE_IMAGE_MAX = 65535
 #: dimensions a stored array may have
 MAX_DIMENSIONS = 32
 
@@ -318,7 +320,8 @@ def numbers(path: Path, lines: list[int], cells: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------ images
 def read_image(path: str | Path, shape: tuple[int, int] | None = None,
                limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
-    """A grey-scale (Pillow mode ``L``) image as float32 ``(height, width)`` in [0, 1]; its
+    """A grey-scale image as float32 ``(height, width)`` in [0, 1] (8-bit levels over 255,
+    16-bit ones over 65535; colour images through Pillow's mode ``L``); its
     declared size is checked against ``shape`` (when given) or ``limits.max_pixels`` before
     its pixels are decoded; ``like`` names where ``shape`` came from in the message."""
     from PIL import Image, UnidentifiedImageError
@@ -336,7 +339,12 @@ def read_image(path: str | Path, shape: tuple[int, int] | None = None,
                 if width * height > limits.max_pixels:
                     raise DataError(f"{path}: declares {width}x{height} pixels, more than "
                                     f"the limit of {limits.max_pixels} (raise max_pixels)")
-                pixels = np.asarray(image.convert("L"), dtype=np.float32)
+                if image.mode.startswith("I"):  # 16-bit grey ("I;16", "I" before Pillow 10)
+                    scale = np.float32(WIDE_IMAGE_MAX)
+                    pixels = np.asarray(image, dtype=np.float32)
+                else:
+                    scale = np.float32(255.0)
+                    pixels = np.asarray(image.convert("L"), dtype=np.float32)
         except Image.DecompressionBombError as exc:
             raise DataError(f"{path}: refused as a decompression bomb ({exc})") from exc
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
@@ -344,4 +352,7 @@ def read_image(path: str | Path, shape: tuple[int, int] | None = None,
                 raise
             raise DataError(f"{path}: expected a readable image, found an unreadable file "
                             f"({exc})") from exc
-    return pixels / np.float32(255.0)
+    if not 0 <= pixels.min() <= pixels.max() <= scale:
+        raise DataError(f"{path}: expected grey levels from 0 to {int(scale)} in a "
+                        f"{image.mode} image, found {pixels.min():g} to {pixels.max():g}")
+    return pixels / scale

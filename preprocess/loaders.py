@@ -217,7 +217,9 @@ def read_image(path: Path, shape: Sequence[int] | None = None,
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files of ``folder`` by name; hidden ones (``.name``) are not data."""
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
 def _stack_images(files: list[Path], shape: Sequence[int] | None,
@@ -236,15 +238,17 @@ def _stack_images(files: list[Path], shape: Sequence[int] | None,
 
 
 def image_files_of(root: str | Path) -> tuple[list[Path], list[str]]:
-    """The image files ``root/<label>/*.bmp|png|jpg`` (folders and files sorted by name)
-    and the label (sub-folder name) of each."""
+    """The image files ``root/<label>/*.bmp|png|jpg`` (folders and files sorted by name,
+    hidden ones whose names start with a dot skipped) and the label (sub-folder name) of
+    each."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: expected a folder with one sub-folder of images per label, "
                         "found no such folder")
     files: list[Path] = []
     labels: list[str] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    # hidden folders (.ipynb_checkpoints, .git) are tools' files, not labels
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         found = _image_files(folder)
         files += found
         labels += [folder.name] * len(found)
