@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,13 +43,19 @@ METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_los
 Metric = Literal["val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_loss",
                  "test_accuracy"]
 SCALAR_TYPES = (bool, int, float, str, type(None))
+#: values a choice may list (each is checked against the run config when the sweep starts)
+MAX_CHOICES = 1000
+#: points a grid search may have (Optuna's grid sampler lists them all)
+MAX_GRID = 100_000
+#: the largest end of an int range (Optuna's integers are 64-bit)
+MAX_INT = 1 << 62
 
 
 class Choice(BaseModel):
     """One of the listed values (any JSON: numbers, strings, lists such as hidden widths)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    choice: list[Any] = Field(min_length=1)
+    choice: list[Any] = Field(min_length=1, max_length=MAX_CHOICES)
 
     @property
     def encoded(self) -> bool:
@@ -102,10 +109,16 @@ class IntRange(BaseModel):
     def _ordered(self) -> IntRange:
         if not self.int[0] <= self.int[1]:
             raise ValueError(f"int needs a <= b, found {list(self.int)}")
+        if max(abs(v) for v in self.int) > MAX_INT:
+            raise ValueError(f"int needs ends from -{MAX_INT} to {MAX_INT}, found "
+                             f"{list(self.int)}")
         return self
 
     def ends(self) -> list[Any]:
         return list(self.int)
+
+    def __len__(self) -> int:
+        return self.int[1] - self.int[0] + 1
 
 
 _KINDS = {"choice": Choice, "uniform": Uniform, "log_uniform": LogUniform, "int": IntRange}
@@ -173,6 +186,11 @@ class SweepConfig(BaseModel):
                 if isinstance(dist, Uniform | LogUniform):
                     raise ValueError(f"a grid takes only choice and int distributions; "
                                      f"space[{key!r}] is {dist.model_dump_json()}")
+            if self.grid_size() > MAX_GRID:
+                sizes = ", ".join(f"{key}: {_count(dist)}" for key, dist in self.space.items())
+                raise ValueError(f"the grid has {self.grid_size()} points ({sizes}), more than "
+                                 f"the {MAX_GRID} a grid sweep may have; use a random or tpe "
+                                 "search with 'trials'")
         elif self.search.trials is None:
             raise ValueError(f"search kind {self.search.kind!r} needs 'trials'")
         return self
@@ -214,10 +232,8 @@ class SweepConfig(BaseModel):
         return {key: _values(dist) for key, dist in self.space.items()}
 
     def grid_size(self) -> int:
-        size = 1
-        for values in self.grid().values():
-            size *= len(values)
-        return size
+        """The number of points of the grid, counted without listing them."""
+        return math.prod(_count(dist) for dist in self.space.values())
 
     def n_trials(self, override: int | None = None) -> int:
         """How many configurations the sweep runs: ``--trials``, else ``search.trials``, at
@@ -283,6 +299,11 @@ class SweepConfig(BaseModel):
                     raise ValueError("pruning runs each trial one epoch at a time, which a "
                                      "cosine schedule (its lr depends on the total epochs) "
                                      "does not allow; drop 'pruning' or the cosine schedule")
+
+
+def _count(dist: Distribution) -> int:
+    """How many values a choice or an int range has (``len`` without listing them)."""
+    return len(dist.choice) if isinstance(dist, Choice) else len(dist)
 
 
 def _values(dist: Distribution) -> list[Any]:
