@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from mlp.errors import MLPError
-from mlp.model import Model, NonlinearityKind, Normalization
+from mlp.model import MAX_MODULES, Model, NonlinearityKind, Normalization
 from mlp.regular_files import read_regular
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
@@ -170,8 +170,8 @@ class MlpSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    hidden: list[PositiveInt] | None = None
-    layer_sizes: list[PositiveInt] | None = None
+    hidden: list[PositiveInt] | None = Field(default=None, max_length=MAX_MODULES // 2)
+    layer_sizes: list[PositiveInt] | None = Field(default=None, max_length=MAX_MODULES // 2)
     nonlinearity: NonlinearityKind = "relu"
     dropout: float = Field(default=0.0, ge=0, lt=1)
     normalization: Normalization | None = Field(

@@ -19,7 +19,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlp import sparse
 from mlp.arrays import all_finite
@@ -33,6 +41,10 @@ from mlp.registry import RegisteredField
 from mlp.workspace import private, same_fields
 
 ModuleSpec = Annotated[Module, RegisteredField(Module)]
+#: modules a model may have (a 1,000-layer network with normalisation, nonlinearity and
+#: dropout fits): what a spec or a checkpoint asks for is validated, saved and summarised
+#: in time proportional to it
+MAX_MODULES = 4096
 #: the activation kinds (the former name, kept for configs and callers)
 NonlinearityKind = ActivationKind
 Normalization = Literal["batch", "layer"]
@@ -88,11 +100,19 @@ class Model(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    modules: list[ModuleSpec] = Field(min_length=1)
+    modules: list[ModuleSpec] = Field(min_length=1, max_length=MAX_MODULES)
     seed: int = Field(default=0, ge=0)
     dtype: Literal["float32", "float64"] = "float32"
 
     _plan: _Plan | None = PrivateAttr(default=None)
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any) -> Any:
+        """Count the modules before validating any (a checkpoint can list millions)."""
+        if isinstance(value, list | tuple) and len(value) > MAX_MODULES:
+            raise ValueError(f"expected at most {MAX_MODULES} modules, found {len(value)}")
+        return value
 
     def __eq__(self, other: object) -> bool:
         """The same modules (hyperparameters and arrays, bit for bit), seed and dtype; the
