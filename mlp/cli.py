@@ -557,10 +557,12 @@ def _predict(args: argparse.Namespace) -> int:
     names = iter(one_line(str(path)) for path in files) if files is not None else None
     for X in blocks:  # one block of rows in memory at a time
         values = checkpoint.predict_proba(X) if args.proba else checkpoint.predict(X)
+        lines = []
         for value in values:
             text = (" ".join(f"{v:.6g}" for v in np.atleast_1d(value)) if np.ndim(value)
                     else one_line(str(value)))
-            print(f"{next(names)}  {text}" if args.names and names else text)
+            lines.append(f"{next(names)}  {text}" if args.names and names else text)
+        sys.stdout.write("".join(line + "\n" for line in lines))
     return 0
 
 

@@ -419,22 +419,41 @@ def _read_array(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
 def _csv_inputs(path: Path, size: int, limits: ReadLimits = DEFAULT_LIMITS
                 ) -> Iterator[np.ndarray]:
     """The numbers of a ``.csv`` file of inputs as float64 blocks ``(B, D)`` of at most
-    ``size`` rows (a header row is skipped); a file without rows is one empty block."""
+    ``size`` rows (a header row is skipped); a file without rows is one empty block. A
+    block is parsed by NumPy's C parser, or (quoted cells, or to name a bad line) by the
+    ``csv`` module."""
     width, found = None, False
     for first, lines in bounded.csv_lines(path, limits):
-        rows = [row for _, row in _rows(path, first, lines, ",", limits)]
-        if not found and rows and not all(map(_is_number, rows[0])):
-            rows = rows[1:]
+        rows = [line for line in lines if not line.isspace()]
+        if not found and rows:
+            head = next(_rows(path, first, rows[:1], ",", limits))[1]
+            rows = rows[1:] if not all(map(_is_number, head)) else rows
         found = found or bool(rows)
-        widths = sorted({len(row) for row in rows} | ({width} if width else set()))
-        if len(widths) > 1:
-            raise DataError(f"{path}: expected one number of fields per row, found {widths}")
-        width = widths[0] if widths else width
         for start in range(0, len(rows), size):
-            try:
-                yield np.array([[float(cell) for cell in row]
-                                for row in rows[start:start + size]])
-            except ValueError as exc:
-                raise DataError(f"{path}: expected numeric CSV inputs, found {exc}") from exc
+            X = _input_numbers(path, first, rows[start:start + size], limits)
+            if width is not None and X.shape[1] != width:
+                raise DataError(f"{path}: expected one number of fields per row, found "
+                                f"{sorted({width, X.shape[1]})}")
+            width = X.shape[1]
+            yield X
     if not found:
         yield np.empty((0, 0))
+
+
+def _input_numbers(path: Path, first: int, lines: list[str], limits: ReadLimits
+                   ) -> np.ndarray:
+    """Non-empty CSV ``lines`` of numbers as float64 ``(B, D)``."""
+    if not any('"' in line for line in lines):
+        try:
+            return np.loadtxt(lines, dtype=np.float64, delimiter=",", ndmin=2, comments=None,
+                              quotechar=None)
+        except ValueError:
+            pass  # the csv module names the line
+    rows = [row for _, row in _rows(path, first, lines, ",", limits)]
+    widths = sorted({len(row) for row in rows})
+    if len(widths) > 1:
+        raise DataError(f"{path}: expected one number of fields per row, found {widths}")
+    try:
+        return np.array([[float(cell) for cell in row] for row in rows]).reshape(len(rows), -1)
+    except ValueError as exc:
+        raise DataError(f"{path}: expected numeric CSV inputs, found {exc}") from exc
