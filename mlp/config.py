@@ -170,7 +170,7 @@ class MlpSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    hidden: list[PositiveInt] | None = Field(default=None, max_length=MAX_MODULES // 2)
+    hidden: list[PositiveInt] | None = Field(default=None, max_length=MAX_MODULES // 2 - 1)
     layer_sizes: list[PositiveInt] | None = Field(default=None, max_length=MAX_MODULES // 2)
     nonlinearity: NonlinearityKind = "relu"
     dropout: float = Field(default=0.0, ge=0, lt=1)

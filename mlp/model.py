@@ -41,10 +41,10 @@ from mlp.registry import RegisteredField
 from mlp.workspace import private, same_fields
 
 ModuleSpec = Annotated[Module, RegisteredField(Module)]
-#: modules a model may have (a 1,000-layer network with normalisation, nonlinearity and
-#: dropout fits): what a spec or a checkpoint asks for is validated, saved and summarised
-#: in time proportional to it
-MAX_MODULES = 4096
+#: modules a model may have (a 500-layer network with normalisation, nonlinearity and
+#: dropout fits), so that validating, saving and summarising what a spec or a checkpoint
+#: asks for stays within seconds (saving takes some milliseconds per module)
+MAX_MODULES = 2048
 #: the activation kinds (the former name, kept for configs and callers)
 NonlinearityKind = ActivationKind
 Normalization = Literal["batch", "layer"]
