@@ -197,6 +197,21 @@ def test_fifos_and_devices_as_configs_sweeps_journals_and_exports_do_not_block(
     assert "out.onnx: expected a regular file or a new name" in one_clean_line(status, err)
 
 
+def test_a_fifo_in_place_of_a_runs_history_file_is_replaced_not_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_npz(tmp_path / "data.npz")
+    config = write_config(tmp_path / "config.json", epochs=1)
+    run = tmp_path / "run"
+    assert cli(capsys, "train", config, "--set", f"train.checkpoint_dir={run}", "-q")[0] == 0
+    (run / "history.csv").unlink()
+    os.mkfifo(run / "history.csv")
+    with deadline(30):
+        status, _, err = cli(capsys, "resume", run, "--epochs", "2", "-q")
+    assert status == 0, err
+    rows = (run / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["epoch", "1", "2"]
+
+
 def test_the_error_printer_cannot_fail_and_bounds_what_it_echoes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_npz(tmp_path / "data.npz")
