@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from mlp.config import FolderName, RunConfig, apply_override, read_json_object
+from mlp.config import SPEC_ONLY, FolderName, RunConfig, apply_override, read_json_object
 
 METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_loss",
            "test_accuracy")
@@ -200,7 +200,8 @@ class SweepConfig(BaseModel):
         """Read and validate a sweep file; a ``base`` given as a path is read (relative to
         the sweep file's folder) and validated as a run config."""
         path = Path(path)
-        config = cls.model_validate(read_json_object(path, "sweep", '"name", "base", "space"'))
+        config = cls.model_validate(read_json_object(path, "sweep", '"name", "base", "space"'),
+                                    context=SPEC_ONLY)  # no weights drawn for a full spec
         if isinstance(config.base, str):
             base_path = Path(config.base)
             if not base_path.is_absolute():
@@ -284,7 +285,16 @@ class SweepConfig(BaseModel):
     def check_space(self) -> None:
         """Build the run config at both ends of every range and at every choice (the other
         keys at their first value); raise ``ValueError`` naming the first key and value a
-        field cannot take, or an unknown key."""
+        field cannot take, or an unknown key, or arrays in the base's model (a trial's
+        config is the base's JSON, which holds none)."""
+        modules = getattr(self.run_config.model, "modules", [])
+        given = [f"model.modules[{i}].{name}" for i, module in enumerate(modules)
+                 for name in (*module.parameter_shapes(), *module.buffer_shapes())
+                 if getattr(module, name, None) is not None]
+        if given:
+            raise ValueError(f"base: a sweep's trials are built from the base's JSON, which "
+                             f"holds no arrays, and {', '.join(given[:3])} would be dropped; "
+                             "leave the arrays out of the base")
         first = {key: dist.ends()[0] for key, dist in self.space.items()}
         for key, dist in self.space.items():
             for value in dist.ends():

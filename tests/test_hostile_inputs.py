@@ -312,6 +312,12 @@ def test_a_specs_weights_are_used_or_refused() -> None:
                                        "model": {"modules": [layer]}}, context=SPEC_ONLY)
     with pytest.raises(pydantic.ValidationError, match="missing beside"):
         config.build_model(2, 2)
+    sweep = SweepConfig.model_validate({
+        "name": "s", "search": {"kind": "grid"}, "space": {"train.lr": {"choice": [0.1]}},
+        "base": {"name": "r", "data": {"source": "sin"},
+                 "model": {"modules": [{**layer, "bias": [0.5, -0.5]}]}}}, context=SPEC_ONLY)
+    with pytest.raises(ValueError, match=r"modules\[0\].weight, model.modules\[0\].bias would be"):
+        sweep.check_space()
 
 
 def test_hidden_folders_are_not_classes(tmp_path: Path) -> None:
