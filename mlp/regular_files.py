@@ -68,7 +68,13 @@ def read_regular(path: str | Path, error: type[MLPError], max_bytes: int, what: 
         if size > max_bytes:
             raise error(f"{path}: a {what} of {size} bytes, more than the {max_bytes} bytes "
                         f"a {what} may have")
-        return handle.read(max_bytes + 1)[:max_bytes]
+        data = handle.read(size + 1)  # a buffer of the file's size, not of the limit
+        if len(data) > size:  # grown since: the rest, up to the limit
+            data += handle.read(max_bytes - len(data) + 1)
+        if len(data) > max_bytes:
+            raise error(f"{path}: a {what} of more than {max_bytes} bytes (it grew while "
+                        "being read)")
+        return data
 
 
 def check_output(path: str | Path, error: type[MLPError]) -> None:
