@@ -24,7 +24,12 @@ class _NDArray:
 
     def validate(self, value: Any) -> np.ndarray:
         if isinstance(value, (list, tuple)):
-            value = np.asarray(value, dtype=np.float64)
+            try:
+                value = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+                raise ValueError("expected a list of numbers (nested as deep as the array's "
+                                 f"dimensions, each level of one length), found {exc}") \
+                    from None
         if not isinstance(value, np.ndarray):
             raise ValueError(f"expected a numpy array or a list, found {type(value).__name__}")
         if value.dtype.kind != "f":

@@ -21,6 +21,7 @@ from typing import Any
 from mlp import atomic
 from mlp.errors import MLPError
 from mlp.history import HISTORY_COLUMNS, History
+from mlp.regular_files import read_regular
 
 
 class StopTraining(Exception):  # noqa: N818 (a request, not an error)
@@ -52,6 +53,7 @@ def _format(value: Any) -> str:
 
 
 _ROW = operator.itemgetter(*HISTORY_COLUMNS)  #: a History row's values in column order
+_MAX_HISTORY_BYTES = 1 << 30  #: a history file larger than this is rebuilt, not read
 
 
 class CsvLogger(Callback):
@@ -77,10 +79,10 @@ class CsvLogger(Callback):
         history: History = routinizer.history
         expected = [list(HISTORY_COLUMNS)] + [
             [_format(getattr(history, c)[i]) for c in HISTORY_COLUMNS] for i in range(len(history))]
-        try:
-            with self.path.open(newline="", encoding="utf-8") as handle:
-                found = list(csv.reader(handle))
-        except (OSError, UnicodeDecodeError, csv.Error):
+        try:  # a FIFO or a device in its place is not read (and is replaced below)
+            text = read_regular(self.path, MLPError, _MAX_HISTORY_BYTES, "history file")
+            found = list(csv.reader(io.StringIO(text.decode("utf-8"), newline="")))
+        except (MLPError, OSError, UnicodeDecodeError, csv.Error):
             found = None
         self._flushed = time.monotonic()
         if found != expected:

@@ -204,10 +204,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mlp {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except (MLPError, OSError, ValueError) as exc:  # pydantic's ValidationError included
-        print(f"mlp {args.command}: {describe_error(exc)}", file=sys.stderr)
+        print(f"mlp {args.command}: {_error_text(exc)}", file=sys.stderr)
     except RecursionError:
         print(f"mlp {args.command}: input nested too deeply", file=sys.stderr)
+    except (MemoryError, OverflowError) as exc:  # one an allocation site did not name
+        print(f"mlp {args.command}: {_error_text(exc)}: a size asked for by the input is "
+              "more than this machine can hold", file=sys.stderr)
     return 2
+
+
+#: characters of an error message the command line prints (a file's attribute or a value
+#: echoed in a message can be as long as the file)
+_MAX_MESSAGE = 2000
+
+
+def _error_text(exc: BaseException) -> str:
+    """``describe_error(exc)``, at most ``_MAX_MESSAGE`` characters, and never an error of
+    its own (a message that cannot be built is replaced by the error's class name)."""
+    try:
+        text = describe_error(exc)
+    except Exception:  # noqa: BLE001 - the printer of errors must not fail
+        text = f"{type(exc).__name__} (its message cannot be shown)"
+    if len(text) > _MAX_MESSAGE:
+        text = f"{text[:_MAX_MESSAGE]}... ({len(text)} characters in all)"
+    return text
 
 
 def _import_plugins(named: list[str]) -> None:
@@ -292,8 +312,15 @@ def _branch_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _short(value: Any) -> str:
     import json
 
-    text = json.dumps(value) if isinstance(value, (dict, list, str, bool, type(None))) \
-        else repr(value)
+    try:
+        text = json.dumps(value) if isinstance(value, (dict, list, str, bool, type(None))) \
+            else repr(value)
+    except (RecursionError, TypeError, ValueError):  # deep, or not JSON: a shallow picture
+        import reprlib
+
+        shallow = reprlib.Repr()
+        shallow.maxlevel = 2
+        text = shallow.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -577,23 +604,32 @@ def _predict(args: argparse.Namespace) -> int:
 
     from mlp.checkpoint import load_checkpoint
     from mlp.run_folder import RunFolder
-    from preprocess.loaders import image_inputs, read_inputs
+    from preprocess.loaders import image_inputs, input_blocks
 
     RunFolder.of(args.checkpoint).remove_stale_temps()
     checkpoint = load_checkpoint(RunFolder.checkpoint_of(args.checkpoint, "best"))
-    X = read_inputs(args.inputs, checkpoint.image_shape, checkpoint.input_scale,
-                    checkpoint.model.in_features, source=checkpoint.path)
+    blocks = input_blocks(args.inputs, checkpoint.image_shape, checkpoint.input_scale,
+                          checkpoint.model.in_features, source=checkpoint.path)
     files = image_inputs(args.inputs)
-    names = [str(path) for path in files] if files is not None else None
-    if args.proba:
-        values = checkpoint.predict_proba(X)
-    else:
-        values = checkpoint.predict(X)
-    for i, value in enumerate(values):
-        text = (" ".join(f"{v:.6g}" for v in np.atleast_1d(value)) if np.ndim(value)
-                else str(value))
-        print(f"{names[i]}  {text}" if args.names and names else text)
+    names = iter(one_line(str(path)) for path in files) if files is not None else None
+    for X in blocks:  # one block of rows in memory at a time
+        values = checkpoint.predict_proba(X) if args.proba else checkpoint.predict(X)
+        lines = []
+        for value in values:
+            text = (" ".join(f"{v:.6g}" for v in np.atleast_1d(value)) if np.ndim(value)
+                    else one_line(str(value)))
+            lines.append(f"{next(names)}  {text}" if args.names and names else text)
+        sys.stdout.write("".join(line + "\n" for line in lines))
     return 0
+
+
+def one_line(text: str) -> str:
+    """``text`` with each character that is not printable (a newline, a tab, a control
+    character) written as its escape, so one label or name stays one line of output."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -31,11 +31,12 @@ from pydantic import (
 )
 
 from mlp.errors import MLPError
-from mlp.model import Model, NonlinearityKind, Normalization
+from mlp.model import MAX_MODULES, Model, NonlinearityKind, Normalization
+from mlp.regular_files import read_regular
 from mlp.routinizer import BasicRoutinizer
 from mlp.run_folder import RunFolder
 from preprocess import Data
-from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
+from preprocess.bounded import DEFAULT_LIMITS, MAX_LIMIT, ReadLimits
 
 
 class ConfigError(MLPError):
@@ -92,7 +93,7 @@ class NpzSource(Preprocessing):
     path: Path
     x_key: str = "X"
     y_key: str = "y"
-    max_bytes: PositiveInt = Field(default=DEFAULT_LIMITS.max_bytes,
+    max_bytes: PositiveInt = Field(default=DEFAULT_LIMITS.max_bytes, le=MAX_LIMIT,
                                    description="array bytes the archive may declare")
 
 
@@ -100,20 +101,22 @@ class CsvSource(Preprocessing):
     source: Literal["csv"] = "csv"
     path: Path
     target: int | str = -1
-    delimiter: str = ","
-    max_rows: PositiveInt = Field(default=DEFAULT_LIMITS.max_rows,
+    max_rows: PositiveInt = Field(default=DEFAULT_LIMITS.max_rows, le=MAX_LIMIT,
                                   description="rows the file may have (a header counts)")
-    max_line_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_line_chars,
+    max_line_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_line_chars, le=MAX_LIMIT,
                                         description="characters one line may have")
-    max_field_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_field_chars,
+    max_field_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_field_chars, le=MAX_LIMIT,
                                          description="characters one field may have")
+    max_label_chars: PositiveInt = Field(default=DEFAULT_LIMITS.max_label_chars, le=MAX_LIMIT,
+                                         description="characters one class label may have")
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
 
 
 class ImageFolderSource(Preprocessing):
     source: Literal["image_folder"] = "image_folder"
     root: Path
     normalize: Literal["zscore", "minmax"] | None = None
-    max_pixels: PositiveInt = Field(default=DEFAULT_LIMITS.max_pixels,
+    max_pixels: PositiveInt = Field(default=DEFAULT_LIMITS.max_pixels, le=MAX_LIMIT,
                                     description="pixels the first image may declare")
 
 
@@ -165,10 +168,10 @@ class MlpSpec(BaseModel):
     """Arguments of ``Model.mlp``; ``hidden`` widths take the input and output widths from
     the data (features; classes, or target columns for regression)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    hidden: list[PositiveInt] | None = None
-    layer_sizes: list[PositiveInt] | None = None
+    hidden: list[PositiveInt] | None = Field(default=None, max_length=MAX_MODULES // 2 - 1)
+    layer_sizes: list[PositiveInt] | None = Field(default=None, max_length=MAX_MODULES // 2)
     nonlinearity: NonlinearityKind = "relu"
     dropout: float = Field(default=0.0, ge=0, lt=1)
     normalization: Normalization | None = Field(
@@ -192,7 +195,7 @@ class RunConfig(BaseModel):
     ``train.loss`` is not given, it is ``mse`` for regression data and ``cross_entropy``
     for classification."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: FolderName
     data: DataConfig
@@ -227,24 +230,31 @@ class RunConfig(BaseModel):
 
     def build_model(self, n_features: int, n_outputs: int) -> Model:
         """The model of this config for data of ``n_features`` inputs and ``n_outputs``
-        (weights drawn here, from the model's seed)."""
+        (weights drawn here, from the model's seed; a full spec's ``weight``/``bias``
+        arrays, when it gives them, are used instead)."""
         spec = self.model
-        if isinstance(spec, Model):
-            return Model.model_validate(spec.model_dump())
+        if isinstance(spec, Model):  # with the arrays the spec gives, drawn otherwise
+            return Model(modules=[m.model_copy(deep=True) for m in spec.modules],
+                         seed=spec.seed, dtype=spec.dtype)
         sizes = spec.layer_sizes or [n_features, *spec.hidden, n_outputs]
         return Model.mlp(sizes, nonlinearity=spec.nonlinearity, dropout=spec.dropout,
                          init=spec.init, init_scale=spec.init_scale, seed=spec.seed,
                          dtype=spec.dtype, normalization=spec.normalization)
 
 
+#: bytes a config or sweep file may have (a full model spec with its arrays fits)
+MAX_CONFIG_BYTES = 64 << 20
+
+
 def read_json_object(path: Path, kind: str = "config",
                      fields: str = '"name", "data", "model", "train"') -> dict[str, Any]:
     """The JSON object in ``path``; ``ConfigError`` naming the file for anything else (the
     messages call it a ``kind`` file whose object has ``fields``)."""
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: no such {kind} file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such {kind} file") from exc
+        text = read_regular(path, ConfigError, MAX_CONFIG_BYTES, f"{kind} file").decode(
+            "utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the {kind} ({exc})") from exc
     try:
@@ -266,15 +276,17 @@ _SHORTHAND_KIND = {"train.schedule", "train.loss"}
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
     """Set ``raw[a][b] = value`` for ``item == "a.b=value"``. ``value`` is JSON; a bare word
-    (letters, digits, ``_.-/``) is taken as a string, and anything else that is not valid
-    JSON is an error. For ``train.schedule`` and ``train.loss`` a word is the ``kind``."""
+    (letters, digits, ``_.-/``, not starting with a digit or ``-``) is taken as a string,
+    and anything else that is not valid JSON is an error. A path (``/abs/x.csv``,
+    ``./x.csv``) is a bare word too: a path the user types is the user's choice. For
+    ``train.schedule`` and ``train.loss`` a word is the ``kind``."""
     if "=" not in item or item.startswith("="):
         raise ConfigError(f"--set expects KEY.PATH=VALUE, found {item!r}")
     key, text = item.split("=", 1)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-/]*", text):
+        if not re.fullmatch(r"[A-Za-z_./][A-Za-z0-9_.\-/]*", text):
             raise ConfigError(f"--set {key}: {text!r} is not valid JSON ({exc.msg}); quote "
                               "strings only when they contain other characters") from exc
         value = text
@@ -326,7 +338,8 @@ def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource 
                                  limits=ReadLimits(max_bytes=config.max_bytes))
         elif isinstance(config, CsvSource):
             limits = ReadLimits(max_rows=config.max_rows, max_line_chars=config.max_line_chars,
-                                max_field_chars=config.max_field_chars)
+                                max_field_chars=config.max_field_chars,
+                                max_label_chars=config.max_label_chars)
             data = Data.from_csv(config.path, target=config.target,
                                  delimiter=config.delimiter, task=config.task, limits=limits)
         elif isinstance(config, ImageFolderSource):

@@ -22,3 +22,9 @@ class CheckpointError(MLPError):
 class TrainingDiverged(MLPError, FloatingPointError, ValueError):
     """The loss became NaN or infinite; the message names the epoch and the step. Also a
     ``ValueError``, the class scikit-learn's users catch when a fit cannot proceed."""
+
+
+class ResourceError(MLPError, MemoryError):
+    """A size asked for (by a config, a data file, a checkpoint or the environment) that this
+    machine cannot hold, or that passes a limit; the message names who asked and how much.
+    Also a ``MemoryError``, the class code that catches allocation failures expects."""

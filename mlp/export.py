@@ -43,10 +43,12 @@ except ImportError as exc:  # an optional extra: say which one
     raise ImportError(f"mlp.export needs the onnx package ({exc}); install the extra: "
                       "pip install 'mlp-routinizer[onnx]'") from exc
 
+from mlp import atomic
 from mlp.errors import MLPError
 from mlp.model import Model
 from mlp.normalizer import Normalizer
 from mlp.output_paths import refuse_clobbering
+from mlp.regular_files import check_output
 from mlp.version import __version__
 
 
@@ -232,6 +234,6 @@ def to_onnx(checkpoint: Checkpoint, path: str | Path, opset: int | None = None) 
     returns the path. ``OutputClash`` when ``path`` is the checkpoint, or a file of a run."""
     path = Path(path)
     refuse_clobbering([path], {checkpoint.path: "the checkpoint being exported"})
+    check_output(path, MLPError)  # a FIFO or a device there would block or swallow it
     proto = checkpoint_to_onnx_model(checkpoint, opset)
-    onnx.save_model(proto, path)
-    return path
+    return atomic.write_bytes(path, proto.SerializeToString())

@@ -120,10 +120,19 @@ def _resolve_threads(choice: int | str) -> int:
     if choice == "auto":
         return _auto_threads(os.environ, _cores())
     text = str(choice).strip()
-    if isinstance(choice, bool) or not text.isdigit() or int(text) < 1:
+    if isinstance(choice, bool) or not text.isdigit() or not 1 <= len(text.lstrip("0")) <= 6:
         raise MLPError(f"MLP_KERNEL_THREADS / Kernels(threads=...): expected 'auto' or a "
-                       f"positive integer, found {choice!r}")
+                       f"positive integer below a million, found {text[:20]!r}")
+    most = max(MIN_THREAD_LIMIT, 8 * _cores())  # past this, threads only cost memory
+    if int(text) > most:
+        raise MLPError(f"MLP_KERNEL_THREADS / Kernels(threads=...): expected at most {most} "
+                       f"threads ({MIN_THREAD_LIMIT}, or 8 per core of this machine), found "
+                       f"{int(text)}")
     return int(text)
+
+
+#: thread counts up to this are taken on any machine
+MIN_THREAD_LIMIT = 64
 
 
 def _cores() -> int:

@@ -44,7 +44,7 @@ class Loss(Tagged):
     """Base of every loss (see the module docstring); ``Loss(kind=...)`` builds the
     registered class of ``kind``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     tag_key: ClassVar[str] = "kind"
     registry: ClassVar[Registry[Any]] = LOSSES
     #: whether the loss scores class labels (accuracy is then recorded)

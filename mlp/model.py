@@ -14,11 +14,20 @@ and best weights, ``copy`` and ``astype`` all go through it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlp import display, sparse
 from mlp.arrays import all_finite
@@ -26,12 +35,17 @@ from mlp.errors import DataError, MLPError
 from mlp.kernels import Kernels
 from mlp.layers import ActivationKind, DropoutLayer, InitKind, Layer, Nonlinearity
 from mlp.losses import Loss
+from mlp.memory import allocating, check_bytes
 from mlp.module import EVAL, Context, Module
 from mlp.normalization import BatchNorm1d, LayerNorm
 from mlp.registry import RegisteredField
 from mlp.workspace import private, same_fields
 
 ModuleSpec = Annotated[Module, RegisteredField(Module)]
+#: modules a model may have (a 500-layer network with normalisation, nonlinearity and
+#: dropout fits), so that validating, saving and summarising what a spec or a checkpoint
+#: asks for stays within seconds (saving takes some milliseconds per module)
+MAX_MODULES = 2048
 #: the activation kinds (the former name, kept for configs and callers)
 NonlinearityKind = ActivationKind
 Normalization = Literal["batch", "layer"]
@@ -85,13 +99,21 @@ class _Plan:
 class Model(BaseModel):
     """A feed-forward network: ``modules`` applied in order to ``(N, in_features)`` inputs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    modules: list[ModuleSpec] = Field(min_length=1)
+    modules: list[ModuleSpec] = Field(min_length=1, max_length=MAX_MODULES)
     seed: int = Field(default=0, ge=0)
     dtype: Literal["float32", "float64"] = "float32"
 
     _plan: _Plan | None = PrivateAttr(default=None)
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any) -> Any:
+        """Count the modules before validating any (a checkpoint can list millions)."""
+        if isinstance(value, list | tuple) and len(value) > MAX_MODULES:
+            raise ValueError(f"expected at most {MAX_MODULES} modules, found {len(value)}")
+        return value
 
     def __eq__(self, other: object) -> bool:
         """The same modules (hyperparameters and arrays, bit for bit), seed and dtype; the
@@ -109,9 +131,16 @@ class Model(BaseModel):
         self._widths()
         if info.context and info.context.get("spec_only"):
             return self
+        sizes = [math.prod(shape) for module in self.modules for shape in
+                 (*module.parameter_shapes().values(), *module.buffer_shapes().values())]
+        what = f"a model of {sum(sizes)} parameters and buffers"
+        # the arrays and their gradients, and the float64 draw of the largest one
+        check_bytes(2 * np.dtype(self.dtype).itemsize * sum(sizes) + 8 * max(sizes, default=0),
+                    what)
         rng = np.random.default_rng(self.seed)
-        for index, module in enumerate(self.modules):
-            module.initialize(rng, self.dtype, index)
+        with allocating(what):
+            for index, module in enumerate(self.modules):
+                module.initialize(rng, self.dtype, index)
         return self
 
     def widths(self) -> list[int]:

@@ -85,7 +85,7 @@ def as_context(ctx: Context | bool = EVAL, train: bool | None = None,
 class Module(Tagged):
     """Base of every module (see the module docstring for the protocol)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     tag_key: ClassVar[str] = "type"
     registry: ClassVar[Registry[Any]] = MODULES
 

@@ -64,3 +64,34 @@ def check_regular(path: str | Path, error: type[MLPError]) -> int:
     again); for readers such as HDF5 that open the path themselves."""
     with open_regular(path, error) as handle:
         return os.fstat(handle.fileno()).st_size
+
+
+def read_regular(path: str | Path, error: type[MLPError], max_bytes: int, what: str) -> bytes:
+    """The bytes of ``path`` after ``open_regular``'s checks, refused as ``error`` when the
+    file is larger than ``max_bytes`` (``what`` names the kind of file in the message)."""
+    with open_regular(path, error) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
+            raise error(f"{path}: a {what} of {size} bytes, more than the {max_bytes} bytes "
+                        f"a {what} may have")
+        data = handle.read(size + 1)  # a buffer of the file's size, not of the limit
+        if len(data) > size:  # grown since: the rest, up to the limit
+            data += handle.read(max_bytes - len(data) + 1)
+        if len(data) > max_bytes:
+            raise error(f"{path}: a {what} of more than {max_bytes} bytes (it grew while "
+                        "being read)")
+        return data
+
+
+def check_output(path: str | Path, error: type[MLPError]) -> None:
+    """``error`` when ``path`` exists and is not a regular file: an output written there
+    would block on a FIFO, or go to a device, instead of becoming a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise error(f"{path}: cannot be written ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(mode):
+        raise error(f"{path}: expected a regular file or a new name to write, found "
+                    f"{kind_of(mode)}")

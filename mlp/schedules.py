@@ -37,7 +37,7 @@ class ScheduleState(BaseModel):
 
 
 class _BaseSchedule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     def end_epoch(self, state: ScheduleState, val_loss: float | None) -> None:
         """Observe the epoch's validation loss; nothing to do for a stateless schedule."""

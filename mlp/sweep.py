@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,20 +37,26 @@ from pydantic import (
     model_validator,
 )
 
-from mlp.config import FolderName, RunConfig, apply_override, read_json_object
+from mlp.config import SPEC_ONLY, FolderName, RunConfig, apply_override, read_json_object
 
 METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_loss",
            "test_accuracy")
 Metric = Literal["val_loss", "val_accuracy", "train_loss", "train_accuracy", "test_loss",
                  "test_accuracy"]
 SCALAR_TYPES = (bool, int, float, str, type(None))
+#: values a choice may list (each is checked against the run config when the sweep starts)
+MAX_CHOICES = 1000
+#: points a grid search may have (Optuna's grid sampler lists them all)
+MAX_GRID = 100_000
+#: the largest end of an int range (Optuna's integers are 64-bit)
+MAX_INT = 1 << 62
 
 
 class Choice(BaseModel):
     """One of the listed values (any JSON: numbers, strings, lists such as hidden widths)."""
 
-    model_config = ConfigDict(extra="forbid")
-    choice: list[Any] = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    choice: list[Any] = Field(min_length=1, max_length=MAX_CHOICES)
 
     @property
     def encoded(self) -> bool:
@@ -63,7 +70,7 @@ class Choice(BaseModel):
 class Uniform(BaseModel):
     """A float drawn uniformly from ``[a, b]``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     uniform: tuple[float, float]
 
     @model_validator(mode="after")
@@ -79,7 +86,7 @@ class Uniform(BaseModel):
 class LogUniform(BaseModel):
     """A float whose logarithm is uniform on ``[log a, log b]`` (``0 < a < b``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     log_uniform: tuple[float, float]
 
     @model_validator(mode="after")
@@ -96,17 +103,23 @@ class LogUniform(BaseModel):
 class IntRange(BaseModel):
     """An integer in ``[a, b]``, both ends included."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     int: tuple[int, int]
 
     @model_validator(mode="after")
     def _ordered(self) -> IntRange:
         if not self.int[0] <= self.int[1]:
             raise ValueError(f"int needs a <= b, found {list(self.int)}")
+        if max(abs(v) for v in self.int) > MAX_INT:
+            raise ValueError(f"int needs ends from -{MAX_INT} to {MAX_INT}, found "
+                             f"{list(self.int)}")
         return self
 
     def ends(self) -> list[Any]:
         return list(self.int)
+
+    def __len__(self) -> int:
+        return self.int[1] - self.int[0] + 1
 
 
 _KINDS = {"choice": Choice, "uniform": Uniform, "log_uniform": LogUniform, "int": IntRange}
@@ -132,7 +145,7 @@ class Search(BaseModel):
     """How configurations are picked: ``grid`` (all), ``random`` or ``tpe`` (``trials`` of
     them, reproducible from ``seed`` with one worker)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: Literal["grid", "random", "tpe"] = "grid"
     trials: PositiveInt | None = None
     seed: int = 0
@@ -143,7 +156,7 @@ class MedianPruning(BaseModel):
     same epoch (Optuna's ``MedianPruner``), after ``startup_trials`` finished trials and
     ``warmup_epochs`` epochs of the trial."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: Literal["median"] = "median"
     startup_trials: NonNegativeInt = 3
     warmup_epochs: NonNegativeInt = 1
@@ -152,7 +165,7 @@ class MedianPruning(BaseModel):
 class SweepConfig(BaseModel):
     """A whole sweep: the base run, the space searched, and the comparison made."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: FolderName
     base: RunConfig | str = Field(description="a run config, or the path of one (relative to "
@@ -176,6 +189,11 @@ class SweepConfig(BaseModel):
                 if isinstance(dist, Uniform | LogUniform):
                     raise ValueError(f"a grid takes only choice and int distributions; "
                                      f"space[{key!r}] is {dist.model_dump_json()}")
+            if self.grid_size() > MAX_GRID:
+                sizes = ", ".join(f"{key}: {_count(dist)}" for key, dist in self.space.items())
+                raise ValueError(f"the grid has {self.grid_size()} points ({sizes}), more than "
+                                 f"the {MAX_GRID} a grid sweep may have; use a random or tpe "
+                                 "search with 'trials'")
         elif self.search.trials is None:
             raise ValueError(f"search kind {self.search.kind!r} needs 'trials'")
         return self
@@ -185,7 +203,8 @@ class SweepConfig(BaseModel):
         """Read and validate a sweep file; a ``base`` given as a path is read (relative to
         the sweep file's folder) and validated as a run config."""
         path = Path(path)
-        config = cls.model_validate(read_json_object(path, "sweep", '"name", "base", "space"'))
+        config = cls.model_validate(read_json_object(path, "sweep", '"name", "base", "space"'),
+                                    context=SPEC_ONLY)  # no weights drawn for a full spec
         if isinstance(config.base, str):
             base_path = Path(config.base)
             if not base_path.is_absolute():
@@ -223,10 +242,8 @@ class SweepConfig(BaseModel):
         return {key: _values(dist) for key, dist in self.space.items()}
 
     def grid_size(self) -> int:
-        size = 1
-        for values in self.grid().values():
-            size *= len(values)
-        return size
+        """The number of points of the grid, counted without listing them."""
+        return math.prod(_count(dist) for dist in self.space.values())
 
     def n_trials(self, override: int | None = None) -> int:
         """How many configurations the sweep runs: ``--trials``, else ``search.trials``, at
@@ -281,7 +298,16 @@ class SweepConfig(BaseModel):
     def check_space(self) -> None:
         """Build the run config at both ends of every range and at every choice (the other
         keys at their first value); raise ``ValueError`` naming the first key and value a
-        field cannot take, or an unknown key."""
+        field cannot take, or an unknown key, or arrays in the base's model (a trial's
+        config is the base's JSON, which holds none)."""
+        modules = getattr(self.run_config.model, "modules", [])
+        given = [f"model.modules[{i}].{name}" for i, module in enumerate(modules)
+                 for name in (*module.parameter_shapes(), *module.buffer_shapes())
+                 if getattr(module, name, None) is not None]
+        if given:
+            raise ValueError(f"base: a sweep's trials are built from the base's JSON, which "
+                             f"holds no arrays, and {', '.join(given[:3])} would be dropped; "
+                             "leave the arrays out of the base")
         first = {key: dist.ends()[0] for key, dist in self.space.items()}
         for key, dist in self.space.items():
             for value in dist.ends():
@@ -296,6 +322,11 @@ class SweepConfig(BaseModel):
                     raise ValueError("pruning runs each trial one epoch at a time, which a "
                                      "cosine schedule (its lr depends on the total epochs) "
                                      "does not allow; drop 'pruning' or the cosine schedule")
+
+
+def _count(dist: Distribution) -> int:
+    """How many values a choice or an int range has (``len`` without listing them)."""
+    return len(dist.choice) if isinstance(dist, Choice) else len(dist)
 
 
 def _values(dist: Distribution) -> list[Any]:

@@ -39,6 +39,7 @@ from optuna.trial import TrialState
 
 from mlp.errors import MLPError
 from mlp.file_locks import ProcessLock
+from mlp.regular_files import check_output
 from mlp.sweep import SweepConfig, describe_changes
 from mlp.sweep_journal import repair_journal
 
@@ -146,6 +147,7 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
     that refuses the tables, raises ``MLPError`` in one line."""
     if url is None:
         folder.mkdir(parents=True, exist_ok=True)
+        check_output(folder / JOURNAL, MLPError)  # a FIFO there would block every append
         repair_journal(folder / JOURNAL)
         return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     import sqlalchemy

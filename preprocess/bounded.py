@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import csv
 import io
+import lzma
 import math
 import os
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +37,17 @@ from typing import BinaryIO
 import numpy as np
 
 from mlp.errors import DataError
+from mlp.memory import allocating, check_bytes
 from mlp.regular_files import open_regular
 
 #: CSV rows parsed at a time (bounds the text a block holds)
 BLOCK_ROWS = 65536
+#: the largest value of a read limit (2**62: every size a C long holds, with room to add)
+MAX_LIMIT = 1 << 62
+#: the largest grey level of a 16-bit image (its own range, not the 8-bit one)
+WIDE_IMAGE_MAX = 65535
+#: dimensions a stored array may have
+MAX_DIMENSIONS = 32
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,23 @@ class ReadLimits:
     ``max_rows``: CSV data rows (default 100 million); ``max_line_chars`` and
     ``max_field_chars``: characters in one CSV line (1 MiB) and one field (128 Ki, the
     ``csv`` module's default); ``max_pixels``: pixels of one image whose shape is not
-    otherwise known (default 4096 x 4096)."""
+    otherwise known (default 4096 x 4096); ``max_label_chars``: characters of one class
+    label (1024: labels are held at the width of the longest). Each is a whole number from
+    1 to ``MAX_LIMIT``."""
 
     max_bytes: int = 16 << 30
     max_rows: int = 100_000_000
     max_line_chars: int = 1 << 20
     max_field_chars: int = 131072
     max_pixels: int = 4096 * 4096
+    max_label_chars: int = 1024
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, int) \
+                    or not 1 <= value <= MAX_LIMIT:
+                raise DataError(f"read limit {name}: expected a whole number from 1 to "
+                                f"{MAX_LIMIT}, found {value!r}")
 
 
 DEFAULT_LIMITS = ReadLimits()
@@ -81,6 +100,12 @@ def npy_header(handle: BinaryIO, path: Path, where: str = ""
     if dtype.hasobject:
         raise DataError(f"{path}{where}: expected an array of plain numbers, found dtype "
                         f"{dtype} (no pickle: objects would need it)")
+    if dtype.kind in "MmV":
+        raise DataError(f"{path}{where}: expected an array of numbers or text, found dtype "
+                        f"{dtype} (dates, times and records are not data here)")
+    if len(shape) > MAX_DIMENSIONS or any(int(s) < 0 for s in shape):
+        raise DataError(f"{path}{where}: expected an array shape of at most {MAX_DIMENSIONS} "
+                        f"sizes of 0 or more, found shape {shape}")
     return tuple(int(s) for s in shape), bool(fortran), dtype
 
 
@@ -90,15 +115,19 @@ def _declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
 
 def _fill(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
           path: Path, where: str) -> np.ndarray:
-    """An array of ``shape`` read from ``handle`` into a buffer of exactly its size."""
-    flat = np.empty(math.prod(shape), dtype=dtype)
-    view, done = memoryview(flat).cast("B"), 0
-    while done < view.nbytes:
-        got = handle.readinto(view[done:])
-        if not got:
-            raise DataError(f"{path}{where}: truncated: the header declares "
-                            f"{view.nbytes} bytes, found {done}")
-        done += got
+    """An array of ``shape`` read from ``handle`` into a buffer of exactly its size, that
+    size first checked against the memory this process can get (``mlp.memory``)."""
+    what = f"{path}{where}: an array of shape {shape} of {dtype}"
+    check_bytes(_declared_bytes(shape, dtype), what)
+    with allocating(what):
+        flat = np.empty(math.prod(shape), dtype=dtype)
+        view, done = memoryview(flat).cast("B"), 0
+        while done < view.nbytes:
+            got = handle.readinto(view[done:])
+            if not got:
+                raise DataError(f"{path}{where}: truncated: the header declares "
+                                f"{view.nbytes} bytes, found {done}")
+            done += got
     return flat.reshape(shape, order="F" if fortran else "C")
 
 
@@ -171,19 +200,25 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> 
                                 f"({declared} bytes) but the member holds "
                                 f"{info.file_size - header_bytes} bytes after it")
             return _fill(member, shape, fortran, dtype, path, where)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-        raise DataError(f"{path}{where}: cannot be read ({exc})") from exc
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+            ValueError, zlib.error, lzma.LZMAError) as exc:
+        # corrupt deflate or LZMA data, an encrypted member (RuntimeError), a bad header
+        raise DataError(f"{path}{where}: cannot be read ({type(exc).__name__}: {exc})") \
+            from exc
 
 
 # -------------------------------------------------------------------------------- CSV
 def csv_rows(path: str | Path, delimiter: str = ",", limits: ReadLimits = DEFAULT_LIMITS
              ) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, stripped fields)`` of every non-empty row of a UTF-8 CSV file, each
+    """``(line number, stripped fields)`` of every non-empty row of a UTF-8 CSV file (a
+    byte-order mark at its start is not part of the first field), each
     line read with a length limit, fields with ``max_field_chars`` and at most ``max_rows``
     rows (a header counts as one)."""
     path = Path(path)
     handle = open_regular(path, DataError)
-    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
     previous = csv.field_size_limit(limits.max_field_chars)
     try:
         reader = csv.reader(_bounded_lines(text, path, limits.max_line_chars),
@@ -209,12 +244,13 @@ def csv_rows(path: str | Path, delimiter: str = ",", limits: ReadLimits = DEFAUL
 
 def csv_lines(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS
               ) -> Iterator[tuple[int, list[str]]]:
-    """The lines of a UTF-8 text file in blocks of ``BLOCK_ROWS``, as ``(number of the
+    """The lines of a UTF-8 text file (without a leading byte-order mark) in blocks of
+    ``BLOCK_ROWS``, as ``(number of the
     block's first line, lines)``, each line read with ``max_line_chars`` and at most
     ``max_rows`` non-empty lines in all."""
     path = Path(path)
     with open_regular(path, DataError) as handle, \
-            io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
+            io.TextIOWrapper(handle, encoding="utf-8-sig", newline="") as text:
         first, rows, block = 1, 0, []
         try:
             for line in _bounded_lines(text, path, limits.max_line_chars):
@@ -284,7 +320,8 @@ def numbers(path: Path, lines: list[int], cells: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------ images
 def read_image(path: str | Path, shape: tuple[int, int] | None = None,
                limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
-    """A grey-scale (Pillow mode ``L``) image as float32 ``(height, width)`` in [0, 1]; its
+    """A grey-scale image as float32 ``(height, width)`` in [0, 1] (8-bit levels over 255,
+    16-bit ones over 65535; colour images through Pillow's mode ``L``); its
     declared size is checked against ``shape`` (when given) or ``limits.max_pixels`` before
     its pixels are decoded; ``like`` names where ``shape`` came from in the message."""
     from PIL import Image, UnidentifiedImageError
@@ -302,7 +339,12 @@ def read_image(path: str | Path, shape: tuple[int, int] | None = None,
                 if width * height > limits.max_pixels:
                     raise DataError(f"{path}: declares {width}x{height} pixels, more than "
                                     f"the limit of {limits.max_pixels} (raise max_pixels)")
-                pixels = np.asarray(image.convert("L"), dtype=np.float32)
+                if image.mode.startswith("I"):  # 16-bit grey ("I;16", "I" before Pillow 10)
+                    scale = np.float32(WIDE_IMAGE_MAX)
+                    pixels = np.asarray(image, dtype=np.float32)
+                else:
+                    scale = np.float32(255.0)
+                    pixels = np.asarray(image.convert("L"), dtype=np.float32)
         except Image.DecompressionBombError as exc:
             raise DataError(f"{path}: refused as a decompression bomb ({exc})") from exc
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
@@ -310,4 +352,7 @@ def read_image(path: str | Path, shape: tuple[int, int] | None = None,
                 raise
             raise DataError(f"{path}: expected a readable image, found an unreadable file "
                             f"({exc})") from exc
-    return pixels / np.float32(255.0)
+    if not 0 <= pixels.min() <= pixels.max() <= scale:
+        raise DataError(f"{path}: expected grey levels from 0 to {int(scale)} in a "
+                        f"{image.mode} image, found {pixels.min():g} to {pixels.max():g}")
+    return pixels / scale

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import reprlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -216,7 +217,7 @@ class Data:
                  classes: Any = None) -> None:
         if task not in ("auto", "classification", "regression"):
             raise DataError(f"task must be 'auto', 'classification' or 'regression', found "
-                            f"{task!r}")
+                            f"{reprlib.repr(task)}")
         pairs = {"train": (X_train, y_train), "val": (X_val, y_val), "test": (X_test, y_test)}
         features: dict[str, np.ndarray] = {}
         targets: dict[str, np.ndarray] = {}

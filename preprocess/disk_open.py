@@ -16,6 +16,7 @@ labels finds the classes (or checks the codes) when the file is opened.
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,8 @@ def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | N
             "classification" if y_rows.dtype.kind in "iub" and len(y_rows.shape) == 1
             else "regression")
     if task not in ("classification", "regression"):
-        raise DataError(f"task must be 'auto', 'classification' or 'regression', found {task!r}")
+        raise DataError("task must be 'auto', 'classification' or 'regression', found "
+                        f"{reprlib.repr(task)}")
     if task == "classification" and (y_rows.dtype.kind not in "iub" or len(y_rows.shape) != 1):
         raise reader.fail(f"classification labels {y!r} must be 1-D integers or booleans, "
                           f"found {y_rows.dtype} {y_rows.shape} (convert other labels with "

@@ -18,6 +18,7 @@ import numpy as np
 
 from mlp.arrays import all_finite
 from mlp.errors import DataError
+from mlp.memory import check_bytes
 from preprocess import bounded
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 
@@ -97,6 +98,9 @@ def csv_blocks(path: str | Path, target: int | str, header: bool | str, delimite
     target texts (B,))`` of a CSV file, read ``bounded.BLOCK_ROWS`` lines at a time under
     ``limits``; ``header="auto"`` detects a header row (always one for a named target)."""
     path = Path(path)
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n':
+        raise DataError(f"{path}: expected a delimiter of one character (not a quote or a "
+                        f"line break), found {delimiter!r}")
     blocks = bounded.csv_lines(path, limits)
     first, lines = next(blocks, (1, []))
     head = list(itertools.islice(_rows(path, first, lines, delimiter, limits), 2))
@@ -155,9 +159,24 @@ class _Parser:
                 raise DataError(f"{self.path}: line {number}: expected {self.width} fields, "
                                 f"found {len(row)}")
         numbers = [number for number, _ in block]
+        self._check_labels([row[self.column] for _, row in block], numbers)
+        longest = max((len(cell) for _, row in block for cell in row), default=0)
+        check_bytes(len(block) * self.width * longest * 4,
+                    f"{self.path}: lines {numbers[0]}-{numbers[-1]} as text cells")
         cells = np.array([row for _, row in block], dtype=str).reshape(len(block), self.width)
         features = bounded.numbers(self.path, numbers, np.delete(cells, self.column, axis=1))
         return features, cells[:, self.column]
+
+    def _check_labels(self, labels: list[str], numbers: list[int] | None = None) -> None:
+        """``DataError`` naming the line of a label longer than ``max_label_chars`` (labels
+        are held at the width of the longest one)."""
+        limit = self.limits.max_label_chars
+        for index, label in enumerate(labels):
+            if len(label) > limit:
+                where = f"line {numbers[index]}" if numbers else "a line"
+                raise DataError(f"{self.path}: {where}: a target of {len(label)} characters, "
+                                f"more than the {limit} a label may have (raise "
+                                "max_label_chars)")
 
     def _fast(self, lines: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
         rows = [line for line in lines if not line.isspace()]
@@ -165,15 +184,17 @@ class _Parser:
                            or line.count(self.delimiter) != self.width - 1 for line in rows):
             return None
         options = {"delimiter": self.delimiter, "comments": None, "quotechar": None}
+        labels = [line.split(self.delimiter)[self.column].strip() for line in rows]
+        if any(len(label) > self.limits.max_label_chars for label in labels):
+            return None  # the row-by-row path names the line
         try:
             features = np.loadtxt(rows, dtype=np.float64, usecols=self.features, ndmin=2,
                                   **options)
-            labels = np.loadtxt(rows, dtype=str, usecols=[self.column], ndmin=1, **options)
         except ValueError:
             return None
         if not np.isfinite(features).all():
             return None  # the row-by-row path names the line
-        return features, np.char.strip(labels)
+        return features, np.array(labels, dtype=str)
 
 
 def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter: str,
@@ -182,6 +203,7 @@ def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter:
     name), read in blocks under ``limits`` (``csv_blocks``)."""
     _, blocks = csv_blocks(path, target, header, delimiter, limits)
     features, labels = zip(*blocks, strict=True)
+    check_bytes(sum(a.nbytes for a in features + labels), f"{path}: the rows")
     return {"X_train": np.concatenate(features),
             "y_train": csv_targets(Path(path), np.concatenate(labels), task), "task": task}
 
@@ -195,7 +217,9 @@ def read_image(path: Path, shape: Sequence[int] | None = None,
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files of ``folder`` by name; hidden ones (``.name``) are not data."""
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
 def _stack_images(files: list[Path], shape: Sequence[int] | None,
@@ -214,15 +238,17 @@ def _stack_images(files: list[Path], shape: Sequence[int] | None,
 
 
 def image_files_of(root: str | Path) -> tuple[list[Path], list[str]]:
-    """The image files ``root/<label>/*.bmp|png|jpg`` (folders and files sorted by name)
-    and the label (sub-folder name) of each."""
+    """The image files ``root/<label>/*.bmp|png|jpg`` (folders and files sorted by name,
+    hidden ones whose names start with a dot skipped) and the label (sub-folder name) of
+    each."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: expected a folder with one sub-folder of images per label, "
                         "found no such folder")
     files: list[Path] = []
     labels: list[str] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    # hidden folders (.ipynb_checkpoints, .git) are tools' files, not labels
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         found = _image_files(folder)
         files += found
         labels += [folder.name] * len(found)
@@ -271,8 +297,14 @@ def make_sin(n_train: int, n_val: int, noise: float, interval: tuple[float, floa
     """``y = sin(frequency x)`` regression, float64 ``(N, 1)``: ``n_train`` sorted uniform
     draws of ``x`` in ``interval`` (targets plus ``noise * N(0, 1)``) and a noiseless grid of
     ``n_val`` validation points spanning the interval."""
-    rng = np.random.default_rng(seed)
     low, high = interval
+    if not (np.isfinite([low, high, high - low, frequency * low, frequency * high]).all()
+            and low < high):
+        raise DataError(f"sin data: expected a finite interval [low, high] with low < high "
+                        f"whose width and frequency * x stay finite, found interval "
+                        f"{list(interval)} and frequency {frequency}")
+    check_bytes(4 * 8 * (n_train + n_val), f"sin data of {n_train} + {n_val} points")
+    rng = np.random.default_rng(seed)
     x_train = np.sort(rng.uniform(low, high, n_train)).reshape(-1, 1)
     x_val = np.linspace(low, high, n_val).reshape(-1, 1)
     y_train = np.sin(frequency * x_train) + noise * rng.normal(size=x_train.shape)
@@ -359,18 +391,69 @@ def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None =
     return X
 
 
+def input_blocks(paths: Sequence[str | Path], image_shape: Sequence[int] | None = None,
+                 input_scale: float | None = 1.0, n_features: int | None = None,
+                 source: str | Path = "the model", rows: int = bounded.BLOCK_ROWS
+                 ) -> Iterator[np.ndarray]:
+    """``read_inputs`` in blocks of at most ``rows`` samples ``(B, D)``, so predicting a
+    large input holds one block of it at a time: a ``.csv`` file is read block by block,
+    other inputs are read whole and handed out in blocks."""
+    paths = [Path(p) for p in paths]
+    if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
+        for X in _csv_inputs(paths[0], rows):
+            yield _input_matrix(paths[0], X, image_shape, n_features)
+        return
+    X = read_inputs(paths, image_shape, input_scale, n_features, source)
+    for start in range(0, len(X), rows):
+        yield X[start:start + rows]
+
+
 def _read_array(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
     """The array of one ``.npy`` file or the numbers of one ``.csv`` file, sizes checked
     before reading (``bounded``)."""
     if path.suffix.lower() == ".npy":
         return bounded.read_npy(path, limits)
-    rows = [row for _, row in bounded.csv_rows(path, ",", limits)]
-    if rows and not all(map(_is_number, rows[0])):
-        rows = rows[1:]
+    return np.concatenate(list(_csv_inputs(path, bounded.BLOCK_ROWS, limits)))
+
+
+def _csv_inputs(path: Path, size: int, limits: ReadLimits = DEFAULT_LIMITS
+                ) -> Iterator[np.ndarray]:
+    """The numbers of a ``.csv`` file of inputs as float64 blocks ``(B, D)`` of at most
+    ``size`` rows (a header row is skipped); a file without rows is one empty block. A
+    block is parsed by NumPy's C parser, or (quoted cells, or to name a bad line) by the
+    ``csv`` module."""
+    width, found = None, False
+    for first, lines in bounded.csv_lines(path, limits):
+        rows = [line for line in lines if not line.isspace()]
+        if not found and rows:
+            head = next(_rows(path, first, rows[:1], ",", limits))[1]
+            rows = rows[1:] if not all(map(_is_number, head)) else rows
+        found = found or bool(rows)
+        for start in range(0, len(rows), size):
+            X = _input_numbers(path, first, rows[start:start + size], limits)
+            if width is not None and X.shape[1] != width:
+                raise DataError(f"{path}: expected one number of fields per row, found "
+                                f"{sorted({width, X.shape[1]})}")
+            width = X.shape[1]
+            yield X
+    if not found:
+        yield np.empty((0, 0))
+
+
+def _input_numbers(path: Path, first: int, lines: list[str], limits: ReadLimits
+                   ) -> np.ndarray:
+    """Non-empty CSV ``lines`` of numbers as float64 ``(B, D)``."""
+    if not any('"' in line for line in lines):
+        try:
+            return np.loadtxt(lines, dtype=np.float64, delimiter=",", ndmin=2, comments=None,
+                              quotechar=None)
+        except ValueError:
+            pass  # the csv module names the line
+    rows = [row for _, row in _rows(path, first, lines, ",", limits)]
     widths = sorted({len(row) for row in rows})
     if len(widths) > 1:
         raise DataError(f"{path}: expected one number of fields per row, found {widths}")
     try:
-        return np.array([[float(cell) for cell in row] for row in rows])
+        return np.array([[float(cell) for cell in row] for row in rows]).reshape(len(rows), -1)
     except ValueError as exc:
         raise DataError(f"{path}: expected numeric CSV inputs, found {exc}") from exc
