@@ -42,8 +42,8 @@ def test_a_format1_checkpoint_resumes_bit_identical_to_the_uninterrupted_run(tmp
     """Resumed to 6 epochs, the format-1 file ends where release 0.1.0's uninterrupted run
     ended (``final.h5``), bit for bit where this machine's BLAS kernels are those that wrote
     the fixture (a fresh run reproduces ``last.h5`` exactly, weights and losses), and to
-    float32 rounding otherwise; and resuming it in two steps, through a file of today's format, gives the
-    same bits as one step."""
+    float32 rounding otherwise; and resuming it in two steps, through a file of today's
+    format, gives the same bits as one step."""
     routinizer, model = _resume(FOLDER / "last.h5", tmp_path / "straight", EPOCHS)
     final = load_checkpoint(FOLDER / "final.h5")
     fresh = make_model()
