@@ -16,12 +16,20 @@ Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) bo
   filter but fletcher32 (an unknown filter makes HDF5 look for a plugin library); and the
   bytes every dataset declares must be covered by bytes really stored, so a sparse or
   crafted file cannot make a reader allocate more than about its own size.
+- Reading a file another program wrote (``SafeReader(..., foreign=True)``, the data files
+  of ``Data.from_hdf5`` and ``mlp data convert``): the filters HDF5 and h5py have built in
+  (``BUILT_IN_FILTERS``: gzip, shuffle, lzf...) are read too, their ids checked before any
+  data is read, so HDF5 never looks for a plugin; fletcher32 is optional (the datasets read
+  without it are listed in ``unchecked``); a compressed dataset must store every chunk it
+  declares, and a chunk's decompressed size (its declared shape) must be within
+  ``max_chunk_bytes``.
 """
 
 from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,6 +50,18 @@ LIBVER = ("v110", "v110")
 _SLACK_BYTES = 1 << 20
 #: kinds of class labels and the dtype kinds that store them
 CLASS_KINDS = {"str": "S", "bytes": "S", "int": "iu", "float": "f", "bool": "b"}
+#: filters HDF5 (and h5py, for lzf) has built in: reading them never loads a plugin library
+BUILT_IN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
+                    6: "scaleoffset", 32000: "lzf"}
+#: filters that leave a chunk's stored size as it is; any other may compress it
+_SIZE_KEEPING = {2, 3}
+#: well-known registered filters that need a plugin library (names for the message when a
+#: file does not carry one)
+_PLUGIN_FILTERS = {307: "bzip2", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle",
+                   32013: "zfp", 32015: "zstd", 32017: "sz", 32026: "blosc2"}
+#: chunk cache of a compressed dataset at most: one row of its chunks, so a read that ends
+#: inside a chunk leaves it decompressed for the next read
+_CACHE_BYTES = 64 << 20
 
 
 # ------------------------------------------------------------------------------ writing
@@ -200,10 +220,22 @@ class SafeReader:
 
     Use as a context manager: ``with SafeReader(path, CheckpointError) as reader: ...``.
     Opening checks the links and the declared sizes of all datasets before anything is read.
+
+    Parameters
+    ----------
+    path : the HDF5 file.
+    error : the error class of every refusal (``CheckpointError``, ``DataError``).
+    foreign : a file another program wrote: built-in compression filters are read and
+        fletcher32 is optional (see the module docstring).
+    max_chunk_bytes : the largest decompressed chunk of a dataset read (``foreign`` files).
     """
 
-    def __init__(self, path: str | Path, error: type[MLPError]) -> None:
+    def __init__(self, path: str | Path, error: type[MLPError], *, foreign: bool = False,
+                 max_chunk_bytes: int | None = None) -> None:
         self.path, self.error = Path(path), error
+        self.foreign, self.max_chunk_bytes = foreign, max_chunk_bytes
+        #: datasets read (``foreign`` files) that carry no fletcher32 checksum
+        self.unchecked: list[str] = []
         if not self.path.is_file():
             exists = self.path.exists()
             raise self.fail(f"expected a regular file, found "
@@ -271,7 +303,15 @@ class SafeReader:
                 return None
             declared = int(np.prod(item.shape, dtype=np.float64)) * item.dtype.itemsize
             stored = item.id.get_storage_size()
-            if declared > stored:
+            if item.chunks is not None and not {c for c, _ in filters_of(item)} <= \
+                    _SIZE_KEEPING:  # compressed: every chunk stored, none a fill value
+                expected = math.prod(-(-size // chunk) for size, chunk in
+                                     zip(item.shape, item.chunks, strict=True))
+                found = item.id.get_num_chunks()
+                if found < expected:
+                    raise self.fail(f"dataset {name!r} declares {expected} chunks but stores "
+                                    f"{found}; the file is truncated or crafted")
+            elif declared > stored:
                 raise self.fail(f"dataset {name!r} declares {declared} bytes but stores "
                                 f"{stored}; the file is truncated or crafted")
             stored_total += stored
@@ -326,13 +366,14 @@ class SafeReader:
         item = self.node(name, "dataset")
         if not isinstance(item, h5py.Dataset):
             raise self.fail(f"{name!r} is not a dataset")
-        plist = item.id.get_create_plist()
-        filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
-        if h5py.h5z.FILTER_FLETCHER32 not in [f[0] for f in filters]:
+        filters = filters_of(item)
+        if self.foreign:
+            self._check_foreign(name, item, filters)
+        elif h5py.h5z.FILTER_FLETCHER32 not in [code for code, _ in filters]:
             raise self.fail(f"dataset {name!r} has no fletcher32 checksum")
-        if len(filters) > 1:  # an unknown filter could make HDF5 load a plugin library
-            names = [f[3].decode("ascii", "replace") or str(f[0]) for f in filters]
-            raise self.fail(f"dataset {name!r} has filters {names}, expected only fletcher32")
+        elif len(filters) > 1:  # an unknown filter could make HDF5 load a plugin library
+            raise self.fail(f"dataset {name!r} has filters {[n for _, n in filters]}, "
+                            f"expected only fletcher32")
         if shape is not None and item.shape != shape:
             raise self.fail(f"dataset {name!r} has shape {item.shape}, expected {shape}")
         if ndim is not None and item.ndim != ndim:
@@ -341,6 +382,32 @@ class SafeReader:
         if item.dtype.kind not in kinds:
             raise self.fail(f"dataset {name!r} has dtype {item.dtype}, expected kind {kinds!r}")
         return item
+
+    def _check_foreign(self, name: str, item: h5py.Dataset,
+                       filters: list[tuple[int, str]]) -> None:
+        """The filters of a dataset of a foreign file are built in (checked by id, so HDF5
+        never looks for a plugin library) and its chunks within ``max_chunk_bytes``; one
+        without fletcher32 is noted in ``unchecked``."""
+        for code, label in filters:
+            if code not in BUILT_IN_FILTERS or not h5py.h5z.filter_avail(code):
+                raise self.fail(
+                    f"dataset {name!r} uses HDF5 filter {code} ({label}), which needs a "
+                    f"plugin library; filters read here: gzip, lzf, shuffle, fletcher32, "
+                    f"szip, nbit, scaleoffset. Rewrite it with one of them (or none) where "
+                    f"the plugin is installed (h5repack -f NONE), then train from it or run "
+                    f"mlp data convert on it")
+        if h5py.h5z.FILTER_FLETCHER32 not in [code for code, _ in filters] \
+                and name not in self.unchecked:
+            self.unchecked.append(name)
+        if item.chunks is not None and self.max_chunk_bytes is not None:
+            chunk_bytes = math.prod(item.chunks) * item.dtype.itemsize
+            if chunk_bytes > self.max_chunk_bytes:
+                raise self.fail(
+                    f"dataset {name!r} has chunks of shape {item.chunks} ({chunk_bytes} "
+                    f"bytes each when decompressed), more than the limit of "
+                    f"{self.max_chunk_bytes} (max_chunk_bytes): raise the limit if memory "
+                    f"allows, or write a copy in chunks of 1 MiB with mlp data convert "
+                    f"--max-chunk-bytes {chunk_bytes}")
 
     def dataset(self, name: str, shape: tuple[int, ...] | None = None,
                 kinds: str = "f", ndim: int | None = None) -> np.ndarray:
@@ -377,17 +444,49 @@ class SafeReader:
         return int(value[0]), int(value[1])
 
 
+def filters_of(item: h5py.Dataset) -> list[tuple[int, str]]:
+    """``(id, name)`` of every filter of ``item``'s pipeline, in order (the name the file
+    gives, else a known one, else "unregistered"); reading the list loads no filter."""
+    plist = item.id.get_create_plist()
+    found = []
+    for index in range(plist.get_nfilters()):
+        code, _, _, name = plist.get_filter(index)
+        label = name.decode("ascii", "replace") or _PLUGIN_FILTERS.get(code, "unregistered")
+        found.append((int(code), label))
+    return found
+
+
+def _with_chunk_cache(file: h5py.File, item: h5py.Dataset) -> h5py.Dataset:
+    """``item`` opened again with a chunk cache holding one row of its chunks (all the
+    chunks a block of ``chunks[0]`` rows touches; HDF5's default is 1 MiB), at most
+    ``_CACHE_BYTES``, when it is compressed: a read that ends inside a chunk leaves it
+    decompressed for the read that starts there."""
+    if item.chunks is None or {code for code, _ in filters_of(item)} <= _SIZE_KEEPING:
+        return item
+    across = math.prod(-(-size // chunk) for size, chunk in
+                       zip(item.shape[1:], item.chunks[1:], strict=True))
+    row_of_chunks = across * math.prod(item.chunks) * item.dtype.itemsize
+    if row_of_chunks <= 1 << 20:
+        return item
+    access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+    access.set_chunk_cache(100 * across + 1, min(row_of_chunks, _CACHE_BYTES), 1.0)
+    return h5py.Dataset(h5py.h5d.open(file.id, item.name.encode("utf-8"), access))
+
+
 class Rows:
     """A dataset of an open ``SafeReader`` read in place, a range of rows at a time: its
-    ``shape``, ``dtype`` and ``chunk_rows`` (rows per stored chunk; a read aligned to chunks
-    decompresses and checks each chunk once). Reads verify the fletcher32 checksum of every
-    chunk they touch; a failure is the reader's error naming the dataset and the rows."""
+    ``shape``, ``dtype`` and ``chunk_rows`` (rows per stored chunk, or for a contiguous
+    dataset the rows of about 1 MiB; a read aligned to chunks decompresses and checks each
+    chunk once). Reads verify the fletcher32 checksum of every chunk they touch; a failure is
+    the reader's error naming the dataset and the rows."""
 
     def __init__(self, reader: SafeReader, name: str, item: h5py.Dataset) -> None:
-        self.reader, self.name, self._item = reader, name, item
+        self.reader, self.name = reader, name
+        self._item = _with_chunk_cache(reader.file, item)
         self.shape: tuple[int, ...] = tuple(item.shape)
         self.dtype = item.dtype
-        self.chunk_rows = int(item.chunks[0]) if item.chunks else max(1, self.shape[0])
+        self.chunk_rows = int(item.chunks[0]) if item.chunks else chunk_rows(
+            item.dtype.itemsize * math.prod(self.shape[1:]), self.shape[0])
 
     def read(self, start: int, stop: int, out: np.ndarray) -> None:
         """Rows ``[start, stop)`` into ``out`` (``(stop - start, ...)``, C-contiguous; HDF5

@@ -50,13 +50,15 @@ class ReadLimits:
     ``max_rows``: CSV data rows (default 100 million); ``max_line_chars`` and
     ``max_field_chars``: characters in one CSV line (1 MiB) and one field (128 Ki, the
     ``csv`` module's default); ``max_pixels``: pixels of one image whose shape is not
-    otherwise known (default 4096 x 4096)."""
+    otherwise known (default 4096 x 4096); ``max_chunk_bytes``: bytes of one decompressed
+    chunk of an HDF5 dataset read in place (default 64 MiB; ``Data.from_hdf5``)."""
 
     max_bytes: int = 16 << 30
     max_rows: int = 100_000_000
     max_line_chars: int = 1 << 20
     max_field_chars: int = 131072
     max_pixels: int = 4096 * 4096
+    max_chunk_bytes: int = 64 << 20
 
 
 DEFAULT_LIMITS = ReadLimits()

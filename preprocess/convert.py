@@ -1,15 +1,16 @@
-"""``mlp data convert SRC OUT.h5``: CSV, ``.npz``, ``.npy`` and image folders to the data file
-layout (``preprocess.data_file``), in bounded memory.
+"""``mlp data convert SRC OUT.h5``: CSV, ``.npz``, ``.npy``, image folders and HDF5 files of
+other programs to the data file layout (``preprocess.data_file``), in bounded memory.
 
 Features are streamed: CSV in blocks of ``bounded.BLOCK_ROWS`` rows, ``.npy`` arrays and
 ``.npz`` members in blocks of rows read from the file (or the zip stream), images one at a
-time; each block is appended to a chunked, fletcher32-checksummed dataset of a file written
-beside ``OUT.h5`` and renamed over it at the end (``mlp.hdf5.StreamWriter``), so a failure
-leaves no partial file. Memory is one block of features plus the targets (8 bytes a row for
-class codes or a regression value: labels are encoded once all of them are known). Every
-input check of the loaders applies (sizes before allocation, non-regular files refused,
-non-finite values named by line or row). A progress bar counts rows when stderr is a
-terminal.
+time, HDF5 datasets (any chunking, gzip, lzf, with or without checksums: what
+``Data.from_hdf5`` reads) in blocks of rows; each block is appended to a chunked,
+fletcher32-checksummed dataset of a file written beside ``OUT.h5`` and renamed over it at
+the end (``mlp.hdf5.StreamWriter``), so a failure leaves no partial file. Memory is one
+block of features plus the targets (8 bytes a row for class codes or a regression value:
+labels are encoded once all of them are known). Every input check of the loaders applies
+(sizes before allocation, non-regular files refused, non-finite values named by line or
+row). A progress bar counts rows when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from mlp import hdf5
 from mlp.arrays import all_finite
 from mlp.errors import DataError
 from mlp.regular_files import open_regular
-from preprocess import bounded, data_file, loaders
+from preprocess import bounded, data_file, disk_open, loaders
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 
 #: bytes of features read from a ``.npy``/``.npz`` array at a time
 STREAM_BYTES = 16 << 20
+#: names of HDF5 files
+HDF5_SUFFIXES = (".h5", ".hdf5", ".he5", ".hdf")
 
 
 def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = None,
@@ -38,10 +41,12 @@ def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = 
             x_key: str = "X", y_key: str = "y", dtype: str = "float32",
             limits: ReadLimits = DEFAULT_LIMITS, progress: bool | None = None) -> dict:
     """Write the data of ``source`` (a ``.csv``, ``.npz`` or ``.npy`` file, whose targets are
-    the ``.npy`` file ``labels``, or a folder ``<label>/*.png|bmp|jpg``) to ``out`` with
-    features in ``dtype``; returns ``{"rows", "features", "task", "classes"}``. ``target``,
-    ``delimiter`` and ``task`` are ``Data.from_csv``'s, ``x_key``/``y_key``
-    ``Data.from_npz``'s; ``progress`` None shows a bar when stderr is a terminal."""
+    the ``.npy`` file ``labels``, an HDF5 file ``.h5``/``.hdf5``, or a folder
+    ``<label>/*.png|bmp|jpg``) to ``out`` with features in ``dtype``; returns ``{"rows",
+    "features", "task", "classes"}``. ``target``, ``delimiter`` and ``task`` are
+    ``Data.from_csv``'s, ``x_key``/``y_key`` the arrays (or datasets) of an ``.npz`` (or
+    HDF5) file without ``X_train``/``y_train``; ``progress`` None shows a bar when stderr is
+    a terminal."""
     source, out = Path(source), Path(out)
     dtype_ = np.dtype(dtype)
     if dtype_.kind != "f":
@@ -55,9 +60,11 @@ def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = 
             facts = _csv(source, writer, dtype_, target, delimiter, task, limits, bar)
         elif source.suffix.lower() in (".npz", ".npy"):
             facts = _arrays(source, labels, writer, dtype_, x_key, y_key, task, limits, bar)
+        elif source.suffix.lower() in HDF5_SUFFIXES:
+            facts = _hdf5(source, writer, dtype_, x_key, y_key, task, limits, bar)
         else:
-            raise DataError(f"{source}: expected a .csv, .npz or .npy file or a folder of "
-                            "image folders to convert")
+            raise DataError(f"{source}: expected a .csv, .npz, .npy or .h5 file or a folder "
+                            "of image folders to convert")
         writer.write(lambda file: data_file.write_facts(file, facts["task"], facts.get("classes"),
                               facts.get("image_shape"), facts.get("input_scale")))
         writer.commit()
@@ -215,6 +222,44 @@ def _encode_splits(source: Path, writer: hdf5.StreamWriter, labels: dict[str, np
         writer.append(f"y{key[1:]}", part, writer.rows_per_chunk(key))
     return {"task": task, "classes": classes, "rows": facts["X_train"][0],
             "features": facts["X_train"][1]}
+
+
+# ------------------------------------------------------------------------------ HDF5
+def _hdf5(source: Path, writer: hdf5.StreamWriter, dtype: np.dtype, x_key: str, y_key: str,
+          task: str, limits: ReadLimits, bar: tqdm) -> dict:
+    """Datasets ``X_train``/``y_train`` (and ``X_val``/``y_val``, ``X_test``/``y_test``)
+    of an HDF5 file, or ``x_key``/``y_key`` when it has no ``X_train``, read as
+    ``Data.from_hdf5`` reads them and written block by block."""
+    with hdf5.SafeReader(source, DataError, foreign=True,
+                         max_chunk_bytes=limits.max_chunk_bytes) as reader:
+        saved = reader.has("X_train") and reader.has("y_train")
+    x, y = ("X_train", "y_train") if saved else (x_key, y_key)
+    split, facts = disk_open.open_split(source, x, y, task=task, limits=limits)
+    try:
+        classes = facts["classes"]
+        for X, codes, _ in split.blocks():
+            writer.append("X_train", X.astype(dtype, copy=False))
+            writer.append("y_train", _targets(codes, classes), writer.rows_per_chunk("X_train"))
+            bar.update(X.shape[0])
+        for name in ("val", "test"):
+            if f"X_{name}" in facts:
+                writer.append(f"X_{name}", facts[f"X_{name}"].astype(dtype, copy=False))
+                labels = facts[f"y_{name}"]
+                codes = labels if classes is None else np.searchsorted(classes, labels)
+                writer.append(f"y_{name}", _targets(codes, classes),
+                              writer.rows_per_chunk(f"X_{name}"))
+    finally:
+        split.reader.file.close()
+    return {"task": facts["task"], "classes": classes, "rows": split.n,
+            "features": split.n_features, "image_shape": facts["image_shape"],
+            "input_scale": facts["input_scale"]}
+
+
+def _targets(values: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+    """Class codes as int64 ``(M,)``, regression targets as float64 ``(M, k)``."""
+    if classes is not None:
+        return values.reshape(-1).astype(np.int64, copy=False)
+    return values.astype(np.float64).reshape(values.shape[0], -1)
 
 
 # ----------------------------------------------------------------------------- images
