@@ -405,9 +405,9 @@ class SafeReader:
                 raise self.fail(
                     f"dataset {name!r} has chunks of shape {item.chunks} ({chunk_bytes} "
                     f"bytes each when decompressed), more than the limit of "
-                    f"{self.max_chunk_bytes} (max_chunk_bytes): raise the limit if memory "
-                    f"allows, or write a copy in chunks of 1 MiB with mlp data convert "
-                    f"--max-chunk-bytes {chunk_bytes}")
+                    f"{self.max_chunk_bytes} (max_chunk_bytes): raise it if memory allows, "
+                    f"or write a copy in chunks of 1 MiB: mlp data convert {self.path.name} "
+                    f"OUT.h5 --max-chunk-bytes {chunk_bytes}")
 
     def dataset(self, name: str, shape: tuple[int, ...] | None = None,
                 kinds: str = "f", ndim: int | None = None) -> np.ndarray:
@@ -424,6 +424,21 @@ class SafeReader:
         """Dataset ``name`` (checked for the checksum filter alone, ``ndim`` and dtype kind)
         left on disk, to be read a range of rows at a time (``Rows``)."""
         return Rows(self, name, self._checked(name, None, kinds, ndim))
+
+    def labels(self, name: str) -> np.ndarray:
+        """The dataset ``name`` of numbers or strings (fixed or variable length, read as
+        ``str``), checked as ``rows`` checks a dataset and read whole."""
+        item = self._checked(name, None, "fiubSO", None)
+        string = h5py.check_string_dtype(item.dtype)
+        if item.dtype.kind == "O" and string is None:
+            raise self.fail(f"dataset {name!r} has dtype {item.dtype}, expected numbers or "
+                            f"strings")
+        try:
+            values = item.asstr()[()] if string is not None else item[()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.fail(f"dataset {name!r} cannot be read, its checksum or storage is "
+                            f"corrupt ({reason(exc)})") from exc
+        return values.astype(str) if string is not None else values
 
     def classes(self, name: str = "classes") -> np.ndarray:
         """Class labels stored by ``encode_classes`` in dataset ``name`` (attribute ``kind``)."""

@@ -229,37 +229,44 @@ def _hdf5(source: Path, writer: hdf5.StreamWriter, dtype: np.dtype, x_key: str, 
           task: str, limits: ReadLimits, bar: tqdm) -> dict:
     """Datasets ``X_train``/``y_train`` (and ``X_val``/``y_val``, ``X_test``/``y_test``)
     of an HDF5 file, or ``x_key``/``y_key`` when it has no ``X_train``, read as
-    ``Data.from_hdf5`` reads them and written block by block."""
+    ``Data.from_hdf5`` reads them (any chunking, built-in filters, checksums optional):
+    features in blocks of whole chunks, labels (numbers or strings; codes into a
+    ``classes`` dataset) whole."""
     with hdf5.SafeReader(source, DataError, foreign=True,
                          max_chunk_bytes=limits.max_chunk_bytes) as reader:
-        saved = reader.has("X_train") and reader.has("y_train")
-    x, y = ("X_train", "y_train") if saved else (x_key, y_key)
-    split, facts = disk_open.open_split(source, x, y, task=task, limits=limits)
-    try:
-        classes = facts["classes"]
-        for X, codes, _ in split.blocks():
-            writer.append("X_train", X.astype(dtype, copy=False))
-            writer.append("y_train", _targets(codes, classes), writer.rows_per_chunk("X_train"))
-            bar.update(X.shape[0])
-        for name in ("val", "test"):
-            if f"X_{name}" in facts:
-                writer.append(f"X_{name}", facts[f"X_{name}"].astype(dtype, copy=False))
-                labels = facts[f"y_{name}"]
-                codes = labels if classes is None else np.searchsorted(classes, labels)
-                writer.append(f"y_{name}", _targets(codes, classes),
-                              writer.rows_per_chunk(f"X_{name}"))
-    finally:
-        split.reader.file.close()
-    return {"task": facts["task"], "classes": classes, "rows": split.n,
-            "features": split.n_features, "image_shape": facts["image_shape"],
-            "input_scale": facts["input_scale"]}
+        pairs = [(f"X_{s}", f"y_{s}") for s in ("train", "val", "test")
+                 if reader.has(f"X_{s}") and reader.has(f"y_{s}")]
+        if not reader.has("X_train"):
+            pairs = [(x_key, y_key)]
+        classes = reader.classes() if reader.has("classes") and pairs[0][0] == "X_train" \
+            else None
+        labels, facts = {}, {}
+        for x_name, y_name in pairs:
+            key = "X_train" if x_name == x_key else x_name
+            rows = reader.rows(x_name, kinds="fiub", ndim=2)
+            facts[key] = _features(_chunk_blocks(rows), writer, key, dtype,
+                                   f"{source} (dataset {x_name!r})", bar)
+            stored = reader.labels(y_name)
+            labels[key] = stored if classes is None else classes[stored]
+        disk_open.warn_unchecked(reader, copying=True)
+        image_shape = reader.image_shape()
+        scale = reader.attribute("input_scale")
+        if task == "auto":  # as Data.from_hdf5 decides it
+            task = reader.text("task") if reader.attribute("task") is not None else (
+                "regression" if labels["X_train"].dtype.kind == "f" else "classification")
+    found = _encode_splits(source, writer, labels, facts, task)
+    return {**found, "image_shape": image_shape,
+            "input_scale": None if scale is None else float(scale)}
 
 
-def _targets(values: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-    """Class codes as int64 ``(M,)``, regression targets as float64 ``(M, k)``."""
-    if classes is not None:
-        return values.reshape(-1).astype(np.int64, copy=False)
-    return values.astype(np.float64).reshape(values.shape[0], -1)
+def _chunk_blocks(rows: hdf5.Rows) -> Iterator[np.ndarray]:
+    """The rows of a dataset in blocks of whole chunks, about ``STREAM_BYTES`` each."""
+    row_bytes = max(1, rows.dtype.itemsize * int(np.prod(rows.shape[1:], dtype=np.int64)))
+    step = max(1, STREAM_BYTES // row_bytes // rows.chunk_rows) * rows.chunk_rows
+    for start in range(0, rows.shape[0], step):
+        block = np.empty((min(step, rows.shape[0] - start), *rows.shape[1:]), rows.dtype)
+        rows.read(start, start + block.shape[0], block)
+        yield block
 
 
 # ----------------------------------------------------------------------------- images

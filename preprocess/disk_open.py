@@ -70,11 +70,18 @@ def open_split(path: str | Path, x: str = "X_train", y: str = "y_train", w: str 
     except BaseException:
         reader.file.close()
         raise
+    warn_unchecked(reader)
+    return opened
+
+
+def warn_unchecked(reader: hdf5.SafeReader, copying: bool = False) -> None:
+    """One warning naming the datasets read from ``reader`` without a checksum, if any (and
+    that ``mlp data convert`` writes a checksummed copy, unless ``copying``: it does)."""
     if reader.unchecked:
         log.warning("%s: datasets %s carry no fletcher32 checksum, so corruption in them "
-                    "cannot be detected (mlp data convert writes a checksummed copy)", path,
-                    ", ".join(map(repr, reader.unchecked)))
-    return opened
+                    "cannot be detected%s", reader.path, ", ".join(map(repr, reader.unchecked)),
+                    " (the copy written carries checksums)" if copying else
+                    " (mlp data convert writes a checksummed copy)")
 
 
 def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | None,
@@ -82,7 +89,7 @@ def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | N
           test_rows: Any, task: str, block_rows: int | None, buffer_rows: int | None
           ) -> tuple[DiskSplit, dict[str, Any]]:
     X_rows = reader.rows(x, kinds="fiub", ndim=2)
-    y_rows = reader.rows(y, kinds="fiub")
+    y_rows = reader.rows(y, kinds="fiubSO")
     w_rows = None if w is None else reader.rows(w, kinds="fiu", ndim=1)
     n = X_rows.shape[0]
     for other in (y_rows, w_rows):
@@ -98,6 +105,9 @@ def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | N
             else "regression")
     if task not in ("classification", "regression"):
         raise DataError(f"task must be 'auto', 'classification' or 'regression', found {task!r}")
+    if y_rows.dtype.kind in "SO":
+        raise reader.fail(f"labels {y!r} are strings ({y_rows.dtype}); a data file holds "
+                          f"class codes: mlp data convert {reader.path.name} OUT.h5 writes them")
     if task == "classification" and (y_rows.dtype.kind not in "iub" or len(y_rows.shape) != 1):
         raise reader.fail(f"classification labels {y!r} must be 1-D integers or booleans, "
                           f"found {y_rows.dtype} {y_rows.shape} (convert other labels with "
