@@ -31,6 +31,7 @@ import errno
 import io
 import math
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,13 @@ _SIZE_KEEPING = {2, 3}
 #: file does not carry one)
 _PLUGIN_FILTERS = {307: "bzip2", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle",
                    32013: "zfp", 32015: "zstd", 32017: "sz", 32026: "blosc2"}
+#: filters whose decoder sizes its output from the stored bytes, not from the chunk's shape
+#: (HDF5's gzip grows its buffer while it inflates, without limit; szip allocates the size
+#: a chunk's first 4 bytes state): each chunk is checked before HDF5 decodes it
+_SELF_SIZED = {1: "gzip", 4: "szip"}
+#: stored bytes a chunk may add to its declared size (deflate's worst case: 5 bytes per
+#: 16 KiB block and a header; a checksum)
+_OVERHEAD = 1 / 1000
 #: chunk cache of a compressed dataset at most: one row of its chunks, so a read that ends
 #: inside a chunk leaves it decompressed for the next read
 _CACHE_BYTES = 64 << 20
@@ -401,13 +409,52 @@ class SafeReader:
             self.unchecked.append(name)
         if item.chunks is not None and self.max_chunk_bytes is not None:
             chunk_bytes = math.prod(item.chunks) * item.dtype.itemsize
-            if chunk_bytes > self.max_chunk_bytes:
+            if chunk_bytes <= self.max_chunk_bytes:
+                self._check_decoded_sizes(name, item, [code for code, _ in filters])
+            else:
                 raise self.fail(
                     f"dataset {name!r} has chunks of shape {item.chunks} ({chunk_bytes} "
                     f"bytes each when decompressed), more than the limit of "
                     f"{self.max_chunk_bytes} (max_chunk_bytes): raise it if memory allows, "
                     f"or write a copy in chunks of 1 MiB: mlp data convert {self.path.name} "
                     f"OUT.h5 --max-chunk-bytes {chunk_bytes}")
+
+    def _check_decoded_sizes(self, name: str, item: h5py.Dataset, codes: list[int]) -> None:
+        """Every stored chunk of a gzip or szip dataset decodes to at most its declared
+        size (``_SELF_SIZED``: a crafted chunk of 1 MB would otherwise inflate to 1 GB in
+        HDF5): gzip is inflated here once, at most one chunk's size at a time, and szip's
+        stated size read. The other filters decode into their chunk's size (lzf: at most
+        100 MiB, h5py's limit)."""
+        found = [code for code in codes if code in _SELF_SIZED]
+        if not found:
+            return
+        undone_first = [code for code in codes if code != h5py.h5z.FILTER_FLETCHER32][-1]
+        if len(found) > 1 or undone_first != found[0] or 32000 in codes:
+            raise self.fail(f"dataset {name!r} has filters {codes} in an order not read here "
+                            f"(gzip or szip last but fletcher32, and once): write a copy "
+                            f"with h5repack -f GZIP=4, then train from it")
+        code, position = found[0], codes.index(found[0])
+        declared = math.prod(item.chunks) * item.dtype.itemsize + 4  # + a checksum
+        limit = declared + int(declared * _OVERHEAD) + 64
+        for offset, mask, size in _stored_chunks(item):
+            if size > limit:
+                raise self.fail(f"dataset {name!r} stores a chunk at {offset} of {size} bytes, "
+                                f"more than its declared {declared - 4}; the file is crafted")
+            if mask & (1 << position):  # stored without this filter
+                continue
+            stored = item.id.read_direct_chunk(offset)[1]
+            if code == h5py.h5z.FILTER_DEFLATE:
+                try:
+                    decoded = len(zlib.decompressobj().decompress(stored, declared + 1))
+                except zlib.error as exc:
+                    raise self.fail(f"dataset {name!r} chunk at {offset} cannot be read, its "
+                                    f"storage is corrupt ({reason(exc)})") from exc
+            else:
+                decoded = int.from_bytes(stored[:4], "little")
+            if decoded > declared:
+                raise self.fail(f"dataset {name!r} stores a {_SELF_SIZED[code]} chunk at "
+                                f"{offset} that decodes past its declared {declared - 4} "
+                                f"bytes; the file is crafted")
 
     def dataset(self, name: str, shape: tuple[int, ...] | None = None,
                 kinds: str = "f", ndim: int | None = None) -> np.ndarray:
@@ -468,6 +515,15 @@ def filters_of(item: h5py.Dataset) -> list[tuple[int, str]]:
         code, _, _, name = plist.get_filter(index)
         label = name.decode("ascii", "replace") or _PLUGIN_FILTERS.get(code, "unregistered")
         found.append((int(code), label))
+    return found
+
+
+def _stored_chunks(item: h5py.Dataset) -> list[tuple[tuple[int, ...], int, int]]:
+    """``(offset, filter mask, stored bytes)`` of every stored chunk of ``item``, read
+    from its chunk index in one pass."""
+    found: list[tuple[tuple[int, ...], int, int]] = []
+    item.id.chunk_iter(lambda info: found.append(
+        (tuple(info.chunk_offset), int(info.filter_mask), int(info.size))))
     return found
 
 

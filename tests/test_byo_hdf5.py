@@ -10,6 +10,7 @@ import json
 import logging
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import h5py
@@ -251,3 +252,20 @@ def test_checkpoints_and_data_load_still_require_fletcher32_alone(tmp_path):
             file.create_dataset("X_train", data=X, **options)
         with pytest.raises(DataError, match=f"dataset 'X_train' {problem}"):
             Data.load(tmp_path / "saved.h5")
+
+
+def test_a_gzip_chunk_that_inflates_past_its_shape_is_refused_before_hdf5_inflates_it(
+        tmp_path):
+    """HDF5's gzip filter grows its buffer as long as the stream inflates: 16 KB stored in a
+    chunk declared as 16 KiB would become 16 MiB there (a 1 MB chunk, 1 GB)."""
+    zeros = zlib.compressobj(9)
+    bomb = b"".join(zeros.compress(bytes(1 << 20)) for _ in range(16)) + zeros.flush()
+    assert len(bomb) < 64 * 64 * 4
+    with h5py.File(tmp_path / "bomb.h5", "w") as file:
+        features = file.create_dataset("X_train", shape=(64, 64), dtype="f4", chunks=(64, 64),
+                                       compression="gzip")
+        features.id.write_direct_chunk((0, 0), bomb)
+        file.create_dataset("y_train", data=np.arange(64) % 2)
+    with pytest.raises(DataError, match=r"bomb.h5: dataset 'X_train' stores a gzip chunk at "
+                                        r"\(0, 0\) that decodes past its declared 16384 bytes"):
+        Data.from_hdf5(tmp_path / "bomb.h5")
