@@ -25,14 +25,14 @@
     generated offline by ``mnist1d.data.make_dataset``) and a W1-shaped task whose classes
     are learnable (Gaussian class means in 784 dimensions); mean and range over seeds.
 (e) Your own HDF5 (``--byo GB``, which runs this section alone): h5py writes W1-shaped rows
-    of about ``GB`` gigabytes as other programs do (``create_dataset`` with gzip and with lzf
-    in the chunks h5py guesses, and contiguous without any filter; none with fletcher32),
-    ``mlp data convert`` writes a checksummed copy of the gzip file; then ``mlp train``
-    (a process of its own) trains each for one epoch of a 784-64-10 network (batch 512,
-    zscore: one streaming pass, and the run's content hash: another): printed per file its
-    size on disk, the seconds and the peak RSS. Beside them the process of (b) (open,
-    normalise, one epoch, from Python) on the gzip file: its RSS before opening, its peak and
-    the bound of (b).
+    (8-bit pixel values) of about ``GB`` gigabytes as other programs do (``create_dataset``
+    with gzip and with lzf in the chunks h5py guesses, and contiguous without any filter;
+    none with fletcher32), ``mlp data convert`` writes a checksummed copy of the gzip file;
+    then ``mlp train`` (a process of its own) trains each for one epoch of a 784-64-10
+    network (batch 512, zscore: one streaming pass, and the run's content hash: another):
+    printed per file its size on disk, the seconds and the peak RSS. Beside them the process
+    of (b) (open, normalise, one epoch, from Python) on the gzip file: its RSS before
+    opening, its peak and the bound of (b).
 Prints tables and one JSON line.
 """
 
