@@ -21,7 +21,8 @@ Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) bo
   (``BUILT_IN_FILTERS``: gzip, shuffle, lzf...) are read too, their ids checked before any
   data is read, so HDF5 never looks for a plugin; fletcher32 is optional (the datasets read
   without it are listed in ``unchecked``); a compressed dataset must store every chunk it
-  declares, and a chunk's decompressed size (its declared shape) must be within
+  declares, gzip and szip chunks must decode to at most their declared shape (checked
+  here, before HDF5 decodes them), and the rows a chunk spans, decompressed, must be within
   ``max_chunk_bytes``.
 """
 
@@ -69,7 +70,7 @@ _SELF_SIZED = {1: "gzip", 4: "szip"}
 _OVERHEAD = 1 / 1000
 #: chunk cache of a compressed dataset at most: one row of its chunks, so a read that ends
 #: inside a chunk leaves it decompressed for the next read
-_CACHE_BYTES = 64 << 20
+_CACHE_BYTES = 16 << 20
 
 
 # ------------------------------------------------------------------------------ writing
@@ -235,7 +236,8 @@ class SafeReader:
     error : the error class of every refusal (``CheckpointError``, ``DataError``).
     foreign : a file another program wrote: built-in compression filters are read and
         fletcher32 is optional (see the module docstring).
-    max_chunk_bytes : the largest decompressed chunk of a dataset read (``foreign`` files).
+    max_chunk_bytes : the most bytes of the rows a chunk spans, decompressed (the row of
+        chunks a block-aligned read decodes), of a dataset read (``foreign`` files).
     """
 
     def __init__(self, path: str | Path, error: type[MLPError], *, foreign: bool = False,
@@ -407,17 +409,17 @@ class SafeReader:
         if h5py.h5z.FILTER_FLETCHER32 not in [code for code, _ in filters] \
                 and name not in self.unchecked:
             self.unchecked.append(name)
-        if item.chunks is not None and self.max_chunk_bytes is not None:
-            chunk_bytes = math.prod(item.chunks) * item.dtype.itemsize
-            if chunk_bytes <= self.max_chunk_bytes:
-                self._check_decoded_sizes(name, item, [code for code, _ in filters])
-            else:
-                raise self.fail(
-                    f"dataset {name!r} has chunks of shape {item.chunks} ({chunk_bytes} "
-                    f"bytes each when decompressed), more than the limit of "
-                    f"{self.max_chunk_bytes} (max_chunk_bytes): raise it if memory allows, "
-                    f"or write a copy in chunks of 1 MiB: mlp data convert {self.path.name} "
-                    f"OUT.h5 --max-chunk-bytes {chunk_bytes}")
+        if item.chunks is None:
+            return
+        span = chunk_row_bytes(item)
+        if self.max_chunk_bytes is not None and span > self.max_chunk_bytes:
+            raise self.fail(
+                f"dataset {name!r} has chunks of shape {item.chunks}: the rows they span "
+                f"are {span} bytes decompressed, more than the limit of "
+                f"{self.max_chunk_bytes} (max_chunk_bytes): raise it if memory allows, or "
+                f"write a copy in chunks of 1 MiB: mlp data convert {self.path.name} OUT.h5 "
+                f"--max-chunk-bytes {span}")
+        self._check_decoded_sizes(name, item, [code for code, _ in filters])
 
     def _check_decoded_sizes(self, name: str, item: h5py.Dataset, codes: list[int]) -> None:
         """Every stored chunk of a gzip or szip dataset decodes to at most its declared
@@ -430,9 +432,10 @@ class SafeReader:
             return
         undone_first = [code for code in codes if code != h5py.h5z.FILTER_FLETCHER32][-1]
         if len(found) > 1 or undone_first != found[0] or 32000 in codes:
-            raise self.fail(f"dataset {name!r} has filters {codes} in an order not read here "
-                            f"(gzip or szip last but fletcher32, and once): write a copy "
-                            f"with h5repack -f GZIP=4, then train from it")
+            names = [BUILT_IN_FILTERS[code] for code in codes]
+            raise self.fail(f"dataset {name!r} has filters {names} in an order not read here "
+                            f"(gzip or szip once, last but fletcher32): write a copy with "
+                            f"h5repack -f GZIP=4, then train from it")
         code, position = found[0], codes.index(found[0])
         declared = math.prod(item.chunks) * item.dtype.itemsize + 4  # + a checksum
         limit = declared + int(declared * _OVERHEAD) + 64
@@ -527,20 +530,31 @@ def _stored_chunks(item: h5py.Dataset) -> list[tuple[tuple[int, ...], int, int]]
     return found
 
 
+def _chunks_across(item: h5py.Dataset) -> int:
+    """Chunks of ``item`` side by side in one row of chunks."""
+    return math.prod(-(-size // chunk) for size, chunk in
+                     zip(item.shape[1:], item.chunks[1:], strict=True))
+
+
+def chunk_row_bytes(item: h5py.Dataset) -> int:
+    """Decompressed bytes of one row of chunks of ``item``: all the chunks a read of the
+    ``chunks[0]`` rows they span decodes (a chunk holds its declared shape, padding
+    included)."""
+    return _chunks_across(item) * math.prod(item.chunks) * item.dtype.itemsize
+
+
 def _with_chunk_cache(file: h5py.File, item: h5py.Dataset) -> h5py.Dataset:
-    """``item`` opened again with a chunk cache holding one row of its chunks (all the
-    chunks a block of ``chunks[0]`` rows touches; HDF5's default is 1 MiB), at most
-    ``_CACHE_BYTES``, when it is compressed: a read that ends inside a chunk leaves it
-    decompressed for the read that starts there."""
+    """``item`` opened again with a chunk cache holding one row of its chunks (HDF5's
+    default is 1 MiB), at most ``_CACHE_BYTES``, when it is compressed: a read that ends
+    inside a chunk leaves it decompressed for the read that starts there."""
     if item.chunks is None or {code for code, _ in filters_of(item)} <= _SIZE_KEEPING:
         return item
-    across = math.prod(-(-size // chunk) for size, chunk in
-                       zip(item.shape[1:], item.chunks[1:], strict=True))
-    row_of_chunks = across * math.prod(item.chunks) * item.dtype.itemsize
+    row_of_chunks = chunk_row_bytes(item)
     if row_of_chunks <= 1 << 20:
         return item
     access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
-    access.set_chunk_cache(100 * across + 1, min(row_of_chunks, _CACHE_BYTES), 1.0)
+    access.set_chunk_cache(100 * _chunks_across(item) + 1, min(row_of_chunks, _CACHE_BYTES),
+                           1.0)
     return h5py.Dataset(h5py.h5d.open(file.id, item.name.encode("utf-8"), access))
 
 

@@ -50,8 +50,9 @@ class ReadLimits:
     ``max_rows``: CSV data rows (default 100 million); ``max_line_chars`` and
     ``max_field_chars``: characters in one CSV line (1 MiB) and one field (128 Ki, the
     ``csv`` module's default); ``max_pixels``: pixels of one image whose shape is not
-    otherwise known (default 4096 x 4096); ``max_chunk_bytes``: bytes of one decompressed
-    chunk of an HDF5 dataset read in place (default 64 MiB; ``Data.from_hdf5``)."""
+    otherwise known (default 4096 x 4096); ``max_chunk_bytes``: decompressed bytes of the
+    rows one chunk of an HDF5 dataset spans (its row of chunks; default 64 MiB;
+    ``Data.from_hdf5``, ``mlp data convert``)."""
 
     max_bytes: int = 16 << 30
     max_rows: int = 100_000_000

@@ -173,10 +173,15 @@ def test_a_chunk_past_the_read_limit_is_refused_in_one_line_naming_convert(tmp_p
     with pytest.raises(DataError) as caught:
         Data.from_hdf5(path, limits=ReadLimits(max_chunk_bytes=16384))
     assert str(caught.value) == (
-        f"{path}: dataset 'X_train' has chunks of shape (600, 11) (26400 bytes each when "
-        "decompressed), more than the limit of 16384 (max_chunk_bytes): raise it if memory "
-        "allows, or write a copy in chunks of 1 MiB: mlp data convert big-chunks.h5 OUT.h5 "
-        "--max-chunk-bytes 26400")
+        f"{path}: dataset 'X_train' has chunks of shape (600, 11): the rows they span are "
+        "26400 bytes decompressed, more than the limit of 16384 (max_chunk_bytes): raise it "
+        "if memory allows, or write a copy in chunks of 1 MiB: mlp data convert "
+        "big-chunks.h5 OUT.h5 --max-chunk-bytes 26400")
+    # chunks of whole columns: each is small, but a block of rows decodes all of them
+    columns = _write(tmp_path / "columns.h5", X, y, compression="gzip", chunks=(600, 1))
+    with pytest.raises(DataError, match=r"columns.h5: dataset 'X_train' has chunks of shape "
+                                        r"\(600, 1\): the rows they span are 26400 bytes"):
+        Data.from_hdf5(columns, limits=ReadLimits(max_chunk_bytes=16384))
     config = tmp_path / "config.json"
     config.write_text(json.dumps({
         "name": "big", "data": {"source": "hdf5", "path": str(path), "max_chunk_bytes": 16384},
