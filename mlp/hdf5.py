@@ -523,10 +523,17 @@ def filters_of(item: h5py.Dataset) -> list[tuple[int, str]]:
 
 def _stored_chunks(item: h5py.Dataset) -> list[tuple[tuple[int, ...], int, int]]:
     """``(offset, filter mask, stored bytes)`` of every stored chunk of ``item``, read
-    from its chunk index in one pass."""
+    from its chunk index in one pass (HDF5 1.12.3 and newer; one query a chunk before)."""
     found: list[tuple[tuple[int, ...], int, int]] = []
-    item.id.chunk_iter(lambda info: found.append(
-        (tuple(info.chunk_offset), int(info.filter_mask), int(info.size))))
+
+    def add(info: Any) -> None:
+        found.append((tuple(info.chunk_offset), int(info.filter_mask), int(info.size)))
+
+    if hasattr(item.id, "chunk_iter"):
+        item.id.chunk_iter(add)
+    else:
+        for index in range(item.id.get_num_chunks()):
+            add(item.id.get_chunk_info(index))
     return found
 
 
