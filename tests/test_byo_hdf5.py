@@ -88,6 +88,27 @@ def test_a_file_of_each_kind_trains_to_the_numbers_of_its_rows_in_memory(tmp_pat
     assert len(set(shuffled[0])) == 3 and shuffled[0] != losses  # the shuffle changed the order
 
 
+def test_a_run_on_an_lzf_file_resumes_bit_identically(tmp_path):
+    X, y = _rows()
+    path = _write(tmp_path / "lzf.h5", X, y, compression="lzf", shuffle=True, chunks=(30, 11))
+
+    def run(folder: Path, epochs: int) -> tuple[BasicRoutinizer, Model]:
+        routinizer = BasicRoutinizer(epochs=epochs, batch_size=40, seed=5, progress=False,
+                                     checkpoint_dir=folder)
+        model = Model.mlp([11, 16, 3], seed=2)
+        routinizer.run(model, Data.from_hdf5(path, buffer_rows=90).normalize())
+        return routinizer, model
+
+    straight, straight_model = run(tmp_path / "straight", 4)
+    run(tmp_path / "stopped", 2)
+    routinizer, model = BasicRoutinizer.resume(tmp_path / "stopped")
+    routinizer.epochs = 4
+    routinizer.run(model, Data.from_hdf5(path, buffer_rows=90).normalize())
+    assert routinizer.history.train_loss == straight.history.train_loss
+    for name, array in straight_model.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[name], array)
+
+
 def test_the_normaliser_and_held_out_rows_of_a_gzip_file_are_those_of_memory(tmp_path):
     X, y = _rows()
     path = _write(tmp_path / "gzip.h5", X, y, compression="gzip", chunks=(70, 4))
