@@ -68,9 +68,12 @@ _SELF_SIZED = {1: "gzip", 4: "szip"}
 #: stored bytes a chunk may add to its declared size (deflate's worst case: 5 bytes per
 #: 16 KiB block and a header; a checksum)
 _OVERHEAD = 1 / 1000
-#: chunk cache of a compressed dataset at most: one row of its chunks, so a read that ends
-#: inside a chunk leaves it decompressed for the next read
-_CACHE_BYTES = 16 << 20
+#: a foreign file marked open for writing is copied into memory up to this size, else refused
+_HELD_IMAGE_BYTES = 64 << 20
+#: chunk cache of each dataset of a foreign file (h5py 3.16's default is 8 MiB, HDF5's 1 MiB):
+#: a row of compressed chunks up to this size stays decoded when a read ends inside it (the
+#: streaming passes' reads are not chunk-aligned), so the next read does not decode it again
+_CACHE = {"rdcc_nbytes": 16 << 20, "rdcc_nslots": 8191}
 
 
 # ------------------------------------------------------------------------------ writing
@@ -251,7 +254,7 @@ class SafeReader:
             raise self.fail(f"expected a regular file, found "
                             f"{kind_of(self.path.stat().st_mode)}" if exists else "no such file")
         try:
-            self.file = h5py.File(self.path, "r", locking=False)
+            self.file = h5py.File(self.path, "r", locking=False, **(_CACHE if foreign else {}))
         except BlockingIOError as exc:
             raise self.fail(f"locked by another process ({reason(exc)})") from exc
         except OSError as exc:
@@ -273,7 +276,13 @@ class SafeReader:
     def _open_held_for_writing(self, exc: OSError) -> h5py.File:
         """Another program holds the file open for writing (HDF5 marks that in the
         superblock). Our files are replaced, never edited in place, so the bytes are read
-        into memory as they are, the mark cleared there, and that image opened."""
+        into memory as they are, the mark cleared there, and that image opened; a foreign
+        file larger than ``_HELD_IMAGE_BYTES`` is refused instead (it is read in place)."""
+        size = self.path.stat().st_size
+        if self.foreign and size > _HELD_IMAGE_BYTES:
+            raise self.fail(f"marked as open for writing by another program, or by one that "
+                            f"stopped without closing it ({reason(exc)}); close it there, or "
+                            f"clear the mark with h5clear -s {self.path.name}") from exc
         image = bytearray(self.path.read_bytes())
         if not _clear_write_flag(image):
             raise self.fail(f"locked by another process ({reason(exc)})") from exc
@@ -537,32 +546,13 @@ def _stored_chunks(item: h5py.Dataset) -> list[tuple[tuple[int, ...], int, int]]
     return found
 
 
-def _chunks_across(item: h5py.Dataset) -> int:
-    """Chunks of ``item`` side by side in one row of chunks."""
-    return math.prod(-(-size // chunk) for size, chunk in
-                     zip(item.shape[1:], item.chunks[1:], strict=True))
-
-
 def chunk_row_bytes(item: h5py.Dataset) -> int:
     """Decompressed bytes of one row of chunks of ``item``: all the chunks a read of the
     ``chunks[0]`` rows they span decodes (a chunk holds its declared shape, padding
     included)."""
-    return _chunks_across(item) * math.prod(item.chunks) * item.dtype.itemsize
-
-
-def _with_chunk_cache(file: h5py.File, item: h5py.Dataset) -> h5py.Dataset:
-    """``item`` opened again with a chunk cache holding one row of its chunks (HDF5's
-    default is 1 MiB), at most ``_CACHE_BYTES``, when it is compressed: a read that ends
-    inside a chunk leaves it decompressed for the read that starts there."""
-    if item.chunks is None or {code for code, _ in filters_of(item)} <= _SIZE_KEEPING:
-        return item
-    row_of_chunks = chunk_row_bytes(item)
-    if row_of_chunks <= 1 << 20:
-        return item
-    access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
-    access.set_chunk_cache(100 * _chunks_across(item) + 1, min(row_of_chunks, _CACHE_BYTES),
-                           1.0)
-    return h5py.Dataset(h5py.h5d.open(file.id, item.name.encode("utf-8"), access))
+    across = math.prod(-(-size // chunk) for size, chunk in
+                       zip(item.shape[1:], item.chunks[1:], strict=True))
+    return across * math.prod(item.chunks) * item.dtype.itemsize
 
 
 class Rows:
@@ -573,8 +563,7 @@ class Rows:
     the reader's error naming the dataset and the rows."""
 
     def __init__(self, reader: SafeReader, name: str, item: h5py.Dataset) -> None:
-        self.reader, self.name = reader, name
-        self._item = _with_chunk_cache(reader.file, item)
+        self.reader, self.name, self._item = reader, name, item
         self.shape: tuple[int, ...] = tuple(item.shape)
         self.dtype = item.dtype
         self.chunk_rows = int(item.chunks[0]) if item.chunks else chunk_rows(

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from fixtures.faults import child_env, cli
 
+from mlp import hdf5
 from mlp.checkpoint import load_checkpoint
 from mlp.errors import DataError
 from mlp.model import Model
@@ -295,3 +296,29 @@ def test_a_gzip_chunk_that_inflates_past_its_shape_is_refused_before_hdf5_inflat
     with pytest.raises(DataError, match=r"bomb.h5: dataset 'X_train' stores a gzip chunk at "
                                         r"\(0, 0\) that decodes past its declared 16384 bytes"):
         Data.from_hdf5(tmp_path / "bomb.h5")
+
+
+def _mark_open_for_writing(path: Path) -> None:
+    """Set the superblock's "open for writing" flag, as a writer that has not closed the
+    file (or stopped without closing it) leaves it, and fix the superblock's checksum."""
+    image = bytearray(path.read_bytes())
+    assert image[8] in (2, 3)  # a version 2 or 3 superblock: flags at byte 11
+    image[11] = 1
+    image[44:48] = hdf5._lookup3(bytes(image[:44])).to_bytes(4, "little")
+    path.write_bytes(bytes(image))
+
+
+def test_a_large_file_marked_open_for_writing_is_refused_not_copied_into_memory(
+        tmp_path, monkeypatch):
+    X, y = _rows()
+    path = tmp_path / "held.h5"
+    with h5py.File(path, "w", libver="latest") as file:
+        file.create_dataset("X_train", data=X, compression="gzip")
+        file.create_dataset("y_train", data=y)
+    _mark_open_for_writing(path)
+    assert len(Data.from_hdf5(path)) == 600  # small: read from a copy in memory
+    monkeypatch.setattr(hdf5, "_HELD_IMAGE_BYTES", 1000)
+    with pytest.raises(DataError, match=r"held.h5: marked as open for writing by another "
+                                        r"program, or by one that stopped without closing it "
+                                        r".*clear the mark with h5clear -s held.h5$"):
+        Data.from_hdf5(path)
