@@ -21,9 +21,9 @@ Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) bo
   (``BUILT_IN_FILTERS``: gzip, shuffle, lzf...) are read too, their ids checked before any
   data is read, so HDF5 never looks for a plugin; fletcher32 is optional (the datasets read
   without it are listed in ``unchecked``); a compressed dataset must store every chunk it
-  declares, gzip and szip chunks must decode to at most their declared shape (checked
-  here, before HDF5 decodes them), and the rows a chunk spans, decompressed, must be within
-  ``max_chunk_bytes``.
+  declares, every chunk must store and decode to at most its declared shape (gzip and
+  szip chunks are checked here, before HDF5 decodes them), and the rows a chunk spans,
+  decompressed, must be within ``max_chunk_bytes``.
 """
 
 from __future__ import annotations
@@ -65,9 +65,6 @@ _PLUGIN_FILTERS = {307: "bzip2", 32001: "blosc", 32004: "lz4", 32008: "bitshuffl
 #: (HDF5's gzip grows its buffer while it inflates, without limit; szip allocates the size
 #: a chunk's first 4 bytes state): each chunk is checked before HDF5 decodes it
 _SELF_SIZED = {1: "gzip", 4: "szip"}
-#: stored bytes a chunk may add to its declared size (deflate's worst case: 5 bytes per
-#: 16 KiB block and a header; a checksum)
-_OVERHEAD = 1 / 1000
 #: a foreign file marked open for writing is copied into memory up to this size, else refused
 _HELD_IMAGE_BYTES = 64 << 20
 #: chunk cache of each dataset of a foreign file (h5py 3.16's default is 8 MiB, HDF5's 1 MiB):
@@ -428,45 +425,55 @@ class SafeReader:
                 f"{self.max_chunk_bytes} (max_chunk_bytes): raise it if memory allows, or "
                 f"write a copy in chunks of 1 MiB: mlp data convert {self.path.name} OUT.h5 "
                 f"--max-chunk-bytes {span}")
-        self._check_decoded_sizes(name, item, [code for code, _ in filters])
+        self._check_chunks(name, item, [code for code, _ in filters])
 
-    def _check_decoded_sizes(self, name: str, item: h5py.Dataset, codes: list[int]) -> None:
-        """Every stored chunk of a gzip or szip dataset decodes to at most its declared
-        size (``_SELF_SIZED``: a crafted chunk of 1 MB would otherwise inflate to 1 GB in
-        HDF5): gzip is inflated here once, at most one chunk's size at a time, and szip's
-        stated size read. The other filters decode into their chunk's size (lzf: at most
-        100 MiB, h5py's limit)."""
+    def _check_chunks(self, name: str, item: h5py.Dataset, codes: list[int]) -> None:
+        """Every stored chunk of a chunked dataset of a foreign file holds at most its
+        declared size (and a little overhead), and decodes to at most that size. HDF5 sizes
+        some decoders' output from the file rather than from the chunk's shape: gzip grows
+        its buffer for as long as the stream inflates (a crafted chunk of 1 MB became 1 GB),
+        szip allocates what a chunk's first 4 bytes state, nbit and scaleoffset what their
+        parameters in the file state. So gzip chunks are inflated here once, at most one
+        chunk's size at a time, szip's stated sizes read, and the nbit and scaleoffset
+        parameters compared with the chunk's shape; lzf stops at 100 MiB (h5py's limit)."""
+        declared = math.prod(item.chunks) * item.dtype.itemsize
+        plist = item.id.get_create_plist()
+        for code in (h5py.h5z.FILTER_NBIT, h5py.h5z.FILTER_SCALEOFFSET):
+            if code in codes:
+                values = plist.get_filter_by_id(code)[1]
+                if len(values) < 5 or (values[2], values[4]) != (
+                        math.prod(item.chunks), item.dtype.itemsize):
+                    raise self.fail(f"dataset {name!r} has {BUILT_IN_FILTERS[code]} "
+                                    f"parameters {list(values[:5])} that do not match its "
+                                    f"chunks {item.chunks} of {item.dtype}; the file is crafted")
         found = [code for code in codes if code in _SELF_SIZED]
-        if not found:
-            return
-        undone_first = [code for code in codes if code != h5py.h5z.FILTER_FLETCHER32][-1]
-        if len(found) > 1 or undone_first != found[0] or 32000 in codes:
+        undone_first = ([code for code in codes if code != h5py.h5z.FILTER_FLETCHER32]
+                        or [None])[-1]
+        if found and (len(found) > 1 or undone_first != found[0] or 32000 in codes):
             names = [BUILT_IN_FILTERS[code] for code in codes]
             raise self.fail(f"dataset {name!r} has filters {names} in an order not read here "
                             f"(gzip or szip once, last but fletcher32): write a copy with "
                             f"h5repack -f GZIP=4, then train from it")
-        code, position = found[0], codes.index(found[0])
-        declared = math.prod(item.chunks) * item.dtype.itemsize + 4  # + a checksum
-        limit = declared + int(declared * _OVERHEAD) + 64
+        limit = declared + 4 + declared // 1000 + 64  # a checksum, deflate's worst case
         for offset, mask, size in _stored_chunks(item):
             if size > limit:
                 raise self.fail(f"dataset {name!r} stores a chunk at {offset} of {size} bytes, "
-                                f"more than its declared {declared - 4}; the file is crafted")
-            if mask & (1 << position):  # stored without this filter
+                                f"more than its declared {declared}; the file is crafted")
+            if not found or mask & (1 << codes.index(found[0])):  # stored without it
                 continue
             stored = item.id.read_direct_chunk(offset)[1]
-            if code == h5py.h5z.FILTER_DEFLATE:
+            if found[0] == h5py.h5z.FILTER_DEFLATE:
                 try:
-                    decoded = len(zlib.decompressobj().decompress(stored, declared + 1))
+                    decoded = len(zlib.decompressobj().decompress(stored, declared + 5))
                 except zlib.error as exc:
                     raise self.fail(f"dataset {name!r} chunk at {offset} cannot be read, its "
                                     f"storage is corrupt ({reason(exc)})") from exc
             else:
                 decoded = int.from_bytes(stored[:4], "little")
-            if decoded > declared:
-                raise self.fail(f"dataset {name!r} stores a {_SELF_SIZED[code]} chunk at "
-                                f"{offset} that decodes past its declared {declared - 4} "
-                                f"bytes; the file is crafted")
+            if decoded > declared + 4:  # a checksum may be inside the stream
+                raise self.fail(f"dataset {name!r} stores a {_SELF_SIZED[found[0]]} chunk at "
+                                f"{offset} that decodes past its declared {declared} bytes; "
+                                f"the file is crafted")
 
     def dataset(self, name: str, shape: tuple[int, ...] | None = None,
                 kinds: str = "f", ndim: int | None = None) -> np.ndarray:

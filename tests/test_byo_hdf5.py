@@ -322,3 +322,33 @@ def test_a_large_file_marked_open_for_writing_is_refused_not_copied_into_memory(
                                         r"program, or by one that stopped without closing it "
                                         r".*clear the mark with h5clear -s held.h5$"):
         Data.from_hdf5(path)
+
+
+def test_scaleoffset_and_nbit_files_train_on_the_values_they_store(tmp_path):
+    X, y = _rows()
+    path = tmp_path / "scaleoffset.h5"
+    with h5py.File(path, "w") as file:
+        file.create_dataset("X_train", data=X, chunks=(50, 11), scaleoffset=3)  # lossy
+        create = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        create.set_chunk((50,))
+        create.set_filter(h5py.h5z.FILTER_NBIT, h5py.h5z.FLAG_OPTIONAL)
+        labels = h5py.Dataset(h5py.h5d.create(file.id, b"y_train", h5py.h5t.STD_I64LE,
+                                              h5py.h5s.create_simple(y.shape), dcpl=create))
+        labels[...] = y
+    with h5py.File(path, "r") as file:
+        stored = file["X_train"][()]
+    assert 0 < np.abs(stored - X).max() < 1e-3  # three decimal digits kept
+    losses, _ = _train(Data.from_hdf5(path), shuffle=False)
+    assert losses == _train(Data(stored, y), shuffle=False)[0]
+
+
+def test_a_chunk_storing_more_than_its_shape_is_refused(tmp_path):
+    with h5py.File(tmp_path / "long.h5", "w") as file:
+        features = file.create_dataset("X_train", shape=(64, 64), dtype="f4", chunks=(64, 64),
+                                       compression="lzf")
+        features.id.write_direct_chunk((0, 0), bytes(1 << 20))  # 1 MiB for 16 KiB
+        file.create_dataset("y_train", data=np.arange(64) % 2)
+    with pytest.raises(DataError, match=r"long.h5: dataset 'X_train' stores a chunk at \(0, 0\) "
+                                        r"of 1048576 bytes, more than its declared 16384; the "
+                                        r"file is crafted"):
+        Data.from_hdf5(tmp_path / "long.h5")
