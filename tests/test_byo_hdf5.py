@@ -1,8 +1,10 @@
 """HDF5 files other programs write, trained from in place (``Data.from_hdf5``, ``"source":
-"hdf5"``) and converted (``mlp data convert``): contiguous or chunked in any shape, gzip, lzf
-and shuffle, with or without fletcher32, give the numbers of the same rows in memory; a file
-without checksums says so in one warning; plugin filters, oversized chunks and chunks never
-written are refused in one line that names the way on."""
+"hdf5"``) and converted (``mlp data convert``): contiguous or chunked in any shape, gzip, lzf,
+shuffle, scaleoffset and nbit, with or without fletcher32, give the numbers of the same rows in
+memory and resume bit-identically; a file without checksums says so in one warning; plugin
+filters and oversized chunks are refused in one line that names the way on; crafted files
+(chunks never written, chunks storing or inflating past their shape) are refused before HDF5
+allocates for them."""
 
 from __future__ import annotations
 
@@ -52,14 +54,15 @@ def _rows(n: int = 600, features: int = 11) -> tuple[np.ndarray, np.ndarray]:
     return (centres[y] + rng.normal(size=(n, features))).astype(np.float32), y
 
 
-def _write(path: Path, X: np.ndarray, y: np.ndarray, x_name: str = "X_train",
-           y_name: str = "y_train", **options: object) -> Path:
+def _write(path: Path, X: np.ndarray, y: np.ndarray, **options: object) -> Path:
+    """``X_train`` and ``y_train`` written by h5py with ``options`` (the labels in chunks
+    of the features' rows)."""
     label_options = dict(options)
     if "chunks" in options:
         label_options["chunks"] = options["chunks"][:1]
     with h5py.File(path, "w") as file:
-        file.create_dataset(x_name, data=X, **options)
-        file.create_dataset(y_name, data=y, **label_options)
+        file.create_dataset("X_train", data=X, **options)
+        file.create_dataset("y_train", data=y, **label_options)
     return path
 
 
