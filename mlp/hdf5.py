@@ -67,10 +67,11 @@ _PLUGIN_FILTERS = {307: "bzip2", 32001: "blosc", 32004: "lz4", 32008: "bitshuffl
 _SELF_SIZED = {1: "gzip", 4: "szip"}
 #: a foreign file marked open for writing is copied into memory up to this size, else refused
 _HELD_IMAGE_BYTES = 64 << 20
-#: chunk cache of each dataset of a foreign file (h5py 3.16's default is 8 MiB, HDF5's 1 MiB):
-#: a row of compressed chunks up to this size stays decoded when a read ends inside it (the
-#: streaming passes' reads are not chunk-aligned), so the next read does not decode it again
-_CACHE = {"rdcc_nbytes": 16 << 20, "rdcc_nslots": 8191}
+#: chunk cache of a compressed dataset read by rows at most (h5py 3.16's default is 8 MiB,
+#: HDF5's 1 MiB): a row of chunks up to this size stays decoded when a read ends inside it
+#: (the streaming passes' reads are not chunk-aligned), so the next read does not decode it
+#: again
+_CACHE_BYTES = 16 << 20
 
 
 # ------------------------------------------------------------------------------ writing
@@ -251,7 +252,7 @@ class SafeReader:
             raise self.fail(f"expected a regular file, found "
                             f"{kind_of(self.path.stat().st_mode)}" if exists else "no such file")
         try:
-            self.file = h5py.File(self.path, "r", locking=False, **(_CACHE if foreign else {}))
+            self.file = h5py.File(self.path, "r", locking=False)
         except BlockingIOError as exc:
             raise self.fail(f"locked by another process ({reason(exc)})") from exc
         except OSError as exc:
@@ -489,7 +490,17 @@ class SafeReader:
     def rows(self, name: str, kinds: str = "f", ndim: int | None = None) -> Rows:
         """Dataset ``name`` (checked for the checksum filter alone, ``ndim`` and dtype kind)
         left on disk, to be read a range of rows at a time (``Rows``)."""
-        return Rows(self, name, self._checked(name, None, kinds, ndim))
+        item = self._checked(name, None, kinds, ndim)
+        if item.chunks is None or {code for code, _ in filters_of(item)} <= _SIZE_KEEPING:
+            return Rows(self, name, item)
+        # compressed: opened again with a cache for a row of its chunks. HDF5 shares one
+        # cache among the open handles of a dataset, so the handle checked is closed first.
+        cache = min(chunk_row_bytes(item), _CACHE_BYTES)
+        path = item.name.encode("utf-8")
+        del item
+        access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+        access.set_chunk_cache(8191, max(cache, 1 << 20), 1.0)
+        return Rows(self, name, h5py.Dataset(h5py.h5d.open(self.file.id, path, access)))
 
     def labels(self, name: str) -> np.ndarray:
         """The dataset ``name`` of numbers or strings (fixed or variable length, read as
