@@ -153,12 +153,14 @@ def _parser() -> argparse.ArgumentParser:
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION",
                                         help="what to do with data files")
     convert = data_commands.add_parser(
-        "convert", parents=[common], help="write CSV, .npz, .npy or an image folder as an "
-        "HDF5 data file (chunked, checksummed) to train from in place",
-        description="write CSV, .npz, .npy or an image folder as an HDF5 data file "
-                    "(chunked, checksummed) to train from in place (data.source: hdf5)")
+        "convert", parents=[common], help="write CSV, .npz, .npy, another HDF5 file or an "
+        "image folder as an HDF5 data file (chunked, checksummed) to train from in place",
+        description="write CSV, .npz, .npy, another HDF5 file (gzip, lzf, unchecksummed...) "
+                    "or an image folder as an HDF5 data file (chunked, checksummed) to train "
+                    "from in place (data.source: hdf5)")
     convert.add_argument("source", type=Path,
-                         help=".csv, .npz or .npy file, or a folder of <label>/ image folders")
+                         help=".csv, .npz, .npy or .h5 file, or a folder of <label>/ image "
+                              "folders")
     convert.add_argument("output", type=Path, help="the .h5 data file to write")
     convert.add_argument("--labels", type=Path, metavar="Y.npy",
                          help="the targets of a .npy source")
@@ -167,8 +169,10 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--delimiter", default=",", help="CSV delimiter (default: ,)")
     convert.add_argument("--task", choices=["auto", "classification", "regression"],
                          default="auto")
-    convert.add_argument("--x-key", default="X", help=".npz features (default: X)")
-    convert.add_argument("--y-key", default="y", help=".npz targets (default: y)")
+    convert.add_argument("--x-key", default="X",
+                         help=".npz or .h5 features when there is no X_train (default: X)")
+    convert.add_argument("--y-key", default="y",
+                         help=".npz or .h5 targets when there is no y_train (default: y)")
     convert.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                          help="stored feature dtype (default: float32)")
     convert.add_argument("--max-rows", type=_positive_int, metavar="N",
@@ -177,6 +181,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="characters in one CSV line (default: 1048576)")
     convert.add_argument("--max-pixels", type=_positive_int, metavar="N",
                          help="pixels of one image (default: 16777216)")
+    convert.add_argument("--max-chunk-bytes", type=_positive_int, metavar="N",
+                         help="bytes of one decompressed chunk of an .h5 source "
+                              "(default: 67108864)")
 
     diagnose = command("diagnose", f"per-layer table and {run_folder.DIAGNOSTICS} of a run")
     diagnose.add_argument("run", type=Path,
@@ -713,7 +720,8 @@ def _data(args: argparse.Namespace) -> int:
     from preprocess.convert import convert
 
     limits = ReadLimits(**{name: getattr(args, name) or getattr(DEFAULT_LIMITS, name)
-                           for name in ("max_rows", "max_line_chars", "max_pixels")})
+                           for name in ("max_rows", "max_line_chars", "max_pixels",
+                                        "max_chunk_bytes")})
     target = int(args.target) if args.target.lstrip("-").isdigit() else args.target
     facts = convert(args.source, args.output, labels=args.labels, target=target,
                     delimiter=args.delimiter, task=args.task, x_key=args.x_key,

@@ -154,6 +154,9 @@ class HDF5Source(Preprocessing):
         default=None, description="rows of a shuffled block (default: the file's chunk)")
     buffer_rows: PositiveInt | None = Field(
         default=None, description="rows of the shuffle buffer (default: 32 MiB of features)")
+    max_chunk_bytes: PositiveInt = Field(
+        default=DEFAULT_LIMITS.max_chunk_bytes,
+        description="bytes of one decompressed chunk of a dataset (its declared shape)")
     validation_fraction: None = None
     test_fraction: None = None
 
@@ -327,7 +330,8 @@ def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource 
                               y_val=config.y_val, x_test=config.x_test, y_test=config.y_test,
                               val_rows=config.val_rows, test_rows=config.test_rows,
                               task=config.task, block_rows=config.block_rows,
-                              buffer_rows=config.buffer_rows)
+                              buffer_rows=config.buffer_rows,
+                              limits=ReadLimits(max_chunk_bytes=config.max_chunk_bytes))
     elif isinstance(config, SklearnSource):
         data = Data.from_sklearn(config.name, test_fraction=config.test_fraction,
                                  seed=config.split_seed)

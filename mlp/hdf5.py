@@ -16,6 +16,14 @@ Checkpoints (``mlp.checkpoint``) and data files (``Data.save``/``Data.load``) bo
   filter but fletcher32 (an unknown filter makes HDF5 look for a plugin library); and the
   bytes every dataset declares must be covered by bytes really stored, so a sparse or
   crafted file cannot make a reader allocate more than about its own size.
+- Reading a file another program wrote (``SafeReader(..., foreign=True)``, the data files
+  of ``Data.from_hdf5`` and ``mlp data convert``): the filters HDF5 and h5py have built in
+  (``BUILT_IN_FILTERS``: gzip, shuffle, lzf...) are read too, their ids checked before any
+  data is read, so HDF5 never looks for a plugin; fletcher32 is optional (the datasets read
+  without it are listed in ``unchecked``); a compressed dataset must store every chunk it
+  declares, every chunk must store and decode to at most its declared shape (gzip and
+  szip chunks are checked here, before HDF5 decodes them), and the rows a chunk spans,
+  decompressed, must be within ``max_chunk_bytes``.
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import math
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +53,26 @@ LIBVER = ("v110", "v110")
 _SLACK_BYTES = 1 << 20
 #: kinds of class labels and the dtype kinds that store them
 CLASS_KINDS = {"str": "S", "bytes": "S", "int": "iu", "float": "f", "bool": "b"}
+#: filters HDF5 (and h5py, for lzf) has built in: reading them never loads a plugin library
+BUILT_IN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
+                    6: "scaleoffset", 32000: "lzf"}
+#: filters that leave a chunk's stored size as it is; any other may compress it
+_SIZE_KEEPING = {2, 3}
+#: well-known registered filters that need a plugin library (names for the message when a
+#: file does not carry one)
+_PLUGIN_FILTERS = {307: "bzip2", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle",
+                   32013: "zfp", 32015: "zstd", 32017: "sz", 32026: "blosc2"}
+#: filters whose decoder sizes its output from the stored bytes, not from the chunk's shape
+#: (HDF5's gzip grows its buffer while it inflates, without limit; szip allocates the size
+#: a chunk's first 4 bytes state): each chunk is checked before HDF5 decodes it
+_SELF_SIZED = {1: "gzip", 4: "szip"}
+#: a foreign file marked open for writing is copied into memory up to this size, else refused
+_HELD_IMAGE_BYTES = 64 << 20
+#: chunk cache of a compressed dataset read by rows at most (h5py 3.16's default is 8 MiB,
+#: HDF5's 1 MiB): a row of chunks up to this size stays decoded when a read ends inside it
+#: (the streaming passes' reads are not chunk-aligned), so the next read does not decode it
+#: again
+_CACHE_BYTES = 16 << 20
 
 
 # ------------------------------------------------------------------------------ writing
@@ -200,10 +230,23 @@ class SafeReader:
 
     Use as a context manager: ``with SafeReader(path, CheckpointError) as reader: ...``.
     Opening checks the links and the declared sizes of all datasets before anything is read.
+
+    Parameters
+    ----------
+    path : the HDF5 file.
+    error : the error class of every refusal (``CheckpointError``, ``DataError``).
+    foreign : a file another program wrote: built-in compression filters are read and
+        fletcher32 is optional (see the module docstring).
+    max_chunk_bytes : the most bytes of the rows a chunk spans, decompressed (the row of
+        chunks a block-aligned read decodes), of a dataset read (``foreign`` files).
     """
 
-    def __init__(self, path: str | Path, error: type[MLPError]) -> None:
+    def __init__(self, path: str | Path, error: type[MLPError], *, foreign: bool = False,
+                 max_chunk_bytes: int | None = None) -> None:
         self.path, self.error = Path(path), error
+        self.foreign, self.max_chunk_bytes = foreign, max_chunk_bytes
+        #: datasets read (``foreign`` files) that carry no fletcher32 checksum
+        self.unchecked: list[str] = []
         if not self.path.is_file():
             exists = self.path.exists()
             raise self.fail(f"expected a regular file, found "
@@ -231,7 +274,13 @@ class SafeReader:
     def _open_held_for_writing(self, exc: OSError) -> h5py.File:
         """Another program holds the file open for writing (HDF5 marks that in the
         superblock). Our files are replaced, never edited in place, so the bytes are read
-        into memory as they are, the mark cleared there, and that image opened."""
+        into memory as they are, the mark cleared there, and that image opened; a foreign
+        file larger than ``_HELD_IMAGE_BYTES`` is refused instead (it is read in place)."""
+        size = self.path.stat().st_size
+        if self.foreign and size > _HELD_IMAGE_BYTES:
+            raise self.fail(f"marked as open for writing by another program, or by one that "
+                            f"stopped without closing it ({reason(exc)}); close it there, or "
+                            f"clear the mark with h5clear -s {self.path.name}") from exc
         image = bytearray(self.path.read_bytes())
         if not _clear_write_flag(image):
             raise self.fail(f"locked by another process ({reason(exc)})") from exc
@@ -271,7 +320,15 @@ class SafeReader:
                 return None
             declared = int(np.prod(item.shape, dtype=np.float64)) * item.dtype.itemsize
             stored = item.id.get_storage_size()
-            if declared > stored:
+            if item.chunks is not None and not {c for c, _ in filters_of(item)} <= \
+                    _SIZE_KEEPING:  # compressed: every chunk stored, none a fill value
+                expected = math.prod(-(-size // chunk) for size, chunk in
+                                     zip(item.shape, item.chunks, strict=True))
+                found = item.id.get_num_chunks()
+                if found < expected:
+                    raise self.fail(f"dataset {name!r} declares {expected} chunks but stores "
+                                    f"{found}; the file is truncated or crafted")
+            elif declared > stored:
                 raise self.fail(f"dataset {name!r} declares {declared} bytes but stores "
                                 f"{stored}; the file is truncated or crafted")
             stored_total += stored
@@ -326,13 +383,14 @@ class SafeReader:
         item = self.node(name, "dataset")
         if not isinstance(item, h5py.Dataset):
             raise self.fail(f"{name!r} is not a dataset")
-        plist = item.id.get_create_plist()
-        filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
-        if h5py.h5z.FILTER_FLETCHER32 not in [f[0] for f in filters]:
+        filters = filters_of(item)
+        if self.foreign:
+            self._check_foreign(name, item, filters)
+        elif h5py.h5z.FILTER_FLETCHER32 not in [code for code, _ in filters]:
             raise self.fail(f"dataset {name!r} has no fletcher32 checksum")
-        if len(filters) > 1:  # an unknown filter could make HDF5 load a plugin library
-            names = [f[3].decode("ascii", "replace") or str(f[0]) for f in filters]
-            raise self.fail(f"dataset {name!r} has filters {names}, expected only fletcher32")
+        elif len(filters) > 1:  # an unknown filter could make HDF5 load a plugin library
+            raise self.fail(f"dataset {name!r} has filters {[n for _, n in filters]}, "
+                            f"expected only fletcher32")
         if shape is not None and item.shape != shape:
             raise self.fail(f"dataset {name!r} has shape {item.shape}, expected {shape}")
         if ndim is not None and item.ndim != ndim:
@@ -341,6 +399,82 @@ class SafeReader:
         if item.dtype.kind not in kinds:
             raise self.fail(f"dataset {name!r} has dtype {item.dtype}, expected kind {kinds!r}")
         return item
+
+    def _check_foreign(self, name: str, item: h5py.Dataset,
+                       filters: list[tuple[int, str]]) -> None:
+        """The filters of a dataset of a foreign file are built in (checked by id, so HDF5
+        never looks for a plugin library) and its chunks within ``max_chunk_bytes``; one
+        without fletcher32 is noted in ``unchecked``."""
+        for code, label in filters:
+            if code not in BUILT_IN_FILTERS or not h5py.h5z.filter_avail(code):
+                raise self.fail(
+                    f"dataset {name!r} uses HDF5 filter {code} ({label}), which needs a "
+                    f"plugin library; filters read here: gzip, lzf, shuffle, fletcher32, "
+                    f"szip, nbit, scaleoffset. Rewrite it with one of them (or none) where "
+                    f"the plugin is installed (h5repack -f NONE), then train from it or run "
+                    f"mlp data convert on it")
+        if h5py.h5z.FILTER_FLETCHER32 not in [code for code, _ in filters] \
+                and name not in self.unchecked:
+            self.unchecked.append(name)
+        if item.chunks is None:
+            return
+        span = chunk_row_bytes(item)
+        if self.max_chunk_bytes is not None and span > self.max_chunk_bytes:
+            raise self.fail(
+                f"dataset {name!r} has chunks of shape {item.chunks}: the rows they span "
+                f"are {span} bytes decompressed, more than the limit of "
+                f"{self.max_chunk_bytes} (max_chunk_bytes): raise it if memory allows, or "
+                f"write a copy in chunks of 1 MiB: mlp data convert {self.path.name} OUT.h5 "
+                f"--max-chunk-bytes {span}")
+        self._check_chunks(name, item, [code for code, _ in filters])
+
+    def _check_chunks(self, name: str, item: h5py.Dataset, codes: list[int]) -> None:
+        """Every stored chunk of a chunked dataset of a foreign file holds at most its
+        declared size (and a little overhead), and decodes to at most that size. HDF5 sizes
+        some decoders' output from the file rather than from the chunk's shape: gzip grows
+        its buffer for as long as the stream inflates (a crafted chunk of 1 MB became 1 GB),
+        szip allocates what a chunk's first 4 bytes state, nbit and scaleoffset what their
+        parameters in the file state. So gzip chunks are inflated here once, at most one
+        chunk's size at a time, szip's stated sizes read, and the nbit and scaleoffset
+        parameters compared with the chunk's shape; lzf stops at 100 MiB (h5py's limit)."""
+        declared = math.prod(item.chunks) * item.dtype.itemsize
+        plist = item.id.get_create_plist()
+        for code in (h5py.h5z.FILTER_NBIT, h5py.h5z.FILTER_SCALEOFFSET):
+            if code in codes:
+                values = plist.get_filter(codes.index(code))[2]  # (by id fails in 3.11)
+                if len(values) < 5 or (values[2], values[4]) != (
+                        math.prod(item.chunks), item.dtype.itemsize):
+                    raise self.fail(f"dataset {name!r} has {BUILT_IN_FILTERS[code]} "
+                                    f"parameters {list(values[:5])} that do not match its "
+                                    f"chunks {item.chunks} of {item.dtype}; the file is crafted")
+        found = [code for code in codes if code in _SELF_SIZED]
+        undone_first = ([code for code in codes if code != h5py.h5z.FILTER_FLETCHER32]
+                        or [None])[-1]
+        if found and (len(found) > 1 or undone_first != found[0] or 32000 in codes):
+            names = [BUILT_IN_FILTERS[code] for code in codes]
+            raise self.fail(f"dataset {name!r} has filters {names} in an order not read here "
+                            f"(gzip or szip once, last but fletcher32): write a copy with "
+                            f"h5repack -f GZIP=4, then train from it")
+        limit = declared + 4 + declared // 1000 + 64  # a checksum, deflate's worst case
+        for offset, mask, size in _stored_chunks(item):
+            if size > limit:
+                raise self.fail(f"dataset {name!r} stores a chunk at {offset} of {size} bytes, "
+                                f"more than its declared {declared}; the file is crafted")
+            if not found or mask & (1 << codes.index(found[0])):  # stored without it
+                continue
+            stored = item.id.read_direct_chunk(offset)[1]
+            if found[0] == h5py.h5z.FILTER_DEFLATE:
+                try:
+                    decoded = len(zlib.decompressobj().decompress(stored, declared + 5))
+                except zlib.error as exc:
+                    raise self.fail(f"dataset {name!r} chunk at {offset} cannot be read, its "
+                                    f"storage is corrupt ({reason(exc)})") from exc
+            else:
+                decoded = int.from_bytes(stored[:4], "little")
+            if decoded > declared + 4:  # a checksum may be inside the stream
+                raise self.fail(f"dataset {name!r} stores a {_SELF_SIZED[found[0]]} chunk at "
+                                f"{offset} that decodes past its declared {declared} bytes; "
+                                f"the file is crafted")
 
     def dataset(self, name: str, shape: tuple[int, ...] | None = None,
                 kinds: str = "f", ndim: int | None = None) -> np.ndarray:
@@ -356,7 +490,32 @@ class SafeReader:
     def rows(self, name: str, kinds: str = "f", ndim: int | None = None) -> Rows:
         """Dataset ``name`` (checked for the checksum filter alone, ``ndim`` and dtype kind)
         left on disk, to be read a range of rows at a time (``Rows``)."""
-        return Rows(self, name, self._checked(name, None, kinds, ndim))
+        item = self._checked(name, None, kinds, ndim)
+        if item.chunks is None or {code for code, _ in filters_of(item)} <= _SIZE_KEEPING:
+            return Rows(self, name, item)
+        # compressed: opened again with a cache for a row of its chunks. HDF5 shares one
+        # cache among the open handles of a dataset, so the handle checked is closed first.
+        cache = min(chunk_row_bytes(item), _CACHE_BYTES)
+        path = item.name.encode("utf-8")
+        del item
+        access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+        access.set_chunk_cache(8191, max(cache, 1 << 20), 1.0)
+        return Rows(self, name, h5py.Dataset(h5py.h5d.open(self.file.id, path, access)))
+
+    def labels(self, name: str) -> np.ndarray:
+        """The dataset ``name`` of numbers or strings (fixed or variable length, read as
+        ``str``), checked as ``rows`` checks a dataset and read whole."""
+        item = self._checked(name, None, "fiubSO", None)
+        string = h5py.check_string_dtype(item.dtype)
+        if item.dtype.kind == "O" and string is None:
+            raise self.fail(f"dataset {name!r} has dtype {item.dtype}, expected numbers or "
+                            f"strings")
+        try:
+            values = item.asstr()[()] if string is not None else item[()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.fail(f"dataset {name!r} cannot be read, its checksum or storage is "
+                            f"corrupt ({reason(exc)})") from exc
+        return values.astype(str) if string is not None else values
 
     def classes(self, name: str = "classes") -> np.ndarray:
         """Class labels stored by ``encode_classes`` in dataset ``name`` (attribute ``kind``)."""
@@ -377,17 +536,56 @@ class SafeReader:
         return int(value[0]), int(value[1])
 
 
+def filters_of(item: h5py.Dataset) -> list[tuple[int, str]]:
+    """``(id, name)`` of every filter of ``item``'s pipeline, in order (the name the file
+    gives, else a known one, else "unregistered"); reading the list loads no filter."""
+    plist = item.id.get_create_plist()
+    found = []
+    for index in range(plist.get_nfilters()):
+        code, _, _, name = plist.get_filter(index)
+        label = name.decode("ascii", "replace") or _PLUGIN_FILTERS.get(code, "unregistered")
+        found.append((int(code), label))
+    return found
+
+
+def _stored_chunks(item: h5py.Dataset) -> list[tuple[tuple[int, ...], int, int]]:
+    """``(offset, filter mask, stored bytes)`` of every stored chunk of ``item``, read
+    from its chunk index in one pass (HDF5 1.12.3 and newer; one query a chunk before)."""
+    found: list[tuple[tuple[int, ...], int, int]] = []
+
+    def add(info: Any) -> None:
+        found.append((tuple(info.chunk_offset), int(info.filter_mask), int(info.size)))
+
+    if hasattr(item.id, "chunk_iter"):
+        item.id.chunk_iter(add)
+    else:
+        for index in range(item.id.get_num_chunks()):
+            add(item.id.get_chunk_info(index))
+    return found
+
+
+def chunk_row_bytes(item: h5py.Dataset) -> int:
+    """Decompressed bytes of one row of chunks of ``item``: all the chunks a read of the
+    ``chunks[0]`` rows they span decodes (a chunk holds its declared shape, padding
+    included)."""
+    across = math.prod(-(-size // chunk) for size, chunk in
+                       zip(item.shape[1:], item.chunks[1:], strict=True))
+    return across * math.prod(item.chunks) * item.dtype.itemsize
+
+
 class Rows:
     """A dataset of an open ``SafeReader`` read in place, a range of rows at a time: its
-    ``shape``, ``dtype`` and ``chunk_rows`` (rows per stored chunk; a read aligned to chunks
-    decompresses and checks each chunk once). Reads verify the fletcher32 checksum of every
-    chunk they touch; a failure is the reader's error naming the dataset and the rows."""
+    ``shape``, ``dtype`` and ``chunk_rows`` (rows per stored chunk, or for a contiguous
+    dataset the rows of about 1 MiB; a read aligned to chunks decompresses and checks each
+    chunk once). Reads verify the fletcher32 checksum of every chunk they touch; a failure is
+    the reader's error naming the dataset and the rows."""
 
     def __init__(self, reader: SafeReader, name: str, item: h5py.Dataset) -> None:
         self.reader, self.name, self._item = reader, name, item
         self.shape: tuple[int, ...] = tuple(item.shape)
         self.dtype = item.dtype
-        self.chunk_rows = int(item.chunks[0]) if item.chunks else max(1, self.shape[0])
+        self.chunk_rows = int(item.chunks[0]) if item.chunks else chunk_rows(
+            item.dtype.itemsize * math.prod(self.shape[1:]), self.shape[0])
 
     def read(self, start: int, stop: int, out: np.ndarray) -> None:
         """Rows ``[start, stop)`` into ``out`` (``(stop - start, ...)``, C-contiguous; HDF5

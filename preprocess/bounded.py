@@ -60,7 +60,9 @@ class ReadLimits:
     ``max_field_chars``: characters in one CSV line (1 MiB) and one field (128 Ki, the
     ``csv`` module's default); ``max_pixels``: pixels of one image whose shape is not
     otherwise known (default 4096 x 4096); ``max_label_chars``: characters of one class
-    label (1024: labels are held at the width of the longest). Each is a whole number from
+    label (1024: labels are held at the width of the longest); ``max_chunk_bytes``:
+    decompressed bytes of the rows one chunk of an HDF5 dataset spans (its row of chunks;
+    default 64 MiB; ``Data.from_hdf5``, ``mlp data convert``). Each is a whole number from
     1 to ``MAX_LIMIT``."""
 
     max_bytes: int = 16 << 30
@@ -69,6 +71,7 @@ class ReadLimits:
     max_field_chars: int = 131072
     max_pixels: int = 4096 * 4096
     max_label_chars: int = 1024
+    max_chunk_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

@@ -1,15 +1,16 @@
-"""``mlp data convert SRC OUT.h5``: CSV, ``.npz``, ``.npy`` and image folders to the data file
-layout (``preprocess.data_file``), in bounded memory.
+"""``mlp data convert SRC OUT.h5``: CSV, ``.npz``, ``.npy``, image folders and HDF5 files of
+other programs to the data file layout (``preprocess.data_file``), in bounded memory.
 
 Features are streamed: CSV in blocks of ``bounded.BLOCK_ROWS`` rows, ``.npy`` arrays and
 ``.npz`` members in blocks of rows read from the file (or the zip stream), images one at a
-time; each block is appended to a chunked, fletcher32-checksummed dataset of a file written
-beside ``OUT.h5`` and renamed over it at the end (``mlp.hdf5.StreamWriter``), so a failure
-leaves no partial file. Memory is one block of features plus the targets (8 bytes a row for
-class codes or a regression value: labels are encoded once all of them are known). Every
-input check of the loaders applies (sizes before allocation, non-regular files refused,
-non-finite values named by line or row). A progress bar counts rows when stderr is a
-terminal.
+time, HDF5 datasets (any chunking, gzip, lzf, with or without checksums: what
+``Data.from_hdf5`` reads) in blocks of rows; each block is appended to a chunked,
+fletcher32-checksummed dataset of a file written beside ``OUT.h5`` and renamed over it at
+the end (``mlp.hdf5.StreamWriter``), so a failure leaves no partial file. Memory is one
+block of features plus the targets (8 bytes a row for class codes or a regression value:
+labels are encoded once all of them are known). Every input check of the loaders applies
+(sizes before allocation, non-regular files refused, non-finite values named by line or
+row). A progress bar counts rows when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from mlp.arrays import all_finite
 from mlp.errors import DataError
 from mlp.output_paths import refuse_clobbering
 from mlp.regular_files import open_regular
-from preprocess import bounded, data_file, loaders
+from preprocess import bounded, data_file, disk_open, loaders
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 
 #: bytes of features read from a ``.npy``/``.npz`` array at a time
 STREAM_BYTES = 16 << 20
+#: names of HDF5 files
+HDF5_SUFFIXES = (".h5", ".hdf5", ".he5", ".hdf")
 
 
 def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = None,
@@ -39,10 +42,12 @@ def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = 
             x_key: str = "X", y_key: str = "y", dtype: str = "float32",
             limits: ReadLimits = DEFAULT_LIMITS, progress: bool | None = None) -> dict:
     """Write the data of ``source`` (a ``.csv``, ``.npz`` or ``.npy`` file, whose targets are
-    the ``.npy`` file ``labels``, or a folder ``<label>/*.png|bmp|jpg``) to ``out`` with
-    features in ``dtype``; returns ``{"rows", "features", "task", "classes"}``. ``target``,
-    ``delimiter`` and ``task`` are ``Data.from_csv``'s, ``x_key``/``y_key``
-    ``Data.from_npz``'s; ``progress`` None shows a bar when stderr is a terminal."""
+    the ``.npy`` file ``labels``, an HDF5 file ``.h5``/``.hdf5``, or a folder
+    ``<label>/*.png|bmp|jpg``) to ``out`` with features in ``dtype``; returns ``{"rows",
+    "features", "task", "classes"}``. ``target``, ``delimiter`` and ``task`` are
+    ``Data.from_csv``'s, ``x_key``/``y_key`` the arrays (or datasets) of an ``.npz`` (or
+    HDF5) file without ``X_train``/``y_train``; ``progress`` None shows a bar when stderr is
+    a terminal."""
     source, out = Path(source), Path(out)
     refuse_clobbering([out], {source: "the data being converted",
                               labels: "the labels being converted"})
@@ -58,9 +63,11 @@ def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = 
             facts = _csv(source, writer, dtype_, target, delimiter, task, limits, bar)
         elif source.suffix.lower() in (".npz", ".npy"):
             facts = _arrays(source, labels, writer, dtype_, x_key, y_key, task, limits, bar)
+        elif source.suffix.lower() in HDF5_SUFFIXES:
+            facts = _hdf5(source, writer, dtype_, x_key, y_key, task, limits, bar)
         else:
-            raise DataError(f"{source}: expected a .csv, .npz or .npy file or a folder of "
-                            "image folders to convert")
+            raise DataError(f"{source}: expected a .csv, .npz, .npy or .h5 file or a folder "
+                            "of image folders to convert")
         writer.write(lambda file: data_file.write_facts(file, facts["task"], facts.get("classes"),
                               facts.get("image_shape"), facts.get("input_scale")))
         writer.commit()
@@ -218,6 +225,51 @@ def _encode_splits(source: Path, writer: hdf5.StreamWriter, labels: dict[str, np
         writer.append(f"y{key[1:]}", part, writer.rows_per_chunk(key))
     return {"task": task, "classes": classes, "rows": facts["X_train"][0],
             "features": facts["X_train"][1]}
+
+
+# ------------------------------------------------------------------------------ HDF5
+def _hdf5(source: Path, writer: hdf5.StreamWriter, dtype: np.dtype, x_key: str, y_key: str,
+          task: str, limits: ReadLimits, bar: tqdm) -> dict:
+    """Datasets ``X_train``/``y_train`` (and ``X_val``/``y_val``, ``X_test``/``y_test``)
+    of an HDF5 file, or ``x_key``/``y_key`` when it has no ``X_train``, read as
+    ``Data.from_hdf5`` reads them (any chunking, built-in filters, checksums optional):
+    features in blocks of whole chunks, labels (numbers or strings; codes into a
+    ``classes`` dataset) whole."""
+    with hdf5.SafeReader(source, DataError, foreign=True,
+                         max_chunk_bytes=limits.max_chunk_bytes) as reader:
+        pairs = [(f"X_{s}", f"y_{s}") for s in ("train", "val", "test")
+                 if reader.has(f"X_{s}") and reader.has(f"y_{s}")]
+        if not reader.has("X_train"):
+            pairs = [(x_key, y_key)]
+        classes = reader.classes() if reader.has("classes") and pairs[0][0] == "X_train" \
+            else None
+        labels, facts = {}, {}
+        for x_name, y_name in pairs:
+            key = "X_train" if x_name == x_key else x_name
+            rows = reader.rows(x_name, kinds="fiub", ndim=2)
+            facts[key] = _features(_chunk_blocks(rows), writer, key, dtype,
+                                   f"{source} (dataset {x_name!r})", bar)
+            stored = reader.labels(y_name)
+            labels[key] = stored if classes is None else classes[stored]
+        disk_open.warn_unchecked(reader, copying=True)
+        image_shape = reader.image_shape()
+        scale = reader.attribute("input_scale")
+        if task == "auto":  # as Data.from_hdf5 decides it
+            task = reader.text("task") if reader.attribute("task") is not None else (
+                "regression" if labels["X_train"].dtype.kind == "f" else "classification")
+    found = _encode_splits(source, writer, labels, facts, task)
+    return {**found, "image_shape": image_shape,
+            "input_scale": None if scale is None else float(scale)}
+
+
+def _chunk_blocks(rows: hdf5.Rows) -> Iterator[np.ndarray]:
+    """The rows of a dataset in blocks of whole chunks, about ``STREAM_BYTES`` each."""
+    row_bytes = max(1, rows.dtype.itemsize * int(np.prod(rows.shape[1:], dtype=np.int64)))
+    step = max(1, STREAM_BYTES // row_bytes // rows.chunk_rows) * rows.chunk_rows
+    for start in range(0, rows.shape[0], step):
+        block = np.empty((min(step, rows.shape[0] - start), *rows.shape[1:]), rows.dtype)
+        rows.read(start, start + block.shape[0], block)
+        yield block
 
 
 # ----------------------------------------------------------------------------- images

@@ -649,16 +649,21 @@ class Data:
                   x_test: str | None = None, y_test: str | None = None,
                   val_rows: Sequence[int] | None = None, test_rows: Sequence[int] | None = None,
                   task: Task = "auto", block_rows: int | None = None,
-                  buffer_rows: int | None = None) -> Data:
+                  buffer_rows: int | None = None, limits: ReadLimits = DEFAULT_LIMITS
+                  ) -> Data:
         """Datasets ``x (N, D)``, ``y`` and optional weights ``w (N,)`` of an HDF5 file,
         read in place: training reads batches from disk (shuffled by blocks of
         ``block_rows`` rows within buffers of ``buffer_rows``: ``preprocess.block_batches``)
         while validation and test splits (datasets, or ``[start, stop)`` row ranges of
         ``x``/``y`` left out of training) are read into memory. The file's layout and
-        defaults are ``preprocess.disk_open``'s; ``normalize`` is one pass over the file."""
+        defaults are ``preprocess.disk_open``'s; ``normalize`` is one pass over the file.
+        Any HDF5 file with datasets of those shapes trains: contiguous or chunked, with
+        HDF5's built-in filters (gzip, lzf, shuffle...) and with or without the fletcher32
+        checksum (without it, one warning is logged); ``limits.max_chunk_bytes`` bounds the
+        decompressed size of a chunk."""
         split, arguments = disk_open.open_split(
             path, x, y, w, x_val, y_val, x_test, y_test, val_rows, test_rows, task,
-            block_rows, buffer_rows)
+            block_rows, buffer_rows, limits)
         held = {k: arguments.pop(k) for k in ("X_val", "y_val", "X_test", "y_test")
                 if k in arguments}
         normalizer, classes = arguments.pop("normalizer"), arguments.pop("classes")

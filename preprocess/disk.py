@@ -1,7 +1,8 @@
 """A training split read in place from an HDF5 data file (``Data.from_hdf5``).
 
 ``DiskSplit`` holds the open file (``mlp.hdf5.SafeReader``: links, filters and stored sizes
-checked on opening, fletcher32 verified on every chunk read), the feature, target and weight
+checked on opening, fletcher32 verified on every chunk read when the file carries it;
+compressed chunks decoded by HDF5), the feature, target and weight
 datasets, and the file rows that form the training split (ranges; the validation and test
 splits are in memory). Rows are read a block at a time into caller buffers: features in the
 training dtype (HDF5 converts), checked finite (an error names the dataset and the rows),

@@ -1,13 +1,16 @@
 """Opening an HDF5 data file for training in place (behind ``Data.from_hdf5``).
 
-The file is opened through ``mlp.hdf5.SafeReader`` (its links, filters and stored sizes
-checked; every dataset must carry fletcher32, as ``Data.save`` and ``mlp data convert``
-write them). The training split is rows of datasets ``x``/``y``/``w`` left on disk; the
-validation and test splits are either datasets of their own or row ranges of ``x``/``y``
-(``val_rows``/``test_rows``, excluded from training), and are read into memory. With the
-names ``Data.save`` uses (``X_train``...), a file's ``X_val``/``y_val`` and ``X_test``/
-``y_test`` are taken when no other split is asked for, and its ``classes``, ``task``,
-``image_shape``, ``input_scale`` and ``normalizer`` are kept.
+The file is opened through ``mlp.hdf5.SafeReader`` as a file another program may have
+written (its links, filters and stored sizes checked; gzip, lzf, shuffle and the other
+filters HDF5 has built in are read, any chunking or none; a chunk past
+``ReadLimits.max_chunk_bytes`` is refused). Datasets without the fletcher32 checksum that
+``Data.save`` and ``mlp data convert`` write are read too, with one logged warning naming
+them: corruption in them cannot be detected. The training split is rows of datasets
+``x``/``y``/``w`` left on disk; the validation and test splits are either datasets of their
+own or row ranges of ``x``/``y`` (``val_rows``/``test_rows``, excluded from training), and
+are read into memory. With the names ``Data.save`` uses (``X_train``...), a file's
+``X_val``/``y_val`` and ``X_test``/``y_test`` are taken when no other split is asked for,
+and its ``classes``, ``task``, ``image_shape``, ``input_scale`` and ``normalizer`` are kept.
 
 Labels: 1-D integer or boolean targets are class labels (with a ``classes`` dataset, codes
 into it), floating targets ``(N,)`` or ``(N, k)`` regression values; one pass over the
@@ -16,6 +19,7 @@ labels finds the classes (or checks the codes) when the file is opened.
 
 from __future__ import annotations
 
+import logging
 import reprlib
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,10 @@ from mlp import hdf5
 from mlp.errors import DataError
 from mlp.normalizer import Normalizer
 from mlp.regular_files import check_regular
+from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 from preprocess.disk import DiskSplit, Ranges, complement
+
+log = logging.getLogger("mlp")
 
 
 def _range(value: Any, n: int, name: str) -> tuple[int, int] | None:
@@ -49,20 +56,33 @@ def open_split(path: str | Path, x: str = "X_train", y: str = "y_train", w: str 
                x_val: str | None = None, y_val: str | None = None,
                x_test: str | None = None, y_test: str | None = None,
                val_rows: Any = None, test_rows: Any = None, task: str = "auto",
-               block_rows: int | None = None, buffer_rows: int | None = None
-               ) -> tuple[DiskSplit, dict[str, Any]]:
+               block_rows: int | None = None, buffer_rows: int | None = None,
+               limits: ReadLimits = DEFAULT_LIMITS) -> tuple[DiskSplit, dict[str, Any]]:
     """The training split of ``path`` on disk, and the other arguments of the ``Data``
     (``X_val``... in memory as stored, ``task``, ``image_shape``, ``input_scale``, the
-    stored ``normalizer``)."""
+    stored ``normalizer``); logs one warning when a dataset read has no checksum."""
     path = Path(path)
     check_regular(path, DataError)
-    reader = hdf5.SafeReader(path, DataError)
+    reader = hdf5.SafeReader(path, DataError, foreign=True,
+                             max_chunk_bytes=limits.max_chunk_bytes)
     try:
-        return _open(reader, x, y, w, x_val, y_val, x_test, y_test, val_rows, test_rows, task,
-                     block_rows, buffer_rows)
+        opened = _open(reader, x, y, w, x_val, y_val, x_test, y_test, val_rows, test_rows,
+                       task, block_rows, buffer_rows)
     except BaseException:
         reader.file.close()
         raise
+    warn_unchecked(reader)
+    return opened
+
+
+def warn_unchecked(reader: hdf5.SafeReader, copying: bool = False) -> None:
+    """One warning naming the datasets read from ``reader`` without a checksum, if any (and
+    that ``mlp data convert`` writes a checksummed copy, unless ``copying``: it does)."""
+    if reader.unchecked:
+        log.warning("%s: datasets %s carry no fletcher32 checksum, so corruption in them "
+                    "cannot be detected%s", reader.path, ", ".join(map(repr, reader.unchecked)),
+                    " (the copy written carries checksums)" if copying else
+                    " (mlp data convert writes a checksummed copy)")
 
 
 def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | None,
@@ -70,7 +90,7 @@ def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | N
           test_rows: Any, task: str, block_rows: int | None, buffer_rows: int | None
           ) -> tuple[DiskSplit, dict[str, Any]]:
     X_rows = reader.rows(x, kinds="fiub", ndim=2)
-    y_rows = reader.rows(y, kinds="fiub")
+    y_rows = reader.rows(y, kinds="fiubSO")
     w_rows = None if w is None else reader.rows(w, kinds="fiu", ndim=1)
     n = X_rows.shape[0]
     for other in (y_rows, w_rows):
@@ -87,6 +107,9 @@ def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | N
     if task not in ("classification", "regression"):
         raise DataError("task must be 'auto', 'classification' or 'regression', found "
                         f"{reprlib.repr(task)}")
+    if y_rows.dtype.kind in "SO":
+        raise reader.fail(f"labels {y!r} are strings ({y_rows.dtype}); a data file holds "
+                          f"class codes: mlp data convert {reader.path.name} OUT.h5 writes them")
     if task == "classification" and (y_rows.dtype.kind not in "iub" or len(y_rows.shape) != 1):
         raise reader.fail(f"classification labels {y!r} must be 1-D integers or booleans, "
                           f"found {y_rows.dtype} {y_rows.shape} (convert other labels with "

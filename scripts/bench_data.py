@@ -1,6 +1,7 @@
 """Benchmark of training from HDF5 on disk: epoch time, bounded memory, conversion, shuffling.
 
     python scripts/bench_data.py [--rounds R] [--big GB[,GB...]] [--csv-rows N] [--quick]
+    python scripts/bench_data.py --byo GB
 
 (a) Epoch: the W1 workload of scripts/bench.py (60000x784 float32 random inputs, 10 classes,
     784-512-512-10 ReLU, Adam lr 1e-3, batch 128, shuffled) trained one epoch at a time from a
@@ -23,6 +24,15 @@
     blocks), on digits (scikit-learn), mnist1d (when the package is installed; its data are
     generated offline by ``mnist1d.data.make_dataset``) and a W1-shaped task whose classes
     are learnable (Gaussian class means in 784 dimensions); mean and range over seeds.
+(e) Your own HDF5 (``--byo GB``, which runs this section alone): h5py writes W1-shaped rows
+    (8-bit pixel values) of about ``GB`` gigabytes as other programs do (``create_dataset``
+    with gzip and with lzf in the chunks h5py guesses, and contiguous without any filter;
+    none with fletcher32), ``mlp data convert`` writes a checksummed copy of the gzip file;
+    then ``mlp train`` (a process of its own) trains each for one epoch of a 784-64-10
+    network (batch 512, zscore: one streaming pass, and the run's content hash: another):
+    printed per file its size on disk, the seconds and the peak RSS. Beside them the process
+    of (b) (open, normalise, one epoch, from Python) on the gzip file: its RSS before
+    opening, its peak and the bound of (b).
 Prints tables and one JSON line.
 """
 
@@ -158,6 +168,74 @@ def big_section(folder: Path, sizes: list[float]) -> list[dict]:
     return found
 
 
+# ------------------------------------------------------------------------------ (e)
+#: how (e) has h5py write each file: ``create_dataset`` options (None: mlp data convert)
+BYO_KINDS = {"gzip": {"compression": "gzip", "chunks": True},
+             "lzf": {"compression": "lzf", "chunks": True},
+             "plain": {}, "converted": None}
+
+
+def write_byo(path: Path, rows: int, options: dict) -> None:
+    """W1-shaped rows (as ``write_big``'s, in steps of 1/255 as 8-bit pixels scaled to [0,
+    1]) written by h5py with ``options``, in blocks."""
+    import h5py
+
+    rng = np.random.default_rng(1)
+    means = rng.random((W1[-1], W1[0]), dtype=np.float32)
+    with h5py.File(path, "w") as file:
+        X = file.create_dataset("X_train", shape=(rows, W1[0]), dtype="f4", **options)
+        y = file.create_dataset("y_train", shape=(rows,), dtype="i8", **options)
+        for start in range(0, rows, 16384):
+            labels = rng.integers(0, W1[-1], min(16384, rows - start))
+            values = means[labels] * 0.3 + rng.random((labels.shape[0], W1[0]),
+                                                      dtype=np.float32) * 0.7
+            X[start:start + labels.shape[0]] = np.round(values * 255) / 255  # 8-bit pixels
+            y[start:start + labels.shape[0]] = labels
+
+
+def byo_section(folder: Path, gigabytes: float) -> dict:
+    rows = int(gigabytes * 1e9 / (W1[0] * 4))
+    found: dict = {"gigabytes": gigabytes, "rows": rows, "files": {}}
+    for kind, options in BYO_KINDS.items():
+        path = folder / f"{kind}.h5"
+        if options is None:
+            seconds, rss, _ = _measured([sys.executable, "-m", "mlp.cli", "data", "convert",
+                                         str(folder / "gzip.h5"), str(path), "-q"])
+            found["convert_seconds"], found["convert_peak_mib"] = seconds, rss
+        else:
+            write_byo(path, rows, options)
+        config = folder / f"{kind}.json"
+        config.write_text(json.dumps({
+            "name": kind, "data": {"source": "hdf5", "path": str(path), "normalize": "zscore"},
+            "model": {"hidden": [64], "seed": 0},
+            "train": {"epochs": 1, "batch_size": 512, "lr": 1e-3, "progress": False}}))
+        seconds, rss, _ = _measured([sys.executable, "-m", "mlp.cli", "train", str(config),
+                                     "-q", "--ckpt-root", str(folder / "runs")])
+        found["files"][kind] = {"megabytes": path.stat().st_size / 1e6, "seconds": seconds,
+                                "peak_mib": rss}
+        if kind == "gzip":
+            _, _, out = _measured([sys.executable, __file__, "--child-big", str(path)])
+            row = json.loads(out)
+            row["bound_mib"] = row["baseline_mib"] + row["buffers_mib"] + 256
+            found["python_gzip"] = row
+    for path in folder.glob("*.h5"):
+        path.unlink()
+    return found
+
+
+def _print_byo(r: dict) -> None:
+    print(f"(e) your own HDF5, {r['gigabytes']:g} GB of W1 rows ({r['rows']} rows), "
+          f"mlp train: 1 epoch 784-64-10, batch 512, zscore")
+    for kind, row in r["files"].items():
+        print(f"    {kind:10s} {row['megabytes']:7.0f} MB on disk {row['seconds']:7.1f} s  "
+              f"peak RSS {row['peak_mib']:5.0f} MiB")
+    print(f"    mlp data convert gzip -> checksummed: {r['convert_seconds']:.1f} s, peak RSS "
+          f"{r['convert_peak_mib']:.0f} MiB")
+    row = r["python_gzip"]
+    print(f"    (b) on the gzip file: RSS before opening {row['baseline_mib']:.0f} MiB, peak "
+          f"{row['peak_mib']:.0f} MiB, bound {row['bound_mib']:.0f} MiB")
+
+
 # ------------------------------------------------------------------------------ (c)
 def write_csv(path: Path, rows: int) -> None:
     rng = np.random.default_rng(2)
@@ -273,7 +351,17 @@ def main() -> None:
     parser.add_argument("--csv-rows", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true",
                         help="10000 W1 rows, a 100000-row CSV, a smaller W1-shaped task")
+    parser.add_argument("--byo", type=float, metavar="GB",
+                        help="only (e): files of about GB gigabytes written by h5py")
     args = parser.parse_args()
+    if args.byo:
+        with tempfile.TemporaryDirectory(prefix="bench-data-") as temp:
+            found = byo_section(Path(temp), args.byo)
+        found.update(machine=f"{platform.machine()} {os.cpu_count()} cores, Python "
+                             f"{platform.python_version()}", date=time.strftime("%Y-%m-%d"))
+        _print_byo(found)
+        print(json.dumps(found))
+        return
     rows = 10000 if args.quick else 60000
     r: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, Python "
                           f"{platform.python_version()}",
