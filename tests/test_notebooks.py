@@ -5,6 +5,7 @@ cell, and the plotting helpers' figures shown as pictures."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -71,6 +72,9 @@ def _check_training_cell(cell: Any, messages: list[dict]) -> None:
     assert len(shown) == 2, "nothing but the progress line and the figure is displayed"
     for display in (*progress, *figures):  # each one was updated in place
         assert updates[display["content"]["transient"]["display_id"]] >= 1
+    if WIDGET in progress[0]["content"]["data"]:  # live updates are widget messages,
+        widget_updates = sum(m["msg_type"] == "comm_msg" for m in messages)
+        assert 1 <= widget_updates <= 100  # a few a second, not one an epoch
     images = sum("image/png" in output.get("data", {}) for output in cell.outputs)
     assert 1 <= images <= MAX_IMAGES
     # what is left in the cell is the final line (plain HTML, whatever was shown live)
@@ -94,12 +98,16 @@ def test_a_shipped_notebook_runs_and_shows_what_it_should(path: Path):
     assert _streamed(messages) < MAX_STREAM_BYTES
     training = [index for index, cell in enumerate(notebook.cells)
                 if "training" in cell.get("metadata", {}).get("tags", [])]
+    widgets = importlib.util.find_spec("ipywidgets") is not None
+    for index in training:  # with ipywidgets installed, the progress line is a widget
+        assert any(WIDGET in m["content"]["data"] for m in messages[index]
+                   if m["msg_type"] == "display_data") == widgets
     for index in training:
         _check_training_cell(notebook.cells[index], messages[index])
     for index, cell in enumerate(notebook.cells):
         if index not in training:  # no stray progress displays outside training cells
             assert not any(_is_progress(m) for m in _displays(messages[index])[0])
-        if cell.cell_type == "code" and "plot_" in cell.source.splitlines()[0]:
+        if cell.cell_type == "code" and cell.source.startswith("plot_"):
             results = [m for m in messages[index] if m["msg_type"] == "execute_result"]
             assert len(results) == 1 and "image/png" in results[0]["content"]["data"], \
                 "a plotting helper's figure as the cell's value shows as a picture"
