@@ -37,7 +37,7 @@ Checkpoint overhead: the shipped sin config and a 1000x20 classifier (20-64-64-5
 seconds against what the goal allows (60 ms plus 5% of the bare fit), and the time of the
 run's ``curves.png`` alone (part of the run folder's).
 Live display (``bench_notebook.py``, ``--notebook-only`` runs just this): a 60-epoch digits
-run and W1 (2 epochs) in a real Jupyter kernel with the displays off, the progress line on,
+run and W1 (1 epoch) in a real Jupyter kernel with the displays off, the progress line on,
 and the progress line and live curves on (goal: at most 1.10 of off), rounds - 1 rounds.
 Prints a table and one JSON line.
 
