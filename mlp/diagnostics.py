@@ -406,13 +406,13 @@ def save_figure(history: History, probes: list[LayerProbe], path: str | Path,
 
 
 def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
-    """The figure of ``diagnostics.png`` (a ``matplotlib.figure.Figure``, drawn off-screen
-    whatever the backend): per-layer gradient norm, update ratio and dead (or saturated)
-    fraction over the epochs on the top row, and a histogram of each Layer's pre-activations
-    on the probe batch below."""
+    """The figure of ``diagnostics.png`` (an ``InlineFigure``, drawn off-screen whatever the
+    backend, shown as a picture in a notebook): per-layer gradient norm, update ratio and
+    dead (or saturated) fraction over the epochs on the top row, and a histogram of each
+    Layer's pre-activations on the probe batch below."""
     import matplotlib
-    from matplotlib.figure import Figure
 
+    from mlp.inline_figure import InlineFigure
     from mlp.plotting import plain_log_axis
 
     n_layers = len(probes)
@@ -420,7 +420,7 @@ def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
     epochs = history.epoch
     width = max(3, min(n_layers, 6))
     hist_rows = math.ceil(n_layers / width)
-    drawing = Figure(figsize=(3.6 * width, 3.2 * (1 + hist_rows)), layout="constrained")
+    drawing = InlineFigure(figsize=(3.6 * width, 3.2 * (1 + hist_rows)), layout="constrained")
     grid = drawing.add_gridspec(1 + hist_rows, width)
     top = grid[0, :].subgridspec(1, 3)
     curves = [drawing.add_subplot(top[0, i]) for i in range(3)]

@@ -2,7 +2,8 @@
 first-layer weights as images.
 
 Every figure is a ``matplotlib.figure.Figure`` built directly (object-oriented API, no
-pyplot state), so nothing is registered with pyplot and nothing is left open; only
+pyplot state), so nothing is registered with pyplot and nothing is left open; each is an
+``InlineFigure``, which a Jupyter cell shows as a picture; only
 ``LivePlot`` on an interactive backend opens a pyplot window, and ``LivePlot.close`` closes
 it. The one exception is ``save_curves`` (a run folder's ``curves.png``, live plots' files
 included): it draws the picture of ``curves_figure`` with Pillow (``mlp.curves_png``), which
@@ -49,6 +50,8 @@ from mlp.curves_content import (  # the curves' constants stay importable from h
 from mlp.curves_png import write_curves
 from mlp.errors import DataError
 from mlp.history import History
+from mlp.inline_figure import InlineFigure
+from mlp.notebook import NotebookCurves, in_kernel
 
 log = logging.getLogger("mlp")
 
@@ -117,7 +120,7 @@ def curves_figure(history: History, fig: Figure | None = None, *, title: str | N
     lowest training loss without validation) is a star on the loss curve and a dotted vertical
     line on every panel.
     """
-    fig = fig if fig is not None else Figure(figsize=_curves_size(history))
+    fig = fig if fig is not None else InlineFigure(figsize=_curves_size(history))
     fig.clear()
     shown = panels(history)
     axes = list(fig.subplots(1, len(shown), squeeze=False)[0])
@@ -183,7 +186,10 @@ def _interactive_backend() -> bool:
 class LivePlot:
     """Training curves redrawn as a run goes, without ever blocking or raising for a display.
 
-    On an interactive backend one non-blocking window is redrawn every ``every`` epochs and
+    In a Jupyter kernel one picture in the cell's output is redrawn in place
+    (``mlp.notebook.NotebookCurves``: every ``every`` epochs, throttled by wall time, the last
+    epoch always) and ``path`` (when given) is written at the end. Elsewhere, on an
+    interactive backend one non-blocking window is redrawn every ``every`` epochs and
     ``path`` (when given) is written at the end; on a non-interactive backend (Agg, CI)
     ``path`` is written every ``every`` epochs instead, and with no ``path`` nothing is drawn.
     Without a display (or once the user closes the window) it falls back to writing ``path``.
@@ -206,7 +212,8 @@ class LivePlot:
         self.every = every
         self.title = title
         self._figure: Figure | None = None
-        self._window = _interactive_backend()
+        self._notebook = NotebookCurves(every, title) if in_kernel() else None
+        self._window = self._notebook is None and _interactive_backend()
 
     def update(self, history: History, final: bool = False,
                stopped_early_at: int | None = None) -> None:
@@ -215,6 +222,11 @@ class LivePlot:
         if not len(history) or (not final and history.epoch[-1] % self.every):
             return
         marks = {"title": self.title, "stopped_early_at": stopped_early_at}
+        if self._notebook is not None:
+            self._notebook.update(history, final, stopped_early_at)
+            if final and self.path is not None:
+                save_curves(history, self.path, **marks)
+            return
         if self._window and self._draw_window(history, marks):
             if final and self.path is not None:
                 save_curves(history, self.path, **marks)
@@ -338,7 +350,7 @@ def plot_fit(
     prediction = _grid_values(model_or_pred, grid, "the model")
     order = np.argsort(grid[:, 0], kind="stable")
     if ax is None:
-        fig = Figure(figsize=(6, 4))
+        fig = InlineFigure(figsize=(6, 4))
         ax = fig.subplots()
     else:
         fig = ax.figure
@@ -436,7 +448,7 @@ def plot_confusion_matrix(
     size = len(names)
     if hide_zeros is None:
         hide_zeros = size > ZERO_CELLS_SHOWN_UP_TO
-    fig = Figure(figsize=(1.5 + 0.5 * size, 1.2 + 0.5 * size))
+    fig = InlineFigure(figsize=(1.5 + 0.5 * size, 1.2 + 0.5 * size))
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
@@ -495,7 +507,7 @@ def plot_first_layer(
     norm = Normalize(-limit, limit)  # one object: every tile and the colour bar share it
     tile_width = FIRST_LAYER_TILE_INCHES
     tile_height = tile_width * image_shape[0] / image_shape[1]
-    fig = Figure(figsize=(columns * tile_width + 1.2, rows * tile_height + 0.4),
+    fig = InlineFigure(figsize=(columns * tile_width + 1.2, rows * tile_height + 0.4),
                  layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
     for index, ax in enumerate(axes.ravel()):

@@ -1,5 +1,6 @@
-"""What a person sees while a run trains: a progress bar on a terminal, one plain line per
-epoch otherwise, log lines that never break into the bar, and the run's curves.
+"""What a person sees while a run trains: a progress bar on a terminal, one progress line
+updated in place in a Jupyter kernel (``mlp.notebook``), one plain line per epoch otherwise,
+log lines that never break into the bar, and the run's curves.
 
 On a terminal (standard error is a TTY) a tqdm bar counts epochs and shows the last losses;
 console log lines (the root logger's and the "mlp" logger's) are written through the bar
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from mlp.history import History
+from mlp.notebook import NotebookProgress, in_kernel
 
 log = logging.getLogger("mlp")
 
@@ -47,6 +49,7 @@ class Progress:
         self.live_plot = live_plot
         self.stream = sys.stderr if stream is None else stream
         self.bar: tqdm | None = None
+        self.notebook: NotebookProgress | None = None
         self._stack = contextlib.ExitStack()
 
     def _is_terminal(self) -> bool:
@@ -54,7 +57,10 @@ class Progress:
         return bool(isatty and isatty())
 
     def __enter__(self) -> Progress:
-        if self.enabled and self._is_terminal():
+        if self.enabled and in_kernel():
+            self.notebook = NotebookProgress(self.start, self.total)
+            self._stack.callback(_best_effort, "the progress display", self.notebook.close)
+        elif self.enabled and self._is_terminal():
             self.bar = self._stack.enter_context(
                 tqdm(total=self.total, initial=self.start, unit="epoch", dynamic_ncols=True,
                      file=self.stream))
@@ -63,22 +69,31 @@ class Progress:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stack.close()
-        self.bar = None
+        self.bar = self.notebook = None
 
     def epoch(self, row: dict[str, Any], history: History) -> None:
         """Show one finished epoch."""
         if self.bar is not None:
             self.bar.set_postfix(_postfix(row), refresh=False)
             self.bar.update(row["epoch"] - self.bar.n)
+        elif self.notebook is not None:
+            _best_effort("the progress display", self.notebook.epoch, row)
         elif self.enabled and (row["epoch"] % self.log_every == 0 or row["epoch"] == self.total):
             log.info("%s", epoch_line(row, self.total))
         if self.live_plot is not None:
             _best_effort("the live plot", self.live_plot.update, history)
 
-    def final_curves(self, history: History, path: Path, state: Any, name: str) -> None:
-        """Write the run's ``curves.png`` (or close the live plot, which writes it); a
-        failure is a warning, never an exception that replaces another."""
+    def final_curves(self, history: History, path: Path | None, state: Any,
+                     name: str | None) -> None:
+        """Write the run's ``curves.png`` (or close the live plot, which writes it); without
+        a run folder (``path`` None) only redraw the live plot's last epoch. A failure is a
+        warning, never an exception that replaces another."""
         stopped = history.epoch[-1] if state.stopped_early and len(history) else None
+        if path is None:
+            if self.live_plot is not None:
+                _best_effort("the live plot", lambda: self.live_plot.update(
+                    history, final=True, stopped_early_at=stopped))
+            return
         if self.live_plot is not None:
             _best_effort("the live plot", lambda: self.live_plot.close(
                 history, stopped_early_at=stopped))

@@ -578,11 +578,13 @@ class _Writer:
                      self.folder.last, reason)
 
     def curves(self, progress: Progress) -> None:
-        """``curves.png`` of the run, best effort (a warning, never an exception)."""
-        if self.folder is None or not len(self.routinizer.history):
+        """``curves.png`` of the run and the live plot's last drawing, best effort (a
+        warning, never an exception)."""
+        if not len(self.routinizer.history):
             return
-        progress.final_curves(self.routinizer.history, self.folder.curves,
-                              self.routinizer.state, self.folder.name)
+        folder = self.folder
+        progress.final_curves(self.routinizer.history, None if folder is None else folder.curves,
+                              self.routinizer.state, None if folder is None else folder.name)
 
 
 def _as_data(data: Data | tuple[Any, Any], validation: tuple[Any, Any] | None) -> Data:

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from mlp import atomic, display, run_folder
+from mlp.inline_figure import InlineFigure
 from mlp.plotting import plain_log_axis
 from mlp.sweep_study import ERROR_ATTR, FINGERPRINT_ATTR, RUNS_ATTR, retried_from
 
@@ -252,7 +253,7 @@ def parameter_importance(results: SweepResults, study: optuna.Study | None
 
 def curves_figure(results: SweepResults) -> Figure:
     """Every run's per-epoch metric in grey (dashed when pruned), the best trial's in red."""
-    fig = Figure(figsize=(7, 4.5))
+    fig = InlineFigure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     column = results.metric if not results.metric.startswith("test_") \
         else "val_" + results.metric[5:]
@@ -301,7 +302,7 @@ def params_figure(results: SweepResults, study: optuna.Study | None = None) -> F
     panels = len(keys) + (1 if importances else 0)
     columns = min(panels, 3)
     rows = -(-panels // columns)
-    fig = Figure(figsize=(4.2 * columns, 3.4 * rows))
+    fig = InlineFigure(figsize=(4.2 * columns, 3.4 * rows))
     space = results.sweep["space"]
     shown = [t for t in results.trials if t.state in ("COMPLETE", "PRUNED") and t.runs]
     for index, key in enumerate(keys):

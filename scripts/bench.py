@@ -1,6 +1,7 @@
 """Benchmark: epoch time against the GEMM bound, scikit-learn and PyTorch; memory; inference.
 
-    python scripts/bench.py [--quick] [--no-peers] [--rounds R] [--json-only]
+    python scripts/bench.py [--quick] [--no-peers] [--rounds R] [--json-only] [--no-sweep]
+                            [--no-notebook | --notebook-only | --checkpoints-only]
 
 Workloads (float32 unless said, the machine's BLAS threads):
   W1  60000x784 random inputs, 10 classes, Model.mlp([784, 512, 512, 10]), ReLU, cross
@@ -35,6 +36,9 @@ Checkpoint overhead: the shipped sin config and a 1000x20 classifier (20-64-64-5
 (``--checkpoints-only`` runs just these): medians, the median ratio, the run folder's extra
 seconds against what the goal allows (60 ms plus 5% of the bare fit), and the time of the
 run's ``curves.png`` alone (part of the run folder's).
+Live display (``bench_notebook.py``, ``--notebook-only`` runs just this): a 60-epoch digits
+run and W1 (1 epoch) in a real Jupyter kernel with the displays off, the progress line on,
+and the progress line and live curves on (goal: at most 1.10 of off), rounds - 1 rounds.
 Prints a table and one JSON line.
 
 Notes from earlier runs (this project's machine, 2 shared cores; the README has the current
@@ -99,7 +103,8 @@ import tracemalloc  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import bench_sweep  # noqa: E402 (scripts/, this script's folder, is first on sys.path)
+import bench_notebook  # noqa: E402 (scripts/, this script's folder, is first on sys.path)
+import bench_sweep  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mlp import BasicRoutinizer, Model, RunFolder, load_checkpoint  # noqa: E402
@@ -581,6 +586,10 @@ def main() -> None:
     parser.add_argument("--no-sweep", action="store_true", help="skip the sweep section")
     parser.add_argument("--checkpoints-only", action="store_true",
                         help="only the checkpoint-overhead figures (a few seconds)")
+    parser.add_argument("--no-notebook", action="store_true",
+                        help="skip the live-display section (a Jupyter kernel)")
+    parser.add_argument("--notebook-only", action="store_true",
+                        help="only the live-display figures (bench_notebook.py)")
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be at least 2 (the first is a warm-up)")
@@ -588,6 +597,10 @@ def main() -> None:
     iterations = 200 if args.quick else 2000
     median = statistics.median
 
+    if args.notebook_only:
+        r_notebook = bench_notebook.run(max(args.rounds - 1, 1), n)
+        _print(r_notebook, args.json_only)
+        return
     if args.checkpoints_only:
         r_ckpt: dict = {}
         checkpoint_overhead(r_ckpt, max(args.rounds, 4))
@@ -678,6 +691,8 @@ def main() -> None:
     checkpoint_overhead(r, max(args.rounds, 4))
     if not args.no_sweep:  # a 16-trial digits sweep: 1 vs 2 workers, machinery overhead
         r.update(bench_sweep.run_all())
+    if not args.no_notebook:  # live display in a Jupyter kernel: digits 60 epochs and W1
+        r.update(bench_notebook.run(max(args.rounds - 1, 1), n))
     _print(r, args.json_only)
 
 
