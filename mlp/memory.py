@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 from collections.abc import Iterator
 from pathlib import Path
 
 from mlp.errors import ResourceError
+
+try:  # POSIX only: where it is missing there is no address-space limit to respect
+    import resource
+except ImportError:
+    resource = None  # type: ignore[assignment]
 
 _MEMINFO = Path("/proc/meminfo")
 _STATUS = Path("/proc/self/status")
@@ -43,8 +47,8 @@ def available_bytes() -> int | None:
             available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024
     if available is not None:
         found.append(available * 1024)
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS) if resource else (None, None)
+    if resource and soft != resource.RLIM_INFINITY:
         used = _meminfo_kib(_STATUS, "VmSize")
         found.append(max(0, soft - (used or 0) * 1024))
     return min(found) if found else None
