@@ -33,6 +33,7 @@ from mlp.diagnostics import Diagnostics
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
 from mlp.history import History
 from mlp.kernels import Kernels
+from mlp.memory import check_bytes
 from mlp.model import Model
 from mlp.optimizer import Optimizer
 from mlp.progress import Progress
@@ -249,6 +250,7 @@ class BasicRoutinizer(TrainingConfig):
         if folder is not None:
             self._check_fingerprint(data)
         state.monitor = "val_loss" if train.X_val is not None else "train_loss"
+        check_bytes(self._training_bytes(model, train), "training this model on these batches")
         if state.epoch >= self.epochs:
             log.info("nothing to do: %d of %d epochs are done", state.epoch, self.epochs)
             return state.history
@@ -412,6 +414,17 @@ class BasicRoutinizer(TrainingConfig):
 
         folder.claim(overwrite, ours)
         self._claimed = key
+
+    def _training_bytes(self, model: Model, train: Data) -> int:
+        """About what training allocates beside the model's own arrays: the packed
+        parameters, gradients and scratch, the update rule's state (two buffers at most) and
+        the best and last snapshots (7 copies of the parameters), and a pass's activations
+        and their gradients (about 4 arrays of ``(rows, width)`` per module, for a batch or
+        a block of evaluation rows, ``Model.predict``'s 8192 at most)."""
+        batch = len(train) if self.batch_size is None else min(self.batch_size, len(train))
+        rows = max(batch, min(len(train), 8192))
+        widths = sum(width or 0 for width in model.widths())
+        return np.dtype(model.dtype).itemsize * (7 * model.n_parameters + 4 * rows * widths)
 
     def _packed(self, model: Model) -> Optimizer:
         """The model's parameters packed into flat buffers (packed once, kept across runs;

@@ -109,6 +109,17 @@ def test_sizes_past_the_machine_are_one_line_under_a_3_gb_limit(tmp_path: Path,
     assert "ResourceError" in err and "more than" in err and "available" in err
 
 
+def test_a_batch_whose_activations_do_not_fit_is_refused_before_training(tmp_path: Path) -> None:
+    # 2e6 hidden units: the model (24 MB) fits, a batch of 256 rows through it (8 GB) does not
+    write_npz(tmp_path / "data.npz")
+    config = write_config(tmp_path / "config.json")
+    result = mlp_limited("train", config, "--set", "model.hidden=[2000000]", "--set",
+                         "train.batch_size=256", "--set",
+                         f"train.checkpoint_dir={tmp_path / 'run'}", cwd=tmp_path)
+    err = one_clean_line(result.returncode, result.stderr)
+    assert "ResourceError: training this model on these batches needs" in err
+
+
 def test_a_model_counts_its_modules_before_validating_them() -> None:
     spec = {"modules": [{"type": "layer", "in_features": 2, "out_features": 2}]
             + [{"type": "nonlinearity", "kind": "identity"}] * 200_000}
