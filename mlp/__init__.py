@@ -16,6 +16,7 @@ from mlp.version import __version__
 _EXPORTS = {
     "BasicRoutinizer": "mlp.routinizer",
     "BatchNorm1d": "mlp.normalization",
+    "Callback": "mlp.callbacks",
     "Context": "mlp.module",
     "LayerNorm": "mlp.normalization",
     "Module": "mlp.module",
@@ -46,6 +47,7 @@ _EXPORTS = {
 __all__ = [
     "BasicRoutinizer",
     "BatchNorm1d",
+    "Callback",
     "Context",
     "LayerNorm",
     "Module",
@@ -75,6 +77,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from mlp.callbacks import Callback
     from mlp.checkpoint import Checkpoint, load_checkpoint
     from mlp.errors import CheckpointError, DataError, MLPError, TrainingDiverged
     from mlp.gradcheck import gradcheck, relative_error

@@ -33,7 +33,28 @@ class CallbackError(MLPError):
 
 
 class Callback:
-    """Base class: every hook does nothing. ``routinizer`` is the ``BasicRoutinizer``."""
+    """Base class of the hooks that observe a run: every hook does nothing until overridden.
+
+    Pass instances to ``BasicRoutinizer.run(model, data, callbacks=[...])``; ``routinizer``
+    is the ``BasicRoutinizer`` running, ``row`` the epoch's History row (``epoch``,
+    ``train_loss``, ``val_loss``, ``train_accuracy``, ``val_accuracy``, ``lr``,
+    ``seconds``; None where a value does not apply).
+
+    Examples
+    --------
+    Log each epoch with the standard ``logging`` module, to whatever handler the user set up:
+
+    >>> import logging
+    >>> from mlp import Callback
+    >>> class LogEpochs(Callback):
+    ...     def __init__(self, logger: logging.Logger) -> None:
+    ...         self.logger = logger
+    ...     def on_epoch_end(self, routinizer, row):
+    ...         self.logger.info("epoch %d: train loss %.4f", row["epoch"], row["train_loss"])
+    >>> callback = LogEpochs(logging.getLogger("my_runs"))
+
+    and train with ``routinizer.run(model, data, callbacks=[callback])``.
+    """
 
     def on_train_begin(self, routinizer: Any, model: Any) -> None:
         """Called once per ``run``, before the first epoch of it."""

@@ -136,3 +136,22 @@ def test_a_failing_callback_stops_cleanly_naming_it_with_the_last_epoch_saved(tm
     saved = load_checkpoint(tmp_path / "run")
     assert saved.state.epoch == 3  # the epoch was complete when the callback saw it
     assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_callback_is_public_and_its_documented_example_logs_every_epoch(tmp_path, caplog):
+    import doctest
+    import logging
+
+    import mlp
+    from mlp import callbacks
+
+    assert mlp.Callback is Callback and "Callback" in mlp.__all__
+    namespace: dict = {}
+    examples = doctest.DocTestParser().get_examples(callbacks.Callback.__doc__)
+    assert examples  # the docstring shows how
+    for example in examples:
+        exec(example.source, namespace)
+    with caplog.at_level(logging.INFO, logger="my_runs"):
+        train(tmp_path / "run", 3, [namespace["callback"]])
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "epoch 1", "epoch 2", "epoch 3"]
