@@ -37,6 +37,8 @@ class Activation:
     monitor: ClassVar[str | None] = None
     edge: ClassVar[float] = math.nan
     onnx_op: ClassVar[str | None] = None
+    #: the name of the ``torch.nn`` module computing the same
+    torch_class: ClassVar[str]
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         self.negative_slope = negative_slope
@@ -52,11 +54,22 @@ class Activation:
     def to_onnx(self, graph: Any, x: str) -> str:
         return graph.op(self.onnx_op, [x])
 
+    def to_torch(self, nn: Any) -> Any:
+        """PyTorch's module of this activation (``nn`` is ``torch.nn``)."""
+        return getattr(nn, self.torch_class)()
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        """The settings of this kind (``{}`` when none) when ``module`` is its PyTorch module,
+        else None; ``ValueError`` for settings this kind does not compute."""
+        return {} if type(module) is getattr(nn, cls.torch_class) else None
+
 
 class ReLU(Activation):
     """``max(x, 0)``; derivative 1 where the output is positive, else 0."""
 
     kind = "relu"
+    torch_class = "ReLU"
     monitor = "dead"
     onnx_op = "Relu"
 
@@ -78,6 +91,7 @@ class LeakyReLU(Activation):
     """``x`` where positive, else ``negative_slope * x``."""
 
     kind = "leaky_relu"
+    torch_class = "LeakyReLU"
 
     def forward(self, x: np.ndarray, out: np.ndarray, work: Work,
                 kernels: Kernels | None) -> Any:
@@ -100,11 +114,20 @@ class LeakyReLU(Activation):
         positive = graph.op("Greater", [x, graph.scalar(0.0)])
         return graph.op("Where", [positive, x, graph.op("Mul", [x, graph.scalar(slope)])])
 
+    def to_torch(self, nn: Any) -> Any:
+        return nn.LeakyReLU(self.negative_slope)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        return ({"negative_slope": module.negative_slope} if type(module) is nn.LeakyReLU
+                else None)
+
 
 class Sigmoid(Activation):
     """``(1 + tanh(x/2)) / 2``, which cannot overflow; derivative ``s (1 - s)``."""
 
     kind = "sigmoid"
+    torch_class = "Sigmoid"
     monitor = "saturated"
     edge = math.log(99.0)  # sigmoid(z) < 0.01 or > 0.99  <=>  |z| > log(99)
     onnx_op = "Sigmoid"
@@ -128,6 +151,7 @@ class Tanh(Activation):
     """``tanh(x)``; derivative ``1 - tanh(x)^2``."""
 
     kind = "tanh"
+    torch_class = "Tanh"
     monitor = "saturated"
     edge = math.atanh(0.99)
     onnx_op = "Tanh"
@@ -148,6 +172,7 @@ class GELU(Activation):
     """The tanh approximation ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
 
     kind = "gelu"
+    torch_class = "GELU"
 
     def forward(self, x: np.ndarray, out: np.ndarray, work: Work,
                 kernels: Kernels | None) -> Any:
@@ -192,12 +217,25 @@ class GELU(Activation):
         half_x = graph.op("Mul", [x, graph.scalar(0.5)])
         return graph.op("Mul", [half_x, graph.op("Add", [t, graph.scalar(1.0)])])
 
+    def to_torch(self, nn: Any) -> Any:
+        return nn.GELU(approximate="tanh")
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        if type(module) is not nn.GELU:
+            return None
+        if module.approximate != "tanh":
+            raise ValueError(f"GELU(approximate={module.approximate!r}) is not computed here: "
+                             "the gelu kind is the tanh approximation, GELU(approximate='tanh')")
+        return {}
+
 
 class Softmax(Activation):
     """Softmax over each row, shifted by the row maximum; the backward is the
     Jacobian-vector product ``s * (g - sum(g * s))``."""
 
     kind = "softmax"
+    torch_class = "Softmax"
 
     def forward(self, x: np.ndarray, out: np.ndarray, work: Work,
                 kernels: Kernels | None) -> Any:
@@ -216,11 +254,24 @@ class Softmax(Activation):
     def to_onnx(self, graph: Any, x: str) -> str:
         return graph.op("Softmax", [x], axis=-1)
 
+    def to_torch(self, nn: Any) -> Any:
+        return nn.Softmax(dim=1)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        if type(module) is not nn.Softmax:
+            return None
+        if module.dim not in (1, -1):
+            raise ValueError(f"Softmax(dim={module.dim}) is not computed here: the softmax "
+                             "kind is over each row, Softmax(dim=1)")
+        return {}
+
 
 class Identity(Activation):
     """The identity (``Nonlinearity`` passes arrays through without calling it)."""
 
     kind = "identity"
+    torch_class = "Identity"
     onnx_op = "Identity"
 
 

@@ -156,6 +156,26 @@ class Layer(Module, type="layer"):
             return BiasReLU(self, following)
         return None
 
+    def to_torch(self, nn: Any) -> Any:
+        return nn.Linear(self.in_features, self.out_features)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        """``nn.Linear`` with a bias (PyTorch's own initialisation is ``uniform``'s)."""
+        if type(module) is not nn.Linear:
+            return None
+        if module.bias is None:
+            raise ValueError("a Linear without a bias has no Layer counterpart")
+        return {"in_features": module.in_features, "out_features": module.out_features,
+                "init": "uniform"}
+
+    def torch_state(self) -> dict[str, np.ndarray]:
+        """``weight`` as ``nn.Linear`` keeps it, ``(out, in)``."""
+        return {"weight": np.ascontiguousarray(self.weight.T), "bias": self.bias}
+
+    def from_torch_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"weight": np.ascontiguousarray(state["weight"].T), "bias": state["bias"]}
+
     def to_onnx(self, graph: Any, x: str) -> str:
         weight = graph.constant("weight", self.weight)
         return graph.op("Add", [graph.op("MatMul", [x, weight]),
@@ -256,6 +276,18 @@ class Nonlinearity(Module, type="nonlinearity"):
     def to_onnx(self, graph: Any, x: str) -> str:
         return self.activation.to_onnx(graph, x)
 
+    def to_torch(self, nn: Any) -> Any:
+        return self.activation.to_torch(nn)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        """The activation kind whose PyTorch module ``module`` is, with its settings."""
+        for kind, activation in ACTIVATIONS.items():
+            settings = activation.from_torch(module, nn)
+            if settings is not None:
+                return {"kind": kind, **settings}
+        return None
+
 
 class BiasReLU:
     """A fused step: a Layer and the ReLU after it. In training with kernels, the Layer's
@@ -331,3 +363,10 @@ class DropoutLayer(Module, type="dropout"):
 
     def to_onnx(self, graph: Any, x: str) -> str:
         return x  # the identity at inference: no node
+
+    def to_torch(self, nn: Any) -> Any:
+        return nn.Dropout(self.p)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        return {"p": module.p} if type(module) is nn.Dropout else None

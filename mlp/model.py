@@ -524,6 +524,29 @@ class Model(BaseModel):
                                   self._summary_rows(), caption=self.describe(),
                                   note=f"total {self.n_parameters:,} parameters")
 
+    def to_torch(self) -> Any:
+        """This model as a ``torch.nn.Sequential`` of PyTorch's modules (``mlp.torch_bridge``)."""
+        from mlp.torch_bridge import to_torch  # torch is optional: imported when asked for
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, sequential: Any, seed: int = 0) -> Model:
+        """The model a ``torch.nn.Sequential`` of PyTorch's modules is (``mlp.torch_bridge``)."""
+        from mlp.torch_bridge import from_torch
+        return from_torch(cls, sequential, seed)
+
+    def save_safetensors(self, path: Any) -> Any:
+        """Write the arrays as PyTorch names them and the spec to a safetensors file at
+        ``path``, atomically; returns the path (``mlp.safetensors_file``)."""
+        from mlp.safetensors_file import save
+        return save(self, path)
+
+    @classmethod
+    def load_safetensors(cls, path: Any) -> Model:
+        """The model a ``save_safetensors`` file holds (``mlp.safetensors_file``)."""
+        from mlp.safetensors_file import load
+        return load(cls, path)
+
     def copy(self) -> Model:
         """An independent copy with copied arrays."""
         return self.astype(self.dtype)

@@ -20,7 +20,9 @@ Optional: ``input_features()`` and ``output_features(width)`` when the module fi
 width (default: any width, kept); ``init_parameters(rng)`` drawing the parameters;
 ``describe()``, the line of ``Model.summary()``; ``activation_stats(pre)`` for an activation
 (diagnostics); ``to_onnx(graph, x)``, the ONNX nodes of
-evaluation mode (see ``mlp.export``); ``fuse(following)``, a step that runs this module and
+evaluation mode (see ``mlp.export``); ``to_torch(nn)``, ``from_torch(module, nn)``,
+``torch_state()`` and ``from_torch_state(state)``, its PyTorch counterpart and that one's
+array layout (see ``mlp.torch_bridge``); ``fuse(following)``, a step that runs this module and
 the next one together (the trainer's fused passes).
 """
 
@@ -159,6 +161,32 @@ class Module(Tagged):
         the name of their output; a module without ONNX nodes raises ``NotImplementedError``."""
         raise NotImplementedError(f"{type(self).__name__} has no ONNX export (define "
                                   "to_onnx(graph, x) on it)")
+
+    def to_torch(self, nn: Any) -> Any:
+        """This module as PyTorch's own module, built from ``nn`` (``torch.nn``, passed in so
+        that no module imports torch); ``mlp.torch_bridge`` then loads ``torch_state()``
+        into it. A module without one raises ``NotImplementedError``."""
+        raise NotImplementedError(f"{type(self).__name__} has no PyTorch counterpart (define "
+                                  "to_torch(nn) on it)")
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        """The hyperparameters (a spec without ``type``) of this class standing for the
+        PyTorch ``module``, or None when this class does not stand for it (the default);
+        ``ValueError`` for a module of its kind with settings it cannot take."""
+        return None
+
+    def torch_state(self) -> dict[str, np.ndarray]:
+        """The arrays under PyTorch's names and layout (``to_torch()``'s state dict, as
+        NumPy arrays); by default the parameters and buffers as they are."""
+        return {**{name: value for name, (value, _) in self.parameters().items()},
+                **self.buffers()}
+
+    def from_torch_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """This module's parameters and buffers from ``state`` (``torch_state()``'s names
+        and layout); by default taken as they are."""
+        return {name: state[name] for name in {**self.parameter_shapes(),
+                                               **self.buffer_shapes()}}
 
     @property
     def type(self) -> str:

@@ -173,6 +173,28 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
                          graph.constant("bn_var", self.running_var)],
                         epsilon=float(self.eps))
 
+    def to_torch(self, nn: Any) -> Any:
+        return nn.BatchNorm1d(self.num_features, eps=self.eps, momentum=self.momentum)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        """``nn.BatchNorm1d`` with its affine parameters, running statistics and a momentum
+        (a cumulative average, ``momentum=None``, is not kept here)."""
+        if type(module) is not nn.BatchNorm1d:
+            return None
+        if (module.weight is None or module.bias is None or module.running_mean is None
+                or module.momentum is None):
+            raise ValueError("BatchNorm1d needs a weight, a bias, running statistics and a "
+                             f"momentum here, found affine={module.affine}, track_running_"
+                             f"stats={module.track_running_stats}, momentum={module.momentum}")
+        return {"num_features": module.num_features, "eps": module.eps,
+                "momentum": module.momentum}
+
+    def torch_state(self) -> dict[str, np.ndarray]:
+        """The arrays and ``num_batches_tracked``, which PyTorch uses only without a
+        momentum: this module does not count batches, and gives 0."""
+        return {**super().torch_state(), "num_batches_tracked": np.zeros((), np.int64)}
+
 
 class LayerNorm(_Normalization, type="layer_norm"):
     """``torch.nn.LayerNorm(normalized_shape, eps)`` over the last axis of ``(N,
@@ -240,3 +262,17 @@ class LayerNorm(_Normalization, type="layer_norm"):
                         [x, graph.constant("ln_scale", self.weight),
                          graph.constant("ln_bias", self.bias)],
                         axis=-1, epsilon=float(self.eps))
+
+    def to_torch(self, nn: Any) -> Any:
+        return nn.LayerNorm(self.normalized_shape, eps=self.eps)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        """``nn.LayerNorm`` over the last axis, with its weight and bias."""
+        if type(module) is not nn.LayerNorm:
+            return None
+        if len(module.normalized_shape) != 1 or module.weight is None or module.bias is None:
+            raise ValueError("LayerNorm needs one normalised axis, a weight and a bias here, "
+                             f"found normalized_shape={tuple(module.normalized_shape)}, "
+                             f"weight={module.weight is not None}, bias={module.bias is not None}")
+        return {"normalized_shape": module.normalized_shape[0], "eps": module.eps}
