@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -535,14 +536,14 @@ class Model(BaseModel):
         from mlp.torch_bridge import from_torch
         return from_torch(cls, sequential, seed)
 
-    def save_safetensors(self, path: Any) -> Any:
+    def save_safetensors(self, path: str | Path) -> Path:
         """Write the arrays as PyTorch names them and the spec to a safetensors file at
         ``path``, atomically; returns the path (``mlp.safetensors_file``)."""
         from mlp.safetensors_file import save
         return save(self, path)
 
     @classmethod
-    def load_safetensors(cls, path: Any) -> Model:
+    def load_safetensors(cls, path: str | Path) -> Model:
         """The model a ``save_safetensors`` file holds (``mlp.safetensors_file``)."""
         from mlp.safetensors_file import load
         return load(cls, path)

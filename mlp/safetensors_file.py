@@ -21,7 +21,6 @@ the file.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import struct
@@ -49,10 +48,11 @@ SPEC_KEY = "mlp_model"
 
 def _safetensors_numpy() -> Any:
     try:
-        return importlib.import_module("safetensors.numpy")
+        import safetensors.numpy  # an optional extra, imported when a file is written or read
     except ImportError as exc:
         raise ImportError(f"safetensors files need the safetensors package ({exc}): "
                           "pip install 'mlp-routinizer[safetensors]'") from exc
+    return safetensors.numpy
 
 
 def torch_state_dict(model: Model) -> dict[str, np.ndarray]:

@@ -18,7 +18,6 @@ module that none stands for, or one with settings ours do not compute, is refuse
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,10 +38,11 @@ class TorchConversionError(MLPError, TypeError):
 
 def _torch() -> Any:
     try:
-        return importlib.import_module("torch")
+        import torch  # an optional dependency, imported when a conversion is asked for
     except ImportError as exc:
         raise ImportError(f"converting to or from PyTorch needs the torch package ({exc}): "
                           "pip install torch") from exc
+    return torch
 
 
 def to_torch(model: Model) -> Any:
