@@ -100,7 +100,7 @@ def test_the_sequential_holds_pytorchs_modules_with_our_settings():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_one_training_batch_gives_pytorchs_gradients_and_running_statistics(dtype):
     model = Model(modules=[Layer(in_features=5, out_features=8),
-                           BatchNorm1d(num_features=8), Nonlinearity(kind="tanh"),
+                           BatchNorm1d(num_features=8, momentum=0.3), Nonlinearity(kind="tanh"),
                            DropoutLayer(p=0.0), Layer(in_features=8, out_features=8),
                            LayerNorm(normalized_shape=8), Nonlinearity(kind="gelu"),
                            Layer(in_features=8, out_features=3)], seed=2, dtype=dtype)
