@@ -69,10 +69,9 @@ def to_torch(model: Model) -> Any:
         try:
             part.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()
             raise TorchConversionError(f"module {index} ({module.describe()}): its PyTorch "
-                                       f"counterpart does not take its torch_state(): "
-                                       f"{' '.join(line.strip() for line in first)}") from None
+                                       "counterpart does not take its torch_state(): "
+                                       f"{_one_line(exc)}") from None
         parts.append(part)
     return torch.nn.Sequential(*parts)
 
