@@ -406,11 +406,21 @@ BASES = [
 ]
 
 
-def _nested(depth: int) -> Any:
-    value: Any = 0
-    for _ in range(depth):
-        value = [value]
-    return value
+class _Nested:
+    """``[[...[0]...]]`` ``depth`` lists deep, built only when a mutation is applied: the
+    example itself stays shallow, so Hypothesis can print it (its printer recurses)."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+
+    def __repr__(self) -> str:
+        return f"_Nested({self.depth})"
+
+    def build(self) -> Any:
+        value: Any = 0
+        for _ in range(self.depth):
+            value = [value]
+        return value
 
 
 HOSTILE = st.one_of(
@@ -424,7 +434,7 @@ HOSTILE = st.one_of(
     st.lists(st.one_of(st.integers(), st.dictionaries(st.text(max_size=2), st.integers()),
                        st.lists(st.integers(), max_size=2)), min_size=1, max_size=3),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
-    st.integers(min_value=1, max_value=3000).map(_nested),
+    st.integers(min_value=1, max_value=3000).map(_Nested),
 )
 
 
@@ -488,7 +498,7 @@ def test_mutated_configs_raise_only_the_librarys_errors(
     base, mutations = case
     raw = json.loads(json.dumps(base))
     for path, value in mutations:
-        _set(raw, path, value)
+        _set(raw, path, value.build() if isinstance(value, _Nested) else value)
     try:
         config = RunConfig.model_validate(raw, context=SPEC_ONLY)
         if _affordable(config.model):
