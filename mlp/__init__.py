@@ -42,6 +42,7 @@ _EXPORTS = {
     "gradcheck": "mlp.gradcheck",
     "relative_error": "mlp.gradcheck",
     "load_checkpoint": "mlp.checkpoint",
+    "compare": "mlp.compare",
 }
 
 __all__ = [
@@ -73,12 +74,14 @@ __all__ = [
     "gradcheck",
     "relative_error",
     "load_checkpoint",
+    "compare",
     "__version__",
 ]
 
 if TYPE_CHECKING:
     from mlp.callbacks import Callback
     from mlp.checkpoint import Checkpoint, load_checkpoint
+    from mlp.compare import compare
     from mlp.errors import CheckpointError, DataError, MLPError, TrainingDiverged
     from mlp.gradcheck import gradcheck, relative_error
     from mlp.history import History

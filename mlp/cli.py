@@ -1,5 +1,5 @@
-"""The mlp command: train, resume, evaluate, predict, inspect, runs, schema, export, sweep,
-diagnose, data convert.
+"""The mlp command: train, resume, evaluate, predict, inspect, runs, compare, schema, export,
+sweep, diagnose, data convert.
 
 Anything a user can get wrong (a bad config or file, bad data, a busy run folder, a diverged
 run) is printed on stderr in a line or a few, never as a traceback, with exit status 2;
@@ -119,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
     runs = command("runs", "a table of the runs under a folder")
     runs.add_argument("root", type=Path, nargs="?", default=Path("ckpt"),
                       help="folder of run folders (default: ckpt)")
+
+    compare = command("compare", "two or more runs side by side: the hyperparameters that "
+                                 "differ, best numbers, and their curves in one PNG")
+    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                         help=f"run folder (its {run_folder.LAST} is read) or checkpoint file")
+    compare.add_argument("--out", type=Path, default=Path("compare.png"),
+                         help="the PNG to write (default: compare.png)")
+    compare.add_argument("--json", action="store_true",
+                         help="print one JSON object: runs, differing hyperparameters, best "
+                              "numbers")
 
     command("schema", "print the JSON Schema of the run config")
 
@@ -655,6 +665,23 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    import json
+
+    from mlp.compare import compare
+    from mlp.output_paths import refuse_clobbering
+
+    refuse_clobbering([args.out], {run: "a run being compared" for run in args.runs})
+    comparison = compare(args.runs)
+    path = comparison.save_figure(args.out)
+    if args.json:
+        print(json.dumps({**comparison.to_dict(), "figure": str(path)}))
+    else:
+        print(comparison.table())
+        print(f"curves: {path}")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     import json
 
@@ -734,8 +761,8 @@ def _data(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
-             "inspect": _inspect, "runs": _runs, "schema": _schema, "export": _export,
-             "sweep": _sweep, "diagnose": _diagnose, "data": _data}
+             "inspect": _inspect, "runs": _runs, "compare": _compare, "schema": _schema,
+             "export": _export, "sweep": _sweep, "diagnose": _diagnose, "data": _data}
 
 if __name__ == "__main__":
     sys.exit(main())
