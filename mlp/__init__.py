@@ -42,7 +42,7 @@ _EXPORTS = {
     "gradcheck": "mlp.gradcheck",
     "relative_error": "mlp.gradcheck",
     "load_checkpoint": "mlp.checkpoint",
-    "compare": "mlp.compare",
+    "compare": "mlp.comparison",
 }
 
 __all__ = [
@@ -81,7 +81,7 @@ __all__ = [
 if TYPE_CHECKING:
     from mlp.callbacks import Callback
     from mlp.checkpoint import Checkpoint, load_checkpoint
-    from mlp.compare import compare
+    from mlp.comparison import compare
     from mlp.errors import CheckpointError, DataError, MLPError, TrainingDiverged
     from mlp.gradcheck import gradcheck, relative_error
     from mlp.history import History

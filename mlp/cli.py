@@ -668,7 +668,7 @@ def _runs(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import json
 
-    from mlp.compare import compare
+    from mlp.comparison import compare
     from mlp.output_paths import refuse_clobbering
 
     refuse_clobbering([args.out], {run: "a run being compared" for run in args.runs})

@@ -20,7 +20,6 @@ from typing import Any
 
 from mlp import display
 from mlp.checkpoint import Checkpoint, load_checkpoint
-from mlp.config import read_json_object
 from mlp.errors import MLPError
 from mlp.inspect import best_epoch_metrics
 from mlp.run_folder import RunFolder
@@ -211,6 +210,8 @@ def compare(runs: Sequence[str | Path]) -> Comparison:
 
 def _config_settings(folder: RunFolder) -> dict[str, Any]:
     """A run folder's config, without its name (each run is labelled by its folder)."""
+    from mlp.config import read_json_object  # it loads the trainer, which loads matplotlib
+
     config = read_json_object(folder.config)
     config.pop("name", None)
     return config
