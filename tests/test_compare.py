@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mlp
@@ -159,3 +160,25 @@ def test_the_name_loads_neither_matplotlib_nor_the_trainer():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_runs_without_validation_are_judged_by_training_loss(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))  # noqa: N806 (X, the convention)
+    y = X @ np.array([[1.0], [2.0], [-1.0]])
+    folders = []
+    for name, lr in (("slow", 0.01), ("quick", 0.05)):
+        folders.append(tmp_path / name)
+        mlp.BasicRoutinizer(epochs=3, lr=lr, loss="mse", batch_size=16, progress=False,
+                            checkpoint_dir=folders[-1]).run(mlp.Model.mlp([3, 8, 1], seed=0),
+                                                            (X, y))
+    comparison = mlp.compare(folders)
+    assert comparison.differing == {"train.lr": [0.01, 0.05]}
+    for folder, run in zip(folders, comparison.to_dict()["runs"], strict=True):
+        history = mlp.load_checkpoint(RunFolder(folder).last).history
+        best = min(zip(history.train_loss, history.epoch, strict=True))
+        assert (run["loss"], run["best_epoch"], run["best_by"]) == (*best, "train_loss")
+        assert run["accuracy"] is None
+    assert "best train loss" in comparison.table() and "accuracy" not in comparison.table()
+    assert [ax.get_title() for ax in comparison.figure.axes] == ["training loss"]
+    assert len(comparison.figure.axes[0].get_lines()) == 2
