@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
                                  "differ, best numbers, and their curves in one PNG")
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN",
                          help=f"run folder (its {run_folder.LAST} is read) or checkpoint file")
-    compare.add_argument("--out", type=Path, default=Path("compare.png"),
+    compare.add_argument("--out", type=Path, default=Path("compare.png"), metavar="PNG",
                          help="the PNG to write (default: compare.png)")
     compare.add_argument("--json", action="store_true",
                          help="print one JSON object: runs, differing hyperparameters, best "

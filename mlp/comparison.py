@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -167,7 +167,7 @@ class Comparison:
         return atomic.write_bytes(path, stream.getvalue())
 
 
-def compare(runs: Sequence[str | Path]) -> Comparison:
+def compare(runs: Iterable[str | Path]) -> Comparison:
     """Two or more runs side by side.
 
     Parameters
@@ -181,11 +181,10 @@ def compare(runs: Sequence[str | Path]) -> Comparison:
     Comparison
         The differing hyperparameters, each run's best numbers, and ``figure``.
     """
-    if isinstance(runs, (str, Path)) or len(runs) < MIN_RUNS:
-        found = 1 if isinstance(runs, (str, Path)) else len(runs)
+    paths = [Path(runs)] if isinstance(runs, (str, Path)) else [Path(run) for run in runs]
+    if len(paths) < MIN_RUNS:
         raise CompareError(f"compare needs {MIN_RUNS} or more runs (run folders or "
-                           f"checkpoint files), found {found}")
-    paths = [Path(run) for run in runs]
+                           f"checkpoint files), found {len(paths)}")
     checkpoints = [load_checkpoint(RunFolder.checkpoint_of(path, "last")) for path in paths]
     folders = [RunFolder.of(checkpoint.path) for checkpoint in checkpoints]
     if all(folder.config.is_file() for folder in folders):

@@ -129,7 +129,7 @@ def test_bad_input_is_refused_in_one_line(runs, tmp_path, capsys, case, expected
     assert captured.err.count("\n") == 1
     assert RunFolder(runs[0]).best.read_bytes() == before and not Path(out).exists()
     with pytest.raises(CompareError, match="found 1"):
-        mlp.compare(runs[:1])
+        mlp.compare(runs[0])
 
 
 def test_in_a_real_kernel_the_table_is_html_and_the_figure_a_picture(runs):
