@@ -21,7 +21,15 @@ from pg import PostgresServer, server_binaries  # noqa: E402
 
 from mlp import load_checkpoint  # noqa: E402
 from mlp.cli import main  # noqa: E402
-from mlp.sweep_study import GRACE_ENV, HEARTBEAT_ENV, storage_url  # noqa: E402
+from mlp.sweep import SweepConfig  # noqa: E402
+from mlp.sweep_study import (  # noqa: E402
+    GRACE_ENV,
+    HEARTBEAT_ENV,
+    open_storage,
+    open_study,
+    quiet_optuna,
+    storage_url,
+)
 
 BASE: dict[str, Any] = {
     "name": "base",
@@ -213,6 +221,32 @@ def test_a_server_gone_mid_sweep_is_one_line_and_the_rerun_completes(
     for trial in complete:
         (run,) = trial.user_attrs["runs"]
         assert run["epochs"] == 60
+
+
+def test_a_trial_left_running_before_its_first_heartbeat_is_failed_and_retried(
+        tmp_path, server):
+    """A worker (or the server) that goes between creating its trial and recording the
+    trial's first heartbeat leaves a running trial without a heartbeat, which Optuna never
+    finds stale: the next worker fails it and queues it again, and the sweep runs every
+    configuration once (it used to count such a trial as covered: exit 0, a configuration
+    never run). Two such trials: one given its grid point, one left before that."""
+    server.execute("CREATE DATABASE orphans")
+    url = server.url_of("orphans")
+    path = write_sweep(tmp_path, "orphans")
+    storage = open_storage(tmp_path / "orphans", url)
+    study = open_study(SweepConfig.from_file(path), storage, tmp_path / "orphans")
+    with quiet_optuna():
+        study.ask()
+    storage.create_new_trial(storage.get_study_id_from_name("orphans"))
+    storage.engine.dispose()
+    assert main(["-q", "sweep", str(path), "--ckpt-root", str(tmp_path), "--storage", url]) == 0
+    trials = optuna.load_study(study_name="orphans", storage=storage_url(url)).trials
+    assert [t.state.name for t in trials] == ["FAIL"] * 2 + ["COMPLETE"] * N_TRIALS
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials[2:]}) == N_TRIALS
+    assert [t.system_attrs.get("failed_trial") for t in trials[2:4]] == [0, 1]
+    for trial in trials[2:]:
+        (run,) = trial.user_attrs["runs"]
+        assert run["started"] == "fresh" and run["epochs"] == 2
 
 
 def test_a_server_that_refuses_the_tables_is_one_line_and_the_rerun_completes(
