@@ -25,6 +25,7 @@ from mlp.sweep import SweepConfig  # noqa: E402
 from mlp.sweep_study import (  # noqa: E402
     GRACE_ENV,
     HEARTBEAT_ENV,
+    advisory_key,
     open_storage,
     open_study,
     quiet_optuna,
@@ -172,13 +173,39 @@ def _complete(server: PostgresServer, database: str) -> int:
                           database=database)[0][0]
 
 
+def _take_claim_lock_after(server: PostgresServer, database: str, sweep: str, complete: int,
+                           command: subprocess.Popen, seconds: float = 120) -> Any:
+    """Hold the sweep's claim lock (so that no worker starts another trial) from the first
+    moment ``complete`` trials are done; the connection holding it, or None when the
+    command ended first or ``seconds`` passed."""
+    connection = psycopg2.connect(host="127.0.0.1", port=server.port, user="postgres",
+                                  dbname=database)
+    connection.autocommit = True
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while command.poll() is None and time.monotonic() < deadline:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (advisory_key(sweep),))
+            try:
+                cursor.execute("SELECT count(*) FROM trials WHERE state = 'COMPLETE'")
+                if cursor.fetchone()[0] >= complete:
+                    return connection
+            except psycopg2.errors.UndefinedTable:  # the sweep has not made them yet
+                pass
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(sweep),))
+            time.sleep(0.02)
+    connection.close()
+    return None
+
+
 def test_a_server_gone_mid_sweep_is_one_line_and_the_rerun_completes(
         tmp_path, server, monkeypatch):
-    """Two workers; the server stops (immediate shutdown) once two trials are done. The
-    command stops its worker process and says in one line which storage failed (no
-    password), exit 2. With the server back, the finished trials are still there and the
-    same command finishes the sweep: the interrupted trial is failed by its stale heartbeat
-    and retried, each configuration completes once."""
+    """Two workers; the server stops (immediate shutdown) once two trials are done, with
+    the sweep's claim lock held from that moment, so that trials remain however fast they
+    run (the workers are training, or waiting to claim the next trial). The command stops
+    its worker process and says in one line which storage failed (no password), exit 2.
+    With the server back, the finished trials are still there and the same command
+    finishes the sweep: the interrupted trials are failed by their stale heartbeats and
+    retried, each configuration completes once."""
     monkeypatch.setenv(HEARTBEAT_ENV, "1")  # inherited by the commands
     monkeypatch.setenv(GRACE_ENV, "2")
     server.execute("CREATE DATABASE gone")
@@ -188,16 +215,11 @@ def test_a_server_gone_mid_sweep_is_one_line_and_the_rerun_completes(
                                 "--ckpt-root", str(tmp_path), "--workers", "2", "--storage",
                                 url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
-    deadline = time.monotonic() + 120
     try:
-        while command.poll() is None and time.monotonic() < deadline:
-            try:
-                if _complete(server, "gone") >= 2:
-                    break
-            except psycopg2.Error:  # the tables do not exist yet
-                pass
-            time.sleep(0.02)
+        holder = _take_claim_lock_after(server, "gone", "gone", 2, command)
         server.halt()
+        if holder is not None:
+            holder.close()
         _, err = command.communicate(timeout=120)
     finally:
         if server.process.poll() is not None:
@@ -211,7 +233,7 @@ def test_a_server_gone_mid_sweep_is_one_line_and_the_rerun_completes(
                          "finishes the sweep") and "secret" not in line
     finished = _complete(server, "gone")
     assert 2 <= finished < N_TRIALS
-    time.sleep(2.5)  # a trial left running: its heartbeat goes stale
+    time.sleep(2.5)  # the trials left running: their heartbeats go stale
     assert main(["-q", "sweep", str(path), "--ckpt-root", str(tmp_path), "--storage", url]) == 0
     trials = optuna.load_study(study_name="gone", storage=storage_url(url)).trials
     complete = [t for t in trials if t.state.name == "COMPLETE"]
