@@ -14,6 +14,7 @@ Optuna after every epoch, and the median rule may stop the trial.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -117,25 +118,26 @@ class Worker:
         """Run trials until none is left to run; return how many this worker ran."""
         ran = 0
         while True:
-            with claim_lock(self.storage, self.folder, self.config.name):
-                dead = fail_dead_trials(self.study, self.storage, self.folder)
-                if dead:
-                    log.info("trials %s lost their worker; queued again", dead)
-                if not self._more_to_do():
-                    return ran
-                number = len(self.study.get_trials(deepcopy=False))
-                self.study.sampler = make_sampler(self.config, trial_seed(self.config, number))
-                with quiet_optuna():
-                    trial = self.study.ask()
-                trial_lock = hold_trial_lock(self.folder, trial.number)
-            try:
+            with contextlib.ExitStack() as running:
+                with claim_lock(self.storage, self.folder, self.config.name):
+                    dead = fail_dead_trials(self.study, self.storage, self.folder)
+                    if dead:
+                        log.info("trials %s lost their worker; queued again", dead)
+                    if not self._more_to_do():
+                        return ran
+                    number = len(self.study.get_trials(deepcopy=False))
+                    self.study.sampler = make_sampler(self.config,
+                                                      trial_seed(self.config, number))
+                    with quiet_optuna():
+                        trial = self.study.ask()
+                    # the trial lock and the first heartbeat under the claim lock: a running
+                    # trial without them has lost its worker (fail_dead_trials)
+                    running.callback(hold_trial_lock(self.folder, trial.number).release)
+                    identifier = trial_id(self.study, self.storage, trial.number)
+                    running.enter_context(Heartbeat(self.storage, identifier))
                 started = time.perf_counter()
-                identifier = trial_id(self.study, self.storage, trial.number)
-                with Heartbeat(self.storage, identifier):
-                    self._run(trial, identifier)
+                self._run(trial, identifier)
                 self.trial_seconds += time.perf_counter() - started
-            finally:
-                trial_lock.release()
             ran += 1
             if on_trial is not None:
                 on_trial()

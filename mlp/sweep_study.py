@@ -16,13 +16,18 @@ A worker that dies leaves its trial RUNNING. With the journal, every running tri
 file lock (``mlp.file_locks``) that the operating system releases when its process dies (a
 soft lock, where the platform has none, names that process, which is checked), so the next
 worker that claims a trial sees the dead one at once; with PostgreSQL, the trial's heartbeat
-stops and Optuna fails it after the grace period. Either way the failed trial is queued again
-with the same parameters (Optuna's retry callback), under a new trial number.
+stops and Optuna fails it after the grace period. A worker takes its trial's file lock and
+records the trial's first heartbeat under the claim lock it creates the trial under: a running
+trial without them, seen under the claim lock, lost its worker (or the server) before its
+first beat, and is failed at once (Optuna never counts a trial without a heartbeat as stale).
+Either way the failed trial is queued again with the same parameters (Optuna's retry
+callback), under a new trial number.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import inspect
 import logging
@@ -320,11 +325,13 @@ def hold_trial_lock(folder: Path, number: int) -> ProcessLock:
 def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
                      folder: Path) -> list[int]:
     """Fail the running trials whose worker is gone and queue them again; return their
-    numbers. Journal: a free trial lock means a dead worker. RDB: stale heartbeats."""
+    numbers. Under the claim lock. Journal: a free trial lock means a dead worker. RDB: stale
+    heartbeats, and no heartbeat at all."""
     if isinstance(storage, RDBStorage):
         before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
         with quiet_optuna():
             optuna.storages.fail_stale_trials(study)
+            _fail_trials_without_heartbeat(study, storage)
         after = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
         return sorted(t.number for t in after if t.number not in before)
     dead = []
@@ -349,6 +356,29 @@ def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
             retry(study, storage.get_trial(identifier))
         dead.append(trial.number)
     return dead
+
+
+def _fail_trials_without_heartbeat(study: optuna.Study, storage: RDBStorage) -> None:
+    """Fail the running trials that have no heartbeat (their worker, or the server, went
+    between ``ask`` and the first beat, both under the claim lock) and call the storage's
+    stale-trial callback on them, as ``optuna.storages.fail_stale_trials`` does on stale
+    ones. Optuna has no public query for heartbeats: this one reads its tables."""
+    import sqlalchemy
+
+    query = sqlalchemy.text(
+        "SELECT t.trial_id FROM trials t WHERE t.study_id = :study AND t.state = 'RUNNING' "
+        "AND NOT EXISTS (SELECT 1 FROM trial_heartbeats h WHERE h.trial_id = t.trial_id)")
+    study_id = storage.get_study_id_from_name(study.study_name)
+    with storage.engine.connect() as connection:
+        identifiers = [row[0] for row in connection.execute(query, {"study": study_id})]
+    callback = storage.get_heartbeat_stale_trial_callback()
+    for identifier in identifiers:
+        try:
+            storage.set_trial_state_values(identifier, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        if callback is not None:
+            callback(study, copy.deepcopy(storage.get_trial(identifier)))  # it edits lists
 
 
 def trial_id(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> int:

@@ -21,7 +21,16 @@ from pg import PostgresServer, server_binaries  # noqa: E402
 
 from mlp import load_checkpoint  # noqa: E402
 from mlp.cli import main  # noqa: E402
-from mlp.sweep_study import GRACE_ENV, HEARTBEAT_ENV, storage_url  # noqa: E402
+from mlp.sweep import SweepConfig  # noqa: E402
+from mlp.sweep_study import (  # noqa: E402
+    GRACE_ENV,
+    HEARTBEAT_ENV,
+    advisory_key,
+    open_storage,
+    open_study,
+    quiet_optuna,
+    storage_url,
+)
 
 BASE: dict[str, Any] = {
     "name": "base",
@@ -164,15 +173,42 @@ def _complete(server: PostgresServer, database: str) -> int:
                           database=database)[0][0]
 
 
+def _take_claim_lock_after(server: PostgresServer, database: str, sweep: str, complete: int,
+                           command: subprocess.Popen, seconds: float = 120) -> Any:
+    """Hold the sweep's claim lock (so that no worker starts another trial) from the first
+    moment ``complete`` trials are done; the connection holding it, or None when the
+    command ended first or ``seconds`` passed."""
+    connection = psycopg2.connect(host="127.0.0.1", port=server.port, user="postgres",
+                                  dbname=database)
+    connection.autocommit = True
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while command.poll() is None and time.monotonic() < deadline:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (advisory_key(sweep),))
+            try:
+                cursor.execute("SELECT count(*) FROM trials WHERE state = 'COMPLETE'")
+                if cursor.fetchone()[0] >= complete:
+                    return connection
+            except psycopg2.errors.UndefinedTable:  # the sweep has not made them yet
+                pass
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(sweep),))
+            time.sleep(0.02)
+    connection.close()
+    return None
+
+
 def test_a_server_gone_mid_sweep_is_one_line_and_the_rerun_completes(
         tmp_path, server, monkeypatch):
-    """Two workers; the server stops (immediate shutdown) once two trials are done. The
-    command stops its worker process and says in one line which storage failed (no
-    password), exit 2. With the server back, the finished trials are still there and the
-    same command finishes the sweep: the interrupted trial is failed by its stale heartbeat
-    and retried, each configuration completes once."""
+    """Two workers; the server stops (immediate shutdown) once two trials are done, with
+    the sweep's claim lock held from that moment, so that trials remain however fast they
+    run (the workers are training, or waiting to claim the next trial). The command stops
+    its worker process and says in one line which storage failed (no password), exit 2.
+    With the server back, the finished trials are still there and the same command
+    finishes the sweep: the interrupted trials are failed by their stale heartbeats and
+    retried, each configuration completes once. (The grace period is long while workers
+    live, so that a heartbeat delayed by a loaded machine never fails a live trial.)"""
     monkeypatch.setenv(HEARTBEAT_ENV, "1")  # inherited by the commands
-    monkeypatch.setenv(GRACE_ENV, "2")
+    monkeypatch.setenv(GRACE_ENV, "60")  # a live worker is not taken for dead on a busy machine
     server.execute("CREATE DATABASE gone")
     url = server.url_of("gone", password="secret")
     path = write_sweep(tmp_path, "gone", epochs=60, save_every_epochs=1)
@@ -180,16 +216,11 @@ def test_a_server_gone_mid_sweep_is_one_line_and_the_rerun_completes(
                                 "--ckpt-root", str(tmp_path), "--workers", "2", "--storage",
                                 url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
-    deadline = time.monotonic() + 120
     try:
-        while command.poll() is None and time.monotonic() < deadline:
-            try:
-                if _complete(server, "gone") >= 2:
-                    break
-            except psycopg2.Error:  # the tables do not exist yet
-                pass
-            time.sleep(0.02)
+        holder = _take_claim_lock_after(server, "gone", "gone", 2, command)
         server.halt()
+        if holder is not None:
+            holder.close()
         _, err = command.communicate(timeout=120)
     finally:
         if server.process.poll() is not None:
@@ -203,7 +234,10 @@ def test_a_server_gone_mid_sweep_is_one_line_and_the_rerun_completes(
                          "finishes the sweep") and "secret" not in line
     finished = _complete(server, "gone")
     assert 2 <= finished < N_TRIALS
-    time.sleep(2.5)  # a trial left running: its heartbeat goes stale
+    # the command's workers have ended: the trials they left running are stale 2 s after
+    # their last beat for the rerun, which judges them (a live worker is judged at 60 s)
+    monkeypatch.setenv(GRACE_ENV, "2")
+    time.sleep(2.5)
     assert main(["-q", "sweep", str(path), "--ckpt-root", str(tmp_path), "--storage", url]) == 0
     trials = optuna.load_study(study_name="gone", storage=storage_url(url)).trials
     complete = [t for t in trials if t.state.name == "COMPLETE"]
@@ -213,6 +247,32 @@ def test_a_server_gone_mid_sweep_is_one_line_and_the_rerun_completes(
     for trial in complete:
         (run,) = trial.user_attrs["runs"]
         assert run["epochs"] == 60
+
+
+def test_a_trial_left_running_before_its_first_heartbeat_is_failed_and_retried(
+        tmp_path, server):
+    """A worker (or the server) that goes between creating its trial and recording the
+    trial's first heartbeat leaves a running trial without a heartbeat, which Optuna never
+    finds stale: the next worker fails it and queues it again, and the sweep runs every
+    configuration once (it used to count such a trial as covered: exit 0, a configuration
+    never run). Two such trials: one given its grid point, one left before that."""
+    server.execute("CREATE DATABASE orphans")
+    url = server.url_of("orphans")
+    path = write_sweep(tmp_path, "orphans")
+    storage = open_storage(tmp_path / "orphans", url)
+    study = open_study(SweepConfig.from_file(path), storage, tmp_path / "orphans")
+    with quiet_optuna():
+        study.ask()
+    storage.create_new_trial(storage.get_study_id_from_name("orphans"))
+    storage.engine.dispose()
+    assert main(["-q", "sweep", str(path), "--ckpt-root", str(tmp_path), "--storage", url]) == 0
+    trials = optuna.load_study(study_name="orphans", storage=storage_url(url)).trials
+    assert [t.state.name for t in trials] == ["FAIL"] * 2 + ["COMPLETE"] * N_TRIALS
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials[2:]}) == N_TRIALS
+    assert [t.system_attrs.get("failed_trial") for t in trials[2:4]] == [0, 1]
+    for trial in trials[2:]:
+        (run,) = trial.user_attrs["runs"]
+        assert run["started"] == "fresh" and run["epochs"] == 2
 
 
 def test_a_server_that_refuses_the_tables_is_one_line_and_the_rerun_completes(
