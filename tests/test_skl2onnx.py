@@ -163,3 +163,23 @@ def test_unfitted_estimator_is_refused() -> None:
 
     with pytest.raises(NotFittedError, match="RoutinizerRegressor"):
         skl2onnx.to_onnx(RoutinizerRegressor(), np.zeros((1, 3)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("params", [
+    {"normalization": "batch", "nonlinearity": "gelu", "dropout": 0.1},
+    {"normalization": "layer", "nonlinearity": "tanh"},
+])
+def test_every_module_kind_through_the_container(dtype: type, params: dict) -> None:
+    """BatchNorm1d, LayerNorm, Dropout and the activations go through their own ONNX hooks
+    into skl2onnx's graph; LayerNorm below opset 17 is refused naming the module."""
+    X, codes = _data(dtype)
+    estimator = RoutinizerClassifier(hidden_layer_sizes=(8, 6), epochs=5, random_state=0,
+                                     **params)
+    pipeline = make_pipeline(StandardScaler(), estimator).fit(X, codes)
+    label, probabilities = _run(pipeline, X, zipmap=False)
+    assert label.tolist() == pipeline.predict(X).tolist()
+    np.testing.assert_allclose(probabilities, pipeline.predict_proba(X), atol=1e-5)
+    if params["normalization"] == "layer":
+        with pytest.raises(ExportError, match=r"LayerNorm\(8\).*opset 17"):
+            skl2onnx.to_onnx(pipeline, X[:1], target_opset=15)
