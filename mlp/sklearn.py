@@ -21,6 +21,7 @@ total number of epochs: ``constant``, ``step``, ``plateau``).
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar
@@ -582,3 +583,17 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
         tags.target_tags.multi_output = True
         tags.input_tags.sparse = True
         return tags
+
+
+def register_onnx_converters() -> None:
+    """Register both estimators' converters with skl2onnx, so that ``skl2onnx.to_onnx``
+    converts a ``Pipeline`` or ``ColumnTransformer`` holding one (see ``mlp.sklearn_onnx``;
+    needs the ``onnx`` extra). Explicit, as onnxmltools' converters for LightGBM and XGBoost
+    are; done on import of this module when skl2onnx was imported before it."""
+    from mlp.sklearn_onnx import register
+
+    register(RoutinizerClassifier, RoutinizerRegressor)
+
+
+if "skl2onnx" in sys.modules:
+    register_onnx_converters()
