@@ -277,13 +277,17 @@ class BasicRoutinizer(TrainingConfig):
                callbacks: list[Callback], curves: bool = True) -> History:
         """The epoch loop: train, record, save by the cadence, show, stop when a rule says."""
         state = self._state
-        optimizer = self._packed(model)
-        optimizer.kernels.warm_up(model.dtype, (optimizer.rule,), self)  # before the clock
-        self._diagnostics = self._start_diagnostics(model, train)
-        writer = _Writer(self, model, train, folder, optimizer)
+        signals, outcome = DeferredSignals(), "done"
+        # a Ctrl-C while the kernels load (seconds, the first time) is noted like one during
+        # training, and acted on at the first batch: raised there, a KeyboardInterrupt inside
+        # an extension's import could make Python end by SIGINT whatever exit status followed
+        with signals:
+            optimizer = self._packed(model)
+            optimizer.kernels.warm_up(model.dtype, (optimizer.rule,), self)  # before the clock
+            self._diagnostics = self._start_diagnostics(model, train)
+            writer = _Writer(self, model, train, folder, optimizer)
         progress = Progress(state.epoch, self.epochs, enabled=self.progress,
                             log_every=self.log_every, live_plot=self._live_plot(folder))
-        signals, outcome = DeferredSignals(), "done"
         state.stopped_early = False  # a new segment: only its own early stop counts
         # overflow on the way to a NaN/inf loss is reported as TrainingDiverged
         with signals, np.errstate(over="ignore", invalid="ignore"), progress:

@@ -34,7 +34,7 @@ class TrainingInterrupted(KeyboardInterrupt):
         if folder is not None:
             self.resume = resume or f"mlp resume {folder}"
             text += f"; continue with: {self.resume}"
-            if epoch == 0 and resume is None:
+            if epoch == 0 and self.resume.startswith("mlp resume"):  # from config.json
                 text += " (no epoch was saved, so it starts over from epoch 0)"
         else:
             self.resume = None
