@@ -371,7 +371,9 @@ def _fail_trials_without_heartbeat(study: optuna.Study, storage: RDBStorage) -> 
     study_id = storage.get_study_id_from_name(study.study_name)
     with storage.engine.connect() as connection:
         identifiers = [row[0] for row in connection.execute(query, {"study": study_id})]
-    callback = storage.get_heartbeat_stale_trial_callback()
+    # the getter's name since Optuna 4.4; before, get_failed_trial_callback
+    getter = getattr(storage, "get_heartbeat_stale_trial_callback", None)
+    callback = (getter or storage.get_failed_trial_callback)()
     for identifier in identifiers:
         try:
             storage.set_trial_state_values(identifier, state=TrialState.FAIL)
