@@ -150,14 +150,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="where the sweep folder goes (default: ckpt)")
     sweep.add_argument("--schema", action="store_true",
                        help="print the JSON Schema of a sweep file")
-    sweep.add_argument("--worker", action="store_true",
-                       help="run as one worker process of a sweep (what --workers starts)")
-    sweep.add_argument("--data-file", type=Path, metavar="FILE",
-                       help="with --worker and --parent: wait for this data file, which the "
-                            "parent writes once it has checked the sweep, and train on it")
-    sweep.add_argument("--parent", type=int, metavar="PID",
-                       help="with --worker and --data-file: the sweep that started this "
-                            "worker; if it ends before writing the data, so does the worker")
+    # how --workers starts its worker processes, not for users (hidden from --help): run as one
+    # worker; wait for the data file the parent writes once it has checked the sweep; end when
+    # the parent process ends before writing it
+    sweep.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    sweep.add_argument("--data-file", type=Path, help=argparse.SUPPRESS)
+    sweep.add_argument("--parent", type=int, help=argparse.SUPPRESS)
 
     data = command("data", "data files: mlp data convert SRC OUT.h5")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION",

@@ -146,3 +146,11 @@ def test_python_dash_m_mlp_is_the_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mlp", "train", "missing.json"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_sweep_help_shows_no_internal_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    shown = capsys.readouterr().out
+    assert "--workers" in shown
+    assert not any(flag in shown for flag in ("--worker ", "--data-file", "--parent"))
