@@ -26,7 +26,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mlp.curves_png import render_curves
 from mlp.history import History
 
 PROGRESS_SECONDS = 0.2
@@ -201,6 +200,8 @@ class NotebookCurves:
             return
         if not final and (history.epoch[-1] % self.every or not self.throttle.due()):
             return
+        from mlp.curves_png import render_curves  # Pillow and matplotlib.ticker: only to draw
+
         started = time.monotonic()
         png = render_curves(history, title=self.title, stopped_early_at=stopped_early_at)
         bundle = {"image/png": base64.b64encode(png).decode("ascii"),

@@ -522,11 +522,18 @@ def test_version_and_quiet_after_the_command(capsys):
     assert _parser().parse_args(["-q", "schema"]).quiet is True
 
 
+#: flags of the command's own making, hidden from --help
+INTERNAL_FLAGS = {("sweep", "worker"), ("sweep", "data_file"), ("sweep", "parent")}
+
+
 def test_help_has_no_markup_and_every_argument_has_help(capsys):
     parser = _parser()
     commands = parser._subparsers._group_actions[0].choices
     for name, sub in [("mlp", parser), *commands.items()]:
         for action in sub._actions:
+            if (name, action.dest) in INTERNAL_FLAGS:  # how --workers starts its processes
+                assert action.help == argparse.SUPPRESS
+                continue
             assert action.help and action.help != argparse.SUPPRESS, (name, action.dest)
         for text in (sub.format_help(), sub.description or ""):
             assert "``" not in text and ":func:" not in text, name
