@@ -5,9 +5,9 @@ The file holds every array under the name and in the layout PyTorch gives it
 (``model.to_torch().state_dict()``'s keys: ``"0.weight"`` ``(out, in)``, ``"0.bias"``,
 ``"1.running_mean"``, ``"1.num_batches_tracked"``, ...; each module's ``torch_state()``), so
 the ``load_file`` of the safetensors package's PyTorch module reads it into
-``model.to_torch()`` with ``load_state_dict(strict=True)`` (never a pickle). Its metadata (``__metadata__``) holds ``format: "pt"``
-(what PyTorch users' tools look for), ``mlp_model``, the model spec JSON, and
-``mlp_version``. Written with the ``safetensors`` package's NumPy functions (no torch
+``model.to_torch()`` with ``load_state_dict(strict=True)`` (never a pickle). Its metadata
+(``__metadata__``) holds ``format: "pt"`` (what PyTorch users' tools look for),
+``mlp_model``, the model spec JSON, and ``mlp_version``. Written with the ``safetensors`` package's NumPy functions (no torch
 needed; ``pip install 'mlp-routinizer[safetensors]'``) and replaced atomically.
 
 Reading trusts nothing before it is checked, in memory bounded by the file's size: the
