@@ -7,8 +7,9 @@ The file holds every array under the name and in the layout PyTorch gives it
 the ``load_file`` of the safetensors package's PyTorch module reads it into
 ``model.to_torch()`` with ``load_state_dict(strict=True)`` (never a pickle). Its metadata
 (``__metadata__``) holds ``format: "pt"`` (what PyTorch users' tools look for),
-``mlp_model``, the model spec JSON, and ``mlp_version``. Written with the ``safetensors`` package's NumPy functions (no torch
-needed; ``pip install 'mlp-routinizer[safetensors]'``) and replaced atomically.
+``mlp_model``, the model spec JSON, and ``mlp_version``. Written with the ``safetensors``
+package's NumPy functions (no torch needed; ``pip install 'mlp-routinizer[safetensors]'``)
+and replaced atomically.
 
 Reading trusts nothing before it is checked, in memory bounded by the file's size: the
 8-byte header length (at most ``MAX_HEADER_BYTES`` and within the file), the JSON header
