@@ -135,7 +135,7 @@ class NotebookProgress:
         elapsed = time.monotonic() - self.started
         parts = [f"epoch {epoch}/{self.total}"]
         if row is not None:
-            parts += [f"{name} {value}" for name, value in _scores(row).items()]
+            parts += [f"{name} {value}" for name, value in row_scores(row).items()]
         if done:
             parts.append(f"{tqdm.format_interval(elapsed)} in all")
         else:
@@ -152,8 +152,9 @@ class NotebookProgress:
                              f"{bar} {line}</div>"}
 
 
-def _scores(row: dict[str, Any]) -> dict[str, str]:
-    """The losses and accuracies of a History row, formatted (None ones left out)."""
+def row_scores(row: dict[str, Any]) -> dict[str, str]:
+    """The losses and accuracies of a History row, formatted (None ones left out): the
+    notebook's progress line, and the terminal bar's (``mlp.progress``) less ``acc``."""
     shown = {"loss": f"{row['train_loss']:.4g}"}
     if row.get("val_loss") is not None:
         shown["val_loss"] = f"{row['val_loss']:.4g}"

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from mlp.history import History
-from mlp.notebook import NotebookProgress, in_kernel
+from mlp.notebook import NotebookProgress, in_kernel, row_scores
 
 log = logging.getLogger("mlp")
 
@@ -128,10 +128,6 @@ def _best_effort(what: str, function: Any, *args: Any) -> None:
 
 
 def _postfix(row: dict[str, Any]) -> dict[str, str]:
-    shown = {"loss": f"{row['train_loss']:.4g}"}
-    if row["val_loss"] is not None:
-        shown["val_loss"] = f"{row['val_loss']:.4g}"
-    if row["val_accuracy"] is not None:
-        shown["val_acc"] = f"{row['val_accuracy']:.4f}"
+    shown = {name: text for name, text in row_scores(row).items() if name != "acc"}
     shown["lr"] = f"{row['lr']:.3g}"
     return shown
