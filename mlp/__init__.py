@@ -14,35 +14,35 @@ from typing import TYPE_CHECKING, Any
 from mlp.version import __version__
 
 _EXPORTS = {
-    "BasicRoutinizer": "mlp.routinizer",
-    "BatchNorm1d": "mlp.normalization",
+    "BasicRoutinizer": "mlp.training.routinizer",
+    "BatchNorm1d": "mlp.nn.normalization",
     "Callback": "mlp.callbacks",
-    "Context": "mlp.module",
-    "LayerNorm": "mlp.normalization",
-    "Module": "mlp.module",
-    "UpdateRule": "mlp.optim",
-    "register_update_rule": "mlp.optim",
-    "Checkpoint": "mlp.checkpoint",
+    "Context": "mlp.nn.module",
+    "LayerNorm": "mlp.nn.normalization",
+    "Module": "mlp.nn.module",
+    "UpdateRule": "mlp.optim.rules",
+    "register_update_rule": "mlp.optim.rules",
+    "Checkpoint": "mlp.training.checkpoint",
     "CheckpointError": "mlp.errors",
     "DataError": "mlp.errors",
-    "DropoutLayer": "mlp.layers",
+    "DropoutLayer": "mlp.nn.layers",
     "History": "mlp.history",
-    "Layer": "mlp.layers",
-    "Loss": "mlp.losses",
+    "Layer": "mlp.nn.layers",
+    "Loss": "mlp.nn.losses",
     "MLPError": "mlp.errors",
-    "Model": "mlp.model",
-    "Nonlinearity": "mlp.layers",
-    "Optimizer": "mlp.optimizer",
-    "RunFolder": "mlp.run_folder",
-    "RunFolderTaken": "mlp.run_folder",
-    "RunState": "mlp.run_state",
-    "TrainingConfig": "mlp.training_config",
+    "Model": "mlp.nn.model",
+    "Nonlinearity": "mlp.nn.layers",
+    "Optimizer": "mlp.optim.optimizer",
+    "RunFolder": "mlp.storage.run_folder",
+    "RunFolderTaken": "mlp.storage.run_folder",
+    "RunState": "mlp.training.run_state",
+    "TrainingConfig": "mlp.training.hyperparameters",
     "TrainingDiverged": "mlp.errors",
     "TrainingInterrupted": "mlp.signals",
-    "gradcheck": "mlp.gradcheck",
-    "relative_error": "mlp.gradcheck",
-    "load_checkpoint": "mlp.checkpoint",
-    "compare": "mlp.comparison",
+    "gradcheck": "mlp.nn.gradient_check",
+    "relative_error": "mlp.nn.gradient_check",
+    "load_checkpoint": "mlp.training.checkpoint",
+    "compare": "mlp.training.compare",
 }
 
 __all__ = [
@@ -80,23 +80,23 @@ __all__ = [
 
 if TYPE_CHECKING:
     from mlp.callbacks import Callback
-    from mlp.checkpoint import Checkpoint, load_checkpoint
-    from mlp.comparison import compare
     from mlp.errors import CheckpointError, DataError, MLPError, TrainingDiverged
-    from mlp.gradcheck import gradcheck, relative_error
     from mlp.history import History
-    from mlp.layers import DropoutLayer, Layer, Nonlinearity
-    from mlp.losses import Loss
-    from mlp.model import Model
-    from mlp.module import Context, Module
-    from mlp.normalization import BatchNorm1d, LayerNorm
-    from mlp.optim import UpdateRule, register_update_rule
-    from mlp.optimizer import Optimizer
-    from mlp.routinizer import BasicRoutinizer
-    from mlp.run_folder import RunFolder, RunFolderTaken
-    from mlp.run_state import RunState
+    from mlp.nn.gradient_check import gradcheck, relative_error
+    from mlp.nn.layers import DropoutLayer, Layer, Nonlinearity
+    from mlp.nn.losses import Loss
+    from mlp.nn.model import Model
+    from mlp.nn.module import Context, Module
+    from mlp.nn.normalization import BatchNorm1d, LayerNorm
+    from mlp.optim.optimizer import Optimizer
+    from mlp.optim.rules import UpdateRule, register_update_rule
     from mlp.signals import TrainingInterrupted
-    from mlp.training_config import TrainingConfig
+    from mlp.storage.run_folder import RunFolder, RunFolderTaken
+    from mlp.training.checkpoint import Checkpoint, load_checkpoint
+    from mlp.training.compare import compare
+    from mlp.training.hyperparameters import TrainingConfig
+    from mlp.training.routinizer import BasicRoutinizer
+    from mlp.training.run_state import RunState
 
 
 def __getattr__(name: str) -> Any:

@@ -3,6 +3,6 @@
 
 import sys
 
-from mlp.cli import main
+from mlp.cli.commands import main
 
 sys.exit(main())

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlp import atomic
 from mlp.errors import MLPError
 from mlp.history import HISTORY_COLUMNS, History
-from mlp.regular_files import read_regular
+from mlp.storage import atomic
+from mlp.storage.regular_files import read_regular
 
 
 class StopTraining(Exception):  # noqa: N818 (a request, not an error)

@@ -6,7 +6,7 @@ The graph is built with the ``onnx`` package's own helpers (an optional extra:
 
 - input ``X`` ``(N, D)``, float32 or float64 as the model, ``N`` dynamic;
 - the saved normaliser ``(X - offset) / scale`` (``Sub``, ``Div``), when there is one;
-- each module as the nodes of its own ``to_onnx(graph, x)`` hook (``mlp.module``), which
+- each module as the nodes of its own ``to_onnx(graph, x)`` hook (``mlp.nn.module``), which
   uses the graph builder here (``op``, ``constant``, ``scalar``, ``dtype``, ``opset``): a
   ``Layer`` as ``MatMul`` + ``Add``; a ``Nonlinearity`` as its operator (``Relu``,
   ``LeakyRelu``, ``Sigmoid``, ``Tanh``, ``Softmax`` on the last axis, ``Identity``,
@@ -43,17 +43,17 @@ except ImportError as exc:  # an optional extra: say which one
     raise ImportError(f"mlp.export needs the onnx package ({exc}); install the extra: "
                       "pip install 'mlp-routinizer[onnx]'") from exc
 
-from mlp import atomic
 from mlp.errors import MLPError
-from mlp.model import Model
-from mlp.normalizer import Normalizer
-from mlp.output_paths import refuse_clobbering
-from mlp.regular_files import check_output
+from mlp.nn.input_normalizer import Normalizer
+from mlp.nn.model import Model
+from mlp.storage import atomic
+from mlp.storage.output_paths import refuse_clobbering
+from mlp.storage.regular_files import check_output
 from mlp.version import __version__
 
 
 class Checkpoint(Protocol):
-    """What the exporter reads of a ``mlp.checkpoint.Checkpoint`` (which calls it, so this
+    """What the exporter reads of a ``mlp.training.checkpoint.Checkpoint`` (which calls it, so this
     module does not import that one)."""
 
     path: Path

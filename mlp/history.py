@@ -17,7 +17,7 @@ class History(BaseModel):
     """Per-epoch columns. ``epoch`` counts from 1 and keeps counting across resumes;
     ``val_*`` are None without validation data and ``*_accuracy`` None for regression;
     ``seconds`` is the wall time of each epoch; ``diagnostics`` holds the per-layer columns
-    of ``mlp.diagnostics`` when they were recorded."""
+    of ``mlp.training.diagnostics`` when they were recorded."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,7 +28,7 @@ class History(BaseModel):
     val_accuracy: list[float | None] = Field(default_factory=list)
     lr: list[float] = Field(default_factory=list)
     seconds: list[float] = Field(default_factory=list)
-    #: per-layer statistics when training with ``diagnostics=True`` (``mlp.diagnostics``):
+    #: per-layer statistics when training with ``diagnostics=True`` (``mlp.training.diagnostics``):
     #: ``"layer<k>.<stat>"``, ``"steps"``, ``"predicted_share"``, ``"collapsed_class"`` -> one
     #: value per epoch (NaN for epochs trained without diagnostics)
     diagnostics: dict[str, list[float]] = Field(default_factory=dict)

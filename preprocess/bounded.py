@@ -1,6 +1,6 @@
 """Reading user files with sizes checked before anything is allocated.
 
-Every reader opens through ``mlp.regular_files.open_regular`` (FIFOs, devices and sockets are
+Every reader opens through ``storage.regular_files.open_regular`` (FIFOs, devices and sockets are
 refused by name, and opening one never blocks), then compares what a file declares with what
 it holds and with ``ReadLimits``:
 
@@ -37,8 +37,8 @@ from typing import BinaryIO
 import numpy as np
 
 from mlp.errors import DataError
-from mlp.memory import allocating, check_bytes
-from mlp.regular_files import open_regular
+from mlp.storage.memory import allocating, check_bytes
+from mlp.storage.regular_files import open_regular
 
 #: CSV rows parsed at a time (bounds the text a block holds)
 BLOCK_ROWS = 65536
@@ -119,7 +119,7 @@ def _declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
 def _fill(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
           path: Path, where: str) -> np.ndarray:
     """An array of ``shape`` read from ``handle`` into a buffer of exactly its size, that
-    size first checked against the memory this process can get (``mlp.memory``)."""
+    size first checked against the memory this process can get (``mlp.storage.memory``)."""
     what = f"{path}{where}: an array of shape {shape} of {dtype}"
     check_bytes(_declared_bytes(shape, dtype), what)
     with allocating(what):

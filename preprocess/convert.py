@@ -6,7 +6,7 @@ Features are streamed: CSV in blocks of ``bounded.BLOCK_ROWS`` rows, ``.npy`` ar
 time, HDF5 datasets (any chunking, gzip, lzf, with or without checksums: what
 ``Data.from_hdf5`` reads) in blocks of rows; each block is appended to a chunked,
 fletcher32-checksummed dataset of a file written beside ``OUT.h5`` and renamed over it at
-the end (``mlp.hdf5.StreamWriter``), so a failure leaves no partial file. Memory is one
+the end (``mlp.storage.hdf5.StreamWriter``), so a failure leaves no partial file. Memory is one
 block of features plus the targets (8 bytes a row for class codes or a regression value:
 labels are encoded once all of them are known). Every input check of the loaders applies
 (sizes before allocation, non-regular files refused, non-finite values named by line or
@@ -23,11 +23,11 @@ from typing import BinaryIO
 import numpy as np
 from tqdm import tqdm
 
-from mlp import hdf5
 from mlp.arrays import all_finite
 from mlp.errors import DataError
-from mlp.output_paths import refuse_clobbering
-from mlp.regular_files import open_regular
+from mlp.storage import hdf5
+from mlp.storage.output_paths import refuse_clobbering
+from mlp.storage.regular_files import open_regular
 from preprocess import bounded, data_file, disk_open, loaders
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 

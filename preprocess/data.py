@@ -4,7 +4,7 @@ normalisation, augmentation, mini-batches, fingerprints and HDF5 storage.
 Samples are rows: features are ``(N, n_features)`` C-contiguous floating arrays. Floating
 features keep their dtype and are not copied when already C-contiguous; integer and boolean
 features become float32. SciPy sparse features (CSR, CSC, ...) are kept as CSR
-(``mlp.sparse``): their batches are CSR row selections, never dense, ``normalize`` scales
+(``mlp.nn.sparse``): their batches are CSR row selections, never dense, ``normalize`` scales
 them without centring (``Normalizer.fit``), and ``augment_shift`` and ``save`` refuse them.
 Classification labels of any sortable hashable type are encoded to
 ``0..C-1`` (``classes`` keeps the sorted original values, so ``classes[codes]`` decodes);
@@ -23,10 +23,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlp import sparse
 from mlp.arrays import all_finite
 from mlp.errors import DataError
-from mlp.normalizer import Method, Normalizer
+from mlp.nn import sparse
+from mlp.nn.input_normalizer import Method, Normalizer
 from preprocess import augment, data_display, data_file, disk_open, loaders
 from preprocess.block_batches import block_batches
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits

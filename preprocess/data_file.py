@@ -1,5 +1,5 @@
 """The data file format of ``Data.save`` / ``Data.load``: one HDF5 file under the rules of
-``mlp.hdf5`` (atomic write, fletcher32 on every dataset, text in checksummed attributes,
+``mlp.storage.hdf5`` (atomic write, fletcher32 on every dataset, text in checksummed attributes,
 and the same link, filter and size checks on reading as a checkpoint gets). ``mlp data
 convert`` writes the same layout block by block, and ``Data.from_hdf5`` reads it in place.
 
@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from mlp import hdf5
 from mlp.errors import DataError, MLPError
-from mlp.normalizer import Normalizer
+from mlp.nn.input_normalizer import Normalizer
+from mlp.storage import hdf5
 
 FORMAT = "mlp-data"
 SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")

@@ -1,6 +1,6 @@
 """A training split read in place from an HDF5 data file (``Data.from_hdf5``).
 
-``DiskSplit`` holds the open file (``mlp.hdf5.SafeReader``: links, filters and stored sizes
+``DiskSplit`` holds the open file (``mlp.storage.hdf5.SafeReader``: links, filters and stored sizes
 checked on opening, fletcher32 verified on every chunk read when the file carries it;
 compressed chunks decoded by HDF5), the feature, target and weight
 datasets, and the file rows that form the training split (ranges; the validation and test
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from mlp import hdf5
 from mlp.arrays import all_finite
 from mlp.errors import DataError
-from mlp.normalizer import Normalizer
+from mlp.nn.input_normalizer import Normalizer
+from mlp.storage import hdf5
 
 Ranges = list[tuple[int, int]]
 #: bytes of one shuffle buffer when ``buffer_rows`` is not given

@@ -1,6 +1,6 @@
 """Opening an HDF5 data file for training in place (behind ``Data.from_hdf5``).
 
-The file is opened through ``mlp.hdf5.SafeReader`` as a file another program may have
+The file is opened through ``mlp.storage.hdf5.SafeReader`` as a file another program may have
 written (its links, filters and stored sizes checked; gzip, lzf, shuffle and the other
 filters HDF5 has built in are read, any chunking or none; a chunk past
 ``ReadLimits.max_chunk_bytes`` is refused). Datasets without the fletcher32 checksum that
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from mlp import hdf5
 from mlp.errors import DataError
-from mlp.normalizer import Normalizer
-from mlp.regular_files import check_regular
+from mlp.nn.input_normalizer import Normalizer
+from mlp.storage import hdf5
+from mlp.storage.regular_files import check_regular
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 from preprocess.disk import DiskSplit, Ranges, complement
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from mlp.arrays import all_finite
 from mlp.errors import DataError
-from mlp.memory import check_bytes
+from mlp.storage.memory import check_bytes
 from preprocess import bounded
 from preprocess.bounded import DEFAULT_LIMITS, ReadLimits
 

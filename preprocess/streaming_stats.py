@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from mlp.errors import DataError
-from mlp.normalizer import Normalizer
+from mlp.nn.input_normalizer import Normalizer
 
 
 class RunningMoments:

@@ -21,7 +21,7 @@ threads do not spin (they would hold the cores our BLAS needs next).
 Bound: 6*N*sum(in*out) flops per epoch divided by the GEMM rate NumPy reaches at the W1
 shapes. The bench sets OPENBLAS_THREAD_TIMEOUT=4 (unless already set) before NumPy loads, so
 that OpenBLAS's idle workers sleep and the optimizer step can use both cores (see
-mlp.kernels); each W1 round also times one epoch with the step on one thread, the default
+mlp.nn.fused); each W1 round also times one epoch with the step on one thread, the default
 without that variable. A shared machine's speed drifts by tens of percent within a minute,
 so everything is measured in interleaved rounds: in each round the GEMM rate is taken just
 before and just after our epoch (the epoch's bound uses their mean), then each peer runs one
@@ -108,8 +108,8 @@ import bench_sweep  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mlp import BasicRoutinizer, Model, RunFolder, load_checkpoint  # noqa: E402
-from mlp.kernels import Kernels  # noqa: E402
-from mlp.optim import UPDATE_RULES  # noqa: E402
+from mlp.nn.fused import Kernels  # noqa: E402
+from mlp.optim.rules import UPDATE_RULES  # noqa: E402
 from preprocess import Data  # noqa: E402
 
 SIZES = [784, 512, 512, 10]
@@ -522,7 +522,7 @@ def _train_seconds(make: object, folder: Path | None) -> float:
 
 
 def _sin_config_run() -> tuple[BasicRoutinizer, Model, Data]:
-    from mlp.config import RunConfig, load_data
+    from mlp.training.run_config import RunConfig, load_data
 
     config = RunConfig.from_file(Path(__file__).parent / "configs" / "sin.json")
     data = load_data(config.data)
@@ -546,7 +546,7 @@ def checkpoint_overhead(r: dict, rounds: int) -> None:
     1000x20 classifier (20-64-64-5, batch 16, 20 epochs), each trained bare and into a fresh
     run folder in alternating rounds (the first a warm-up); medians and the median ratio,
     and the time of drawing the run's curves.png alone (included in the run folder's)."""
-    from mlp.plotting import save_curves
+    from mlp.plotting.figures import save_curves
 
     for name, make in (("sin_config", _sin_config_run), ("classifier_1000x20", _classifier_run)):
         bare, folder_s, curves = [], [], []

@@ -10,7 +10,7 @@
     warm-up epoch each; printed: each round's two times, the median ratio and its range.
     Beside it, the seconds one epoch of batches takes to gather without training.
 (b) Memory (only with ``--big``): data files of the given sizes (GB) of W1-shaped rows are
-    written block by block (``mlp.hdf5.StreamWriter``), then a process of its own opens one,
+    written block by block (``mlp.storage.hdf5.StreamWriter``), then a process of its own opens one,
     normalises it (one streaming pass) and trains one epoch of a 784-64-10 network (batch
     512); printed per size: rows, seconds, the process's RSS before opening the file
     (interpreter, libraries, model) and its peak RSS (VmHWM), and the bound the design
@@ -51,7 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlp import BasicRoutinizer, Model, hdf5
+from mlp import BasicRoutinizer, Model
+from mlp.storage import hdf5
 from preprocess import Data
 from preprocess.block_batches import BUFFERS
 

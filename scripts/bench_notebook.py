@@ -59,7 +59,7 @@ def W1(**shown):
     return Model.mlp([784, 512, 512, 10], seed=0), w1, BasicRoutinizer(
         epochs=1, batch_size=128, optimizer="adam", lr=1e-3, seed=0, **shown)
 
-import mlp.notebook
+import mlp.plotting.notebook
 spent = [0.0]  # seconds inside the displays' calls during a run
 
 def _clocked(function):
@@ -71,8 +71,8 @@ def _clocked(function):
             spent[0] += time.perf_counter() - started
     return clocked
 
-for cls, names in ((mlp.notebook.NotebookProgress, ("__init__", "epoch", "close")),
-                   (mlp.notebook.NotebookCurves, ("update",))):
+for cls, names in ((mlp.plotting.notebook.NotebookProgress, ("__init__", "epoch", "close")),
+                   (mlp.plotting.notebook.NotebookCurves, ("update",))):
     for name in names:
         setattr(cls, name, _clocked(getattr(cls, name)))
 
@@ -86,7 +86,7 @@ def timed(make, **shown):
     print(json.dumps({{"seconds": seconds, "display_share": spent[0] / seconds}}))
 
 def update_costs(count=100):
-    from mlp.notebook import NotebookCurves, NotebookProgress
+    from mlp.plotting.notebook import NotebookCurves, NotebookProgress
     progress, curves = NotebookProgress(0, count), NotebookCurves()
     row = {{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4, "train_accuracy": 0.9,
            "val_accuracy": 0.8, "lr": 1e-3, "seconds": 0.1}}

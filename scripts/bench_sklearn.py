@@ -59,7 +59,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from mlp.sklearn import RoutinizerClassifier
+from mlp.sklearn.estimators import RoutinizerClassifier
 
 EPOCHS, BATCH, HIDDEN = 100, 200, (100,)
 DATASETS = {"digits": load_digits, "iris": load_iris, "wine": load_wine,

@@ -28,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlp.config import load_data
-from mlp.sweep import SweepConfig
-from mlp.sweep_command import run_sweep
+from mlp.sweep.command import run_sweep
+from mlp.sweep.config import SweepConfig
+from mlp.training.run_config import load_data
 
 SWEEP = {
     "name": "bench-digits",

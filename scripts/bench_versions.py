@@ -93,7 +93,7 @@ def _sklearn() -> float:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    from mlp.sklearn import RoutinizerClassifier
+    from mlp.sklearn.estimators import RoutinizerClassifier
 
     X, y = load_digits(return_X_y=True)
     ours = RoutinizerClassifier(hidden_layer_sizes=(100,), epochs=100, batch_size=200, lr=1e-3,

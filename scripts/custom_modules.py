@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field, PrivateAttr
 
 from mlp import Context, Loss, Module
-from mlp.optim import UpdateRule, register_update_rule
+from mlp.optim.rules import UpdateRule, register_update_rule
 
 
 class Swish(Module, type="swish"):

@@ -54,7 +54,7 @@ def run_config(name: str, data_path: Path, epochs: int, init: str,
 
 
 def main() -> None:
-    from mlp.cli import main as mlp
+    from mlp.cli.commands import main as mlp
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("ckpt/diagnose-seed"))

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import custom_modules  # noqa: E402,F401 (registers swish, huber and lion)
 
 from mlp import BasicRoutinizer, Model, RunFolder, gradcheck, load_checkpoint  # noqa: E402
-from mlp.config import RunConfig, load_data  # noqa: E402
+from mlp.training.run_config import RunConfig, load_data  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "custom.json"
 

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from mlp import BasicRoutinizer, Model
-from mlp.plotting import plot_confusion_matrix, plot_first_layer
+from mlp.plotting.figures import plot_confusion_matrix, plot_first_layer
 from preprocess import Data
 
 

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from mlp import BasicRoutinizer, Model
-from mlp.plotting import plot_confusion_matrix
+from mlp.plotting.figures import plot_confusion_matrix
 from preprocess import Data
 
 

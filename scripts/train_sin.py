@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mlp import BasicRoutinizer, Model
-from mlp.plotting import plot_fit
+from mlp.plotting.figures import plot_fit
 from preprocess import Data
 
 

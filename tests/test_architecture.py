@@ -10,15 +10,18 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from mlp import BasicRoutinizer, run_folder
+from mlp import BasicRoutinizer
+from mlp.storage import run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("mlp", "preprocess")
 
 
 def _modules() -> dict[str, Path]:
+    """Every module of the packages by dotted name, sub-packages included (``mlp.nn.layers``;
+    a package's ``__init__`` under the package's own name)."""
     return {".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"):
-            path for package in PACKAGES for path in sorted((ROOT / package).glob("*.py"))}
+            path for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))}
 
 
 def _runtime_imports(path: Path, modules: dict[str, Path]) -> set[str]:
@@ -49,11 +52,12 @@ def _runtime_imports(path: Path, modules: dict[str, Path]) -> set[str]:
 
 def _graph() -> dict[str, set[str]]:
     modules = _modules()
+    packages = {name for name, path in modules.items() if path.name == "__init__.py"}
     graph = {}
     for name, path in modules.items():
         imports = _runtime_imports(path, modules)
         # "from mlp.x import y" names the package too; keep it only when a name comes from it
-        graph[name] = {m for m in imports if m != name and (m not in PACKAGES or not any(
+        graph[name] = {m for m in imports if m != name and (m not in packages or not any(
             i.startswith(m + ".") for i in imports))}
     return graph
 
@@ -82,10 +86,61 @@ def test_the_import_graph_of_the_packages_has_no_cycle():
 
 
 def test_no_module_imports_its_own_package_init():
+    """A package's ``__init__`` may gather its modules' names; its modules never go through it
+    (that would be a cycle hidden by the order of execution)."""
     graph = _graph()
-    offenders = {name: sorted(m for m in imports if m == name.partition(".")[0])
-                 for name, imports in graph.items() if name not in PACKAGES}
+    offenders = {name: sorted(m for m in imports if name.startswith(m + "."))
+                 for name, imports in graph.items()}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+#: The layers of the house, lowest first. A unit is a sub-package of ``mlp`` (its modules
+#: together), a module directly in ``mlp/``, or ``preprocess``; a unit imports only units of
+#: lower layers, never one of its own layer or above.
+LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
+    # the base: errors, array fields, reprs, signals, the version; then the registries and the
+    # package's front door (which imports its public names only when they are first used)
+    {"mlp.version", "mlp.errors", "mlp.arrays", "mlp.display", "mlp.signals"},
+    {"mlp", "mlp.registry"},
+    {"mlp.storage"},  # files: atomic writes, HDF5, locks, the run folder's names
+    {"mlp.nn"},  # the network: modules, losses, the Model, the fused step
+    # update rules, a run's record, data sets, ONNX export
+    {"mlp.optim", "mlp.history", "preprocess", "mlp.export"},
+    {"mlp.plotting", "mlp.callbacks"},  # pictures; hooks into a run
+    {"mlp.training"},  # the trainer, checkpoints, run configs
+    {"mlp.sweep", "mlp.sklearn"},  # what is built on training
+    {"mlp.cli"},  # the command line
+    {"mlp.__main__"},  # python -m mlp
+))
+
+
+def _unit(module: str) -> str:
+    if module.startswith("preprocess"):
+        return "preprocess"
+    parts = module.split(".")
+    if len(parts) > 2 or (ROOT / "mlp" / parts[-1] / "__init__.py").is_file():
+        return ".".join(parts[:2])
+    return module
+
+
+def test_every_unit_imports_only_the_layers_below_it():
+    level = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
+    graph = _graph()
+    units = {_unit(name) for name in graph}
+    assert units == set(level), "every package and module of mlp/ has a layer"
+    upward = sorted(f"{name} -> {target}" for name, imports in graph.items()
+                    for target in imports if _unit(target) != _unit(name)
+                    and level[_unit(target)] >= level[_unit(name)])
+    assert upward == []
+
+
+def test_at_most_twelve_modules_sit_directly_in_mlp():
+    top = sorted(path.name for path in (ROOT / "mlp").glob("*.py"))
+    assert len(top) <= 12, top
+    for package in (ROOT / "mlp").iterdir():
+        if package.is_dir() and package.name != "__pycache__":
+            init = package / "__init__.py"
+            assert init.is_file() and ast.get_docstring(ast.parse(init.read_text())), package
 
 
 def test_h5py_is_imported_only_by_the_hdf5_and_checkpoint_modules():
@@ -96,7 +151,7 @@ def test_h5py_is_imported_only_by_the_hdf5_and_checkpoint_modules():
             if (isinstance(node, ast.Import) and any(a.name == "h5py" for a in node.names)) or (
                     isinstance(node, ast.ImportFrom) and node.module == "h5py"):
                 users.add(name)
-    assert users == {"mlp.hdf5", "mlp.checkpoint"}
+    assert users == {"mlp.storage.hdf5", "mlp.training.checkpoint"}
 
 
 def _string_constants(path: Path) -> list[str]:
@@ -133,7 +188,7 @@ def test_importing_preprocess_runs_neither_the_trainer_nor_the_checkpoint_format
                             capture_output=True, text=True, cwd=ROOT, check=True)
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
     assert "preprocess.data" in imported
-    assert not {"mlp.checkpoint", "mlp.routinizer", "matplotlib"} & imported
+    assert not {"mlp.training.checkpoint", "mlp.training.routinizer", "matplotlib"} & imported
 
 
 def test_training_hyperparameters_are_validated_on_assignment():
@@ -147,18 +202,18 @@ def test_training_hyperparameters_are_validated_on_assignment():
 
 
 #: the files where the module, loss and update-rule classes (and their records) live
-_KIND_OWNERS = {"mlp.layers", "mlp.activations", "mlp.normalization", "mlp.module",
-                "mlp.losses", "mlp.optim"}
+_KIND_OWNERS = {"mlp.nn.layers", "mlp.nn.activations", "mlp.nn.normalization", "mlp.nn.module",
+                "mlp.nn.losses", "mlp.optim.rules"}
 
 
 def test_nothing_outside_the_classes_dispatches_on_a_module_loss_or_optimizer_kind():
     """No ``isinstance(m, Layer)`` and no comparison with a registered name (``type ==
     "layer"``, ``kind == "relu"``, ``optimizer == "adam"``) outside the files of the classes:
     code asks a module, a loss or a rule what it needs (the registries list the names)."""
-    from mlp.activations import ACTIVATIONS
-    from mlp.losses import LOSSES
-    from mlp.module import MODULES
-    from mlp.optim import UPDATE_RULES
+    from mlp.nn.activations import ACTIVATIONS
+    from mlp.nn.losses import LOSSES
+    from mlp.nn.module import MODULES
+    from mlp.optim.rules import UPDATE_RULES
 
     names = set(MODULES.names()) | set(ACTIVATIONS) | set(LOSSES.names()) | set(
         UPDATE_RULES.names())

@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 from fixtures.faults import child_env, cli
 
-from mlp import hdf5
-from mlp.checkpoint import load_checkpoint
 from mlp.errors import DataError
-from mlp.model import Model
-from mlp.routinizer import BasicRoutinizer
+from mlp.nn.model import Model
+from mlp.storage import hdf5
+from mlp.training.checkpoint import load_checkpoint
+from mlp.training.routinizer import BasicRoutinizer
 from preprocess import Data
 from preprocess.bounded import ReadLimits
 from preprocess.convert import convert

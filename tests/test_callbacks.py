@@ -10,7 +10,7 @@ import pytest
 from mlp import BasicRoutinizer, Model, load_checkpoint
 from mlp.callbacks import Callback, CallbackError, CsvLogger, StopTraining
 from mlp.history import HISTORY_COLUMNS
-from mlp.run_folder import RunFolder
+from mlp.storage.run_folder import RunFolder
 from preprocess import Data
 
 

@@ -17,14 +17,14 @@ import h5py
 import numpy as np
 import pytest
 
-import mlp.checkpoint as checkpoint_module
-from mlp import hdf5
-from mlp.checkpoint import load_checkpoint, save_checkpoint
+import mlp.training.checkpoint as checkpoint_module
 from mlp.errors import CheckpointError
 from mlp.history import HISTORY_COLUMNS, History
-from mlp.inspect import describe_checkpoint, runs_table
-from mlp.model import Model
-from mlp.routinizer import BasicRoutinizer, TrainingState
+from mlp.nn.model import Model
+from mlp.storage import hdf5
+from mlp.training.checkpoint import load_checkpoint, save_checkpoint
+from mlp.training.inspect import describe_checkpoint, runs_table
+from mlp.training.routinizer import BasicRoutinizer, TrainingState
 from preprocess import Data, Normalizer
 
 ROOT = str(Path(__file__).resolve().parents[1])
@@ -209,7 +209,7 @@ def test_a_failed_save_keeps_the_previous_checkpoint(saved, monkeypatch, failure
 
 
 def test_a_training_whose_save_does_not_read_back_fails_loudly(tmp_path, monkeypatch, capsys):
-    from mlp.cli import main
+    from mlp.cli.commands import main
 
     config = {"name": "sin", "data": {"source": "sin", "n_train": 32, "n_val": 8},
               "model": {"hidden": [4]}, "train": {"epochs": 2, "loss": "mse"}}
@@ -365,7 +365,7 @@ def test_an_external_link_to_a_pipe_does_not_hang_the_load(saved):
     with h5py.File(saved, "r+") as file:
         del file["best"]
         file["best"] = h5py.ExternalLink(str(pipe), "/weights")
-    script = ("import sys; from mlp.checkpoint import load_checkpoint\n"
+    script = ("import sys; from mlp.training.checkpoint import load_checkpoint\n"
               "try: load_checkpoint(sys.argv[1])\n"
               "except Exception as exc: print(type(exc).__name__, exc)")
     child = subprocess.run([sys.executable, "-c", script, str(saved)], capture_output=True,

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_checkpoint import make_run
 
-from mlp.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from mlp.errors import CheckpointError
+from mlp.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 HANG_SECONDS = 20.0  #: one load takes milliseconds
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp.cli import main
+from mlp.cli.commands import main
 
 pytest.importorskip("sklearn")
 
@@ -111,7 +111,7 @@ def test_missing_and_corrupt_files_exit_2(tmp_path, capsys):
 
 
 def test_cli_resume_is_bit_identical_to_one_long_run(tmp_path, capsys):
-    from mlp.checkpoint import load_checkpoint
+    from mlp.training.checkpoint import load_checkpoint
 
     config = _write_config(tmp_path / "iris.json", epochs=6, optimizer="nesterov",
                            schedule={"kind": "step", "step_size": 2, "gamma": 0.5})

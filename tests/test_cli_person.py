@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp.checkpoint import load_checkpoint
-from mlp.cli import _parser, main
+from mlp.cli.commands import _parser, main
 from mlp.errors import DataError
-from mlp.inspect import stopped_early
+from mlp.training.checkpoint import load_checkpoint
+from mlp.training.inspect import stopped_early
 
 pytest.importorskip("sklearn")
 
@@ -494,7 +494,7 @@ def test_progress_on_a_terminal_stream_counts_to_the_last_epoch():
     import io
 
     from mlp.history import History
-    from mlp.progress import Progress
+    from mlp.training.progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -687,14 +687,17 @@ def test_editable_install_is_one_path_entry():
     tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert config["package-dir"] == {"": "."}
-    assert set(config["packages"]) == {"mlp", "preprocess"}
+    # every package and sub-package is listed, so a wheel leaves none behind
+    found = {".".join(init.parent.relative_to(ROOT).parts) for top in ("mlp", "preprocess")
+             for init in (ROOT / top).rglob("__init__.py")}
+    assert set(config["packages"]) == found
 
 
 # ------------------------------------------------------------------ 16. quick --help
 def test_help_loads_neither_h5py_nor_matplotlib_nor_preprocess_nor_pydantic():
-    code = "import sys; sys.argv = ['mlp', '--help']; from mlp.cli import main; main()"
+    code = "import sys; sys.argv = ['mlp', '--help']; from mlp.cli.commands import main; main()"
     result = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
                             capture_output=True, text=True, env=ENV, check=True)
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
-    assert "mlp.cli" in imported
+    assert "mlp.cli.commands" in imported
     assert not {"h5py", "matplotlib", "preprocess", "pydantic", "numpy"} & imported

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.cli import main
-from mlp.comparison import CompareError
-from mlp.run_folder import RunFolder
+from mlp.cli.commands import main
+from mlp.storage.run_folder import RunFolder
+from mlp.training.compare import CompareError
 
 pytest.importorskip("sklearn")
 
@@ -155,7 +155,7 @@ def test_in_a_real_kernel_the_table_is_html_and_the_figure_a_picture(runs):
 
 def test_the_name_loads_neither_matplotlib_nor_the_trainer():
     code = ("import sys, mlp; mlp.compare; "
-            "print(sorted({'matplotlib', 'mlp.routinizer'} & set(sys.modules)))")
+            "print(sorted({'matplotlib', 'mlp.training.routinizer'} & set(sys.modules)))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout

@@ -25,7 +25,7 @@ from mlp import (
     gradcheck,
     relative_error,
 )
-from mlp.training_config import TrainingConfig
+from mlp.training.hyperparameters import TrainingConfig
 from preprocess import Data
 
 

@@ -1,4 +1,4 @@
-"""The curves PNG drawn with Pillow (``mlp.curves_png``): its size per panel, which colours
+"""The curves PNG drawn with Pillow (``mlp.plotting.curves_png``): its size per panel, which colours
 it shows and where, its title, its axes' ticks against matplotlib's, awkward histories
 (NaN, one epoch, 3000 epochs, empty) and how it is written."""
 
@@ -14,11 +14,18 @@ import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
 
-from mlp import curves_png
-from mlp.curves_content import BEST_COLOR, LR_COLOR, STOP_COLOR, TRAIN_COLOR, VAL_COLOR, panels
-from mlp.curves_png import render_curves, write_curves
 from mlp.history import History
-from mlp.plotting import curves_figure
+from mlp.plotting import curves_png
+from mlp.plotting.curves_content import (
+    BEST_COLOR,
+    LR_COLOR,
+    STOP_COLOR,
+    TRAIN_COLOR,
+    VAL_COLOR,
+    panels,
+)
+from mlp.plotting.curves_png import render_curves, write_curves
+from mlp.plotting.figures import curves_figure
 
 PANEL_WIDTH, HEIGHT = 460, 400
 
@@ -177,7 +184,7 @@ def test_write_returns_the_path_and_leaves_no_temporary(tmp_path):
 
 
 def test_the_renderer_loads_neither_pyplot_nor_a_figure_nor_a_backend():
-    code = ("import sys, mlp.curves_png; print(sorted(m for m in sys.modules if m in "
+    code = ("import sys, mlp.plotting.curves_png; print(sorted(m for m in sys.modules if m in "
             "('matplotlib.pyplot', 'matplotlib.figure', 'matplotlib.axes') "
             "or m.startswith('matplotlib.backends.backend_')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

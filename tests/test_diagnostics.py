@@ -17,15 +17,15 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from mlp.checkpoint import load_checkpoint
-from mlp.cli import main
-from mlp.config import RunConfig, load_data
-from mlp.diagnostics import LAYER_STATS, PROBE_SIZE, figure, probe
+from mlp.cli.commands import main
 from mlp.history import History
-from mlp.layers import Layer, Nonlinearity
-from mlp.losses import Loss
-from mlp.model import Model
-from mlp.routinizer import BasicRoutinizer
+from mlp.nn.layers import Layer, Nonlinearity
+from mlp.nn.losses import Loss
+from mlp.nn.model import Model
+from mlp.training.checkpoint import load_checkpoint
+from mlp.training.diagnostics import LAYER_STATS, PROBE_SIZE, figure, probe
+from mlp.training.routinizer import BasicRoutinizer
+from mlp.training.run_config import RunConfig, load_data
 from preprocess import Data
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"

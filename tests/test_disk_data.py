@@ -11,10 +11,10 @@ import h5py
 import numpy as np
 import pytest
 
-from mlp.checkpoint import load_checkpoint
 from mlp.errors import CheckpointError, DataError
-from mlp.model import Model
-from mlp.routinizer import BasicRoutinizer, TrainingInterrupted
+from mlp.nn.model import Model
+from mlp.training.checkpoint import load_checkpoint
+from mlp.training.routinizer import BasicRoutinizer, TrainingInterrupted
 from preprocess import Data
 from preprocess.convert import convert
 from preprocess.disk import DiskSplit

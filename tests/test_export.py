@@ -13,14 +13,14 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from mlp import BasicRoutinizer, Checkpoint, MLPError, Model, load_checkpoint  # noqa: E402
-from mlp.cli import main  # noqa: E402
+from mlp.cli.commands import main  # noqa: E402
 from mlp.export import (  # noqa: E402
     DEFAULT_OPSET,
     ExportError,
     checkpoint_to_onnx_model,
     to_onnx,
 )
-from mlp.module import EVAL, Module  # noqa: E402
+from mlp.nn.module import EVAL, Module  # noqa: E402
 from preprocess import Data  # noqa: E402
 
 KINDS = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "identity"]

@@ -32,15 +32,15 @@ from fixtures.faults import (
     write_npz,
 )
 
-from mlp import atomic
 from mlp.callbacks import Callback
-from mlp.checkpoint import load_checkpoint
-from mlp.config import read_run_config
 from mlp.errors import CheckpointError, DataError, TrainingDiverged
-from mlp.model import Model
-from mlp.routinizer import BasicRoutinizer
-from mlp.run_folder import RunFolder, RunFolderBusy
-from mlp.training_config import TrainingConfig
+from mlp.nn.model import Model
+from mlp.storage import atomic
+from mlp.storage.run_folder import RunFolder, RunFolderBusy
+from mlp.training.checkpoint import load_checkpoint
+from mlp.training.hyperparameters import TrainingConfig
+from mlp.training.routinizer import BasicRoutinizer
+from mlp.training.run_config import read_run_config
 from preprocess import Data
 
 #: a model whose checkpoint takes about 130 KiB: two fit in 300 KiB, a third does not

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlp import DropoutLayer, Layer, Loss, Model, Nonlinearity, gradcheck
-from mlp.module import Context
+from mlp.nn.module import Context
 
 TOL = 1e-6
 KINDS = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "identity"]

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from fixtures.faults import blobs, child_env, cli, edit, replace_dataset, set_json
 
-from mlp.checkpoint import load_checkpoint
 from mlp.errors import CheckpointError
-from mlp.model import Model
-from mlp.routinizer import BasicRoutinizer
+from mlp.nn.model import Model
+from mlp.training.checkpoint import load_checkpoint
+from mlp.training.routinizer import BasicRoutinizer
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_a_sparse_file_is_refused(good, tmp_path):
 
 _MEASURE = textwrap.dedent("""
     import sys
-    from mlp.checkpoint import load_checkpoint
+    from mlp.training.checkpoint import load_checkpoint
 
     def hwm():
         for line in open("/proc/self/status"):

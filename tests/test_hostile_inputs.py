@@ -27,15 +27,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mlp.cli import _error_text, describe_error, one_line
-from mlp.config import SPEC_ONLY, RunConfig, load_data
+from mlp.cli.commands import _error_text, describe_error, one_line
 from mlp.errors import DataError, MLPError, ResourceError
-from mlp.kernels import Kernels
-from mlp.losses import LOSSES
-from mlp.model import MAX_MODULES, Model
-from mlp.module import MODULES
-from mlp.normalizer import Normalizer
-from mlp.sweep import SweepConfig
+from mlp.nn.fused import Kernels
+from mlp.nn.input_normalizer import Normalizer
+from mlp.nn.losses import LOSSES
+from mlp.nn.model import MAX_MODULES, Model
+from mlp.nn.module import MODULES
+from mlp.sweep.config import SweepConfig
+from mlp.training.run_config import SPEC_ONLY, RunConfig, load_data
 from preprocess import Data
 from preprocess.bounded import ReadLimits, read_image, read_npy, read_npz
 from preprocess.loaders import input_blocks, read_inputs

@@ -21,10 +21,10 @@ import pytest
 from fixtures.faults import MLP, child_env, cli, mlp, temp_files, tmpfs, write_config, write_npz
 
 from mlp.callbacks import Callback
-from mlp.checkpoint import load_checkpoint
 from mlp.errors import CheckpointError
-from mlp.model import Model
-from mlp.routinizer import BasicRoutinizer
+from mlp.nn.model import Model
+from mlp.training.checkpoint import load_checkpoint
+from mlp.training.routinizer import BasicRoutinizer
 from preprocess import Data
 
 

@@ -12,14 +12,15 @@ import sys
 import numpy as np
 import pytest
 
-from mlp import kernels, optim
 from mlp.errors import MLPError
-from mlp.kernels import Kernels
-from mlp.layers import Nonlinearity
-from mlp.losses import Loss, count_correct
-from mlp.model import Model
-from mlp.module import Context
-from mlp.routinizer import BasicRoutinizer
+from mlp.nn import fused as kernels
+from mlp.nn.fused import Kernels
+from mlp.nn.layers import Nonlinearity
+from mlp.nn.losses import Loss, count_correct
+from mlp.nn.model import Model
+from mlp.nn.module import Context
+from mlp.optim import rules as optim
+from mlp.training.routinizer import BasicRoutinizer
 from preprocess import Data
 
 numba = pytest.importorskip("numba")

@@ -23,8 +23,8 @@ from mlp import (
     gradcheck,
     load_checkpoint,
 )
-from mlp.config import RunConfig
-from mlp.diagnostics import layer_table, probe
+from mlp.training.diagnostics import layer_table, probe
+from mlp.training.run_config import RunConfig
 from preprocess import Data
 
 TRAIN = Context(train=True)
@@ -240,7 +240,7 @@ def test_a_spec_file_with_normalisation_round_trips():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short fits
 @pytest.mark.parametrize("normalization", ["batch", "layer"])
 def test_the_estimators_take_a_normalisation_and_save_it(tmp_path, normalization):
-    from mlp.sklearn import RoutinizerClassifier, RoutinizerRegressor
+    from mlp.sklearn.estimators import RoutinizerClassifier, RoutinizerRegressor
 
     data = blobs(200)
     kinds = {"batch": BatchNorm1d, "layer": LayerNorm}
@@ -265,7 +265,7 @@ def test_the_estimators_take_a_normalisation_and_save_it(tmp_path, normalization
 
 def test_a_sweep_chooses_the_normalisation(tmp_path):
     pytest.importorskip("optuna")
-    from mlp.cli import main
+    from mlp.cli.commands import main
 
     sweep = {"name": "norm", "base": {
         "name": "base", "data": {"source": "sin", "n_train": 64, "n_val": 32, "seed": 0},

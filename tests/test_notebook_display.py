@@ -13,13 +13,13 @@ import pytest
 from PIL import Image
 
 from mlp import BasicRoutinizer, Model
-from mlp.curves_content import panels
-from mlp.diagnostics import PROBE_SIZE, figure, probe
 from mlp.history import History
-from mlp.notebook import NotebookCurves, NotebookProgress, in_kernel
-from mlp.plotting import curves_figure, plot_confusion_matrix, plot_first_layer, plot_fit
-from mlp.sweep_report import SweepResults, TrialResult, params_figure
-from mlp.sweep_report import curves_figure as sweep_curves
+from mlp.plotting.curves_content import panels
+from mlp.plotting.figures import curves_figure, plot_confusion_matrix, plot_first_layer, plot_fit
+from mlp.plotting.notebook import NotebookCurves, NotebookProgress, in_kernel
+from mlp.sweep.report import SweepResults, TrialResult, params_figure
+from mlp.sweep.report import curves_figure as sweep_curves
+from mlp.training.diagnostics import PROBE_SIZE, figure, probe
 from preprocess import Data
 
 formatters = pytest.importorskip("IPython.core.formatters")

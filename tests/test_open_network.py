@@ -27,11 +27,11 @@ from mlp import (
     gradcheck,
     load_checkpoint,
 )
-from mlp.checkpoint import save_checkpoint
-from mlp.model import GradientShapeError
-from mlp.module import MODULES
-from mlp.optim import UPDATE_RULES, Hyperparameters, apply_update
+from mlp.nn.model import GradientShapeError
+from mlp.nn.module import MODULES
+from mlp.optim.rules import UPDATE_RULES, Hyperparameters, apply_update
 from mlp.registry import Registry, RegistryError, UnknownName, import_plugin
+from mlp.training.checkpoint import save_checkpoint
 from preprocess import Data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def test_an_installed_package_registers_through_an_entry_point(tmp_path, monkeyp
 
 
 def test_the_lists_of_names_come_from_the_registries():
-    from mlp.config import RunConfig
+    from mlp.training.run_config import RunConfig
 
     schema = json.dumps(RunConfig.model_json_schema())
     assert '"const": "swish"' in schema and '"const": "batch_norm"' in schema
@@ -319,10 +319,10 @@ def test_the_built_in_modules_still_take_the_calls_of_release_0_1_0(tmp_path):
 
 
 def test_a_built_in_name_stays_the_built_in_class_whatever_is_imported_first():
-    # in a fresh process where mlp.layers was never imported, a user's class claiming
+    # in a fresh process where mlp.nn.layers was never imported, a user's class claiming
     # "layer" is the one refused, and the message names the built-in holder
     code = textwrap.dedent("""
-        from mlp.module import Module
+        from mlp.nn.module import Module
         try:
             class Mine(Module, type="layer"):
                 pass
@@ -332,4 +332,4 @@ def test_a_built_in_name_stays_the_built_in_class_whatever_is_imported_first():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.startswith("RegistryError module type 'layer' is already registered "
-                                  "by mlp.layers.Layer; __main__.Mine cannot register it")
+                                  "by mlp.nn.layers.Layer; __main__.Mine cannot register it")

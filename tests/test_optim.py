@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from mlp import optim
+from mlp.optim import rules as optim
 
 PARAM = [1.0, -2.0]
 GRADS = [[0.1, -0.2], [0.3, 0.1], [-0.2, 0.4]]

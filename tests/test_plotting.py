@@ -15,11 +15,11 @@ import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
-import mlp.plotting as plotting
+import mlp.plotting.figures as plotting
 from mlp.errors import DataError
 from mlp.history import History
-from mlp.model import Model
-from mlp.plotting import (
+from mlp.nn.model import Model
+from mlp.plotting.figures import (
     BEST_COLOR,
     LR_COLOR,
     STOP_COLOR,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from fixtures.faults import child_env, write_config, write_npz
 
-from mlp.checkpoint import load_checkpoint
-from mlp.run_folder import LOCK
+from mlp.storage.run_folder import LOCK
+from mlp.training.checkpoint import load_checkpoint
 
 #: run first in every child: what Windows lacks is taken away
 PRELUDE = textwrap.dedent("""\
@@ -57,7 +57,7 @@ def _mlp(*args: str | Path) -> list[str]:
     return _python(f"""
         import runpy
         sys.argv = ["mlp", *{[str(a) for a in args]!r}]
-        runpy.run_module("mlp.cli", run_name="__main__", alter_sys=True)
+        runpy.run_module("mlp.cli.commands", run_name="__main__", alter_sys=True)
         """)
 
 
@@ -79,9 +79,9 @@ def test_without_posix_the_packages_import_train_save_and_resume_bit_identically
         import json
         import numpy as np
         import filelock
-        import mlp, mlp.cli, mlp.sklearn, preprocess
+        import mlp, mlp.cli.commands, mlp.sklearn.estimators, preprocess
         from mlp import BasicRoutinizer, Model, load_checkpoint
-        from mlp.sklearn import RoutinizerClassifier
+        from mlp.sklearn.estimators import RoutinizerClassifier
         from fixtures.faults import blobs
 
         try:

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from mlp import BasicRoutinizer, History, Model, TrainingConfig, load_checkpoint
-from mlp.sweep_command import SweepOutcome
-from mlp.sweep_report import SweepResults, TrialResult
+from mlp.sweep.command import SweepOutcome
+from mlp.sweep.report import SweepResults, TrialResult
 from preprocess import Data
 
 #: a value no display may show: it sits inside an array

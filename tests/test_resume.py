@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlp.checkpoint import load_checkpoint
 from mlp.errors import CheckpointError
-from mlp.model import Model
-from mlp.routinizer import BasicRoutinizer
+from mlp.nn.model import Model
+from mlp.training.checkpoint import load_checkpoint
+from mlp.training.routinizer import BasicRoutinizer
 from preprocess import Data
 
 
@@ -93,9 +93,9 @@ CHILD = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from pathlib import Path
-    from mlp.kernels import Kernels
-    from mlp.model import Model
-    from mlp.routinizer import BasicRoutinizer
+    from mlp.nn.fused import Kernels
+    from mlp.nn.model import Model
+    from mlp.training.routinizer import BasicRoutinizer
     from test_resume import make_data
 
     folder = Path({folder!r})

@@ -21,7 +21,7 @@ from mlp import (
     Module,
     Nonlinearity,
 )
-from mlp.activations import ACTIVATIONS
+from mlp.nn.activations import ACTIVATIONS
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from mlp.schedules import (
+from mlp.optim.schedules import (
     ConstantSchedule,
     CosineSchedule,
     PlateauSchedule,

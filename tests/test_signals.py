@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fixtures.faults import MLP, child_env, cli, temp_files, write_config, write_npz
 
-from mlp.checkpoint import load_checkpoint
+from mlp.training.checkpoint import load_checkpoint
 
 EPOCHS = 15
 LINE = re.compile(r"^mlp train: interrupted after epoch (\d+) of (\d+); continue with: "

@@ -17,13 +17,13 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler, StandardScaler  # noqa: E402
 
 from mlp.export import ExportError  # noqa: E402
-from mlp.sklearn import (  # noqa: E402
+from mlp.sklearn.estimators import (  # noqa: E402
     RoutinizerClassifier,
     RoutinizerRegressor,
     register_onnx_converters,
 )
 
-register_onnx_converters()  # whichever of skl2onnx and mlp.sklearn was imported first
+register_onnx_converters()  # whichever of skl2onnx and mlp.sklearn.estimators was imported first
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -129,7 +129,7 @@ import numpy as np
 {imports}
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from mlp.sklearn import RoutinizerRegressor
+from mlp.sklearn.estimators import RoutinizerRegressor
 X = np.random.default_rng(0).normal(size=(20, 3))
 pipeline = make_pipeline(StandardScaler(), RoutinizerRegressor(hidden_layer_sizes=(4,),
                                                                epochs=2)).fit(X, X[:, 0])
@@ -138,15 +138,15 @@ try:
     print("converted")
 except Exception as exc:
     print(type(exc).__name__)
-mlp.sklearn.register_onnx_converters()
+mlp.sklearn.estimators.register_onnx_converters()
 skl2onnx.to_onnx(pipeline, X[:1])
 print("converted")
 """
 
 
 @pytest.mark.parametrize(("imports", "first"), [
-    ("import skl2onnx\nimport mlp.sklearn", "converted"),
-    ("import mlp.sklearn\nassert 'skl2onnx' not in sys.modules\nimport skl2onnx",
+    ("import skl2onnx\nimport mlp.sklearn.estimators", "converted"),
+    ("import mlp.sklearn.estimators\nassert 'skl2onnx' not in sys.modules\nimport skl2onnx",
      "MissingShapeCalculator"),
 ])
 def test_registration_on_import_or_explicit(imports: str, first: str) -> None:

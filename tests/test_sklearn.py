@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mlp import CheckpointError, Model
-from mlp.sklearn import EXPECTED_FAILED_CHECKS, RoutinizerClassifier, RoutinizerRegressor
+from mlp.sklearn.estimators import EXPECTED_FAILED_CHECKS, RoutinizerClassifier, RoutinizerRegressor
 
 #: fits of a few epochs are expected to end unconverged
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -49,7 +49,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import MinMaxScaler, scale
 
-from mlp.sklearn import RoutinizerClassifier, RoutinizerRegressor
+from mlp.sklearn.estimators import RoutinizerClassifier, RoutinizerRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

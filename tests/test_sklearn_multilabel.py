@@ -8,8 +8,8 @@ from sklearn.datasets import make_multilabel_classification
 from sklearn.metrics import accuracy_score
 from sklearn.neural_network import MLPClassifier
 
-from mlp.checkpoint import load_checkpoint
-from mlp.sklearn import RoutinizerClassifier
+from mlp.sklearn.estimators import RoutinizerClassifier
+from mlp.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -9,7 +9,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 
-from mlp.sklearn import RoutinizerClassifier, RoutinizerRegressor
+from mlp.sklearn.estimators import RoutinizerClassifier, RoutinizerRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

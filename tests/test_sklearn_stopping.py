@@ -12,8 +12,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from mlp import TrainingDiverged
 from mlp.history import History
-from mlp.run_state import RunState
-from mlp.sklearn import RoutinizerClassifier, RoutinizerRegressor
+from mlp.sklearn.estimators import RoutinizerClassifier, RoutinizerRegressor
+from mlp.training.run_state import RunState
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -12,7 +12,7 @@ import pytest
 from sklearn.datasets import load_iris, make_regression
 from sklearn.neural_network import MLPClassifier
 
-from mlp.sklearn import RoutinizerClassifier, RoutinizerRegressor
+from mlp.sklearn.estimators import RoutinizerClassifier, RoutinizerRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -11,8 +11,8 @@ import pytest
 import scipy.sparse as sp
 
 from mlp import BasicRoutinizer, DataError, Model
-from mlp import sparse as mlp_sparse
-from mlp.normalizer import Normalizer
+from mlp.nn import sparse as mlp_sparse
+from mlp.nn.input_normalizer import Normalizer
 from preprocess import Data
 
 

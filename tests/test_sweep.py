@@ -24,8 +24,8 @@ optuna = pytest.importorskip("optuna")
 from pg import PostgresServer, server_binaries  # noqa: E402
 
 from mlp import load_checkpoint  # noqa: E402
-from mlp.cli import main  # noqa: E402
-from mlp.config import RunConfig, load_data  # noqa: E402
+from mlp.cli.commands import main  # noqa: E402
+from mlp.training.run_config import RunConfig, load_data  # noqa: E402
 
 BASE: dict[str, Any] = {
     "name": "base",
@@ -52,7 +52,7 @@ def rows(root: Path, name: str = "sw") -> list[dict[str, str]]:
 
 
 def study(root: Path, name: str = "sw", url: str | None = None) -> optuna.Study:
-    from mlp.sweep_study import JournalFileBackend, JournalStorage
+    from mlp.sweep.study import JournalFileBackend, JournalStorage
 
     storage = url or JournalStorage(JournalFileBackend(str(root / name / "study.journal")))
     return optuna.load_study(study_name=name, storage=storage)
@@ -208,7 +208,7 @@ def test_postgres_two_worker_processes_run_every_trial_once(tmp_path, postgres_u
                               "model.hidden": {"choice": [[4], [6]]}})
     url = postgres_url.replace("postgresql://", "postgres://")  # the form people type
     assert sweep(path, tmp_path, "--workers", "2", "--storage", url) == 0
-    from mlp.sweep_study import storage_url
+    from mlp.sweep.study import storage_url
 
     assert "pg-sweep" in optuna.get_all_study_names(storage_url(postgres_url))
     trials = study(tmp_path, "pg-sweep", storage_url(postgres_url)).trials
@@ -276,7 +276,7 @@ def test_killed_postgres_worker_is_found_by_its_heartbeat_and_its_trial_resumed(
         tmp_path, postgres_url, monkeypatch):
     """The dead worker's trial stays RUNNING in PostgreSQL; once its heartbeat is older than
     the grace period the next worker fails it, queues it again and resumes it."""
-    from mlp.sweep_study import GRACE_ENV, HEARTBEAT_ENV, storage_url
+    from mlp.sweep.study import GRACE_ENV, HEARTBEAT_ENV, storage_url
 
     monkeypatch.setenv(HEARTBEAT_ENV, "1")  # inherited by the worker process
     monkeypatch.setenv(GRACE_ENV, "2")

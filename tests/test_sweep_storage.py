@@ -20,9 +20,9 @@ psycopg2 = pytest.importorskip("psycopg2")
 from pg import PostgresServer, server_binaries  # noqa: E402
 
 from mlp import load_checkpoint  # noqa: E402
-from mlp.cli import main  # noqa: E402
-from mlp.sweep import SweepConfig  # noqa: E402
-from mlp.sweep_study import (  # noqa: E402
+from mlp.cli.commands import main  # noqa: E402
+from mlp.sweep.config import SweepConfig  # noqa: E402
+from mlp.sweep.study import (  # noqa: E402
     GRACE_ENV,
     HEARTBEAT_ENV,
     advisory_key,
@@ -51,11 +51,11 @@ JOURNAL_ROUNDS = 2  #: rounds on fresh journal files, in each of the two journal
 LAUNCHER = """
 import os, sys, time
 import optuna, psycopg2, sqlalchemy
-import mlp.cli, mlp.sweep_command, mlp.sweep_study
+import mlp.cli.commands, mlp.sweep.command, mlp.sweep.study
 go = sys.argv[1]
 while not os.path.exists(go):
     time.sleep(0.0005)
-sys.exit(mlp.cli.main(sys.argv[2:]))
+sys.exit(mlp.cli.commands.main(sys.argv[2:]))
 """
 
 
@@ -132,7 +132,7 @@ def test_workers_started_together_on_empty_postgres_databases_share_one_study(
 
 
 def test_workers_started_together_on_a_fresh_journal_share_one_study(tmp_path):
-    from mlp.sweep_study import JournalFileBackend, JournalStorage
+    from mlp.sweep.study import JournalFileBackend, JournalStorage
 
     path = write_sweep(tmp_path, "race")
     for round_ in range(JOURNAL_ROUNDS):
@@ -148,7 +148,7 @@ def test_two_sweep_files_of_one_name_started_together_one_is_refused(tmp_path):
     """Started at one instant on a fresh journal, workers of two different sweep files that
     share a name: the study takes one file, every worker of the other is refused (exit 2,
     naming the difference), and no trial of the refused file runs."""
-    from mlp.sweep_study import JournalFileBackend, JournalStorage
+    from mlp.sweep.study import JournalFileBackend, JournalStorage
 
     first = write_sweep(tmp_path, "race", file="first")
     second = write_sweep(tmp_path, "race", file="second", epochs=3)

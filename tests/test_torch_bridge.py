@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from mlp import BatchNorm1d, DropoutLayer, Layer, LayerNorm, Model, Module, Nonlinearity
-from mlp.activations import ACTIVATIONS
-from mlp.module import EVAL, Context
+from mlp.nn.activations import ACTIVATIONS
+from mlp.nn.module import EVAL, Context
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from mlp.torch_bridge import TorchConversionError  # noqa: E402 (after the skip)
+from mlp.nn.torch_bridge import TorchConversionError  # noqa: E402 (after the skip)
 
 #: evaluation-mode agreement, relative to the outputs' largest magnitude
 TOLERANCE = {"float32": 1e-6, "float64": 1e-12}

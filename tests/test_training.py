@@ -125,7 +125,7 @@ def test_dynamic_show_under_agg_writes_both_curves(tmp_path):
                                  checkpoint_dir=tmp_path / "run")
     routinizer.run(Model.mlp([5, 8, 2]), data)
     image = matplotlib.image.imread(tmp_path / "run" / "curves.png")[..., :3]
-    from mlp.plotting import TRAIN_COLOR, VAL_COLOR
+    from mlp.plotting.figures import TRAIN_COLOR, VAL_COLOR
 
     for colour in (TRAIN_COLOR, VAL_COLOR):
         distance = np.abs(image - np.array(to_rgb(colour))).sum(axis=-1)
@@ -178,7 +178,7 @@ def test_steady_state_training_allocates_nothing_per_batch(threads):
     the epoch's bookkeeping) stays under 64 KiB of Python-traced allocation at its peak."""
     import tracemalloc
 
-    from mlp.kernels import Kernels
+    from mlp.nn.fused import Kernels
 
     rng = np.random.default_rng(0)
     data = Data(rng.random((30 * 128, 784), dtype=np.float32), rng.integers(0, 10, 30 * 128))

@@ -1,0 +1,372 @@
+"""The built-in modules of a network: ``Layer`` (affine), ``Nonlinearity`` and
+``DropoutLayer``, each written on the ``Module`` protocol (``mlp.nn.module``).
+
+Samples are rows: ``x`` is ``(N, features)``. In training mode outputs and gradients are
+written into buffers the module owns and reuses from batch to batch (one set per batch
+size), so a returned array is valid until the next call of the same method. In evaluation
+mode fresh arrays are returned.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt, PrivateAttr, model_validator
+
+from mlp.arrays import Array1, Array2, array_field
+from mlp.nn import sparse
+from mlp.nn.activations import ACTIVATIONS, Activation
+from mlp.nn.module import EVAL, Context, Module, as_context
+from mlp.nn.scratch import private
+
+ActivationKind = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+InitKind = Literal["he", "xavier", "normal", "uniform"]
+
+
+class Layer(Module, type="layer"):
+    """Affine layer ``y = x @ weight + bias``; ``weight`` is ``(in, out)``, ``bias`` ``(out,)``.
+
+    ``init`` draws the weights: ``he`` N(0, 2/in), ``xavier`` N(0, 2/(in+out)), ``normal``
+    N(0, init_scale^2), ``uniform`` U(-1/sqrt(in), 1/sqrt(in)) for weights and biases
+    (PyTorch's default); the first three start with zero biases. For ``he``, ``xavier``
+    and ``uniform`` an ``init_scale`` multiplies the scale (a gain).
+    """
+
+    in_features: PositiveInt
+    out_features: PositiveInt
+    init: InitKind = "he"
+    init_scale: float | None = Field(default=None, gt=0)
+
+    weight: Array2 | None = array_field()
+    bias: Array1 | None = array_field()
+    grad_weight: Array2 | None = array_field()
+    grad_bias: Array1 | None = array_field()
+
+    _input: np.ndarray | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check(self) -> Layer:
+        if self.init == "normal" and self.init_scale is None:
+            raise ValueError("init='normal' needs init_scale (the standard deviation)")
+        self.check_arrays()
+        return self
+
+    def input_features(self) -> int:
+        return self.in_features
+
+    # the optimizer's moments of this layer's parameters (it owns them; zeros before any)
+    @property
+    def m_weight(self) -> np.ndarray:
+        return self._moment("m", "weight")
+
+    @property
+    def v_weight(self) -> np.ndarray:
+        return self._moment("v", "weight")
+
+    @property
+    def m_bias(self) -> np.ndarray:
+        return self._moment("m", "bias")
+
+    @property
+    def v_bias(self) -> np.ndarray:
+        return self._moment("v", "bias")
+
+    def _moment(self, buffer: str, name: str) -> np.ndarray:
+        found = self.optimizer_state(buffer, name)
+        return np.zeros_like(getattr(self, name)) if found is None else found
+
+    def output_features(self, width: int | None) -> int:
+        return self.out_features
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"weight": (self.in_features, self.out_features), "bias": (self.out_features,)}
+
+    def init_parameters(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        fan_in, fan_out = self.in_features, self.out_features
+        gain = 1.0 if self.init_scale is None else self.init_scale
+        shape = (fan_in, fan_out)
+        if self.init == "he":
+            weight = rng.normal(0.0, gain * math.sqrt(2.0 / fan_in), shape)
+            bias = np.zeros(fan_out)
+        elif self.init == "xavier":
+            weight = rng.normal(0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), shape)
+            bias = np.zeros(fan_out)
+        elif self.init == "normal":
+            weight = rng.normal(0.0, self.init_scale, shape)
+            bias = np.zeros(fan_out)
+        else:
+            bound = gain / math.sqrt(fan_in)
+            weight = rng.uniform(-bound, bound, shape)
+            bias = rng.uniform(-bound, bound, fan_out)
+        return {"weight": weight, "bias": bias}
+
+    def describe(self) -> str:
+        return f"Layer({self.in_features}->{self.out_features}, {self.init})"
+
+    def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
+        """``(N, in) -> (N, out)``; keeps ``x`` for backward when training (``train=``,
+        ``rng=``, ``kernels=`` keywords are also taken: ``mlp.nn.module.as_context``)."""
+        if call or ctx.__class__ is not Context:
+            ctx = as_context(ctx, **call)
+        return self._affine(x, ctx, add_bias=True)
+
+    def _affine(self, x: np.ndarray, ctx: Context, add_bias: bool) -> np.ndarray:
+        if self.weight is None:
+            self._initialize_for(x)
+        state = private(self)
+        if not ctx.train:
+            state["_input"] = None
+            return x @ self.weight + self.bias
+        state["_input"] = x
+        out = self._buffer("out", (x.shape[0], self.out_features), self.weight.dtype)
+        if type(x) is not np.ndarray and sparse.is_sparse(x):  # CSR: mlp.nn.sparse's product
+            sparse.forward_product(x, self.weight, out)
+        else:
+            np.matmul(x, self.weight, out=out)
+        if add_bias:
+            out += self.bias
+        return out
+
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
+        """Fill ``grad_weight = x.T @ g`` and ``grad_bias = sum(g)``; return ``g @ weight.T``."""
+        if call:
+            ctx = as_context(ctx, **call)
+        return self._backward(grad, ctx, bias_done=False)
+
+    def _backward(self, grad: np.ndarray, ctx: Context, bias_done: bool) -> np.ndarray | None:
+        x = private(self)["_input"]
+        if x is None:
+            raise RuntimeError("Layer.backward needs a forward in training mode first")
+        if type(x) is not np.ndarray and sparse.is_sparse(x):  # CSR: mlp.nn.sparse's product
+            sparse.weight_gradient(x, grad, self.grad_weight)
+        else:
+            np.matmul(x.T, grad, out=self.grad_weight)
+        if not bias_done:  # np.sum's own reduction, without its Python wrapper
+            np.add.reduce(grad, axis=0, out=self.grad_bias)
+        if not ctx.input_grad:
+            return None
+        grad_in = self._buffer("grad_in", x.shape, self.weight.dtype)
+        return np.matmul(grad, self.weight.T, out=grad_in)
+
+    def fuse(self, following: Module) -> Any:
+        """A Layer and the ReLU after it run as one step (``BiasReLU``)."""
+        if isinstance(following, Nonlinearity) and following.kind == "relu":
+            return BiasReLU(self, following)
+        return None
+
+    def to_torch(self, nn: Any) -> Any:
+        return nn.Linear(self.in_features, self.out_features)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        """``nn.Linear`` with a bias (PyTorch's own initialisation is ``uniform``'s)."""
+        if type(module) is not nn.Linear:
+            return None
+        if module.bias is None:
+            raise ValueError("a Linear without a bias has no Layer counterpart")
+        return {"in_features": module.in_features, "out_features": module.out_features,
+                "init": "uniform"}
+
+    def torch_state(self) -> dict[str, np.ndarray]:
+        """``weight`` as ``nn.Linear`` keeps it, ``(out, in)``."""
+        return {"weight": np.ascontiguousarray(self.weight.T), "bias": self.bias}
+
+    def from_torch_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"weight": np.ascontiguousarray(state["weight"].T), "bias": state["bias"]}
+
+    def to_onnx(self, graph: Any, x: str) -> str:
+        weight = graph.constant("weight", self.weight)
+        return graph.op("Add", [graph.op("MatMul", [x, weight]),
+                                graph.constant("bias", self.bias)])
+
+
+class Nonlinearity(Module, type="nonlinearity"):
+    """Elementwise (or, for ``softmax``, row-wise) activation; ``kind`` is one of
+    ``mlp.nn.activations.ACTIVATIONS``: ``relu`` max(x, 0); ``leaky_relu`` x if x > 0 else
+    slope*x; ``sigmoid`` (1 + tanh(x/2))/2, which cannot overflow; ``tanh``; ``gelu`` with
+    the tanh approximation; ``softmax`` over each row; ``identity``."""
+
+    kind: ActivationKind = "relu"
+    negative_slope: float = 0.01
+
+    _activation: Activation | None = PrivateAttr(default=None)
+    _saved: Any = PrivateAttr(default=None)
+
+    def describe(self) -> str:
+        return f"Nonlinearity({self.kind})"
+
+    @property
+    def activation(self) -> Activation:
+        """The activation object of ``kind`` (made once)."""
+        state = private(self)
+        found = state["_activation"]
+        if found is None or found.kind != self.kind or \
+                found.negative_slope != self.negative_slope:
+            found = state["_activation"] = ACTIVATIONS[self.kind](self.negative_slope)
+        return found
+
+    def _work(self, train: bool) -> Any:
+        if train:
+            return self._buffer
+        return lambda name, shape, dtype: np.empty(shape, dtype)
+
+    def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
+        """``(N, D) -> (N, D)``; keeps what backward needs when training."""
+        if call or ctx.__class__ is not Context:
+            ctx = as_context(ctx, **call)
+        return self._forward(x, ctx, None)
+
+    def _forward(self, x: np.ndarray, ctx: Context, bias: np.ndarray | None) -> np.ndarray:
+        """The forward pass; ``bias (D,)``, the bias of the Layer before, still to be added to
+        ``x`` in place (a compiled ReLU adds it in its own pass)."""
+        if self.kind == "identity":
+            return x if bias is None else np.add(x, bias, out=x)
+        train = ctx.train
+        out = self._buffer("out", x.shape, x.dtype) if train else np.empty_like(x)
+        kernels = ctx.kernels
+        if bias is not None and not (self.kind == "relu" and kernels is not None
+                                     and kernels.bias_relu(x, bias, out)):
+            np.add(x, bias, out=x)
+        elif bias is not None:  # the compiled pass added the bias and took the ReLU
+            private(self)["_saved"] = out
+            return out
+        saved = self.activation.forward(x, out, self._work(train), kernels)
+        private(self)["_saved"] = saved if train else None
+        return out
+
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
+        """Gradient with respect to the input, ``(N, D)``."""
+        if call:
+            ctx = as_context(ctx, **call)
+        if self.kind == "identity":
+            return grad
+        saved = private(self)["_saved"]
+        if saved is None:
+            raise RuntimeError("Nonlinearity.backward needs a forward in training mode first")
+        grad_in = self._buffer("grad_in", grad.shape, grad.dtype)
+        self.activation.backward(grad, saved, grad_in, self._buffer, ctx.kernels)
+        return grad_in
+
+    def _backward_with_bias(self, grad: np.ndarray, grad_bias: np.ndarray,
+                            ctx: Context) -> np.ndarray | None:
+        """The ReLU backward that also fills ``grad_bias`` (the column sums of the returned
+        gradient) in one compiled pass; None (nothing done) when the kernels cannot."""
+        saved = private(self)["_saved"]
+        if ctx.kernels is None or saved is None:
+            return None
+        grad_in = self._buffer("grad_in", grad.shape, grad.dtype)
+        if not ctx.kernels.relu_backward_bias(grad, saved, grad_in, grad_bias):
+            return None
+        return grad_in
+
+    def activation_stats(self, pre: np.ndarray) -> tuple[str, float, float]:
+        """``(kind, dead, saturated)``: the fractions of dead units (ReLU) or saturated
+        outputs (sigmoid, tanh) of the pre-activations ``pre (N, D)`` feeding this
+        activation, NaN where the statistic does not apply (diagnostics)."""
+        watch = self.activation.monitor
+        dead = saturated = math.nan
+        if watch == "dead":
+            dead = 1.0 - float(np.count_nonzero((pre > 0).any(axis=0))) / pre.shape[1]
+        elif watch == "saturated":
+            saturated = float(np.count_nonzero(np.abs(pre) > self.activation.edge)) / pre.size
+        return self.kind, dead, saturated
+
+    def to_onnx(self, graph: Any, x: str) -> str:
+        return self.activation.to_onnx(graph, x)
+
+    def to_torch(self, nn: Any) -> Any:
+        return self.activation.to_torch(nn)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        """The activation kind whose PyTorch module ``module`` is, with its settings."""
+        for kind, activation in ACTIVATIONS.items():
+            settings = activation.from_torch(module, nn)
+            if settings is not None:
+                return {"kind": kind, **settings}
+        return None
+
+
+class BiasReLU:
+    """A fused step: a Layer and the ReLU after it. In training with kernels, the Layer's
+    bias is added inside the compiled ReLU and the ReLU's backward sums the bias gradient;
+    NumPy takes over with the same bits where the kernels cannot, and evaluation runs the
+    two modules as they are."""
+
+    __slots__ = ("layer", "modules", "relu")
+
+    def __init__(self, layer: Layer, relu: Nonlinearity) -> None:
+        self.layer, self.relu = layer, relu
+        self.modules = (layer, relu)
+
+    def forward(self, x: np.ndarray, ctx: Context) -> np.ndarray:
+        if not ctx.train or ctx.kernels is None:
+            return self.relu.forward(self.layer.forward(x, ctx), ctx)
+        return self.relu._forward(self.layer._affine(x, ctx, add_bias=False), ctx,
+                                  self.layer.bias)
+
+    def backward(self, grad: np.ndarray, ctx: Context) -> np.ndarray | None:
+        fused = self.relu._backward_with_bias(grad, self.layer.grad_bias, ctx)
+        if fused is None:
+            return self.layer.backward(self.relu.backward(grad, ctx), ctx)
+        return self.layer._backward(fused, ctx, bias_done=True)
+
+
+class DropoutLayer(Module, type="dropout"):
+    """Inverted dropout: in training, zero each input with probability ``p`` and scale the
+    rest by ``1/(1-p)``; the identity in evaluation. The mask is drawn from the context's
+    generator, so a run is reproducible from that generator's state.
+    """
+
+    p: float = Field(default=0.5, ge=0.0, lt=1.0)
+
+    _mask: np.ndarray | None = PrivateAttr(default=None)
+
+    def describe(self) -> str:
+        return f"Dropout(p={self.p:g})"
+
+    def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
+        """``(N, D) -> (N, D)``; draws ``N*D`` uniforms from ``ctx.rng`` when training."""
+        if call or ctx.__class__ is not Context:
+            ctx = as_context(ctx, **call)
+        state = private(self)
+        if not ctx.train or self.p == 0.0:
+            state["_mask"] = None
+            return x
+        rng = ctx.rng
+        if rng is None:
+            raise ValueError("DropoutLayer.forward in training needs the context's rng "
+                             "(a numpy Generator)")
+        uniforms = self._buffer("uniforms", x.shape, x.dtype)
+        rng.random(out=uniforms, dtype=x.dtype)
+        mask = self._buffer("mask", x.shape, np.bool_)
+        np.greater_equal(uniforms, self.p, out=mask)
+        out = self._buffer("out", x.shape, x.dtype)
+        np.multiply(x, mask, out=out)
+        out *= 1.0 / (1.0 - self.p)
+        state["_mask"] = mask
+        return out
+
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
+        """``grad * mask / (1 - p)``; the identity when the forward pass was."""
+        if call:
+            ctx = as_context(ctx, **call)
+        mask = private(self)["_mask"]
+        if mask is None:
+            return grad
+        grad_in = self._buffer("grad_in", grad.shape, grad.dtype)
+        np.multiply(grad, mask, out=grad_in)
+        grad_in *= 1.0 / (1.0 - self.p)
+        return grad_in
+
+    def to_onnx(self, graph: Any, x: str) -> str:
+        return x  # the identity at inference: no node
+
+    def to_torch(self, nn: Any) -> Any:
+        return nn.Dropout(self.p)
+
+    @classmethod
+    def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
+        return {"p": module.p} if type(module) is nn.Dropout else None

@@ -1,0 +1,459 @@
+"""Optimizer update rules over one parameter array, as PyTorch defines them.
+
+Each rule updates ``param`` and its moment buffers in place and allocates nothing: every
+temporary lives in ``scratch`` (an array shaped like ``param``, clobbered), and all arithmetic
+goes through ufuncs with ``out=``. The gradient passed in is never modified. Hyperparameters
+are Python floats, so float32 parameters stay float32 (no upcasting) and float64 stay float64.
+
+The formulas are those of ``torch.optim.SGD`` (dampening 0, coupled weight decay),
+``torch.optim.RMSprop`` (not centred, no momentum, eps outside the square root),
+``torch.optim.Adam`` (bias-corrected, eps outside the square root, coupled weight decay) and
+``torch.optim.AdamW`` (decoupled weight decay), ``torch.optim.Adam(amsgrad=True)``;
+``clip_grad_norm`` is ``clip_grad_norm_``.
+
+Each rule is registered as one ``UpdateRule`` record in ``UPDATE_RULES`` (the names the
+``optimizer`` field accepts): its NumPy rule, the state buffers it keeps (each shaped like
+the parameters, starting at zeros, owned by the ``Optimizer``), the configuration fields it
+reads, and optionally a loop that ``mlp.nn.fused`` compiles with numba, with the scalars it
+takes. The loops perform exactly the floating-point operations of the NumPy rules, in the
+same order and precision, so both paths give the same bits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlp.nn.fused import Kernels
+from mlp.registry import Registry
+
+__all__ = [
+    "UPDATE_RULES",
+    "Hyperparameters",
+    "UpdateRule",
+    "adam",
+    "adam_scalars",
+    "adamw",
+    "amsgrad",
+    "apply_update",
+    "clip_grad_norm",
+    "momentum",
+    "register_update_rule",
+    "rmsprop",
+    "sgd",
+]
+
+
+def _decayed(param: np.ndarray, grad: np.ndarray, weight_decay: float,
+             scratch: np.ndarray) -> np.ndarray:
+    """``g = grad + weight_decay*param``: ``grad`` itself when the decay is 0, else ``scratch``."""
+    if weight_decay == 0.0:
+        return grad
+    np.multiply(param, weight_decay, out=scratch)
+    np.add(scratch, grad, out=scratch)
+    return scratch
+
+
+def sgd(param: np.ndarray, grad: np.ndarray, *, lr: float, weight_decay: float = 0.0,
+        scratch: np.ndarray) -> None:
+    """Plain SGD (``torch.optim.SGD`` with momentum 0)::
+
+        g = grad + weight_decay * param
+        param -= lr * g
+    """
+    g = _decayed(param, grad, weight_decay, scratch)
+    np.multiply(g, lr, out=scratch)
+    np.subtract(param, scratch, out=param)
+
+
+def momentum(param: np.ndarray, grad: np.ndarray, buf: np.ndarray, *, lr: float,
+             momentum: float, weight_decay: float = 0.0, nesterov: bool = False,
+             scratch: np.ndarray) -> None:
+    """SGD with momentum (``torch.optim.SGD``, dampening 0)::
+
+        g = grad + weight_decay * param
+        buf = momentum * buf + g            (buf starts at zeros: PyTorch's first-step clone)
+        g = g + momentum * buf  if nesterov  else  g = buf
+        param -= lr * g
+
+    The Nesterov step is applied as ``param -= lr*g`` then ``param -= lr*momentum*buf`` so
+    that one scratch array suffices.
+    """
+    g = _decayed(param, grad, weight_decay, scratch)
+    np.multiply(buf, momentum, out=buf)
+    np.add(buf, g, out=buf)
+    if nesterov:
+        np.multiply(g, lr, out=scratch)
+        np.subtract(param, scratch, out=param)
+        np.multiply(buf, lr * momentum, out=scratch)
+    else:
+        np.multiply(buf, lr, out=scratch)
+    np.subtract(param, scratch, out=param)
+
+
+def rmsprop(param: np.ndarray, grad: np.ndarray, sq: np.ndarray, *, lr: float, alpha: float,
+            eps: float, weight_decay: float = 0.0, scratch: np.ndarray) -> None:
+    """RMSprop (``torch.optim.RMSprop``, not centred, momentum 0)::
+
+        g = grad + weight_decay * param
+        sq = alpha * sq + (1 - alpha) * g**2
+        param -= lr * g / (sqrt(sq) + eps)
+
+    With weight decay, ``g`` is needed again after ``scratch`` holds the denominator
+    ``d = sqrt(sq) + eps``, so the last line is evaluated in the equivalent form
+    ``param = (param * (d/lr - weight_decay) - grad) / (d/lr)`` (``lr == 0`` leaves
+    ``param`` as it is).
+    """
+    g = _decayed(param, grad, weight_decay, scratch)
+    np.square(g, out=scratch)
+    np.multiply(sq, alpha, out=sq)
+    np.multiply(scratch, 1.0 - alpha, out=scratch)
+    np.add(sq, scratch, out=sq)
+    np.sqrt(sq, out=scratch)
+    np.add(scratch, eps, out=scratch)
+    if weight_decay == 0.0:
+        np.divide(grad, scratch, out=scratch)
+        np.multiply(scratch, lr, out=scratch)
+        np.subtract(param, scratch, out=param)
+    elif lr != 0.0:
+        np.divide(scratch, lr, out=scratch)
+        np.subtract(scratch, weight_decay, out=scratch)
+        np.multiply(param, scratch, out=param)
+        np.subtract(param, grad, out=param)
+        np.add(scratch, weight_decay, out=scratch)
+        np.divide(param, scratch, out=param)
+
+
+def adam_scalars(step: int, lr: float, beta1: float, beta2: float) -> tuple[float, float]:
+    """Adam's step size ``lr / (1 - beta1**step)`` and ``sqrt(1 - beta2**step)``, in Python
+    floats (shared by the NumPy rule and the compiled kernel); ``step`` counts from 1."""
+    if step < 1:
+        raise ValueError(f"Adam's step counts from 1, got {step}")
+    return lr / (1.0 - beta1**step), math.sqrt(1.0 - beta2**step)
+
+
+def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, step: int,
+         lr: float, beta1: float, beta2: float, eps: float, weight_decay: float = 0.0,
+         scratch: np.ndarray) -> None:
+    """Adam (``torch.optim.Adam``, amsgrad off), ``step`` counting from 1::
+
+        g = grad + weight_decay * param
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        param -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)
+
+    ``m`` is updated as ``(m - g) * beta1 + g``, which equals the first line and needs no
+    temporary.
+    """
+    step_size, bias_correction2_sqrt = adam_scalars(step, lr, beta1, beta2)
+    g = _decayed(param, grad, weight_decay, scratch)
+    np.subtract(m, g, out=m)
+    np.multiply(m, beta1, out=m)
+    np.add(m, g, out=m)
+    np.square(g, out=scratch)
+    np.multiply(v, beta2, out=v)
+    np.multiply(scratch, 1.0 - beta2, out=scratch)
+    np.add(v, scratch, out=v)
+    np.sqrt(v, out=scratch)
+    np.divide(scratch, bias_correction2_sqrt, out=scratch)
+    np.add(scratch, eps, out=scratch)
+    np.divide(m, scratch, out=scratch)
+    np.multiply(scratch, step_size, out=scratch)
+    np.subtract(param, scratch, out=param)
+
+
+def adamw(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, step: int,
+          lr: float, beta1: float, beta2: float, eps: float, weight_decay: float = 0.0,
+          scratch: np.ndarray) -> None:
+    """AdamW (``torch.optim.AdamW``, amsgrad off): decoupled weight decay, then Adam::
+
+        param *= 1 - lr * weight_decay
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        param -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)
+    """
+    if weight_decay != 0.0:
+        np.multiply(param, 1.0 - lr * weight_decay, out=param)
+    adam(param, grad, m, v, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+         scratch=scratch)
+
+
+def amsgrad(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
+            v_max: np.ndarray, *, step: int, lr: float, beta1: float, beta2: float, eps: float,
+            weight_decay: float = 0.0, scratch: np.ndarray) -> None:
+    """Adam with AMSGrad (``torch.optim.Adam(amsgrad=True)``), ``step`` counting from 1::
+
+        g = grad + weight_decay * param
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        v_max = max(v_max, v)
+        param -= lr / (1 - beta1**step) * m / (sqrt(v_max) / sqrt(1 - beta2**step) + eps)
+    """
+    step_size, bias_correction2_sqrt = adam_scalars(step, lr, beta1, beta2)
+    g = _decayed(param, grad, weight_decay, scratch)
+    np.subtract(m, g, out=m)
+    np.multiply(m, beta1, out=m)
+    np.add(m, g, out=m)
+    np.square(g, out=scratch)
+    np.multiply(v, beta2, out=v)
+    np.multiply(scratch, 1.0 - beta2, out=scratch)
+    np.add(v, scratch, out=v)
+    np.maximum(v_max, v, out=v_max)
+    np.sqrt(v_max, out=scratch)
+    np.divide(scratch, bias_correction2_sqrt, out=scratch)
+    np.add(scratch, eps, out=scratch)
+    np.divide(m, scratch, out=scratch)
+    np.multiply(scratch, step_size, out=scratch)
+    np.subtract(param, scratch, out=param)
+
+
+def clip_grad_norm(grads: list[np.ndarray], max_norm: float | None) -> float:
+    """The global L2 norm of ``grads``, clipping them in place as ``clip_grad_norm_``.
+
+    ``total = sqrt(sum over arrays of sum(g**2))``, accumulated in float64 array by array
+    (nothing is concatenated). If ``max_norm`` is not None and ``total > max_norm``, every
+    gradient is scaled in place by ``max_norm / (total + 1e-6)``. Returns ``total``, the norm
+    before clipping.
+    """
+    squares = 0.0
+    for g in grads:
+        flat = g.reshape(-1)
+        if g.dtype == np.float64:
+            squares += float(np.dot(flat, flat))
+        else:
+            squares += float(np.einsum("i,i->", flat, flat, dtype=np.float64))
+    total = math.sqrt(squares)
+    if max_norm is not None and total > max_norm:
+        coef = max_norm / (total + 1e-6)
+        for g in grads:
+            np.multiply(g, coef, out=g)
+    return total
+
+
+@dataclass
+class Hyperparameters:
+    """The optimizer hyperparameters the rules read (a ``TrainingConfig`` has the same names
+    and may stand in for it)."""
+
+    lr: float
+    momentum: float = 0.9
+    alpha: float = 0.99
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    """One update rule, as the ``Optimizer`` and the compiled kernels use it.
+
+    ``update(param, grad, state, *, step, lr, hp, scratch)`` is the NumPy rule over flat
+    arrays (``state`` the tuple of this rule's buffers, in the order of ``state``; ``hp``
+    the configuration; ``scratch`` a work array shaped like ``param``). ``state`` names the
+    buffers the rule keeps, which are saved in checkpoints under those names (a buffer of
+    the same name is shared with another rule, so switching between rules that keep ``m``
+    continues it). ``hyperparameters`` names the configuration fields the rule reads.
+    ``kernel(param, grad, *state, *scalars)`` is an optional loop over the elements that
+    ``mlp.nn.fused`` compiles; ``constants(c, lr, hp)`` gives its scalars for one learning
+    rate (``c`` converts a Python float to the arrays' dtype) and ``step_constants(c,
+    constants, step, lr, hp)``, when given, those of one step.
+    """
+
+    name: str
+    update: Callable[..., None]
+    state: tuple[str, ...] = ()
+    hyperparameters: tuple[str, ...] = ("weight_decay",)
+    kernel: Callable[..., None] | None = field(default=None, compare=False)
+    constants: Callable[..., tuple[Any, ...]] | None = None
+    step_constants: Callable[..., tuple[Any, ...]] | None = None
+
+
+UPDATE_RULES: Registry[UpdateRule] = Registry(
+    "optimizer", "mlp.optimizers", "calling mlp.optim.rules.register_update_rule(UpdateRule(...))")
+
+
+def register_update_rule(rule: UpdateRule) -> UpdateRule:
+    """Register ``rule`` under ``rule.name`` (``RegistryError`` if another rule has it)."""
+    return UPDATE_RULES.register(rule.name, rule)
+
+
+def apply_update(name: str | UpdateRule, param: np.ndarray, grad: np.ndarray,
+                 *state: np.ndarray, step: int, hp: Any, scratch: np.ndarray,
+                 lr: float | None = None, kernels: Kernels | None = None) -> None:
+    """One in-place update of ``param`` by the rule ``name`` (a registered name or a rule),
+    with the rule's ``state`` buffers in its order (``UpdateRule.state``).
+
+    ``step`` is the 1-based update count (Adam's bias corrections); ``lr`` (by default
+    ``hp.lr``) is this step's learning rate. With ``kernels`` on numba (``mlp.nn.fused``) a
+    rule with a loop runs as one compiled pass that gives the same bits as its NumPy rule,
+    which runs otherwise.
+    """
+    rule = name if isinstance(name, UpdateRule) else UPDATE_RULES.get(name)
+    if len(state) != len(rule.state):
+        raise ValueError(f"optimizer {rule.name!r} keeps {len(rule.state)} state buffer(s) "
+                         f"{rule.state}, found {len(state)}")
+    lr = float(hp.lr if lr is None else lr)
+    if kernels is not None and kernels.update(rule, param, grad, state, step=step, lr=lr,
+                                              hp=hp):
+        return  # one compiled pass, bit-identical to the NumPy rule
+    rule.update(param, grad, state, step=step, lr=lr, hp=hp, scratch=scratch)
+
+
+# ------------------------------------------------------------------ the records
+def _wd(hp: Any) -> float:
+    return float(hp.weight_decay)
+
+
+def _sgd_update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
+                step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
+    sgd(param, grad, lr=lr, weight_decay=_wd(hp), scratch=scratch)
+
+
+def _momentum_update(nesterov: bool) -> Callable[..., None]:
+    def update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
+               step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
+        momentum(param, grad, state[0], lr=lr, momentum=float(hp.momentum),
+                 weight_decay=_wd(hp), nesterov=nesterov, scratch=scratch)
+    return update
+
+
+def _rmsprop_update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
+                    step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
+    rmsprop(param, grad, state[0], lr=lr, alpha=float(hp.alpha), eps=float(hp.eps),
+            weight_decay=_wd(hp), scratch=scratch)
+
+
+def _adam_update(rule: Callable[..., None]) -> Callable[..., None]:
+    def update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
+               step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
+        rule(param, grad, *state, step=step, lr=lr, beta1=float(hp.beta1),
+             beta2=float(hp.beta2), eps=float(hp.eps), weight_decay=_wd(hp), scratch=scratch)
+    return update
+
+
+def _sgd_constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
+    wd = _wd(hp)
+    return c(lr), c(wd), wd != 0.0
+
+
+def _momentum_constants(nesterov: bool) -> Callable[..., tuple[Any, ...]]:
+    def constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
+        wd, mom = _wd(hp), float(hp.momentum)
+        return c(lr), c(mom), c(lr * mom), c(wd), wd != 0.0, nesterov
+    return constants
+
+
+def _rmsprop_constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
+    wd, alpha = _wd(hp), float(hp.alpha)
+    return c(lr), c(alpha), c(1.0 - alpha), c(float(hp.eps)), c(wd), wd != 0.0, lr != 0.0
+
+
+def _adam_constants(decoupled: bool) -> Callable[..., tuple[Any, ...]]:
+    """Adam's and AdamW's scalars but the two that change every step."""
+    def constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
+        wd, beta2 = _wd(hp), float(hp.beta2)
+        return (c(float(hp.beta1)), c(beta2), c(1.0 - beta2), c(float(hp.eps)), c(wd),
+                not decoupled and wd != 0.0, c(1.0 - lr * wd), decoupled and wd != 0.0)
+    return constants
+
+
+def _adam_step_constants(c: Callable[[float], Any], constants: tuple[Any, ...], step: int,
+                         lr: float, hp: Any) -> tuple[Any, ...]:
+    """The step's scalars in the kernel's order: the bias corrections go in between."""
+    step_size, bias_correction2_sqrt = adam_scalars(step, lr, float(hp.beta1),
+                                                    float(hp.beta2))
+    b1, b2, one_minus_b2, eps, wd, coupled, decay, decoupled = constants
+    return (b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps, c(step_size), wd, coupled,
+            decay, decoupled)
+
+
+def _amsgrad_step_constants(c: Callable[[float], Any], constants: tuple[Any, ...], step: int,
+                            lr: float, hp: Any) -> tuple[Any, ...]:
+    step_size, bias_correction2_sqrt = adam_scalars(step, lr, float(hp.beta1),
+                                                    float(hp.beta2))
+    b1, b2, one_minus_b2, eps, wd, coupled, _, _ = constants
+    return b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps, c(step_size), wd, coupled
+
+
+# Each loop mirrors its NumPy rule operation by operation (see the rules above).
+# Boolean flags are loop-invariant, so LLVM unswitches them out of the vectorised loop.
+def _sgd_loop(p, g, lr, wd, coupled):  # pragma: no cover - compiled
+    for i in range(p.size):
+        gi = p[i] * wd + g[i] if coupled else g[i]
+        p[i] = p[i] - gi * lr
+
+
+def _momentum_loop(p, g, buf, lr, mom, lr_mom, wd, coupled, nesterov):  # pragma: no cover
+    for i in range(p.size):
+        gi = p[i] * wd + g[i] if coupled else g[i]
+        b = buf[i] * mom + gi
+        buf[i] = b
+        if nesterov:
+            p[i] = (p[i] - gi * lr) - b * lr_mom
+        else:
+            p[i] = p[i] - b * lr
+
+
+def _rmsprop_loop(p, g, sq, lr, alpha, one_minus_alpha, eps, wd, coupled,
+                  moves):  # pragma: no cover - compiled
+    for i in range(p.size):
+        gi = p[i] * wd + g[i] if coupled else g[i]
+        s = sq[i] * alpha + (gi * gi) * one_minus_alpha
+        sq[i] = s
+        d = np.sqrt(s) + eps
+        if not coupled:
+            p[i] = p[i] - (g[i] / d) * lr
+        elif moves:  # param = (param * (d/lr - wd) - grad) / (d/lr - wd + wd)
+            e = d / lr - wd
+            p[i] = (p[i] * e - g[i]) / (e + wd)
+
+
+def _adam_loop(p, g, m, v, beta1, beta2, one_minus_beta2, bc2_sqrt, eps, step_size, wd,
+               coupled, decay, decoupled):  # pragma: no cover - compiled
+    for i in range(p.size):
+        pi = p[i] * decay if decoupled else p[i]
+        gi = pi * wd + g[i] if coupled else g[i]
+        mi = (m[i] - gi) * beta1 + gi
+        m[i] = mi
+        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
+        v[i] = vi
+        p[i] = pi - (mi / (np.sqrt(vi) / bc2_sqrt + eps)) * step_size
+
+
+def _amsgrad_loop(p, g, m, v, v_max, beta1, beta2, one_minus_beta2, bc2_sqrt, eps,
+                  step_size, wd, coupled):  # pragma: no cover - compiled
+    for i in range(p.size):
+        gi = p[i] * wd + g[i] if coupled else g[i]
+        mi = (m[i] - gi) * beta1 + gi
+        m[i] = mi
+        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
+        v[i] = vi
+        top = v_max[i]
+        if vi > top or vi != vi:  # np.maximum propagates NaN
+            top = vi
+        v_max[i] = top
+        p[i] = p[i] - (mi / (np.sqrt(top) / bc2_sqrt + eps)) * step_size
+
+
+_ADAM_FIELDS = ("beta1", "beta2", "eps", "weight_decay")
+for _rule in (
+    UpdateRule("sgd", _sgd_update, (), ("weight_decay",), _sgd_loop, _sgd_constants),
+    UpdateRule("momentum", _momentum_update(False), ("m",), ("momentum", "weight_decay"),
+               _momentum_loop, _momentum_constants(False)),
+    UpdateRule("nesterov", _momentum_update(True), ("m",), ("momentum", "weight_decay"),
+               _momentum_loop, _momentum_constants(True)),
+    UpdateRule("rmsprop", _rmsprop_update, ("v",), ("alpha", "eps", "weight_decay"),
+               _rmsprop_loop, _rmsprop_constants),
+    UpdateRule("adam", _adam_update(adam), ("m", "v"), _ADAM_FIELDS, _adam_loop,
+               _adam_constants(False), _adam_step_constants),
+    UpdateRule("adamw", _adam_update(adamw), ("m", "v"), _ADAM_FIELDS, _adam_loop,
+               _adam_constants(True), _adam_step_constants),
+    UpdateRule("amsgrad", _adam_update(amsgrad), ("m", "v", "v_max"), _ADAM_FIELDS,
+               _amsgrad_loop, _adam_constants(False), _amsgrad_step_constants),
+):
+    register_update_rule(_rule)

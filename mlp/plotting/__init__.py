@@ -1,0 +1,35 @@
+"""Pictures: training curves, fits, confusion matrices, first-layer weights, inline figures for
+notebooks and the notebook's live display.
+
+Every picture is a matplotlib ``Figure`` built with the object API (no pyplot state). The names
+below come from ``mlp.plotting.figures`` when first used, so the modules here that need no
+picture (the notebook's progress line) do not load matplotlib.
+
+May import: the base modules of ``mlp`` (including ``history``), ``mlp.storage``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["LivePlot", "confusion_matrix", "curves_figure", "plain_log_axis",
+           "plot_confusion_matrix", "plot_first_layer", "plot_fit", "save_curves"]
+
+if TYPE_CHECKING:
+    from mlp.plotting.figures import (
+        LivePlot,
+        confusion_matrix,
+        curves_figure,
+        plain_log_axis,
+        plot_confusion_matrix,
+        plot_first_layer,
+        plot_fit,
+        save_curves,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'mlp.plotting' has no attribute {name!r}")
+    from mlp.plotting import figures
+    return getattr(figures, name)

@@ -1,0 +1,216 @@
+"""Training shown in a Jupyter kernel: one progress display and one curves picture, each
+updated in place, instead of a terminal's bar and window.
+
+A kernel is recognised without importing IPython: only when IPython is already loaded (as it
+is in every kernel) and its shell has a kernel (a terminal IPython has none, and keeps the
+tqdm bar). Each display is created once with ``display_id=True`` and then changed through its
+handle (``update_display_data`` messages, which a frontend applies to the output already
+shown), so a run of any length leaves one progress line and one picture in the cell's output.
+The progress line is an ``ipywidgets.HTML`` widget when ipywidgets is importable (updated by
+widget messages) and a plain HTML display otherwise; at the end it becomes plain HTML either
+way, so that a saved or converted notebook shows the final line without widget state. Both
+are throttled by wall time: the progress line at most ``PROGRESS_SECONDS`` apart, the picture
+at most every ``FIGURE_SECONDS`` and never more than ``FIGURE_SHARE`` of the run's time (the
+wait after a drawing is the drawing's time over that share), whatever ``plot_every`` says;
+the last epoch is always shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tqdm import tqdm
+
+from mlp.history import History
+
+PROGRESS_SECONDS = 0.2
+"""Least wall time between two updates of the progress line."""
+FIGURE_SECONDS = 0.3
+"""Least wall time between two drawings of the live curves."""
+FIGURE_SHARE = 0.05
+"""Largest share of the wall time the live curves may take: after a drawing of ``d``
+seconds the next waits at least ``d / FIGURE_SHARE``."""
+
+Display = Callable[..., Any]
+"""``IPython.display.display``'s signature: ``display(bundle, raw=True, display_id=True)``
+returns a handle with ``update(bundle, raw=True)``."""
+
+
+def in_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (ipykernel's shell), found without importing
+    IPython when it is not loaded already."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _ipython_display() -> Display:
+    from IPython.display import display  # loaded already: in_kernel() said so
+
+    return display
+
+
+class _Throttle:
+    """Says when something may be shown again: ``least`` seconds after the last time, or
+    ``cost / share`` seconds when showing it took ``cost``."""
+
+    def __init__(self, least: float, share: float = 1.0) -> None:
+        self.least, self.share = least, share
+        self.next = 0.0
+
+    def due(self) -> bool:
+        return time.monotonic() >= self.next
+
+    def shown(self, started: float) -> None:
+        """Note a showing that began at ``started`` (``time.monotonic()``) and ended now."""
+        now = time.monotonic()
+        self.next = started + max(self.least, (now - started) / self.share)
+
+
+class NotebookProgress:
+    """One progress line for epochs ``start..total`` of a run: a bar, the epoch, the last
+    losses and accuracies, the time spent and the time left.
+
+    Parameters
+    ----------
+    start, total : int
+        The epochs done when the run starts, and the last epoch.
+    display : callable, optional
+        ``IPython.display.display`` by default (another function of its signature shows
+        the same messages elsewhere, as the bench does).
+    widget : bool, optional
+        Show an ``ipywidgets.HTML`` widget; by default when ipywidgets is importable.
+    """
+
+    def __init__(self, start: int, total: int, display: Display | None = None,
+                 widget: bool | None = None) -> None:
+        self.start, self.total = start, total
+        self.display = display if display is not None else _ipython_display()
+        self.throttle = _Throttle(PROGRESS_SECONDS)
+        self.started = time.monotonic()
+        self.row: dict[str, Any] | None = None
+        self.widget = _html_widget() if widget is None or widget else None
+        if widget and self.widget is None:
+            raise ImportError("the progress widget needs ipywidgets")
+        bundle = self._bundle(done=False)
+        if self.widget is not None:
+            self.widget.value = bundle["text/html"]
+            self.handle = self.display(self.widget, display_id=True)
+        else:
+            self.handle = self.display(bundle, raw=True, display_id=True)
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        """Note a finished epoch; shown when the throttle allows or when it is the last."""
+        self.row = row
+        if row["epoch"] >= self.total or self.throttle.due():
+            self._show(done=False)
+
+    def close(self) -> None:
+        """Show the final line, as plain HTML (a widget is closed after it is replaced)."""
+        bundle = self._bundle(done=True)
+        self.handle.update(bundle, raw=True)
+        if self.widget is not None:
+            self.widget.close()
+            self.widget = None
+
+    def _show(self, done: bool) -> None:
+        started = time.monotonic()
+        bundle = self._bundle(done)
+        if self.widget is not None:
+            self.widget.value = bundle["text/html"]
+        else:
+            self.handle.update(bundle, raw=True)
+        self.throttle.shown(started)
+
+    def _bundle(self, done: bool) -> dict[str, str]:
+        """The line as ``text/plain`` and ``text/html``."""
+        row = self.row
+        epoch = self.start if row is None else row["epoch"]
+        elapsed = time.monotonic() - self.started
+        parts = [f"epoch {epoch}/{self.total}"]
+        if row is not None:
+            parts += [f"{name} {value}" for name, value in row_scores(row).items()]
+        if done:
+            parts.append(f"{tqdm.format_interval(elapsed)} in all")
+        else:
+            parts.append(f"{tqdm.format_interval(elapsed)} elapsed")
+            if epoch > self.start:
+                left = elapsed / (epoch - self.start) * (self.total - epoch)
+                parts.append(f"{tqdm.format_interval(left)} left")
+        text = "  ".join(parts)
+        bar = (f'<progress value="{epoch}" max="{self.total}" '
+               'style="width:12em;vertical-align:middle"></progress>')
+        line = " &middot; ".join(html.escape(part) for part in parts)
+        return {"text/plain": text,
+                "text/html": f'<div class="mlp-progress" style="font-family:monospace">'
+                             f"{bar} {line}</div>"}
+
+
+def row_scores(row: dict[str, Any]) -> dict[str, str]:
+    """The losses and accuracies of a History row, formatted (None ones left out): the
+    notebook's progress line, and the terminal bar's (``mlp.training.progress``) less ``acc``."""
+    shown = {"loss": f"{row['train_loss']:.4g}"}
+    if row.get("val_loss") is not None:
+        shown["val_loss"] = f"{row['val_loss']:.4g}"
+    if row.get("train_accuracy") is not None:
+        shown["acc"] = f"{row['train_accuracy']:.4f}"
+    if row.get("val_accuracy") is not None:
+        shown["val_acc"] = f"{row['val_accuracy']:.4f}"
+    return shown
+
+
+def _html_widget() -> Any:
+    """An empty ``ipywidgets.HTML``, or None when ipywidgets cannot be imported."""
+    try:
+        from ipywidgets import HTML
+    except ImportError:
+        return None
+    return HTML()
+
+
+class NotebookCurves:
+    """The live curves of a run as one picture in the cell's output, redrawn in place.
+
+    Parameters
+    ----------
+    every : int
+        Redraw when the last epoch is a multiple of ``every`` (and the throttle allows).
+    title : str, optional
+        The picture's title, normally the run's name.
+    display : callable, optional
+        ``IPython.display.display`` by default.
+    """
+
+    def __init__(self, every: int = 1, title: str | None = None,
+                 display: Display | None = None) -> None:
+        self.every, self.title = every, title
+        self.display = display if display is not None else _ipython_display()
+        self.throttle = _Throttle(FIGURE_SECONDS, FIGURE_SHARE)
+        self.handle: Any = None
+
+    def update(self, history: History, final: bool = False,
+               stopped_early_at: int | None = None) -> None:
+        """Redraw if the last epoch is due and the throttle allows (always when ``final``)."""
+        if not len(history):
+            return
+        if not final and (history.epoch[-1] % self.every or not self.throttle.due()):
+            return
+        from mlp.plotting.curves_png import (
+            render_curves,  # Pillow and matplotlib.ticker: only to draw
+        )
+
+        started = time.monotonic()
+        png = render_curves(history, title=self.title, stopped_early_at=stopped_early_at)
+        bundle = {"image/png": base64.b64encode(png).decode("ascii"),
+                  "text/plain": f"<training curves, epoch {history.epoch[-1]}>"}
+        if self.handle is None:
+            self.handle = self.display(bundle, raw=True, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+        self.throttle.shown(started)

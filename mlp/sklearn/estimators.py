@@ -1,0 +1,599 @@
+"""scikit-learn estimators: ``RoutinizerClassifier`` and ``RoutinizerRegressor``.
+
+Constructor parameters are flat and stored as given (scikit-learn's rule); ``fit`` validates
+them through the library's Pydantic models (``Model.mlp`` for the architecture,
+``BasicRoutinizer`` for training), so a bad value raises ``pydantic.ValidationError``, a
+``ValueError`` as scikit-learn expects. Inputs go through scikit-learn's own validation
+(``validate_data``), so NaN, a wrong number of features or string targets for the regressor
+give scikit-learn's usual messages. Sparse inputs (CSR and CSC, matrices and arrays) are
+trained on as CSR, without a dense copy (``mlp.nn.sparse``); a multilabel indicator ``y`` of
+the classifier trains one sigmoid output per label with binary cross entropy.
+
+What a fit keeps (``model_``, ``routinizer_``, ``normalizer_``) is what the library's
+checkpoints hold: ``save(path)`` writes a checkpoint plus the estimator's parameters, and
+``load(path)`` restores a fitted estimator, with no pickle file. With ``warm_start=True``, or
+through ``partial_fit``, training continues the same run: optimizer moments, the step count,
+the generator and the schedule state carry over, so n fits of one epoch on the same data give
+the weights of one fit of n epochs, bit for bit (for schedules that do not depend on the
+total number of epochs: ``constant``, ``step``, ``plateau``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from mlp.errors import DataError
+from mlp.nn.losses import LOSSES, Loss
+from mlp.nn.model import Model
+from mlp.nn.sparse import as_csr
+from mlp.sklearn.files import load_estimator, save_estimator
+from mlp.sklearn.verbose import VerboseLines, validation_score
+from mlp.training.routinizer import BasicRoutinizer
+from preprocess import Data
+from preprocess.data import class_weights
+
+#: scikit-learn checks expected to fail, check name -> reason (passed to
+#: ``parametrize_with_checks(expected_failed_checks=...)``): none. The one there was, sample
+#: weights against repeated rows with a validation split, passes since the split is chosen
+#: by content (``Data.split_validation(by_content=True)``).
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+#: the sparse formats taken as they are (others are converted to the first, CSR)
+_SPARSE_FORMATS = ("csr", "csc")
+
+#: epochs over which the training loss must have improved by more than ``tol`` for a fit
+#: that ran out of epochs to warn (scikit-learn's ``n_iter_no_change`` default), when
+#: ``early_stopping`` does not give a patience
+_NO_CHANGE_EPOCHS = 10
+
+#: the constructor parameters that are ``BasicRoutinizer`` fields under the same name
+_TRAINING_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "alpha", "beta1",
+                    "beta2", "eps", "weight_decay", "grad_clip", "early_stopping",
+                    "target_loss", "shuffle", "checkpoint_dir", "dynamic_show", "plot_every")
+
+
+class _RoutinizerEstimator(BaseEstimator):
+    """What the classifier and the regressor share; see the module docstring."""
+
+    _is_classifier: ClassVar[bool]
+    #: a classifier fitted on a multilabel indicator ``y`` (set by its first fit)
+    _multilabel: bool = False
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, X: Any, y: Any, sample_weight: Any, epochs: int, continuing: bool,
+             classes: Any = None, partial: bool = False) -> _RoutinizerEstimator:
+        """Validate, build (or keep) the model and routinizer, and train ``epochs`` epochs;
+        a ``fit`` (not ``partial``) that ran out of epochs while the training loss still
+        improved by more than ``tol`` gives a ``ConvergenceWarning``."""
+        continuing = continuing and hasattr(self, "model_")
+        routinizer = self._routinizer()  # validates every training parameter first
+        X, y = validate_data(self, X, y, reset=not continuing, accept_sparse=_SPARSE_FORMATS,
+                             dtype=(np.float64, np.float32), multi_output=True,
+                             y_numeric=not self._is_classifier)
+        X = as_csr(X)
+        weight = None
+        if sample_weight is not None:
+            weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                          ensure_non_negative=True)
+            if not weight.any():
+                raise ValueError("sample weights must not all be zero, found only zero weights")
+        targets, weight = self._targets(y, weight, continuing, classes)
+        routinizer.loss = self._loss()  # the classifier's depends on the targets
+        if weight is not None:
+            kept = weight > 0  # a weight-0 row adds nothing to the loss nor the statistics
+            if not kept.all():
+                X, targets, weight = X[kept], targets[kept], weight[kept]
+            if np.all(weight == weight[0]):  # equal weights are the unweighted objective
+                weight = None
+        if self._is_classifier and not continuing:
+            self._check_two_classes(targets, classes)
+        seed = self._seed(continuing)
+        data = self._data(X, targets, weight, seed, continuing, routinizer)
+        start = 0
+        if continuing:
+            kept_routinizer = self.routinizer_
+            for name in BasicRoutinizer.model_fields:
+                if name not in ("epochs", "seed"):
+                    setattr(kept_routinizer, name, getattr(routinizer, name))
+            routinizer = kept_routinizer
+            start = routinizer.state.epoch
+            routinizer.epochs = start + epochs
+        else:
+            routinizer.seed = seed
+            routinizer.epochs = epochs
+            self.model_ = self._model(X.shape[1], self._n_outputs(targets), X.dtype, seed)
+            self.routinizer_ = routinizer
+        callbacks = [] if not self.verbose else [VerboseLines(
+            validation_score(data, self._is_classifier, self._multilabel), float(self.tol))]
+        self.routinizer_.run(self.model_, data, callbacks,
+                             overwrite=not continuing)  # fit starts over
+        self._set_fitted_attributes()
+        self.n_iter_ = self.routinizer_.state.epoch - start
+        if not partial:
+            self._warn_if_not_converged()
+        return self
+
+    def _routinizer(self) -> BasicRoutinizer:
+        tol = self.tol
+        if (isinstance(tol, bool) or not isinstance(tol, int | float | np.integer | np.floating)
+                or not math.isfinite(tol) or tol < 0):
+            raise ValueError(f"tol must be a finite number >= 0 (the least improvement of the "
+                             f"loss that counts), found {tol!r}")
+        fields = {name: getattr(self, name) for name in _TRAINING_FIELDS}
+        return BasicRoutinizer(**fields, min_delta=float(tol),
+                               schedule=self.schedule or {"kind": "constant"},
+                               progress=int(self.verbose) >= 2)
+
+    def _warn_if_not_converged(self) -> None:
+        """``ConvergenceWarning`` when the fit used all its epochs (no stop rule ended it)
+        and, within the last ``early_stopping`` epochs (10 without it, scikit-learn's
+        ``n_iter_no_change``), the training loss fell below the lowest before it by more
+        than ``tol``: the count scikit-learn keeps to decide it has converged."""
+        routinizer = self.routinizer_
+        state = routinizer.state
+        if state.stopped_early or state.reached(routinizer.target_loss):
+            return
+        window = routinizer.early_stopping or _NO_CHANGE_EPOCHS
+        best, since = math.inf, 0
+        for loss in state.history.train_loss:
+            since = since + 1 if loss > best - self.tol else 0
+            best = min(best, loss)
+        if since <= window:
+            warnings.warn(f"{type(self).__name__}: all {self.n_iter_} epochs ran and the "
+                          f"training loss still improved by more than tol={self.tol:g} within "
+                          f"the last {window} epochs; raise epochs (or set early_stopping)",
+                          ConvergenceWarning, stacklevel=4)
+
+    def _model(self, n_features: int, n_outputs: int, dtype: np.dtype, seed: int) -> Model:
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if isinstance(hidden, int | np.integer) else list(hidden)
+        model_dtype = self.dtype or ("float32" if dtype == np.float32 else "float64")
+        return Model.mlp([n_features, *hidden, n_outputs], nonlinearity=self.nonlinearity,
+                         dropout=self.dropout, init=self.init, init_scale=self.init_scale,
+                         normalization=self.normalization, seed=seed, dtype=model_dtype)
+
+    def _seed(self, continuing: bool) -> int:
+        """The run's seed (model initialisation, validation split, training generator): the
+        routinizer's when continuing, else drawn from ``random_state`` (an int is used as
+        it is)."""
+        if continuing:
+            return self.routinizer_.seed
+        if isinstance(self.random_state, int | np.integer):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _data(self, X: Any, targets: np.ndarray, weight: np.ndarray | None, seed: int,
+              continuing: bool, routinizer: BasicRoutinizer) -> Data:
+        """The training Data: a validation split of ``validation_fraction``, chosen by
+        content so that a row of integer weight k and k copies of it are split alike, and
+        the normaliser, fitted on the training split at the first fit and kept by later
+        ones so that the same inputs give the same data. When too few samples leave both
+        splits non-empty, the fit trains without one (no validation loss curve), unless a
+        stop rule monitors the validation loss (``early_stopping``, ``target_loss``): then
+        a ``ValueError`` names the sizes."""
+        if self._is_classifier and not self._multilabel:
+            data = Data(X, targets, w_train=weight, task="classification",
+                        classes=np.arange(self.classes_.shape[0]))
+        else:  # a multilabel indicator is L float targets of the bce loss
+            data = Data(X, targets, w_train=weight, task="regression")
+        if not (isinstance(self.validation_fraction, float | int)
+                and 0 <= self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be a number in [0, 1), found "
+                             f"{self.validation_fraction!r}")
+        if self.validation_fraction:
+            n = len(data)
+            try:
+                data.split_validation(self.validation_fraction, seed=seed, by_content=True)
+            except DataError as exc:
+                rules = [f"{name}={getattr(routinizer, name)!r}"
+                         for name in ("early_stopping", "target_loss")
+                         if getattr(routinizer, name) is not None]
+                if rules:
+                    raise ValueError(
+                        f"{' and '.join(rules)} need{'s' if len(rules) == 1 else ''} a "
+                        f"validation split, but validation_fraction="
+                        f"{self.validation_fraction!r} of {n} training samples cannot form "
+                        f"a validation split ({exc}); expected enough "
+                        "samples for at least one on each side, or validation_fraction=0 "
+                        "to monitor the training loss") from exc
+        if continuing:
+            if self.normalizer_ is not None:
+                for split in ("train", "val"):
+                    features = getattr(data, f"X_{split}")
+                    if features is not None:
+                        setattr(data, f"X_{split}", self.normalizer_.apply(features))
+                data.normalizer = self.normalizer_
+        else:
+            if self.normalize is not None:
+                data.normalize(self.normalize)
+            self.normalizer_ = data.normalizer
+        return data
+
+    def _set_fitted_attributes(self) -> None:
+        history, state = self.routinizer_.history, self.routinizer_.state
+        self.history_ = history
+        self.loss_curve_ = list(history.train_loss)
+        has_val = any(v is not None for v in history.val_loss)
+        self.validation_loss_curve_ = list(history.val_loss) if has_val else None
+        self.best_epoch_ = state.best_epoch
+        self.n_iter_total_ = state.epoch
+
+    # --------------------------------------------------------------- predicting
+    def _inputs(self, X: Any) -> np.ndarray:
+        """``X`` validated against the fit, normalised, in the model's dtype."""
+        check_is_fitted(self)
+        X = as_csr(validate_data(self, X, reset=False, accept_sparse=_SPARSE_FORMATS,
+                                 dtype=(np.float64, np.float32)))
+        if self.normalizer_ is not None:
+            X = self.normalizer_.apply(X)
+        return self.model_.check_input(X)
+
+    def activations(self, X: Any, layer: int = 1) -> np.ndarray:
+        """The hidden representation ``(N, width)`` of ``X`` after layer ``layer``: the
+        output of the ``layer``-th affine ``Layer`` (counted from 1) after the nonlinearity
+        that follows it (dropout is off at inference). ``layer`` runs from 1 to the number
+        of hidden layers; the last layer, ``len(hidden_layer_sizes) + 1``, gives the raw
+        outputs (logits for the classifier). Inputs are normalised as in ``predict``."""
+        x = self._inputs(X)
+        modules = self.model_.modules
+        starts = self.model_.layer_indices()
+        if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not (
+                1 <= layer <= len(starts)):
+            raise ValueError(f"layer must be an integer from 1 to {len(starts)} (the model's "
+                             f"layers), found {layer!r}")
+        stop = starts[layer] if layer < len(starts) else len(modules)
+        return np.array(self.model_.forward_modules(x, stop))
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the library's checkpoint of this fitted estimator to ``path`` (HDF5), with
+        the estimator's parameters and fitted facts as the JSON root attribute
+        ``sklearn_estimator``; written atomically (a temporary file renamed over ``path``)."""
+        check_is_fitted(self)
+        return save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> _RoutinizerEstimator:
+        """A fitted estimator from a file written by ``save`` (no pickle: the checkpoint's
+        arrays and JSON). Raises ``CheckpointError`` for a file that is not one."""
+        return load_estimator(cls, path)
+
+
+class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
+    """A multilayer-perceptron classifier trained by ``BasicRoutinizer``: softmax cross
+    entropy over one output per class for labels ``y (N,)``, or, for a multilabel indicator
+    ``y (N, L)`` of 0/1, binary cross entropy over one sigmoid output per label (then
+    ``predict`` gives the indicator, ``predict_proba`` the ``(N, L)`` label probabilities,
+    ``score`` the subset accuracy, ``classes_`` is ``0..L-1``, and ``class_weight`` and
+    ``label_smoothing`` are refused).
+
+    Architecture: ``hidden_layer_sizes``, ``nonlinearity``, ``dropout``, ``init``,
+    ``init_scale``, ``normalization`` (``"batch"`` or ``"layer"``: a ``BatchNorm1d`` or
+    ``LayerNorm`` after each hidden layer; None), ``dtype`` (None: float32 for float32
+    inputs, else float64). Training:
+    every ``BasicRoutinizer`` field under its name (``schedule`` None is constant;
+    ``verbose`` prints ``MLPClassifier``'s lines to stdout, an "Iteration N, loss = ..."
+    line per epoch and a "Validation score: ..." line with a validation split; ``verbose=2``
+    also shows the progress display), with ``label_smoothing`` for the loss.
+    ``validation_fraction`` is held out (stratified, chosen by content) for the validation
+    loss curve and ``early_stopping`` (None by default, as in ``MLPClassifier``: a dozen
+    validation samples are too few to stop on), for which an epoch improves when its loss is
+    lower than the best by more than ``tol`` (scikit-learn's meaning; the lowest loss still
+    gives the restored weights); ``normalize`` (``"zscore"``, ``"minmax"`` or
+    None) is fitted on the training split; ``class_weight`` (``"balanced"`` or
+    ``{label: weight}``) multiplies the sample weights; ``random_state`` seeds the
+    initialisation, the split and the training generator; ``warm_start`` continues the run
+    on the next ``fit``.
+    """
+
+    _is_classifier = True
+
+    def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
+                 dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
+                 normalization: str | None = None, dtype: str | None = None,
+                 epochs: int = 200, batch_size: int | None = 64,
+                 lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
+                 alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
+                 label_smoothing: float = 0.0, schedule: dict | None = None,
+                 early_stopping: int | None = None, tol: float = 1e-4,
+                 target_loss: float | None = None,
+                 shuffle: bool = True, checkpoint_dir: str | None = None,
+                 dynamic_show: bool = False, plot_every: int = 1,
+                 validation_fraction: float = 0.1, normalize: str | None = "zscore",
+                 class_weight: str | dict | None = None, warm_start: bool = False,
+                 random_state: Any = None, verbose: bool = False) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.nonlinearity = nonlinearity
+        self.dropout = dropout
+        self.init = init
+        self.init_scale = init_scale
+        self.normalization = normalization
+        self.dtype = dtype
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.alpha = alpha
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.label_smoothing = label_smoothing
+        self.schedule = schedule
+        self.early_stopping = early_stopping
+        self.tol = tol
+        self.target_loss = target_loss
+        self.shuffle = shuffle
+        self.checkpoint_dir = checkpoint_dir
+        self.dynamic_show = dynamic_show
+        self.plot_every = plot_every
+        self.validation_fraction = validation_fraction
+        self.normalize = normalize
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerClassifier:
+        """Train on ``X (N, D)`` (dense, or sparse CSR/CSC) and labels ``y (N,)`` or a
+        multilabel indicator ``(N, L)`` for ``epochs`` epochs (continuing the run when
+        ``warm_start`` and already fitted); ``sample_weight (N,)`` weights the loss."""
+        return self._fit(X, y, sample_weight, self.epochs, self.warm_start)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None,
+                    sample_weight: Any = None) -> RoutinizerClassifier:
+        """One more epoch on ``(X, y)``, continuing the run (the first call starts it;
+        ``classes`` lists every label when the first batch lacks some)."""
+        return self._fit(X, y, sample_weight, 1, True, classes, partial=True)
+
+    def _loss(self) -> Loss:
+        if self._multilabel:
+            return Loss(kind="bce")
+        return Loss(kind="cross_entropy", label_smoothing=self.label_smoothing)
+
+    def _targets(self, y: np.ndarray, weight: np.ndarray | None, continuing: bool,
+                 classes: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class codes ``(N,)`` into ``classes_`` (set at the first fit), and the sample
+        weights multiplied by ``class_weight``; or a multilabel indicator as float 0/1
+        targets ``(N, L)``. A column ``(N, 1)`` of labels is taken as ``(N,)`` with
+        scikit-learn's ``DataConversionWarning``; one of only 0/1 is refused, being an
+        indicator of one label."""
+        if y.ndim == 2 and y.shape[1] == 1:
+            if _is_indicator(y):
+                raise ValueError("a multilabel indicator y needs at least 2 label columns, "
+                                 "found 1; pass y.ravel() (N,) for binary classification")
+            warnings.warn("A column-vector y was passed when a 1d array was expected; "
+                          "it is used as y.ravel()", DataConversionWarning, stacklevel=4)
+            y = y.ravel()
+        multilabel = y.ndim == 2
+        if continuing and multilabel != self._multilabel:
+            expected = "a multilabel indicator" if self._multilabel else "labels (N,)"
+            raise ValueError(f"y must be {expected} like the first fit's, found shape "
+                             f"{y.shape}")
+        self._multilabel = multilabel
+        if multilabel:
+            return self._indicator(y, weight, continuing, classes)
+        check_classification_targets(y)
+        if not continuing:
+            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes must be the classes of the first fit "
+                             f"{self.classes_.tolist()!r}, found {np.unique(classes).tolist()!r}")
+        codes = np.searchsorted(self.classes_, y)
+        unknown = (codes >= self.classes_.shape[0]) | (
+            self.classes_[np.minimum(codes, self.classes_.shape[0] - 1)] != y)
+        if unknown.any():
+            raise ValueError(f"y holds labels {np.unique(y[unknown]).tolist()!r} that are not "
+                             f"among the classes {self.classes_.tolist()!r}")
+        if self.class_weight is not None:
+            per_sample = class_weights(codes, self.classes_, self.class_weight)[codes]
+            weight = per_sample if weight is None else weight * per_sample
+        return codes.astype(np.int64), weight
+
+    def _indicator(self, y: np.ndarray, weight: np.ndarray | None, continuing: bool,
+                   classes: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """A multilabel indicator ``y (N, L)`` as float64 targets, checked: values 0/1, the
+        first fit's L labels, no ``class_weight`` or ``label_smoothing``."""
+        if not _is_indicator(y):
+            found = np.unique(y)
+            raise ValueError(f"a multilabel y must be an indicator of 0/1 values (N, labels), "
+                             f"found values {found[:10].tolist()!r}"
+                             f"{' ...' if found.shape[0] > 10 else ''} in shape {y.shape}")
+        for name in ("class_weight", "label_smoothing"):
+            if getattr(self, name):
+                raise ValueError(f"{name} has no meaning for a multilabel y (each label is "
+                                 f"its own binary problem: use sample_weight), found "
+                                 f"{name}={getattr(self, name)!r}")
+        labels = np.arange(y.shape[1])
+        if continuing and y.shape[1] != self.classes_.shape[0]:
+            raise ValueError(f"y must have the {self.classes_.shape[0]} label columns of the "
+                             f"first fit, found {y.shape[1]}")
+        if classes is not None and not np.array_equal(np.unique(classes), labels):
+            raise ValueError(f"classes of a multilabel y must be its column indices "
+                             f"{labels.tolist()!r}, found {np.unique(classes).tolist()!r}")
+        if not continuing:
+            self.classes_, self._indicator_dtype = labels, y.dtype
+        return np.asarray(y, dtype=np.float64), weight
+
+    def _n_outputs(self, targets: np.ndarray) -> int:
+        return int(self.classes_.shape[0])
+
+    def _check_two_classes(self, codes: np.ndarray, classes: Any) -> None:
+        """A first fit needs two classes: among the labels of non-zero weight, or in the
+        ``classes`` a ``partial_fit`` names (a multilabel fit has its L >= 2 labels)."""
+        if self._multilabel:
+            return
+        found = self.classes_ if classes is not None else self.classes_[np.unique(codes)]
+        if found.shape[0] < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes, found 1 class "
+                             f"({found.tolist()[0]!r}) among the labels of non-zero weight")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(N, C)``, columns in the order of ``classes_``; for a
+        multilabel fit each label's probability ``(N, L)`` (the sigmoid of its output)."""
+        inputs = self._inputs(X)
+        if self._multilabel:
+            logits = self.model_.predict_logits(inputs)
+            return 0.5 * (1.0 + np.tanh(0.5 * logits))
+        return self.model_.predict_proba(inputs)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log class probabilities ``(N, C)`` (a log-softmax of the outputs, finite even
+        where a probability underflows to 0); for a multilabel fit ``log sigmoid`` of each
+        label's output ``(N, L)``, as ``-logaddexp(0, -z)``."""
+        inputs = self._inputs(X)
+        logits = self.model_.predict_logits(inputs)
+        if self._multilabel:
+            return -np.logaddexp(0, -logits)
+        logits -= logits.max(axis=1, keepdims=True)
+        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return logits
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable label of each row ``(N,)``; for a multilabel fit the indicator
+        ``(N, L)`` of the labels whose output is positive (probability above 0.5), in the
+        dtype of the fitted ``y``."""
+        inputs = self._inputs(X)
+        if self._multilabel:
+            return (self.model_.predict_logits(inputs) > 0).astype(self._indicator_dtype)
+        return self.classes_[self.model_.predict(inputs)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _is_indicator(y: np.ndarray) -> bool:
+    """Whether ``y`` holds only the values 0 and 1 (as numbers or booleans)."""
+    return y.dtype.kind in "biuf" and bool(np.isin(y, (0, 1)).all())
+
+
+class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
+    """A multilayer-perceptron regressor trained by ``BasicRoutinizer``; targets ``(N,)``
+    or ``(N, outputs)`` (multi-output), ``loss`` ``"mse"`` or ``"mae"``. The other
+    parameters are the classifier's (``RoutinizerClassifier``), without ``class_weight``
+    and ``label_smoothing``; the validation split is not stratified."""
+
+    _is_classifier = False
+
+    def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
+                 dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
+                 normalization: str | None = None, dtype: str | None = None,
+                 epochs: int = 200, batch_size: int | None = 64,
+                 lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
+                 alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
+                 loss: str = "mse", schedule: dict | None = None,
+                 early_stopping: int | None = None, tol: float = 1e-4,
+                 target_loss: float | None = None,
+                 shuffle: bool = True, checkpoint_dir: str | None = None,
+                 dynamic_show: bool = False, plot_every: int = 1,
+                 validation_fraction: float = 0.1, normalize: str | None = "zscore",
+                 warm_start: bool = False, random_state: Any = None,
+                 verbose: bool = False) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.nonlinearity = nonlinearity
+        self.dropout = dropout
+        self.init = init
+        self.init_scale = init_scale
+        self.normalization = normalization
+        self.dtype = dtype
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.alpha = alpha
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.loss = loss
+        self.schedule = schedule
+        self.early_stopping = early_stopping
+        self.tol = tol
+        self.target_loss = target_loss
+        self.shuffle = shuffle
+        self.checkpoint_dir = checkpoint_dir
+        self.dynamic_show = dynamic_show
+        self.plot_every = plot_every
+        self.validation_fraction = validation_fraction
+        self.normalize = normalize
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerRegressor:
+        """Train on ``X (N, D)`` and targets ``y (N,)`` or ``(N, outputs)`` for ``epochs``
+        epochs (continuing when ``warm_start`` and already fitted)."""
+        return self._fit(X, y, sample_weight, self.epochs, self.warm_start)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerRegressor:
+        """One more epoch on ``(X, y)``, continuing the run (the first call starts it)."""
+        return self._fit(X, y, sample_weight, 1, True, partial=True)
+
+    def _loss(self) -> Loss:
+        regression = [k for k in Loss.names() if not LOSSES.get(k).is_classification]
+        if self.loss not in regression:
+            raise ValueError(f"loss must be one of {', '.join(map(repr, regression))} for "
+                             f"regression, found {self.loss!r}")
+        return Loss(kind=self.loss)
+
+    def _targets(self, y: np.ndarray, weight: np.ndarray | None, continuing: bool,
+                 classes: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Targets as ``(N, outputs)`` float64; a fit with ``(N,)`` targets predicts
+        ``(N,)``."""
+        targets = y.reshape(-1, 1) if y.ndim == 1 else y
+        if continuing and targets.shape[1] != self.n_outputs_:
+            raise ValueError(f"y must have the {self.n_outputs_} output(s) of the first fit, "
+                             f"found {targets.shape[1]}")
+        if not continuing:
+            self.n_outputs_, self._y_ndim = int(targets.shape[1]), int(y.ndim)
+        return np.asarray(targets, dtype=np.float64), weight
+
+    def _n_outputs(self, targets: np.ndarray) -> int:
+        return int(targets.shape[1])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets: ``(N,)`` when fitted on ``(N,)`` targets, else
+        ``(N, outputs)``."""
+        inputs = self._inputs(X)
+        out = self.model_.predict_logits(inputs)
+        return out.ravel() if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
+        return tags
+
+
+def register_onnx_converters() -> None:
+    """Register both estimators' converters with skl2onnx, so that ``skl2onnx.to_onnx``
+    converts a ``Pipeline`` or ``ColumnTransformer`` holding one (see ``onnx_converters``;
+    needs the ``onnx`` extra). Explicit, as onnxmltools' converters for LightGBM and XGBoost
+    are; done on import of this module when skl2onnx was imported before it."""
+    from mlp.sklearn.onnx_converters import register
+
+    register(RoutinizerClassifier, RoutinizerRegressor)
+
+
+if "skl2onnx" in sys.modules:
+    register_onnx_converters()

@@ -1,0 +1,225 @@
+"""``RunFolder``: the one place that knows what a run folder holds and where.
+
+A run folder (``ckpt/<run>/`` by default) holds::
+
+    config.json    the whole run config (data, model, training), written once the data loaded
+    last.h5        the latest checkpoint (by the save cadence, and always at the end)
+    best.h5        the checkpoint of the best epoch so far
+    curves.png     loss, accuracy and learning-rate curves
+    history.csv    one row per epoch, appended as the run goes
+    tensorboard/   TensorBoard scalar events (with ``train.tensorboard: true``)
+    diagnostics.png  per-layer diagnostics (``mlp diagnose``)
+    .lock          the lock a training process holds (``mlp.storage.locks``: ``flock``, Windows'
+                   ``LockFileEx``, or a soft lock where neither exists), and ``.lock.pid``
+                   beside it, the holder's process id
+
+Paths a file names (``checkpoint_dir`` inside a checkpoint) are information: the folder a
+command was pointed at is where it reads and writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from mlp.errors import CheckpointError, MLPError
+from mlp.storage import atomic
+from mlp.storage.locks import ProcessLock
+
+CONFIG = "config.json"
+LAST = "last.h5"
+BEST = "best.h5"
+CURVES = "curves.png"
+HISTORY_CSV = "history.csv"
+TENSORBOARD = "tensorboard"
+DIAGNOSTICS = "diagnostics.png"
+LOCK = ".lock"
+#: the files that make a folder hold a run (``mlp train`` refuses such a folder)
+RUN_FILES = (CONFIG, LAST, BEST)
+
+
+class RunFolderBusy(MLPError):
+    """Another process holds the run folder's lock."""
+
+
+class RunFolderTaken(MLPError):
+    """The run folder holds another run (a new run would replace its files)."""
+
+
+class RunFolder:
+    """A run folder at ``path`` (which need not exist yet)."""
+
+    #: the locks this process holds, by resolved folder path (so holding one is re-entrant
+    #: across RunFolder objects: the CLI locks a folder, then the trainer locks it again)
+    _held: dict[Path, ProcessLock] = {}
+    #: the names of the files a run writes in its folder
+    FILE_NAMES = (CONFIG, LAST, BEST, CURVES, HISTORY_CSV, DIAGNOSTICS)
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @classmethod
+    def of(cls, target: str | Path) -> RunFolder:
+        """The run folder ``target`` names: the folder itself, or the folder of a file in it."""
+        target = Path(target)
+        return cls(target if target.is_dir() or not target.suffix else target.parent)
+
+    # ----------------------------------------------------------------- the files
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def last(self) -> Path:
+        return self.path / LAST
+
+    @property
+    def best(self) -> Path:
+        return self.path / BEST
+
+    @property
+    def curves(self) -> Path:
+        return self.path / CURVES
+
+    @property
+    def history_csv(self) -> Path:
+        return self.path / HISTORY_CSV
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / TENSORBOARD
+
+    @property
+    def diagnostics(self) -> Path:
+        return self.path / DIAGNOSTICS
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK
+
+    def written_files(self) -> list[Path]:
+        """The paths of the files a run writes in this folder (``FILE_NAMES``)."""
+        return [self.path / name for name in self.FILE_NAMES]
+
+    def holds_run(self) -> bool:
+        """Whether a run was started here (a config or a checkpoint exists)."""
+        return any((self.path / name).exists() for name in RUN_FILES)
+
+    def resume_command(self) -> str:
+        """How to continue the run here: ``mlp resume DIR`` for a run with a
+        ``config.json`` (started by ``mlp train`` or a sweep: the command rebuilds its data
+        from it), ``BasicRoutinizer.resume('DIR')`` for one started from Python."""
+        if self.config.is_file():
+            return f"mlp resume {self.path}"
+        return f"BasicRoutinizer.resume({str(self.path)!r})"
+
+    def claim(self, overwrite: bool, ours: Callable[[], bool] | None = None, *,
+              flag: str = "overwrite=True", clear: bool = True) -> None:
+        """Make the folder ready for a run to start here (``mlp train`` and
+        ``BasicRoutinizer.run`` both call this). A folder that holds no run, or holds the
+        run starting (``ours()`` says so), is ready; another run is removed when
+        ``overwrite`` (and ``clear``: ``clear=False`` only checks), else ``RunFolderTaken``
+        says, in one line, the ways on: another folder, ``flag``, or the resume call."""
+        if not self.holds_run() or (ours is not None and ours()):
+            return
+        if not overwrite:
+            raise RunFolderTaken(f"{self.path} already holds a run: train into a new folder or "
+                                 f"start over with {flag}; to continue it: "
+                                 f"{self.resume_command()}")
+        if clear:
+            self.clear_run()
+
+    def checkpoint(self, prefer: str = "best") -> Path:
+        """The checkpoint to read: ``best.h5`` (``prefer="best"``) or ``last.h5``
+        (``prefer="last"``), falling back to the other; ``CheckpointError`` when neither."""
+        order = (self.best, self.last) if prefer == "best" else (self.last, self.best)
+        for path in order:
+            if path.is_file():
+                return path
+        raise CheckpointError(f"{self.path}: no {order[0].name} or {order[1].name} in this "
+                              "folder" + ("" if self.path.is_dir() else " (no such folder)"))
+
+    @staticmethod
+    def checkpoint_of(target: str | Path, prefer: str = "best") -> Path:
+        """A checkpoint file given as itself, or the ``prefer``-red one of a run folder."""
+        target = Path(target)
+        if target.is_dir():
+            return RunFolder(target).checkpoint(prefer)
+        if not target.exists():
+            raise CheckpointError(f"{target}: no such checkpoint file or run folder")
+        return target
+
+    @staticmethod
+    def runs(root: str | Path) -> list[RunFolder]:
+        """The run folders under ``root`` (at any depth: a sweep's ``trial-NNNN/repeat-K``
+        too) that hold a ``last.h5``, by path. Symbolic links to folders are looked into
+        but not walked further, so a link loop ends."""
+        root = Path(root)
+        if not root.is_dir():
+            return []
+        found = []
+        for folder, subfolders, files in os.walk(root):
+            here = Path(folder)
+            if here != root and LAST in files:
+                found.append(here)
+            found += [here / name for name in subfolders
+                      if (here / name).is_symlink() and (here / name / LAST).is_file()]
+        return [RunFolder(path) for path in sorted(found)]
+
+    # ------------------------------------------------------------------- the lock
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[RunFolder]:
+        """Hold the folder's exclusive lock (``.lock``, a ``ProcessLock``) for the ``with``
+        block; the folder is created when missing. Re-entrant within the process. Raises
+        ``RunFolderBusy`` naming the process that holds it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        key = self.path.resolve()
+        if key in RunFolder._held:
+            yield self
+            return
+        lock = ProcessLock(self.lock_file)
+        if not lock.acquire(blocking=False):
+            raise RunFolderBusy(f"run folder {self.path} is in use by process "
+                                f"{lock.holder() or 'unknown'}; wait for it to finish or stop it")
+        RunFolder._held[key] = lock
+        try:
+            yield self
+        finally:
+            del RunFolder._held[key]
+            lock.release()
+
+    def remove_stale_temps(self) -> None:
+        """Remove the temporary files that interrupted writes left in a folder holding a
+        run, when no process holds its lock (then no write is under way). Best effort: a
+        busy or read-only folder is left as it is."""
+        if not self.holds_run():
+            return
+        try:
+            with self.locked():
+                atomic.remove_stale_temps(self.path)
+        except (RunFolderBusy, OSError):
+            pass
+
+    # -------------------------------------------------------------- writing files
+    def write_config(self, text: str) -> None:
+        """Write ``config.json`` atomically."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(self.config, text)
+
+    def clear_run(self) -> None:
+        """Remove the files of a run (for ``mlp train --overwrite``; hold the lock)."""
+        for name in (*RUN_FILES, CURVES, HISTORY_CSV):
+            (self.path / name).unlink(missing_ok=True)
+

@@ -1,0 +1,135 @@
+"""What a person sees while a run trains: a progress bar on a terminal, one progress line
+updated in place in a Jupyter kernel (``plotting.notebook``), one plain line per epoch otherwise,
+log lines that never break into the bar, and the run's curves.
+
+On a terminal (standard error is a TTY) a tqdm bar counts epochs and shows the last losses;
+console log lines (the root logger's and the "mlp" logger's) are written through the bar
+(``logging_redirect_tqdm``), and the bar ends at the last epoch done (early stopping
+included). Elsewhere (a pipe, a file, CI) each
+``log_every``-th epoch is one log line: epoch, losses, accuracies, lr and seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from mlp.history import History
+from mlp.plotting.notebook import NotebookProgress, in_kernel, row_scores
+
+log = logging.getLogger("mlp")
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """``epoch 3/20  loss 0.412  val_loss 0.398  val_acc 0.8812  lr 0.001  1.2 s``."""
+    parts = [f"epoch {row['epoch']}/{epochs}", f"loss {row['train_loss']:.4g}"]
+    if row.get("val_loss") is not None:
+        parts.append(f"val_loss {row['val_loss']:.4g}")
+    if row.get("train_accuracy") is not None:
+        parts.append(f"acc {row['train_accuracy']:.4f}")
+    if row.get("val_accuracy") is not None:
+        parts.append(f"val_acc {row['val_accuracy']:.4f}")
+    parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.2f} s"]
+    return "  ".join(parts)
+
+
+class Progress:
+    """The display of one ``run``: from epoch ``start`` to ``total``; ``enabled=False`` shows
+    nothing; ``live_plot`` (a ``LivePlot`` or None) is redrawn after each epoch."""
+
+    def __init__(self, start: int, total: int, enabled: bool = True, log_every: int = 1,
+                 live_plot: Any = None, stream: Any = None) -> None:
+        self.start, self.total, self.enabled, self.log_every = start, total, enabled, log_every
+        self.live_plot = live_plot
+        self.stream = sys.stderr if stream is None else stream
+        self.bar: tqdm | None = None
+        self.notebook: NotebookProgress | None = None
+        self._stack = contextlib.ExitStack()
+
+    def _is_terminal(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
+
+    def __enter__(self) -> Progress:
+        if self.enabled and in_kernel():
+            self.notebook = NotebookProgress(self.start, self.total)
+            self._stack.callback(_best_effort, "the progress display", self.notebook.close)
+        elif self.enabled and self._is_terminal():
+            self.bar = self._stack.enter_context(
+                tqdm(total=self.total, initial=self.start, unit="epoch", dynamic_ncols=True,
+                     file=self.stream))
+            self._stack.enter_context(logging_redirect_tqdm(loggers=_console_loggers()))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+        self.bar = self.notebook = None
+
+    def epoch(self, row: dict[str, Any], history: History) -> None:
+        """Show one finished epoch."""
+        if self.bar is not None:
+            self.bar.set_postfix(_postfix(row), refresh=False)
+            self.bar.update(row["epoch"] - self.bar.n)
+        elif self.notebook is not None:
+            _best_effort("the progress display", self.notebook.epoch, row)
+        elif self.enabled and (row["epoch"] % self.log_every == 0 or row["epoch"] == self.total):
+            log.info("%s", epoch_line(row, self.total))
+        if self.live_plot is not None:
+            _best_effort("the live plot", self.live_plot.update, history)
+
+    def final_curves(self, history: History, path: Path | None, state: Any,
+                     name: str | None) -> None:
+        """Write the run's ``curves.png`` (or close the live plot, which writes it); without
+        a run folder (``path`` None) only redraw the live plot's last epoch. A failure is a
+        warning, never an exception that replaces another."""
+        stopped = history.epoch[-1] if state.stopped_early and len(history) else None
+        if path is None:
+            if self.live_plot is not None:
+                _best_effort("the live plot", lambda: self.live_plot.update(
+                    history, final=True, stopped_early_at=stopped))
+            return
+        if self.live_plot is not None:
+            _best_effort("the live plot", lambda: self.live_plot.close(
+                history, stopped_early_at=stopped))
+            return
+        from mlp.plotting.curves_png import (
+            write_curves,  # Pillow and matplotlib.ticker load only here
+        )
+
+        _best_effort(f"{path}", lambda: write_curves(history, path, title=name,
+                                                     stopped_early_at=stopped))
+
+
+def _console_loggers() -> list[logging.Logger]:
+    """The loggers whose console handlers print the library's lines: the root logger (where
+    ``logging.basicConfig`` puts its handler; "mlp" propagates to it) and "mlp" itself when
+    it has a console handler of its own. Redirecting only "mlp" would add a bar-aware handler
+    beside root's, and every line would be printed twice, once into the bar."""
+    def on_console(handler: logging.Handler) -> bool:
+        return (isinstance(handler, logging.StreamHandler)
+                and getattr(handler, "stream", None) in (sys.stdout, sys.stderr))
+
+    loggers = [logging.root]
+    if any(on_console(handler) for handler in log.handlers):
+        loggers.append(log)
+    return loggers
+
+
+def _best_effort(what: str, function: Any, *args: Any) -> None:
+    """``function(*args)``; a failure is logged as a warning (a picture never fails a run)."""
+    try:
+        function(*args)
+    except Exception as exc:  # a picture must never fail a run
+        log.warning("could not write %s: %s: %s", what, type(exc).__name__, exc)
+
+
+def _postfix(row: dict[str, Any]) -> dict[str, str]:
+    shown = {name: text for name, text in row_scores(row).items() if name != "acc"}
+    shown["lr"] = f"{row['lr']:.3g}"
+    return shown
