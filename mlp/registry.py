@@ -11,7 +11,7 @@ A class is registered in one of three ways, and a file can trigger none of them:
    ``class Huber(Loss, kind="huber")``) or, for an update rule, ``register_update_rule(...)``,
    in code that runs before the file is read;
 2. by an installed package, through an entry point in the group ``mlp.modules``,
-   ``mlp.nn.losses`` or ``mlp.optimizers`` (each entry point names a Python module, which is
+   ``mlp.losses`` or ``mlp.optimizers`` (each entry point names a Python module, which is
    imported when the registry is first asked for a name it does not know);
 3. on the command line, ``--plugin MODULE`` (a module name or a ``.py`` file), imported
    before the config is read.
