@@ -107,9 +107,9 @@ class CsvLogger(Callback):
             found = None
         self._flushed = time.monotonic()
         if found != expected:
-            text = io.StringIO()
-            csv.writer(text, lineterminator="\n").writerows(expected)
-            atomic.write_text(self.path, text.getvalue())
+            rows = io.StringIO()
+            csv.writer(rows, lineterminator="\n").writerows(expected)
+            atomic.write_text(self.path, rows.getvalue())
 
     def on_epoch_end(self, routinizer: Any, row: dict[str, Any]) -> None:
         self._pending.append(_ROW(row))

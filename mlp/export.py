@@ -32,7 +32,7 @@ the opset needs, so that runtimes older than the ``onnx`` package still load the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -103,7 +103,7 @@ class _Graph:
         """A 0-d constant of the model's dtype."""
         return self.constant("c", np.asarray(value, dtype=self.dtype))
 
-    def op(self, op_type: str, inputs: list[str], output: str | None = None, **attrs: object
+    def op(self, op_type: str, inputs: list[str], output: str | None = None, **attrs: Any
            ) -> str:
         """Append one node; returns its (only) output's name."""
         output = output or self._name(op_type.lower())

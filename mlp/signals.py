@@ -30,6 +30,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, signum: int, epoch: int, epochs: int, folder: Path | None,
                  resume: str | None = None) -> None:
         self.signum, self.epoch, self.epochs, self.folder = signum, epoch, epochs, folder
+        self.resume: str | None
         text = f"interrupted after epoch {epoch} of {epochs}"
         if folder is not None:
             self.resume = resume or f"mlp resume {folder}"

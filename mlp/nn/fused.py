@@ -49,7 +49,7 @@ import operator
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 
@@ -65,12 +65,19 @@ class CompiledRule(Protocol):
     name, the state buffers, the hyperparameters its constants depend on, the loop to compile
     and the functions that make its constants (per learning rate, and per step)."""
 
-    name: str
-    state: tuple[str, ...]
-    hyperparameters: tuple[str, ...]
-    kernel: Callable[..., None] | None
-    constants: Callable[..., tuple[Any, ...]] | None
-    step_constants: Callable[..., tuple[Any, ...]] | None
+    # read-only members: a frozen dataclass's fields satisfy them
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> tuple[str, ...]: ...
+    @property
+    def hyperparameters(self) -> tuple[str, ...]: ...
+    @property
+    def kernel(self) -> Callable[..., None] | None: ...
+    @property
+    def constants(self) -> Callable[..., tuple[Any, ...]] | None: ...
+    @property
+    def step_constants(self) -> Callable[..., tuple[Any, ...]] | None: ...
 
 _RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call into a kernel
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
@@ -281,8 +288,11 @@ class Kernels:
         dtype = arrays[0].dtype
         if any(a.dtype != dtype for a in arrays):
             return None
-        flats = tuple(_flat(a) for a in arrays)
-        if any(a is None for a in flats) or len({a.size for a in flats}) != 1:
+        found = tuple(_flat(a) for a in arrays)
+        if any(a is None for a in found):
+            return None
+        flats = cast(tuple[np.ndarray, ...], found)
+        if len({a.size for a in flats}) != 1:
             return None
         return flats
 

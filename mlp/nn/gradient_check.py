@@ -11,6 +11,8 @@ not the ratio of two rounding errors.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from mlp.nn.losses import Loss
@@ -104,7 +106,7 @@ def gradcheck(
         return value
 
     allowance = RESOLUTION_ULPS * float(np.spacing(abs(evaluate()))) / (2 * eps)
-    grad_x = net.backward(loss.backward().copy(), check=True).copy()
+    grad_x = cast(np.ndarray, net.backward(loss.backward().copy(), check=True)).copy()
     analytic = [("input", x, grad_x)]
     analytic += [(key, value, grad.copy()) for key, value, grad in net.named_parameters()]
 

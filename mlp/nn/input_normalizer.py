@@ -3,7 +3,7 @@ saved model (in its checkpoint), so raw inputs can be predicted."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -150,7 +150,7 @@ class Normalizer(BaseModel):
                 raise DataError(f"the normalizer expects inputs (N, {self.offset.shape[0]}), "
                                 f"found shape {X.shape}")
             if self.offset.any():
-                return self.apply(X.toarray())
+                return self.apply(cast(Any, X).toarray())  # a SciPy sparse matrix
             out = sparse.divide_columns(X, self.scale)
             sparse.check_finite(out, "normalised inputs")
             return out

@@ -10,7 +10,7 @@ mode fresh arrays are returned.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from pydantic import Field, PositiveInt, PrivateAttr, model_validator
@@ -21,7 +21,10 @@ from mlp.nn.activations import ACTIVATIONS, Activation
 from mlp.nn.module import EVAL, Context, Module, as_context
 from mlp.nn.scratch import private
 
-ActivationKind = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the kinds are ACTIVATIONS' keys, a Literal built at import time
+    ActivationKind = str
+else:
+    ActivationKind = Literal[tuple(ACTIVATIONS)]
 InitKind = Literal["he", "xavier", "normal", "uniform"]
 
 
@@ -94,7 +97,7 @@ class Layer(Module, type="layer"):
             weight = rng.normal(0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), shape)
             bias = np.zeros(fan_out)
         elif self.init == "normal":
-            weight = rng.normal(0.0, self.init_scale, shape)
+            weight = rng.normal(0.0, gain, shape)  # gain is init_scale (required here)
             bias = np.zeros(fan_out)
         else:
             bound = gain / math.sqrt(fan_in)
@@ -115,16 +118,17 @@ class Layer(Module, type="layer"):
     def _affine(self, x: np.ndarray, ctx: Context, add_bias: bool) -> np.ndarray:
         if self.weight is None:
             self._initialize_for(x)
+        weight = cast(np.ndarray, self.weight)
         state = private(self)
         if not ctx.train:
             state["_input"] = None
-            return x @ self.weight + self.bias
+            return x @ weight + self.bias
         state["_input"] = x
-        out = self._buffer("out", (x.shape[0], self.out_features), self.weight.dtype)
+        out = self._buffer("out", (x.shape[0], self.out_features), weight.dtype)
         if type(x) is not np.ndarray and sparse.is_sparse(x):  # CSR: mlp.nn.sparse's product
-            sparse.forward_product(x, self.weight, out)
+            sparse.forward_product(x, weight, out)
         else:
-            np.matmul(x, self.weight, out=out)
+            np.matmul(x, weight, out=out)
         if add_bias:
             out += self.bias
         return out
@@ -139,16 +143,17 @@ class Layer(Module, type="layer"):
         x = private(self)["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward in training mode first")
+        weight, grad_weight = cast(np.ndarray, self.weight), cast(np.ndarray, self.grad_weight)
         if type(x) is not np.ndarray and sparse.is_sparse(x):  # CSR: mlp.nn.sparse's product
-            sparse.weight_gradient(x, grad, self.grad_weight)
+            sparse.weight_gradient(x, grad, grad_weight)
         else:
-            np.matmul(x.T, grad, out=self.grad_weight)
+            np.matmul(x.T, grad, out=grad_weight)
         if not bias_done:  # np.sum's own reduction, without its Python wrapper
             np.add.reduce(grad, axis=0, out=self.grad_bias)
         if not ctx.input_grad:
             return None
-        grad_in = self._buffer("grad_in", x.shape, self.weight.dtype)
-        return np.matmul(grad, self.weight.T, out=grad_in)
+        grad_in = self._buffer("grad_in", x.shape, weight.dtype)
+        return np.matmul(grad, weight.T, out=grad_in)
 
     def fuse(self, following: Module) -> Any:
         """A Layer and the ReLU after it run as one step (``BiasReLU``)."""
@@ -171,7 +176,8 @@ class Layer(Module, type="layer"):
 
     def torch_state(self) -> dict[str, np.ndarray]:
         """``weight`` as ``nn.Linear`` keeps it, ``(out, in)``."""
-        return {"weight": np.ascontiguousarray(self.weight.T), "bias": self.bias}
+        return {"weight": np.ascontiguousarray(cast(np.ndarray, self.weight).T),
+                "bias": cast(np.ndarray, self.bias)}
 
     def from_torch_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"weight": np.ascontiguousarray(state["weight"].T), "bias": state["bias"]}
@@ -308,7 +314,7 @@ class BiasReLU:
                                   self.layer.bias)
 
     def backward(self, grad: np.ndarray, ctx: Context) -> np.ndarray | None:
-        fused = self.relu._backward_with_bias(grad, self.layer.grad_bias, ctx)
+        fused = self.relu._backward_with_bias(grad, cast(np.ndarray, self.layer.grad_bias), ctx)
         if fused is None:
             return self.layer.backward(self.relu.backward(grad, ctx), ctx)
         return self.layer._backward(fused, ctx, bias_done=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import numpy as np
 from pydantic import (
@@ -145,8 +145,8 @@ class Model(BaseModel):
                 module.initialize(rng, self.dtype, index)
         return self
 
-    def widths(self) -> list[int]:
-        """The output width after each module."""
+    def widths(self) -> list[int | None]:
+        """The output width after each module (None before the first module that fixes it)."""
         return self._widths()
 
     def _widths(self) -> list[int | None]:
@@ -224,7 +224,7 @@ class Model(BaseModel):
 
     @property
     def out_features(self) -> int:
-        return self._widths()[-1]
+        return cast(int, self._widths()[-1])  # the first Layer fixes the width
 
     def layer_indices(self) -> list[int]:
         """The indices of the modules that set the width (the layers of an MLP)."""
@@ -394,10 +394,10 @@ class Model(BaseModel):
         for offset, part in enumerate(step_modules):
             for name, (value, gradient) in part.parameters().items():
                 if gradient is None or gradient.shape != value.shape:
-                    found = None if gradient is None else gradient.shape
+                    held = None if gradient is None else gradient.shape
                     raise GradientShapeError(
                         f"module {index + offset} ({part.describe()}): grad_{name} has shape "
-                        f"{found}, parameter {name} has {value.shape}")
+                        f"{held}, parameter {name} has {value.shape}")
 
     def loss_and_grads(self, X: np.ndarray, y: np.ndarray,  # noqa: N803 (X, the convention)
                        loss: Loss | str = "cross_entropy", *,
@@ -432,7 +432,8 @@ class Model(BaseModel):
             A copy of each parameter's gradient, named as ``named_parameters()`` and
             ``state_dict()`` name it (``"0/weight"``, ``"0/bias"``, ...).
         """
-        criterion = Loss(kind=loss) if isinstance(loss, str) else loss
+        # Loss.__new__ builds the registered class of kind= (the plugin's __init__ lacks it)
+        criterion = Loss(kind=loss) if isinstance(loss, str) else loss  # type: ignore[call-arg]
         rng = np.random.default_rng(0) if rng is None else rng
         value = criterion.forward(self.forward(X, train=True, rng=rng), np.asarray(y),
                                   sample_weight)
@@ -549,7 +550,8 @@ class Model(BaseModel):
         from mlp.storage.safetensors_file import load
         return load(cls, path)
 
-    def copy(self) -> Model:
+    # pydantic's deprecated BaseModel.copy takes include/exclude/update; this one copies arrays
+    def copy(self) -> Model:  # type: ignore[override]
         """An independent copy with copied arrays."""
         return self.astype(self.dtype)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from numpy.typing import DTypeLike
 from pydantic import ConfigDict, PrivateAttr, model_validator
 
 from mlp.nn.scratch import Buffers, private, same_fields
@@ -230,11 +231,11 @@ class Module(Tagged):
             self.bind_parameter(name, value, grad)
         starting = None
         for name in self.buffer_shapes():
-            value = getattr(self, name, None)
-            if value is None:
+            buffer = getattr(self, name, None)
+            if buffer is None:
                 starting = self.init_buffers() if starting is None else starting
-                value = starting[name]
-            self.set_array(name, np.ascontiguousarray(value, dtype=dtype))
+                buffer = starting[name]
+            self.set_array(name, np.ascontiguousarray(buffer, dtype=dtype))
         self.check_arrays()
         self._forget()
 
@@ -281,7 +282,7 @@ class Module(Tagged):
                                      f"found {value.shape}")
 
     # --------------------------------------------------------------- helpers
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
         """A work array of ``shape`` kept across calls (uninitialised contents)."""
         return private(self)["_buffers"].get(name, shape, dtype)
 

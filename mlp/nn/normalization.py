@@ -18,7 +18,7 @@ Backward (training mode, ``g`` the gradient of ``y``, means over the normalised 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pydantic import Field, PositiveInt, PrivateAttr, model_validator
@@ -62,7 +62,7 @@ class _Normalization(Module):
         return {"weight": np.ones(self.features), "bias": np.zeros(self.features)}
 
     def _affine(self, xhat: np.ndarray, out: np.ndarray) -> np.ndarray:
-        np.multiply(xhat, self.weight, out=out)
+        np.multiply(xhat, cast(np.ndarray, self.weight), out=out)
         out += self.bias
         return out
 
@@ -76,7 +76,7 @@ class _Normalization(Module):
         gw = self._buffer("gw", grad.shape, grad.dtype)
         np.multiply(grad, xhat, out=gw)
         np.add.reduce(gw, axis=0, out=self.grad_weight)
-        np.multiply(grad, self.weight, out=gw)
+        np.multiply(grad, cast(np.ndarray, self.weight), out=gw)
         return gw, xhat
 
 
@@ -115,7 +115,8 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
         state = private(self)
         if not ctx.train:
             state["_xhat"] = None
-            invstd = 1.0 / np.sqrt(self.running_var + self.eps)
+            running_var = cast(np.ndarray, self.running_var)
+            invstd = 1.0 / np.sqrt(running_var + self.eps)
             return self._affine((x - self.running_mean) * invstd, np.empty_like(x))
         if n < 2:
             raise DataError(f"BatchNorm1d needs at least 2 samples per batch in training, "
@@ -136,12 +137,14 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
         np.divide(1.0, invstd, out=invstd)
         xhat *= invstd
         keep = 1.0 - self.momentum
-        self.running_mean *= keep
+        running_mean = cast(np.ndarray, self.running_mean)
+        running_var = cast(np.ndarray, self.running_var)
+        running_mean *= keep
         mean *= self.momentum
-        self.running_mean += mean
-        self.running_var *= keep
+        running_mean += mean
+        running_var *= keep
         var *= self.momentum * n / (n - 1)  # the unbiased variance, as PyTorch keeps it
-        self.running_var += var
+        running_var += var
         state["_xhat"], state["_invstd"] = xhat, invstd
         return self._affine(xhat, out)
 

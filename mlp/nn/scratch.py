@@ -17,12 +17,14 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 from pydantic import BaseModel
 
 
 def private(obj: BaseModel) -> dict[str, Any]:
     """The private attributes of ``obj`` by name (``"_input"``), read and written directly."""
-    return obj.__pydantic_private__
+    # typed Optional, but a dict on every model that declares private attributes
+    return obj.__pydantic_private__  # type: ignore[return-value]
 
 
 class Buffers:
@@ -33,10 +35,10 @@ class Buffers:
     __slots__ = ("arrays", "limit")
 
     def __init__(self, limit: int = 32) -> None:
-        self.arrays: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
+        self.arrays: dict[tuple[Hashable, tuple[int, ...], DTypeLike], np.ndarray] = {}
         self.limit = limit
 
-    def get(self, name: Hashable, shape: tuple[int, ...], dtype: np.dtype | type,
+    def get(self, name: Hashable, shape: tuple[int, ...], dtype: DTypeLike,
             fill: Callable[[np.ndarray], object] | None = None) -> np.ndarray:
         """The work array ``name`` of ``shape`` and ``dtype``: uninitialised contents, or
         filled once by ``fill(array)`` when it is made (a constant the caller keeps)."""

@@ -133,7 +133,8 @@ def column_moments(x: Any, weight: np.ndarray | None) -> tuple[np.ndarray, np.nd
         entry_weight, mass = np.repeat(weight, counts), float(weight.sum())
     mean = np.bincount(x.indices, entry_weight * values, width) / mass
     stored = np.bincount(x.indices, entry_weight, width)
-    squares = np.bincount(x.indices, entry_weight * np.square(values - mean[x.indices]), width)
+    deviations = entry_weight * np.square(values - mean[x.indices])
+    squares: np.ndarray = np.bincount(x.indices, deviations, width)
     squares += (mass - stored) * np.square(mean)
     return mean, np.sqrt(np.maximum(squares, 0.0) / mass)
 

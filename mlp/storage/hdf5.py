@@ -448,8 +448,8 @@ class SafeReader:
                                     f"parameters {list(values[:5])} that do not match its "
                                     f"chunks {item.chunks} of {item.dtype}; the file is crafted")
         found = [code for code in codes if code in _SELF_SIZED]
-        undone_first = ([code for code in codes if code != h5py.h5z.FILTER_FLETCHER32]
-                        or [None])[-1]
+        undone = [code for code in codes if code != h5py.h5z.FILTER_FLETCHER32]
+        undone_first = undone[-1] if undone else None
         if found and (len(found) > 1 or undone_first != found[0] or 32000 in codes):
             names = [BUILT_IN_FILTERS[code] for code in codes]
             raise self.fail(f"dataset {name!r} has filters {names} in an order not read here "

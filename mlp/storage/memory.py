@@ -47,10 +47,11 @@ def available_bytes() -> int | None:
             available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024
     if available is not None:
         found.append(available * 1024)
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS) if resource else (None, None)
-    if resource and soft != resource.RLIM_INFINITY:
-        used = _meminfo_kib(_STATUS, "VmSize")
-        found.append(max(0, soft - (used or 0) * 1024))
+    if resource:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            used = _meminfo_kib(_STATUS, "VmSize")
+            found.append(max(0, soft - (used or 0) * 1024))
     return min(found) if found else None
 
 

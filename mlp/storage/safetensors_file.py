@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 #: entries of their arrays take well under 1 MiB; safetensors' own limit is 100 MB)
 MAX_HEADER_BYTES = 16 << 20
 #: the dtypes taken, by their safetensors name
-DTYPES = {"F32": np.dtype("float32"), "F64": np.dtype("float64"), "I64": np.dtype("int64")}
+DTYPES: dict[str, np.dtype] = {"F32": np.dtype("float32"), "F64": np.dtype("float64"),
+                               "I64": np.dtype("int64")}
 SPEC_KEY = "mlp_model"
 
 
@@ -132,7 +133,7 @@ def _parse_header(path: Path, header_bytes: bytes, data_size: int
         raise CheckpointError(f"{path}: the header is not a JSON object, found "
                               f"{type(header).__name__}")
     metadata = header.pop("__metadata__", None)
-    entries = {}
+    entries: dict[str, tuple[np.dtype, tuple[int, ...], int, int]] = {}
     for name, entry in header.items():
         if not (isinstance(entry, dict) and set(entry) == {"dtype", "shape", "data_offsets"}):
             raise CheckpointError(f"{path}: tensor {name!r} is not an entry of dtype, shape "
