@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: test test-floors train bench lint clean
+.PHONY: test test-floors train bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,18 @@ bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	$(BIN)/python scripts/bench_sklearn.py
 	$(BIN)/python scripts/bench_data.py
 	$(BIN)/python scripts/bench_versions.py
+
+# The API reference into build/docs (not committed): every module of mlp and preprocess, so
+# the extras whose modules it documents are installed (an import that fails is a warning), and
+# any warning pdoc raises fails the target
+DOCS_EXTRAS := docs,sklearn,onnx,safetensors,sweep,tensorboard,fast
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[$(DOCS_EXTRAS)]"
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	rm -rf build/docs
+	MPLBACKEND=Agg $(BIN)/python scripts/docs.py build/docs
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check mlp preprocess scripts tests
