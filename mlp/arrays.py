@@ -87,6 +87,26 @@ def all_finite(array: np.ndarray) -> bool:
     return True
 
 
-def array_field() -> Any:
-    """A ``Field`` for an optional array: default None, excluded from dumps and repr."""
-    return Field(default=None, exclude=True, repr=False)
+def array_field(description: str | None = None) -> Any:
+    """A ``Field`` for an optional array: default None, excluded from dumps and repr.
+
+    Parameters
+    ----------
+    description : str, optional
+        What the array holds and its shape (the field's description in the JSON Schema).
+
+    Returns
+    -------
+    pydantic.fields.FieldInfo
+        The field to assign in a model's class body.
+
+    Examples
+    --------
+    >>> from pydantic import BaseModel
+    >>> from mlp.arrays import Array1, array_field
+    >>> class Scale(BaseModel):
+    ...     factor: Array1 | None = array_field("the factor of each feature, (D,)")
+    >>> Scale(factor=[1.0, 2.0]).model_dump()
+    {}
+    """
+    return Field(default=None, exclude=True, repr=False, description=description)

@@ -222,7 +222,8 @@ class RegisteredField:
             cls = self.base.registry.get(name)
             one = cls.model_json_schema()
             one.pop("$defs", None)
-            one["properties"] = {key: {"const": name}, **one.get("properties", {})}
+            tag = {"const": name, "description": f"The {self.base.registry.what}: {name!r}."}
+            one["properties"] = {key: tag, **one.get("properties", {})}
             one["required"] = [key, *one.get("required", [])]
             choices.append(one)
         return {"oneOf": choices}

@@ -37,15 +37,20 @@ class Layer(Module, type="layer"):
     and ``uniform`` an ``init_scale`` multiplies the scale (a gain).
     """
 
-    in_features: PositiveInt
-    out_features: PositiveInt
-    init: InitKind = "he"
-    init_scale: float | None = Field(default=None, gt=0)
+    in_features: PositiveInt = Field(description="The width of the inputs, ``in``.")
+    out_features: PositiveInt = Field(description="The width of the outputs, ``out``.")
+    init: InitKind = Field(default="he", description=(
+        "How the weights are drawn: he N(0, 2/in), xavier N(0, 2/(in+out)), normal "
+        "N(0, init_scale^2), uniform U(-1/sqrt(in), 1/sqrt(in)) for weights and biases "
+        "(PyTorch's default); the first three start with zero biases."))
+    init_scale: float | None = Field(default=None, gt=0, description=(
+        "The standard deviation for init 'normal' (required there); for the other inits a "
+        "gain multiplying their scale (none: 1)."))
 
-    weight: Array2 | None = array_field()
-    bias: Array1 | None = array_field()
-    grad_weight: Array2 | None = array_field()
-    grad_bias: Array1 | None = array_field()
+    weight: Array2 | None = array_field("The weights, (in, out); drawn when missing.")
+    bias: Array1 | None = array_field("The biases, (out,); drawn when missing.")
+    grad_weight: Array2 | None = array_field("The gradient of the weights, (in, out).")
+    grad_bias: Array1 | None = array_field("The gradient of the biases, (out,).")
 
     _input: np.ndarray | None = PrivateAttr(default=None)
 
@@ -194,8 +199,11 @@ class Nonlinearity(Module, type="nonlinearity"):
     slope*x; ``sigmoid`` (1 + tanh(x/2))/2, which cannot overflow; ``tanh``; ``gelu`` with
     the tanh approximation; ``softmax`` over each row; ``identity``."""
 
-    kind: ActivationKind = "relu"
-    negative_slope: float = 0.01
+    kind: ActivationKind = Field(default="relu", description=(
+        "The activation: relu, leaky_relu, sigmoid, tanh, gelu (tanh approximation), "
+        "softmax (over each row) or identity."))
+    negative_slope: float = Field(default=0.01, description=(
+        "The slope of leaky_relu below zero (other kinds ignore it)."))
 
     _activation: Activation | None = PrivateAttr(default=None)
     _saved: Any = PrivateAttr(default=None)
@@ -326,7 +334,8 @@ class DropoutLayer(Module, type="dropout"):
     generator, so a run is reproducible from that generator's state.
     """
 
-    p: float = Field(default=0.5, ge=0.0, lt=1.0)
+    p: float = Field(default=0.5, ge=0.0, lt=1.0, description=(
+        "The probability of zeroing each input in training (the rest scaled by 1/(1-p))."))
 
     _mask: np.ndarray | None = PrivateAttr(default=None)
 

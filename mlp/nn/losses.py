@@ -267,7 +267,9 @@ class CrossEntropyLoss(Loss, kind="cross_entropy"):
     """Softmax cross entropy on logits (see the module docstring)."""
 
     is_classification: ClassVar[bool] = True
-    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0, description=(
+        "Smoothing e: the target distribution becomes (1 - e) * onehot + e / C over the C "
+        "classes (torch.nn.CrossEntropyLoss's label_smoothing)."))
 
     _work_arrays: dict = PrivateAttr(default_factory=dict)
 

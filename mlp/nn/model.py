@@ -103,9 +103,12 @@ class Model(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    modules: list[ModuleSpec] = Field(min_length=1, max_length=MAX_MODULES)
-    seed: int = Field(default=0, ge=0)
-    dtype: Literal["float32", "float64"] = "float32"
+    modules: list[ModuleSpec] = Field(min_length=1, max_length=MAX_MODULES, description=(
+        "The modules in the order they apply, each a JSON object with its 'type'."))
+    seed: int = Field(default=0, ge=0, description=(
+        "The seed of the generator the parameters are drawn from."))
+    dtype: Literal["float32", "float64"] = Field(default="float32", description=(
+        "The floating dtype of the parameters, buffers and computations."))
 
     _plan: _Plan | None = PrivateAttr(default=None)
 

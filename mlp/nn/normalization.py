@@ -33,12 +33,13 @@ class _Normalization(Module):
     """What both normalisations share: the affine ``weight`` and ``bias`` over ``D``
     features, and the backward through ``xhat``."""
 
-    eps: float = Field(default=1e-5, gt=0)
+    eps: float = Field(default=1e-5, gt=0, description=(
+        "Added to the variance before its square root."))
 
-    weight: Array1 | None = array_field()
-    bias: Array1 | None = array_field()
-    grad_weight: Array1 | None = array_field()
-    grad_bias: Array1 | None = array_field()
+    weight: Array1 | None = array_field("The trained scale, (D,); ones when missing.")
+    bias: Array1 | None = array_field("The trained shift, (D,); zeros when missing.")
+    grad_weight: Array1 | None = array_field("The gradient of the scale, (D,).")
+    grad_bias: Array1 | None = array_field("The gradient of the shift, (D,).")
 
     _xhat: np.ndarray | None = PrivateAttr(default=None)
     _invstd: np.ndarray | None = PrivateAttr(default=None)
@@ -84,11 +85,15 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
     """``torch.nn.BatchNorm1d(num_features, eps, momentum)`` on ``(N, num_features)``
     inputs (see the module docstring). Training needs batches of two samples or more."""
 
-    num_features: PositiveInt
-    momentum: float = Field(default=0.1, ge=0.0, le=1.0)
+    num_features: PositiveInt = Field(description="The width of the inputs, D.")
+    momentum: float = Field(default=0.1, ge=0.0, le=1.0, description=(
+        "The weight of each training batch in the running statistics: running = "
+        "(1 - momentum) * running + momentum * batch."))
 
-    running_mean: Array1 | None = array_field()
-    running_var: Array1 | None = array_field()
+    running_mean: Array1 | None = array_field(
+        "The running mean used in evaluation, (D,); zeros when missing.")
+    running_var: Array1 | None = array_field(
+        "The running unbiased variance used in evaluation, (D,); ones when missing.")
 
     @property
     def features(self) -> int:
@@ -203,7 +208,8 @@ class LayerNorm(_Normalization, type="layer_norm"):
     """``torch.nn.LayerNorm(normalized_shape, eps)`` over the last axis of ``(N,
     normalized_shape)`` inputs (see the module docstring)."""
 
-    normalized_shape: PositiveInt
+    normalized_shape: PositiveInt = Field(description=(
+        "The width of the inputs, D (the last axis, normalised per sample)."))
 
     @property
     def features(self) -> int:

@@ -31,9 +31,11 @@ class ScheduleState(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    lr: float | None = None
-    best: float | None = None
-    bad_epochs: int = Field(default=0, ge=0)
+    lr: float | None = Field(default=None, description="plateau's current learning rate.")
+    best: float | None = Field(default=None, description=(
+        "The lowest validation loss so far."))
+    bad_epochs: int = Field(default=0, ge=0, description=(
+        "The epochs in a row without improvement."))
 
 
 class _BaseSchedule(BaseModel):
@@ -51,7 +53,8 @@ class _BaseSchedule(BaseModel):
 class ConstantSchedule(_BaseSchedule):
     """``lr = base_lr`` every epoch."""
 
-    kind: Literal["constant"] = "constant"
+    kind: Literal["constant"] = Field(default="constant", description=(
+        "The schedule: constant keeps the base learning rate."))
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
@@ -62,9 +65,10 @@ class ConstantSchedule(_BaseSchedule):
 class StepSchedule(_BaseSchedule):
     """``StepLR``: ``lr = base_lr * gamma ** (epoch // step_size)``."""
 
-    kind: Literal["step"] = "step"
-    step_size: int = Field(ge=1)
-    gamma: float = Field(gt=0.0, le=1.0)
+    kind: Literal["step"] = Field(default="step", description=(
+        "The schedule: step multiplies the rate by gamma every step_size epochs."))
+    step_size: int = Field(ge=1, description="The epochs between two reductions.")
+    gamma: float = Field(gt=0.0, le=1.0, description="The factor of each reduction.")
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
@@ -80,9 +84,13 @@ class CosineSchedule(_BaseSchedule):
     follows a different curve from then on than it would have. Set ``t_max`` to fix it.
     """
 
-    kind: Literal["cosine"] = "cosine"
-    min_lr: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
-    t_max: int | None = Field(default=None, ge=1, strict=True)
+    kind: Literal["cosine"] = Field(default="cosine", description=(
+        "The schedule: cosine anneals the rate from the base to min_lr over t_max epochs."))
+    min_lr: float = Field(default=0.0, ge=0.0, allow_inf_nan=False, description=(
+        "The learning rate at epoch t_max."))
+    t_max: int | None = Field(default=None, ge=1, strict=True, description=(
+        "The epochs of the half cosine (none: the run's epochs, so the curve stretches "
+        "when a resume raises epochs)."))
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
@@ -104,11 +112,18 @@ class PlateauSchedule(_BaseSchedule):
     ``max(lr * factor, min_lr)`` and the count restarts.
     """
 
-    kind: Literal["plateau"] = "plateau"
-    factor: float = Field(default=0.1, gt=0.0, lt=1.0)
-    patience: int = Field(default=10, ge=0)
-    min_lr: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
-    threshold: float = Field(default=1e-4, ge=0.0, allow_inf_nan=False)
+    kind: Literal["plateau"] = Field(default="plateau", description=(
+        "The schedule: plateau multiplies the rate by factor when the validation loss stops "
+        "improving."))
+    factor: float = Field(default=0.1, gt=0.0, lt=1.0, description=(
+        "The factor of each reduction."))
+    patience: int = Field(default=10, ge=0, description=(
+        "The epochs in a row without improvement that are tolerated; one more reduces "
+        "the rate."))
+    min_lr: float = Field(default=0.0, ge=0.0, allow_inf_nan=False, description=(
+        "The lowest learning rate a reduction gives."))
+    threshold: float = Field(default=1e-4, ge=0.0, allow_inf_nan=False, description=(
+        "The relative improvement that counts: val_loss < best * (1 - threshold)."))
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
