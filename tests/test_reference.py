@@ -102,9 +102,11 @@ def _documented(section: list[Any]) -> set[str]:
 
 
 def _parse(kind: type, obj: Any) -> Any:
+    """The parsed docstring; a class's Attributes only as written (numpydoc would list
+    its properties and slots there)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpydoc warns on a section it cannot read
-        return kind(obj)
+        return kind(obj, config={"show_class_members": False})
 
 
 def _check_function(function: Callable[..., Any]) -> list[str]:

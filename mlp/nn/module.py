@@ -48,9 +48,29 @@ MODULES: Registry[type[Module]] = Registry(
 
 
 class Context:
-    """What one pass tells the modules: training or evaluation, the run's generator (the only
-    source of randomness in training), the trainer's compiled kernels (or None), and whether
-    the gradient with respect to the input is wanted."""
+    """What one pass tells the modules.
+
+    Training or evaluation, the run's generator (the only source of randomness in
+    training), the trainer's compiled kernels (or None), and whether the gradient with
+    respect to the input is wanted.
+
+    Parameters
+    ----------
+    train : bool
+        Training mode: modules keep what ``backward`` needs, dropout draws its mask.
+    rng : numpy.random.Generator, optional
+        The run's generator (dropout's draws); None in evaluation.
+    kernels : mlp.nn.fused.Kernels, optional
+        The trainer's compiled kernels, or None for NumPy alone.
+    input_grad : bool
+        Whether ``backward`` returns the gradient with respect to the input.
+
+    Examples
+    --------
+    >>> from mlp.nn.module import Context
+    >>> Context(train=True)
+    Context(train=True, rng=None, kernels=None, input_grad=True)
+    """
 
     __slots__ = ("input_grad", "kernels", "rng", "train")
 
@@ -59,6 +79,13 @@ class Context:
         self.train, self.rng, self.kernels, self.input_grad = train, rng, kernels, input_grad
 
     def without_input_grad(self) -> Context:
+        """This context with ``input_grad`` false (the first module with parameters needs none).
+
+        Returns
+        -------
+        Context
+            A new context; the same mode, generator and kernels.
+        """
         return Context(self.train, self.rng, self.kernels, input_grad=False)
 
     def __repr__(self) -> str:
@@ -116,7 +143,18 @@ class Module(Tagged):
         return None
 
     def output_features(self, width: int | None) -> int | None:
-        """The output width for inputs of ``width`` features (by default the same)."""
+        """The output width for inputs of ``width`` features (by default the same).
+
+        Parameters
+        ----------
+        width : int or None
+            The input width (None: not yet fixed by a module before this one).
+
+        Returns
+        -------
+        int or None
+            The width of the outputs.
+        """
         return width
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -128,8 +166,21 @@ class Module(Tagged):
         return {}
 
     def init_parameters(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Fresh parameters drawn from ``rng`` (float64, cast by the caller); zeros by
-        default. Called in module order with the model's generator."""
+        """Fresh parameters drawn from ``rng``; zeros by default.
+
+        Called in module order with the model's generator. The arrays are float64 and cast by
+        the caller.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The model's generator.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{name: array}`` of the shapes ``parameter_shapes()`` declares.
+        """
         return {name: np.zeros(shape) for name, shape in self.parameter_shapes().items()}
 
     def init_buffers(self) -> dict[str, np.ndarray]:
@@ -137,9 +188,48 @@ class Module(Tagged):
         return {name: np.zeros(shape) for name, shape in self.buffer_shapes().items()}
 
     def forward(self, x: np.ndarray, ctx: Context = EVAL) -> np.ndarray:
+        """Map ``x (N, in)`` to ``(N, out)``; in training, keep what ``backward`` needs.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The inputs, ``(N, in)``.
+        ctx : Context
+            Training or evaluation, the generator and the kernels (default: evaluation).
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs, ``(N, out)``; may be a work array the next call overwrites.
+
+        Raises
+        ------
+        NotImplementedError
+            On a module class that does not define it.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define forward(x, ctx)")
 
     def backward(self, grad: np.ndarray, ctx: Context = EVAL) -> np.ndarray | None:
+        """Write (not add) every parameter's gradient; return the gradient of the input.
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            The gradient of the loss with respect to the outputs, ``(N, out)``.
+        ctx : Context
+            The context of the pass; ``ctx.input_grad`` false lets a module skip the input's
+            gradient.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The gradient with respect to the inputs, ``(N, in)``; None when it was not wanted.
+
+        Raises
+        ------
+        NotImplementedError
+            On a module class that does not define it.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define backward(grad, ctx)")
 
     def describe(self) -> str:
@@ -149,32 +239,107 @@ class Module(Tagged):
         return f"{type(self).__name__}({fields})"
 
     def activation_stats(self, pre: np.ndarray) -> tuple[str, float, float] | None:
-        """For an activation: ``(name, dead, saturated)`` fractions of the pre-activations
-        ``pre`` feeding it (NaN where one does not apply; diagnostics). None by default."""
+        """For an activation: the fractions of dead and saturated units (diagnostics).
+
+        Parameters
+        ----------
+        pre : numpy.ndarray
+            The pre-activations feeding this module, ``(N, D)``.
+
+        Returns
+        -------
+        tuple of (str, float, float) or None
+            ``(name, dead, saturated)`` fractions (NaN where one does not apply); None by
+            default, for a module that is not an activation.
+        """
         return None
 
     def fuse(self, following: Module) -> Any:
-        """A step running this module and ``following`` in one pass, or None (default)."""
+        """A step running this module and ``following`` in one pass, or None (default).
+
+        Parameters
+        ----------
+        following : Module
+            The module after this one in the model.
+
+        Returns
+        -------
+        object or None
+            An object with ``forward(x, ctx)``, ``backward(grad, ctx)`` and ``modules``; None
+            when the two run apart.
+        """
         return None
 
     def to_onnx(self, graph: Any, x: str) -> str:
-        """Append this module's evaluation-mode nodes to ``graph`` (``mlp.export``) and return
-        the name of their output; a module without ONNX nodes raises ``NotImplementedError``."""
+        """Append this module's evaluation-mode nodes to ``graph`` and return their output's name.
+
+        Parameters
+        ----------
+        graph : object
+            The graph being built by ``mlp.export`` (``constant``, ``scalar`` and ``op`` add
+            to it).
+        x : str
+            The name of this module's input in the graph.
+
+        Returns
+        -------
+        str
+            The name of this module's output.
+
+        Raises
+        ------
+        NotImplementedError
+            For a module without ONNX nodes.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no ONNX export (define "
                                   "to_onnx(graph, x) on it)")
 
     def to_torch(self, nn: Any) -> Any:
-        """This module as PyTorch's own module, built from ``nn`` (``torch.nn``, passed in so
-        that no module imports torch); ``mlp.nn.torch_bridge`` then loads ``torch_state()``
-        into it. A module without one raises ``NotImplementedError``."""
+        """This module as PyTorch's own module, built from ``nn``.
+
+        ``nn`` is ``torch.nn``, passed in so that no module imports torch;
+        ``mlp.nn.torch_bridge`` then loads ``torch_state()`` into it.
+
+        Parameters
+        ----------
+        nn : module
+            ``torch.nn``.
+
+        Returns
+        -------
+        torch.nn.Module
+            The PyTorch counterpart, its parameters not yet loaded.
+
+        Raises
+        ------
+        NotImplementedError
+            For a module without a PyTorch counterpart.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no PyTorch counterpart (define "
                                   "to_torch(nn) on it)")
 
     @classmethod
     def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
-        """The hyperparameters (a spec without ``type``) of this class standing for the
-        PyTorch ``module``, or None when this class does not stand for it (the default);
-        ``ValueError`` for a module of its kind with settings it cannot take."""
+        """The hyperparameters of this class standing for the PyTorch ``module``.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            A module of a PyTorch network.
+        nn : module
+            ``torch.nn``.
+
+        Returns
+        -------
+        dict or None
+            A spec without ``type``; None when this class does not stand for ``module`` (the
+            default).
+
+        Raises
+        ------
+        ValueError
+            For a module of its kind with settings this class cannot take.
+        """
         return None
 
     def torch_state(self) -> dict[str, np.ndarray]:
@@ -184,8 +349,20 @@ class Module(Tagged):
                 **self.buffers()}
 
     def from_torch_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """This module's parameters and buffers from ``state`` (``torch_state()``'s names
-        and layout); by default taken as they are."""
+        """This module's parameters and buffers from a PyTorch state dict.
+
+        By default the arrays are taken as they are.
+
+        Parameters
+        ----------
+        state : dict of str to numpy.ndarray
+            Arrays under ``torch_state()``'s names and layout.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{name: array}`` in this module's layout.
+        """
         return {name: state[name] for name in {**self.parameter_shapes(),
                                                **self.buffer_shapes()}}
 
@@ -210,9 +387,25 @@ class Module(Tagged):
 
     def initialize(self, rng: np.random.Generator, dtype: str | np.dtype = "float32",
                    index: int | None = None) -> None:
-        """Give the module its arrays in ``dtype``: the supplied ones cast, or parameters
-        drawn from ``rng`` and buffers at their starting values; gradients start at zero
-        (``index``, the module's place in a model, names it in errors)."""
+        """Give the module its arrays in ``dtype``.
+
+        The supplied arrays are cast, or the parameters drawn from ``rng`` and the buffers set
+        to their starting values; gradients start at zero.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The generator the parameters are drawn from.
+        dtype : str or numpy.dtype
+            The floating dtype of the arrays.
+        index : int, optional
+            The module's place in a model, which names it in errors.
+
+        Raises
+        ------
+        ValueError
+            When only some of the parameters are supplied, or one has another shape.
+        """
         where = type(self).__name__ if index is None else f"module {index} ({self.describe()})"
         shapes = self.parameter_shapes()
         supplied = {name: getattr(self, name, None) for name in shapes}
@@ -252,24 +445,63 @@ class Module(Tagged):
                         x.dtype if x.dtype.kind == "f" else np.dtype("float32"))
 
     def bind_parameter(self, name: str, value: np.ndarray, grad: np.ndarray) -> None:
-        """Hold ``value`` and ``grad`` (same shape, for example views of an optimizer's flat
-        buffers) as parameter ``name`` and its gradient."""
+        """Hold ``value`` and ``grad`` as parameter ``name`` and its gradient.
+
+        Parameters
+        ----------
+        name : str
+            A name of ``parameter_shapes()``.
+        value : numpy.ndarray
+            The parameter, for example a view of an optimizer's flat buffer.
+        grad : numpy.ndarray
+            Its gradient, of the same shape.
+        """
         setattr(self, name, value)
         setattr(self, "grad_" + name, grad)
 
     def bind_optimizer_state(self, buffer: str, name: str, view: np.ndarray) -> None:
-        """Let ``optimizer_state(buffer, name)`` show ``view`` (the optimizer's state, say the
-        moment ``m`` of parameter ``name``); the optimizer keeps owning it."""
+        """Let ``optimizer_state(buffer, name)`` show ``view``; the optimizer keeps owning it.
+
+        Parameters
+        ----------
+        buffer : str
+            The optimizer's state buffer (``m``, ``v``, ...).
+        name : str
+            The parameter it belongs to.
+        view : numpy.ndarray
+            The state of that parameter, for example the moment ``m`` of ``weight``.
+        """
         private(self)["_optimizer_state"][buffer, name] = view
 
     def optimizer_state(self, buffer: str, name: str) -> np.ndarray | None:
-        """The state ``buffer`` (``m``, ``v``, ...) an optimizer keeps for parameter ``name``,
-        as last bound by the optimizer packing the model or by the checkpoint it came from;
-        None when there is none."""
+        """The state an optimizer keeps for parameter ``name``.
+
+        As last bound by the optimizer packing the model or by the checkpoint it came from.
+
+        Parameters
+        ----------
+        buffer : str
+            The optimizer's state buffer (``m``, ``v``, ...).
+        name : str
+            The parameter.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The state; None when there is none.
+        """
         return private(self)["_optimizer_state"].get((buffer, name))
 
     def set_array(self, name: str, value: np.ndarray) -> None:
-        """Hold ``value`` as parameter or buffer ``name``."""
+        """Hold ``value`` as parameter or buffer ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A name of ``parameter_shapes()`` or ``buffer_shapes()``.
+        value : numpy.ndarray
+            The array, held as it is.
+        """
         setattr(self, name, value)
 
     def check_arrays(self) -> None:
