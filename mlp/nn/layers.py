@@ -114,8 +114,25 @@ class Layer(Module, type="layer"):
         return f"Layer({self.in_features}->{self.out_features}, {self.init})"
 
     def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """``(N, in) -> (N, out)``; keeps ``x`` for backward when training (``train=``,
-        ``rng=``, ``kernels=`` keywords are also taken: ``mlp.nn.module.as_context``)."""
+        """``(N, in) -> (N, out)``; keeps ``x`` for backward when training.
+
+        A CSR ``x`` (SciPy sparse) is multiplied by ``mlp.nn.sparse``'s product.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The inputs, ``(N, in)``.
+        ctx : Context
+            Training or evaluation, the generator and the kernels (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
+            (``mlp.nn.module.as_context``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs, ``(N, out)``.
+        """
         if call or ctx.__class__ is not Context:
             ctx = as_context(ctx, **call)
         return self._affine(x, ctx, add_bias=True)
@@ -139,7 +156,27 @@ class Layer(Module, type="layer"):
         return out
 
     def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
-        """Fill ``grad_weight = x.T @ g`` and ``grad_bias = sum(g)``; return ``g @ weight.T``."""
+        """Fill ``grad_weight = x.T @ g`` and ``grad_bias = sum(g)``; return ``g @ weight.T``.
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            The gradient of the loss with respect to the outputs, ``(N, out)``.
+        ctx : Context
+            The context of the pass (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The gradient with respect to the inputs, ``(N, in)``; None when ``ctx.input_grad`` is false.
+
+        Raises
+        ------
+        RuntimeError
+            Without a forward pass in training mode first.
+        """
         if call:
             ctx = as_context(ctx, **call)
         return self._backward(grad, ctx, bias_done=False)
@@ -161,7 +198,18 @@ class Layer(Module, type="layer"):
         return np.matmul(grad, weight.T, out=grad_in)
 
     def fuse(self, following: Module) -> Any:
-        """A Layer and the ReLU after it run as one step (``BiasReLU``)."""
+        """A Layer and the ReLU after it run as one step (``BiasReLU``).
+
+        Parameters
+        ----------
+        following : Module
+            The module after this Layer.
+
+        Returns
+        -------
+        BiasReLU or None
+            The fused step when ``following`` is a ReLU ``Nonlinearity``, else None.
+        """
         if isinstance(following, Nonlinearity) and following.kind == "relu":
             return BiasReLU(self, following)
         return None
@@ -171,7 +219,25 @@ class Layer(Module, type="layer"):
 
     @classmethod
     def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
-        """``nn.Linear`` with a bias (PyTorch's own initialisation is ``uniform``'s)."""
+        """``nn.Linear`` with a bias (PyTorch's own initialisation is ``uniform``'s).
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            A module of a PyTorch network.
+        nn : module
+            ``torch.nn``.
+
+        Returns
+        -------
+        dict or None
+            The spec without ``type``; None when ``module`` is not one this class stands for.
+
+        Raises
+        ------
+        ValueError
+            For a ``Linear`` without a bias.
+        """
         if type(module) is not nn.Linear:
             return None
         if module.bias is None:
@@ -227,7 +293,23 @@ class Nonlinearity(Module, type="nonlinearity"):
         return lambda name, shape, dtype: np.empty(shape, dtype)
 
     def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """``(N, D) -> (N, D)``; keeps what backward needs when training."""
+        """``(N, D) -> (N, D)``; keeps what backward needs when training.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The inputs, ``(N, D)``.
+        ctx : Context
+            Training or evaluation, the generator and the kernels (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
+            (``mlp.nn.module.as_context``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs, ``(N, D)``.
+        """
         if call or ctx.__class__ is not Context:
             ctx = as_context(ctx, **call)
         return self._forward(x, ctx, None)
@@ -251,7 +333,27 @@ class Nonlinearity(Module, type="nonlinearity"):
         return out
 
     def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """Gradient with respect to the input, ``(N, D)``."""
+        """The gradient with respect to the input, ``(N, D)``.
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            The gradient of the loss with respect to the outputs, ``(N, D)``.
+        ctx : Context
+            The context of the pass (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
+
+        Returns
+        -------
+        numpy.ndarray
+            The gradient with respect to the inputs, ``(N, D)``.
+
+        Raises
+        ------
+        RuntimeError
+            Without a forward pass in training mode first.
+        """
         if call:
             ctx = as_context(ctx, **call)
         if self.kind == "identity":
@@ -276,9 +378,20 @@ class Nonlinearity(Module, type="nonlinearity"):
         return grad_in
 
     def activation_stats(self, pre: np.ndarray) -> tuple[str, float, float]:
-        """``(kind, dead, saturated)``: the fractions of dead units (ReLU) or saturated
-        outputs (sigmoid, tanh) of the pre-activations ``pre (N, D)`` feeding this
-        activation, NaN where the statistic does not apply (diagnostics)."""
+        """The fractions of dead or saturated units feeding this activation (diagnostics).
+
+        Dead units for ReLU, saturated outputs for sigmoid and tanh.
+
+        Parameters
+        ----------
+        pre : numpy.ndarray
+            The pre-activations feeding this activation, ``(N, D)``.
+
+        Returns
+        -------
+        tuple of (str, float, float)
+            ``(kind, dead, saturated)``, NaN where a statistic does not apply.
+        """
         watch = self.activation.monitor
         dead = saturated = math.nan
         if watch == "dead":
@@ -295,7 +408,20 @@ class Nonlinearity(Module, type="nonlinearity"):
 
     @classmethod
     def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
-        """The activation kind whose PyTorch module ``module`` is, with its settings."""
+        """The activation kind whose PyTorch module ``module`` is, with its settings.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            A module of a PyTorch network.
+        nn : module
+            ``torch.nn``.
+
+        Returns
+        -------
+        dict or None
+            The spec without ``type``; None when ``module`` is not one this class stands for.
+        """
         for kind, activation in ACTIVATIONS.items():
             settings = activation.from_torch(module, nn)
             if settings is not None:
@@ -343,7 +469,28 @@ class DropoutLayer(Module, type="dropout"):
         return f"Dropout(p={self.p:g})"
 
     def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """``(N, D) -> (N, D)``; draws ``N*D`` uniforms from ``ctx.rng`` when training."""
+        """``(N, D) -> (N, D)``; draws ``N*D`` uniforms from ``ctx.rng`` when training.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The inputs, ``(N, D)``.
+        ctx : Context
+            Training or evaluation, the generator and the kernels (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
+            (``mlp.nn.module.as_context``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs, ``(N, D)``.
+
+        Raises
+        ------
+        ValueError
+            In training without the context's generator.
+        """
         if call or ctx.__class__ is not Context:
             ctx = as_context(ctx, **call)
         state = private(self)
@@ -365,7 +512,22 @@ class DropoutLayer(Module, type="dropout"):
         return out
 
     def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """``grad * mask / (1 - p)``; the identity when the forward pass was."""
+        """``grad * mask / (1 - p)``; the identity when the forward pass was.
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            The gradient of the loss with respect to the outputs, ``(N, D)``.
+        ctx : Context
+            The context of the pass (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
+
+        Returns
+        -------
+        numpy.ndarray
+            The gradient with respect to the inputs, ``(N, D)``.
+        """
         if call:
             ctx = as_context(ctx, **call)
         mask = private(self)["_mask"]
