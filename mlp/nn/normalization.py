@@ -110,8 +110,30 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
         return f"BatchNorm1d({self.num_features}, momentum={self.momentum:g})"
 
     def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """``(N, D) -> (N, D)``: batch statistics (updating the running ones) in training,
-        the running statistics in evaluation."""
+        """``(N, D) -> (N, D)`` with batch statistics in training, the running ones in evaluation.
+
+        In training the running statistics are updated (see the module docstring).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The inputs, ``(N, D)``.
+        ctx : Context
+            Training or evaluation, the generator and the kernels (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
+            (``mlp.nn.module.as_context``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs, ``(N, D)``.
+
+        Raises
+        ------
+        DataError
+            In training, for a batch of one sample.
+        """
         if call or ctx.__class__ is not Context:
             ctx = as_context(ctx, **call)
         if self.weight is None:
@@ -154,6 +176,28 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
         return self._affine(xhat, out)
 
     def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
+        """Fill ``grad_weight`` and ``grad_bias``; return ``dx`` (see the module docstring).
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            The gradient of the loss with respect to the outputs, ``(N, D)``.
+        ctx : Context
+            The context of the pass (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The gradient with respect to the inputs, ``(N, D)``; None when ``ctx.input_grad``
+            is false.
+
+        Raises
+        ------
+        RuntimeError
+            Without a forward pass in training mode first.
+        """
         if call:
             ctx = as_context(ctx, **call)
         gw, xhat = self._backward_affine(grad)
@@ -186,8 +230,27 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
 
     @classmethod
     def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
-        """``nn.BatchNorm1d`` with its affine parameters, running statistics and a momentum
-        (a cumulative average, ``momentum=None``, is not kept here)."""
+        """``nn.BatchNorm1d`` with its affine parameters, running statistics and a momentum.
+
+        A cumulative average (``momentum=None``) is not kept here.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            A module of a PyTorch network.
+        nn : module
+            ``torch.nn``.
+
+        Returns
+        -------
+        dict or None
+            The spec without ``type``; None when ``module`` is not one this class stands for.
+
+        Raises
+        ------
+        ValueError
+            For a ``BatchNorm1d`` without affine parameters, running statistics or a momentum.
+        """
         if type(module) is not nn.BatchNorm1d:
             return None
         if (module.weight is None or module.bias is None or module.running_mean is None
@@ -219,7 +282,23 @@ class LayerNorm(_Normalization, type="layer_norm"):
         return f"LayerNorm({self.normalized_shape})"
 
     def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """``(N, D) -> (N, D)``, each row normalised over its ``D`` features."""
+        """``(N, D) -> (N, D)``, each row normalised over its ``D`` features.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The inputs, ``(N, D)``.
+        ctx : Context
+            Training or evaluation, the generator and the kernels (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
+            (``mlp.nn.module.as_context``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs, ``(N, D)``.
+        """
         if call or ctx.__class__ is not Context:
             ctx = as_context(ctx, **call)
         if self.weight is None:
@@ -244,6 +323,28 @@ class LayerNorm(_Normalization, type="layer_norm"):
         return self._affine(xhat, out)
 
     def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
+        """Fill ``grad_weight`` and ``grad_bias``; return ``dx`` (see the module docstring).
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            The gradient of the loss with respect to the outputs, ``(N, D)``.
+        ctx : Context
+            The context of the pass (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The gradient with respect to the inputs, ``(N, D)``; None when ``ctx.input_grad``
+            is false.
+
+        Raises
+        ------
+        RuntimeError
+            Without a forward pass in training mode first.
+        """
         if call:
             ctx = as_context(ctx, **call)
         gw, xhat = self._backward_affine(grad)
@@ -277,7 +378,25 @@ class LayerNorm(_Normalization, type="layer_norm"):
 
     @classmethod
     def from_torch(cls, module: Any, nn: Any) -> dict[str, Any] | None:
-        """``nn.LayerNorm`` over the last axis, with its weight and bias."""
+        """``nn.LayerNorm`` over the last axis, with its weight and bias.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            A module of a PyTorch network.
+        nn : module
+            ``torch.nn``.
+
+        Returns
+        -------
+        dict or None
+            The spec without ``type``; None when ``module`` is not one this class stands for.
+
+        Raises
+        ------
+        ValueError
+            For a ``LayerNorm`` over more than one axis or without a weight or a bias.
+        """
         if type(module) is not nn.LayerNorm:
             return None
         if len(module.normalized_shape) != 1 or module.weight is None or module.bias is None:
