@@ -184,10 +184,46 @@ class Model(BaseModel):
         dtype: Literal["float32", "float64"] = "float32",
         normalization: Normalization | None = None,
     ) -> Model:
-        """Layer / (normalisation) / Nonlinearity (/ Dropout when ``dropout > 0``) per hidden
-        layer; the last layer is bare. ``layer_sizes`` is ``[in, hidden..., out]``;
-        ``normalization`` puts a ``BatchNorm1d`` (``"batch"``) or ``LayerNorm``
-        (``"layer"``) after each hidden Layer, before its nonlinearity."""
+        """A multilayer perceptron: Layer / (normalisation) / Nonlinearity (/ Dropout) per hidden layer.
+
+        The last layer is bare. ``normalization`` puts a ``BatchNorm1d`` (``"batch"``) or
+        ``LayerNorm`` (``"layer"``) after each hidden Layer, before its nonlinearity; a
+        ``DropoutLayer`` follows each hidden nonlinearity when ``dropout > 0``.
+
+        Parameters
+        ----------
+        layer_sizes : sequence of int
+            ``[in, hidden..., out]``, at least two widths.
+        nonlinearity : str
+            The activation after each hidden layer (a kind of ``mlp.nn.activations.ACTIVATIONS``).
+        dropout : float
+            The dropout probability after each hidden activation (0: no DropoutLayer).
+        init : {"he", "xavier", "normal", "uniform"}
+            How each Layer draws its weights.
+        init_scale : float, optional
+            ``normal``'s standard deviation, or a gain for the other inits.
+        seed : int
+            The seed of the generator the parameters are drawn from.
+        dtype : {"float32", "float64"}
+            The dtype of the arrays and computations.
+        normalization : {"batch", "layer"}, optional
+            The normalisation after each hidden Layer (none by default).
+
+        Returns
+        -------
+        Model
+            The model, its parameters drawn.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mlp import Model
+        >>> model = Model.mlp([4, 8, 3], seed=0)
+        >>> model.widths()
+        [8, 8, 3]
+        >>> model.predict_proba(np.zeros((2, 4))).shape
+        (2, 3)
+        """
         return cls(modules=cls.mlp_modules(layer_sizes, nonlinearity, dropout, init,
                                            init_scale, normalization),
                    seed=seed, dtype=dtype)
@@ -197,7 +233,33 @@ class Model(BaseModel):
                     dropout: float = 0.0, init: InitKind = "he",
                     init_scale: float | None = None,
                     normalization: Normalization | None = None) -> list[Module]:
-        """The modules ``Model.mlp`` builds (no arrays drawn)."""
+        """The modules ``Model.mlp`` builds (no arrays drawn).
+
+        Parameters
+        ----------
+        layer_sizes : sequence of int
+            ``[in, hidden..., out]``, at least two widths.
+        nonlinearity : str
+            The activation after each hidden layer (a kind of ``mlp.nn.activations.ACTIVATIONS``).
+        dropout : float
+            The dropout probability after each hidden activation (0: no DropoutLayer).
+        init : {"he", "xavier", "normal", "uniform"}
+            How each Layer draws its weights.
+        init_scale : float, optional
+            ``normal``'s standard deviation, or a gain for the other inits.
+        normalization : {"batch", "layer"}, optional
+            The normalisation after each hidden Layer (none by default).
+
+        Returns
+        -------
+        list of Module
+            The modules in order.
+
+        Raises
+        ------
+        ValueError
+            For fewer than two widths or an unknown normalisation.
+        """
         if len(layer_sizes) < 2:
             raise ValueError(f"layer_sizes needs at least [in, out], found {list(layer_sizes)}")
         if normalization is not None and normalization not in _NORMALIZATIONS:
@@ -264,8 +326,18 @@ class Model(BaseModel):
                 yield f"{index}/{name}", value, grad
 
     def state_dict(self, copy: bool = False) -> dict[str, np.ndarray]:
-        """``{"<index>/<name>": array}`` of every parameter, then every buffer, module by
-        module: the arrays themselves, or copies when ``copy``."""
+        """Every parameter, then every buffer, module by module.
+
+        Parameters
+        ----------
+        copy : bool
+            Return copies rather than the arrays themselves.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{"<index>/<name>": array}``, for example ``"0/weight"``.
+        """
         state: dict[str, np.ndarray] = {}
         for index, module in enumerate(self.modules):
             arrays = {name: value for name, (value, _) in module.parameters().items()}
@@ -281,9 +353,20 @@ class Model(BaseModel):
                                     **module.buffer_shapes()}.items()}
 
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
-        """Copy ``state`` (as ``state_dict()`` names it) into the model's arrays, in place (so
-        views an optimizer holds stay valid); ``ValueError`` naming missing, unexpected or
-        mis-shaped entries."""
+        """Copy ``state`` into the model's arrays, in place.
+
+        In place, so views an optimizer holds stay valid.
+
+        Parameters
+        ----------
+        state : mapping of str to numpy.ndarray
+            Arrays named as ``state_dict()`` names them.
+
+        Raises
+        ------
+        ValueError
+            Naming missing, unexpected or mis-shaped entries.
+        """
         mine = self.state_dict()
         missing = sorted(set(mine) - set(state))
         unexpected = sorted(set(state) - set(mine))
@@ -299,9 +382,16 @@ class Model(BaseModel):
             np.copyto(target, state[key], casting="same_kind")
 
     def bind_optimizer_state(self, state: Mapping[str, Mapping[str, np.ndarray]]) -> None:
-        """Show an optimizer's state (``{buffer: {"<index>/<name>": array}}``, as
-        ``Optimizer.state_dict()`` and checkpoints give it) through each module's
-        ``optimizer_state(buffer, name)``; entries of no module here are ignored."""
+        """Show an optimizer's state through each module's ``optimizer_state(buffer, name)``.
+
+        Entries of no module here are ignored.
+
+        Parameters
+        ----------
+        state : mapping of str to mapping of str to numpy.ndarray
+            ``{buffer: {"<index>/<name>": array}}``, as ``Optimizer.state_dict()`` and
+            checkpoints give it.
+        """
         modules = self.modules
         for buffer, arrays in state.items():
             for key, array in arrays.items():
@@ -317,8 +407,22 @@ class Model(BaseModel):
     def check_input(self, x: np.ndarray) -> np.ndarray:
         """``x`` as a C-contiguous ``(N, in_features)`` array of the model's dtype.
 
-        Raises ``DataError`` for a wrong number of dimensions, a wrong width, or NaN/inf.
         A SciPy sparse ``x`` is returned as CSR of the model's dtype (``mlp.nn.sparse``).
+
+        Parameters
+        ----------
+        x : array_like or scipy.sparse matrix
+            The inputs, ``(N, in_features)``.
+
+        Returns
+        -------
+        numpy.ndarray or scipy.sparse.csr_matrix
+            The checked inputs.
+
+        Raises
+        ------
+        DataError
+            For a wrong number of dimensions, a wrong width, a non-numeric dtype, or NaN/inf.
         """
         if sparse.is_sparse(x):
             return sparse.check_input(x, self.in_features, self.dtype)
@@ -352,10 +456,28 @@ class Model(BaseModel):
         validate: bool = True,
         kernels: Kernels | None = None,
     ) -> np.ndarray:
-        """Outputs ``(N, out_features)``. With ``train`` the modules keep what backward needs
-        and write into reused buffers; ``rng`` drives dropout. ``validate=False`` skips the
-        input checks (the trainer validated its data once); ``kernels`` (the trainer's) may
-        run fused, compiled passes."""
+        """The outputs ``(N, out_features)`` of ``x``.
+
+        With ``train`` the modules keep what backward needs and write into reused buffers.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The inputs, ``(N, in_features)``.
+        train : bool
+            Training mode (dropout active, batch statistics, kept activations).
+        rng : numpy.random.Generator, optional
+            The generator dropout draws from.
+        validate : bool
+            Check the inputs (``check_input``); False when the trainer validated its data once.
+        kernels : mlp.nn.fused.Kernels, optional
+            The trainer's kernels, which may run fused, compiled passes.
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs; in training a work array the next pass overwrites.
+        """
         if validate:
             x = self.check_input(x)
         plan = self._steps()
@@ -368,11 +490,30 @@ class Model(BaseModel):
 
     def backward(self, grad: np.ndarray, input_grad: bool = True,
                  kernels: Kernels | None = None, *, check: bool = False) -> np.ndarray | None:
-        """Back-propagate ``dL/doutput``, filling every parameter's gradient; returns
-        ``dL/dx`` (or None when ``input_grad`` is false, which skips the modules before the
-        first one with parameters and that one's input gradient). ``check`` verifies each
-        module's returned gradient and parameter gradients against their shapes
-        (``GradientShapeError`` naming the module)."""
+        """Back-propagate ``dL/doutput``, filling every parameter's gradient.
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            The gradient of the loss with respect to the outputs, ``(N, out_features)``.
+        input_grad : bool
+            Return ``dL/dx``; False skips the modules before the first one with parameters and
+            that one's input gradient.
+        kernels : mlp.nn.fused.Kernels, optional
+            The trainer's kernels.
+        check : bool
+            Verify each module's returned gradient and parameter gradients against their shapes.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            ``dL/dx``, ``(N, in_features)``; None when ``input_grad`` is false.
+
+        Raises
+        ------
+        GradientShapeError
+            With ``check``, naming the module whose gradient has the wrong shape.
+        """
         plan = self._steps()
         ctx = plan.context("backward", True, None, kernels)
         first = 0 if input_grad else plan.first
@@ -446,9 +587,23 @@ class Model(BaseModel):
     def forward_modules(self, x: np.ndarray, stop: int | None = None,
                         observe: Callable[[int, Module, np.ndarray], None] | None = None
                         ) -> np.ndarray:
-        """Evaluation-mode outputs of ``modules[:stop]`` for checked inputs ``x``, calling
-        ``observe(index, module, output)`` after each module (diagnostics, hidden
-        representations)."""
+        """Evaluation-mode outputs of ``modules[:stop]`` for checked inputs ``x``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs already checked (``check_input``), ``(N, in_features)``.
+        stop : int, optional
+            The index of the first module not applied (None: all of them).
+        observe : callable, optional
+            ``observe(index, module, output)``, called after each module (diagnostics, hidden
+            representations).
+
+        Returns
+        -------
+        numpy.ndarray
+            The output of the last module applied.
+        """
         for index, module in enumerate(self.modules[:stop]):
             x = module.forward(x, EVAL)
             if observe is not None:
@@ -456,7 +611,23 @@ class Model(BaseModel):
         return x
 
     def predict_logits(self, x: np.ndarray) -> np.ndarray:
-        """Evaluation-mode outputs, computed in chunks to bound memory."""
+        """Evaluation-mode outputs, computed in chunks to bound memory.
+
+        Parameters
+        ----------
+        x : array_like
+            The inputs, ``(N, in_features)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs, ``(N, out_features)``.
+
+        Raises
+        ------
+        DataError
+            For inputs ``check_input`` refuses.
+        """
         x = self.check_input(x)
         if x.shape[0] <= _EVAL_CHUNK:
             return self.forward(x, validate=False)
@@ -467,14 +638,36 @@ class Model(BaseModel):
         return out
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Class indices ``(N,)``: the argmax of the outputs (``output > 0`` for one output)."""
+        """Class indices ``(N,)``: the argmax of the outputs (``output > 0`` for one output).
+
+        Parameters
+        ----------
+        x : array_like
+            The inputs, ``(N, in_features)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Integer class indices, ``(N,)``.
+        """
         logits = self.predict_logits(x)
         if logits.shape[1] == 1:
             return (logits[:, 0] > 0).astype(np.int64)
         return logits.argmax(axis=1)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(N, C)``: softmax of the outputs (sigmoid for one output)."""
+        """Class probabilities ``(N, C)``: softmax of the outputs (sigmoid for one output).
+
+        Parameters
+        ----------
+        x : array_like
+            The inputs, ``(N, in_features)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, C)``, rows summing to 1; two columns for one output.
+        """
         logits = self.predict_logits(x)
         if logits.shape[1] == 1:
             p = 0.5 * (1.0 + np.tanh(0.5 * logits[:, 0]))
@@ -537,19 +730,60 @@ class Model(BaseModel):
 
     @classmethod
     def from_torch(cls, sequential: Any, seed: int = 0) -> Model:
-        """The model a ``torch.nn.Sequential`` of PyTorch's modules is (``mlp.nn.torch_bridge``)."""
+        """The model a ``torch.nn.Sequential`` of PyTorch's modules is (``mlp.nn.torch_bridge``).
+
+        Parameters
+        ----------
+        sequential : torch.nn.Sequential
+            The PyTorch network.
+        seed : int
+            The model's seed.
+
+        Returns
+        -------
+        Model
+            The model with the network's arrays.
+        """
         from mlp.nn.torch_bridge import from_torch
         return from_torch(cls, sequential, seed)
 
     def save_safetensors(self, path: str | Path) -> Path:
-        """Write the arrays as PyTorch names them and the spec to a safetensors file at
-        ``path``, atomically; returns the path (``mlp.storage.safetensors_file``)."""
+        """Write the arrays, as PyTorch names them, and the spec to a safetensors file, atomically.
+
+        See ``mlp.storage.safetensors_file``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write.
+
+        Returns
+        -------
+        Path
+            The path written.
+        """
         from mlp.storage.safetensors_file import save
         return save(self, path)
 
     @classmethod
     def load_safetensors(cls, path: str | Path) -> Model:
-        """The model a ``save_safetensors`` file holds (``mlp.storage.safetensors_file``)."""
+        """The model a ``save_safetensors`` file holds (``mlp.storage.safetensors_file``).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to read.
+
+        Returns
+        -------
+        Model
+            The model with the file's arrays.
+
+        Raises
+        ------
+        CheckpointError
+            For a file that is not one ``save_safetensors`` wrote.
+        """
         from mlp.storage.safetensors_file import load
         return load(cls, path)
 
@@ -559,7 +793,18 @@ class Model(BaseModel):
         return self.astype(self.dtype)
 
     def astype(self, dtype: Literal["float32", "float64"]) -> Model:
-        """A copy whose parameters and buffers are converted to ``dtype`` (always copied)."""
+        """A copy whose parameters and buffers are converted to ``dtype`` (always copied).
+
+        Parameters
+        ----------
+        dtype : {"float32", "float64"}
+            The dtype of the copy.
+
+        Returns
+        -------
+        Model
+            The copy.
+        """
         state = self.state_dict()
         modules = []
         for index, module in enumerate(self.modules):
