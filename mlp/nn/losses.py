@@ -64,6 +64,33 @@ class Loss(Tagged):
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Loss:
+        """The loss a spec describes: on ``Loss`` itself, an instance of the class of its ``kind``.
+
+        Parameters
+        ----------
+        obj : Any
+            A spec (``{"kind": "mse"}``; cross entropy without ``kind``) or an instance.
+        *args
+            Passed on to Pydantic's ``model_validate``.
+        **kwargs
+            Passed on to Pydantic's ``model_validate``.
+
+        Returns
+        -------
+        Loss
+            The validated loss.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            For a spec with unknown or invalid fields.
+
+        Examples
+        --------
+        >>> from mlp import Loss
+        >>> Loss.model_validate({"kind": "mse"}).kind
+        'mse'
+        """
         if cls is Loss:
             return LOSSES.get(obj.get("kind", "cross_entropy") if isinstance(obj, dict)
                               else None).model_validate(obj, *args, **kwargs)
@@ -100,13 +127,39 @@ class Loss(Tagged):
 
     # ------------------------------------------------------------ the protocol
     def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(l (N,), g (N, out))``: each sample's loss and its gradient with respect to
-        ``pred`` (``g`` may be a reused buffer)."""
+        """Each sample's loss and its gradient with respect to ``pred``.
+
+        Parameters
+        ----------
+        pred : numpy.ndarray
+            The model's outputs, ``(N, out)``.
+        target : numpy.ndarray
+            The targets: class indices ``(N,)`` or values ``(N, out)``, as the loss takes them.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(l (N,), g (N, out))``; ``g`` may be a reused buffer.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define per_sample")
 
     def check_data(self, data: Any, out_features: int) -> None:
-        """``DataError`` when ``data`` (a ``preprocess.Data``) cannot be scored by this loss on
-        a model of ``out_features`` outputs (checked once per run). Nothing by default."""
+        """Check once per run that this loss can score ``data`` on a model of ``out_features`` outputs.
+
+        Nothing by default.
+
+        Parameters
+        ----------
+        data : preprocess.Data
+            The run's data.
+        out_features : int
+            The model's output width.
+
+        Raises
+        ------
+        DataError
+            When the data's task or targets do not fit this loss.
+        """
 
     # --------------------------------------------------------------- the mean
     def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -114,9 +167,29 @@ class Loss(Tagged):
 
     def evaluate(self, outputs: np.ndarray, y: np.ndarray,
                  weight: np.ndarray | None = None) -> dict[str, float | int]:
-        """``{"loss", "accuracy" (classification only), "n"}`` of a model's ``outputs``
-        ``(N, out)`` against targets ``y`` (the loss weighted by ``weight (N,)`` when given):
-        what ``mlp evaluate`` prints and the trainer records for the validation split."""
+        """The loss (and accuracy) of a model's ``outputs`` against targets ``y``.
+
+        What ``mlp evaluate`` prints and the trainer records for the validation split.
+
+        Parameters
+        ----------
+        outputs : numpy.ndarray
+            The model's outputs, ``(N, out)``.
+        y : numpy.ndarray
+            The targets, one per row of ``outputs``.
+        weight : numpy.ndarray, optional
+            Sample weights ``(N,)`` the loss is weighted by.
+
+        Returns
+        -------
+        dict
+            ``{"loss", "accuracy" (classification only), "n"}``.
+
+        Raises
+        ------
+        DataError
+            When ``y`` has another number of rows than ``outputs``.
+        """
         y = np.asarray(y)
         if y.dtype.kind == "f":
             y = y.astype(outputs.dtype, copy=False)
@@ -133,10 +206,34 @@ class Loss(Tagged):
     def forward(self, pred: np.ndarray, target: np.ndarray,
                 weight: np.ndarray | None = None, *, validate: bool = True,
                 kernels: Kernels | None = None) -> float:
-        """The mean loss of ``pred`` against ``target`` (the ``weight``-weighted mean of the
-        per-sample losses when ``weight (N,)`` is given); keeps ``dL/dpred`` for backward.
-        ``validate=False`` skips per-call checks of the targets (the trainer checks its data
-        once per run); ``kernels`` (the trainer's) may run a loss compiled."""
+        """The mean loss of ``pred`` against ``target``; keeps ``dL/dpred`` for backward.
+
+        With ``weight (N,)`` the mean is the ``weight``-weighted mean of the per-sample losses.
+
+        Parameters
+        ----------
+        pred : numpy.ndarray
+            The model's outputs, ``(N, out)``.
+        target : numpy.ndarray
+            The targets.
+        weight : numpy.ndarray, optional
+            Sample weights, ``(N,)``.
+        validate : bool
+            Check the targets; False skips per-call checks (the trainer checks its data once per
+            run).
+        kernels : mlp.nn.fused.Kernels, optional
+            The trainer's kernels, which may run a loss compiled.
+
+        Returns
+        -------
+        float
+            The mean loss.
+
+        Raises
+        ------
+        DataError
+            For targets that do not fit the predictions.
+        """
         private(self)["_correct"] = None
         scale = None if weight is None else self._sample_scale(pred, weight)
         per_sample, grad, divided = self._terms(pred, target, scale is None, validate, kernels)
@@ -190,8 +287,22 @@ class Loss(Tagged):
         return grad
 
     def correct(self, outputs: np.ndarray, y: np.ndarray) -> int:
-        """How many rows of the last ``forward``'s batch ``outputs`` are classified as ``y``
-        says: the count a compiled pass made on the way, else ``count_correct``."""
+        """How many rows of the last ``forward``'s batch ``outputs`` are classified as ``y`` says.
+
+        The count a compiled pass made on the way, else ``count_correct``.
+
+        Parameters
+        ----------
+        outputs : numpy.ndarray
+            The outputs of the last ``forward``, ``(N, out)``.
+        y : numpy.ndarray
+            Its targets.
+
+        Returns
+        -------
+        int
+            The number of rows classified right.
+        """
         counted = private(self)["_correct"]
         return (count_correct(outputs, y, self.per_output_labels) if counted is None
                 else counted)
