@@ -26,9 +26,12 @@ class Normalizer(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    method: Method
-    offset: np.ndarray = Field(exclude=True, repr=False)
-    scale: np.ndarray = Field(exclude=True, repr=False)
+    method: Method = Field(description=(
+        "zscore: (X - mean) / standard deviation; minmax: (X - minimum) / range."))
+    offset: np.ndarray = Field(exclude=True, repr=False, description=(
+        "What is subtracted from each feature, (D,)."))
+    scale: np.ndarray = Field(exclude=True, repr=False, description=(
+        "What each feature is then divided by, (D,), all positive."))
 
     @field_validator("offset", "scale", mode="before")
     @classmethod
@@ -55,19 +58,48 @@ class Normalizer(BaseModel):
 
     @classmethod
     def fit(cls, X: np.ndarray, method: str, weight: np.ndarray | None = None) -> Normalizer:
-        """Statistics of a training split ``X (N, D)``: ``zscore`` takes the mean and the
-        (population) standard deviation, ``minmax`` the minimum and the range, both in
-        float64. Constant features get their value as offset and scale 1, so they map to 0.
-        With sample weights ``weight (N,)`` the mean and deviation are weighted and rows of
-        weight 0 are left out, so a weight of k counts as k copies of the row. Features whose
-        squares overflow float64 (values near 1e300) are measured divided by their largest
-        magnitude; statistics that still are not finite raise ``DataError`` naming the
-        feature, and so do 0 features.
+        """The statistics of a training split ``X (N, D)``.
+
+        ``zscore`` takes the mean and the (population) standard deviation, ``minmax`` the
+        minimum and the range, both in float64. Constant features get their value as offset
+        and scale 1, so they map to 0. With sample weights the mean and deviation are weighted
+        and rows of weight 0 are left out, so a weight of k counts as k copies of the row.
+        Features whose squares overflow float64 (values near 1e300) are measured divided by
+        their largest magnitude.
 
         A sparse ``X`` (CSR) is scaled without centring, as scikit-learn's
         ``StandardScaler(with_mean=False)``: ``zscore`` keeps offset 0 and the standard
-        deviation (zeros counted) as scale, since subtracting a mean would fill every zero
-        and make the data dense; ``minmax``, which subtracts the minimum, is refused."""
+        deviation (zeros counted) as scale, since subtracting a mean would fill every zero and
+        make the data dense; ``minmax``, which subtracts the minimum, is refused.
+
+        Parameters
+        ----------
+        X : numpy.ndarray or scipy.sparse matrix
+            The training split, ``(N, D)``.
+        method : {"zscore", "minmax"}
+            The statistics to take.
+        weight : numpy.ndarray, optional
+            Sample weights, ``(N,)``.
+
+        Returns
+        -------
+        Normalizer
+            The fitted normaliser.
+
+        Raises
+        ------
+        DataError
+            For statistics that are not finite (naming the feature), 0 features, or ``minmax``
+            of sparse data.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from preprocess import Normalizer
+        >>> normalizer = Normalizer.fit(np.array([[0.0, 1.0], [2.0, 1.0]]), "zscore")
+        >>> normalizer.apply(np.array([[2.0, 1.0]]))
+        array([[1., 0.]])
+        """
         if method not in ("zscore", "minmax"):
             raise DataError(f"normalize method must be 'zscore' or 'minmax', found {method!r}")
         if sparse.is_sparse(X):
@@ -125,7 +157,27 @@ class Normalizer(BaseModel):
 
     @classmethod
     def from_arrays(cls, method: str, offset: np.ndarray, scale: np.ndarray) -> Normalizer:
-        """A validated normaliser from stored ``(D,)`` arrays (the inverse of ``to_arrays``)."""
+        """A validated normaliser from stored ``(D,)`` arrays (the inverse of ``to_arrays``).
+
+        Parameters
+        ----------
+        method : {"zscore", "minmax"}
+            The method the arrays were fitted with.
+        offset : numpy.ndarray
+            The offsets, ``(D,)``.
+        scale : numpy.ndarray
+            The scales, ``(D,)``, all positive.
+
+        Returns
+        -------
+        Normalizer
+            The normaliser.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            For arrays that are not 1-D floating, of one shape, finite, with positive scales.
+        """
         return cls(method=method, offset=offset, scale=scale)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -140,11 +192,28 @@ class Normalizer(BaseModel):
         return same_fields(self, other)
 
     def apply(self, X: np.ndarray) -> np.ndarray:
-        """``(X - offset) / scale`` for ``X (N, D)``, as a new array in ``X``'s floating dtype
-        (float32 for integer inputs); float16 inputs are computed in float64 and rounded once.
-        A result that is not finite raises ``DataError`` naming the feature. A sparse
-        ``X`` (CSR) stays sparse when every offset is 0 (the stored values divided by their
-        column's scale, the same bits as dense); a normaliser with offsets densifies it."""
+        """``(X - offset) / scale`` for ``X (N, D)``, as a new array.
+
+        The result is in ``X``'s floating dtype (float32 for integer inputs); float16 inputs are
+        computed in float64 and rounded once. A sparse ``X`` (CSR) stays sparse when every
+        offset is 0 (the stored values divided by their column's scale, the same bits as
+        dense); a normaliser with offsets densifies it.
+
+        Parameters
+        ----------
+        X : numpy.ndarray or scipy.sparse matrix
+            The inputs, ``(N, D)``.
+
+        Returns
+        -------
+        numpy.ndarray or scipy.sparse.csr_matrix
+            The normalised inputs, ``(N, D)``.
+
+        Raises
+        ------
+        DataError
+            For inputs of another width, or a result that is not finite (naming the feature).
+        """
         if sparse.is_sparse(X):
             if X.shape[1] != self.offset.shape[0]:
                 raise DataError(f"the normalizer expects inputs (N, {self.offset.shape[0]}), "
