@@ -750,7 +750,7 @@ class Model(BaseModel):
     def save_safetensors(self, path: str | Path) -> Path:
         """Write the arrays, as PyTorch names them, and the spec to a safetensors file, atomically.
 
-        See ``mlp.storage.safetensors_file``.
+        See ``mlp.nn.safetensors_file``.
 
         Parameters
         ----------
@@ -762,12 +762,12 @@ class Model(BaseModel):
         Path
             The path written.
         """
-        from mlp.storage.safetensors_file import save
+        from mlp.nn.safetensors_file import save
         return save(self, path)
 
     @classmethod
     def load_safetensors(cls, path: str | Path) -> Model:
-        """The model a ``save_safetensors`` file holds (``mlp.storage.safetensors_file``).
+        """The model a ``save_safetensors`` file holds (``mlp.nn.safetensors_file``).
 
         Parameters
         ----------
@@ -784,7 +784,7 @@ class Model(BaseModel):
         CheckpointError
             For a file that is not one ``save_safetensors`` wrote.
         """
-        from mlp.storage.safetensors_file import load
+        from mlp.nn.safetensors_file import load
         return load(cls, path)
 
     # pydantic's deprecated BaseModel.copy takes include/exclude/update; this one copies arrays
