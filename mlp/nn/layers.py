@@ -170,7 +170,8 @@ class Layer(Module, type="layer"):
         Returns
         -------
         numpy.ndarray or None
-            The gradient with respect to the inputs, ``(N, in)``; None when ``ctx.input_grad`` is false.
+            The gradient with respect to the inputs, ``(N, in)``; None when
+            ``ctx.input_grad`` is false.
 
         Raises
         ------

@@ -144,7 +144,7 @@ class Loss(Tagged):
         raise NotImplementedError(f"{type(self).__name__} does not define per_sample")
 
     def check_data(self, data: Any, out_features: int) -> None:
-        """Check once per run that this loss can score ``data`` on a model of ``out_features`` outputs.
+        """Check once per run that this loss can score ``data`` on a model of this width.
 
         Nothing by default.
 

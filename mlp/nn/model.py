@@ -184,7 +184,7 @@ class Model(BaseModel):
         dtype: Literal["float32", "float64"] = "float32",
         normalization: Normalization | None = None,
     ) -> Model:
-        """A multilayer perceptron: Layer / (normalisation) / Nonlinearity (/ Dropout) per hidden layer.
+        """A multilayer perceptron: Layer, normalisation, Nonlinearity, Dropout per hidden layer.
 
         The last layer is bare. ``normalization`` puts a ``BatchNorm1d`` (``"batch"``) or
         ``LayerNorm`` (``"layer"``) after each hidden Layer, before its nonlinearity; a
