@@ -64,6 +64,19 @@ def sgd(param: np.ndarray, grad: np.ndarray, *, lr: float, weight_decay: float =
 
         g = grad + weight_decay * param
         param -= lr * g
+
+    Parameters
+    ----------
+    param : numpy.ndarray
+        The parameters, updated in place.
+    grad : numpy.ndarray
+        Their gradient, shaped like ``param`` (not modified).
+    lr : float
+        The learning rate.
+    weight_decay : float
+        The L2 penalty added to the gradient (coupled weight decay).
+    scratch : numpy.ndarray
+        A work array shaped like ``param``, clobbered.
     """
     g = _decayed(param, grad, weight_decay, scratch)
     np.multiply(g, lr, out=scratch)
@@ -82,6 +95,25 @@ def momentum(param: np.ndarray, grad: np.ndarray, buf: np.ndarray, *, lr: float,
 
     The Nesterov step is applied as ``param -= lr*g`` then ``param -= lr*momentum*buf`` so
     that one scratch array suffices.
+
+    Parameters
+    ----------
+    param : numpy.ndarray
+        The parameters, updated in place.
+    grad : numpy.ndarray
+        Their gradient, shaped like ``param`` (not modified).
+    buf : numpy.ndarray
+        The momentum buffer, updated in place.
+    lr : float
+        The learning rate.
+    momentum : float
+        The momentum factor.
+    weight_decay : float
+        The L2 penalty added to the gradient (coupled weight decay).
+    nesterov : bool
+        Nesterov's momentum.
+    scratch : numpy.ndarray
+        A work array shaped like ``param``, clobbered.
     """
     g = _decayed(param, grad, weight_decay, scratch)
     np.multiply(buf, momentum, out=buf)
@@ -107,6 +139,25 @@ def rmsprop(param: np.ndarray, grad: np.ndarray, sq: np.ndarray, *, lr: float, a
     ``d = sqrt(sq) + eps``, so the last line is evaluated in the equivalent form
     ``param = (param * (d/lr - weight_decay) - grad) / (d/lr)`` (``lr == 0`` leaves
     ``param`` as it is).
+
+    Parameters
+    ----------
+    param : numpy.ndarray
+        The parameters, updated in place.
+    grad : numpy.ndarray
+        Their gradient, shaped like ``param`` (not modified).
+    sq : numpy.ndarray
+        The running mean of the squared gradients, updated in place.
+    lr : float
+        The learning rate.
+    alpha : float
+        The decay of ``sq``.
+    eps : float
+        Added to the denominator.
+    weight_decay : float
+        The L2 penalty added to the gradient (coupled weight decay).
+    scratch : numpy.ndarray
+        A work array shaped like ``param``, clobbered.
     """
     g = _decayed(param, grad, weight_decay, scratch)
     np.square(g, out=scratch)
@@ -129,8 +180,37 @@ def rmsprop(param: np.ndarray, grad: np.ndarray, sq: np.ndarray, *, lr: float, a
 
 
 def adam_scalars(step: int, lr: float, beta1: float, beta2: float) -> tuple[float, float]:
-    """Adam's step size ``lr / (1 - beta1**step)`` and ``sqrt(1 - beta2**step)``, in Python
-    floats (shared by the NumPy rule and the compiled kernel); ``step`` counts from 1."""
+    """Adam's step size ``lr / (1 - beta1**step)`` and ``sqrt(1 - beta2**step)``.
+
+    In Python floats, shared by the NumPy rule and the compiled kernel.
+
+    Parameters
+    ----------
+    step : int
+        The 1-based update count.
+    lr : float
+        The learning rate.
+    beta1 : float
+        The decay of the first moment.
+    beta2 : float
+        The decay of the second moment.
+
+    Returns
+    -------
+    tuple of float
+        ``(step_size, bias_correction2_sqrt)``.
+
+    Raises
+    ------
+    ValueError
+        For a step below 1.
+
+    Examples
+    --------
+    >>> from mlp.optim import adam_scalars
+    >>> adam_scalars(1, 0.1, 0.5, 0.75)
+    (0.2, 0.5)
+    """
     if step < 1:
         raise ValueError(f"Adam's step counts from 1, got {step}")
     return lr / (1.0 - beta1**step), math.sqrt(1.0 - beta2**step)
@@ -148,6 +228,31 @@ def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, s
 
     ``m`` is updated as ``(m - g) * beta1 + g``, which equals the first line and needs no
     temporary.
+
+    Parameters
+    ----------
+    param : numpy.ndarray
+        The parameters, updated in place.
+    grad : numpy.ndarray
+        Their gradient, shaped like ``param`` (not modified).
+    m : numpy.ndarray
+        The first moment, updated in place.
+    v : numpy.ndarray
+        The second moment, updated in place.
+    step : int
+        The 1-based update count (the bias corrections).
+    lr : float
+        The learning rate.
+    beta1 : float
+        The decay of the first moment ``m``.
+    beta2 : float
+        The decay of the second moment ``v``.
+    eps : float
+        Added to the denominator.
+    weight_decay : float
+        The L2 penalty added to the gradient (coupled weight decay).
+    scratch : numpy.ndarray
+        A work array shaped like ``param``, clobbered.
     """
     step_size, bias_correction2_sqrt = adam_scalars(step, lr, beta1, beta2)
     g = _decayed(param, grad, weight_decay, scratch)
@@ -175,6 +280,31 @@ def adamw(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, 
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
         param -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)
+
+    Parameters
+    ----------
+    param : numpy.ndarray
+        The parameters, updated in place.
+    grad : numpy.ndarray
+        Their gradient, shaped like ``param`` (not modified).
+    m : numpy.ndarray
+        The first moment, updated in place.
+    v : numpy.ndarray
+        The second moment, updated in place.
+    step : int
+        The 1-based update count (the bias corrections).
+    lr : float
+        The learning rate.
+    beta1 : float
+        The decay of the first moment ``m``.
+    beta2 : float
+        The decay of the second moment ``v``.
+    eps : float
+        Added to the denominator.
+    weight_decay : float
+        The decoupled weight decay: ``param`` shrinks by ``lr * weight_decay``.
+    scratch : numpy.ndarray
+        A work array shaped like ``param``, clobbered.
     """
     if weight_decay != 0.0:
         np.multiply(param, 1.0 - lr * weight_decay, out=param)
@@ -192,6 +322,33 @@ def amsgrad(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
         v = beta2 * v + (1 - beta2) * g**2
         v_max = max(v_max, v)
         param -= lr / (1 - beta1**step) * m / (sqrt(v_max) / sqrt(1 - beta2**step) + eps)
+
+    Parameters
+    ----------
+    param : numpy.ndarray
+        The parameters, updated in place.
+    grad : numpy.ndarray
+        Their gradient, shaped like ``param`` (not modified).
+    m : numpy.ndarray
+        The first moment, updated in place.
+    v : numpy.ndarray
+        The second moment, updated in place.
+    v_max : numpy.ndarray
+        The largest second moment so far, updated in place.
+    step : int
+        The 1-based update count (the bias corrections).
+    lr : float
+        The learning rate.
+    beta1 : float
+        The decay of the first moment ``m``.
+    beta2 : float
+        The decay of the second moment ``v``.
+    eps : float
+        Added to the denominator.
+    weight_decay : float
+        The L2 penalty added to the gradient (coupled weight decay).
+    scratch : numpy.ndarray
+        A work array shaped like ``param``, clobbered.
     """
     step_size, bias_correction2_sqrt = adam_scalars(step, lr, beta1, beta2)
     g = _decayed(param, grad, weight_decay, scratch)
@@ -216,8 +373,27 @@ def clip_grad_norm(grads: list[np.ndarray], max_norm: float | None) -> float:
 
     ``total = sqrt(sum over arrays of sum(g**2))``, accumulated in float64 array by array
     (nothing is concatenated). If ``max_norm`` is not None and ``total > max_norm``, every
-    gradient is scaled in place by ``max_norm / (total + 1e-6)``. Returns ``total``, the norm
-    before clipping.
+    gradient is scaled in place by ``max_norm / (total + 1e-6)``.
+
+    Parameters
+    ----------
+    grads : list of numpy.ndarray
+        The gradients, scaled in place.
+    max_norm : float or None
+        The largest norm kept (None: no clipping).
+
+    Returns
+    -------
+    float
+        ``total``, the norm before clipping.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlp.optim import clip_grad_norm
+    >>> grads = [np.array([3.0]), np.array([4.0])]
+    >>> clip_grad_norm(grads, None)
+    5.0
     """
     squares = 0.0
     for g in grads:
@@ -236,8 +412,27 @@ def clip_grad_norm(grads: list[np.ndarray], max_norm: float | None) -> float:
 
 @dataclass
 class Hyperparameters:
-    """The optimizer hyperparameters the rules read (a ``TrainingConfig`` has the same names
-    and may stand in for it)."""
+    """The optimizer hyperparameters the rules read.
+
+    A ``TrainingConfig`` has the same names and may stand in for it.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate.
+    momentum : float
+        SGD's momentum factor.
+    alpha : float
+        RMSprop's decay of the squared gradients.
+    beta1 : float
+        Adam's decay of the first moment.
+    beta2 : float
+        Adam's decay of the second moment.
+    eps : float
+        Added to the denominators of RMSprop and Adam.
+    weight_decay : float
+        The weight decay (coupled, or decoupled for AdamW).
+    """
 
     lr: float
     momentum: float = 0.9
@@ -252,16 +447,29 @@ class Hyperparameters:
 class UpdateRule:
     """One update rule, as the ``Optimizer`` and the compiled kernels use it.
 
-    ``update(param, grad, state, *, step, lr, hp, scratch)`` is the NumPy rule over flat
-    arrays (``state`` the tuple of this rule's buffers, in the order of ``state``; ``hp``
-    the configuration; ``scratch`` a work array shaped like ``param``). ``state`` names the
-    buffers the rule keeps, which are saved in checkpoints under those names (a buffer of
-    the same name is shared with another rule, so switching between rules that keep ``m``
-    continues it). ``hyperparameters`` names the configuration fields the rule reads.
-    ``kernel(param, grad, *state, *scalars)`` is an optional loop over the elements that
-    ``mlp.nn.fused`` compiles; ``constants(c, lr, hp)`` gives its scalars for one learning
-    rate (``c`` converts a Python float to the arrays' dtype) and ``step_constants(c,
-    constants, step, lr, hp)``, when given, those of one step.
+    A buffer of the same name is shared with another rule, so switching between rules that
+    keep ``m`` continues it.
+
+    Parameters
+    ----------
+    name : str
+        The name the ``optimizer`` field accepts.
+    update : callable
+        ``update(param, grad, state, *, step, lr, hp, scratch)``, the NumPy rule over flat
+        arrays (``state`` the tuple of this rule's buffers, in the order of ``state``; ``hp``
+        the configuration; ``scratch`` a work array shaped like ``param``).
+    state : tuple of str
+        The buffers the rule keeps, saved in checkpoints under those names.
+    hyperparameters : tuple of str
+        The configuration fields the rule reads.
+    kernel : callable, optional
+        ``kernel(param, grad, *state, *scalars)``, a loop over the elements that
+        ``mlp.nn.fused`` compiles.
+    constants : callable, optional
+        ``constants(c, lr, hp)``, the kernel's scalars for one learning rate (``c`` converts a
+        Python float to the arrays' dtype).
+    step_constants : callable, optional
+        ``step_constants(c, constants, step, lr, hp)``, those of one step.
     """
 
     name: str
@@ -278,20 +486,70 @@ UPDATE_RULES: Registry[UpdateRule] = Registry(
 
 
 def register_update_rule(rule: UpdateRule) -> UpdateRule:
-    """Register ``rule`` under ``rule.name`` (``RegistryError`` if another rule has it)."""
+    """Register ``rule`` under ``rule.name``: the ``optimizer`` field then accepts that name.
+
+    Parameters
+    ----------
+    rule : UpdateRule
+        The rule.
+
+    Returns
+    -------
+    UpdateRule
+        ``rule``.
+
+    Raises
+    ------
+    RegistryError
+        If another rule has the name.
+    """
     return UPDATE_RULES.register(rule.name, rule)
 
 
 def apply_update(name: str | UpdateRule, param: np.ndarray, grad: np.ndarray,
                  *state: np.ndarray, step: int, hp: Any, scratch: np.ndarray,
                  lr: float | None = None, kernels: Kernels | None = None) -> None:
-    """One in-place update of ``param`` by the rule ``name`` (a registered name or a rule),
-    with the rule's ``state`` buffers in its order (``UpdateRule.state``).
+    """One in-place update of ``param`` by the rule ``name``.
 
-    ``step`` is the 1-based update count (Adam's bias corrections); ``lr`` (by default
-    ``hp.lr``) is this step's learning rate. With ``kernels`` on numba (``mlp.nn.fused``) a
-    rule with a loop runs as one compiled pass that gives the same bits as its NumPy rule,
-    which runs otherwise.
+    ``step`` is the 1-based update count (Adam's bias corrections). With ``kernels`` on
+    numba (``mlp.nn.fused``) a rule with a loop runs as one compiled pass that gives the same
+    bits as its NumPy rule, which runs otherwise.
+
+    Parameters
+    ----------
+    name : str or UpdateRule
+        A registered name, or a rule.
+    param : numpy.ndarray
+        The parameters, updated in place.
+    grad : numpy.ndarray
+        Their gradient (not modified).
+    *state : numpy.ndarray
+        The rule's state buffers, in the order of ``UpdateRule.state``.
+    step : int
+        The 1-based update count.
+    hp : Hyperparameters or TrainingConfig
+        The hyperparameters the rule reads.
+    scratch : numpy.ndarray
+        A work array shaped like ``param``, clobbered.
+    lr : float, optional
+        This step's learning rate (by default ``hp.lr``).
+    kernels : mlp.nn.fused.Kernels, optional
+        The compiled kernels.
+
+    Raises
+    ------
+    ValueError
+        When the number of state buffers is not the rule's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlp.optim import Hyperparameters, apply_update
+    >>> param = np.array([1.0, 2.0])
+    >>> apply_update("sgd", param, np.array([1.0, 1.0]), step=1, hp=Hyperparameters(lr=0.5),
+    ...              scratch=np.empty(2))
+    >>> param
+    array([0.5, 1.5])
     """
     rule = name if isinstance(name, UpdateRule) else UPDATE_RULES.get(name)
     if len(state) != len(rule.state):
