@@ -98,7 +98,23 @@ class Optimizer:
 
     # ---------------------------------------------------------------- layout
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        """``{"<index>/<name>": view}`` of a flat array of the layout."""
+        """``{"<index>/<name>": view}`` of a flat array of the layout.
+
+        Parameters
+        ----------
+        flat : numpy.ndarray
+            A flat array of as many elements as the model has parameters.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Views into ``flat``, shaped as the parameters.
+
+        Raises
+        ------
+        ValueError
+            For a flat array of another size.
+        """
         if flat.size != self.param.size:
             raise ValueError(f"a flat array of {flat.size} elements does not hold the "
                              f"{self.param.size} parameters of this model")
@@ -110,7 +126,18 @@ class Optimizer:
         return views
 
     def is_packing(self, model: Model) -> bool:
-        """Whether ``model`` is the model packed here and still holds views into the buffers."""
+        """Whether ``model`` is the model packed here and still holds views into the buffers.
+
+        Parameters
+        ----------
+        model : Model
+            A model.
+
+        Returns
+        -------
+        bool
+            True when its parameters and gradients are views of this optimizer's buffers.
+        """
         return model is self.model and [k for k, _, _ in model.named_parameters()] == \
             self.keys and all(value.base is self.param and grad.base is self.grad
                               for _, value, grad in model.named_parameters())
@@ -121,7 +148,18 @@ class Optimizer:
         return optim.UPDATE_RULES.get(self.config.optimizer)
 
     def buffer(self, name: str) -> np.ndarray:
-        """The flat state buffer ``name`` (zeros when first asked for)."""
+        """The flat state buffer ``name`` (zeros when first asked for).
+
+        Parameters
+        ----------
+        name : str
+            A state buffer of the rule (``m``, ``v``, ...).
+
+        Returns
+        -------
+        numpy.ndarray
+            The flat buffer; the model's ``optimizer_state`` shows its views.
+        """
         found = self.state.get(name)
         if found is None:
             found = self.state[name] = np.zeros_like(self.param)
@@ -133,8 +171,18 @@ class Optimizer:
         return {name: self.views(flat) for name, flat in self.state.items()}
 
     def load_state_dict(self, state: Mapping[str, Mapping[str, np.ndarray]]) -> None:
-        """Set the state buffers from ``state`` (as ``state_dict`` names them); ``ValueError``
-        naming entries that are missing, unexpected or mis-shaped."""
+        """Set the state buffers from ``state``, named as ``state_dict`` names them.
+
+        Parameters
+        ----------
+        state : mapping of str to mapping of str to numpy.ndarray
+            ``{buffer: {"<index>/<name>": array}}``.
+
+        Raises
+        ------
+        ValueError
+            Naming entries that are missing, unexpected or mis-shaped.
+        """
         for name, arrays in state.items():
             missing = sorted(set(self.keys) - set(arrays))
             unexpected = sorted(set(arrays) - set(self.keys))
