@@ -57,14 +57,45 @@ class Callback:
     """
 
     def on_train_begin(self, routinizer: Any, model: Any) -> None:
-        """Called once per ``run``, before the first epoch of it."""
+        """Called once per ``run``, before the first epoch of it.
+
+        Parameters
+        ----------
+        routinizer : BasicRoutinizer
+            The trainer running (its ``history``, ``state`` and settings).
+        model : Model
+            The model being trained.
+        """
 
     def on_epoch_end(self, routinizer: Any, row: dict[str, Any]) -> bool | None:
-        """Called after each epoch with its History row; True stops training."""
+        """Called after each epoch with its History row; True stops training.
+
+        Parameters
+        ----------
+        routinizer : BasicRoutinizer
+            The trainer running (its ``history``, ``state`` and settings).
+        row : dict
+            The epoch's History row: ``epoch``, ``train_loss``, ``val_loss``,
+            ``train_accuracy``, ``val_accuracy``, ``lr``, ``seconds`` (None where a value does
+            not apply).
+
+        Returns
+        -------
+        bool or None
+            True to stop training after this epoch.
+        """
         return None
 
     def on_train_end(self, routinizer: Any, model: Any) -> None:
-        """Called once per ``run`` after the last epoch (and the last save) of it."""
+        """Called once per ``run`` after the last epoch (and the last save) of it.
+
+        Parameters
+        ----------
+        routinizer : BasicRoutinizer
+            The trainer running (its ``history``, ``state`` and settings).
+        model : Model
+            The model trained.
+        """
 
 
 def _format(value: Any) -> str:
@@ -78,15 +109,22 @@ _MAX_HISTORY_BYTES = 1 << 30  #: a history file larger than this is rebuilt, not
 
 
 class CsvLogger(Callback):
-    """Appends one row per epoch to ``path`` (columns of ``History``), written to the file at
-    most ``flush_seconds`` after its epoch ended (default 1 s) and always when the run ends.
+    """Appends one row per epoch to ``path``, in the columns of ``History``.
 
-    At the start of a run the file is made to match the run's history (rebuilt from it when
-    the file is missing or holds other rows, as after a crash between two saves), so a resumed
-    run continues it with no duplicate and no missing row. Rows are held back for up to a
-    second because a write per epoch is most of what this file costs a short run of many
-    epochs; a process killed in that second loses only rows that its checkpoint does not hold
-    either, and the next run rebuilds them.
+    A row is written to the file at most ``flush_seconds`` after its epoch ended and always
+    when the run ends. At the start of a run the file is made to match the run's history
+    (rebuilt from it when the file is missing or holds other rows, as after a crash between
+    two saves), so a resumed run continues it with no duplicate and no missing row. Rows are
+    held back for up to a second because a write per epoch is most of what this file costs a
+    short run of many epochs; a process killed in that second loses only rows that its
+    checkpoint does not hold either, and the next run rebuilds them.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+    flush_seconds : float
+        The longest a row is held back before it is written (default 1 s).
     """
 
     def __init__(self, path: str | Path, flush_seconds: float = 1.0) -> None:
@@ -150,10 +188,17 @@ _TENSORBOARD_TAGS = {"train_loss": "loss/train", "val_loss": "loss/val",
 
 
 class TensorBoardLogger(Callback):
-    """Each epoch's losses, accuracies, learning rate and seconds as TensorBoard scalar events
-    in ``folder`` (step = epoch), written with tensorboardX (the ``tensorboard`` extra), no
-    TensorFlow needed. A resumed run purges events past the checkpoint's epoch, so a crash
-    between two saves leaves no duplicate steps."""
+    """Each epoch's losses, accuracies, learning rate and seconds as TensorBoard scalars.
+
+    The events are written in ``folder`` (step = epoch) with tensorboardX (the
+    ``tensorboard`` extra), no TensorFlow needed. A resumed run purges events past the
+    checkpoint's epoch, so a crash between two saves leaves no duplicate steps.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder of the event files.
+    """
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
