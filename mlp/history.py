@@ -21,19 +21,28 @@ class History(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    epoch: list[int] = Field(default_factory=list)
-    train_loss: list[float] = Field(default_factory=list)
-    val_loss: list[float | None] = Field(default_factory=list)
-    train_accuracy: list[float | None] = Field(default_factory=list)
-    val_accuracy: list[float | None] = Field(default_factory=list)
-    lr: list[float] = Field(default_factory=list)
-    seconds: list[float] = Field(default_factory=list)
-    #: per-layer statistics when training with ``diagnostics=True`` (``mlp.training.diagnostics``):
-    #: ``"layer<k>.<stat>"``, ``"steps"``, ``"predicted_share"``, ``"collapsed_class"`` -> one
-    #: value per epoch (NaN for epochs trained without diagnostics)
-    diagnostics: dict[str, list[float]] = Field(default_factory=dict)
-    #: the diagnostic warnings given so far: condition -> the logged line
-    diagnostic_warnings: dict[str, str] = Field(default_factory=dict)
+    epoch: list[int] = Field(default_factory=list, description=(
+        "The epoch of each row, counting from 1 across resumes."))
+    train_loss: list[float] = Field(default_factory=list, description=(
+        "The mean training loss of each epoch."))
+    val_loss: list[float | None] = Field(default_factory=list, description=(
+        "The validation loss after each epoch (None without validation data)."))
+    train_accuracy: list[float | None] = Field(default_factory=list, description=(
+        "The training accuracy of each epoch (None for regression)."))
+    val_accuracy: list[float | None] = Field(default_factory=list, description=(
+        "The validation accuracy after each epoch (None without validation data or for "
+        "regression)."))
+    lr: list[float] = Field(default_factory=list, description=(
+        "The learning rate of each epoch."))
+    seconds: list[float] = Field(default_factory=list, description=(
+        "The wall time of each epoch, in seconds."))
+    diagnostics: dict[str, list[float]] = Field(default_factory=dict, description=(
+        "Per-layer statistics when training with diagnostics=True "
+        "(mlp.training.diagnostics): 'layer<k>.<stat>', 'steps', 'predicted_share', "
+        "'collapsed_class' -> one value per epoch (NaN for epochs trained without "
+        "diagnostics)."))
+    diagnostic_warnings: dict[str, str] = Field(default_factory=dict, description=(
+        "The diagnostic warnings given so far: condition -> the logged line."))
 
     @field_validator("diagnostics", mode="before")
     @classmethod
@@ -45,7 +54,27 @@ class History(BaseModel):
         return value
 
     def append(self, **row: float | int | None) -> None:
-        """Add one epoch; every column must be given."""
+        """Add one epoch; every column must be given.
+
+        Parameters
+        ----------
+        **row : float or int or None
+            One value per column of ``HISTORY_COLUMNS`` (``epoch``, ``train_loss``, ...).
+
+        Raises
+        ------
+        ValueError
+            Naming the columns missing.
+
+        Examples
+        --------
+        >>> from mlp import History
+        >>> history = History()
+        >>> history.append(epoch=1, train_loss=0.5, val_loss=None, train_accuracy=None,
+        ...                val_accuracy=None, lr=0.1, seconds=0.2)
+        >>> len(history), history.train_loss
+        (1, [0.5])
+        """
         missing = set(HISTORY_COLUMNS) - set(row)
         if missing:
             raise ValueError(f"History.append needs {sorted(missing)}")
@@ -53,7 +82,18 @@ class History(BaseModel):
             getattr(self, name).append(row[name])
 
     def prefix(self, epochs: int) -> History:
-        """A copy holding the first ``epochs`` epochs (the warnings given so far stay)."""
+        """A copy holding the first ``epochs`` epochs (the warnings given so far stay).
+
+        Parameters
+        ----------
+        epochs : int
+            The number of rows kept.
+
+        Returns
+        -------
+        History
+            The copy.
+        """
         columns = {name: getattr(self, name)[:epochs] for name in HISTORY_COLUMNS}
         return History(**columns,
                        diagnostics={k: v[:epochs] for k, v in self.diagnostics.items()},
