@@ -181,10 +181,27 @@ def _label_type(classes: np.ndarray | None) -> int:
 
 def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
                              ) -> onnx.ModelProto:
-    """The ONNX model of ``checkpoint`` (checked with ``onnx.checker``, full check), not
-    written anywhere. ``opset`` defaults to ``DEFAULT_OPSET``; raises ``ExportError`` for an
-    opset outside ``MIN_OPSET`` to the installed ``onnx``'s latest, or a module or class
-    layout the graph cannot express."""
+    """The ONNX model of ``checkpoint``, checked with ``onnx.checker`` (full check), not written.
+
+    Parameters
+    ----------
+    checkpoint : Checkpoint
+        The checkpoint (``mlp.load_checkpoint``) whose model, normaliser and classes the
+        graph computes with.
+    opset : int, optional
+        The ONNX opset (``DEFAULT_OPSET`` by default).
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model.
+
+    Raises
+    ------
+    ExportError
+        For an opset outside ``MIN_OPSET`` to the installed ``onnx``'s latest, or a module or
+        class layout the graph cannot express.
+    """
     opset = DEFAULT_OPSET if opset is None else int(opset)
     latest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= latest:
@@ -230,8 +247,37 @@ def checkpoint_to_onnx_model(checkpoint: Checkpoint, opset: int | None = None
 
 
 def to_onnx(checkpoint: Checkpoint, path: str | Path, opset: int | None = None) -> Path:
-    """Write ``checkpoint`` as an ONNX file at ``path`` (see ``checkpoint_to_onnx_model``);
-    returns the path. ``OutputClash`` when ``path`` is the checkpoint, or a file of a run."""
+    """Write ``checkpoint`` as an ONNX file at ``path`` (see ``checkpoint_to_onnx_model``).
+
+    Parameters
+    ----------
+    checkpoint : Checkpoint
+        The checkpoint to export.
+    path : str or Path
+        The ONNX file to write (atomically).
+    opset : int, optional
+        The ONNX opset (``DEFAULT_OPSET`` by default).
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    OutputClash
+        When ``path`` is the checkpoint, or a file of a run.
+    ExportError
+        As ``checkpoint_to_onnx_model`` raises it.
+
+    Examples
+    --------
+    ``mlp export`` does this on the command line::
+
+        from mlp import load_checkpoint
+        from mlp.export import to_onnx
+        to_onnx(load_checkpoint("ckpt/digits/best.h5"), "digits.onnx")
+    """
     path = Path(path)
     refuse_clobbering([path], {checkpoint.path: "the checkpoint being exported"})
     check_output(path, MLPError)  # a FIFO or a device there would block or swallow it

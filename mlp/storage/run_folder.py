@@ -49,7 +49,13 @@ class RunFolderTaken(MLPError):
 
 
 class RunFolder:
-    """A run folder at ``path`` (which need not exist yet)."""
+    """A run folder at ``path`` (which need not exist yet).
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder.
+    """
 
     #: the locks this process holds, by resolved folder path (so holding one is re-entrant
     #: across RunFolder objects: the CLI locks a folder, then the trainer locks it again)
@@ -68,7 +74,18 @@ class RunFolder:
 
     @classmethod
     def of(cls, target: str | Path) -> RunFolder:
-        """The run folder ``target`` names: the folder itself, or the folder of a file in it."""
+        """The run folder ``target`` names: the folder itself, or the folder of a file in it.
+
+        Parameters
+        ----------
+        target : str or Path
+            A folder, or a file in one (a path with a suffix that is not a folder).
+
+        Returns
+        -------
+        RunFolder
+            The folder.
+        """
         target = Path(target)
         return cls(target if target.is_dir() or not target.suffix else target.parent)
 
@@ -127,11 +144,29 @@ class RunFolder:
 
     def claim(self, overwrite: bool, ours: Callable[[], bool] | None = None, *,
               flag: str = "overwrite=True", clear: bool = True) -> None:
-        """Make the folder ready for a run to start here (``mlp train`` and
-        ``BasicRoutinizer.run`` both call this). A folder that holds no run, or holds the
-        run starting (``ours()`` says so), is ready; another run is removed when
-        ``overwrite`` (and ``clear``: ``clear=False`` only checks), else ``RunFolderTaken``
-        says, in one line, the ways on: another folder, ``flag``, or the resume call."""
+        """Make the folder ready for a run to start here.
+
+        ``mlp train`` and ``BasicRoutinizer.run`` both call this. A folder that holds no run, or
+        holds the run starting (``ours()`` says so), is ready; another run is removed when
+        ``overwrite`` (and ``clear``).
+
+        Parameters
+        ----------
+        overwrite : bool
+            Remove another run's files.
+        ours : callable, optional
+            ``ours()`` is True when the run in the folder is the one starting.
+        flag : str
+            How the caller spells the overwrite option, for the error message.
+        clear : bool
+            Remove the files; False only checks.
+
+        Raises
+        ------
+        RunFolderTaken
+            Without ``overwrite``, saying in one line the ways on: another folder, ``flag``, or
+            the resume call.
+        """
         if not self.holds_run() or (ours is not None and ours()):
             return
         if not overwrite:
@@ -142,8 +177,23 @@ class RunFolder:
             self.clear_run()
 
     def checkpoint(self, prefer: str = "best") -> Path:
-        """The checkpoint to read: ``best.h5`` (``prefer="best"``) or ``last.h5``
-        (``prefer="last"``), falling back to the other; ``CheckpointError`` when neither."""
+        """The checkpoint to read: ``best.h5`` or ``last.h5``, falling back to the other.
+
+        Parameters
+        ----------
+        prefer : {"best", "last"}
+            The file tried first.
+
+        Returns
+        -------
+        Path
+            The checkpoint file.
+
+        Raises
+        ------
+        CheckpointError
+            When neither exists.
+        """
         order = (self.best, self.last) if prefer == "best" else (self.last, self.best)
         for path in order:
             if path.is_file():
@@ -153,7 +203,25 @@ class RunFolder:
 
     @staticmethod
     def checkpoint_of(target: str | Path, prefer: str = "best") -> Path:
-        """A checkpoint file given as itself, or the ``prefer``-red one of a run folder."""
+        """A checkpoint file given as itself, or the ``prefer``-red one of a run folder.
+
+        Parameters
+        ----------
+        target : str or Path
+            A checkpoint file or a run folder.
+        prefer : {"best", "last"}
+            The file tried first in a folder.
+
+        Returns
+        -------
+        Path
+            The checkpoint file.
+
+        Raises
+        ------
+        CheckpointError
+            When ``target`` does not exist, or a folder holds neither checkpoint.
+        """
         target = Path(target)
         if target.is_dir():
             return RunFolder(target).checkpoint(prefer)
@@ -163,9 +231,21 @@ class RunFolder:
 
     @staticmethod
     def runs(root: str | Path) -> list[RunFolder]:
-        """The run folders under ``root`` (at any depth: a sweep's ``trial-NNNN/repeat-K``
-        too) that hold a ``last.h5``, by path. Symbolic links to folders are looked into
-        but not walked further, so a link loop ends."""
+        """The run folders under ``root`` that hold a ``last.h5``, by path.
+
+        At any depth: a sweep's ``trial-NNNN/repeat-K`` too. Symbolic links to folders are
+        looked into but not walked further, so a link loop ends.
+
+        Parameters
+        ----------
+        root : str or Path
+            The folder searched.
+
+        Returns
+        -------
+        list of RunFolder
+            The run folders, sorted by path; empty when ``root`` is not a folder.
+        """
         root = Path(root)
         if not root.is_dir():
             return []
@@ -214,7 +294,13 @@ class RunFolder:
 
     # -------------------------------------------------------------- writing files
     def write_config(self, text: str) -> None:
-        """Write ``config.json`` atomically."""
+        """Write ``config.json`` atomically (the folder is made when missing).
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
         atomic.write_text(self.config, text)
 
