@@ -182,8 +182,27 @@ class Tagged(BaseModel):
 
     @classmethod
     def from_spec(cls, value: Any) -> Any:
-        """An instance of the registered class a spec (a dict with the tag) names; an
-        instance passes through, checked to be registered under its own tag."""
+        """An instance of the registered class a spec names.
+
+        An instance passes through, checked to be registered under its own tag.
+
+        Parameters
+        ----------
+        value : dict or Tagged
+            A JSON object with the tag (``{"type": "layer", ...}``), or an instance.
+
+        Returns
+        -------
+        Tagged
+            The instance of the registered class.
+
+        Raises
+        ------
+        ValueError
+            For an unregistered instance, a value that is not a dict, or a spec without the tag.
+        RegistryError
+            For a tag no class is registered under.
+        """
         if isinstance(value, cls):
             if not type(value).tag or cls.registry.get(type(value).tag) is not type(value):
                 raise ValueError(f"{type(value).__name__} is not registered: define it with "

@@ -22,10 +22,22 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped on SIGINT or SIGTERM after saving the last completed epoch.
 
-    ``signum`` is the signal, ``epoch`` and ``epochs`` where the run stands, ``folder`` the
-    run folder (None without checkpoints) and ``resume`` the call that continues the run
-    (``RunFolder.resume_command``; ``mlp resume FOLDER`` when not given); ``exit_code`` is
-    128 + ``signum`` (130, 143)."""
+    ``exit_code`` is 128 + ``signum`` (130, 143).
+
+    Parameters
+    ----------
+    signum : int
+        The signal.
+    epoch : int
+        The last completed epoch.
+    epochs : int
+        The epochs the run was to train.
+    folder : Path or None
+        The run folder (None without checkpoints).
+    resume : str, optional
+        The call that continues the run (``RunFolder.resume_command``; ``mlp resume FOLDER``
+        when not given).
+    """
 
     def __init__(self, signum: int, epoch: int, epochs: int, folder: Path | None,
                  resume: str | None = None) -> None:
