@@ -200,8 +200,8 @@ class Tagged(BaseModel):
         ------
         ValueError
             For an unregistered instance, a value that is not a dict, or a spec without the tag.
-        RegistryError
-            For a tag no class is registered under.
+        UnknownName
+            For a tag no class is registered under (it lists the registered ones).
         """
         if isinstance(value, cls):
             if not type(value).tag or cls.registry.get(type(value).tag) is not type(value):

@@ -14,9 +14,11 @@ reference with no warning.
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import inspect
 import os
+import pkgutil
 import subprocess
 import sys
 import warnings
@@ -172,6 +174,24 @@ def test_the_check_finds_an_undocumented_parameter() -> None:
 
     assert _check_function(documented) == ["Parameters does not name ['y']"]
     assert _check_function(lambda: None) == ["no docstring"]
+
+
+def _modules() -> list[str]:
+    names = []
+    for package in OURS:
+        root = importlib.import_module(package)
+        names.append(package)
+        names += [info.name for info in pkgutil.walk_packages(root.__path__, package + ".")
+                  if not any(part.startswith("_") for part in info.name.split("."))]
+    return names
+
+
+@pytest.mark.parametrize("module_name", _modules())
+def test_the_examples_run(module_name: str) -> None:
+    """The doctest-style examples of the docstrings give what they show."""
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{module_name}: {result.failed} example(s) failed"
 
 
 def test_the_reference_builds_without_warnings(tmp_path: Path) -> None:

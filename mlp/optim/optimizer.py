@@ -62,6 +62,10 @@ class Optimizer:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mlp import Model, Optimizer, TrainingConfig
+    >>> model = Model.mlp([2, 4, 2], seed=0)
+    >>> X, y = np.ones((3, 2)), np.array([0, 1, 1])
     >>> opt = Optimizer(model, TrainingConfig(optimizer="momentum", momentum=0.9))
     >>> loss, _ = model.loss_and_grads(X, y)   # fills every gradient
     >>> opt.step(step=1, lr=0.01)              # updates every parameter in place
