@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import inspect
 import os
 import pkgutil
@@ -204,3 +205,18 @@ def test_the_reference_builds_without_warnings(tmp_path: Path) -> None:
     assert (tmp_path / "preprocess.html").is_file()
     page = (tmp_path / "mlp" / "optim" / "rules.html").read_text(encoding="utf-8")
     assert "register_update_rule" in page
+
+
+def test_a_warning_fails_the_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name in ``__all__`` that does not resolve is one of the warnings that fail it."""
+    pytest.importorskip("pdoc")
+    package = tmp_path / "src" / "broken_reference"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('"""A package."""\n__all__ = ["missing"]\n')
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    spec = importlib.util.spec_from_file_location("docs_script", ROOT / "scripts" / "docs.py")
+    assert spec is not None and spec.loader is not None
+    docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs)
+    found = docs.build(tmp_path / "out", ("broken_reference",))
+    assert any("'missing' in broken_reference.__all__" in line for line in found), found
