@@ -64,8 +64,20 @@ class PluginError(MLPError, ImportError):
 
 
 class Registry(Generic[T]):
-    """Named entries of one kind (``what``: "module type"), found under the entry-point
-    ``group``; ``how`` is the phrase that shows how code registers one."""
+    """Named entries of one kind, found under an entry-point group.
+
+    Parameters
+    ----------
+    what : str
+        What an entry is, in messages ("module type").
+    group : str
+        The entry-point group other packages register entries under (``mlp.modules``).
+    how : str
+        The phrase that shows how code registers one, in messages.
+    builtins : tuple of str
+        The library's modules that register the built-in entries, imported before any other
+        entry is added, so a built-in name always belongs to the built-in class.
+    """
 
     def __init__(self, what: str, group: str, how: str, builtins: tuple[str, ...] = ()) -> None:
         self.what, self.group, self.how = what, group, how
@@ -82,7 +94,25 @@ class Registry(Generic[T]):
                 importlib.import_module(module)
 
     def register(self, name: str, entry: T) -> T:
-        """Add ``entry`` under ``name``; ``RegistryError`` when another one holds it."""
+        """Add ``entry`` under ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A Python identifier.
+        entry : object
+            The entry (a class, an update rule).
+
+        Returns
+        -------
+        object
+            ``entry``.
+
+        Raises
+        ------
+        RegistryError
+            For a name that is not an identifier, or one another entry holds.
+        """
         if not isinstance(name, str) or not name.isidentifier():
             raise RegistryError(f"a {self.what} must be a Python identifier, found {name!r}")
         if not getattr(entry, "__module__", "").startswith("mlp."):
@@ -96,7 +126,23 @@ class Registry(Generic[T]):
         return entry
 
     def get(self, name: Any) -> T:
-        """The entry registered as ``name``; ``UnknownName`` (saying how to register) if none."""
+        """The entry registered as ``name``.
+
+        Parameters
+        ----------
+        name : Any
+            The name (the built-ins and the entry points are loaded first).
+
+        Returns
+        -------
+        object
+            The entry.
+
+        Raises
+        ------
+        UnknownName
+            When none is registered under ``name``, saying how to register one.
+        """
         self._load_builtins()
         entry = self._entries.get(name) if isinstance(name, str) else None
         if entry is None and not self._entry_points_loaded:

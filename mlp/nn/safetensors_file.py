@@ -58,8 +58,18 @@ def _safetensors_numpy() -> Any:
 
 
 def torch_state_dict(model: Model) -> dict[str, np.ndarray]:
-    """``{"<index>.<name>": array}``: every module's ``torch_state()``, as PyTorch's
-    ``Sequential.state_dict()`` names it."""
+    """Every module's ``torch_state()``, as PyTorch's ``Sequential.state_dict()`` names it.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{"<index>.<name>": array}``.
+    """
     return {f"{index}.{name}": value for index, module in enumerate(model.modules)
             for name, value in module.torch_state().items()}
 
@@ -85,8 +95,27 @@ def save(model: Model, path: str | Path) -> Path:
 
 
 def load(cls: type[Model], path: str | Path) -> Model:
-    """The ``cls`` (a Model class) that the safetensors file ``path`` holds, checked as the
-    module docstring says; ``CheckpointError`` naming the file and the problem."""
+    """The ``cls`` (a Model class) that the safetensors file ``path`` holds.
+
+    The file is checked as the module docstring says.
+
+    Parameters
+    ----------
+    cls : type of Model
+        The class built.
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    Model
+        The model with the file's arrays.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file and the problem.
+    """
     path = Path(path)
     with open_regular(path, CheckpointError) as handle:
         size = handle.seek(0, 2)

@@ -137,7 +137,27 @@ def _one_line(exc: BaseException) -> str:
 
 
 def from_torch(cls: type[Model], sequential: Any, seed: int = 0) -> Model:
-    """A ``cls`` (a Model class) equal to ``sequential`` (see ``modules_from_torch``)."""
+    """A ``cls`` (a Model class) equal to ``sequential`` (see ``modules_from_torch``).
+
+    Parameters
+    ----------
+    cls : type of Model
+        The class built.
+    sequential : torch.nn.Sequential
+        The PyTorch network.
+    seed : int
+        The model's seed.
+
+    Returns
+    -------
+    Model
+        The model, holding the network's arrays.
+
+    Raises
+    ------
+    TorchConversionError
+        When the network is not a model here.
+    """
     specs, dtype = modules_from_torch(sequential)
     try:
         return cls(modules=specs, seed=seed, dtype=dtype)

@@ -42,7 +42,15 @@ class _BaseSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     def end_epoch(self, state: ScheduleState, val_loss: float | None) -> None:
-        """Observe the epoch's validation loss; nothing to do for a stateless schedule."""
+        """Observe the epoch's validation loss; nothing to do for a stateless schedule.
+
+        Parameters
+        ----------
+        state : ScheduleState
+            The schedule's mutable state, kept in checkpoints.
+        val_loss : float or None
+            The epoch's validation loss (None without a validation split).
+        """
 
     def depends_on_epochs(self) -> bool:
         """Whether the learning rates change with the run's ``epochs`` (so a resume that
@@ -58,7 +66,24 @@ class ConstantSchedule(_BaseSchedule):
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """``base_lr``."""
+        """``base_lr``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch about to be trained.
+        base_lr : float
+            The run's learning rate, ``lr``.
+        epochs : int
+            The epochs of the run.
+        state : ScheduleState
+            The schedule's mutable state, kept in checkpoints.
+
+        Returns
+        -------
+        float
+            The learning rate of ``epoch``.
+        """
         return base_lr
 
 
@@ -72,7 +97,24 @@ class StepSchedule(_BaseSchedule):
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """``base_lr * gamma ** (epoch // step_size)``."""
+        """``base_lr * gamma ** (epoch // step_size)``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch about to be trained.
+        base_lr : float
+            The run's learning rate, ``lr``.
+        epochs : int
+            The epochs of the run.
+        state : ScheduleState
+            The schedule's mutable state, kept in checkpoints.
+
+        Returns
+        -------
+        float
+            The learning rate of ``epoch``.
+        """
         return base_lr * self.gamma ** (epoch // self.step_size)
 
 
@@ -94,7 +136,32 @@ class CosineSchedule(_BaseSchedule):
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """``min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / T_max)) / 2``."""
+        """``min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / T_max)) / 2``.
+
+        ``T_max`` is ``t_max``, or ``epochs`` when it is unset.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch about to be trained.
+        base_lr : float
+            The run's learning rate, ``lr``.
+        epochs : int
+            The epochs of the run.
+        state : ScheduleState
+            The schedule's mutable state, kept in checkpoints.
+
+        Returns
+        -------
+        float
+            The learning rate of ``epoch``.
+
+        Examples
+        --------
+        >>> from mlp.optim.schedules import CosineSchedule, ScheduleState
+        >>> CosineSchedule(t_max=4).lr_for_epoch(2, 0.1, 10, ScheduleState())
+        0.05
+        """
         t_max = epochs if self.t_max is None else self.t_max
         return self.min_lr + (base_lr - self.min_lr) * (1.0 + math.cos(math.pi * epoch
                                                                        / t_max)) / 2.0
@@ -127,15 +194,41 @@ class PlateauSchedule(_BaseSchedule):
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """The current lr, ``state.lr``, set to ``base_lr`` on first use."""
+        """The current lr, ``state.lr``, set to ``base_lr`` on first use.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch about to be trained.
+        base_lr : float
+            The run's learning rate, ``lr``.
+        epochs : int
+            The epochs of the run.
+        state : ScheduleState
+            The schedule's mutable state, kept in checkpoints.
+
+        Returns
+        -------
+        float
+            The learning rate of ``epoch``.
+        """
         if state.lr is None:
             state.lr = base_lr
         return state.lr
 
     def end_epoch(self, state: ScheduleState, val_loss: float | None) -> None:
-        """Count the epoch as an improvement or not, reducing ``state.lr`` after more than
-        ``patience`` bad epochs. ``val_loss=None`` (no validation split) is a no-op; the lr
-        is reduced only once ``lr_for_epoch`` has set ``state.lr``."""
+        """Count the epoch as an improvement or not, reducing ``state.lr`` after too many bad ones.
+
+        The lr is reduced after more than ``patience`` bad epochs in a row, and only once
+        ``lr_for_epoch`` has set ``state.lr``; ``val_loss=None`` (no validation split) is a no-op.
+
+        Parameters
+        ----------
+        state : ScheduleState
+            The schedule's mutable state, kept in checkpoints.
+        val_loss : float or None
+            The epoch's validation loss (None without a validation split).
+        """
         if val_loss is None:
             return
         best = math.inf if state.best is None else state.best
