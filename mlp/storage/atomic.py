@@ -18,13 +18,42 @@ TEMP_PATTERN = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
 
 
 def temp_path(path: Path) -> Path:
-    """The temporary name a write of ``path`` uses (matches ``TEMP_PATTERN``)."""
+    """The temporary name a write of ``path`` uses (matches ``TEMP_PATTERN``).
+
+    Parameters
+    ----------
+    path : Path
+        The file to be written.
+
+    Returns
+    -------
+    Path
+        A hidden name beside it, ``.<name>.<8 hex digits>.tmp``.
+    """
     return path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
 
 
 def write_bytes(path: str | Path, payload: bytes) -> Path:
-    """Put ``payload`` at ``path`` atomically; ``OSError`` (``ENOSPC`` for a full disk) when
-    it cannot, and then ``path`` is unchanged and no temporary file is left."""
+    """Put ``payload`` at ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file written.
+    payload : bytes
+        Its contents.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        When it cannot (``ENOSPC`` for a full disk); then ``path`` is unchanged and no
+        temporary file is left.
+    """
     path = Path(path)
     temp = temp_path(path)
     # O_BINARY: Windows would write "\n" as "\r\n" in text mode (the flag exists only there)
@@ -49,12 +78,31 @@ def write_bytes(path: str | Path, payload: bytes) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """``write_bytes`` of ``text`` in UTF-8."""
+    """``write_bytes`` of ``text`` in UTF-8.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file written.
+    text : str
+        Its contents.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return write_bytes(path, text.encode("utf-8"))
 
 
 def fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (POSIX only: Windows cannot open folders)."""
+    """Make a rename in ``folder`` durable (POSIX only: Windows cannot open folders).
+
+    Parameters
+    ----------
+    folder : Path
+        The folder the rename happened in.
+    """
     if os.name != "posix":
         return
     fd = os.open(folder, os.O_RDONLY)
@@ -65,8 +113,16 @@ def fsync_folder(folder: Path) -> None:
 
 
 def remove_stale_temps(folder: Path) -> None:
-    """Remove the temporary files of earlier interrupted writes in ``folder``. Call it only
-    while holding the folder's lock: another writer's live temporary file looks the same."""
+    """Remove the temporary files of earlier interrupted writes in ``folder``.
+
+    Call it only while holding the folder's lock: another writer's live temporary file looks
+    the same.
+
+    Parameters
+    ----------
+    folder : Path
+        The folder cleaned.
+    """
     for entry in folder.iterdir():
         if TEMP_PATTERN.match(entry.name) and entry.is_file():
             entry.unlink(missing_ok=True)

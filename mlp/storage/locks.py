@@ -36,8 +36,15 @@ POLL_SECONDS = 0.01  #: how often a blocking ``acquire`` tries again while the l
 
 
 class ProcessLock:
-    """An exclusive lock on ``path`` (created when missing, its folder must exist), held by
-    this process from ``acquire`` to ``release`` or to its end; not re-entrant."""
+    """An exclusive lock on ``path``, held by this process from ``acquire`` to ``release``.
+
+    Or to the process's end; not re-entrant. The holder's process id is written beside it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The lock file (created when missing; its folder must exist).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -48,8 +55,18 @@ class ProcessLock:
         return f"ProcessLock({str(self.path)!r})"
 
     def acquire(self, blocking: bool = True) -> bool:
-        """Take the lock: wait for it (``blocking``), or return False at once when another
-        process holds it. True once taken."""
+        """Take the lock.
+
+        Parameters
+        ----------
+        blocking : bool
+            Wait for it; False returns at once when another process holds it.
+
+        Returns
+        -------
+        bool
+            True once taken, False when another process holds it (not blocking).
+        """
         # filelock 3.x removes a dead holder's soft lock in one attempt and takes the lock in
         # the next: a try that must not wait makes two
         for _ in range(1 if blocking else 2):

@@ -63,8 +63,20 @@ def _size(nbytes: int) -> str:
 
 
 def check_bytes(nbytes: int, what: str) -> None:
-    """``ResourceError`` when ``nbytes`` (what ``what`` asks for, e.g. ``"model.hidden: the
-    weights"``) exceed the memory this process can still get."""
+    """Refuse a request of ``nbytes`` that exceeds the memory this process can still get.
+
+    Parameters
+    ----------
+    nbytes : int
+        The size asked for.
+    what : str
+        Who asks, for the message (e.g. ``"model.hidden: the weights"``).
+
+    Raises
+    ------
+    ResourceError
+        When ``nbytes`` exceed ``available_bytes()``.
+    """
     room = available_bytes()
     if room is not None and nbytes > room:
         raise ResourceError(f"{what} needs {_size(nbytes)} of memory, more than the "
@@ -73,8 +85,20 @@ def check_bytes(nbytes: int, what: str) -> None:
 
 @contextlib.contextmanager
 def allocating(what: str) -> Iterator[None]:
-    """Run the block, turning a ``MemoryError`` or ``OverflowError`` (a size past what
-    NumPy or the machine can hold) into a ``ResourceError`` naming ``what`` asked."""
+    """Run the block, turning a failed allocation into a ``ResourceError`` naming ``what``.
+
+    A ``MemoryError`` or an ``OverflowError`` (a size past what NumPy or the machine can
+    hold) becomes the ``ResourceError``.
+
+    Parameters
+    ----------
+    what : str
+        Who asks, for the message.
+
+    Yields
+    ------
+    None
+    """
     try:
         yield
     except ResourceError:

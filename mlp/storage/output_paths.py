@@ -24,8 +24,20 @@ class OutputClash(MLPError):
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
-    """Whether ``a`` and ``b`` are one file: the same device and inode when both exist, else
-    the same path once symbolic links and ``..`` are resolved."""
+    """Whether ``a`` and ``b`` are one file.
+
+    The same device and inode when both exist, else the same path once symbolic links and
+    ``..`` are resolved.
+
+    Parameters
+    ----------
+    a, b : str or Path
+        The two paths.
+
+    Returns
+    -------
+    bool
+    """
     try:
         first, second = os.stat(a), os.stat(b)
     except OSError:
@@ -34,7 +46,19 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 
 
 def is_inside(path: str | Path, folder: str | Path) -> bool:
-    """Whether ``path`` (resolved) is ``folder`` (resolved) or lies below it."""
+    """Whether ``path`` (resolved) is ``folder`` (resolved) or lies below it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The path tested.
+    folder : str or Path
+        The folder.
+
+    Returns
+    -------
+    bool
+    """
     inner, outer = os.path.realpath(path), os.path.realpath(folder)
     return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
 

@@ -30,15 +30,43 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
 
 
 def kind_of(mode: int) -> str:
-    """What ``st_mode`` says a file is, in words (``"a regular file"``, ``"a FIFO ..."``)."""
+    """What ``st_mode`` says a file is, in words (``"a regular file"``, ``"a FIFO ..."``).
+
+    Parameters
+    ----------
+    mode : int
+        A ``st_mode``.
+
+    Returns
+    -------
+    str
+    """
     if stat.S_ISREG(mode):
         return "a regular file"
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
 def open_regular(path: str | Path, error: type[MLPError]) -> BinaryIO:
-    """``path`` opened for binary reading; ``error`` naming the path when it does not exist,
-    cannot be opened, or is not a regular file (FIFOs, devices, sockets, folders)."""
+    """``path`` opened for binary reading, once it is known to be a regular file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    error : type of MLPError
+        The error raised (``DataError``, ``CheckpointError``, ...), naming the path.
+
+    Returns
+    -------
+    BinaryIO
+        The open file.
+
+    Raises
+    ------
+    MLPError
+        ``error``, when the path does not exist, cannot be opened, or is not a regular file
+        (FIFOs, devices, sockets, folders).
+    """
     path = Path(path)
     try:
         fd = os.open(path, _FLAGS)
@@ -60,15 +88,51 @@ def open_regular(path: str | Path, error: type[MLPError]) -> BinaryIO:
 
 
 def check_regular(path: str | Path, error: type[MLPError]) -> int:
-    """The size in bytes of ``path`` after ``open_regular``'s checks (the file is closed
-    again); for readers such as HDF5 that open the path themselves."""
+    """The size in bytes of ``path`` after ``open_regular``'s checks (the file is closed again).
+
+    For readers such as HDF5 that open the path themselves.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    error : type of MLPError
+        The error raised (``DataError``, ``CheckpointError``, ...), naming the path.
+
+    Returns
+    -------
+    int
+        The size in bytes.
+    """
     with open_regular(path, error) as handle:
         return os.fstat(handle.fileno()).st_size
 
 
 def read_regular(path: str | Path, error: type[MLPError], max_bytes: int, what: str) -> bytes:
-    """The bytes of ``path`` after ``open_regular``'s checks, refused as ``error`` when the
-    file is larger than ``max_bytes`` (``what`` names the kind of file in the message)."""
+    """The bytes of ``path`` after ``open_regular``'s checks, at most ``max_bytes`` of them.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    error : type of MLPError
+        The error raised (``DataError``, ``CheckpointError``, ...), naming the path.
+    max_bytes : int
+        The largest file read.
+    what : str
+        The kind of file, for the message (``"history file"``).
+
+    Returns
+    -------
+    bytes
+        The contents.
+
+    Raises
+    ------
+    MLPError
+        ``error``, as ``open_regular`` raises it, or for a file larger than ``max_bytes``
+        (also when it grew while being read).
+    """
     with open_regular(path, error) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > max_bytes:
@@ -84,8 +148,23 @@ def read_regular(path: str | Path, error: type[MLPError], max_bytes: int, what: 
 
 
 def check_output(path: str | Path, error: type[MLPError]) -> None:
-    """``error`` when ``path`` exists and is not a regular file: an output written there
-    would block on a FIFO, or go to a device, instead of becoming a file."""
+    """Refuse an output path that exists and is not a regular file.
+
+    An output written there would block on a FIFO, or go to a device, instead of becoming a
+    file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output path.
+    error : type of MLPError
+        The error raised (``DataError``, ``CheckpointError``, ...), naming the path.
+
+    Raises
+    ------
+    MLPError
+        ``error``, for such a path or one that cannot be examined.
+    """
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
