@@ -36,14 +36,37 @@ from mlp.errors import DataError
 
 
 def is_sparse(x: Any) -> bool:
-    """Whether ``x`` is a SciPy sparse matrix or array (False when SciPy is not loaded)."""
+    """Whether ``x`` is a SciPy sparse matrix or array (False when SciPy is not loaded).
+
+    Parameters
+    ----------
+    x : Any
+        Any value.
+
+    Returns
+    -------
+    bool
+    """
     module = sys.modules.get("scipy.sparse")
     return module is not None and module.issparse(x)
 
 
 def as_csr(x: Any) -> Any:
-    """A sparse ``x`` in CSR format (CSC and the others converted; CSR kept as it is, with
-    sorted indices and no duplicate entries); anything else unchanged."""
+    """A sparse ``x`` in CSR format; anything else unchanged.
+
+    CSC and the other formats are converted; a CSR is kept as it is, with sorted indices and
+    no duplicate entries.
+
+    Parameters
+    ----------
+    x : Any
+        A sparse matrix, or anything else.
+
+    Returns
+    -------
+    Any
+        The CSR matrix, or ``x``.
+    """
     if not is_sparse(x):
         return x
     csr = x.tocsr()
@@ -54,9 +77,27 @@ def as_csr(x: Any) -> Any:
 
 
 def features(x: Any, name: str) -> Any:
-    """A sparse feature matrix ``x (N, D)`` as CSR of a floating dtype (integers and
-    booleans become float32), checked: 2-D, at least one feature, finite stored values.
-    Raises ``DataError`` naming ``name``."""
+    """A sparse feature matrix ``x (N, D)`` as a checked CSR of a floating dtype.
+
+    Integers and booleans become float32; the matrix must be 2-D, with at least one
+    feature, and finite stored values.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        The features, ``(N, D)``.
+    name : str
+        What ``x`` is, for the messages.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+
+    Raises
+    ------
+    DataError
+        Naming ``name``.
+    """
     x = as_csr(x)
     if x.ndim != 2 or x.shape[1] == 0:
         raise DataError(f"{name} must be (N, features) with at least 1 feature, found a "
@@ -71,7 +112,20 @@ def features(x: Any, name: str) -> Any:
 
 
 def check_finite(x: Any, name: str) -> None:
-    """``DataError`` when a stored value of the CSR ``x`` is NaN or infinite."""
+    """Refuse a CSR ``x`` with a stored value that is NaN or infinite.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A CSR matrix.
+    name : str
+        What ``x`` is, for the message.
+
+    Raises
+    ------
+    DataError
+        Counting the NaN and infinite values.
+    """
     bad = ~np.isfinite(x.data)
     if bad.any():
         raise DataError(f"{name} must be finite, found {int(np.isnan(x.data).sum())} NaN and "
@@ -80,8 +134,26 @@ def check_finite(x: Any, name: str) -> None:
 
 
 def check_input(x: Any, n_features: int, dtype: str) -> Any:
-    """A model's sparse input: CSR ``(N, n_features)`` in ``dtype``, finite (``DataError``
-    naming what was expected and found otherwise)."""
+    """A model's sparse input: CSR ``(N, n_features)`` in ``dtype``, finite.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        The inputs.
+    n_features : int
+        The model's input width.
+    dtype : str
+        The model's dtype.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+
+    Raises
+    ------
+    DataError
+        Naming what was expected and what was found.
+    """
     x = as_csr(x)
     if x.shape[1] != n_features:
         raise DataError(f"inputs must have {n_features} features, found {x.shape[1]}")
@@ -94,14 +166,40 @@ def check_input(x: Any, n_features: int, dtype: str) -> Any:
 
 
 def astype(x: Any, dtype: np.dtype) -> Any:
-    """The CSR ``x`` with its values in ``dtype`` (the index arrays are shared)."""
+    """The CSR ``x`` with its values in ``dtype`` (the index arrays are shared).
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A CSR matrix.
+    dtype : numpy.dtype
+        The dtype of the values.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
     return x.astype(dtype)
 
 
 def row_keys(x: Any, y: np.ndarray) -> np.ndarray:
-    """One 32-byte key per row ``(N,)`` of void dtype: the SHA-256 of the row's stored
-    column indices and values and of its target bytes ``y (N, ...)``, so equal rows (with
-    equal targets) get equal keys. The CSR must be canonical (``as_csr``)."""
+    """One 32-byte key per row: equal rows with equal targets get equal keys.
+
+    The key is the SHA-256 of the row's stored column indices and values and of its target
+    bytes. The CSR must be canonical (``as_csr``).
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A canonical CSR matrix, ``(N, D)``.
+    y : numpy.ndarray
+        The targets, ``(N, ...)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` of a 32-byte void dtype.
+    """
     n = x.shape[0]
     targets = np.ascontiguousarray(y).reshape(n, -1).view(np.uint8).reshape(n, -1)
     indices = x.indices.astype(np.int64)
@@ -116,14 +214,39 @@ def row_keys(x: Any, y: np.ndarray) -> np.ndarray:
 
 
 def fingerprint_arrays(x: Any) -> tuple[np.ndarray, ...]:
-    """The arrays that define the CSR ``x``: its values, column indices and row pointers."""
+    """The arrays that define the CSR ``x``: its values, column indices and row pointers.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A CSR matrix.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(data, indices, indptr)``.
+    """
     return x.data, x.indices, x.indptr
 
 
 def column_moments(x: Any, weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The (weighted) mean and population standard deviation ``(D,)`` of each column of
-    the CSR ``x (N, D)``, in float64, zeros included: the deviation is summed over the
-    stored values and ``mass - stored weight`` implicit zeros (two passes, no dense copy)."""
+    """The (weighted) mean and population standard deviation of each column of a CSR matrix.
+
+    In float64, zeros included: the deviation is summed over the stored values and
+    ``mass - stored weight`` implicit zeros (two passes, no dense copy).
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A CSR matrix, ``(N, D)``.
+    weight : numpy.ndarray or None
+        Sample weights, ``(N,)``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(mean, deviation)``, each ``(D,)``.
+    """
     n, width = x.shape
     counts = np.diff(x.indptr)
     values = x.data.astype(np.float64)
@@ -140,24 +263,65 @@ def column_moments(x: Any, weight: np.ndarray | None) -> tuple[np.ndarray, np.nd
 
 
 def divide_columns(x: Any, scale: np.ndarray) -> Any:
-    """A new CSR ``x / scale`` (each column by its ``scale``), in ``x``'s dtype: the
-    stored values change, the zeros stay zeros."""
+    """A new CSR ``x / scale``, each column divided by its ``scale``, in ``x``'s dtype.
+
+    The stored values change, the zeros stay zeros.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A CSR matrix, ``(N, D)``.
+    scale : numpy.ndarray
+        The divisors, ``(D,)``.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
     out = x.copy()
     out.data /= scale.astype(out.dtype, copy=False)[out.indices]
     return out
 
 
 def row_batches(x: Any, order: np.ndarray | None, size: int) -> Iterator[Any]:
-    """CSR batches of ``size`` rows: ``x[order[k:k + size]]`` (new matrices of the rows'
-    entries; a batch never densifies), or contiguous row slices when ``order`` is None."""
+    """CSR batches of ``size`` rows; a batch never densifies.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A CSR matrix, ``(N, D)``.
+    order : numpy.ndarray or None
+        The row order: ``x[order[k:k + size]]`` (new matrices of the rows' entries), or
+        contiguous row slices when None.
+    size : int
+        The rows per batch.
+
+    Yields
+    ------
+    scipy.sparse.csr_matrix
+    """
     for start in range(0, x.shape[0], size):
         yield x[start:start + size] if order is None else x[order[start:start + size]]
 
 
 # ------------------------------------------------------------------ products
 def forward_product(x: Any, weight: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = x @ weight`` for a CSR batch ``x (B, D)`` and ``weight (D, H)`` into
-    ``out (B, H)`` (same dtype); returns ``out``."""
+    """``out = x @ weight`` for a CSR batch.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A CSR batch, ``(B, D)``.
+    weight : numpy.ndarray
+        ``(D, H)``, of ``out``'s dtype.
+    out : numpy.ndarray
+        ``(B, H)``, overwritten.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out``.
+    """
     kernel = _kernel("forward")
     if kernel is None:
         np.copyto(out, x @ weight)
@@ -167,8 +331,22 @@ def forward_product(x: Any, weight: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def weight_gradient(x: Any, grad_out: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = x.T @ grad_out`` for a CSR batch ``x (B, D)`` and ``grad_out (B, H)`` into
-    ``out (D, H)`` (same dtype); returns ``out``."""
+    """``out = x.T @ grad_out`` for a CSR batch.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix
+        A CSR batch, ``(B, D)``.
+    grad_out : numpy.ndarray
+        ``(B, H)``, of ``out``'s dtype.
+    out : numpy.ndarray
+        ``(D, H)``, overwritten.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out``.
+    """
     kernel = _kernel("gradient")
     if kernel is None:
         np.copyto(out, x.T @ grad_out)
