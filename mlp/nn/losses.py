@@ -515,10 +515,33 @@ def _row_max(x: np.ndarray, out: np.ndarray) -> None:
 
 
 def count_correct(outputs: np.ndarray, y: np.ndarray, multilabel: bool = False) -> int:
-    """How many rows' argmax (``output > 0`` for one output) equals the label (labels may be
-    class indices ``(N,)`` or probabilities ``(N, C)``); ``multilabel`` (binary cross
-    entropy, one output per label): rows whose every ``output > 0`` matches ``y > 0.5``
-    (scikit-learn's subset accuracy)."""
+    """How many rows are classified as their label says.
+
+    A row's class is the argmax of its outputs (``output > 0`` for one output); labels may be
+    class indices ``(N,)`` or probabilities ``(N, C)``. With ``multilabel`` (binary cross
+    entropy, one output per label) a row counts when its every ``output > 0`` matches
+    ``y > 0.5`` (scikit-learn's subset accuracy).
+
+    Parameters
+    ----------
+    outputs : numpy.ndarray
+        The model's outputs, ``(N, out)``.
+    y : numpy.ndarray
+        The labels.
+    multilabel : bool
+        One output per label.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlp.nn.losses import count_correct
+    >>> count_correct(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]))
+    1
+    """
     if multilabel and y.ndim == 2 and outputs.shape[1] > 1:
         return int(np.count_nonzero(((outputs > 0) == (y > 0.5)).all(axis=1)))
     if y.ndim == 2 and outputs.shape[1] > 1:

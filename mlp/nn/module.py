@@ -100,9 +100,26 @@ EVAL = Context()
 def as_context(ctx: Context | bool = EVAL, train: bool | None = None,
                rng: np.random.Generator | None = None,
                kernels: Kernels | None = None) -> Context:
-    """The Context of a call written as the library's modules took it before the protocol:
-    ``forward(x, train=True, rng=rng, kernels=k)`` or ``forward(x, True)``; a Context (with no
-    keywords) passes through."""
+    """The Context of a call written as the library's modules took it before the protocol.
+
+    ``forward(x, train=True, rng=rng, kernels=k)`` or ``forward(x, True)``; a Context (with
+    no keywords) passes through.
+
+    Parameters
+    ----------
+    ctx : Context or bool
+        A Context, or the former positional ``train``.
+    train : bool, optional
+        Training mode.
+    rng : numpy.random.Generator, optional
+        The generator.
+    kernels : mlp.nn.fused.Kernels, optional
+        The kernels.
+
+    Returns
+    -------
+    Context
+    """
     if isinstance(ctx, Context):
         if train is None and rng is None and kernels is None:
             return ctx

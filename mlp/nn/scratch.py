@@ -22,15 +22,33 @@ from pydantic import BaseModel
 
 
 def private(obj: BaseModel) -> dict[str, Any]:
-    """The private attributes of ``obj`` by name (``"_input"``), read and written directly."""
+    """The private attributes of ``obj`` by name (``"_input"``), read and written directly.
+
+    Parameters
+    ----------
+    obj : pydantic.BaseModel
+        A model that declares private attributes.
+
+    Returns
+    -------
+    dict of str to Any
+        Its ``__pydantic_private__``, the dict itself.
+    """
     # typed Optional, but a dict on every model that declares private attributes
     return obj.__pydantic_private__  # type: ignore[return-value]
 
 
 class Buffers:
-    """Arrays kept across calls, one per ``(name, shape, dtype)``, so a training step writes
-    into the memory of the previous one; at most ``limit`` are kept (the oldest set is
-    dropped when batch shapes keep changing)."""
+    """Arrays kept across calls, one per ``(name, shape, dtype)``.
+
+    So a training step writes into the memory of the previous one; at most ``limit`` are
+    kept (the oldest set is dropped when batch shapes keep changing).
+
+    Parameters
+    ----------
+    limit : int
+        The number of arrays kept.
+    """
 
     __slots__ = ("arrays", "limit")
 
@@ -40,8 +58,26 @@ class Buffers:
 
     def get(self, name: Hashable, shape: tuple[int, ...], dtype: DTypeLike,
             fill: Callable[[np.ndarray], object] | None = None) -> np.ndarray:
-        """The work array ``name`` of ``shape`` and ``dtype``: uninitialised contents, or
-        filled once by ``fill(array)`` when it is made (a constant the caller keeps)."""
+        """The work array ``name`` of ``shape`` and ``dtype``.
+
+        Its contents are uninitialised, or filled once by ``fill(array)`` when it is made (a
+        constant the caller keeps).
+
+        Parameters
+        ----------
+        name : Hashable
+            The array's name.
+        shape : tuple of int
+            Its shape.
+        dtype : numpy.dtype or type
+            Its dtype.
+        fill : callable, optional
+            Called with the array when it is made.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         key = (name, shape, dtype)
         array = self.arrays.get(key)
         if array is None:
@@ -53,12 +89,24 @@ class Buffers:
         return array
 
     def clear(self) -> None:
+        """Drop every array kept."""
         self.arrays.clear()
 
 
 def same_fields(a: BaseModel, b: BaseModel) -> bool:
-    """Whether two models of one class have equal fields, arrays compared bit for bit (shape,
-    dtype and bytes): the equality of models whose private state is work memory."""
+    """Whether two models of one class have equal fields, arrays compared bit for bit.
+
+    Shape, dtype and bytes: the equality of models whose private state is work memory.
+
+    Parameters
+    ----------
+    a, b : pydantic.BaseModel
+        Two models of one class.
+
+    Returns
+    -------
+    bool
+    """
     for name in type(a).model_fields:
         mine, theirs = getattr(a, name), getattr(b, name)
         if isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray):
