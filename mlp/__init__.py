@@ -60,7 +60,9 @@ Top-level modules:
 Tested by: ``tests/test_architecture.py`` (the import graph and the owners above),
 ``tests/test_reprs.py`` (every object's display: a few lines or a small table, never an array's
 contents), ``tests/test_callbacks.py`` (callbacks, ``history.csv``, TensorBoard scalars),
-``tests/test_export.py`` (ONNX files in onnxruntime against ``predict`` and ``predict_proba``),
+``tests/test_export.py`` (ONNX files in onnxruntime against ``predict`` and ``predict_proba`` for
+every nonlinearity, both dtypes, batches of 1, 7 and 1000, integer and string labels, one-output,
+multilabel and regression models),
 ``tests/test_signals.py`` (SIGINT and SIGTERM to a real ``mlp train``), ``tests/test_readme.py``
 (the README's examples and import paths); tests that span packages are listed in
 ``tests/conftest.py``.
