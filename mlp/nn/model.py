@@ -539,14 +539,14 @@ class Model(BaseModel):
 
     def save_safetensors(self, path: str | Path) -> Path:
         """Write the arrays as PyTorch names them and the spec to a safetensors file at
-        ``path``, atomically; returns the path (``mlp.storage.safetensors_file``)."""
-        from mlp.storage.safetensors_file import save
+        ``path``, atomically; returns the path (``mlp.nn.safetensors_file``)."""
+        from mlp.nn.safetensors_file import save
         return save(self, path)
 
     @classmethod
     def load_safetensors(cls, path: str | Path) -> Model:
-        """The model a ``save_safetensors`` file holds (``mlp.storage.safetensors_file``)."""
-        from mlp.storage.safetensors_file import load
+        """The model a ``save_safetensors`` file holds (``mlp.nn.safetensors_file``)."""
+        from mlp.nn.safetensors_file import load
         return load(cls, path)
 
     def copy(self) -> Model:
