@@ -27,10 +27,10 @@ tells them apart by kind.
 Sub-packages (each ``__init__`` lists its modules and the tests that cover them):
 
 - ``mlp.storage``: files: atomic writes, regular-file checks, locks, HDF5 rules, the run
-  folder, output paths, safetensors files, memory checks.
+  folder, output paths, memory checks.
 - ``mlp.nn``: the network: the module protocol, layers, activations, normalisation, losses,
   ``Model``, the fused kernels, sparse inputs, the input normaliser, gradient checks, the bridge
-  to PyTorch.
+  to PyTorch, safetensors files.
 - ``mlp.optim``: update rules, the ``Optimizer``, learning-rate schedules.
 - ``mlp.plotting``: figures, the notebook's live display, the run folder's ``curves.png``.
 - ``mlp.training``: ``BasicRoutinizer``, its hyperparameters and run state, checkpoints, the run

@@ -24,6 +24,8 @@ Modules:
   optional).
 - ``torch_bridge``: ``Model.to_torch`` / ``Model.from_torch``: PyTorch's own modules, the same
   numbers (PyTorch optional).
+- ``safetensors_file``: ``Model.save_safetensors`` / ``load_safetensors``: PyTorch's names and
+  layout, the spec in the metadata, crafted files refused.
 - ``gradient_check``: central finite differences against every backward; ``relative_error``.
 - ``input_normalizer``: ``Normalizer``, the input scaling a saved model applies (re-exported by
   ``preprocess``).
@@ -40,7 +42,8 @@ entropy for 2 to 128 classes with ties and weights, whole runs, a step split ove
 ``tests/test_sparse.py`` (sparse products equal SciPy's bit for bit, runs on CSR equal runs on
 the same dense matrix, one epoch on a 4 GB-dense matrix under 10 MB of allocations, the library
 without SciPy), ``tests/test_torch_bridge.py`` (outputs, gradients and running statistics
-against PyTorch itself), ``tests/test_course.py`` (CS231n's checks of its own layers),
+against PyTorch itself), ``tests/test_safetensors.py`` (round trips of every module kind,
+crafted files refused), ``tests/test_course.py`` (CS231n's checks of its own layers),
 ``tests/test_weights.py`` (weighted-mean losses against finite differences and closed forms).
 
 May import: the base modules of ``mlp`` (``errors``, ``arrays``, ``registry``, ``display``) and

@@ -15,8 +15,6 @@ Modules:
 - ``run_folder``: ``RunFolder``: the folder's file names, its lock, ``config.json``.
 - ``output_paths``: an output that is, or resolves to, an input of the command is refused before
   anything is written.
-- ``safetensors_file``: ``Model.save_safetensors`` / ``load_safetensors``: PyTorch's names and
-  layout, the spec in the metadata, crafted files refused.
 - ``memory``: sizes asked for, checked against the memory this process can still get;
   ``ResourceError``.
 
@@ -25,8 +23,7 @@ and 3.16, read back under each: nine writer-reader pairs, resumes included),
 ``tests/test_faults.py`` (a full disk, a second trainer in the same folder, repeated and failed
 ``mlp train``), ``tests/test_hostile_outputs.py`` (outputs onto inputs by name, ``..`` or links;
 a run stopped at any instant of its first save), ``tests/test_portable.py`` (the library in a
-process without ``fcntl`` and the other POSIX-only modules), ``tests/test_safetensors.py``
-(round trips of every module kind, crafted files refused), ``tests/test_hostile_inputs.py``
+process without ``fcntl`` and the other POSIX-only modules), ``tests/test_hostile_inputs.py``
 (sizes past the machine's memory, FIFOs and devices where a file is read).
 
 May import: the base modules of ``mlp`` (``errors``, ``arrays``, ``version``) only."""
