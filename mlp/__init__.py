@@ -7,7 +7,7 @@ trainer or the checkpoint format.
 
 How the code is laid out
 ------------------------
-Dependencies run one way, lowest first; a unit imports only the units below it::
+Dependencies run one way, lowest first; a unit imports only the units below it:
 
     version, errors, arrays, display, signals
     < mlp (this file), registry

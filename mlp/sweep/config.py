@@ -13,7 +13,7 @@ metric over them. ``SweepConfig.model_json_schema()`` is the JSON Schema
 ``check_space`` builds the run config at both ends of every range and at every choice, so a
 value a field cannot take is refused before any trial starts.
 
-An example (unknown fields are errors)::
+An example (unknown fields are errors):
 
     {"name": "iris-tpe",
      "base": "../configs/iris.json",
