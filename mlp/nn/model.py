@@ -10,6 +10,11 @@ The model is the one owner of the layout of its arrays: ``state_dict()`` names e
 parameter and buffer ``"<module index>/<name>"``, in module order and, within a module, in
 the order the module lists them (parameters first). Checkpoints, the trainer's snapshots
 and best weights, ``copy`` and ``astype`` all go through it.
+
+Equality is by content: ``rebuilt == model`` compares the fields and arrays of every module bit
+for bit (models, modules and losses alike), not what a forward pass kept. ``Model.mlp(sizes,
+nonlinearity, dropout, init, normalization="batch"|"layer"|None, ...)`` builds the usual stack:
+for each hidden layer a Layer, then the normalisation, then the nonlinearity and dropout.
 """
 
 from __future__ import annotations
