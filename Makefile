@@ -25,9 +25,11 @@ $(VENV)/.installed-datasets: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e ".[datasets,fast]"
 	touch $@
 
+# the type checker's settings and files (mlp, preprocess) are pyproject's [tool.mypy]
 test: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m pytest
 	$(BIN)/ruff check mlp preprocess scripts tests
+	$(BIN)/mypy
 
 # The suite again at the declared floors: the minimum Python (requires-python) and every
 # dependency at its lower bound in pyproject.toml (scripts/floors.py derives the pins)
