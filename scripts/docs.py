@@ -93,6 +93,9 @@ def build(output: Path, packages: tuple[str, ...] = PACKAGES) -> list[str]:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # not printed by Python outside __main__, nor by pdoc's own command line (older pdoc
+        # reads Pydantic's deprecated __fields__)
+        warnings.simplefilter("ignore", DeprecationWarning)
         names = module_names(packages)
         _load_lazy_names(names)
         pdoc.render.configure(docformat="numpy", show_source=False)
