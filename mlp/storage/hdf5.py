@@ -83,13 +83,31 @@ _CACHE_BYTES = 16 << 20
 # ------------------------------------------------------------------------------ writing
 def write_atomically(path: str | Path, fill: Callable[[h5py.File], None],
                      copies: Sequence[str | Path] = ()) -> Path:
-    """Build an HDF5 file in memory with ``fill(file)``, confirm that it reads back, and put
-    it at ``path``, then at each of ``copies``, each atomically (``mlp.storage.atomic``).
+    """Build an HDF5 file in memory, confirm that it reads back, and put it at ``path``.
 
-    Raises ``OSError`` (with the errno of the failure) when the bytes cannot be written or
-    the file built does not read back (``EIO``); the temporary file is removed and the file
-    that failed keeps its previous content. Exceptions of ``fill`` propagate unchanged, and
-    nothing is written then.
+    Then at each of ``copies``, each atomically (``mlp.storage.atomic``). Exceptions of
+    ``fill`` propagate unchanged, and nothing is written then.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file written.
+    fill : callable
+        ``fill(file)`` writes the attributes and datasets into the open ``h5py.File``.
+    copies : sequence of str or Path
+        Further paths the same bytes are written to.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        With the errno of the failure, when the bytes cannot be written or the file built does
+        not read back (``EIO``); the temporary file is removed and the file that failed keeps
+        its previous content.
     """
     image = build_image(fill)
     confirm_image(image)
@@ -107,13 +125,22 @@ def write_atomically(path: str | Path, fill: Callable[[h5py.File], None],
 def build_image(fill: Callable[[h5py.File], None]) -> bytes:
     """The bytes of an HDF5 file made by ``fill(file)``, taken after HDF5 closed the file.
 
-    The file lives in a ``BytesIO`` (h5py's file-object driver) and its bytes are taken
-    only once HDF5 has closed it: closing is when HDF5 writes the final superblock. An image
-    taken from an open file (``H5Fget_file_image`` of the ``core`` driver, as this module
-    once did) carries a superblock whose checksum HDF5 1.14 does not update, and no HDF5
-    version opens it ("incorrect metadata checksum"); HDF5 2.0 fixed that, so only h5py
-    3.16 and newer wrote readable files that way. ``write_atomically`` confirms the image
+    The file lives in a ``BytesIO`` (h5py's file-object driver) and its bytes are taken only
+    once HDF5 has closed it: closing is when HDF5 writes the final superblock. An image taken
+    from an open file (``H5Fget_file_image`` of the ``core`` driver, as this module once did)
+    carries a superblock whose checksum HDF5 1.14 does not update, and no HDF5 version opens
+    it ("incorrect metadata checksum"); HDF5 2.0 fixed that, so only h5py 3.16 and newer
+    wrote readable files that way. ``write_atomically`` confirms the image
     (``confirm_image``) before it writes it.
+
+    Parameters
+    ----------
+    fill : callable
+        ``fill(file)`` writes the attributes and datasets into the open ``h5py.File``.
+
+    Returns
+    -------
+    bytes
     """
     buffer = io.BytesIO()
     with h5py.File(buffer, "w", libver=LIBVER, locking=False) as file:
@@ -122,8 +149,20 @@ def build_image(fill: Callable[[h5py.File], None]) -> bytes:
 
 
 def confirm_image(image: bytes) -> None:
-    """``OSError(EIO)`` unless ``image`` opens as HDF5 and the header of every object in it
-    reads (HDF5 verifies their metadata checksums as it reads them)."""
+    """Check that ``image`` opens as HDF5 and that the header of every object in it reads.
+
+    HDF5 verifies the objects' metadata checksums as it reads them.
+
+    Parameters
+    ----------
+    image : bytes
+        The bytes of an HDF5 file.
+
+    Raises
+    ------
+    OSError
+        ``EIO``, when it does not read back.
+    """
     try:
         with h5py.File(io.BytesIO(image), "r", locking=False) as file:
             file.visititems(lambda name, item: None)
@@ -133,21 +172,66 @@ def confirm_image(image: bytes) -> None:
 
 
 def set_text(node: h5py.HLObject, name: str, text: str) -> None:
-    """A fixed-length UTF-8 attribute: stored in the object header, which carries a checksum
-    (variable-length strings would go to the global heap, which carries none)."""
+    """Set a fixed-length UTF-8 attribute ``name`` of ``node``.
+
+    It is stored in the object header, which carries a checksum (variable-length strings
+    would go to the global heap, which carries none).
+
+    Parameters
+    ----------
+    node : h5py.HLObject
+        The file, a group or a dataset.
+    name : str
+        The attribute.
+    text : str
+        Its value.
+    """
     encoded = text.encode("utf-8")
     string_type = h5py.string_dtype("utf-8", max(1, len(encoded)))
     node.attrs.create(name, np.array(encoded, dtype=string_type))
 
 
 def create(node: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset:
-    """A checksummed dataset ``name`` under ``node`` holding ``array``."""
+    """A checksummed dataset ``name`` under ``node`` holding ``array``.
+
+    Parameters
+    ----------
+    node : h5py.Group
+        The parent group.
+    name : str
+        The dataset's name.
+    array : numpy.ndarray
+        Its data.
+
+    Returns
+    -------
+    h5py.Dataset
+    """
     return node.create_dataset(name, data=array, **CHECKSUM)
 
 
 def encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
-    """``(kind, array)`` storing class labels without pickle: strings as fixed-length UTF-8
-    (HDF5 filters refuse variable-length data), other labels as their numeric dtype."""
+    """Class labels as an array HDF5 stores without pickle, and their kind.
+
+    Strings become fixed-length UTF-8 (HDF5 filters refuse variable-length data), other
+    labels keep their numeric dtype.
+
+    Parameters
+    ----------
+    classes : numpy.ndarray
+        The labels.
+
+    Returns
+    -------
+    tuple of (str, numpy.ndarray)
+        ``(kind, array)``; ``kind`` is one of ``str``, ``bytes``, ``int``, ``float``,
+        ``bool``.
+
+    Raises
+    ------
+    MLPError
+        For labels of another dtype.
+    """
     if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes.tolist()):
         encoded = [c.encode("utf-8") for c in classes.tolist()]
         length = max([1, *map(len, encoded)])
@@ -160,7 +244,19 @@ def encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
 
 
 def decode_classes(kind: str, values: np.ndarray) -> np.ndarray:
-    """The class labels ``encode_classes`` stored, with their original Python types."""
+    """The class labels ``encode_classes`` stored, with their original Python types.
+
+    Parameters
+    ----------
+    kind : str
+        The kind ``encode_classes`` gave.
+    values : numpy.ndarray
+        The stored array.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     if kind == "str":
         return np.array([v.decode("utf-8") for v in values.tolist()], dtype=str)
     return values
@@ -168,7 +264,17 @@ def decode_classes(kind: str, values: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ reading
 def reason(exc: BaseException) -> str:
-    """``TypeName: message`` on one line, at most 300 characters of message."""
+    """``TypeName: message`` on one line, at most 300 characters of message.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+
+    Returns
+    -------
+    str
+    """
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:300]}"
 
@@ -238,12 +344,16 @@ class SafeReader:
 
     Parameters
     ----------
-    path : the HDF5 file.
-    error : the error class of every refusal (``CheckpointError``, ``DataError``).
-    foreign : a file another program wrote: built-in compression filters are read and
+    path : str or Path
+        The HDF5 file.
+    error : type of MLPError
+        The error class of every refusal (``CheckpointError``, ``DataError``).
+    foreign : bool
+        A file another program wrote: built-in compression filters are read and
         fletcher32 is optional (see the module docstring).
-    max_chunk_bytes : the most bytes of the rows a chunk spans, decompressed (the row of
-        chunks a block-aligned read decodes), of a dataset read (``foreign`` files).
+    max_chunk_bytes : int, optional
+        The most bytes of the rows a chunk spans, decompressed (the row of chunks a
+        block-aligned read decodes), of a dataset read (``foreign`` files).
     """
 
     def __init__(self, path: str | Path, error: type[MLPError], *, foreign: bool = False,
@@ -302,6 +412,17 @@ class SafeReader:
         self.file.close()
 
     def fail(self, problem: str) -> MLPError:
+        """The caller's error naming the file and ``problem`` (to raise).
+
+        Parameters
+        ----------
+        problem : str
+            What is wrong.
+
+        Returns
+        -------
+        MLPError
+        """
         return self.error(f"{self.path}: {problem}")
 
     def _check_links(self) -> None:
@@ -347,7 +468,24 @@ class SafeReader:
                             f"{allocated} bytes on disk; a sparse or crafted file")
 
     def text(self, name: str, node: h5py.HLObject | None = None) -> str:
-        """The UTF-8 text attribute ``name`` of ``node`` (the root by default)."""
+        """The UTF-8 text attribute ``name`` of ``node`` (the root by default).
+
+        Parameters
+        ----------
+        name : str
+            The attribute.
+        node : h5py.HLObject, optional
+            The object holding it.
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        MLPError
+            The reader's error, when it is missing, not a string, or not valid UTF-8.
+        """
         attrs = (self.file if node is None else node).attrs
         if name not in attrs:
             raise self.fail(f"attribute {name!r} is missing")
@@ -363,18 +501,70 @@ class SafeReader:
         return value
 
     def attribute(self, name: str, node: h5py.HLObject | None = None) -> Any:
-        """The raw attribute ``name`` of ``node`` (the root by default), or None."""
+        """The raw attribute ``name`` of ``node`` (the root by default), or None.
+
+        Parameters
+        ----------
+        name : str
+            The attribute.
+        node : h5py.HLObject, optional
+            The object holding it.
+
+        Returns
+        -------
+        Any
+        """
         return (self.file if node is None else node).attrs.get(name)
 
     def has(self, name: str) -> bool:
+        """Whether the file has an object at ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A path in the file.
+
+        Returns
+        -------
+        bool
+        """
         return name in self.file
 
     def keys(self, group: str) -> list[str] | None:
-        """The member names of group ``group``, or None when it is not a group."""
+        """The member names of group ``group``, or None when it is not a group.
+
+        Parameters
+        ----------
+        group : str
+            A path in the file.
+
+        Returns
+        -------
+        list of str or None
+            Sorted.
+        """
         item = self.file.get(group)
         return sorted(item.keys()) if isinstance(item, h5py.Group) else None
 
     def node(self, name: str, what: str = "object") -> h5py.HLObject:
+        """The object at ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A path in the file.
+        what : str
+            What the object is, for the message.
+
+        Returns
+        -------
+        h5py.HLObject
+
+        Raises
+        ------
+        MLPError
+            The reader's error, when it is missing or its header is corrupt.
+        """
         try:
             return self.file[name]
         except KeyError as exc:  # h5py's KeyError also covers corrupt object headers
@@ -483,8 +673,30 @@ class SafeReader:
 
     def dataset(self, name: str, shape: tuple[int, ...] | None = None,
                 kinds: str = "f", ndim: int | None = None) -> np.ndarray:
-        """The whole dataset ``name``, checked as ``rows`` checks it, read eagerly so the
-        checksum is verified here."""
+        """The whole dataset ``name``, checked as ``rows`` checks it, read eagerly.
+
+        So the checksum is verified here.
+
+        Parameters
+        ----------
+        name : str
+            The dataset.
+        shape : tuple of int, optional
+            The shape required.
+        kinds : str
+            The dtype kinds accepted (``"f"``: floating).
+        ndim : int, optional
+            The number of dimensions required.
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        MLPError
+            The reader's error, for a dataset that fails a check or cannot be read.
+        """
         item = self._checked(name, shape, kinds, ndim)
         try:
             return item[()]
@@ -493,8 +705,23 @@ class SafeReader:
                             f"corrupt ({reason(exc)})") from exc
 
     def rows(self, name: str, kinds: str = "f", ndim: int | None = None) -> Rows:
-        """Dataset ``name`` (checked for the checksum filter alone, ``ndim`` and dtype kind)
-        left on disk, to be read a range of rows at a time (``Rows``)."""
+        """Dataset ``name`` left on disk, to be read a range of rows at a time (``Rows``).
+
+        It is checked for the checksum filter alone, ``ndim`` and dtype kind.
+
+        Parameters
+        ----------
+        name : str
+            The dataset.
+        kinds : str
+            The dtype kinds accepted (``"f"``: floating).
+        ndim : int, optional
+            The number of dimensions required.
+
+        Returns
+        -------
+        Rows
+        """
         item = self._checked(name, None, kinds, ndim)
         if item.chunks is None or {code for code, _ in filters_of(item)} <= _SIZE_KEEPING:
             return Rows(self, name, item)
@@ -508,8 +735,20 @@ class SafeReader:
         return Rows(self, name, h5py.Dataset(h5py.h5d.open(self.file.id, path, access)))
 
     def labels(self, name: str) -> np.ndarray:
-        """The dataset ``name`` of numbers or strings (fixed or variable length, read as
-        ``str``), checked as ``rows`` checks a dataset and read whole."""
+        """The dataset ``name`` of numbers or strings, read whole.
+
+        Strings, of fixed or variable length, are read as ``str``; the dataset is checked as
+        ``rows`` checks one.
+
+        Parameters
+        ----------
+        name : str
+            The dataset.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         item = self._checked(name, None, "fiubSO", None)
         string = h5py.check_string_dtype(item.dtype)
         if item.dtype.kind == "O" and string is None:
@@ -523,7 +762,17 @@ class SafeReader:
         return values.astype(str) if string is not None else values
 
     def classes(self, name: str = "classes") -> np.ndarray:
-        """Class labels stored by ``encode_classes`` in dataset ``name`` (attribute ``kind``)."""
+        """Class labels stored by ``encode_classes`` in dataset ``name`` (attribute ``kind``).
+
+        Parameters
+        ----------
+        name : str
+            The dataset.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         kind = self.text("kind", self.node(name))
         if kind not in CLASS_KINDS:
             raise self.fail(f"classes have unknown kind {kind!r}")
@@ -542,8 +791,20 @@ class SafeReader:
 
 
 def filters_of(item: h5py.Dataset) -> list[tuple[int, str]]:
-    """``(id, name)`` of every filter of ``item``'s pipeline, in order (the name the file
-    gives, else a known one, else "unregistered"); reading the list loads no filter."""
+    """``(id, name)`` of every filter of ``item``'s pipeline, in order.
+
+    The name is the one the file gives, else a known one, else "unregistered"; reading the
+    list loads no filter.
+
+    Parameters
+    ----------
+    item : h5py.Dataset
+        The dataset.
+
+    Returns
+    -------
+    list of tuple of (int, str)
+    """
     plist = item.id.get_create_plist()
     found = []
     for index in range(plist.get_nfilters()):
@@ -570,20 +831,42 @@ def _stored_chunks(item: h5py.Dataset) -> list[tuple[tuple[int, ...], int, int]]
 
 
 def chunk_row_bytes(item: h5py.Dataset) -> int:
-    """Decompressed bytes of one row of chunks of ``item``: all the chunks a read of the
-    ``chunks[0]`` rows they span decodes (a chunk holds its declared shape, padding
-    included)."""
+    """Decompressed bytes of one row of chunks of ``item``.
+
+    All the chunks a read of the ``chunks[0]`` rows they span decodes (a chunk holds its
+    declared shape, padding included).
+
+    Parameters
+    ----------
+    item : h5py.Dataset
+        A chunked dataset.
+
+    Returns
+    -------
+    int
+    """
     across = math.prod(-(-size // chunk) for size, chunk in
                        zip(item.shape[1:], item.chunks[1:], strict=True))
     return across * math.prod(item.chunks) * item.dtype.itemsize
 
 
 class Rows:
-    """A dataset of an open ``SafeReader`` read in place, a range of rows at a time: its
-    ``shape``, ``dtype`` and ``chunk_rows`` (rows per stored chunk, or for a contiguous
+    """A dataset of an open ``SafeReader`` read in place, a range of rows at a time.
+
+    Its ``shape``, ``dtype`` and ``chunk_rows`` (rows per stored chunk, or for a contiguous
     dataset the rows of about 1 MiB; a read aligned to chunks decompresses and checks each
     chunk once). Reads verify the fletcher32 checksum of every chunk they touch; a failure is
-    the reader's error naming the dataset and the rows."""
+    the reader's error naming the dataset and the rows.
+
+    Parameters
+    ----------
+    reader : SafeReader
+        The open reader.
+    name : str
+        The dataset's name.
+    item : h5py.Dataset
+        The dataset.
+    """
 
     def __init__(self, reader: SafeReader, name: str, item: h5py.Dataset) -> None:
         self.reader, self.name, self._item = reader, name, item
@@ -593,8 +876,22 @@ class Rows:
             item.dtype.itemsize * math.prod(self.shape[1:]), self.shape[0])
 
     def read(self, start: int, stop: int, out: np.ndarray) -> None:
-        """Rows ``[start, stop)`` into ``out`` (``(stop - start, ...)``, C-contiguous; HDF5
-        converts to ``out``'s dtype)."""
+        """Rows ``[start, stop)`` into ``out``; HDF5 converts to ``out``'s dtype.
+
+        Parameters
+        ----------
+        start : int
+            The first row.
+        stop : int
+            The row after the last.
+        out : numpy.ndarray
+            ``(stop - start, ...)``, C-contiguous.
+
+        Raises
+        ------
+        MLPError
+            The reader's error, when the rows cannot be read.
+        """
         try:
             self._item.read_direct(out, np.s_[start:stop], np.s_[0:stop - start])
         except (OSError, ValueError, TypeError) as exc:
@@ -604,9 +901,30 @@ class Rows:
 
 
 def chunk_rows(row_bytes: int, n_rows: int, target: int = 1 << 20) -> int:
-    """Rows per chunk for rows of ``row_bytes``: the largest power of two whose chunk is at
-    most ``target`` bytes (1 MiB: HDF5's default chunk cache per dataset), at most
-    ``n_rows``."""
+    """Rows per chunk for rows of ``row_bytes``.
+
+    The largest power of two whose chunk is at most ``target`` bytes (1 MiB: HDF5's default
+    chunk cache per dataset), at most ``n_rows``.
+
+    Parameters
+    ----------
+    row_bytes : int
+        The bytes of one row.
+    n_rows : int
+        The rows of the dataset.
+    target : int
+        The largest chunk, in bytes.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from mlp.storage.hdf5 import chunk_rows
+    >>> chunk_rows(4096, 10_000)
+    256
+    """
     rows = 1
     while rows * 2 * row_bytes <= target and rows * 2 <= max(1, n_rows):
         rows *= 2
@@ -614,15 +932,42 @@ def chunk_rows(row_bytes: int, n_rows: int, target: int = 1 << 20) -> int:
 
 
 def row_bytes(array: np.ndarray) -> int:
-    """Bytes of one row (the first axis) of ``array``."""
+    """Bytes of one row (the first axis) of ``array``.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        The array.
+
+    Returns
+    -------
+    int
+    """
     return array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
 
 
 def create_rows(node: h5py.Group, name: str, array: np.ndarray,
                 rows: int | None = None) -> h5py.Dataset:
-    """``create`` with the data-file layout: chunks of ``rows`` whole rows (by default
-    ``chunk_rows``; the targets and weights of a split take the rows of its features, so one
-    block of rows touches one chunk of each)."""
+    """``create`` with the data-file layout: chunks of ``rows`` whole rows.
+
+    The targets and weights of a split take the rows of its features, so one block of rows
+    touches one chunk of each.
+
+    Parameters
+    ----------
+    node : h5py.Group
+        The parent group.
+    name : str
+        The dataset's name.
+    array : numpy.ndarray
+        Its data.
+    rows : int, optional
+        Rows per chunk (by default ``chunk_rows``).
+
+    Returns
+    -------
+    h5py.Dataset
+    """
     if array.ndim == 0 or array.shape[0] == 0:
         return create(node, name, array)
     rows = chunk_rows(row_bytes(array), array.shape[0]) if rows is None else rows
@@ -659,18 +1004,26 @@ class _DeferredFailures(io.FileIO):
 
 
 class StreamWriter:
-    """An HDF5 file written incrementally to a temporary file beside ``path`` and renamed
-    over it on ``commit`` (``mlp.storage.atomic``'s rules), so a data file larger than memory can be
-    built block by block: ``append`` grows a chunked, checksummed dataset by rows.
-    Use as a context manager: leaving it by an exception removes the temporary file.
+    """An HDF5 file written incrementally, renamed over ``path`` on ``commit``.
+
+    It is written to a temporary file beside ``path`` (``mlp.storage.atomic``'s rules), so
+    a data file larger than memory can be built block by block: ``append`` grows a chunked,
+    checksummed dataset by rows. Use as a context manager: leaving it by an exception
+    removes the temporary file.
 
     A write that fails (a full disk) is an ``OSError`` naming ``path`` with the errno of the
     failure, raised by the ``append``, ``write`` or ``commit`` during which it happened.
     HDF5 itself never sees it: after a failed write, HDF5 (any version) leaves datasets and
     files that cannot close, and closing them again at exit crashes the process. So HDF5
     writes through a Python file object (``_DeferredFailures``) that notes the failure and
-    drops the rest; the file then closes cleanly and is removed. That driver is as fast
-    as HDF5's own for the large chunks written here."""
+    drops the rest; the file then closes cleanly and is removed. That driver is as fast as
+    HDF5's own for the large chunks written here.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file written.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -691,8 +1044,24 @@ class StreamWriter:
             self.abort()
 
     def append(self, name: str, block: np.ndarray, rows: int | None = None) -> None:
-        """Rows ``block (B, ...)`` added at the end of dataset ``name``, created by the first
-        block with chunks of ``rows`` rows (by default ``chunk_rows``: about 1 MiB)."""
+        """Rows ``block (B, ...)`` added at the end of dataset ``name``.
+
+        The dataset is created by the first block, with chunks of ``rows`` rows.
+
+        Parameters
+        ----------
+        name : str
+            The dataset.
+        block : numpy.ndarray
+            The rows added.
+        rows : int, optional
+            Rows per chunk (by default ``chunk_rows``: about 1 MiB).
+
+        Raises
+        ------
+        OSError
+            When the write fails.
+        """
         if name not in self.file:
             rows = chunk_rows(row_bytes(block), 1 << 30) if rows is None else rows
             chunks = (rows, *block.shape[1:])
@@ -706,11 +1075,32 @@ class StreamWriter:
         self._raise_failure()
 
     def rows_per_chunk(self, name: str) -> int:
-        """Rows in a chunk of dataset ``name`` (written by ``append``)."""
+        """Rows in a chunk of dataset ``name`` (written by ``append``).
+
+        Parameters
+        ----------
+        name : str
+            The dataset.
+
+        Returns
+        -------
+        int
+        """
         return int(self.file[name].chunks[0])
 
     def write(self, fill: Callable[[h5py.File], None]) -> None:
-        """``fill(file)``: attributes and small datasets, as ``write_atomically``'s."""
+        """``fill(file)``: attributes and small datasets, as ``write_atomically``'s.
+
+        Parameters
+        ----------
+        fill : callable
+            ``fill(file)`` writes the attributes and datasets into the open ``h5py.File``.
+
+        Raises
+        ------
+        OSError
+            When the write fails.
+        """
         fill(self.file)
         self._raise_failure()
 
