@@ -55,7 +55,18 @@ class _NDArray:
 
 
 def Array(ndim: int | None = None) -> Any:  # noqa: N802 (reads as a type)
-    """The annotated array type with ``ndim`` dimensions (any when None)."""
+    """The annotated array type with ``ndim`` dimensions (any when None).
+
+    Parameters
+    ----------
+    ndim : int, optional
+        The number of dimensions a value must have.
+
+    Returns
+    -------
+    type
+        ``Annotated[numpy.ndarray, ...]`` for a Pydantic field.
+    """
     return Annotated[np.ndarray, _NDArray(ndim)]
 
 
@@ -71,6 +82,22 @@ def all_finite(array: np.ndarray) -> bool:
 
     Checked in blocks of rows into one small scratch array, so validating a large data set
     needs no boolean temporary of the data's size (``np.isfinite(X).all()`` needs one).
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        The array checked.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlp.arrays import all_finite
+    >>> all_finite(np.array([1.0, np.inf])), all_finite(np.arange(3))
+    (False, True)
     """
     if array.dtype.kind in "iub":
         return True

@@ -31,8 +31,28 @@ MAX_ROWS = 40
 
 
 def number(value: Any, digits: int = 5) -> str:
-    """``value`` for a display: floats to ``digits`` significant digits, None as an empty
-    string, anything else as ``str`` (counts are given as ``f"{n:,}"`` by their callers)."""
+    """``value`` for a display.
+
+    Floats to ``digits`` significant digits, None as an empty string, anything else as
+    ``str`` (counts are given as ``f"{n:,}"`` by their callers).
+
+    Parameters
+    ----------
+    value : Any
+        The value shown.
+    digits : int
+        Significant digits of a float.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from mlp.display import number
+    >>> number(2 / 3), number(None), number(7)
+    ('0.66667', '', '7')
+    """
     if value is None:
         return ""
     if isinstance(value, float):
@@ -41,15 +61,45 @@ def number(value: Any, digits: int = 5) -> str:
 
 
 def wrapped(text: str, indent: str = "  ", lines: int = 3) -> str:
-    """``text`` wrapped to ``WIDTH`` characters under ``indent``, cut to ``lines`` lines
-    (the last one ends in `` ...`` when something was left out)."""
+    """``text`` wrapped to ``WIDTH`` characters under ``indent``, cut to ``lines`` lines.
+
+    The last line ends in `` ...`` when something was left out.
+
+    Parameters
+    ----------
+    text : str
+        The text.
+    indent : str
+        The prefix of every line.
+    lines : int
+        The most lines kept.
+
+    Returns
+    -------
+    str
+    """
     return "\n".join(textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent,
                                    max_lines=lines, placeholder=" ..."))
 
 
 def text_table(header: Sequence[str], rows: Iterable[Sequence[Any]], indent: str = "  ") -> str:
-    """``rows`` as aligned text columns under ``header`` (cells through ``number``; text
-    left-aligned, numbers right-aligned)."""
+    """``rows`` as aligned text columns under ``header``.
+
+    Cells go through ``number``; text is left-aligned, numbers right-aligned.
+
+    Parameters
+    ----------
+    header : sequence of str
+        The column names.
+    rows : iterable of sequence
+        The rows.
+    indent : str
+        The prefix of every line.
+
+    Returns
+    -------
+    str
+    """
     cells = [list(header)] + [[number(value) for value in row] for row in rows]
     numeric = [all(_is_number(row[i]) for row in cells[1:]) for i in range(len(header))]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -61,9 +111,26 @@ def text_table(header: Sequence[str], rows: Iterable[Sequence[Any]], indent: str
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: str = "",
                note: str = "") -> str:
-    """``rows`` as an HTML table under ``header``, with a ``caption`` above and a ``note``
-    below (plain text; every cell is escaped; numbers right-aligned). At most ``MAX_ROWS``
-    rows are shown, and the others counted."""
+    """``rows`` as an HTML table under ``header``, with a ``caption`` above and a ``note`` below.
+
+    Plain text; every cell is escaped; numbers right-aligned. At most ``MAX_ROWS`` rows are
+    shown, and the others counted.
+
+    Parameters
+    ----------
+    header : sequence of str
+        The column names (none: no header row).
+    rows : sequence of sequence
+        The rows.
+    caption : str
+        The text above.
+    note : str
+        The text below.
+
+    Returns
+    -------
+    str
+    """
     shown = [[number(value) for value in row] for row in rows[:MAX_ROWS]]
     columns = max((len(row) for row in shown), default=len(header))
     numeric = [bool(header) and all(_is_number(row[i]) for row in shown)
@@ -88,13 +155,46 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: st
 
 
 def html_fields(pairs: Sequence[tuple[str, Any]], caption: str = "", note: str = "") -> str:
-    """``(name, value)`` pairs as a two-column HTML table, left-aligned (``html_table``
-    without a header)."""
+    """``(name, value)`` pairs as a two-column HTML table, left-aligned.
+
+    ``html_table`` without a header.
+
+    Parameters
+    ----------
+    pairs : sequence of tuple of (str, Any)
+        The fields.
+    caption : str
+        The text above.
+    note : str
+        The text below.
+
+    Returns
+    -------
+    str
+    """
     return html_table((), [(name, value) for name, value in pairs], caption, note)
 
 
 def plural(count: int, noun: str) -> str:
-    """``"1 module"``, ``"3 modules"``, ``"1,234 epochs"``, ``"10 classes"``."""
+    """``count`` and ``noun``, the noun in the plural unless the count is one.
+
+    Parameters
+    ----------
+    count : int
+        The count, written with thousands separators.
+    noun : str
+        The singular noun.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from mlp.display import plural
+    >>> plural(1, "module"), plural(1234, "epoch"), plural(10, "class")
+    ('1 module', '1,234 epochs', '10 classes')
+    """
     suffix = "" if count == 1 else "es" if noun.endswith("s") else "s"
     return f"{count:,} {noun}{suffix}"
 

@@ -268,9 +268,16 @@ class Tagged(BaseModel):
 
 
 class RegisteredField:
-    """Pydantic metadata for a field holding any registered subclass of ``base``: specs are
-    turned into instances of the class they name, dumps are each class's own, and the JSON
-    Schema lists every class registered when the schema is made."""
+    """Pydantic metadata for a field holding any registered subclass of ``base``.
+
+    Specs are turned into instances of the class they name, dumps are each class's own, and
+    the JSON Schema lists every class registered when the schema is made.
+
+    Parameters
+    ----------
+    base : type of Tagged
+        The family's base class (``Module``, ``Loss``).
+    """
 
     def __init__(self, base: type[Tagged]) -> None:
         self.base = base
@@ -299,8 +306,15 @@ class RegisteredField:
 
 
 class RegisteredName:
-    """Pydantic metadata for a string field that must be a name in ``registry``; its JSON
-    Schema is the enum of the names registered when the schema is made."""
+    """Pydantic metadata for a string field that must be a name in ``registry``.
+
+    Its JSON Schema is the enum of the names registered when the schema is made.
+
+    Parameters
+    ----------
+    registry : Registry
+        The registry the names come from.
+    """
 
     def __init__(self, registry: Registry[Any]) -> None:
         self.registry = registry
@@ -321,8 +335,20 @@ class RegisteredName:
 
 
 def import_plugin(name: str) -> None:
-    """Import the user's plugin ``name``: a ``.py`` file, or a module importable from the
-    current folder or the path; ``PluginError`` (one line) when it is missing or fails."""
+    """Import the user's plugin ``name``, registering what it defines.
+
+    A ``.py`` file, or a module importable from the current folder or the path.
+
+    Parameters
+    ----------
+    name : str
+        The file or module name (``--plugin``).
+
+    Raises
+    ------
+    PluginError
+        In one line, when it is missing or fails while it is imported.
+    """
     path = Path(name)
     try:
         if name.endswith(".py"):
