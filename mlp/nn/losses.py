@@ -82,6 +82,8 @@ class Loss(Tagged):
 
         Raises
         ------
+        UnknownName
+            For a kind no loss is registered under (it lists the registered ones).
         pydantic.ValidationError
             For a spec with unknown or invalid fields.
 
