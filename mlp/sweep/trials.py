@@ -49,6 +49,7 @@ from mlp.sweep.study import (
 from mlp.training.checkpoint import load_checkpoint
 from mlp.training.routinizer import BasicRoutinizer
 from mlp.training.run_config import RunConfig, load_data
+from mlp.training.startup import startup_probes
 
 log = logging.getLogger("mlp")
 
@@ -96,7 +97,7 @@ class RepeatRun:
         """Train until ``epochs`` epochs (at most the config's) are done; ``curves=False``
         leaves the run folder's picture to ``draw_curves``."""
         self.routinizer.epochs = min(epochs, self.epochs)
-        self.routinizer.run(self.model, self.data, curves=curves)
+        self.routinizer.run(self.model, self.data, startup_probes(), curves=curves)
 
 
 class Worker:
