@@ -21,9 +21,10 @@ check this bit for bit.
 A ``Kernels`` object holds the choices for one trainer (its ``Optimizer`` owns it and
 passes it to the modules and the loss while training):
 
-- ``backend``: ``"auto"`` (numba when it can be imported, else NumPy), ``"numba"`` (an
-  error if it is missing) or ``"numpy"``; by default the environment variable
-  ``MLP_KERNELS``, else ``auto``.
+- ``backend``: ``"auto"`` (numba when it can be imported, else NumPy; settled at the first
+  kernel call, so numba, which takes 0.2 s and more to import, loads only when a kernel is
+  wanted), ``"numba"`` (an error if it is missing) or ``"numpy"``; by default the
+  environment variable ``MLP_KERNELS``, else ``auto``.
 
 Kernels are compiled on first use per dtype (about a second each) and cached on disk by
 numba, so later processes load them in milliseconds; within a process the compiled functions
@@ -47,6 +48,7 @@ from __future__ import annotations
 import functools
 import operator
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Protocol
@@ -191,13 +193,28 @@ class Kernels:
     docstring), and the worker threads of a split step, started on first need."""
 
     def __init__(self, backend: Backend | None = None, threads: int | str | None = None) -> None:
-        self.backend = _resolve_backend(
-            backend if backend is not None else os.environ.get("MLP_KERNELS", "auto"))
+        self._choice = backend if backend is not None else os.environ.get("MLP_KERNELS", "auto")
+        # "auto" is settled when a kernel is first needed: importing numba takes 0.2 s or more
+        self._backend = None if self._choice == "auto" else _resolve_backend(self._choice)
         self.threads = _resolve_threads(
             threads if threads is not None else os.environ.get("MLP_KERNEL_THREADS", "auto"))
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid: int | None = None
         self._forget()
+
+    @property
+    def backend(self) -> str:
+        """``"numba"`` or ``"numpy"``: with ``"auto"``, chosen (and numba imported) when first
+        asked, which a trainer does at its first kernel call."""
+        if self._backend is None:
+            self._backend = _resolve_backend(self._choice)
+        return self._backend
+
+    @property
+    def chosen(self) -> bool:
+        """Whether ``backend`` is known without importing numba now (it was chosen, or numba
+        is imported already)."""
+        return self._backend is not None or "numba" in sys.modules
 
     def _forget(self) -> None:
         """Drop what the kernels remember of the last arrays they were given: a trainer passes
@@ -209,13 +226,14 @@ class Kernels:
         self._last_cross_entropy: tuple[Any, ...] = ()
 
     def __repr__(self) -> str:
-        return f"Kernels(backend={self.backend!r}, threads={self.threads})"
+        return f"Kernels(backend={self._backend or self._choice!r}, threads={self.threads})"
 
     def __getstate__(self) -> dict[str, Any]:  # threads do not cross processes
-        return {"backend": self.backend, "threads": self.threads}
+        return {"backend": self._backend or self._choice, "threads": self.threads}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.backend, self.threads = state["backend"], state["threads"]
+        self._choice, self.threads = state["backend"], state["threads"]
+        self._backend = None if self._choice == "auto" else self._choice
         self._pool, self._pool_pid = None, None
         self._forget()
 
