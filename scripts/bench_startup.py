@@ -6,7 +6,8 @@
 For the shipped CSV config (``scripts/configs/blobs.json``) and sin config, runs ``python -m
 mlp train CONFIG --set train.epochs=1`` ``N`` times (default 5) in fresh processes, into a
 temporary checkpoint root, after one warm-up run each (so the files read are in the page
-cache and numba's on-disk cache holds the compiled kernels). Each process is started with
+cache, Python's bytecode caches are written, even where ``PYTHONDONTWRITEBYTECODE`` is set,
+and numba's on-disk cache holds the compiled kernels). Each process is started with
 ``MLP_STARTUP_FILE`` set (``mlp.training.startup``): the command appends the time at which
 its first epoch starts, and which costly packages were imported by then. Printed per config:
 process start (the ``time.time()`` just before the process is spawned) to the first epoch's
@@ -39,9 +40,10 @@ def one_run(config: Path, root: Path) -> tuple[float, float, list[str]]:
     epoch)`` of one ``mlp train config --set train.epochs=1`` in a new process."""
     probe = root / "startup.jsonl"
     probe.unlink(missing_ok=True)
-    env = {**os.environ, "MLP_STARTUP_FILE": str(probe),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                       os.environ.get("PYTHONPATH")]))}
+    # bytecode is cached, as an installed package has it (the warm-up run writes the caches)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(MLP_STARTUP_FILE=str(probe),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
     command = [sys.executable, "-m", "mlp", "train", str(config), "--set", "train.epochs=1",
                "--ckpt-root", str(root), "--overwrite"]
     start = time.time()
