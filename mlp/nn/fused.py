@@ -23,8 +23,10 @@ passes it to the modules and the loss while training):
 
 - ``backend``: ``"auto"`` (numba when it can be imported, else NumPy; settled at the first
   kernel call, so numba, which takes 0.2 s and more to import, loads only when a kernel is
-  wanted), ``"numba"`` (an error if it is missing) or ``"numpy"``; by default the
-  environment variable ``MLP_KERNELS``, else ``auto``.
+  wanted; a trainer keeps a network of fewer than 4096 parameters on NumPy unless numba is
+  imported already, as loading it costs more than it saves such a run), ``"numba"`` (an
+  error if it is missing) or ``"numpy"``; by default the environment variable
+  ``MLP_KERNELS``, else ``auto``.
 
 Kernels are compiled on first use per dtype (about a second each) and cached on disk by
 numba, so later processes load them in milliseconds; within a process the compiled functions
@@ -74,6 +76,11 @@ class CompiledRule(Protocol):
     constants: Callable[..., tuple[Any, ...]] | None
     step_constants: Callable[..., tuple[Any, ...]] | None
 
+#: parameters of a network below which "auto" keeps to NumPy while numba is not imported:
+#: loading numba and a cached kernel takes 0.5 s or more, and the kernels save such a network
+#: little (a 4-16-3 net, batch 16: nothing; 1-30-20-1, full batch: 30 us a step; 64-64-10,
+#: batch 32, 4810 parameters: 80 us a step, 10,000 steps to repay the load)
+_AUTO_MIN_PARAMETERS = 1 << 12
 _RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call into a kernel
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
 _ALIGN = 16  #: chunk edges fall on multiples of 16 elements (whole 64-byte cache lines in float32)
@@ -215,6 +222,15 @@ class Kernels:
         """Whether ``backend`` is known without importing numba now (it was chosen, or numba
         is imported already)."""
         return self._backend is not None or "numba" in sys.modules
+
+    def fit_to(self, n_parameters: int) -> None:
+        """Settle ``"auto"`` on NumPy for a network of ``n_parameters`` below
+        ``_AUTO_MIN_PARAMETERS`` while numba is not imported (so a small run never loads it);
+        otherwise leave it to the first kernel call. Results are the same bit for bit."""
+        if self._choice != "auto" or self._backend == "numba":
+            return
+        small = n_parameters < _AUTO_MIN_PARAMETERS and "numba" not in sys.modules
+        self._backend = "numpy" if small else None
 
     def _forget(self) -> None:
         """Drop what the kernels remember of the last arrays they were given: a trainer passes
