@@ -29,7 +29,6 @@ from optuna.trial import TrialState
 
 from mlp.errors import CheckpointError, MLPError
 from mlp.nn.model import Model
-from mlp.plotting.curves_png import write_curves
 from mlp.storage.run_folder import RunFolder
 from mlp.sweep.config import SweepConfig
 from mlp.sweep.study import (
@@ -84,6 +83,8 @@ class RepeatRun:
 
     def draw_curves(self) -> None:
         """The run folder's ``curves.png``, best effort (a warning if it cannot be drawn)."""
+        from mlp.plotting.curves_png import write_curves  # matplotlib loads when drawing
+
         history, state = self.routinizer.history, self.routinizer.state
         if not len(history):
             return
