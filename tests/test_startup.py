@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from mlp.storage import run_folder
 from mlp.training.startup import STARTUP_VARIABLE, WATCHED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +69,7 @@ def test_a_small_run_from_the_command_line_trains_before_loading_anything_heavy(
     assert {"numpy", "pydantic"} <= set(record["loaded"])
     assert set(record["loaded"]) & NOT_BEFORE_TRAINING == set()
     assert record["pid"] != os.getpid() and record["cpu"] > 0
-    assert (tmp_path / "ckpt" / Path(config).stem / "last.h5").is_file()
+    assert (tmp_path / "ckpt" / Path(config).stem / run_folder.LAST).is_file()
 
 
 def test_a_run_without_a_run_folder_never_loads_h5py_numba_or_matplotlib(tmp_path):
