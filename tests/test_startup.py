@@ -105,8 +105,8 @@ def test_a_run_without_a_run_folder_never_loads_h5py_numba_or_matplotlib(tmp_pat
     ([4, 16, 3], None, "numpy"),  # 131 parameters: kept on NumPy
 ])
 def test_auto_kernels_load_numba_for_a_network_worth_it(tmp_path, sizes, kernels, backend):
-    """``Kernels("auto")`` loads numba at the first kernel a network of 4096 parameters or
-    more calls, and for any network when ``MLP_KERNELS=numba`` asks for it."""
+    """``Kernels("auto")`` loads numba to train a network of 4096 parameters or more, and
+    any network when ``MLP_KERNELS=numba`` asks for it; a smaller one stays on NumPy."""
     pytest.importorskip("numba")
     choice = f"os.environ['MLP_KERNELS'] = {kernels!r}" if kernels else ""
     out = _python(f"""

@@ -21,12 +21,12 @@ check this bit for bit.
 A ``Kernels`` object holds the choices for one trainer (its ``Optimizer`` owns it and
 passes it to the modules and the loss while training):
 
-- ``backend``: ``"auto"`` (numba when it can be imported, else NumPy; settled at the first
-  kernel call, so numba, which takes 0.2 s and more to import, loads only when a kernel is
-  wanted; a trainer keeps a network of fewer than 4096 parameters on NumPy unless numba is
-  imported already, as loading it costs more than it saves such a run), ``"numba"`` (an
-  error if it is missing) or ``"numpy"``; by default the environment variable
-  ``MLP_KERNELS``, else ``auto``.
+- ``backend``: ``"auto"`` (numba when it can be imported, else NumPy; settled when first
+  asked, not when the object is made, so numba loads only when kernels are wanted: a trainer
+  asks before its first epoch, and keeps a network of fewer than 4096 parameters on NumPy
+  unless numba is imported already, as loading numba and its cached kernels, 0.5 s and more,
+  costs such a run more than they save it), ``"numba"`` (an error if it is missing) or
+  ``"numpy"``; by default the environment variable ``MLP_KERNELS``, else ``auto``.
 
 Kernels are compiled on first use per dtype (about a second each) and cached on disk by
 numba, so later processes load them in milliseconds; within a process the compiled functions
@@ -206,7 +206,7 @@ class Kernels:
 
     def __init__(self, backend: Backend | None = None, threads: int | str | None = None) -> None:
         self._choice = backend if backend is not None else os.environ.get("MLP_KERNELS", "auto")
-        # "auto" is settled when a kernel is first needed: importing numba takes 0.2 s or more
+        # "auto" is settled when first asked: importing numba takes 0.2 s or more
         self._backend = None if self._choice == "auto" else _resolve_backend(self._choice)
         self.threads = _resolve_threads(
             threads if threads is not None else os.environ.get("MLP_KERNEL_THREADS", "auto"))
@@ -217,21 +217,21 @@ class Kernels:
     @property
     def backend(self) -> str:
         """``"numba"`` or ``"numpy"``: with ``"auto"``, chosen (and numba imported) when first
-        asked, which a trainer does at its first kernel call."""
+        asked, which a trainer does before its first epoch (``fit_to``, ``warm_up``)."""
         if self._backend is None:
             self._backend = _resolve_backend(self._choice)
         return self._backend
 
-    @property
-    def chosen(self) -> bool:
-        """Whether ``backend`` is known without importing numba now (it was chosen, or numba
-        is imported already)."""
-        return self._backend is not None or "numba" in sys.modules
-
     def fit_to(self, n_parameters: int) -> None:
         """Settle ``"auto"`` on NumPy for a network of ``n_parameters`` below
         ``_AUTO_MIN_PARAMETERS`` while numba is not imported (so a small run never loads it);
-        otherwise leave it to the first kernel call. Results are the same bit for bit."""
+        otherwise leave it to be settled when first asked. Results are the same bit for bit.
+
+        Parameters
+        ----------
+        n_parameters
+            The trainable parameters of the network about to be trained.
+        """
         if self._choice != "auto" or self._backend == "numba":
             return
         small = n_parameters < _AUTO_MIN_PARAMETERS and "numba" not in sys.modules
