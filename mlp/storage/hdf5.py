@@ -41,14 +41,16 @@ import os
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from mlp.errors import MLPError
 from mlp.storage import atomic
 from mlp.storage.regular_files import kind_of
+
+if TYPE_CHECKING:  # h5py loads when a file is first written or read
+    import h5py
 
 CHECKSUM = {"fletcher32": True}
 #: HDF5 1.10 object formats: checksummed metadata (version-2 object headers), compact chunk
@@ -142,6 +144,7 @@ def build_image(fill: Callable[[h5py.File], None]) -> bytes:
     -------
     bytes
     """
+    import h5py
     buffer = io.BytesIO()
     with h5py.File(buffer, "w", libver=LIBVER, locking=False) as file:
         fill(file)
@@ -163,6 +166,7 @@ def confirm_image(image: bytes) -> None:
     OSError
         ``EIO``, when it does not read back.
     """
+    import h5py
     try:
         with h5py.File(io.BytesIO(image), "r", locking=False) as file:
             file.visititems(lambda name, item: None)
@@ -186,6 +190,7 @@ def set_text(node: h5py.HLObject, name: str, text: str) -> None:
     text : str
         Its value.
     """
+    import h5py
     encoded = text.encode("utf-8")
     string_type = h5py.string_dtype("utf-8", max(1, len(encoded)))
     node.attrs.create(name, np.array(encoded, dtype=string_type))
@@ -232,6 +237,7 @@ def encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
     MLPError
         For labels of another dtype.
     """
+    import h5py
     if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes.tolist()):
         encoded = [c.encode("utf-8") for c in classes.tolist()]
         length = max([1, *map(len, encoded)])
@@ -358,6 +364,7 @@ class SafeReader:
 
     def __init__(self, path: str | Path, error: type[MLPError], *, foreign: bool = False,
                  max_chunk_bytes: int | None = None) -> None:
+        import h5py
         self.path, self.error = Path(path), error
         self.foreign, self.max_chunk_bytes = foreign, max_chunk_bytes
         #: datasets read (``foreign`` files) that carry no fletcher32 checksum
@@ -391,6 +398,7 @@ class SafeReader:
         superblock). Our files are replaced, never edited in place, so the bytes are read
         into memory as they are, the mark cleared there, and that image opened; a foreign
         file larger than ``_HELD_IMAGE_BYTES`` is refused instead (it is read in place)."""
+        import h5py
         size = self.path.stat().st_size
         if self.foreign and size > _HELD_IMAGE_BYTES:
             raise self.fail(f"marked as open for writing by another program, or by one that "
@@ -426,6 +434,8 @@ class SafeReader:
         return self.error(f"{self.path}: {problem}")
 
     def _check_links(self) -> None:
+        import h5py
+
         def other_than_hard(name: str, link: object) -> str | None:
             if isinstance(link, h5py.HardLink):
                 return None
@@ -438,6 +448,8 @@ class SafeReader:
     def _check_sizes(self) -> None:
         """Every dataset's declared bytes are stored (no fill values standing in for data),
         and all stored bytes fit in the disk blocks the file really occupies."""
+        import h5py
+
         stored_total = 0
 
         def check(name: str, item: object) -> None:
@@ -543,6 +555,7 @@ class SafeReader:
         list of str or None
             Sorted.
         """
+        import h5py
         item = self.file.get(group)
         return sorted(item.keys()) if isinstance(item, h5py.Group) else None
 
@@ -575,6 +588,7 @@ class SafeReader:
                  ndim: int | None) -> h5py.Dataset:
         """Dataset ``name``, checked for the checksum filter alone, ``shape`` (or ``ndim``)
         and dtype kind."""
+        import h5py
         item = self.node(name, "dataset")
         if not isinstance(item, h5py.Dataset):
             raise self.fail(f"{name!r} is not a dataset")
@@ -600,6 +614,7 @@ class SafeReader:
         """The filters of a dataset of a foreign file are built in (checked by id, so HDF5
         never looks for a plugin library) and its chunks within ``max_chunk_bytes``; one
         without fletcher32 is noted in ``unchecked``."""
+        import h5py
         for code, label in filters:
             if code not in BUILT_IN_FILTERS or not h5py.h5z.filter_avail(code):
                 raise self.fail(
@@ -632,6 +647,7 @@ class SafeReader:
         parameters in the file state. So gzip chunks are inflated here once, at most one
         chunk's size at a time, szip's stated sizes read, and the nbit and scaleoffset
         parameters compared with the chunk's shape; lzf stops at 100 MiB (h5py's limit)."""
+        import h5py
         declared = math.prod(item.chunks) * item.dtype.itemsize
         plist = item.id.get_create_plist()
         for code in (h5py.h5z.FILTER_NBIT, h5py.h5z.FILTER_SCALEOFFSET):
@@ -722,6 +738,7 @@ class SafeReader:
         -------
         Rows
         """
+        import h5py
         item = self._checked(name, None, kinds, ndim)
         if item.chunks is None or {code for code, _ in filters_of(item)} <= _SIZE_KEEPING:
             return Rows(self, name, item)
@@ -749,6 +766,7 @@ class SafeReader:
         -------
         numpy.ndarray
         """
+        import h5py
         item = self._checked(name, None, "fiubSO", None)
         string = h5py.check_string_dtype(item.dtype)
         if item.dtype.kind == "O" and string is None:
@@ -1026,6 +1044,7 @@ class StreamWriter:
     """
 
     def __init__(self, path: str | Path) -> None:
+        import h5py
         self.path = Path(path)
         self.temp = atomic.temp_path(self.path)
         self.sink = _DeferredFailures(self.temp, "x+")
