@@ -16,6 +16,7 @@ value a field cannot take is refused before any trial starts.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import itertools
 import json
@@ -25,7 +26,6 @@ from typing import Annotated, Any, Literal
 
 import optuna
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlp.training.field_docs import Documented
 from mlp.training.run_config import (
     SPEC_ONLY,
     FolderName,
@@ -58,11 +59,12 @@ MAX_GRID = 100_000
 MAX_INT = 1 << 62
 
 
-class Choice(BaseModel):
+class Choice(Documented):
     """One of the listed values (any JSON: numbers, strings, lists such as hidden widths)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    choice: list[Any] = Field(min_length=1, max_length=MAX_CHOICES)
+    choice: list[Any] = Field(min_length=1, max_length=MAX_CHOICES,
+                              description="The values to choose from (at least one).")
 
     @property
     def encoded(self) -> bool:
@@ -70,14 +72,15 @@ class Choice(BaseModel):
         return not all(isinstance(v, SCALAR_TYPES) for v in self.choice)
 
     def ends(self) -> list[Any]:
+        """The values ``check_space`` tries: every choice."""
         return list(self.choice)
 
 
-class Uniform(BaseModel):
+class Uniform(Documented):
     """A float drawn uniformly from ``[a, b]``."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    uniform: tuple[float, float]
+    uniform: tuple[float, float] = Field(description="The range [a, b], a < b.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -86,14 +89,15 @@ class Uniform(BaseModel):
         return self
 
     def ends(self) -> list[Any]:
+        """The values ``check_space`` tries: both ends."""
         return list(self.uniform)
 
 
-class LogUniform(BaseModel):
+class LogUniform(Documented):
     """A float whose logarithm is uniform on ``[log a, log b]`` (``0 < a < b``)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    log_uniform: tuple[float, float]
+    log_uniform: tuple[float, float] = Field(description="The range [a, b], 0 < a < b.")
 
     @model_validator(mode="after")
     def _ordered(self) -> LogUniform:
@@ -103,14 +107,16 @@ class LogUniform(BaseModel):
         return self
 
     def ends(self) -> list[Any]:
+        """The values ``check_space`` tries: both ends."""
         return list(self.log_uniform)
 
 
-class IntRange(BaseModel):
+class IntRange(Documented):
     """An integer in ``[a, b]``, both ends included."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    int: tuple[int, int]
+    int: tuple[builtins.int, builtins.int] = Field(
+        description="The range [a, b], a <= b, both ends included.")
 
     @model_validator(mode="after")
     def _ordered(self) -> IntRange:
@@ -122,9 +128,10 @@ class IntRange(BaseModel):
         return self
 
     def ends(self) -> list[Any]:
+        """The values ``check_space`` tries: both ends."""
         return list(self.int)
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         return self.int[1] - self.int[0] + 1
 
 
@@ -147,42 +154,62 @@ Distribution = Annotated[
 ]
 
 
-class Search(BaseModel):
+class Search(Documented):
     """How configurations are picked: ``grid`` (all), ``random`` or ``tpe`` (``trials`` of
     them, reproducible from ``seed`` with one worker)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    kind: Literal["grid", "random", "tpe"] = "grid"
-    trials: PositiveInt | None = None
-    seed: int = 0
+    kind: Literal["grid", "random", "tpe"] = Field(
+        default="grid", description="grid: every combination of choices and integers; "
+        "random: independent draws; tpe: Optuna's TPE sampler.")
+    trials: PositiveInt | None = Field(
+        default=None, description="Configurations to run (needed by random and tpe; at most "
+        "the grid's size for grid). None: the whole grid.")
+    seed: int = Field(default=0, description="Seed of the sampler.")
 
 
-class MedianPruning(BaseModel):
+class MedianPruning(Documented):
     """Stop a trial whose per-epoch metric is worse than the median of earlier trials at the
     same epoch (Optuna's ``MedianPruner``), after ``startup_trials`` finished trials and
     ``warmup_epochs`` epochs of the trial."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    kind: Literal["median"] = "median"
-    startup_trials: NonNegativeInt = 3
-    warmup_epochs: NonNegativeInt = 1
+    kind: Literal["median"] = Field(default="median",
+                                    description="The pruner: Optuna's median pruner.")
+    startup_trials: NonNegativeInt = Field(
+        default=3, description="Finished trials before any trial is pruned.")
+    warmup_epochs: NonNegativeInt = Field(
+        default=1, description="Epochs of a trial before it may be pruned.")
 
 
-class SweepConfig(BaseModel):
-    """A whole sweep: the base run, the space searched, and the comparison made."""
+class SweepConfig(Documented):
+    """A whole sweep: the base run, the space searched, and the comparison made.
+
+    ``mlp sweep --schema`` prints this model's JSON Schema.
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: FolderName
-    base: RunConfig | str = Field(description="a run config, or the path of one (relative to "
-                                              "the sweep file)")
-    space: dict[str, Distribution] = Field(default_factory=dict)
-    search: Search = Field(default_factory=Search)
-    repeats: PositiveInt = 1
-    metric: Metric = "val_loss"
+    name: FolderName = Field(description="The sweep's name: its folder under the checkpoint "
+                             "root and the Optuna study's name.")
+    base: RunConfig | str = Field(description="A run config, or the path of one (relative to "
+                                              "the sweep file).")
+    space: dict[str, Distribution] = Field(
+        default_factory=dict, description="Dotted run-config keys (train.lr, model.hidden) "
+        "mapped to a distribution: {\"choice\": [...]}, {\"uniform\": [a, b]}, "
+        "{\"log_uniform\": [a, b]} or {\"int\": [a, b]}.")
+    search: Search = Field(default_factory=Search,
+                           description="How configurations are picked.")
+    repeats: PositiveInt = Field(
+        default=1, description="Seeds each configuration runs under (train.seed and "
+        "model.seed plus 0, 1, ...); its value is the metric's mean over them.")
+    metric: Metric = Field(default="val_loss", description="What the sweep compares: "
+                           "val_, train_ or test_ loss or accuracy.")
     direction: Literal["minimize", "maximize"] | None = Field(
-        default=None, description="default: maximize accuracies, minimize losses")
-    pruning: MedianPruning | None = None
+        default=None, description="Whether a lower or higher metric is better. None: "
+        "maximize accuracies, minimize losses.")
+    pruning: MedianPruning | None = Field(
+        default=None, description="Stop unpromising trials early. None: no pruning.")
     #: the file ``base`` was read from (None when the sweep file holds it)
     _base_path: Path | None = PrivateAttr(default=None)
 
