@@ -24,8 +24,6 @@ from mlp.training.hyperparameters import TrainingConfig
 from mlp.training.routinizer import BasicRoutinizer
 from mlp.training.run_config import HDF5Source, MlpSpec, RunConfig
 
-# numpydoc joins the test extra with the API reference; without it those tests skip
-ClassDoc = pytest.importorskip("numpydoc.docscrape").ClassDoc
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -110,6 +108,7 @@ def test_every_sweep_file_field_has_a_description() -> None:
 def test_a_model_docstring_lists_every_field_as_a_parameter(model: type[Documented]) -> None:
     """The Parameters section numpydoc reads names every field with its description; the
     schema's description of the model is the docstring as written, without that section."""
+    ClassDoc = pytest.importorskip("numpydoc.docscrape").ClassDoc
     parameters = {p.name: p for p in ClassDoc(model)["Parameters"]}
     assert list(parameters) == list(model.model_fields)
     for name, info in model.model_fields.items():
@@ -118,6 +117,7 @@ def test_a_model_docstring_lists_every_field_as_a_parameter(model: type[Document
 
 
 def test_the_section_goes_before_examples_and_shows_defaults() -> None:
+    ClassDoc = pytest.importorskip("numpydoc.docscrape").ClassDoc
     doc = ClassDoc(TrainingConfig)
     assert doc["Examples"] and doc["Summary"]
     epochs = next(p for p in doc["Parameters"] if p.name == "epochs")
