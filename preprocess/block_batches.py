@@ -29,6 +29,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 
@@ -135,8 +136,8 @@ def block_batches(split: DiskSplit, size: int, rng: np.random.Generator | None
                     if index is None:
                         np.copyto(batch[filled:filled + take], source[rows])
                     else:  # our own permutation is in range; "raise" would buffer the batch
-                        np.take(source, rows, axis=0, out=batch[filled:filled + take],
-                                mode="wrap")
+                        np.take(source, cast(np.ndarray, rows), axis=0,
+                                out=batch[filled:filled + take], mode="wrap")
                 filled += take
                 position += take
                 if filled == size:

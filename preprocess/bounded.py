@@ -29,10 +29,10 @@ import os
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, cast
 
 import numpy as np
 
@@ -85,7 +85,14 @@ DEFAULT_LIMITS = ReadLimits()
 
 
 # ------------------------------------------------------------------------------- .npy
-def npy_header(handle: BinaryIO, path: Path, where: str = ""
+def readinto_of(handle: IO[bytes]) -> Callable[[memoryview], int | None]:
+    """``handle.readinto``: the files read here (a regular file's ``BufferedReader``, a zip
+    member's ``ZipExtFile``) are ``io.BufferedIOBase`` objects, which typeshed's
+    ``IO[bytes]`` (what ``ZipFile.open`` is declared to return) does not say."""
+    return cast(io.BufferedIOBase, handle).readinto
+
+
+def npy_header(handle: IO[bytes], path: Path, where: str = ""
                 ) -> tuple[tuple[int, ...], bool, np.dtype]:
     """``(shape, fortran_order, dtype)`` of the ``.npy`` header at ``handle``'s position."""
     fmt = np.lib.format
@@ -116,7 +123,7 @@ def _declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
     return math.prod(shape) * dtype.itemsize
 
 
-def _fill(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
+def _fill(handle: IO[bytes], shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
           path: Path, where: str) -> np.ndarray:
     """An array of ``shape`` read from ``handle`` into a buffer of exactly its size, that
     size first checked against the memory this process can get (``mlp.storage.memory``)."""
@@ -124,9 +131,10 @@ def _fill(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dty
     check_bytes(_declared_bytes(shape, dtype), what)
     with allocating(what):
         flat = np.empty(math.prod(shape), dtype=dtype)
-        view, done = memoryview(flat).cast("B"), 0
+        view, done = flat.data.cast("B"), 0
+        reader = readinto_of(handle)
         while done < view.nbytes:
-            got = handle.readinto(view[done:])
+            got = reader(view[done:])
             if not got:
                 raise DataError(f"{path}{where}: truncated: the header declares "
                                 f"{view.nbytes} bytes, found {done}")
@@ -321,7 +329,7 @@ def numbers(path: Path, lines: list[int], cells: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ images
-def read_image(path: str | Path, shape: tuple[int, int] | None = None,
+def read_image(path: str | Path, shape: tuple[int, ...] | None = None,
                limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
     """A grey-scale image as float32 ``(height, width)`` in [0, 1] (8-bit levels over 255,
     16-bit ones over 65535; colour images through Pillow's mode ``L``); its

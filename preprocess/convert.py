@@ -18,7 +18,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 from tqdm import tqdm
@@ -126,20 +126,21 @@ def _csv(source: Path, writer: hdf5.StreamWriter, dtype: np.dtype, target: int |
 
 
 # ----------------------------------------------------------------------- .npy / .npz
-def _row_blocks(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
+def _row_blocks(handle: IO[bytes], shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
                 where: str) -> Iterator[np.ndarray]:
     """The rows of a C-order ``.npy`` payload at ``handle``, ``STREAM_BYTES`` at a time."""
     if fortran and len(shape) > 1:
         raise DataError(f"{where}: a Fortran-order array cannot be streamed by rows; save it "
                         "in C order (np.ascontiguousarray) first")
     row_items = int(np.prod(shape[1:], dtype=np.int64))
+    readinto = bounded.readinto_of(handle)
     step = max(1, STREAM_BYTES // max(1, row_items * dtype.itemsize))
     for start in range(0, shape[0], step):
         m = min(step, shape[0] - start)
         block = np.empty((m, *shape[1:]), dtype)
-        view, done = memoryview(block).cast("B"), 0
+        view, done = block.data.cast("B"), 0
         while done < view.nbytes:
-            got = handle.readinto(view[done:])
+            got = readinto(view[done:])
             if not got:
                 raise DataError(f"{where}: truncated in rows {start}-{start + m - 1}")
             done += got
@@ -290,6 +291,7 @@ def _images(root: Path, writer: hdf5.StreamWriter, dtype: np.dtype, limits: Read
     if block:
         writer.append("X_train", np.stack(block).astype(dtype))
         bar.update(len(block))
+    assert shape is not None  # image_files_of refuses a folder without images
     facts = _finish(root, writer, "y_train", np.array(names), "classification", len(files),
                     shape[0] * shape[1])
     return {**facts, "image_shape": shape, "input_scale": 1.0}

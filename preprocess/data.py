@@ -19,7 +19,7 @@ import math
 import reprlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -278,8 +278,11 @@ class Data:
     def _attach_disk(self, split: DiskSplit) -> None:
         """Make ``split`` this Data's training split (``X_train``... become ``DiskArray``)."""
         self.disk = split
-        self.X_train, self.y_train = DiskArray(split, "X"), DiskArray(split, "y")
-        self.w_train = None if split.w is None else DiskArray(split, "w")
+        # stand-ins read by row ranges, typed as the arrays they stand for (the methods that
+        # need more refuse a split on disk: _in_memory)
+        self.X_train = cast(np.ndarray, DiskArray(split, "X"))
+        self.y_train = cast(np.ndarray, DiskArray(split, "y"))
+        self.w_train = None if split.w is None else cast(np.ndarray, DiskArray(split, "w"))
 
     def _set_weights(self, w_train: Any, w_val: Any,
                      class_weight: str | dict[Any, float] | None) -> None:
@@ -357,7 +360,7 @@ class Data:
             arrays += (self.w_train,)
         for array in arrays:
             digest.update(f"{array.shape}{array.dtype.str}".encode())
-            digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+            digest.update(np.ascontiguousarray(array).data.cast("B"))
         return {"shape": list(self.X_train.shape), "dtype": str(self.X_train.dtype),
                 "sha256": digest.hexdigest()}
 
@@ -412,7 +415,8 @@ class Data:
         return self._split_off("test", fraction, stratify, seed)
 
     def _split_off(self, split: str, fraction: float, stratify: bool, seed: int,
-                   choose: Callable[..., np.ndarray] | None = None) -> Data:
+                   choose: Callable[[list[np.ndarray], float, np.random.Generator],
+                                    list[np.ndarray]] | None = None) -> Data:
         self._in_memory(f"split_{split if split == 'test' else 'validation'}")
         if getattr(self, f"X_{split}") is not None:
             raise DataError(f"expected no {split} split yet, found one with "
@@ -629,7 +633,7 @@ class Data:
         return cls(**loaders.load_image_folder(root, image_shape, limits))
 
     @classmethod
-    def from_sklearn(cls, name: str, test_fraction: float = 0.25, seed: int = 0) -> Data:
+    def from_sklearn(cls, name: str, test_fraction: float | None = 0.25, seed: int = 0) -> Data:
         """A scikit-learn toy set (``digits``, ``iris``, ``wine``, ``breast_cancer``) with a
         stratified test split of ``test_fraction`` (needs the ``datasets`` extra)."""
         return cls(**loaders.load_sklearn(name, test_fraction, seed))
@@ -671,7 +675,8 @@ class Data:
         # for the training split until the one on disk replaces them
         placeholder = (np.zeros((2, split.n_features)),
                        classes[:2] if classes is not None else np.zeros((2, *split.y_shape)))
-        data = cls(*placeholder, **held, classes=classes, **arguments)
+        data = cls(X_train=placeholder[0], y_train=placeholder[1], **held, classes=classes,
+                   **arguments)
         data._attach_disk(split)
         data.normalizer = normalizer
         return data
@@ -692,8 +697,9 @@ class Data:
         a checkpoint gets: links, filters, stored sizes, checksums)."""
         arguments, classes, normalizer = data_file.read(path)
         data = cls(**arguments)
-        if classes is not None and not np.array_equal(data.classes, classes):
+        if classes is not None and not np.array_equal(cast(np.ndarray, data.classes), classes):
             raise DataError(f"{path}: expected every stored class to occur in some split, "
-                            f"found classes {data.classes.tolist()} of {classes.tolist()}")
+                            f"found classes {cast(np.ndarray, data.classes).tolist()} of "
+                            f"{classes.tolist()}")
         data.normalizer = normalizer
         return data

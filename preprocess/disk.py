@@ -21,7 +21,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -141,11 +141,12 @@ class DiskSplit:
             self.y.read(low, high, y_block.reshape((m, *self.y.shape[1:])))
             if self.encode:
                 self._encode(low, high, y_block)
-            if w is not None:
-                self.w.read(low, high, w[offset:offset + m])
+            if w is not None:  # given only when the split has weights
+                weights = cast(hdf5.Rows, self.w)
+                weights.read(low, high, w[offset:offset + m])
                 if not (np.isfinite(w[offset:offset + m]).all()
                         and (w[offset:offset + m] >= 0).all()):
-                    raise DataError(f"{self.path}: dataset {self.w.name!r} rows {low}-"
+                    raise DataError(f"{self.path}: dataset {weights.name!r} rows {low}-"
                                     f"{high - 1}: expected finite non-negative weights")
             offset += m
         return offset
@@ -167,8 +168,9 @@ class DiskSplit:
                 out[...] = target
 
     def _encode(self, low: int, high: int, codes: np.ndarray) -> None:
-        index = np.minimum(np.searchsorted(self.classes, codes), self.classes.shape[0] - 1)
-        if (self.classes[index] != codes).any():
+        classes = cast(np.ndarray, self.classes)  # encode is set only for class labels
+        index = np.minimum(np.searchsorted(classes, codes), classes.shape[0] - 1)
+        if (classes[index] != codes).any():
             raise DataError(f"{self.path}: dataset {self.y.name!r} rows {low}-{high - 1} hold "
                             f"labels that were not there when the file was opened")
         codes[...] = index
@@ -215,7 +217,7 @@ class DiskSplit:
                 for low, high in self.pieces(self._pass_ranges()):
                     block = np.empty((high - low, *row_shape), part.dtype)
                     part.read(low, high, block)
-                    digest.update(memoryview(block).cast("B"))
+                    digest.update(block.data.cast("B"))
             if self.normalizer is not None:
                 for array in self.normalizer.to_arrays().values():
                     digest.update(array.tobytes())
@@ -274,7 +276,7 @@ class DiskArray:
                             f"ranges a[start:stop], found index {key!r}")
         start, stop, _ = key.indices(self.shape[0])
         X, y, w = self.split.rows(start, stop)
-        return {"X": X, "y": y, "w": w}[self.part]
+        return cast(np.ndarray, {"X": X, "y": y, "w": w}[self.part])  # w: only with weights
 
     def min(self) -> float:
         return self.split.label_range[0]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import reprlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -130,7 +130,9 @@ def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | N
                       block_rows, buffer_rows)
     found = split.label_scan()
     if task == "classification":
-        split.classes, split.encode = _classes(reader, y, found, stored_classes)
+        # classification scans labels of at least one training row, so some were found
+        split.classes, split.encode = _classes(reader, y, cast(np.ndarray, found),
+                                               stored_classes)
         split.label_range = (0, split.classes.shape[0] - 1)
     arguments = _held_splits(reader, split, held, x, y, x_val, y_val, x_test, y_test,
                              stored_classes)
@@ -174,7 +176,7 @@ def _held_splits(reader: hdf5.SafeReader, split: DiskSplit, held: dict[str, Any]
         if held[split_name] is not None:
             low, high = held[split_name]
             X, labels = _read_rows(split.X, low, high), _read_rows(split.y, low, high)
-        elif x_name is not None:
+        elif x_name is not None and y_name is not None:  # given together (checked above)
             X = reader.dataset(x_name, kinds="fiub", ndim=2)
             labels = reader.dataset(y_name, kinds="fiub")
         else:

@@ -183,13 +183,12 @@ class _Parser:
         if not rows or any('"' in line or len(line) > self.limits.max_field_chars
                            or line.count(self.delimiter) != self.width - 1 for line in rows):
             return None
-        options = {"delimiter": self.delimiter, "comments": None, "quotechar": None}
         labels = [line.split(self.delimiter)[self.column].strip() for line in rows]
         if any(len(label) > self.limits.max_label_chars for label in labels):
             return None  # the row-by-row path names the line
         try:
             features = np.loadtxt(rows, dtype=np.float64, usecols=self.features, ndmin=2,
-                                  **options)
+                                  delimiter=self.delimiter, comments=None, quotechar=None)
         except ValueError:
             return None
         if not np.isfinite(features).all():
@@ -272,8 +271,9 @@ def load_image_folder(root: str | Path, image_shape: Sequence[int] | None,
 SKLEARN_INPUT_SCALES = {"digits": 16.0}
 
 
-def load_sklearn(name: str, test_fraction: float, seed: int) -> DataArguments:
-    """A scikit-learn toy set with a stratified test split made by ``train_test_split``."""
+def load_sklearn(name: str, test_fraction: float | None, seed: int) -> DataArguments:
+    """A scikit-learn toy set with a stratified test split made by ``train_test_split``
+    (``test_fraction`` None: its default, 0.25)."""
     if name not in SKLEARN_SETS:
         raise DataError(f"expected a scikit-learn data set among {', '.join(SKLEARN_SETS)}, "
                         f"found unknown name {name!r}")
@@ -346,11 +346,11 @@ def _input_matrix(path: Path, X: np.ndarray, image_shape: Sequence[int] | None,
 def image_inputs(paths: Sequence[str | Path]) -> list[Path] | None:
     """The image files ``paths`` name, in order (folders give their images sorted by name);
     None when ``paths`` is one ``.npy`` or ``.csv`` file."""
-    paths = [Path(p) for p in paths]
-    if len(paths) == 1 and paths[0].suffix.lower() in (".npy", ".csv"):
+    given = [Path(p) for p in paths]
+    if len(given) == 1 and given[0].suffix.lower() in (".npy", ".csv"):
         return None
     files: list[Path] = []
-    for path in paths:
+    for path in given:
         if path.is_dir():
             files.extend(_image_files(path))
         elif path.suffix.lower() in IMAGE_SUFFIXES:
@@ -359,7 +359,7 @@ def image_inputs(paths: Sequence[str | Path]) -> list[Path] | None:
             raise DataError(f"{path}: expected a .npy, .csv or image file "
                             f"({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
     if not files:
-        raise DataError(f"expected image files in {', '.join(map(str, paths))}, found none")
+        raise DataError(f"expected image files in {', '.join(map(str, given))}, found none")
     return files
 
 
@@ -371,13 +371,13 @@ def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None =
     ``Data.from_image_folder`` reads it (of ``image_shape`` when given) and multiplied by
     ``input_scale``, the scale the model's training images had (digits: 16). Images are
     refused for a model ``source`` that records no ``input_scale`` (None)."""
-    paths = [Path(p) for p in paths]
-    if not paths:
+    given = [Path(p) for p in paths]
+    if not given:
         raise DataError("expected a .npy, .csv or image file or a folder of images, found "
                         "no path")
-    files = image_inputs(paths)
+    files = image_inputs(given)
     if files is None:
-        return _input_matrix(paths[0], _read_array(paths[0]), image_shape, n_features)
+        return _input_matrix(given[0], _read_array(given[0]), image_shape, n_features)
     if input_scale is None:
         raise DataError(f"{source} does not record how the images it was trained on were "
                         "scaled, so image files cannot be predicted faithfully; give the "
@@ -398,12 +398,12 @@ def input_blocks(paths: Sequence[str | Path], image_shape: Sequence[int] | None 
     """``read_inputs`` in blocks of at most ``rows`` samples ``(B, D)``, so predicting a
     large input holds one block of it at a time: a ``.csv`` file is read block by block,
     other inputs are read whole and handed out in blocks."""
-    paths = [Path(p) for p in paths]
-    if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
-        for X in _csv_inputs(paths[0], rows):
-            yield _input_matrix(paths[0], X, image_shape, n_features)
+    given = [Path(p) for p in paths]
+    if len(given) == 1 and given[0].suffix.lower() == ".csv":
+        for X in _csv_inputs(given[0], rows):
+            yield _input_matrix(given[0], X, image_shape, n_features)
         return
-    X = read_inputs(paths, image_shape, input_scale, n_features, source)
+    X = read_inputs(given, image_shape, input_scale, n_features, source)
     for start in range(0, len(X), rows):
         yield X[start:start + rows]
 

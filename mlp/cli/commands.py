@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mlp.errors import MLPError
 from mlp.storage import run_folder
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
+    import numpy as np
     from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
 #: training fields a resume may change (``mlp resume --set train.KEY=VALUE``)
 RESUMABLE_KEYS = ("epochs", "early_stopping", "min_delta", "target_loss", "progress",
@@ -308,10 +310,10 @@ _UNION_TAGS = {"MlpSpec", "Model", "constant", "step", "cosine", "plateau", "lay
 _SOURCES = {"sklearn", "npz", "csv", "image_folder", "sin", "hdf5"}
 
 
-def _branch_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _branch_errors(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     """For ``model`` (an ``MlpSpec`` or a full ``Model``), keep only the branch the input
     meant: a ``modules`` key (which ``MlpSpec`` refuses as extra) means a full spec."""
-    def branch(error: dict[str, Any]) -> str | None:
+    def branch(error: ErrorDetails) -> str | None:
         loc = [str(p) for p in error["loc"]]
         if len(loc) > 1 and loc[0] == "model":
             return "Model" if ("Model" in loc[1] and "MlpSpec" not in loc[1]) else "MlpSpec"
@@ -388,7 +390,7 @@ def _run(routinizer: Any, model: Any, data: Any, folder: Any) -> Any:
                                   folder.path) from None
 
 
-def _data_inputs(data: Any) -> dict[Path, str]:
+def _data_inputs(data: Any) -> dict[str | Path | None, str]:
     """The files and folders a run config's data section reads, with what each is."""
     return {Path(value): f"the data (data.{name})" for name in ("path", "root")
             if (value := getattr(data, name, None)) is not None}
@@ -601,6 +603,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                   if getattr(data, f"X_{s}") is not None and s != args.split]
         raise MLPError(f"the data of {folder.path} has no {args.split} split (its config "
                        f"makes {', '.join(others)}); use --split {others[0]}")
+    y = cast("np.ndarray", y)  # a split with features has targets
     if args.split == "train" and data.n_original_train is not None:
         X, y = X[:data.n_original_train], y[:data.n_original_train]  # not the shifted copies
     scores = checkpoint.config.loss.evaluate(checkpoint.model.predict_logits(X), y)

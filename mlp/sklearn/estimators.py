@@ -24,7 +24,7 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -34,6 +34,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from mlp.errors import DataError
+from mlp.nn.input_normalizer import Normalizer
 from mlp.nn.losses import LOSSES, Loss
 from mlp.nn.model import Model
 from mlp.nn.sparse import as_csr
@@ -67,6 +68,10 @@ class _RoutinizerEstimator(BaseEstimator):
     """What the classifier and the regressor share; see the module docstring."""
 
     _is_classifier: ClassVar[bool]
+    # what a fit sets (declared for the type checker; absent until the first fit)
+    model_: Model
+    routinizer_: BasicRoutinizer
+    normalizer_: Normalizer | None
     #: a classifier fitted on a multilabel indicator ``y`` (set by its first fit)
     _multilabel: bool = False
 
@@ -158,7 +163,8 @@ class _RoutinizerEstimator(BaseEstimator):
     def _model(self, n_features: int, n_outputs: int, dtype: np.dtype, seed: int) -> Model:
         hidden = self.hidden_layer_sizes
         hidden = [hidden] if isinstance(hidden, int | np.integer) else list(hidden)
-        model_dtype = self.dtype or ("float32" if dtype == np.float32 else "float64")
+        model_dtype: Literal["float32", "float64"] = self.dtype or (
+            "float32" if dtype == np.float32 else "float64")
         return Model.mlp([n_features, *hidden, n_outputs], nonlinearity=self.nonlinearity,
                          dropout=self.dropout, init=self.init, init_scale=self.init_scale,
                          normalization=self.normalization, seed=seed, dtype=model_dtype)
@@ -491,6 +497,7 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
     and ``label_smoothing``; the validation split is not stratified."""
 
     _is_classifier = False
+    n_outputs_: int  # set by the first fit
 
     def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
                  dropout: float = 0.0, init: str = "he", init_scale: float | None = None,

@@ -40,7 +40,7 @@ def save_estimator(estimator: Any, path: str | Path) -> Path:
     facts = _DataFacts(estimator.normalizer_, getattr(estimator, "classes_", None))
     description = json.dumps(_description(estimator), default=_plain)
     return save_checkpoint(Path(path), estimator.model_, estimator.routinizer_,
-                           facts,  # type: ignore[arg-type]
+                           facts,
                            annotations={ESTIMATOR_ATTRIBUTE: description})
 
 
@@ -69,7 +69,7 @@ def _description(estimator: Any) -> dict[str, Any]:
     return {"estimator": type(estimator).__name__, "params": params, "fitted": fitted}
 
 
-def load_estimator(cls: type, path: str | Path) -> Any:
+def load_estimator(cls: type[Any], path: str | Path) -> Any:
     """A fitted ``cls`` from a file written by ``save_estimator``; ``CheckpointError`` for
     a file that is not one (or holds another estimator)."""
     checkpoint = load_checkpoint(path)

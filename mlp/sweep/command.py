@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.trial import TrialState
@@ -218,7 +218,7 @@ def _refresh(bar: tqdm, study: optuna.Study) -> None:
                (t.state == TrialState.FAIL and ERROR_ATTR in t.user_attrs) for t in trials)
     if done == bar.n:
         return
-    complete = [t.value for t in trials if t.state == TrialState.COMPLETE]
+    complete = [cast(float, t.value) for t in trials if t.state == TrialState.COMPLETE]
     if complete:
         pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
         bar.set_postfix(best=f"{pick(complete):.4g}", refresh=False)

@@ -22,7 +22,7 @@ import itertools
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import optuna
 from pydantic import (
@@ -135,7 +135,8 @@ class IntRange(Documented):
         return self.int[1] - self.int[0] + 1
 
 
-_KINDS = {"choice": Choice, "uniform": Uniform, "log_uniform": LogUniform, "int": IntRange}
+_KINDS: dict[str, type[Choice] | type[Uniform] | type[LogUniform] | type[IntRange]] = {
+    "choice": Choice, "uniform": Uniform, "log_uniform": LogUniform, "int": IntRange}
 
 
 def _kind(value: Any) -> str | None:
@@ -284,7 +285,7 @@ class SweepConfig(Documented):
         wanted = override or self.search.trials
         if self.search.kind == "grid":
             return min(wanted or self.grid_size(), self.grid_size())
-        return int(wanted)
+        return int(cast(int, wanted))  # a random or tpe search has trials (validated)
 
     def fingerprint(self) -> dict[str, Any]:
         """What must not change between runs of one sweep (stored with the study)."""
@@ -359,7 +360,8 @@ class SweepConfig(Documented):
 
 def _count(dist: Distribution) -> int:
     """How many values a choice or an int range has (``len`` without listing them)."""
-    return len(dist.choice) if isinstance(dist, Choice) else len(dist)
+    # only grids count their points, and a grid has only choices and int ranges (validated)
+    return len(dist.choice) if isinstance(dist, Choice) else len(cast(IntRange, dist))
 
 
 def _values(dist: Distribution) -> list[Any]:

@@ -36,7 +36,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.storages import RDBStorage
@@ -164,11 +164,12 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_SECONDS}
     argument = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
                 in inspect.signature(RDBStorage).parameters else "failed_trial_callback")
+    retry: dict[str, Any] = {argument: _Retry(max_retry=MAX_RETRIES)}
     try:
         with quiet_optuna(), schema_lock(url):
             return RDBStorage(url, engine_kwargs=engine_kwargs,
                               heartbeat_interval=interval, grace_period=grace,
-                              **{argument: _Retry(max_retry=MAX_RETRIES)})
+                              **retry)
     except sqlalchemy.exc.OperationalError as exc:
         raise MLPError(f"cannot reach the storage {shown_url(url)}: {_reason(exc)}") from None
     except sqlalchemy.exc.SQLAlchemyError as exc:  # a permission refused, mostly
@@ -296,7 +297,7 @@ def claim_lock(storage: optuna.storages.BaseStorage, folder: Path, name: str) ->
         import sqlalchemy
 
         key = {"k": advisory_key(name)}
-        with storage.engine.connect() as connection:
+        with cast(RDBStorage, storage).engine.connect() as connection:
             connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), key)
             try:
                 yield
@@ -433,10 +434,11 @@ class Heartbeat:
         failed; a server back within the grace period never sees the trial as dead."""
         import sqlalchemy
 
-        interval = self._storage.get_heartbeat_interval() or HEARTBEAT_SECONDS
+        storage = cast(RDBStorage, self._storage)  # started only for an RDBStorage
+        interval = storage.get_heartbeat_interval() or HEARTBEAT_SECONDS
         while not self._stop.wait(interval):
             try:
-                self._storage.record_heartbeat(self._trial_id)
+                storage.record_heartbeat(self._trial_id)
             except (sqlalchemy.exc.SQLAlchemyError,
                     optuna.exceptions.StorageInternalError) as exc:  # the worker finds out
                 log.debug("heartbeat of trial id %d failed: %s", self._trial_id, exc)

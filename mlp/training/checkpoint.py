@@ -131,9 +131,14 @@ def check_saveable(model: Model, config: TrainingConfig, data: DataFacts | None 
               lambda f: hdf5.set_text(f, "routinizer", config.model_dump_json())),
              ("the run state", lambda f: hdf5.set_text(f, "state", state.model_dump_json())),
              ("the data's class labels, normaliser or image shape",
-              lambda f: data is None or _write_data_facts(f, data)))
+              lambda f: None if data is None else _write_data_facts(f, data)))
+
+    def fill_all(file: h5py.File) -> None:
+        for _, fill in parts:
+            fill(file)
+
     try:
-        hdf5.build_image(lambda file: [fill(file) for _, fill in parts])
+        hdf5.build_image(fill_all)
     except Exception as exc:  # HDF5, NumPy and Pydantic failures while building the file
         what = next((name for name, fill in parts if not _builds(fill)), "the checkpoint")
         reason = str(exc) if isinstance(exc, MLPError) else hdf5.reason(exc)
@@ -141,7 +146,7 @@ def check_saveable(model: Model, config: TrainingConfig, data: DataFacts | None 
                               f"cannot be stored ({reason})") from exc
 
 
-def _builds(fill: Callable[[h5py.File], object]) -> bool:
+def _builds(fill: Callable[[h5py.File], None]) -> bool:
     """Whether an HDF5 file made by ``fill`` can be built in memory."""
     try:
         hdf5.build_image(fill)

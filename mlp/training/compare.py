@@ -82,8 +82,8 @@ class Comparison:
     def _rows(self) -> list[list[Any]]:
         loss, accuracy = self._metric_names()
         numbers = [run.numbers() for run in self.runs]
-        rows = [[key, *(_cell(value) for value in values)]
-                for key, values in self.differing.items()]
+        rows: list[list[Any]] = [[key, *(_cell(value) for value in values)]
+                                 for key, values in self.differing.items()]
         rows.append(["epochs", *(f"{n['epochs']:,}" for n in numbers)])
         rows.append(["best epoch", *(n["best_epoch"] for n in numbers)])
         rows.append([loss, *(n["loss"] for n in numbers)])
@@ -222,6 +222,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """Nested dicts (and lists of dicts) as ``{"a.b": value}``, lists of plain values kept
     whole: ``{"train": {"lr": 0.1}, "model": {"hidden": [8]}}`` gives ``{"train.lr": 0.1,
     "model.hidden": [8]}``."""
+    items: Iterable[tuple[str, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list) and any(isinstance(item, dict | list) for item in value):

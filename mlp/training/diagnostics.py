@@ -40,7 +40,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -188,7 +188,7 @@ class Diagnostics:
     def end_epoch(self, model: Model, data: Data, row: dict[str, Any]) -> dict[str, float]:
         """Record this epoch's columns in the History (their values are returned), log the
         warnings that newly apply, and take the weights as the next epoch's start."""
-        probes, outputs = probe(model, self._probe)
+        probes, outputs = probe(model, cast(np.ndarray, self._probe))  # set by start
         values: dict[str, float] = {}
         for k, (weight, found) in enumerate(zip(self._weights, probes, strict=True), start=1):
             start_norm = _norm(self._start[k - 1])

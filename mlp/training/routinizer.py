@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pydantic import PrivateAttr
@@ -112,10 +112,12 @@ class _Snapshot:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The model's ``state_dict()`` as it was at this epoch (views of the copies)."""
-        return self.copy.arrays
+        return cast(_Arrays, self.copy).arrays  # a snapshot is saved after it was taken
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
-        return {name: self.copy.optimizer.views(flat) for name, flat in self.copy.state.items()}
+        """The optimizer's state buffers as they were at this epoch, by parameter name."""
+        copy = cast(_Arrays, self.copy)
+        return {name: copy.optimizer.views(flat) for name, flat in copy.state.items()}
 
     def state(self, current: RunState) -> RunState:
         """The run state as it was at this epoch (its history is a prefix of the current)."""
@@ -264,7 +266,7 @@ class BasicRoutinizer(TrainingConfig):
         with folder.locked():
             self._claim(folder, overwrite)
             atomic.remove_stale_temps(folder.path)
-            loggers = [CsvLogger(folder.history_csv)]
+            loggers: list[CsvLogger | TensorBoardLogger] = [CsvLogger(folder.history_csv)]
             if self.tensorboard:
                 loggers.append(TensorBoardLogger(folder.tensorboard))
             try:
@@ -338,7 +340,8 @@ class BasicRoutinizer(TrainingConfig):
         diagnostics = self._diagnostics
         rng = state.generator(self.seed)
         is_classification = loss.is_classification
-        total_loss, correct, seen, mass = 0.0, 0, 0, 0
+        total_loss, correct, seen = 0.0, 0, 0
+        mass: float = 0  # the sum of the sample weights (the row count without weights)
         step = state.step  # counted here and stored on every way out (a Pydantic field)
         try:
             for X_batch, y_batch, w_batch in train.weighted_batches(
@@ -475,7 +478,7 @@ class BasicRoutinizer(TrainingConfig):
         state = self._state
         val_loss = val_accuracy = None
         if data.X_val is not None:
-            scores = self.evaluate(model, data.X_val, data.y_val, data.w_val)
+            scores = self.evaluate(model, data.X_val, cast(np.ndarray, data.y_val), data.w_val)
             val_loss, val_accuracy = scores["loss"], scores.get("accuracy")
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch + 1}")
@@ -567,19 +570,20 @@ class _Writer:
     def save(self) -> None:
         """Write ``last.h5`` (and a pending ``best.h5``) from the snapshots."""
         state = self.routinizer.state
+        folder = cast(RunFolder, self.folder)  # the writer saves only into a run folder
         last_due = self.last.epoch > self.saved_epoch
         if self.best_pending:
             best = self.last if self.best_is_last else self.best
             both = best is self.last and last_due  # one file, built once, at both paths
-            save_checkpoint(self.folder.best, self.model, self.routinizer, self.data,
+            save_checkpoint(folder.best, self.model, self.routinizer, self.data,
                             best.state(state), arrays=best.arrays(),
                             optimizer_state=best.optimizer_state(),
-                            copies=[self.folder.last] if both else [])
+                            copies=[folder.last] if both else [])
             self.best_pending = False
             if both:
                 self.saved_epoch, last_due = self.last.epoch, False
         if last_due:
-            save_checkpoint(self.folder.last, self.model, self.routinizer, self.data,
+            save_checkpoint(folder.last, self.model, self.routinizer, self.data,
                             self.last.state(state), arrays=self.last.arrays(),
                             optimizer_state=self.last.optimizer_state())
             self.saved_epoch = self.last.epoch

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -318,7 +318,9 @@ class RunConfig(Documented):
     def loss_for(self, task: str) -> None:
         """Give ``train.loss`` its default for ``task`` when the config did not set it."""
         if "loss" not in self.train.model_fields_set:
-            self.train.loss = {"kind": "mse" if task == "regression" else "cross_entropy"}
+            # assignment is validated: the registered loss is built from its JSON
+            self.train.loss = cast(Any, {"kind": "mse" if task == "regression"
+                                         else "cross_entropy"})
 
     def build_model(self, n_features: int, n_outputs: int) -> Model:
         """The model of this config for data of ``n_features`` inputs and ``n_outputs``
@@ -328,7 +330,8 @@ class RunConfig(Documented):
         if isinstance(spec, Model):  # with the arrays the spec gives, drawn otherwise
             return Model(modules=[m.model_copy(deep=True) for m in spec.modules],
                          seed=spec.seed, dtype=spec.dtype)
-        sizes = spec.layer_sizes or [n_features, *spec.hidden, n_outputs]
+        # without layer_sizes, hidden is given (MlpSpec takes exactly one of them)
+        sizes = spec.layer_sizes or [n_features, *cast(list[int], spec.hidden), n_outputs]
         return Model.mlp(sizes, nonlinearity=spec.nonlinearity, dropout=spec.dropout,
                          init=spec.init, init_scale=spec.init_scale, seed=spec.seed,
                          dtype=spec.dtype, normalization=spec.normalization)

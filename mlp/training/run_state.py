@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -63,7 +63,9 @@ class RunState(BaseModel):
             raise ValueError(f"expected the state of a PCG64 generator, found bit_generator "
                              f"{value.get('bit_generator')!r}")
         try:
-            np.random.PCG64().state = value
+            # the stubs type the setter as the TypedDict the getter returns; the setter takes
+            # any dict and validates it, which is the check wanted here
+            np.random.PCG64().state = value  # type: ignore[assignment]
         except (TypeError, ValueError, KeyError) as exc:
             raise ValueError(f"not a valid PCG64 state ({exc})") from exc
         return value
@@ -72,10 +74,12 @@ class RunState(BaseModel):
         """Same fields, history and best weights (the generator follows ``rng_state``)."""
         if not isinstance(other, RunState):
             return NotImplemented
-        bests = self._best, other._best
-        same_best = (bests[0] is None) == (bests[1] is None) and (
-            bests[0] is None or (bests[0].keys() == bests[1].keys() and all(
-                np.array_equal(bests[0][k], bests[1][k]) for k in bests[0])))
+        mine, theirs = self._best, other._best
+        if mine is None or theirs is None:
+            same_best = mine is None and theirs is None
+        else:
+            same_best = mine.keys() == theirs.keys() and all(
+                np.array_equal(mine[k], theirs[k]) for k in mine)
         return (self.model_dump() == other.model_dump() and self.history == other.history
                 and same_best)
 
@@ -112,7 +116,8 @@ class RunState(BaseModel):
         self.history.append(**row)
         self.epoch = row["epoch"]
         if self._rng is not None:
-            self.rng_state = self._rng.bit_generator.state
+            # a dict (typed Mapping by the stubs)
+            self.rng_state = cast(dict[str, Any], self._rng.bit_generator.state)
         monitored = row[self.monitor]
         improved = self.best_loss is None or monitored < self.best_loss
         if self.best_loss is None or monitored < self.best_loss - min_delta:
