@@ -130,7 +130,29 @@ class _Snapshot:
 
 
 class BasicRoutinizer(TrainingConfig):
-    """Every training hyperparameter (the fields of ``TrainingConfig``), and ``run``."""
+    """Every training hyperparameter (the fields of ``TrainingConfig``), and ``run``.
+
+    ``run(model, data)`` trains for ``epochs`` epochs of mini-batches, evaluates on the
+    validation split after each, keeps the best weights, writes checkpoints into
+    ``checkpoint_dir`` and returns the ``History``. What changes as a run goes is one
+    ``RunState`` (``state``); raising ``epochs`` and calling ``run`` again continues the
+    same run, and ``resume(path)`` rebuilds a run from its checkpoint and continues it
+    bit-identically. Its JSON (``model_dump_json()``) is the ``TrainingConfig``'s.
+
+    Examples
+    --------
+    >>> from mlp import BasicRoutinizer, Model
+    >>> from preprocess import Data
+    >>> data = Data.sin(n_train=64, n_val=32, seed=0)
+    >>> model = Model.mlp([1, 16, 1], nonlinearity="tanh", seed=0)
+    >>> routinizer = BasicRoutinizer(epochs=5, lr=0.01, loss="mse", progress=False)
+    >>> history = routinizer.run(model, data)
+    >>> len(history), routinizer.state.epoch
+    (5, 5)
+    >>> routinizer.epochs = 8  # continue the same run
+    >>> len(routinizer.run(model, data))
+    8
+    """
 
     _state: RunState = PrivateAttr(default_factory=RunState)
     _model: Model | None = PrivateAttr(default=None)
@@ -152,6 +174,7 @@ class BasicRoutinizer(TrainingConfig):
 
     @property
     def history(self) -> History:
+        """The run's History: one row per epoch (losses, accuracies, lr, seconds)."""
         return self._state.history
 
     @property
@@ -184,7 +207,13 @@ class BasicRoutinizer(TrainingConfig):
         return self._kernels
 
     def use_kernels(self, kernels: Kernels) -> None:
-        """Train with ``kernels`` from now on (results are bit-identical either way)."""
+        """Train with ``kernels`` from now on (results are bit-identical either way).
+
+        Parameters
+        ----------
+        kernels : Kernels
+            The compiled (or NumPy) kernels to use (``mlp.nn.fused.Kernels``).
+        """
         self._kernels = kernels
         if self._optimizer is not None:
             self._optimizer.kernels = kernels
@@ -193,9 +222,24 @@ class BasicRoutinizer(TrainingConfig):
                 best: list[np.ndarray] | dict[str, np.ndarray] | None = None,
                 allow_data_change: bool = False,
                 optimizer_state: dict[str, dict[str, np.ndarray]] | None = None) -> None:
-        """Adopt a saved run state for ``model`` (``history`` and ``best``, a
-        ``state_dict()`` or its arrays in order, replace the state's own when given), and the
-        update rule's state buffers to continue from; see ``resume``."""
+        """Adopt a saved run state for ``model``, to continue it; see ``resume``.
+
+        Parameters
+        ----------
+        model : Model
+            The model the state belongs to (its weights as saved).
+        state : RunState
+            Counters, generator state, schedule state, best loss.
+        history : History, optional
+            Replaces the state's own history when given.
+        best : list of ndarray or dict of str to ndarray, optional
+            The best weights, a ``state_dict()`` or its arrays in order; replaces the
+            state's own when given.
+        allow_data_change : bool, default False
+            Let ``run`` continue on data whose fingerprint differs from the run's.
+        optimizer_state : dict, optional
+            The update rule's state buffers to continue from (``Optimizer.state_dict()``).
+        """
         if history is not None:
             state.history = history
         if isinstance(best, list):
@@ -212,9 +256,39 @@ class BasicRoutinizer(TrainingConfig):
     @classmethod
     def resume(cls, path: str | Path, allow_data_change: bool = False
                ) -> tuple[BasicRoutinizer, Model]:
-        """Rebuild the routinizer and model of a checkpoint (a ``.h5`` file, or a run folder
-        whose ``last.h5`` is used). The run folder is the one given (or holding the file),
-        whatever the checkpoint says. Raise ``epochs`` and call ``run`` to continue."""
+        """Rebuild the routinizer and model of a checkpoint, to continue the run.
+
+        The hyperparameters, model weights and optimizer moments, counters, history,
+        best-so-far and generator state are restored. The run folder is the one given (or
+        holding the file), whatever the checkpoint says. Raise ``epochs`` and call ``run``
+        to continue; the result is bit-identical to a run that was never interrupted.
+
+        Parameters
+        ----------
+        path : str or Path
+            A checkpoint file (``.h5``), or a run folder whose ``last.h5`` is used.
+        allow_data_change : bool, default False
+            Let ``run`` continue on data that differs from the data the run was trained on
+            (otherwise refused with ``DataError``).
+
+        Returns
+        -------
+        routinizer : BasicRoutinizer
+            The run's routinizer, its ``checkpoint_dir`` the run folder.
+        model : Model
+            The model with the checkpoint's weights.
+
+        Raises
+        ------
+        CheckpointError
+            The file is missing, not a checkpoint, or damaged.
+
+        Examples
+        --------
+        >>> routinizer, model = BasicRoutinizer.resume("ckpt/digits")  # doctest: +SKIP
+        >>> routinizer.epochs += 10  # doctest: +SKIP
+        >>> history = routinizer.run(model, data)  # doctest: +SKIP
+        """
         checkpoint = load_checkpoint(path)
         routinizer = cls.model_validate_json(checkpoint.config.model_dump_json())
         folder = RunFolder.of(checkpoint.path)
@@ -230,17 +304,50 @@ class BasicRoutinizer(TrainingConfig):
             overwrite: bool = False) -> History:
         """Train ``model`` on ``data`` until ``epochs`` epochs are done; return the History.
 
-        ``data`` is a ``preprocess.Data``, or arrays ``(X, y)`` (and ``validation=(X_val,
-        y_val)``) as Keras' ``fit`` takes them, wrapped into a ``Data`` (its task detected
-        from ``y``: regression for 2-D float targets, classification otherwise).
+        After each epoch the validation split (if any) is evaluated and the epoch's row
+        recorded; the best weights (lowest validation loss, or training loss without
+        validation data) are kept, and the run folder's checkpoints are written by the
+        cadence and always at the end, on early stop, on divergence and on SIGINT/SIGTERM.
+        Called again (with ``epochs`` raised) on the same model, it continues the run.
 
-        ``callbacks`` observe the run (``mlp.callbacks``); they are not part of its state.
-        ``curves=False`` skips drawing the run folder's ``curves.png`` at the end of this call
-        (for callers that continue the run epoch by epoch and draw it once themselves).
-        A ``checkpoint_dir`` holding another run is refused (``RunFolderTaken``) unless
-        ``overwrite``, which removes that run's files first; the run's own folder is
-        continued: this routinizer and model again, or what ``resume`` returned (the run id
-        kept in the checkpoints tells the run apart).
+        Parameters
+        ----------
+        model : Model
+            The network to train, in place.
+        data : Data or tuple of array_like
+            A ``preprocess.Data``, or arrays ``(X, y)`` as Keras' ``fit`` takes them,
+            wrapped into a ``Data`` (its task detected from ``y``: regression for 2-D float
+            targets, classification otherwise).
+        callbacks : sequence of Callback, default ()
+            Observers of the run (``mlp.callbacks``); they are not part of its state.
+        validation : tuple of array_like, optional
+            ``(X_val, y_val)`` when ``data`` is given as arrays.
+        curves : bool, default True
+            Draw the run folder's ``curves.png`` at the end of this call; False for callers
+            that continue the run epoch by epoch and draw it once themselves.
+        overwrite : bool, default False
+            Remove the files of another run found in ``checkpoint_dir`` first. The run's own
+            folder is continued without it: this routinizer and model again, or what
+            ``resume`` returned (the run id kept in the checkpoints tells the run apart).
+
+        Returns
+        -------
+        History
+            Every epoch of the run so far.
+
+        Raises
+        ------
+        RunFolderTaken
+            ``checkpoint_dir`` holds another run and ``overwrite`` is False.
+        DataError
+            The data does not fit the model, or differs from the data the run was trained
+            on.
+        TrainingDiverged
+            The loss became NaN or infinite (the last good epoch is saved).
+        TrainingInterrupted
+            SIGINT or SIGTERM arrived; the run was saved first.
+        CallbackError
+            A callback raised; the error names it and its hook.
         """
         data = _as_data(data, validation)
         if self._model is not model:
@@ -392,8 +499,25 @@ class BasicRoutinizer(TrainingConfig):
 
     def evaluate(self, model: Model, X: np.ndarray, y: np.ndarray,
                  sample_weight: np.ndarray | None = None) -> dict[str, float | int]:
-        """``{"loss", "accuracy" (classification only), "n"}`` of ``model`` on ``(X, y)``;
-        the loss is weighted by ``sample_weight (N,)`` when given."""
+        """The loss (and accuracy) of ``model`` on ``(X, y)``, with this routinizer's loss.
+
+        Parameters
+        ----------
+        model : Model
+            The network to evaluate (in inference mode: no dropout, running statistics).
+        X : ndarray
+            Inputs ``(N, features)``, already normalised as the model was trained.
+        y : ndarray
+            Targets: class indices ``(N,)`` (or probabilities ``(N, C)``) for
+            classification, ``(N, outputs)`` for regression.
+        sample_weight : ndarray, optional
+            Weights ``(N,)`` of the samples in the loss.
+
+        Returns
+        -------
+        dict
+            ``{"loss", "accuracy" (classification only), "n"}``.
+        """
         return self.loss.evaluate(model.predict_logits(X), y, sample_weight)
 
     # ---------------------------------------------------------------- helpers
