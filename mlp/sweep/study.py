@@ -164,9 +164,9 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_SECONDS}
     argument = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
                 in inspect.signature(RDBStorage).parameters else "failed_trial_callback")
-    retry: dict[str, Any] = {argument: _Retry(max_retry=MAX_RETRIES)}
     try:
         with quiet_optuna(), schema_lock(url):
+            retry: dict[str, Any] = {argument: _Retry(max_retry=MAX_RETRIES)}
             return RDBStorage(url, engine_kwargs=engine_kwargs,
                               heartbeat_interval=interval, grace_period=grace,
                               **retry)
