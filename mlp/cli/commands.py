@@ -203,6 +203,28 @@ def _parser() -> argparse.ArgumentParser:
 
 # -------------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mlp`` command line: ``mlp train``, ``resume``, ``evaluate``, ``sweep``, ...
+
+    A user's error (bad config, bad data, a damaged file) is printed in one or a few lines
+    on stderr, without a traceback.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after ``mlp``; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a user's error, 128 + the signal (130, 143)
+        when training was interrupted.
+
+    Examples
+    --------
+    >>> from mlp.cli import main
+    >>> main(["train", "digits.json", "--set", "train.epochs=3"])  # doctest: +SKIP
+    0
+    """
     args = _parser().parse_args(argv)
     import logging  # after parsing: `mlp --help` stays quick
 
@@ -261,8 +283,19 @@ def _import_plugins(named: list[str]) -> None:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A user's error in a line or a few: a validation error in the config's words
-    (``describe_validation``), anything else as its class name and message."""
+    """A user's error in a line or a few.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error.
+
+    Returns
+    -------
+    str
+        A validation error in the config's words (``describe_validation``), anything else
+        as its class name and message.
+    """
     pydantic = sys.modules.get("pydantic")  # not imported: the error cannot be pydantic's
     if pydantic is not None and isinstance(exc, pydantic.ValidationError):
         return describe_validation(exc)
@@ -271,10 +304,24 @@ def describe_error(exc: BaseException) -> str:
 
 def describe_validation(exc: ValidationError, root: Sequence[Any] = (),
                         what: str = "config") -> str:
-    """The errors of ``exc`` in the config's own words: ``model.hiden: extra inputs are not
-    permitted (found 2)``, several on their own lines, with the count. ``root`` is where in
-    the config the validated object sits (``("train",)`` for training fields), ``what`` what
-    was invalid."""
+    """The errors of a validation in the config's own words.
+
+    ``model.hiden: extra inputs are not permitted (found 2)``, several on their own lines,
+    with the count.
+
+    Parameters
+    ----------
+    exc : pydantic.ValidationError
+        The errors.
+    root : sequence, default ()
+        Where in the config the validated object sits (``("train",)`` for training fields).
+    what : str, default "config"
+        What was invalid, named when an error has no location.
+
+    Returns
+    -------
+    str
+    """
     errors = _branch_errors(exc.errors())
     lines = []
     for error in errors[:_MAX_ERRORS]:
@@ -292,8 +339,24 @@ def describe_validation(exc: ValidationError, root: Sequence[Any] = (),
 
 
 def config_path(loc: Sequence[Any]) -> str:
-    """``("model", "function-after[_one_of(), MlpSpec]", "hiden")`` -> ``model.hiden``: the
-    parts Pydantic adds for unions and validators are dropped."""
+    """A validation error's location as the config's dotted key.
+
+    The parts Pydantic adds for unions and validators are dropped.
+
+    Parameters
+    ----------
+    loc : sequence
+        The error's ``loc``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> config_path(("model", "function-after[_one_of(), MlpSpec]", "hiden"))
+    'model.hiden'
+    """
     parts: list[str] = []
     for index, part in enumerate(loc):
         text = str(part)
@@ -642,8 +705,24 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def one_line(text: str) -> str:
-    """``text`` with each character that is not printable (a newline, a tab, a control
-    character) written as its escape, so one label or name stays one line of output."""
+    """``text`` on one line of output.
+
+    Parameters
+    ----------
+    text : str
+        A label or name.
+
+    Returns
+    -------
+    str
+        ``text`` with each character that is not printable (a newline, a tab, a control
+        character) written as its escape.
+
+    Examples
+    --------
+    >>> print(one_line("a" + chr(10) + "b"))
+    a\\nb
+    """
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")

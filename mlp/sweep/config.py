@@ -234,8 +234,27 @@ class SweepConfig(Documented):
 
     @classmethod
     def from_file(cls, path: str | Path) -> SweepConfig:
-        """Read and validate a sweep file; a ``base`` given as a path is read (relative to
-        the sweep file's folder) and validated as a run config."""
+        """Read and validate a sweep file.
+
+        A ``base`` given as a path is read (relative to the sweep file's folder) and
+        validated as a run config; a full model spec is validated without drawing weights.
+
+        Parameters
+        ----------
+        path : str or Path
+            The sweep file (a JSON object).
+
+        Returns
+        -------
+        SweepConfig
+
+        Raises
+        ------
+        ConfigError
+            The file (or the base's) cannot be read as a JSON object.
+        pydantic.ValidationError
+            A value the sweep (or the base run config) cannot take.
+        """
         path = Path(path)
         config = cls.model_validate(read_json_object(path, "sweep", '"name", "base", "space"'),
                                     context=SPEC_ONLY)  # no weights drawn for a full spec
@@ -254,6 +273,7 @@ class SweepConfig(Documented):
 
     @property
     def run_config(self) -> RunConfig:
+        """The base run config (``ValueError`` while ``base`` is still a path)."""
         if not isinstance(self.base, RunConfig):
             raise ValueError("the sweep's base is still a path; read it with "
                              "SweepConfig.from_file")
@@ -261,6 +281,7 @@ class SweepConfig(Documented):
 
     @property
     def goal(self) -> Literal["minimize", "maximize"]:
+        """``direction``, or by default: maximize accuracies, minimize losses."""
         if self.direction is not None:
             return self.direction
         return "maximize" if self.metric.endswith("accuracy") else "minimize"
@@ -280,8 +301,18 @@ class SweepConfig(Documented):
         return math.prod(_count(dist) for dist in self.space.values())
 
     def n_trials(self, override: int | None = None) -> int:
-        """How many configurations the sweep runs: ``--trials``, else ``search.trials``, at
-        most the grid's size for a grid."""
+        """How many configurations the sweep runs.
+
+        Parameters
+        ----------
+        override : int, optional
+            ``--trials``; else ``search.trials``.
+
+        Returns
+        -------
+        int
+            At most the grid's size for a grid (the whole grid when neither is given).
+        """
         wanted = override or self.search.trials
         if self.search.kind == "grid":
             return min(wanted or self.grid_size(), self.grid_size())
@@ -296,7 +327,18 @@ class SweepConfig(Documented):
                 "pruning": None if self.pruning is None else self.pruning.model_dump()}
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
-        """The trial's parameters (decoded: a JSON-text choice becomes its value again)."""
+        """The trial's parameters, drawn from ``space``.
+
+        Parameters
+        ----------
+        trial : optuna.Trial
+            The trial that suggests the values.
+
+        Returns
+        -------
+        dict
+            Dotted key -> value (decoded: a JSON-text choice becomes its value again).
+        """
         params: dict[str, Any] = {}
         for key, dist in self.space.items():
             if isinstance(dist, Choice):
@@ -313,10 +355,28 @@ class SweepConfig(Documented):
 
     def trial_config(self, params: dict[str, Any], repeat: int, folder: Path,
                      number: int) -> RunConfig:
-        """The run config of one repeat of one trial: ``base`` with ``params`` set, seeds
-        shifted by ``repeat``, checkpoints in ``folder``, the progress bar off; without a
-        ``train.loss`` in the base or the params, the loss is left for the trial's data to
-        choose (``RunConfig.loss_for``), as ``mlp train`` does."""
+        """The run config of one repeat of one trial.
+
+        ``base`` with ``params`` set, seeds shifted by ``repeat``, checkpoints in
+        ``folder``, the progress bar off; without a ``train.loss`` in the base or the
+        params, the loss is left for the trial's data to choose (``RunConfig.loss_for``),
+        as ``mlp train`` does.
+
+        Parameters
+        ----------
+        params : dict
+            Dotted key -> value.
+        repeat : int
+            The repeat, from 0: added to ``train.seed`` and ``model.seed``.
+        folder : Path
+            The trial's run folder.
+        number : int
+            The trial's number, in the run's name.
+
+        Returns
+        -------
+        RunConfig
+        """
         raw = _base_raw(self.run_config)
         if "loss" not in self.run_config.train.model_fields_set:
             del raw["train"]["loss"]  # chosen for the data, as mlp train does (loss_for)
@@ -330,10 +390,18 @@ class SweepConfig(Documented):
         return RunConfig.model_validate(raw)
 
     def check_space(self) -> None:
-        """Build the run config at both ends of every range and at every choice (the other
-        keys at their first value); raise ``ValueError`` naming the first key and value a
-        field cannot take, or an unknown key, or arrays in the base's model (a trial's
-        config is the base's JSON, which holds none)."""
+        """Build the run config at both ends of every range and at every choice.
+
+        The other keys are at their first value, so a value a field cannot take is refused
+        before any trial starts.
+
+        Raises
+        ------
+        ValueError
+            Naming the first key and value a field cannot take, or an unknown key, or
+            arrays in the base's model (a trial's config is the base's JSON, which holds
+            none), or pruning with a cosine schedule.
+        """
         modules = getattr(self.run_config.model, "modules", [])
         given = [f"model.modules[{i}].{name}" for i, module in enumerate(modules)
                  for name in (*module.parameter_shapes(), *module.buffer_shapes())
@@ -388,7 +456,25 @@ def _explain(key: str, value: Any, dist: Distribution, exc: ValidationError) -> 
 
 
 def describe_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 4) -> list[str]:
-    """Differences between two fingerprints as ``"space.train.lr: was X, now Y"`` lines."""
+    """Differences between two sweep fingerprints, one line each.
+
+    Parameters
+    ----------
+    old, new : dict
+        Fingerprints (``SweepConfig.fingerprint``).
+    limit : int, default 4
+        The most lines returned.
+
+    Returns
+    -------
+    list of str
+        ``"space.train.lr: was X, now Y"``, ``"... added (...)"``, ``"... removed (was ...)"``.
+
+    Examples
+    --------
+    >>> describe_changes({"repeats": 1}, {"repeats": 2})
+    ['repeats: was 1, now 2']
+    """
     changes: list[str] = []
 
     def walk(a: Any, b: Any, path: str) -> None:

@@ -48,8 +48,21 @@ class Documented(BaseModel):
 
 
 def with_parameters(doc: str, section: str) -> str:
-    """``doc`` with ``section`` inserted before its first section that follows Parameters
-    (Returns, Raises, Notes, Examples, ...), or at its end."""
+    """A docstring with a section inserted where numpydoc puts Parameters.
+
+    Parameters
+    ----------
+    doc : str
+        A docstring, cleaned (``inspect.cleandoc``).
+    section : str
+        The section's text, heading and underline included.
+
+    Returns
+    -------
+    str
+        ``doc`` with ``section`` before its first section that follows Parameters
+        (Returns, Raises, Notes, Examples, ...), or at its end.
+    """
     lines = doc.splitlines()
     for index, line in enumerate(lines[:-1]):
         underline = lines[index + 1].strip()
@@ -59,8 +72,19 @@ def with_parameters(doc: str, section: str) -> str:
 
 
 def parameters_section(cls: type[BaseModel]) -> str:
-    """The numpydoc ``Parameters`` section of ``cls``'s fields, one entry per field: its
-    name, type and default, and its description indented under it."""
+    """The numpydoc ``Parameters`` section of a model's fields.
+
+    Parameters
+    ----------
+    cls : type of BaseModel
+        The model.
+
+    Returns
+    -------
+    str
+        One entry per field: its name, type and default, and its description indented
+        under it.
+    """
     lines = ["Parameters", "----------"]
     for name, info in cls.model_fields.items():
         lines.append(f"{name} : {type_name(info.annotation)}{_default(info)}")
@@ -78,7 +102,23 @@ def _default(info: FieldInfo) -> str:
 
 
 def type_name(annotation: Any) -> str:
-    """A field type as numpydoc writes it: ``int or None``, ``{'a', 'b'}``, ``list[int]``."""
+    """A field type as numpydoc writes it.
+
+    Parameters
+    ----------
+    annotation : Any
+        A field's annotation (``FieldInfo.annotation``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from typing import Literal
+    >>> type_name(int | None), type_name(Literal["a", "b"]), type_name(list[int])
+    ('int or None', "{'a', 'b'}", 'list[int]')
+    """
     if annotation is None or annotation is type(None):
         return "None"
     origin = typing.get_origin(annotation)

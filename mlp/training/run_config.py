@@ -296,9 +296,33 @@ class RunConfig(Documented):
 
     @classmethod
     def from_file(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-        """Read a JSON config, apply ``a.b=value`` overrides (values parsed as JSON; a bare
-        word is taken as a string) and validate the result; relative data paths resolve
-        against the config file's folder."""
+        """Read a JSON config, apply overrides and validate the result.
+
+        Relative data paths resolve against the config file's folder; a full ``Model``
+        spec is validated without drawing weights.
+
+        Parameters
+        ----------
+        path : str or Path
+            The config file (a JSON object).
+        overrides : list of str, optional
+            ``a.b=value`` items, as ``--set`` takes them (see ``apply_override``).
+
+        Returns
+        -------
+        RunConfig
+
+        Raises
+        ------
+        ConfigError
+            The file cannot be read as a JSON object, or an override is malformed.
+        pydantic.ValidationError
+            A value the config cannot take.
+
+        Examples
+        --------
+        >>> config = RunConfig.from_file("digits.json", ["train.lr=0.01"])  # doctest: +SKIP
+        """
         path = Path(path)
         raw = read_json_object(path)
         for item in overrides or []:
@@ -307,7 +331,18 @@ class RunConfig(Documented):
         return config.with_paths_from(path.resolve().parent)
 
     def with_paths_from(self, folder: Path) -> RunConfig:
-        """This config with relative data paths made absolute against ``folder``."""
+        """Make relative data paths absolute, in place.
+
+        Parameters
+        ----------
+        folder : Path
+            The folder they are relative to.
+
+        Returns
+        -------
+        RunConfig
+            ``self``.
+        """
         data = self.data
         for name in ("path", "root"):
             value = getattr(data, name, None)
@@ -316,16 +351,35 @@ class RunConfig(Documented):
         return self
 
     def loss_for(self, task: str) -> None:
-        """Give ``train.loss`` its default for ``task`` when the config did not set it."""
+        """Give ``train.loss`` its default for ``task`` when the config did not set it.
+
+        Parameters
+        ----------
+        task : str
+            ``"regression"`` (``mse``) or ``"classification"`` (``cross_entropy``).
+        """
         if "loss" not in self.train.model_fields_set:
             # assignment is validated: the registered loss is built from its JSON
             self.train.loss = cast(Any, {"kind": "mse" if task == "regression"
                                          else "cross_entropy"})
 
     def build_model(self, n_features: int, n_outputs: int) -> Model:
-        """The model of this config for data of ``n_features`` inputs and ``n_outputs``
-        (weights drawn here, from the model's seed; a full spec's ``weight``/``bias``
-        arrays, when it gives them, are used instead)."""
+        """The model of this config for the data's widths.
+
+        Weights are drawn here, from the model's seed; a full spec's ``weight``/``bias``
+        arrays, when it gives them, are used instead.
+
+        Parameters
+        ----------
+        n_features : int
+            Input width (the data's features).
+        n_outputs : int
+            Output width (classes, or regression target columns).
+
+        Returns
+        -------
+        Model
+        """
         spec = self.model
         if isinstance(spec, Model):  # with the arrays the spec gives, drawn otherwise
             return Model(modules=[m.model_copy(deep=True) for m in spec.modules],
@@ -343,8 +397,26 @@ MAX_CONFIG_BYTES = 64 << 20
 
 def read_json_object(path: Path, kind: str = "config",
                      fields: str = '"name", "data", "model", "train"') -> dict[str, Any]:
-    """The JSON object in ``path``; ``ConfigError`` naming the file for anything else (the
-    messages call it a ``kind`` file whose object has ``fields``)."""
+    """The JSON object in a file, read under a size limit (``MAX_CONFIG_BYTES``).
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    kind : str, default "config"
+        What the messages call the file (``"sweep"``...).
+    fields : str
+        The fields the messages say the object has.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ConfigError
+        Naming the file: missing, unreadable, not JSON, or not an object.
+    """
     if not path.exists() and not path.is_symlink():
         raise ConfigError(f"{path}: no such {kind} file")
     try:
@@ -370,11 +442,34 @@ _SHORTHAND_KIND = {"train.schedule", "train.loss"}
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Set ``raw[a][b] = value`` for ``item == "a.b=value"``. ``value`` is JSON; a bare word
-    (letters, digits, ``_.-/``, not starting with a digit or ``-``) is taken as a string,
-    and anything else that is not valid JSON is an error. A path (``/abs/x.csv``,
-    ``./x.csv``) is a bare word too: a path the user types is the user's choice. For
-    ``train.schedule`` and ``train.loss`` a word is the ``kind``."""
+    """Set ``raw[a][b] = value`` for ``item == "a.b=value"``, in place.
+
+    ``value`` is JSON; a bare word (letters, digits, ``_.-/``, not starting with a digit or
+    ``-``) is taken as a string, and anything else that is not valid JSON is an error. A
+    path (``/abs/x.csv``, ``./x.csv``) is a bare word too: a path the user types is the
+    user's choice. For ``train.schedule`` and ``train.loss`` a word is the ``kind``.
+
+    Parameters
+    ----------
+    raw : dict
+        A config as read from JSON; missing objects on the way are created.
+    item : str
+        ``KEY.PATH=VALUE``.
+
+    Raises
+    ------
+    ConfigError
+        A malformed item, a value that is not JSON nor a bare word, or a key through
+        something that is not an object.
+
+    Examples
+    --------
+    >>> raw = {"train": {"lr": 0.1}}
+    >>> apply_override(raw, "train.lr=0.01")
+    >>> apply_override(raw, "train.schedule=cosine")
+    >>> raw
+    {'train': {'lr': 0.01, 'schedule': {'kind': 'cosine'}}}
+    """
     if "=" not in item or item.startswith("="):
         raise ConfigError(f"--set expects KEY.PATH=VALUE, found {item!r}")
     key, text = item.split("=", 1)
@@ -400,8 +495,24 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 
 
 def read_run_config(folder: RunFolder) -> RunConfig:
-    """The ``config.json`` of a run folder (validated without drawing weights); an error
-    saying what is missing when there is none (a run trained from Python has none)."""
+    """The ``config.json`` of a run folder, validated without drawing weights.
+
+    Parameters
+    ----------
+    folder : RunFolder
+        The run folder.
+
+    Returns
+    -------
+    RunConfig
+        Its data paths absolute.
+
+    Raises
+    ------
+    ConfigError
+        There is no such folder or no ``config.json`` (a run trained from Python has none),
+        saying how to continue such a run.
+    """
     if not folder.config.is_file():
         raise ConfigError(
             f"{folder.path} has no {folder.config.name}, so the command cannot rebuild the "
@@ -416,7 +527,25 @@ def read_run_config(folder: RunFolder) -> RunConfig:
 
 def load_data(config: SklearnSource | NpzSource | CsvSource | ImageFolderSource | SinSource
               | HDF5Source) -> Data:
-    """Load and preprocess the data a config describes (deterministic for a given config)."""
+    """Load and preprocess the data a config describes (deterministic for a given config).
+
+    Parameters
+    ----------
+    config : SklearnSource, NpzSource, CsvSource, ImageFolderSource, SinSource or HDF5Source
+        The run config's ``data``.
+
+    Returns
+    -------
+    Data
+        Split, augmented and normalised as the config says.
+
+    Raises
+    ------
+    ConfigError
+        ``task`` disagrees with the source, or ``augment_shift`` without image data.
+    DataError
+        The data cannot be read or are not valid.
+    """
     if isinstance(config, HDF5Source):
         data = Data.from_hdf5(config.path, config.x, config.y, config.w, x_val=config.x_val,
                               y_val=config.y_val, x_test=config.x_test, y_test=config.y_test,
