@@ -41,13 +41,35 @@ def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = 
             target: int | str = -1, delimiter: str = ",", task: str = "auto",
             x_key: str = "X", y_key: str = "y", dtype: str = "float32",
             limits: ReadLimits = DEFAULT_LIMITS, progress: bool | None = None) -> dict:
-    """Write the data of ``source`` (a ``.csv``, ``.npz`` or ``.npy`` file, whose targets are
-    the ``.npy`` file ``labels``, an HDF5 file ``.h5``/``.hdf5``, or a folder
-    ``<label>/*.png|bmp|jpg``) to ``out`` with features in ``dtype``; returns ``{"rows",
-    "features", "task", "classes"}``. ``target``, ``delimiter`` and ``task`` are
-    ``Data.from_csv``'s, ``x_key``/``y_key`` the arrays (or datasets) of an ``.npz`` (or
-    HDF5) file without ``X_train``/``y_train``; ``progress`` None shows a bar when stderr is
-    a terminal."""
+    """Write the data of a file or folder as a data file (``mlp data convert``).
+
+    Read block by block, so a source larger than memory converts.
+
+    Parameters
+    ----------
+    source : str or Path
+        A ``.csv``, ``.npz`` or ``.npy`` file (whose targets are the ``.npy`` file
+        ``labels``), an HDF5 file ``.h5``/``.hdf5``, or a folder ``<label>/*.png|bmp|jpg``.
+    out : str or Path
+        The data file to write.
+    labels : str or Path, optional
+        The targets of a ``.npy`` source.
+    target, delimiter, task
+        ``Data.from_csv``'s.
+    x_key, y_key : str, default "X", "y"
+        The arrays (or datasets) of an ``.npz`` (or HDF5) file without ``X_train``/``y_train``.
+    dtype : str, default "float32"
+        The features' floating type in ``out``.
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+    progress : bool, optional
+        Show a bar; None shows one when stderr is a terminal.
+
+    Returns
+    -------
+    dict
+        ``{"rows", "features", "task", "classes"}``.
+    """
     source, out = Path(source), Path(out)
     refuse_clobbering([out], {source: "the data being converted",
                               labels: "the labels being converted"})

@@ -15,14 +15,16 @@ import pytest
 
 MODULES = ["mlp.training.field_docs", "mlp.training.hyperparameters",
            "mlp.training.routinizer", "mlp.training.run_state", "mlp.training.run_config",
-           "mlp.training.checkpoint", "mlp.training.compare", "preprocess.data",
-           "mlp.sklearn.estimators"]
+           "mlp.training.checkpoint", "mlp.training.compare", "mlp.sweep.config",
+           "mlp.cli.commands", "preprocess.data", "preprocess.disk", "mlp.sklearn.estimators"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_the_examples_run_as_written(name: str, tmp_path, monkeypatch) -> None:
     if name.startswith(("mlp.sklearn", "preprocess")):
         pytest.importorskip("sklearn")
+    if name.startswith("mlp.sweep"):
+        pytest.importorskip("optuna")
     monkeypatch.chdir(tmp_path)  # an example that writes, writes here
     module = importlib.import_module(name)
     with warnings.catch_warnings():
