@@ -134,7 +134,7 @@ def document_parameters(cls: T) -> T:
     type
         ``cls``, its ``__doc__`` completed.
     """
-    names = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+    names = list(inspect.signature(cls).parameters)  # the __init__'s, without self
     lines = ["Parameters", "----------"]
     for name in names:
         kind, description = PARAMETERS[name]
