@@ -107,13 +107,14 @@ def test_every_sweep_file_field_has_a_description() -> None:
                                    HDF5Source, SweepConfig, Search])
 def test_a_model_docstring_lists_every_field_as_a_parameter(model: type[Documented]) -> None:
     """The Parameters section numpydoc reads names every field with its description; the
-    schema's description of the model is the docstring as written, without that section."""
+    schema's description of the model is the prose of its docstring, without sections."""
     ClassDoc = pytest.importorskip("numpydoc.docscrape").ClassDoc
     parameters = {p.name: p for p in ClassDoc(model)["Parameters"]}
     assert list(parameters) == list(model.model_fields)
     for name, info in model.model_fields.items():
         assert " ".join(parameters[name].desc) == info.description
-    assert "Parameters" not in model.model_json_schema().get("description", "")
+    description = model.model_json_schema().get("description", "")
+    assert description and "Parameters" not in description and ">>>" not in description
 
 
 def test_the_section_goes_before_examples_and_shows_defaults() -> None:

@@ -4,7 +4,8 @@ A field's description is written once, beside the field (``Field(description=...
 JSON Schema (``mlp schema``) shows it under the field, and ``Documented`` appends it to the
 class docstring as a ``Parameters`` section (type and default from the field), so ``help()``,
 the API reference and numpydoc see every constructor argument. The JSON Schema's description
-of the model stays the docstring as written, without the section (the fields carry it).
+of the model is the prose of its docstring as written, before any section (the fields carry
+their own descriptions, and examples belong to the API reference).
 """
 
 from __future__ import annotations
@@ -22,11 +23,28 @@ _LATER_SECTIONS = ("Returns", "Yields", "Raises", "Warns", "See Also", "Notes", 
                    "Examples", "Attributes", "Methods")
 
 
-def _without_parameters(schema: dict[str, Any], cls: type[Any]) -> None:
-    """The JSON Schema's description of a model: its docstring as written."""
-    written = getattr(cls, "_written_doc", None)
-    if written:
-        schema["description"] = written
+def _first_section(lines: list[str], names: tuple[str, ...]) -> int | None:
+    """The index of the first line that is one of the section headings ``names`` (a
+    heading is underlined with dashes on the next line), or None."""
+    for index, line in enumerate(lines[:-1]):
+        underline = lines[index + 1].strip()
+        if line.strip() in names and underline and set(underline) == {"-"}:
+            return index
+    return None
+
+
+def _prose(doc: str) -> str:
+    """The summary and paragraphs of a docstring, before its first section."""
+    lines = doc.splitlines()
+    end = _first_section(lines, ("Parameters", "Other Parameters", *_LATER_SECTIONS))
+    return "\n".join(lines[:end]).rstrip()
+
+
+def _schema_description(schema: dict[str, Any], cls: type[Any]) -> None:
+    """The JSON Schema's description of a model: the prose of its docstring as written."""
+    prose = _prose(getattr(cls, "_written_doc", None) or "")
+    if prose:
+        schema["description"] = prose
     else:
         schema.pop("description", None)
 
@@ -34,7 +52,7 @@ def _without_parameters(schema: dict[str, Any], cls: type[Any]) -> None:
 class Documented(BaseModel):
     """A model whose docstring gains a ``Parameters`` section written from its fields."""
 
-    model_config = ConfigDict(json_schema_extra=_without_parameters)
+    model_config = ConfigDict(json_schema_extra=_schema_description)
 
     #: the class docstring as written, before the Parameters section was added
     _written_doc: ClassVar[str | None] = None
@@ -64,10 +82,9 @@ def with_parameters(doc: str, section: str) -> str:
         (Returns, Raises, Notes, Examples, ...), or at its end.
     """
     lines = doc.splitlines()
-    for index, line in enumerate(lines[:-1]):
-        underline = lines[index + 1].strip()
-        if (line.strip() in _LATER_SECTIONS and underline and set(underline) == {"-"}):
-            return "\n".join([*lines[:index], section, "", *lines[index:]])
+    index = _first_section(lines, _LATER_SECTIONS)
+    if index is not None:
+        return "\n".join([*lines[:index], section, "", *lines[index:]])
     return f"{doc}\n\n{section}" if doc else section
 
 
