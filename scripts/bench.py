@@ -74,6 +74,19 @@ figures):
   44.9 MB before 2026-11-24).
 - Diagnostics' parts: the per-step hook (one dot product per module's gradient) 0.035-0.071
   ms against a 49-91 ms step; the end-of-epoch statistics 13-75 ms.
+- 2026-12-05, the two-speed W1 (1.4-1.5 s in some processes, 2.8-3.0 s in others, without
+  OPENBLAS_THREAD_TIMEOUT): per-thread CPU times (/proc/self/task/*/stat) of fresh W1 processes
+  at loads 6-10 (paired, main's code against the settled workers): OpenBLAS's worker took as
+  much CPU time as the main thread, epoch after epoch (2.27/2.28, 2.73/2.74, 3.56/3.59 s), with
+  no voluntary context switch at all: it never slept during training. Settled (2**16 ticks) it
+  sleeps about 8 times a batch (600 a 10,000-sample epoch) and takes 0.75-0.82 of the main
+  thread's CPU time; other threads' CPU over an epoch's wall time (--w1-processes) 0.19-0.25.
+  Under such loads both collapse (10,000 samples in 8-34 s instead of 0.25 s, the main thread
+  burning 2-3.6 s of CPU): a product's halves wait for each other by spinning, and a preempted
+  half makes the other spin a whole time slice; JAX-scan took 0.38 s and PyTorch 8.6 s in the
+  same rounds (--quick --peers, load 10.4). One BLAS thread would avoid it, but OpenBLAS's
+  one-thread forward product (128x784 by 784x512) rounds differently from its two-thread one
+  (measured), so seeded runs would no longer repeat earlier ones bit for bit.
 - Tried and dropped: numexpr (3x slower than NumPy here); the split step without
   OPENBLAS_THREAD_TIMEOUT (1.01 against 0.93 ms serial: an OpenBLAS worker spins on the
   second core for 2**28 TSC ticks after each GEMM; at 20 the gain is gone, at 16 it holds;

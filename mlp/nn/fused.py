@@ -230,6 +230,7 @@ class Kernels:
         return {"backend": self.backend, "threads": self.threads}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        blas_workers.settle()  # a new process (joblib, a sweep worker) has its own OpenBLAS
         self.backend, self.threads = state["backend"], state["threads"]
         self._pool, self._pool_pid = None, None
         self._forget()
