@@ -753,7 +753,8 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10000 samples, 200 iterations")
-    parser.add_argument("--no-peers", action="store_true", help="skip scikit-learn and PyTorch")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="skip the peers (scikit-learn, PyTorch, JAX, Keras)")
     parser.add_argument("--rounds", type=int, default=4,
                         help="interleaved rounds per workload, the first a warm-up (4)")
     parser.add_argument("--json-only", action="store_true")
