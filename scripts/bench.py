@@ -87,6 +87,12 @@ figures):
   same rounds (--quick --peers, load 10.4). One BLAS thread would avoid it, but OpenBLAS's
   one-thread forward product (128x784 by 784x512) rounds differently from its two-thread one
   (measured), so seeded runs would no longer repeat earlier ones bit for bit.
+- 2026-12-05, where our time goes against JAX-scan (thread CPU time, load-proof; one BLAS
+  thread, step on one thread, 20,000 samples after a warm-up epoch): products 0.43 s (1256
+  calls), everything else 0.145 s, 0.92 ms a batch, half of it the Adam pass over 669,706
+  parameters. Per 60,000 samples that is 1.29 s of products on one core against 0.43 s of
+  the rest: even with that rest halved, W1 stays above 0.95 of JAX-scan's 1.28-1.41 s unless
+  the products themselves get faster than OpenBLAS's.
 - Tried and dropped: numexpr (3x slower than NumPy here); the split step without
   OPENBLAS_THREAD_TIMEOUT (1.01 against 0.93 ms serial: an OpenBLAS worker spins on the
   second core for 2**28 TSC ticks after each GEMM; at 20 the gain is gone, at 16 it holds;
