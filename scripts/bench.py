@@ -90,9 +90,11 @@ figures):
 - 2026-12-05, where our time goes against JAX-scan (thread CPU time, load-proof; one BLAS
   thread, step on one thread, 20,000 samples after a warm-up epoch): products 0.43 s (1256
   calls), everything else 0.145 s, 0.92 ms a batch, half of it the Adam pass over 669,706
-  parameters. Per 60,000 samples that is 1.29 s of products on one core against 0.43 s of
-  the rest: even with that rest halved, W1 stays above 0.95 of JAX-scan's 1.28-1.41 s unless
-  the products themselves get faster than OpenBLAS's.
+  parameters. Per 60,000 samples: 1.29 s of products on one core, 0.43 s of the rest. At the
+  two-thread GEMM bound's rate (1.30 s for the bound's flops, of which our products do 0.8)
+  the products take about 1.04 s; 0.95 of JAX-scan's 1.28-1.41 s leaves 0.18-0.30 s for the
+  rest, which takes 0.43 s on one core (the split step saves part of Adam's share): within
+  reach only with the rest cut by a third to a half, or with faster products.
 - Tried and dropped: numexpr (3x slower than NumPy here); the split step without
   OPENBLAS_THREAD_TIMEOUT (1.01 against 0.93 ms serial: an OpenBLAS worker spins on the
   second core for 2**28 TSC ticks after each GEMM; at 20 the gain is gone, at 16 it holds;
