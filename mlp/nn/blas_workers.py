@@ -16,7 +16,8 @@ bridge products that follow one another, short enough to sleep through the step)
 the setting (``openblas_read_env``) and restarting the workers (``blas_thread_shutdown_``, as
 OpenBLAS does after a fork; the next product starts them again). It does so once per process,
 from the main thread (restarting workers while another thread is inside a product would hang
-it), and only where NumPy's OpenBLAS exports those functions; a timeout already at or below
+it), and only where NumPy's OpenBLAS runs its own pthreads (not OpenMP) and exports those
+functions; a timeout already at or below
 ``SPIN_EXPONENT`` is kept. Products are split over the same threads the same way, so every
 result is the same bit for bit.
 """
@@ -36,6 +37,9 @@ __all__ = ["SPIN_EXPONENT", "settle"]
 SPIN_EXPONENT = 16
 
 _SYMBOLS = ("openblas_thread_timeout", "openblas_read_env", "blas_thread_shutdown_")
+#: ``openblas_get_parallel`` under the names builds give it (scipy-openblas prefixes, ILP64)
+_PARALLEL = ("openblas_get_parallel", "openblas_get_parallel64_", "scipy_openblas_get_parallel",
+             "scipy_openblas_get_parallel64_")
 _VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
 _lock = threading.Lock()
 _result: list[int | None] = []  #: what settle found, once it ran
@@ -62,6 +66,10 @@ def _numpy_openblas() -> ctypes.CDLL | None:
     except OSError:
         return None
     if not all(hasattr(library, name) for name in _SYMBOLS):
+        return None
+    parallel = next((getattr(library, name) for name in _PARALLEL if hasattr(library, name)),
+                    None)
+    if parallel is None or parallel() != 1:  # 1: its own pthreads (OpenMP's spin is not its)
         return None
     return library
 
