@@ -11,15 +11,14 @@ threads, and a product whose other half waits for a preempted thread waits a who
 docstring): the worker burns as much CPU time as the main thread, and W1 epochs of one process
 differ up to twofold from another's.
 
-``settle`` shortens that spin to ``2**SPIN_EXPONENT`` ticks (about 25 µs: long enough to
-bridge products that follow one another, short enough to sleep through the step) by re-reading
-the setting (``openblas_read_env``) and restarting the workers (``blas_thread_shutdown_``, as
+``settle`` shortens that spin to ``2**SPIN_EXPONENT`` ticks (about 25 µs: long enough to bridge
+products that follow one another, short enough to sleep through the step) by re-reading the
+setting (``openblas_read_env``) and restarting the workers (``blas_thread_shutdown_``, as
 OpenBLAS does after a fork; the next product starts them again). It does so once per process,
 from the main thread (restarting workers while another thread is inside a product would hang
 it), and only where NumPy's OpenBLAS runs its own pthreads (not OpenMP) and exports those
-functions; a timeout already at or below
-``SPIN_EXPONENT`` is kept. Products are split over the same threads the same way, so every
-result is the same bit for bit.
+functions; a timeout already at or below ``SPIN_EXPONENT`` is kept. Products are split over the
+same threads the same way, so every result is the same bit for bit.
 """
 
 from __future__ import annotations
