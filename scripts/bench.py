@@ -87,9 +87,10 @@ figures):
   same rounds (--quick --peers, load 10.4). Whole W1 epochs at loads 3.4-6.2, alternating
   processes, second and third epochs: 12.4/30.8 and 11.4/28.1 s with spinning workers,
   18.5/19.0 and 45.5/54.0 s settled: settling does not cure a loaded machine. One BLAS
-  thread would, but OpenBLAS's one-thread forward product (128x784 by 784x512) rounds
-  differently from its two-thread one (measured), so seeded runs would no longer repeat
-  earlier ones bit for bit.
+  thread spins on nobody (load 5.3: 20,000 samples in 1.8-2.1 s wall for 0.58 s of CPU,
+  against 1.6-11 s with two), but OpenBLAS's one-thread forward product (128x784 by 784x512)
+  rounds differently from its two-thread one (measured), so seeded runs would no longer
+  repeat earlier ones bit for bit.
 - 2026-12-05, where our time goes against JAX-scan (thread CPU time, load-proof; one BLAS
   thread, step on one thread, 20,000 samples after a warm-up epoch): products 0.43 s (1256
   calls), everything else 0.145 s, 0.92 ms a batch, half of it the Adam pass over 669,706
