@@ -1,7 +1,8 @@
 """Benchmark: epoch time against the GEMM bound, scikit-learn and PyTorch; memory; inference.
 
     python scripts/bench.py [--quick] [--no-peers] [--rounds R] [--json-only] [--no-sweep]
-                            [--no-notebook | --notebook-only | --checkpoints-only]
+                            [--no-notebook | --notebook-only | --checkpoints-only
+                             | --startup-only]
     python scripts/bench.py [--w1-processes N] [--peers] [--rounds R] [--quick]
 
 ``--w1-processes N`` and ``--peers`` run only these parts (either or both):
@@ -48,6 +49,9 @@ Checkpoint overhead: the shipped sin config and a 1000x20 classifier (20-64-64-5
 (``--checkpoints-only`` runs just these): medians, the median ratio, the run folder's extra
 seconds against what the goal allows (60 ms plus 5% of the bare fit), and the time of the
 run's ``curves.png`` alone (part of the run folder's).
+Start-up (``bench_startup.py``, ``--startup-only`` runs just this): process start to the first
+epoch's start and to exit of ``mlp train CONFIG --set train.epochs=1`` for the shipped CSV and
+sin configs, 5 fresh processes each (goal: first epoch within 0.5 s, median of 5).
 Live display (``bench_notebook.py``, ``--notebook-only`` runs just this): a 60-epoch digits
 run and W1 (1 epoch) in a real Jupyter kernel with the displays off, the progress line on,
 and the progress line and live curves on (goal: at most 1.10 of off), rounds - 1 rounds.
@@ -200,6 +204,7 @@ from pathlib import Path
 
 import bench_notebook  # scripts/, this script's folder, is first on sys.path
 import bench_peers
+import bench_startup
 import bench_sweep
 import numpy as np
 
@@ -777,6 +782,8 @@ def main() -> None:
                         help="skip the live-display section (a Jupyter kernel)")
     parser.add_argument("--notebook-only", action="store_true",
                         help="only the live-display figures (bench_notebook.py)")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only the start-up figures (bench_startup.py)")
     parser.add_argument("--w1-processes", type=int, default=0, metavar="N",
                         help="only W1 in N fresh processes and its spread (and --peers)")
     parser.add_argument("--w1-epochs", type=int, default=2,
@@ -808,6 +815,9 @@ def main() -> None:
     if args.notebook_only:
         r_notebook = bench_notebook.run(max(args.rounds - 1, 1), n)
         _print(r_notebook, args.json_only)
+        return
+    if args.startup_only:
+        _print(bench_startup.run(), args.json_only)
         return
     if args.checkpoints_only:
         r_ckpt: dict = {}
@@ -877,6 +887,7 @@ def main() -> None:
     r["predict_per_s"] = n / (time.perf_counter() - start)
     onnx_latency(X, y, r)
     checkpoint_overhead(r, max(args.rounds, 4))
+    r.update(bench_startup.run())
     if not args.no_sweep:  # a 16-trial digits sweep: 1 vs 2 workers, machinery overhead
         r.update(bench_sweep.run_all())
     if not args.no_notebook:  # live display in a Jupyter kernel: digits 60 epochs and W1

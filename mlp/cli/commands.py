@@ -413,9 +413,10 @@ def _run(routinizer: Any, model: Any, data: Any, folder: Any) -> Any:
     import signal
 
     from mlp.signals import TrainingInterrupted
+    from mlp.training.startup import startup_probes
 
     try:
-        return routinizer.run(model, data)
+        return routinizer.run(model, data, startup_probes())
     except TrainingInterrupted:
         raise
     except KeyboardInterrupt:

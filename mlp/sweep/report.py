@@ -23,17 +23,17 @@ import logging
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
-from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from mlp import display
-from mlp.plotting.figures import plain_log_axis
-from mlp.plotting.inline import InlineFigure
 from mlp.storage import atomic, run_folder
 from mlp.sweep.study import ERROR_ATTR, FINGERPRINT_ATTR, RUNS_ATTR, retried_from
+
+if TYPE_CHECKING:  # matplotlib loads when a picture is drawn, not in a sweep's workers
+    from matplotlib.figure import Figure
 
 log = logging.getLogger("mlp")
 MIN_IMPORTANCE_TRIALS = 8
@@ -260,6 +260,9 @@ def parameter_importance(results: SweepResults, study: optuna.Study | None
 
 def curves_figure(results: SweepResults) -> Figure:
     """Every run's per-epoch metric in grey (dashed when pruned), the best trial's in red."""
+    from mlp.plotting.figures import plain_log_axis
+    from mlp.plotting.inline import InlineFigure
+
     fig = InlineFigure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     column = results.metric if not results.metric.startswith("test_") \
@@ -304,6 +307,9 @@ def _spans_decades(results: SweepResults) -> bool:
 def params_figure(results: SweepResults, study: optuna.Study | None = None) -> Figure:
     """The metric against each hyperparameter (a dot per repeat, a diamond per trial's
     mean), and a bar chart of parameter importance when there are enough trials."""
+    from mlp.plotting.figures import plain_log_axis
+    from mlp.plotting.inline import InlineFigure
+
     importances = parameter_importance(results, study)
     keys = results.keys
     panels = len(keys) + (1 if importances else 0)

@@ -29,7 +29,6 @@ from optuna.trial import TrialState
 
 from mlp.errors import CheckpointError, MLPError
 from mlp.nn.model import Model
-from mlp.plotting.curves_png import write_curves
 from mlp.storage.run_folder import RunFolder
 from mlp.sweep.config import SweepConfig
 from mlp.sweep.study import (
@@ -49,6 +48,7 @@ from mlp.sweep.study import (
 from mlp.training.checkpoint import load_checkpoint
 from mlp.training.routinizer import BasicRoutinizer
 from mlp.training.run_config import RunConfig, load_data
+from mlp.training.startup import startup_probes
 
 log = logging.getLogger("mlp")
 
@@ -83,6 +83,8 @@ class RepeatRun:
 
     def draw_curves(self) -> None:
         """The run folder's ``curves.png``, best effort (a warning if it cannot be drawn)."""
+        from mlp.plotting.curves_png import write_curves  # matplotlib loads when drawing
+
         history, state = self.routinizer.history, self.routinizer.state
         if not len(history):
             return
@@ -96,7 +98,7 @@ class RepeatRun:
         """Train until ``epochs`` epochs (at most the config's) are done; ``curves=False``
         leaves the run folder's picture to ``draw_curves``."""
         self.routinizer.epochs = min(epochs, self.epochs)
-        self.routinizer.run(self.model, self.data, curves=curves)
+        self.routinizer.run(self.model, self.data, startup_probes(), curves=curves)
 
 
 class Worker:

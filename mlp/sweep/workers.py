@@ -1,8 +1,9 @@
 """The worker processes of ``mlp sweep --workers N``, started before anything heavy is imported.
 
 A sweep command with N workers is itself the first worker and starts N - 1 processes as its
-very first step, so that their Python start and imports (about 0.6 s) overlap its own, and
-its loading and checking of the data. Each waits for the data file the command writes in a
+very first step, so that their Python start and imports (about 0.3 s of processor time;
+neither matplotlib nor numba for a small network) overlap its own, and its loading and
+checking of the data. Each waits for the data file the command writes in a
 private temporary folder once the sweep has passed every check, then trains on it; a
 refused sweep (or a killed command) ends them before they take a trial. They run in a
 session of their own, so that Ctrl-C in a terminal reaches the command alone, which stops

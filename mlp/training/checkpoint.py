@@ -81,9 +81,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import h5py
 import numpy as np
 from pydantic import ValidationError
 
@@ -98,6 +97,9 @@ from mlp.storage.run_folder import RunFolder
 from mlp.training.hyperparameters import TrainingConfig
 from mlp.training.run_state import RunState
 from mlp.version import __version__
+
+if TYPE_CHECKING:  # h5py loads when a checkpoint is first written or read (mlp.storage.hdf5)
+    import h5py
 
 FORMAT = "mlp-checkpoint"
 FORMAT_VERSION = 2

@@ -15,13 +15,13 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Any
-
-from tqdm.auto import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
+from typing import TYPE_CHECKING, Any
 
 from mlp.history import History
 from mlp.plotting.notebook import NotebookProgress, in_kernel, row_scores
+
+if TYPE_CHECKING:  # tqdm.auto (asyncio with it) loads when a bar is shown
+    from tqdm.auto import tqdm
 
 log = logging.getLogger("mlp")
 
@@ -61,6 +61,9 @@ class Progress:
             self.notebook = NotebookProgress(self.start, self.total)
             self._stack.callback(_best_effort, "the progress display", self.notebook.close)
         elif self.enabled and self._is_terminal():
+            from tqdm.auto import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
             self.bar = self._stack.enter_context(
                 tqdm(total=self.total, initial=self.start, unit="epoch", dynamic_ncols=True,
                      file=self.stream))

@@ -308,6 +308,7 @@ class BasicRoutinizer(TrainingConfig):
         # an extension's import could make Python end by SIGINT whatever exit status followed
         with signals:
             optimizer = self._packed(model)
+            optimizer.kernels.fit_to(model.n_parameters)  # a small network: NumPy, no numba
             optimizer.kernels.warm_up(model.dtype, (optimizer.rule,), self)  # before the clock
             self._diagnostics = self._start_diagnostics(model, train)
             writer = _Writer(self, model, train, folder, optimizer)
