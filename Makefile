@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: test test-floors train bench lint docs clean
+.PHONY: test test-floors train bench bench-w1 lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	$(BIN)/python scripts/bench_sklearn.py
 	$(BIN)/python scripts/bench_data.py
 	$(BIN)/python scripts/bench_versions.py
+
+# W1 alone: its spread over 20 fresh processes, then against JAX, Keras, PyTorch and the GEMM
+# bound in alternating rounds (a quiet machine: load average under 1)
+bench-w1: $(VENV)/.installed-test $(VENV)/.installed-bench
+	$(BIN)/python scripts/bench.py --w1-processes 20 --peers --rounds 4
 
 # The API reference into build/docs (not committed): every module of mlp and preprocess, so
 # the extras whose modules it documents are installed (an import that fails is a warning), and

@@ -35,13 +35,13 @@ are memoised (``functools.cache``: the same source always compiles to the same f
 An optimizer step over a large network (``_SPLIT_MIN`` elements or more) can be split into
 contiguous chunks run by several threads; every element is updated alone, so the result is
 the same bit for bit. It pays only when the cores are free: OpenBLAS's idle workers spin
-for 2**28 cycles after each matrix product unless ``OPENBLAS_THREAD_TIMEOUT`` (read when
-NumPy loads OpenBLAS) says otherwise, and a spinning worker takes the second core from the
-split.
+for 2**28 cycles after each matrix product unless told otherwise, and a spinning worker takes
+the second core from the split. Making a ``Kernels`` tells them otherwise
+(``mlp.nn.blas_workers.settle``: they sleep after 2**16 cycles), once per process.
 
-- ``threads``: ``"auto"`` (two threads when there are two cores or more and
-  ``OPENBLAS_THREAD_TIMEOUT`` is set from 1 to 16, so idle workers sleep within 2**16
-  cycles; otherwise one) or a positive integer; by default ``MLP_KERNEL_THREADS``, else
+- ``threads``: ``"auto"`` (two threads when there are two cores or more and OpenBLAS's idle
+  workers sleep within 2**16 cycles, by ``settle`` or by ``OPENBLAS_THREAD_TIMEOUT`` set from
+  1 to 16; otherwise one) or a positive integer; by default ``MLP_KERNEL_THREADS``, else
   ``auto``.
 
 In practice: set ``OPENBLAS_THREAD_TIMEOUT=4`` (any value from 1 to 16) in the environment
@@ -63,6 +63,7 @@ from typing import Any, Literal, Protocol, cast
 import numpy as np
 
 from mlp.errors import MLPError
+from mlp.nn import blas_workers
 
 __all__ = ["Backend", "CompiledRule", "Kernels", "compile_loop"]
 
@@ -96,7 +97,7 @@ _AUTO_MIN_PARAMETERS = 1 << 12
 _RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call into a kernel
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
 _ALIGN = 16  #: chunk edges fall on multiples of 16 elements (whole 64-byte cache lines in float32)
-_MAX_SPIN_EXPONENT = 16  #: OPENBLAS_THREAD_TIMEOUT at or below which idle workers sleep quickly
+_MAX_SPIN_EXPONENT = blas_workers.SPIN_EXPONENT  #: spins at or below this count as quick sleep
 _PAIRWISE_BLOCK = 128  #: NumPy sums up to this many elements with eight running sums
 
 
@@ -137,9 +138,9 @@ def _resolve_backend(choice: str) -> str:
     return "numba"
 
 
-def _resolve_threads(choice: int | str) -> int:
+def _resolve_threads(choice: int | str, spin_exponent: int | None) -> int:
     if choice == "auto":
-        return _auto_threads(os.environ, _cores())
+        return _auto_threads(spin_exponent, _cores())
     text = str(choice).strip()
     if isinstance(choice, bool) or not text.isdigit() or not 1 <= len(text.lstrip("0")) <= 6:
         raise MLPError(f"MLP_KERNEL_THREADS / Kernels(threads=...): expected 'auto' or a "
@@ -162,11 +163,23 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _auto_threads(environ: Mapping[str, str], cores: int) -> int:
-    """Two threads on two cores or more when OpenBLAS's idle workers sleep quickly, else one.
-    (OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` 0 as unset, the default 28.)"""
+def _spin_exponent(environ: Mapping[str, str]) -> int | None:
+    """How long OpenBLAS's idle workers spin (log2 of TSC ticks): what ``settle`` set or found,
+    else ``OPENBLAS_THREAD_TIMEOUT`` as OpenBLAS reads it (0 or unset: its default 28); None
+    when unknown."""
+    settled = blas_workers.settle()
+    if settled is not None:
+        return settled
     timeout = environ.get("OPENBLAS_THREAD_TIMEOUT", "").strip()
-    if cores < 2 or not timeout.isdigit() or not 1 <= int(timeout) <= _MAX_SPIN_EXPONENT:
+    if not timeout.isdigit():
+        return None
+    return int(timeout) or 28
+
+
+def _auto_threads(spin_exponent: int | None, cores: int) -> int:
+    """Two threads on two cores or more when OpenBLAS's idle workers sleep quickly (within
+    ``2**_MAX_SPIN_EXPONENT`` ticks), else one."""
+    if cores < 2 or spin_exponent is None or not 1 <= spin_exponent <= _MAX_SPIN_EXPONENT:
         return 1
     return 2
 
@@ -215,8 +228,10 @@ class Kernels:
         self._choice = backend if backend is not None else os.environ.get("MLP_KERNELS", "auto")
         # "auto" is settled when first asked: importing numba takes 0.2 s or more
         self._backend = None if self._choice == "auto" else _resolve_backend(self._choice)
+        spin_exponent = _spin_exponent(os.environ)  # idle BLAS workers sleep from now on
         self.threads = _resolve_threads(
-            threads if threads is not None else os.environ.get("MLP_KERNEL_THREADS", "auto"))
+            threads if threads is not None else os.environ.get("MLP_KERNEL_THREADS", "auto"),
+            spin_exponent)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid: int | None = None
         self._forget()
@@ -260,6 +275,7 @@ class Kernels:
         return {"backend": self._backend or self._choice, "threads": self.threads}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        blas_workers.settle()  # a new process (joblib, a sweep worker) has its own OpenBLAS
         self._choice, self.threads = state["backend"], state["threads"]
         self._backend = None if self._choice == "auto" else self._choice
         self._pool, self._pool_pid = None, None

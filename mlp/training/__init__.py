@@ -4,6 +4,8 @@
 Modules:
 
 - ``hyperparameters``: ``TrainingConfig``: every hyperparameter, validated on assignment.
+- ``field_docs``: ``Documented``: a config model whose fields' descriptions (``mlp schema``)
+  are also its docstring's Parameters section.
 - ``run_state``: ``RunState``: counters, the one generator, schedule state, history, best
   weights, stop rules.
 - ``routinizer``: ``BasicRoutinizer``: the training loop and the save cadence.
