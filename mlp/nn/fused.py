@@ -62,8 +62,9 @@ Backend = Literal["auto", "numba", "numpy"]
 
 class CompiledRule(Protocol):
     """What ``Kernels.update`` reads of an update rule (``mlp.optim.rules.UpdateRule`` has it): the
-    name, the state buffers, the hyperparameters its constants depend on, the loop to compile
-    and the functions that make its constants (per learning rate, and per step)."""
+    name, the state buffers, the hyperparameters its constants depend on, the loop to compile,
+    the functions that make its constants (per learning rate, and per step) and which of
+    ``(param, grad, *state)`` the loop takes (None: all, in order)."""
 
     name: str
     state: tuple[str, ...]
@@ -71,6 +72,7 @@ class CompiledRule(Protocol):
     kernel: Callable[..., None] | None
     constants: Callable[..., tuple[Any, ...]] | None
     step_constants: Callable[..., tuple[Any, ...]] | None
+    kernel_arrays: tuple[int, ...] | None
 
 _RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call into a kernel
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
@@ -257,7 +259,11 @@ class Kernels:
         if self.backend == "numpy" or rule.kernel is None:
             return None
         arrays = self._flat_arrays(param, grad, *state)
-        return None if arrays is None else PreparedUpdate(self, rule, arrays)
+        if arrays is None:
+            return None
+        if rule.kernel_arrays is not None:
+            arrays = tuple(arrays[k] for k in rule.kernel_arrays)
+        return PreparedUpdate(self, rule, arrays)
 
     def update(self, rule: CompiledRule, param: np.ndarray, grad: np.ndarray,
                state: Sequence[np.ndarray], *, step: int, lr: float, hp: Any) -> bool:
