@@ -22,6 +22,13 @@ the three buffers are kept on the split and reused every epoch, so memory is ``3
 buffer_rows`` rows plus one batch, whatever the file's size. Errors of the thread (a checksum
 failure, non-finite values, a file changed since it was opened: checked before every buffer)
 are raised in the training thread.
+
+A background thread fills the next two buffers while the current one trains. Every draw comes
+from the run's generator, so a resumed run is bit-identical to an uninterrupted one (tested
+after a real SIGINT mid-epoch too). A data set sorted by class should be written in random order
+(permute the rows once before ``Data.save`` or before writing the CSV), or given a larger
+``buffer_rows``: on W1-shaped data a file sorted by class cost 1 to 5 points of test accuracy
+after 2 epochs (``scripts/bench_data.py``).
 """
 
 from __future__ import annotations

@@ -17,6 +17,27 @@ it holds and with ``ReadLimits``:
   decompression-bomb checks become errors too.
 
 Every refusal is one ``DataError`` line naming the file and the limit, and how to raise it.
+
+FIFOs, devices and sockets are opened with ``O_NONBLOCK`` where the platform has it (Windows
+has no FIFOs at a path), so opening never hangs. Images: the header's size is compared with the
+model's ``image_shape`` (``mlp predict``) or the first image's before anything is decoded. CSV
+files may start with a UTF-8 byte-order mark; 16-bit grey images are scaled by 65535; folders
+and files whose names start with a dot (``.ipynb_checkpoints/``) are skipped by
+``Data.from_image_folder``.
+
+The limits, raised with ``ReadLimits(...)`` (``limits=`` of ``Data.from_npz``, ``from_csv``,
+``from_image_folder``, ``from_hdf5``), the same names in a run config's ``data``, or
+``mlp data convert --max-...``:
+
+- ``max_bytes``: 16 GiB of arrays in a ``.npy``/``.npz`` (``npz`` source);
+- ``max_rows``: 100 million CSV rows (``csv`` source, ``convert --max-rows``);
+- ``max_line_chars``: 1 MiB per CSV line (``csv`` source, ``convert --max-line-chars``);
+- ``max_field_chars``: 131072 per CSV field (``csv`` source);
+- ``max_pixels``: 4096 x 4096 for the first image of a folder (``image_folder`` source,
+  ``convert --max-pixels``);
+- ``max_chunk_bytes``: 64 MiB of the rows one chunk of an HDF5 dataset spans, decompressed
+  (``hdf5`` source, ``convert --max-chunk-bytes``);
+- ``max_label_chars``: 1024 characters of one class label (``csv`` source).
 """
 
 from __future__ import annotations

@@ -12,6 +12,22 @@ Layout::
     /w_train, /w_val   sample weights (when the data have them)
     /classes           attrs: kind
     /normalizer/offset|scale          attrs: method
+
+Every dataset has HDF5's fletcher32 checksum; features are chunked by whole rows (the largest
+power of two of rows in 1 MiB) and targets and weights use the same rows per chunk. ``/y_train``
+holds class codes (int64) or float regression targets; 1-D integer targets are class labels,
+floating ones regression values. String labels in another program's file are refused, naming
+``mlp data convert``, which encodes them.
+
+``mlp data convert SRC OUT.h5`` takes CSV, ``.npz``, ``X.npy --labels y.npy``, image folders and
+other programs' ``.h5`` files; ``Data.from_hdf5`` and ``"source": "hdf5"`` in a run config read
+the result in place. What training from disk does not offer: ``split_validation`` /
+``split_test`` fractions (use ``val_rows`` or datasets), ``shuffle``, ``augment_shift``,
+``class_weight``, ``Data.save`` (and so sweeps with more than one worker process: workers
+receive the data as a file), ``mlp evaluate --split train``. Validation and test splits are held
+in memory. The figures of training from disk (epoch time, peak memory, conversion, files of
+other programs, shuffling by blocks against a full shuffle) are in ``scripts/bench_data.py``'s
+docstring.
 """
 
 from __future__ import annotations

@@ -15,6 +15,29 @@ and its ``classes``, ``task``, ``image_shape``, ``input_scale`` and ``normalizer
 Labels: 1-D integer or boolean targets are class labels (with a ``classes`` dataset, codes
 into it), floating targets ``(N,)`` or ``(N, k)`` regression values; one pass over the
 labels finds the classes (or checks the codes) when the file is opened.
+
+Your own HDF5 files train as they are: datasets written by h5py or any HDF5 program,
+contiguous or chunked in any shape, with gzip, lzf, szip, shuffle, nbit or scaleoffset, with
+or without fletcher32. A file without checksums trains with one warning (``train.h5: datasets
+'X_train', 'y_train' carry no fletcher32 checksum, so corruption in them cannot be detected
+(mlp data convert writes a checksummed copy)``). A filter that needs a plugin (blosc, zstd,
+bitshuffle...) is refused in one line naming it: rewrite the file where the plugin is installed
+(``h5repack -f NONE``). A block of rows decodes the row of chunks it spans; a row of chunks over
+``max_chunk_bytes`` (64 MiB decompressed) is refused, naming ``mlp data convert SRC OUT.h5
+--max-chunk-bytes N``, which writes a copy in 1 MiB chunks. Compression is a bomb in a crafted
+file (HDF5's gzip decoder grows its buffer while the stream inflates: a 1 MB chunk declared as
+1 MiB took a process to 1 GiB), so files are checked on opening: a compressed dataset must store
+every chunk it declares, no chunk may store more than its shape, and every gzip chunk is
+inflated once, in bounded steps, to check that it decodes to at most its shape (opening a gzip
+file reads it once more). A file over 64 MiB marked open for writing is refused (``h5clear
+-s``). Checkpoints hash the decoded rows, so a run started on a gzip file resumes on its
+converted copy.
+
+``normalize`` is one streaming pass (the same statistics as in memory within float64 rounding);
+the normaliser is then applied to every block read. Bad files (mismatched lengths, a truncated
+or crafted file, non-finite values met mid-epoch, a chunk failing its checksum, a file replaced
+or modified while training) are each a ``DataError`` naming the file, dataset and rows; the
+run's last checkpoint stays intact and resumable.
 """
 
 from __future__ import annotations

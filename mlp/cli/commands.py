@@ -5,6 +5,41 @@ Anything a user can get wrong (a bad config or file, bad data, a busy run folder
 run) is printed on stderr in a line or a few, never as a traceback, with exit status 2;
 SIGINT and SIGTERM end training after saving the last epoch, with status 130 and 143.
 Modules load when a command needs them, so ``mlp --help`` stays quick.
+
+``mlp train`` puts the run in ``train.checkpoint_dir``, else ``--ckpt-root``/``name`` (default
+``ckpt/<name>``), and refuses a folder that already holds a run: continue it with ``mlp
+resume``, or start it over with ``--overwrite``. ``--set KEY=VALUE`` values are JSON, or a bare
+word taken as a string (``train.optimizer=sgd``); for ``train.schedule`` and ``train.loss`` a
+word is the kind (``train.schedule=cosine``); anything else that is not valid JSON
+(``model.hidden=[20,``) is an error. Values are validated like the file, and every invalid one
+is listed by its place in the config, with the value found.
+
+On a terminal, a progress bar counts the epochs, with log lines (early stopping, notes) printed
+above it. Otherwise (a pipe, a file, CI) each epoch is one line, ``epoch 3/40  loss 0.4123
+val_loss 0.3981  acc 0.8812  val_acc 0.9012  lr 0.001  0.05 s``, and ``--log-every N`` keeps
+every N-th (and the last). ``-q``, before or after the command, shows neither; warnings and
+errors still print. The final summary reports the epoch whose weights the model holds: the
+restored best one after early stopping.
+
+``mlp resume RUN`` continues the run in its folder; ``--epochs N`` sets the total, and ``--set
+train.KEY=VALUE`` may change the keys ``mlp.storage.run_folder`` lists. Values are checked before
+anything is read or written. When the schedule spans ``epochs`` (cosine without ``t_max``), or
+the run had stopped early, it prints one line saying what that changes.
+
+``mlp evaluate`` and ``mlp predict`` on a folder use ``best.h5``. ``evaluate`` rebuilds the data
+from ``config.json``; ``--split val`` or ``--split train`` (the training samples themselves,
+without the shifted copies of ``augment_shift``) score another split. ``mlp predict`` takes a
+``.npy`` file (``(N, features)``, one sample ``(features,)``, or ``(N, height, width)`` images of
+an image model), a ``.csv`` file (a header row is skipped), or image files and folders of images
+(``--names`` prints each file's name before its label, ``--proba`` probabilities). Image files
+are read as grey-scale in [0, 1] and multiplied by the scale the model's training images had
+(digits: 0..16), which its checkpoint records; a checkpoint that records none (trained on other
+arrays) refuses image files and says so. Output cut short by its reader (``mlp predict ... |
+head -1``) ends quietly with 0. ``mlp runs DIR`` finds runs at any depth (a sweep's
+``trial-0003/repeat-1``, ...).
+
+``scripts/train_sin.py``, ``scripts/train_digits.py`` and ``scripts/train_images.py ROOT`` are
+the same runs written as short Python programs to copy from.
 """
 
 from __future__ import annotations

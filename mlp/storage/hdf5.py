@@ -24,6 +24,11 @@ Checkpoints (``mlp.training.checkpoint``) and data files (``Data.save``/``Data.l
   declares, every chunk must store and decode to at most its declared shape (gzip and
   szip chunks are checked here, before HDF5 decodes them), and the rows a chunk spans,
   decompressed, must be within ``max_chunk_bytes``.
+
+Versions: every HDF5 file the library writes (checkpoints, data files, saved estimators,
+sweeps) is written and read back by h5py 3.11, 3.14 and 3.16 in each of the nine writer-reader
+pairs, resumes included (``tests/test_h5py_versions.py``; ``make test`` installs the two older
+h5py beside ``.venv``).
 """
 
 from __future__ import annotations

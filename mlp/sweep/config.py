@@ -12,6 +12,45 @@ metric over them. ``SweepConfig.model_json_schema()`` is the JSON Schema
 
 ``check_space`` builds the run config at both ends of every range and at every choice, so a
 value a field cannot take is refused before any trial starts.
+
+An example (unknown fields are errors):
+
+    {"name": "iris-tpe",
+     "base": "../configs/iris.json",
+     "space": {"model.hidden": {"choice": [[20], [50], [20, 20]]},
+               "model.nonlinearity": {"choice": ["relu", "tanh"]},
+               "train.lr": {"log_uniform": [0.0003, 0.03]},
+               "train.batch_size": {"int": [4, 32]}},
+     "search": {"kind": "tpe", "trials": 30, "seed": 0},
+     "repeats": 2, "metric": "val_loss", "direction": "minimize",
+     "pruning": {"kind": "median", "startup_trials": 3, "warmup_epochs": 5}}
+
+- ``search``: ``grid`` is Optuna's ``GridSampler``; ``random`` and ``tpe`` run ``trials`` of
+  them. The sampler is seeded from ``seed`` and the trial's number, so random points are the
+  same whichever worker or machine draws them.
+- ``metric``: ``val_loss``, ``val_accuracy``, ``train_loss``, ``train_accuracy`` (each run's
+  value at its best epoch), ``test_loss`` or ``test_accuracy`` (the test split scored once, on
+  ``best.h5``). ``direction`` defaults to maximising accuracies and minimising losses. The table
+  shows mean ± sd over the repeats.
+- ``pruning`` (optional): Optuna's median rule on the per-epoch metric. A pruned sweep runs each
+  trial one epoch at a time (``epochs`` raised by one, ``run`` called again, the same arithmetic
+  as one long run); a cosine schedule, whose learning rate depends on the total epochs, is
+  refused with pruning.
+- Refused before any trial, in one line with exit status 2: an unknown key, a value a field
+  cannot take at either end of a range or at any choice (a negative learning rate, a string for
+  an integer), an empty grid, a metric whose split the data lacks, a storage that cannot be
+  reached. A sweep file whose space, base run, search, repeats or metric changed since the study
+  began is refused, naming the difference (``space.train.lr.choice: was [0.03], now [0.01]``):
+  give it a new name instead. Limits: a ``choice`` of at most 1000 values, a grid of at most
+  100,000 points, ``int`` ends within ±2^62, a sweep file of at most 64 MiB.
+
+What a sweep writes, in ``ckpt/<name>/``: ``study.journal`` (the Optuna study; none with
+``--storage``), ``trial-NNNN/`` run folders (``trial-NNNN/repeat-K/`` with repeats), each with
+its ``config.json``, ``last.h5``, ``best.h5`` and ``curves.png``, so ``mlp evaluate``,
+``resume``, ``inspect`` and ``predict`` work on any trial; and the report of
+``mlp.sweep.report``. A progress bar counts trials and shows the best value so far; the trials'
+own bars are off. ``mlp sweep SWEEP.json --trials 40`` runs (or extends the sweep to) 40
+configurations; ``--report`` rebuilds the report from the study alone.
 """
 
 from __future__ import annotations

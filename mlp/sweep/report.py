@@ -6,6 +6,12 @@ against each hyperparameter, and parameter importance when there are enough tria
 Everything comes from the study: the sweep file's fingerprint in the study's user
 attributes, each trial's parameters, state and value, and each repeat's summary and curve in
 the trial's user attributes, so ``mlp sweep SWEEP.json --report`` needs no run folder.
+
+``results.csv`` has a row per run: number, repeat, state, parameters, metric at the best epoch,
+best epoch, epochs run, seconds, folder, note. In ``curves.png`` every run's per-epoch metric is
+grey, the best trial red and pruned runs dashed. ``params.png`` shows a dot per repeat and a
+diamond per mean, with Optuna's fANOVA parameter importance once there are 8 complete trials and
+two parameters. The report is written as soon as the last trial ends.
 """
 
 from __future__ import annotations

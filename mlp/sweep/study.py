@@ -22,6 +22,26 @@ trial without them, seen under the claim lock, lost its worker (or the server) b
 first beat, and is failed at once (Optuna never counts a trial without a heartbeat as stale).
 Either way the failed trial is queued again with the same parameters (Optuna's retry
 callback), under a new trial number.
+
+Crashes: kill any worker, or the whole sweep, at any moment, and run the same command again.
+Ctrl-C (or SIGTERM) stops the command and its worker processes, each training trial saving its
+epoch first, with one line and exit status 130 (143): ``mlp sweep: interrupted; finished trials
+are kept, and the same command run again finishes the sweep (interrupted trials continue from
+their last checkpoint)``. Finished trials are not rerun. The retry of a dead trial takes over
+its folder and continues every repeat from its ``last.h5``, ending bit-identical to a run that
+was never interrupted; if the folder is not there (the trial ran on another machine without a
+shared file system) it restarts with the same seeds. The report's note column says which
+(``retry of trial 3; resumed at epoch 17`` or ``...; restarted with the same seeds``).
+
+PostgreSQL: run the same command with ``--storage postgresql://user@host:port/db`` (or
+``postgres://...``) on each machine; the URL is passed to SQLAlchemy with the psycopg2 driver
+that the ``sweep`` extra installs. The heartbeat is every 5 s and a trial is failed after 20 s
+of silence; the environment variables ``MLP_SWEEP_HEARTBEAT`` and ``MLP_SWEEP_GRACE`` set other
+whole seconds, the grace longer than the interval. Choose a grace longer than any pause a live
+worker may have on a busy machine: a worker silent for longer is taken for dead and its trial
+retried. A server that goes away or refuses the schema (no CREATE permission) is one line naming
+the URL without its password, exit 2; finished trials stay, and the same command run again
+completes the sweep.
 """
 
 from __future__ import annotations

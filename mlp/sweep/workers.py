@@ -8,6 +8,11 @@ refused sweep (or a killed command) ends them before they take a trial. They run
 session of their own, so that Ctrl-C in a terminal reaches the command alone, which stops
 them (SIGTERM: a training trial saves its epoch first) and says once what happened. This
 module imports only the standard library, so that starting them costs the command nothing.
+
+Every worker runs with one BLAS thread. The command removes the temporary data folder at the
+end; the report is written while the worker processes exit. Two workers pay off where training
+dominates (longer trials, more of them, bigger data): the figures are in
+``scripts/bench_sweep.py``'s docstring.
 """
 
 from __future__ import annotations

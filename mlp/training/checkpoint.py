@@ -24,6 +24,53 @@ optimizer's ``m`` and ``v``; gradients are not state and are not kept).
 
 Nothing is pickled and nothing read from a file is executed: JSON goes through Pydantic,
 arrays through NumPy, and every value is validated as it would be on construction.
+
+What the root attributes hold (fixed-length UTF-8 text unless said): ``format`` is
+``"mlp-checkpoint"`` and ``format_version`` the integer 2; ``created`` is ISO 8601 UTC;
+``model_spec`` is ``Model.model_dump_json()`` (no arrays; each module names its registered
+type); ``routinizer`` every training hyperparameter; ``state`` the epoch, step, best loss and its
+epoch, the monitored metric, the generator state (PCG64), the schedule state and the data
+fingerprint (shape, dtype, SHA-256 of the training arrays and sample weights);
+``image_shape`` integers (image data only); ``input_scale`` a float64, what image files, read in
+[0, 1], are multiplied by to match the training inputs (1 for image folders, 16 for digits).
+The arrays are in the model's dtype: a Layer's ``weight (in, out)`` and ``bias (out,)``, a
+BatchNorm1d's ``weight``, ``bias``, ``running_mean``, ``running_var``. The optimizer's buffers
+are ``m`` (momentum, Adam), ``v`` (RMSprop, Adam), ``v_max`` (AMSGrad) or a rule's own.
+``/history`` holds ``epoch`` (int64), ``train_loss``, ``val_loss``, ``train_accuracy``,
+``val_accuracy``, ``lr``, ``seconds`` (float64, NaN where there is none); with diagnostics on,
+``/history/diagnostics/<column>`` holds ``layer<k>.<stat>``, ``steps``, ``predicted_share`` and
+``collapsed_class`` (float64, one per epoch), and ``/history``'s attribute
+``diagnostic_warnings`` (JSON: condition to line) the warnings already given. Inputs are
+normalised as ``(x - offset) / scale``; class index k is ``classes[k]``. Files are readable with
+stock HDF5 tools (``h5ls -r``, ``h5dump -H``) or h5py.
+
+To use a checkpoint without this library: read ``model_spec`` for the module order and types,
+then for each Layer compute ``x @ weight + bias``, for each BatchNorm1d ``(x - running_mean) /
+sqrt(running_var + eps) * weight + bias``, and apply the nonlinearities in between (after
+normalising raw inputs with ``/normalizer``).
+
+Saving: the file is opened again in memory before it is written, so a save that does not read
+back is a ``CheckpointError`` (exit 2 from the command line), never a success. Earlier versions
+of this library, under h5py 3.11 to 3.15, wrote files no h5py can open: train those runs again.
+Checkpoints record the training data by content (the SHA-256 of the training rows' stored bytes
+and the normaliser, the dataset names and row ranges of a file read in place), never its path, so
+a moved file with the same content resumes; the hash is one more pass over a file on disk when a
+run with a run folder starts (SHA-256 ran at 0.9 GB/s on the README's machine: 4 s for 4 GB).
+
+Loading raises ``CheckpointError``, naming the file and the problem, for anything it cannot
+trust: not HDF5, empty or truncated, a checksum mismatch, a wrong format or a newer
+``format_version``, missing datasets, shapes that disagree with the spec, a module type that is
+not registered, arrays missing, unexpected or mis-shaped for the spec, invalid JSON or spec,
+attributes of the wrong type; links other than hard links (external, soft, loops), virtual
+datasets, filters other than fletcher32 (gzip included), JSON nested too deeply; datasets that
+declare more bytes than they store (shapes of 10^12, chunks never written) or a file whose
+datasets store more than the disk blocks it occupies (a sparse file); a history longer or
+shorter than the saved epoch; and state that does not validate (a generator state NumPy
+refuses, a negative epoch, NaN or infinite weights, a negative ``image_shape``, a non-finite
+hyperparameter). Loading needs at most about twice the file's stored size plus a constant.
+Checkpoints are read without HDF5's file locking, so a file another program holds open, even for
+writing, still loads. Resuming with different training data raises ``CheckpointError`` unless
+``allow_data_change=True`` (``--allow-data-change``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ dotted keys (``train.lr``, ``model.hidden``), each run's best epoch and numbers,
 figure of their curves overlaid. In a notebook the result shows as an HTML table and its
 ``figure`` as a picture; ``mlp compare`` prints the table and writes the figure as a PNG.
 matplotlib is imported only when the figure is first asked for.
+
+The numbers per run: best epoch, best validation loss and accuracy (the training loss when a run
+had no validation data), epochs and seconds; ``.to_dict()`` gives them as plain values.
+``mlp compare RUN RUN... [--out compare.png] [--json]`` is the command-line form.
 """
 
 from __future__ import annotations

@@ -32,6 +32,30 @@ resumed run records the same numbers. Warnings are logged once per run and condi
 through the ``mlp`` logger and kept in ``History.diagnostic_warnings`` (saved in
 checkpoints), so a resumed run does not repeat them. ``diagnose`` (``mlp diagnose RUN``)
 prints the last epoch's table and writes ``diagnostics.png``.
+
+Off by default; when off, the training loop does one ``is not None`` test per step and nothing
+else. Each warning is one line that says what to try. The conditions and their thresholds:
+
+- dead units: a ReLU layer has at least 50% dead units;
+- collapsed predictions: at least 95% of the validation samples (probe samples without
+  validation data) get one class that fewer than half of them have, two epochs running (the seed
+  report's network answered one class for 119 of 120 images);
+- vanishing or exploding gradients: layer 1's gradient norm over the last layer's is below 1e-3
+  or above 1e3 (healthy runs, the shipped configs and the accuracy tests, stay within
+  0.0066-2.1; ten sigmoid layers give 3e-6);
+- update ratio: one update's ||dW||/||W|| is above 0.25 in some layer (lr too high), or below
+  1e-6 in every layer in each of the first 3 epochs (lr too low); healthy runs reach at most
+  0.051 (Adam's first steps move each weight by about lr), Adam with lr 1.0 reaches 2-4;
+- stalled loss: the training loss moved by less than 0.1% over the last 10 epochs and at least
+  200 updates, and is still above half of epoch 1's (the sin config rests on a plateau at 0.400
+  for about 20 steps near step 300, then falls to 0.003).
+
+``diagnostics.png`` has two rows: over the epochs, each layer's gradient norm and update ratio
+(log scale) and its dead fraction; then one histogram per Layer of the last epoch's
+pre-activations on the probe batch, with a line at 0 for ReLU layers. ``mlp diagnose`` on a run
+trained without ``--diagnose`` still prints the probe statistics of the last checkpoint and
+draws the histograms, and says that the curves need ``--diagnose``. A worked example, the seed
+report's failure and its fix, is in ``scripts/diagnose_seed.py``.
 """
 
 from __future__ import annotations

@@ -12,6 +12,31 @@ While a run folder is being written, its lock is held; saves follow the cadence
 (``save_every_epochs`` / ``save_every_seconds``) and always happen at the end, on early stop
 or target loss, on divergence and on SIGINT/SIGTERM, which end the run after the save with
 ``TrainingInterrupted``.
+
+The save cadence: ``save_every_seconds`` (default 30) and ``save_every_epochs`` (default none)
+set how often ``last.h5`` and ``best.h5`` are written, whichever comes first (both ``None``: only
+at the end). In between, the last and the best epoch are kept in memory: the snapshot is a copy
+of the flat parameters and optimizer buffers into arrays kept for the run, a few microseconds an
+epoch. A resume continues bit-identically from whatever ``last.h5`` holds, even an epoch older
+than the one the process had reached when it was killed. A save that fails (a full disk
+included) raises ``CheckpointError`` naming the file and the reason, removes its temporary file
+and leaves the previous checkpoint as it was; the run in memory still describes its own
+weights, so calling ``run`` again once there is room continues it. Weights are checked finite
+before every save; a diverged run saves its last good epoch and raises ``TrainingDiverged``.
+
+Resuming is exact on two conditions. The learning rates must not depend on ``epochs``:
+``constant``, ``step`` and ``plateau`` schedules, or ``cosine`` with ``t_max``. A ``cosine``
+schedule without ``t_max`` spans ``epochs``, so raising ``epochs`` stretches the rates still to
+come and the run differs from one long run (``mlp resume`` prints a line saying so). And the
+first segment must have run its epochs out, or been interrupted: a run that stopped early, or at
+``target_loss``, continues from its last epoch's weights (not the restored best ones) and stops
+after the next epoch unless the monitored loss improves. ``resume`` reads and writes the folder
+it is given, from any working directory; the ``checkpoint_dir`` stored in a checkpoint is
+information, never where anything is written.
+
+Callbacks only observe: they are not part of the checkpointed state, so a resumed run is
+bit-identical with or without them. An exception inside a callback stops training with the last
+completed epoch saved, as ``CallbackError`` naming the callback and its hook.
 """
 
 from __future__ import annotations

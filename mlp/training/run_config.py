@@ -10,6 +10,44 @@ Reading a config never allocates weights: a full ``Model`` spec is validated as 
 (``SPEC_ONLY`` context) and built by ``build_model``. Relative data paths are resolved
 against the folder of the config file they were read from, and a run folder's
 ``config.json`` stores them absolute, so a run resolves the same from any directory.
+
+``data`` in detail:
+
+- ``source`` selects the loader: ``sklearn`` (``name``: ``digits``, ``iris``, ``wine``,
+  ``breast_cancer``; needs the ``datasets`` extra), ``npz`` (``path``, ``x_key``, ``y_key``; or
+  arrays ``X_train``, ``y_train``, ``X_val``, ...), ``csv`` (``path``, ``target`` column index or
+  header name, ``delimiter``), ``image_folder`` (``root/<label>/*.bmp|png``, grey-scale, scaled
+  to [0, 1]; the folder names are the labels), ``sin`` (``n_train``, ``n_val``, ``noise``,
+  ``interval``, ``frequency``), ``hdf5`` (a data file read in place: ``preprocess.disk_open``).
+- ``task``: ``classification``, ``regression`` or ``auto`` (the default: 2-D float targets, and
+  a CSV column of numbers that are not all whole, are regression values, anything else class
+  labels; 1-D float targets that look continuous are refused with a message asking for
+  ``task``). ``sklearn``, ``image_folder`` and ``sin`` have a fixed task, which ``task`` may only
+  repeat.
+- The preprocessing options, applied in this order: ``test_fraction`` (when the source has no
+  test split), ``validation_fraction``, ``stratify``, ``split_seed``, ``augment_shift`` (pixels
+  of the four one-step shifts added to the training split of image data), ``normalize``
+  (``zscore``, ``minmax`` or null; statistics from the training split only, saved in every
+  checkpoint); and the read limits of ``preprocess.bounded``.
+
+``model``: the builder's ``hidden`` widths (or all ``layer_sizes``), ``nonlinearity``,
+``dropout``, ``init``, ``init_scale``, ``normalization`` (``batch``, ``layer`` or null),
+``seed``, ``dtype``; or a full ``{"modules": [...]}`` spec, whose modules may be a user's own
+registered types.
+
+``train``: every ``BasicRoutinizer`` field: ``epochs``, ``batch_size`` (null = full batch),
+``lr``, ``optimizer`` (``sgd``, ``momentum``, ``nesterov``, ``rmsprop``, ``adam``, ``adamw``,
+``amsgrad``, or a registered rule), ``momentum``, ``alpha``, ``beta1``, ``beta2``, ``eps``,
+``weight_decay``, ``grad_clip`` (global norm), ``loss`` (a kind or ``{"kind",
+"label_smoothing"}``; when left out, ``mse`` for regression data and ``cross_entropy`` for
+classification), ``schedule`` (``{"kind": "constant"}``, ``{"kind": "step", "step_size",
+"gamma"}``, ``{"kind": "cosine", "min_lr", "t_max"}``, ``{"kind": "plateau", "factor",
+"patience", "min_lr"}``), ``early_stopping`` (patience in epochs on the validation loss;
+restores the best weights), ``target_loss``, ``shuffle``, ``seed`` (the one generator for
+shuffling and dropout), ``checkpoint_dir`` (default ``ckpt/<name>`` from the command line),
+``save_every_epochs`` and ``save_every_seconds``, ``dynamic_show`` (live curves; a PNG under a
+non-interactive backend), ``plot_every``, ``progress``, ``log_every``, ``diagnostics``,
+``tensorboard``.
 """
 
 from __future__ import annotations
