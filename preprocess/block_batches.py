@@ -36,6 +36,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 
@@ -115,8 +116,22 @@ class _Reader:
 
 def block_batches(split: DiskSplit, size: int, rng: np.random.Generator | None
                   ) -> Iterator[Batch]:
-    """Batches ``(X (B, D), y, w or None)`` of ``split`` as the module docstring says; a
-    batch lives in buffers kept on the split and is valid until the next one is taken."""
+    """Batches of a split on disk, as the module docstring says.
+
+    Parameters
+    ----------
+    split : DiskSplit
+    size : int
+        Rows per batch ``B``.
+    rng : numpy.random.Generator or None
+        Shuffles the blocks and the rows within each buffer; None keeps the file's order.
+
+    Yields
+    ------
+    tuple
+        ``(X (B, D), y, w or None)``; a batch lives in buffers kept on the split and is valid
+        until the next one is taken.
+    """
     split.check_unchanged()
     pieces = split.pieces()
     order = np.arange(len(pieces)) if rng is None else rng.permutation(len(pieces))
@@ -142,8 +157,8 @@ def block_batches(split: DiskSplit, size: int, rng: np.random.Generator | None
                     if index is None:
                         np.copyto(batch[filled:filled + take], source[rows])
                     else:  # our own permutation is in range; "raise" would buffer the batch
-                        np.take(source, rows, axis=0, out=batch[filled:filled + take],
-                                mode="wrap")
+                        np.take(source, cast(np.ndarray, rows), axis=0,
+                                out=batch[filled:filled + take], mode="wrap")
                 filled += take
                 position += take
                 if filled == size:

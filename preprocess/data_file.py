@@ -48,8 +48,24 @@ WEIGHT_KEYS = ("w_train", "w_val")
 
 
 def write(path: str | Path, data: Any) -> Path:
-    """Write ``data`` (a ``Data``): every split, the classes, the normaliser, ``task``,
-    ``image_shape`` and ``input_scale``. ``OSError`` when the file cannot be written."""
+    """Write a Data: every split, the classes, the normaliser, ``task``, ``image_shape`` and
+    ``input_scale``.
+
+    Parameters
+    ----------
+    path : str or Path
+    data : Data
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written.
+    """
 
     def fill(file: Any) -> None:
         write_facts(file, data.task, data.classes, data.image_shape, data.input_scale)
@@ -70,7 +86,16 @@ def write(path: str | Path, data: Any) -> Path:
 
 def write_facts(file: Any, task: str, classes: np.ndarray | None,
                 image_shape: tuple[int, int] | None, input_scale: float | None) -> None:
-    """The root attributes of the layout and the ``classes`` dataset, in an open file."""
+    """The root attributes of the layout and the ``classes`` dataset, in an open file.
+
+    Parameters
+    ----------
+    file : h5py.File
+    task : str
+    classes : ndarray or None
+    image_shape : tuple of int or None
+    input_scale : float or None
+    """
     hdf5.set_text(file, "format", FORMAT)
     hdf5.set_text(file, "task", task)
     if image_shape is not None:
@@ -83,9 +108,25 @@ def write_facts(file: Any, task: str, classes: np.ndarray | None,
 
 
 def read(path: str | Path) -> tuple[dict[str, Any], np.ndarray | None, Normalizer | None]:
-    """The keyword arguments of ``Data(...)`` stored in ``path`` (class codes decoded back to
-    labels), the stored classes and the normaliser; every problem is a ``DataError`` naming
-    the file."""
+    """What a data file holds.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    arguments : dict
+        The keyword arguments of ``Data(...)`` (class codes decoded back to labels).
+    classes : ndarray or None
+        The stored classes.
+    normalizer : Normalizer or None
+
+    Raises
+    ------
+    DataError
+        Every problem, naming the file.
+    """
     with hdf5.SafeReader(path, DataError) as reader:
         try:
             return _read(reader)

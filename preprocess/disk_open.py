@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import reprlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -81,9 +81,30 @@ def open_split(path: str | Path, x: str = "X_train", y: str = "y_train", w: str 
                val_rows: Any = None, test_rows: Any = None, task: str = "auto",
                block_rows: int | None = None, buffer_rows: int | None = None,
                limits: ReadLimits = DEFAULT_LIMITS) -> tuple[DiskSplit, dict[str, Any]]:
-    """The training split of ``path`` on disk, and the other arguments of the ``Data``
-    (``X_val``... in memory as stored, ``task``, ``image_shape``, ``input_scale``, the
-    stored ``normalizer``); logs one warning when a dataset read has no checksum."""
+    """Open a data file's training split on disk and the other arguments of its ``Data``.
+
+    Logs one warning when a dataset read has no checksum. The parameters are
+    ``Data.from_hdf5``'s.
+
+    Parameters
+    ----------
+    path : str or Path
+    x, y : str, default "X_train", "y_train"
+    w : str, optional
+    x_val, y_val, x_test, y_test : str, optional
+    val_rows, test_rows : sequence of int, optional
+    task : str, default "auto"
+    block_rows, buffer_rows : int, optional
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Returns
+    -------
+    split : DiskSplit
+    arguments : dict
+        ``X_val``... in memory as stored, ``task``, ``image_shape``, ``input_scale``, the
+        stored ``normalizer`` and ``classes``.
+    """
     path = Path(path)
     check_regular(path, DataError)
     reader = hdf5.SafeReader(path, DataError, foreign=True,
@@ -99,8 +120,15 @@ def open_split(path: str | Path, x: str = "X_train", y: str = "y_train", w: str 
 
 
 def warn_unchecked(reader: hdf5.SafeReader, copying: bool = False) -> None:
-    """One warning naming the datasets read from ``reader`` without a checksum, if any (and
-    that ``mlp data convert`` writes a checksummed copy, unless ``copying``: it does)."""
+    """One warning naming the datasets read without a checksum, if any.
+
+    Parameters
+    ----------
+    reader : SafeReader
+    copying : bool, default False
+        Whether the caller writes a checksummed copy (else the warning says that ``mlp data
+        convert`` does).
+    """
     if reader.unchecked:
         log.warning("%s: datasets %s carry no fletcher32 checksum, so corruption in them "
                     "cannot be detected%s", reader.path, ", ".join(map(repr, reader.unchecked)),
@@ -153,7 +181,9 @@ def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | N
                       block_rows, buffer_rows)
     found = split.label_scan()
     if task == "classification":
-        split.classes, split.encode = _classes(reader, y, found, stored_classes)
+        # classification scans labels of at least one training row, so some were found
+        split.classes, split.encode = _classes(reader, y, cast(np.ndarray, found),
+                                               stored_classes)
         split.label_range = (0, split.classes.shape[0] - 1)
     arguments = _held_splits(reader, split, held, x, y, x_val, y_val, x_test, y_test,
                              stored_classes)
@@ -197,7 +227,7 @@ def _held_splits(reader: hdf5.SafeReader, split: DiskSplit, held: dict[str, Any]
         if held[split_name] is not None:
             low, high = held[split_name]
             X, labels = _read_rows(split.X, low, high), _read_rows(split.y, low, high)
-        elif x_name is not None:
+        elif x_name is not None and y_name is not None:  # given together (checked above)
             X = reader.dataset(x_name, kinds="fiub", ndim=2)
             labels = reader.dataset(y_name, kinds="fiub")
         else:

@@ -18,6 +18,8 @@ Modules:
   of the state layout (``state_dict``).
 - ``fused``: ``Kernels``: the compiled one-pass optimizer, bias-and-ReLU and cross-entropy loops,
   bit-identical to NumPy.
+- ``blas_workers``: ``settle``: NumPy's OpenBLAS workers sleep soon after a product instead of
+  spinning through the training step (once per process, the same bits).
 - ``scratch``: reusable work arrays (``Buffers``) and ``private(obj)``, the one way to Pydantic's
   private state.
 - ``sparse``: SciPy CSR inputs: the first layer's sparse products, checks and statistics (SciPy
@@ -39,6 +41,8 @@ through JSON, checkpoints, ``copy``, ``astype``, resume and export; unregistered
 registered names, a backward of the wrong shape refused), ``tests/test_kernels.py`` (the
 compiled kernels against the NumPy rules bit for bit, inf and NaN inputs, signed zeros, cross
 entropy for 2 to 128 classes with ties and weights, whole runs, a step split over threads),
+``tests/test_blas_workers.py`` (the workers' spin shortened once, a short one kept, products
+the same bits, nothing done from another thread first),
 ``tests/test_sparse.py`` (sparse products equal SciPy's bit for bit, runs on CSR equal runs on
 the same dense matrix, one epoch on a 4 GB-dense matrix under 10 MB of allocations, the library
 without SciPy), ``tests/test_torch_bridge.py`` (outputs, gradients and running statistics

@@ -4,6 +4,8 @@ verbose output and their ONNX converters for skl2onnx.
 Modules:
 
 - ``estimators``: ``RoutinizerClassifier``, ``RoutinizerRegressor`` (re-exported here).
+- ``parameters``: the estimators' constructor parameters, each described once, as their
+  docstrings' Parameters sections.
 - ``files``: saving and loading fitted estimators (a checkpoint plus their JSON).
 - ``verbose``: the lines the estimators print with ``verbose``, in ``MLPClassifier``'s formats.
 - ``onnx_converters``: skl2onnx converters for the estimators: whole pipelines to one ONNX graph.

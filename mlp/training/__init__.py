@@ -4,6 +4,8 @@
 Modules:
 
 - ``hyperparameters``: ``TrainingConfig``: every hyperparameter, validated on assignment.
+- ``field_docs``: ``Documented``: a config model whose fields' descriptions (``mlp schema``)
+  are also its docstring's Parameters section.
 - ``run_state``: ``RunState``: counters, the one generator, schedule state, history, best
   weights, stop rules.
 - ``routinizer``: ``BasicRoutinizer``: the training loop and the save cadence.
@@ -17,6 +19,8 @@ Modules:
 - ``inspect``: ``mlp inspect`` and ``mlp runs``.
 - ``compare``: ``mlp.compare`` and ``mlp compare``: runs side by side (differing
   hyperparameters, best numbers, curves).
+- ``startup``: the start-up probe (``MLP_STARTUP_FILE``): when a run's first epoch starts, and
+  what was imported by then.
 
 Tested by: ``tests/test_training.py`` (end to end: accuracy figures, early stopping, divergence,
 live curves), ``tests/test_resume.py`` (resume bit-identical to an uninterrupted run, guarded
@@ -32,7 +36,9 @@ datasets, deep JSON, invalid state; a file held open by another program),
 ``tests/test_rerun.py`` (a re-run training cell never destroys a run),
 ``tests/test_diagnostics.py`` (every statistic against a direct NumPy replay; the seed report's
 failure named, healthy runs quiet, resume exact), ``tests/test_compare.py`` (three real runs
-side by side), ``tests/test_weights.py`` (sample weights through the trainer and resume).
+side by side), ``tests/test_weights.py`` (sample weights through the trainer and resume),
+``tests/test_startup.py`` (nothing heavy is imported before a small run's first epoch, from the
+command line, from Python and in a sweep worker).
 
 May import: the base modules of ``mlp``, ``mlp.storage``, ``mlp.nn``, ``mlp.optim``,
 ``mlp.plotting``, ``mlp.export``, ``mlp.callbacks`` and ``preprocess``."""
