@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -237,6 +237,7 @@ def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
     np.multiply(scratch, 1.0 - beta2, out=scratch)
     np.add(v, scratch, out=v)
     if amsgrad:
+        v_max = cast(np.ndarray, v_max)  # given whenever amsgrad is
         np.maximum(v_max, v, out=v_max)
         v = v_max
     np.sqrt(v, out=scratch)
