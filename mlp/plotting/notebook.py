@@ -8,11 +8,12 @@ handle (``update_display_data`` messages, which a frontend applies to the output
 shown), so a run of any length leaves one progress line and one picture in the cell's output.
 The progress line is an ``ipywidgets.HTML`` widget when ipywidgets is importable (updated by
 widget messages) and a plain HTML display otherwise; at the end it becomes plain HTML either
-way, so that a saved or converted notebook shows the final line without widget state. Both
-are throttled by wall time: the progress line at most ``PROGRESS_SECONDS`` apart, the picture
-at most every ``FIGURE_SECONDS`` and never more than ``FIGURE_SHARE`` of the run's time (the
-wait after a drawing is the drawing's time over that share), whatever ``plot_every`` says;
-the last epoch is always shown.
+way, so that a saved or converted notebook shows the final line without widget state. The
+picture is matplotlib's (``mlp.plotting.curves``), printed to PNG by Agg. Both are throttled
+by wall time: the progress line at most ``PROGRESS_SECONDS`` apart, the picture at most every
+``FIGURE_SECONDS`` and never more than ``FIGURE_SHARE`` of the run's time (the wait after a
+drawing is the drawing's time over that share), whatever ``plot_every`` says; the last epoch
+is always shown.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import html
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from mlp.history import History
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PROGRESS_SECONDS = 0.2
 """Least wall time between two updates of the progress line."""
@@ -56,19 +60,49 @@ def _ipython_display() -> Display:
     return display
 
 
-class _Throttle:
-    """Says when something may be shown again: ``least`` seconds after the last time, or
-    ``cost / share`` seconds when showing it took ``cost``."""
+class Throttle:
+    """Says when something may be shown again, so that showing it takes a bounded share of
+    the wall time.
+
+    After a showing that began at ``started`` and took ``cost`` seconds, the next one is due
+    ``max(least, cost / share)`` seconds after ``started``; the first is due at once.
+
+    Parameters
+    ----------
+    least : float
+        The least number of seconds between the starts of two showings.
+    share : float
+        The largest share of the wall time the showings may take (1 leaves only ``least``).
+
+    Examples
+    --------
+    >>> throttle = Throttle(0.3, share=0.05)
+    >>> throttle.due()
+    True
+    """
 
     def __init__(self, least: float, share: float = 1.0) -> None:
         self.least, self.share = least, share
         self.next = 0.0
 
     def due(self) -> bool:
+        """Whether the next showing may happen now.
+
+        Returns
+        -------
+        bool
+            True once the wait after the last showing is over (at once before the first).
+        """
         return time.monotonic() >= self.next
 
     def shown(self, started: float) -> None:
-        """Note a showing that began at ``started`` (``time.monotonic()``) and ended now."""
+        """Note a showing that began at ``started`` and ended now.
+
+        Parameters
+        ----------
+        started : float
+            ``time.monotonic()`` when the showing began.
+        """
         now = time.monotonic()
         self.next = started + max(self.least, (now - started) / self.share)
 
@@ -92,7 +126,7 @@ class NotebookProgress:
                  widget: bool | None = None) -> None:
         self.start, self.total = start, total
         self.display = display if display is not None else _ipython_display()
-        self.throttle = _Throttle(PROGRESS_SECONDS)
+        self.throttle = Throttle(PROGRESS_SECONDS)
         self.started = time.monotonic()
         self.row: dict[str, Any] | None = None
         self.widget = _html_widget() if widget is None or widget else None
@@ -177,6 +211,12 @@ def _html_widget() -> Any:
 class NotebookCurves:
     """The live curves of a run as one picture in the cell's output, redrawn in place.
 
+    Each drawing is ``mlp.plotting.curves.curves_png``: the matplotlib figure of
+    ``curves_figure`` (one ``Figure`` kept across drawings) printed to PNG bytes by Agg,
+    sent in an ``image/png`` bundle, first with ``display(..., display_id=True)``, then
+    through the handle's ``update``. Drawings are throttled (``FIGURE_SECONDS`` apart at
+    least, at most ``FIGURE_SHARE`` of the wall time); the final one always happens.
+
     Parameters
     ----------
     every : int
@@ -191,22 +231,34 @@ class NotebookCurves:
                  display: Display | None = None) -> None:
         self.every, self.title = every, title
         self.display = display if display is not None else _ipython_display()
-        self.throttle = _Throttle(FIGURE_SECONDS, FIGURE_SHARE)
+        self.throttle = Throttle(FIGURE_SECONDS, FIGURE_SHARE)
         self.handle: Any = None
+        self.figure: Figure | None = None  # made at the first drawing, then redrawn
 
     def update(self, history: History, final: bool = False,
                stopped_early_at: int | None = None) -> None:
-        """Redraw if the last epoch is due and the throttle allows (always when ``final``)."""
+        """Redraw if the last epoch is due and the throttle allows (always when ``final``).
+
+        Parameters
+        ----------
+        history : History
+            The run's columns so far; nothing is drawn while it is empty.
+        final : bool
+            The run's last drawing: drawn whatever ``every`` and the throttle say.
+        stopped_early_at : int, optional
+            The epoch early stopping ended the run at, marked on the picture.
+        """
         if not len(history):
             return
         if not final and (history.epoch[-1] % self.every or not self.throttle.due()):
             return
-        from mlp.plotting.curves_png import (
-            render_curves,  # Pillow and matplotlib.ticker: only to draw
-        )
+        from mlp.plotting.curves import agg_figure, curves_png  # matplotlib: only to draw
 
         started = time.monotonic()
-        png = render_curves(history, title=self.title, stopped_early_at=stopped_early_at)
+        if self.figure is None:
+            self.figure = agg_figure()
+        png = curves_png(history, title=self.title, stopped_early_at=stopped_early_at,
+                         fig=self.figure)
         bundle = {"image/png": base64.b64encode(png).decode("ascii"),
                   "text/plain": f"<training curves, epoch {history.epoch[-1]}>"}
         if self.handle is None:

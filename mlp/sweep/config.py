@@ -10,6 +10,10 @@ seeds (``train.seed`` and ``model.seed`` plus 0, 1, ...), and its value is the m
 metric over them. ``SweepConfig.model_json_schema()`` is the JSON Schema
 (``mlp sweep --schema``).
 
+``trial_curves: true`` draws each trial run folder's training curves; they are off by default,
+since a picture can cost more than a small trial's training (the sweep's report is drawn
+either way).
+
 ``check_space`` builds the run config at both ends of every range and at every choice, so a
 value a field cannot take is refused before any trial starts.
 """
@@ -183,6 +187,9 @@ class SweepConfig(BaseModel):
     direction: Literal["minimize", "maximize"] | None = Field(
         default=None, description="default: maximize accuracies, minimize losses")
     pruning: MedianPruning | None = None
+    trial_curves: bool = Field(
+        default=False, description="draw the training curves into each trial's run folder "
+                                   "(the report's picture of every run is drawn either way)")
     #: the file ``base`` was read from (None when the sweep file holds it)
     _base_path: Path | None = PrivateAttr(default=None)
 

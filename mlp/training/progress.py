@@ -1,6 +1,8 @@
 """What a person sees while a run trains: a progress bar on a terminal, one progress line
 updated in place in a Jupyter kernel (``plotting.notebook``), one plain line per epoch otherwise,
-log lines that never break into the bar, and the run's curves.
+log lines that never break into the bar, and the run's curves: the run folder's
+``curves.png`` drawn at the end of a run and after the checkpoint saves of the cadence (those
+taking at most ``CURVES_SHARE`` of the wall time), and the live plot when asked for.
 
 On a terminal (standard error is a TTY) a tqdm bar counts epochs and shows the last losses;
 console log lines (the root logger's and the "mlp" logger's) are written through the bar
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,14 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from mlp.history import History
-from mlp.plotting.notebook import NotebookProgress, in_kernel, row_scores
+from mlp.plotting.notebook import FIGURE_SHARE, NotebookProgress, Throttle, in_kernel, row_scores
 
 log = logging.getLogger("mlp")
+
+CURVES_SHARE = FIGURE_SHARE
+"""Largest share of the wall time the run folder's drawings by the save cadence may take: a
+cadence of a save every epoch redraws ``curves.png`` after a drawing of ``d`` seconds only
+once ``d / CURVES_SHARE`` seconds have passed (the default cadence, 30 s, is never slowed)."""
 
 
 def epoch_line(row: dict[str, Any], epochs: int) -> str:
@@ -50,6 +58,7 @@ class Progress:
         self.stream = sys.stderr if stream is None else stream
         self.bar: tqdm | None = None
         self.notebook: NotebookProgress | None = None
+        self.curves = Throttle(0.0, CURVES_SHARE)  # the run folder's drawings by the cadence
         self._stack = contextlib.ExitStack()
 
     def _is_terminal(self) -> bool:
@@ -83,6 +92,16 @@ class Progress:
         if self.live_plot is not None:
             _best_effort("the live plot", self.live_plot.update, history)
 
+    def saved_curves(self, history: History, path: Path, name: str | None) -> None:
+        """Redraw the run folder's ``curves.png`` after a save by the cadence, unless the last
+        drawing was too recent (a drawing of ``d`` seconds waits ``d / CURVES_SHARE`` for the
+        next) or the live plot writes that file on its own updates. A failure is a warning."""
+        if (self.live_plot is not None and self.live_plot.draws_file) or not self.curves.due():
+            return
+        started = time.monotonic()
+        _best_effort(f"{path}", _save_curves, history, path, name, None)
+        self.curves.shown(started)
+
     def final_curves(self, history: History, path: Path | None, state: Any,
                      name: str | None) -> None:
         """Write the run's ``curves.png`` (or close the live plot, which writes it); without
@@ -98,12 +117,14 @@ class Progress:
             _best_effort("the live plot", lambda: self.live_plot.close(
                 history, stopped_early_at=stopped))
             return
-        from mlp.plotting.curves_png import (
-            write_curves,  # Pillow and matplotlib.ticker load only here
-        )
+        _best_effort(f"{path}", _save_curves, history, path, name, stopped)
 
-        _best_effort(f"{path}", lambda: write_curves(history, path, title=name,
-                                                     stopped_early_at=stopped))
+
+def _save_curves(history: History, path: Path, name: str | None,
+                 stopped_early_at: int | None) -> None:
+    from mlp.plotting.curves import save_curves  # matplotlib loads only to draw
+
+    save_curves(history, path, title=name, stopped_early_at=stopped_early_at)
 
 
 def _console_loggers() -> list[logging.Logger]:
