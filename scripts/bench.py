@@ -34,8 +34,8 @@ median of 9 runs after a warm-up, beside that of ``python -c pass``.
 Checkpoint overhead: the shipped sin config and a 1000x20 classifier (20-64-64-5, batch 16,
 20 epochs) trained without checkpoints and into a run folder at the default save cadence
 (``--checkpoints-only`` runs just these): medians, the median ratio, the run folder's extra
-seconds against what the goal allows (60 ms plus 5% of the bare fit), and the time of the
-run's ``curves.png`` alone (part of the run folder's).
+seconds against what the goal allows (0.3 s plus 5% of the bare fit, picture included), and
+the time of the run's ``curves.png`` alone (part of the run folder's).
 Live display (``bench_notebook.py``, ``--notebook-only`` runs just this): a 60-epoch digits
 run and W1 (1 epoch) in a real Jupyter kernel with the displays off, the progress line on,
 and the progress line and live curves on (goal: at most 1.10 of off), rounds - 1 rounds.
@@ -538,15 +538,17 @@ def _classifier_run() -> tuple[BasicRoutinizer, Model, Data]:
             Data(X, y))
 
 
-RUN_FOLDER_FIXED_S, RUN_FOLDER_SHARE = 0.060, 0.05  #: the run folder's goal: 60 ms + 5%
+RUN_FOLDER_FIXED_S, RUN_FOLDER_SHARE = 0.3, 0.05  #: the run folder's goal: 0.3 s + 5%
 
 
 def checkpoint_overhead(r: dict, rounds: int) -> None:
     """The cost of a run folder at the default save cadence: the shipped sin config and a
     1000x20 classifier (20-64-64-5, batch 16, 20 epochs), each trained bare and into a fresh
     run folder in alternating rounds (the first a warm-up); medians and the median ratio,
-    and the time of drawing the run's curves.png alone (included in the run folder's)."""
-    from mlp.plotting.figures import save_curves
+    and the time of drawing the run's curves.png alone (included in the run folder's).
+    The goal: the run folder's extra at most ``RUN_FOLDER_FIXED_S`` plus ``RUN_FOLDER_SHARE``
+    of the bare fit, picture included."""
+    from mlp.plotting.curves import save_curves
 
     for name, make in (("sin_config", _sin_config_run), ("classifier_1000x20", _classifier_run)):
         bare, folder_s, curves = [], [], []
@@ -564,7 +566,7 @@ def checkpoint_overhead(r: dict, rounds: int) -> None:
         r[f"ckpt_{name}_run_folder_s"] = statistics.median(folder_s)
         r[f"ckpt_{name}_ratio"] = statistics.median(
             [b / a for a, b in zip(bare, folder_s, strict=True)])
-        # the goal: a run folder costs at most 60 ms plus 5% of the bare fit
+        # the goal: a run folder costs at most 0.3 s plus 5% of the bare fit
         extra = r[f"ckpt_{name}_run_folder_s"] - r[f"ckpt_{name}_bare_s"]
         allowed = RUN_FOLDER_FIXED_S + RUN_FOLDER_SHARE * r[f"ckpt_{name}_bare_s"]
         r[f"ckpt_{name}_extra_s"] = extra
