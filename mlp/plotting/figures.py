@@ -133,7 +133,8 @@ class LivePlot:
 
     @property
     def draws_file(self) -> bool:
-        """Whether ``update`` writes ``path`` as the run goes (no window, no notebook)."""
+        """Whether ``update`` writes ``path`` as the run goes (there is a path, and neither a
+        window nor a notebook picture)."""
         return self.path is not None and self._notebook is None and not self._window
 
     def update(self, history: History, final: bool = False,
@@ -274,7 +275,18 @@ def plot_fit(
         Validation points ``(K,)`` or ``(K, 1)``, grey dots wider than the model's curve
         and drawn below it, so a model that fits them runs through a grey band.
 
-    Returns the figure drawn into.
+    Returns
+    -------
+    Figure
+        The figure drawn into (``ax``'s root figure when ``ax`` is given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0, 1, 16)
+    >>> fig = plot_fit(np.sin, x, np.sin(x), interval=(0, 1))
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['model']
     """
     is_values = not (hasattr(model_or_pred, "forward") or callable(model_or_pred))
     points = [np.ravel(p) for p in (X_train, X_val) if p is not None]
@@ -331,10 +343,26 @@ def _labels(labels: Any, name: str) -> np.ndarray:
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
-    """Counts ``(C, C)`` int64: entry ``[i, j]`` is how many samples of true class ``i`` were
-    predicted as class ``j`` (rows true, columns predicted, as scikit-learn's).
+    """The confusion matrix of class indices, as scikit-learn's (rows true, columns predicted).
 
-    ``n_classes`` defaults to the largest label + 1; a label ``>= n_classes`` is a DataError.
+    Parameters
+    ----------
+    y_true, y_pred : array-like (N,)
+        Class indices ``0..C-1`` (integers, or floats holding integers); other shapes,
+        fractions and negatives are a DataError.
+    n_classes : int, optional
+        ``C``; the largest label + 1 by default. A label ``>= n_classes`` is a DataError.
+
+    Returns
+    -------
+    numpy.ndarray
+        Counts ``(C, C)`` int64: entry ``[i, j]`` is how many samples of true class ``i``
+        were predicted as class ``j``.
+
+    Examples
+    --------
+    >>> confusion_matrix([0, 1, 1], [0, 0, 1]).tolist()
+    [[1, 0], [1, 1]]
     """
     y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
     if y_true.shape != y_pred.shape:
@@ -382,6 +410,11 @@ def plot_confusion_matrix(
     hide_zeros : bool, optional
         Leave the cells that hold exactly zero blank; by default only with more than
         ``ZERO_CELLS_SHOWN_UP_TO`` classes.
+
+    Returns
+    -------
+    Figure
+        An ``InlineFigure`` with the matrix and its colour bar.
     """
     n_classes = None if classes is None else len(classes)
     matrix = confusion_matrix(y_true, y_pred, n_classes).astype(np.float64)
@@ -434,6 +467,11 @@ def plot_first_layer(
         Where to write the PNG.
     max_units : int
         Draw at most the first ``max_units`` units, in a near-square grid.
+
+    Returns
+    -------
+    Figure
+        An ``InlineFigure`` with one tile per unit drawn and one colour bar.
     """
     if max_units < 1:
         raise ValueError(f"max_units must be positive, found {max_units}")

@@ -46,8 +46,15 @@ returns a handle with ``update(bundle, raw=True)``."""
 
 
 def in_kernel() -> bool:
-    """Whether this process is a Jupyter kernel (ipykernel's shell), found without importing
-    IPython when it is not loaded already."""
+    """Whether this process is a Jupyter kernel (ipykernel's shell).
+
+    Found without importing IPython when it is not loaded already.
+
+    Returns
+    -------
+    bool
+        True in a kernel; False in a script, a terminal IPython or a test.
+    """
     ipython = sys.modules.get("IPython")
     get_ipython = getattr(ipython, "get_ipython", None)
     shell = get_ipython() if get_ipython is not None else None
@@ -140,7 +147,13 @@ class NotebookProgress:
             self.handle = self.display(bundle, raw=True, display_id=True)
 
     def epoch(self, row: dict[str, Any]) -> None:
-        """Note a finished epoch; shown when the throttle allows or when it is the last."""
+        """Note a finished epoch; shown when the throttle allows or when it is the last.
+
+        Parameters
+        ----------
+        row : dict
+            The epoch's History row (``epoch``, ``train_loss``, ``val_loss``, ...).
+        """
         self.row = row
         if row["epoch"] >= self.total or self.throttle.due():
             self._show(done=False)
@@ -187,8 +200,27 @@ class NotebookProgress:
 
 
 def row_scores(row: dict[str, Any]) -> dict[str, str]:
-    """The losses and accuracies of a History row, formatted (None ones left out): the
-    notebook's progress line, and the terminal bar's (``mlp.training.progress``) less ``acc``."""
+    """The losses and accuracies of a History row, formatted, None ones left out.
+
+    The notebook's progress line shows them, and the terminal bar
+    (``mlp.training.progress``) all but ``acc``.
+
+    Parameters
+    ----------
+    row : dict
+        A History row: ``train_loss``, and ``val_loss``, ``train_accuracy``,
+        ``val_accuracy`` when not None.
+
+    Returns
+    -------
+    dict of str to str
+        ``loss``, ``val_loss``, ``acc``, ``val_acc`` as present, formatted.
+
+    Examples
+    --------
+    >>> row_scores({"train_loss": 0.41234, "val_loss": None, "train_accuracy": 0.9})
+    {'loss': '0.4123', 'acc': '0.9000'}
+    """
     shown = {"loss": f"{row['train_loss']:.4g}"}
     if row.get("val_loss") is not None:
         shown["val_loss"] = f"{row['val_loss']:.4g}"
