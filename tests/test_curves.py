@@ -4,6 +4,7 @@ sweep's trials draw theirs only when the sweep file asks."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import pytest
 import mlp.plotting.curves as curves
 import mlp.training.progress as progress
 from mlp import BasicRoutinizer, Callback, Model, TrainingDiverged
+from mlp.history import History
 from mlp.signals import TrainingInterrupted
 from mlp.training.checkpoint import load_checkpoint
 from preprocess import Data
@@ -160,3 +162,22 @@ def test_sweep_trials_draw_their_curves_only_when_asked(tmp_path, trial_curves):
     assert len(trials) == 2 and all((t / "last.h5").exists() for t in trials)
     assert [(t / "curves.png").exists() for t in trials] == [trial_curves] * 2
     assert (tmp_path / "sw" / "curves.png").stat().st_size > 1000  # the report, always
+
+
+def _history(epochs: int) -> History:
+    history = History()
+    for epoch in range(1, epochs + 1):
+        history.append(epoch=epoch, train_loss=2 / epoch, val_loss=2.1 / epoch + 0.02,
+                       train_accuracy=1 - 1 / epoch, val_accuracy=1 - 1.1 / epoch,
+                       lr=1e-3 * 0.8**epoch, seconds=0.01)
+    return history
+
+
+def test_a_redraw_into_a_kept_figure_is_the_picture_of_a_new_one():
+    kept = curves.agg_figure()  # its axes are reused while the panels stay the same
+    for epochs in (1, 3, 12, 40):  # linear, then log loss axes; one point, then many
+        history = _history(epochs)
+        redrawn = curves.curves_png(history, title="run", stopped_early_at=epochs, fig=kept)
+        new = curves.curves_png(history, title="run", stopped_early_at=epochs)
+        np.testing.assert_array_equal(matplotlib.image.imread(io.BytesIO(redrawn)),
+                                      matplotlib.image.imread(io.BytesIO(new)))

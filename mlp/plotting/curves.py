@@ -13,8 +13,10 @@ millisecond.
 from __future__ import annotations
 
 import io
+import weakref
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -42,6 +44,8 @@ TICKS = 5
 """Most intervals between the labelled ticks of an epoch axis or a linear axis: every tick
 is a handful of matplotlib artists, the most of a drawing's cost (matplotlib's default, up
 to ten, also crowds a 460-pixel panel)."""
+_DRAWN: weakref.WeakKeyDictionary[Figure, tuple[str, ...]] = weakref.WeakKeyDictionary()
+"""The panels each figure drawn by ``curves_figure`` holds, so a redraw can keep its axes."""
 TITLE_Y = 1.0
 """An axes title's height given explicitly: left to itself matplotlib measures the bounding
 boxes of the top ticks at every draw to lift the title clear of them (a fifth of the
@@ -109,8 +113,10 @@ def curves_figure(history: History, fig: Figure | None = None, *, title: str | N
         logarithmic when the values are positive and span more than ``LOG_SCALE_MIN_RATIO``,
         linear otherwise; a constant learning rate is drawn on ``0..2 * rate``.
     fig : Figure, optional
-        A figure to clear and redraw into (live redraws); a new ``InlineFigure`` of
-        ``curves_size(history)`` otherwise.
+        A figure to redraw into (live redraws): cleared, or when it holds this function's
+        picture of the same panels already, its axes kept and their contents replaced
+        (several times cheaper to draw); a new ``InlineFigure`` of ``curves_size(history)``
+        otherwise.
     title : str, optional
         The figure's title, normally the run's name (its folder).
     stopped_early_at : int, optional
@@ -133,18 +139,22 @@ def curves_figure(history: History, fig: Figure | None = None, *, title: str | N
     ['loss', 'accuracy', 'learning rate']
     """
     fig = fig if fig is not None else InlineFigure(figsize=curves_size(history))
-    fig.clear()
     shown = panels(history)
-    axes = list(fig.subplots(1, len(shown), squeeze=False)[0])
+    axes = _panel_axes(fig, [panel.name for panel in shown])
     for ax, panel in zip(axes, shown, strict=True):
         for curve in panel.curves:
             ax.plot(curve.epochs, curve.values, color=curve.colour, label=curve.label,
                     linewidth=2, marker="o" if len(curve.values) == 1 else None)
+        if ax.get_yscale() != ("log" if panel.log else "linear"):
+            ax.set_yscale("log" if panel.log else "linear")
         if panel.log:
-            ax.set_yscale("log")
             plain_log_axis(ax.yaxis)
+        else:
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=TICKS))
         if panel.ylim is not None:
             ax.set_ylim(*panel.ylim)
+        else:
+            ax.set_autoscaley_on(True)
         ax.set(xlabel="epoch", ylabel=panel.name)
         ax.set_title(panel.name, y=TITLE_Y)
     loss_ax = axes[0]
@@ -164,14 +174,28 @@ def curves_figure(history: History, fig: Figure | None = None, *, title: str | N
     for ax, panel in zip(axes, shown, strict=True):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=TICKS, integer=True, steps=[1, 2, 5, 10]))
-        if not panel.log:
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=TICKS))
         if panel.legend:
             ax.legend(fontsize="small")
-    if title:
-        fig.suptitle(title)
+    if title or fig.get_suptitle():
+        fig.suptitle(title or "")
     fig.subplots_adjust(**margins(len(axes), bool(title)))
+    _DRAWN[fig] = tuple(panel.name for panel in shown)
     return fig
+
+
+def _panel_axes(fig: Figure, names: list[str]) -> list[Axes]:
+    """The axes to draw the panels ``names`` into: the figure's own when it holds the curves
+    of the same panels already (a live redraw: the curves, marks and legends are removed and
+    the axes kept, with their ticks, which are most of the cost of a new axes), new ones in
+    the cleared figure otherwise."""
+    if _DRAWN.get(fig) == tuple(names) and len(fig.axes) == len(names):
+        for ax in fig.axes:
+            for line in list(ax.lines):
+                line.remove()
+            ax.relim()  # the data limits of the removed curves go with them
+        return list(fig.axes)
+    fig.clear()
+    return list(fig.subplots(1, len(names), squeeze=False)[0])
 
 
 def agg_figure(size: tuple[float, float] | None = None) -> Figure:
@@ -242,7 +266,7 @@ def curves_png(history: History, *, title: str | None = None,
 
 
 def save_curves(history: History, path: str | Path, *, title: str | None = None,
-                stopped_early_at: int | None = None) -> Path:
+                stopped_early_at: int | None = None, fig: Figure | None = None) -> Path:
     """Write ``curves_png(history, ...)`` to ``path`` atomically.
 
     The file is written through ``mlp.storage.atomic``: a temporary file beside it, created
@@ -257,6 +281,9 @@ def save_curves(history: History, path: str | Path, *, title: str | None = None,
         Where the PNG goes, normally ``RunFolder(...).curves``.
     title, stopped_early_at
         As ``curves_figure``.
+    fig : Figure, optional
+        A figure to redraw into, as ``curves_png`` takes it (a caller that draws the same
+        run again keeps one).
 
     Returns
     -------
@@ -275,7 +302,7 @@ def save_curves(history: History, path: str | Path, *, title: str | None = None,
     ...     save_curves(history, Path(folder) / "curves.png").stat().st_size > 0
     True
     """
-    payload = curves_png(history, title=title, stopped_early_at=stopped_early_at)
+    payload = curves_png(history, title=title, stopped_early_at=stopped_early_at, fig=fig)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic.write_bytes(path, payload)

@@ -59,6 +59,7 @@ class Progress:
         self.bar: tqdm | None = None
         self.notebook: NotebookProgress | None = None
         self.curves = Throttle(0.0, CURVES_SHARE)  # the run folder's drawings by the cadence
+        self.figure: Any = None  # the run folder's picture, a matplotlib Figure once drawn
         self._stack = contextlib.ExitStack()
 
     def _is_terminal(self) -> bool:
@@ -99,7 +100,7 @@ class Progress:
         if (self.live_plot is not None and self.live_plot.draws_file) or not self.curves.due():
             return
         started = time.monotonic()
-        _best_effort(f"{path}", _save_curves, history, path, name, None)
+        _best_effort(f"{path}", self._save_curves, history, path, name, None)
         self.curves.shown(started)
 
     def final_curves(self, history: History, path: Path | None, state: Any,
@@ -117,14 +118,17 @@ class Progress:
             _best_effort("the live plot", lambda: self.live_plot.close(
                 history, stopped_early_at=stopped))
             return
-        _best_effort(f"{path}", _save_curves, history, path, name, stopped)
+        _best_effort(f"{path}", self._save_curves, history, path, name, stopped)
 
+    def _save_curves(self, history: History, path: Path, name: str | None,
+                     stopped_early_at: int | None) -> None:
+        """Draw ``curves.png`` into the figure kept for this run (a redraw keeps its axes)."""
+        from mlp.plotting.curves import agg_figure, save_curves  # matplotlib: only to draw
 
-def _save_curves(history: History, path: Path, name: str | None,
-                 stopped_early_at: int | None) -> None:
-    from mlp.plotting.curves import save_curves  # matplotlib loads only to draw
-
-    save_curves(history, path, title=name, stopped_early_at=stopped_early_at)
+        if self.figure is None:
+            self.figure = agg_figure()
+        save_curves(history, path, title=name, stopped_early_at=stopped_early_at,
+                    fig=self.figure)
 
 
 def _console_loggers() -> list[logging.Logger]:
