@@ -140,7 +140,7 @@ def _console_loggers() -> list[logging.Logger]:
         return (isinstance(handler, logging.StreamHandler)
                 and getattr(handler, "stream", None) in (sys.stdout, sys.stderr))
 
-    loggers = [logging.root]
+    loggers: list[logging.Logger] = [logging.root]
     if any(on_console(handler) for handler in log.handlers):
         loggers.append(log)
     return loggers
