@@ -11,9 +11,9 @@ widget messages) and a plain HTML display otherwise; at the end it becomes plain
 way, so that a saved or converted notebook shows the final line without widget state. The
 picture is matplotlib's (``mlp.plotting.curves``), printed to PNG by Agg. Both are throttled
 by wall time: the progress line at most ``PROGRESS_SECONDS`` apart, the picture at most every
-``FIGURE_SECONDS`` and never more than ``FIGURE_SHARE`` of the run's time (the wait after a
-drawing is the drawing's time over that share), whatever ``plot_every`` says; the last epoch
-is always shown.
+``FIGURE_SECONDS`` and never more than ``FIGURE_SHARE`` of the run's time (a drawing is due
+when the drawings so far and one more like the last fit in that share of the time since the
+display began), whatever ``plot_every`` says; the last epoch is always shown.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ PROGRESS_SECONDS = 0.2
 FIGURE_SECONDS = 0.3
 """Least wall time between two drawings of the live curves."""
 FIGURE_SHARE = 0.05
-"""Largest share of the wall time the live curves may take: after a drawing of ``d``
-seconds the next waits at least ``d / FIGURE_SHARE``."""
+"""Largest share of the wall time the live curves may take, the last epoch's drawing aside
+(``Throttle``)."""
 
 Display = Callable[..., Any]
 """``IPython.display.display``'s signature: ``display(bundle, raw=True, display_id=True)``
@@ -71,8 +71,9 @@ class Throttle:
     """Says when something may be shown again, so that showing it takes a bounded share of
     the wall time.
 
-    After a showing that began at ``started`` and took ``cost`` seconds, the next one is due
-    ``max(least, cost / share)`` seconds after ``started``; the first is due at once.
+    A showing is due once ``least`` seconds have passed since the last one began, and when
+    the time spent showing so far, plus one more showing as long as the last, is at most
+    ``share`` of the time since the throttle was made; the first is due at once.
 
     Parameters
     ----------
@@ -90,7 +91,8 @@ class Throttle:
 
     def __init__(self, least: float, share: float = 1.0) -> None:
         self.least, self.share = least, share
-        self.next = 0.0
+        self.began = time.monotonic()
+        self.spent = self.last = self.next = 0.0
 
     def due(self) -> bool:
         """Whether the next showing may happen now.
@@ -98,9 +100,10 @@ class Throttle:
         Returns
         -------
         bool
-            True once the wait after the last showing is over (at once before the first).
+            True when the least wait is over and one more showing fits in the share.
         """
-        return time.monotonic() >= self.next
+        now = time.monotonic()
+        return now >= self.next and self.spent + self.last <= self.share * (now - self.began)
 
     def shown(self, started: float) -> None:
         """Note a showing that began at ``started`` and ended now.
@@ -110,8 +113,9 @@ class Throttle:
         started : float
             ``time.monotonic()`` when the showing began.
         """
-        now = time.monotonic()
-        self.next = started + max(self.least, (now - started) / self.share)
+        self.last = time.monotonic() - started
+        self.spent += self.last
+        self.next = started + self.least
 
 
 class NotebookProgress:

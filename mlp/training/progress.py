@@ -29,9 +29,9 @@ from mlp.plotting.notebook import FIGURE_SHARE, NotebookProgress, Throttle, in_k
 log = logging.getLogger("mlp")
 
 CURVES_SHARE = FIGURE_SHARE
-"""Largest share of the wall time the run folder's drawings by the save cadence may take: a
-cadence of a save every epoch redraws ``curves.png`` after a drawing of ``d`` seconds only
-once ``d / CURVES_SHARE`` seconds have passed (the default cadence, 30 s, is never slowed)."""
+"""Largest share of the wall time the run folder's drawings by the save cadence may take
+(``plotting.notebook.Throttle``): a cadence of a save every epoch redraws ``curves.png`` only
+as often as that allows; the default cadence, 30 s, is never slowed."""
 
 
 def epoch_line(row: dict[str, Any], epochs: int) -> str:
@@ -94,9 +94,9 @@ class Progress:
             _best_effort("the live plot", self.live_plot.update, history)
 
     def saved_curves(self, history: History, path: Path, name: str | None) -> None:
-        """Redraw the run folder's ``curves.png`` after a save by the cadence, unless the last
-        drawing was too recent (a drawing of ``d`` seconds waits ``d / CURVES_SHARE`` for the
-        next) or the live plot writes that file on its own updates. A failure is a warning."""
+        """Redraw the run folder's ``curves.png`` after a save by the cadence, unless one more
+        drawing would take the drawings past ``CURVES_SHARE`` of the wall time, or the live
+        plot writes that file on its own updates. A failure is a warning."""
         if (self.live_plot is not None and self.live_plot.draws_file) or not self.curves.due():
             return
         started = time.monotonic()
