@@ -164,20 +164,24 @@ def test_sweep_trials_draw_their_curves_only_when_asked(tmp_path, trial_curves):
     assert (tmp_path / "sw" / "curves.png").stat().st_size > 1000  # the report, always
 
 
-def _history(epochs: int) -> History:
+def _history(epochs: int, classification: bool = True) -> History:
     history = History()
     for epoch in range(1, epochs + 1):
         history.append(epoch=epoch, train_loss=2 / epoch, val_loss=2.1 / epoch + 0.02,
-                       train_accuracy=1 - 1 / epoch, val_accuracy=1 - 1.1 / epoch,
+                       train_accuracy=1 - 1 / epoch if classification else None,
+                       val_accuracy=1 - 1.1 / epoch if classification else None,
                        lr=1e-3 * 0.8**epoch, seconds=0.01)
     return history
 
 
 def test_a_redraw_into_a_kept_figure_is_the_picture_of_a_new_one():
     kept = curves.agg_figure()  # its axes are reused while the panels stay the same
-    for epochs in (1, 3, 12, 40):  # linear, then log loss axes; one point, then many
-        history = _history(epochs)
-        redrawn = curves.curves_png(history, title="run", stopped_early_at=epochs, fig=kept)
-        new = curves.curves_png(history, title="run", stopped_early_at=epochs)
+    # linear, then log loss axes; one point, then many; two panels, then three again
+    for epochs, classification in ((1, True), (3, True), (12, True), (12, False), (40, True)):
+        history = _history(epochs, classification)
+        marks = {"title": "run", "stopped_early_at": epochs}
+        redrawn = curves.curves_png(history, **marks, fig=kept)
+        new = curves.curves_png(history, **marks, fig=curves.agg_figure())
         np.testing.assert_array_equal(matplotlib.image.imread(io.BytesIO(redrawn)),
                                       matplotlib.image.imread(io.BytesIO(new)))
+        assert curves.curves_png(history, **marks) == redrawn  # a spare figure, the same

@@ -314,9 +314,9 @@ def test_live_plot_passes_the_title_and_the_early_stop_to_the_picture(tmp_path, 
     drawn: list[dict] = []
     real = plotting.save_curves  # what the live plot writes the file with (under Agg)
 
-    def recording(history, path, fig=None, **marks):
+    def recording(history, path, **marks):
         drawn.append(marks)
-        return real(history, path, fig=fig, **marks)
+        return real(history, path, **marks)
 
     monkeypatch.setattr(plotting, "save_curves", recording)
     path = tmp_path / "live.png"

@@ -13,6 +13,7 @@ millisecond.
 from __future__ import annotations
 
 import io
+import threading
 import weakref
 from pathlib import Path
 
@@ -44,6 +45,11 @@ TICKS = 5
 """Most intervals between the labelled ticks of an epoch axis or a linear axis: every tick
 is a handful of matplotlib artists, the most of a drawing's cost (matplotlib's default, up
 to ten, also crowds a 460-pixel panel)."""
+SPARE_FIGURES = 2
+"""Figures ``curves_png`` keeps for later drawings in this process (a live display, the
+cadence's and the end's drawings, the next run): each holds a few megabytes of pixels."""
+_SPARE: list[Figure] = []
+_SPARE_LOCK = threading.Lock()
 _DRAWN: weakref.WeakKeyDictionary[Figure, tuple[str, ...]] = weakref.WeakKeyDictionary()
 """The panels each figure drawn by ``curves_figure`` holds, so a redraw can keep its axes."""
 TITLE_Y = 1.0
@@ -247,8 +253,9 @@ def curves_png(history: History, *, title: str | None = None,
     title, stopped_early_at
         As ``curves_figure``.
     fig : Figure, optional
-        A figure to clear and redraw into (a live display keeps one across drawings); it is
-        resized to ``curves_size(history)``.
+        A figure to redraw into; it is resized to ``curves_size(history)``. By default one
+        of the ``SPARE_FIGURES`` figures an earlier drawing in this process left (its axes,
+        when they hold the same panels, are reused: a third cheaper), or a new one.
 
     Returns
     -------
@@ -257,16 +264,22 @@ def curves_png(history: History, *, title: str | None = None,
     """
     if not len(history):
         raise ValueError("the curves of an empty history cannot be drawn: it has no epoch")
-    if fig is None:
-        fig = agg_figure(curves_size(history))
-    else:
+    if fig is not None:
         fig.set_size_inches(curves_size(history))
-    return figure_png(curves_figure(history, fig, title=title,
-                                    stopped_early_at=stopped_early_at))
+        return figure_png(curves_figure(history, fig, title=title,
+                                        stopped_early_at=stopped_early_at))
+    with _SPARE_LOCK:
+        spare = _SPARE.pop() if _SPARE else agg_figure()
+    try:
+        return curves_png(history, title=title, stopped_early_at=stopped_early_at, fig=spare)
+    finally:
+        with _SPARE_LOCK:
+            if len(_SPARE) < SPARE_FIGURES:
+                _SPARE.append(spare)
 
 
 def save_curves(history: History, path: str | Path, *, title: str | None = None,
-                stopped_early_at: int | None = None, fig: Figure | None = None) -> Path:
+                stopped_early_at: int | None = None) -> Path:
     """Write ``curves_png(history, ...)`` to ``path`` atomically.
 
     The file is written through ``mlp.storage.atomic``: a temporary file beside it, created
@@ -281,9 +294,6 @@ def save_curves(history: History, path: str | Path, *, title: str | None = None,
         Where the PNG goes, normally ``RunFolder(...).curves``.
     title, stopped_early_at
         As ``curves_figure``.
-    fig : Figure, optional
-        A figure to redraw into, as ``curves_png`` takes it (a caller that draws the same
-        run again keeps one).
 
     Returns
     -------
@@ -302,7 +312,7 @@ def save_curves(history: History, path: str | Path, *, title: str | None = None,
     ...     save_curves(history, Path(folder) / "curves.png").stat().st_size > 0
     True
     """
-    payload = curves_png(history, title=title, stopped_early_at=stopped_early_at, fig=fig)
+    payload = curves_png(history, title=title, stopped_early_at=stopped_early_at)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic.write_bytes(path, payload)

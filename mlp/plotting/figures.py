@@ -29,7 +29,6 @@ from matplotlib.figure import Figure
 from mlp.errors import DataError
 from mlp.history import History
 from mlp.plotting.curves import (
-    agg_figure,
     curves_figure,
     curves_png,
     curves_size,
@@ -131,7 +130,6 @@ class LivePlot:
         self._notebook = NotebookCurves(every, title) if in_kernel() else None
         self._window = self._notebook is None and _interactive_backend()
         self._file_throttle = Throttle(0.0, FIGURE_SHARE)
-        self._file_figure: Figure | None = None  # kept: a redraw reuses its axes
 
     @property
     def draws_file(self) -> bool:
@@ -171,10 +169,7 @@ class LivePlot:
             return
         if final or self._file_throttle.due():
             started = time.monotonic()
-            if self._file_figure is None:
-                self._file_figure = agg_figure()
-            save_curves(history, self.path, title=self.title, stopped_early_at=stopped_early_at,
-                        fig=self._file_figure)
+            save_curves(history, self.path, title=self.title, stopped_early_at=stopped_early_at)
             self._file_throttle.shown(started)
 
     def close(self, history: History, stopped_early_at: int | None = None) -> None:

@@ -23,14 +23,11 @@ import html
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm import tqdm
 
 from mlp.history import History
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 PROGRESS_SECONDS = 0.2
 """Least wall time between two updates of the progress line."""
@@ -248,7 +245,7 @@ class NotebookCurves:
     """The live curves of a run as one picture in the cell's output, redrawn in place.
 
     Each drawing is ``mlp.plotting.curves.curves_png``: the matplotlib figure of
-    ``curves_figure`` (one ``Figure`` kept across drawings) printed to PNG bytes by Agg,
+    ``curves_figure`` printed to PNG bytes by Agg,
     sent in an ``image/png`` bundle, first with ``display(..., display_id=True)``, then
     through the handle's ``update``. Drawings are throttled (``FIGURE_SECONDS`` apart at
     least, at most ``FIGURE_SHARE`` of the wall time); the final one always happens.
@@ -269,7 +266,7 @@ class NotebookCurves:
         self.display = display if display is not None else _ipython_display()
         self.throttle = Throttle(FIGURE_SECONDS, FIGURE_SHARE)
         self.handle: Any = None
-        self.figure: Figure | None = None  # made at the first drawing, then redrawn
+        self.drawn: tuple[int, int | None] | None = None  # the last picture's epoch, mark
 
     def update(self, history: History, final: bool = False,
                stopped_early_at: int | None = None) -> None:
@@ -288,13 +285,13 @@ class NotebookCurves:
             return
         if not final and (history.epoch[-1] % self.every or not self.throttle.due()):
             return
-        from mlp.plotting.curves import agg_figure, curves_png  # matplotlib: only to draw
+        drawn = (history.epoch[-1], stopped_early_at)
+        if drawn == self.drawn:  # the final drawing of an epoch shown already
+            return
+        from mlp.plotting.curves import curves_png  # matplotlib loads only to draw
 
         started = time.monotonic()
-        if self.figure is None:
-            self.figure = agg_figure()
-        png = curves_png(history, title=self.title, stopped_early_at=stopped_early_at,
-                         fig=self.figure)
+        png = curves_png(history, title=self.title, stopped_early_at=stopped_early_at)
         bundle = {"image/png": base64.b64encode(png).decode("ascii"),
                   "text/plain": f"<training curves, epoch {history.epoch[-1]}>"}
         if self.handle is None:
@@ -302,3 +299,4 @@ class NotebookCurves:
         else:
             self.handle.update(bundle, raw=True)
         self.throttle.shown(started)
+        self.drawn = drawn

@@ -59,7 +59,6 @@ class Progress:
         self.bar: tqdm | None = None
         self.notebook: NotebookProgress | None = None
         self.curves = Throttle(0.0, CURVES_SHARE)  # the run folder's drawings by the cadence
-        self.figure: Any = None  # the run folder's picture, a matplotlib Figure once drawn
         self._stack = contextlib.ExitStack()
 
     def _is_terminal(self) -> bool:
@@ -120,15 +119,12 @@ class Progress:
             return
         _best_effort(f"{path}", self._save_curves, history, path, name, stopped)
 
-    def _save_curves(self, history: History, path: Path, name: str | None,
+    @staticmethod
+    def _save_curves(history: History, path: Path, name: str | None,
                      stopped_early_at: int | None) -> None:
-        """Draw ``curves.png`` into the figure kept for this run (a redraw keeps its axes)."""
-        from mlp.plotting.curves import agg_figure, save_curves  # matplotlib: only to draw
+        from mlp.plotting.curves import save_curves  # matplotlib loads only to draw
 
-        if self.figure is None:
-            self.figure = agg_figure()
-        save_curves(history, path, title=name, stopped_early_at=stopped_early_at,
-                    fig=self.figure)
+        save_curves(history, path, title=name, stopped_early_at=stopped_early_at)
 
 
 def _console_loggers() -> list[logging.Logger]:
