@@ -98,6 +98,7 @@ def update_costs(count=100):
     progress.close()
     started = time.perf_counter()
     for _ in range(count // 10):
+        curves.drawn = None  # drawn anew each time (one epoch is otherwise drawn once)
         curves.update(history, final=True)
     picture = (time.perf_counter() - started) / (count // 10)
     print(json.dumps({{"line": line, "picture": picture}}))
