@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: test test-floors train bench lint clean
+.PHONY: test test-floors train bench bench-w1 lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	$(BIN)/python scripts/bench_sklearn.py
 	$(BIN)/python scripts/bench_data.py
 	$(BIN)/python scripts/bench_versions.py
+
+# W1 alone: its spread over 20 fresh processes, then against JAX, Keras, PyTorch and the GEMM
+# bound in alternating rounds (a quiet machine: load average under 1)
+bench-w1: $(VENV)/.installed-test $(VENV)/.installed-bench
+	$(BIN)/python scripts/bench.py --w1-processes 20 --peers --rounds 4
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check mlp preprocess scripts tests

@@ -7,6 +7,17 @@ so a resumed run is bit-identical whatever callbacks it had. An exception inside
 stops training, with the last completed epoch saved, as ``CallbackError`` naming it.
 ``CsvLogger`` writes a run folder's ``history.csv`` and ``TensorBoardLogger`` its TensorBoard
 scalars (``train.tensorboard: true``); both are callbacks like any other.
+
+``history.csv`` has one row per epoch (``epoch, train_loss, val_loss, train_accuracy,
+val_accuracy, lr, seconds``; empty cells where there is no value), appended as the run goes: a
+row reaches the file at most a second after its epoch ended, and every row when the run ends,
+however it ends. A resumed run continues it: at the start of each run the file is checked
+against the checkpoint's history and rebuilt from it when they differ (after a crash between two
+saves), so there is never a duplicate or missing row. The TensorBoard scalars (the
+``tensorboard`` extra: tensorboardX, no TensorFlow) are ``loss/train``, ``loss/val``,
+``accuracy/train``, ``accuracy/val``, ``lr`` and ``seconds_per_epoch``, step = epoch, in the run
+folder's ``tensorboard/`` (``tensorboard --logdir ckpt/``); a resumed run purges events past the
+checkpoint's epoch.
 """
 
 from __future__ import annotations

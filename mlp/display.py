@@ -6,6 +6,14 @@ reads better, a ``_repr_html_`` that Jupyter shows instead. Both are built from 
 object knows (counts, shapes, names, a few numbers), never from an array's contents, so a
 display stays short whatever the size of the run. The HTML is one ``<table>`` with every
 cell escaped and no stylesheet, so it reads the same in any notebook front end.
+
+What each shows: a ``Model`` its widths, modules and parameter count (``print(model)`` gives the
+full summary table); a ``History`` its number of epochs and the numbers of its best and last
+epochs (``history.to_frame()`` gives every epoch as a pandas DataFrame, ``history.to_dict()`` as
+plain lists); a loaded ``Checkpoint`` its path, model, epoch and best epoch; a
+``BasicRoutinizer`` or ``TrainingConfig`` only the settings that differ from the defaults; a
+``Data`` its task, classes, features, split sizes and normaliser; a sweep's ``results`` its best
+configurations.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ ways (``UnknownName``, a ``ValueError``, so Pydantic reports it as a ``Validatio
 Two different classes under one name is ``RegistryError`` when the second is defined; a
 class defined again under its own name (the same module and qualified name: a reloaded
 module, a notebook cell run twice) replaces the first.
+
+``--plugin`` may be repeated and is also read from ``$MLP_PLUGINS`` (names separated by
+``:``); ``mlp sweep`` passes the plugins on to its worker processes. On the command line, a file
+naming an unregistered type is refused in one line with exit status 2.
 """
 
 from __future__ import annotations

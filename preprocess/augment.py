@@ -11,9 +11,23 @@ from mlp.errors import DataError
 
 
 def shifted_copies(X: np.ndarray, image_shape: Sequence[int], pixels: int = 1) -> np.ndarray:
-    """Rows of ``X (N, h*w)`` are row-major ``(h, w)`` images; returns ``(5N, h*w)`` in ``X``'s
-    dtype: the originals, then copies shifted up, down, left and right by ``pixels``, the
-    pixels shifted in filled with zeros."""
+    """Four shifted copies of every image, after the originals.
+
+    Parameters
+    ----------
+    X : ndarray
+        Rows ``(N, h*w)``, each a row-major ``(h, w)`` image.
+    image_shape : sequence of int
+        ``(h, w)``.
+    pixels : int, default 1
+        How far each copy is shifted.
+
+    Returns
+    -------
+    ndarray
+        ``(5N, h*w)`` in ``X``'s dtype: the originals, then copies shifted up, down, left and
+        right by ``pixels``, the pixels shifted in filled with zeros.
+    """
     shape = tuple(int(s) for s in image_shape)
     if len(shape) != 2 or min(shape) < 1:
         raise DataError(f"image_shape must be (height, width) of positive integers, found "

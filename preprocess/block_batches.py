@@ -22,6 +22,13 @@ the three buffers are kept on the split and reused every epoch, so memory is ``3
 buffer_rows`` rows plus one batch, whatever the file's size. Errors of the thread (a checksum
 failure, non-finite values, a file changed since it was opened: checked before every buffer)
 are raised in the training thread.
+
+A background thread fills the next two buffers while the current one trains. Every draw comes
+from the run's generator, so a resumed run is bit-identical to an uninterrupted one (tested
+after a real SIGINT mid-epoch too). A data set sorted by class should be written in random order
+(permute the rows once before ``Data.save`` or before writing the CSV), or given a larger
+``buffer_rows``: on W1-shaped data a file sorted by class cost 1 to 5 points of test accuracy
+after 2 epochs (``scripts/bench_data.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 
@@ -108,8 +116,22 @@ class _Reader:
 
 def block_batches(split: DiskSplit, size: int, rng: np.random.Generator | None
                   ) -> Iterator[Batch]:
-    """Batches ``(X (B, D), y, w or None)`` of ``split`` as the module docstring says; a
-    batch lives in buffers kept on the split and is valid until the next one is taken."""
+    """Batches of a split on disk, as the module docstring says.
+
+    Parameters
+    ----------
+    split : DiskSplit
+    size : int
+        Rows per batch ``B``.
+    rng : numpy.random.Generator or None
+        Shuffles the blocks and the rows within each buffer; None keeps the file's order.
+
+    Yields
+    ------
+    tuple
+        ``(X (B, D), y, w or None)``; a batch lives in buffers kept on the split and is valid
+        until the next one is taken.
+    """
     split.check_unchanged()
     pieces = split.pieces()
     order = np.arange(len(pieces)) if rng is None else rng.permutation(len(pieces))
@@ -135,8 +157,8 @@ def block_batches(split: DiskSplit, size: int, rng: np.random.Generator | None
                     if index is None:
                         np.copyto(batch[filled:filled + take], source[rows])
                     else:  # our own permutation is in range; "raise" would buffer the batch
-                        np.take(source, rows, axis=0, out=batch[filled:filled + take],
-                                mode="wrap")
+                        np.take(source, cast(np.ndarray, rows), axis=0,
+                                out=batch[filled:filled + take], mode="wrap")
                 filled += take
                 position += take
                 if filled == size:

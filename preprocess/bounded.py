@@ -17,6 +17,27 @@ it holds and with ``ReadLimits``:
   decompression-bomb checks become errors too.
 
 Every refusal is one ``DataError`` line naming the file and the limit, and how to raise it.
+
+FIFOs, devices and sockets are opened with ``O_NONBLOCK`` where the platform has it (Windows
+has no FIFOs at a path), so opening never hangs. Images: the header's size is compared with the
+model's ``image_shape`` (``mlp predict``) or the first image's before anything is decoded. CSV
+files may start with a UTF-8 byte-order mark; 16-bit grey images are scaled by 65535; folders
+and files whose names start with a dot (``.ipynb_checkpoints/``) are skipped by
+``Data.from_image_folder``.
+
+The limits, raised with ``ReadLimits(...)`` (``limits=`` of ``Data.from_npz``, ``from_csv``,
+``from_image_folder``, ``from_hdf5``), the same names in a run config's ``data``, or
+``mlp data convert --max-...``:
+
+- ``max_bytes``: 16 GiB of arrays in a ``.npy``/``.npz`` (``npz`` source);
+- ``max_rows``: 100 million CSV rows (``csv`` source, ``convert --max-rows``);
+- ``max_line_chars``: 1 MiB per CSV line (``csv`` source, ``convert --max-line-chars``);
+- ``max_field_chars``: 131072 per CSV field (``csv`` source);
+- ``max_pixels``: 4096 x 4096 for the first image of a folder (``image_folder`` source,
+  ``convert --max-pixels``);
+- ``max_chunk_bytes``: 64 MiB of the rows one chunk of an HDF5 dataset spans, decompressed
+  (``hdf5`` source, ``convert --max-chunk-bytes``);
+- ``max_label_chars``: 1024 characters of one class label (``csv`` source).
 """
 
 from __future__ import annotations
@@ -29,10 +50,10 @@ import os
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, cast
 
 import numpy as np
 
@@ -52,18 +73,29 @@ MAX_DIMENSIONS = 32
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """The limits every loader checks; raise one by passing ``ReadLimits(max_rows=...)``
-    (a loader's ``limits=`` argument, or the same names in a config's ``data``).
+    """The limits every loader checks.
 
-    ``max_bytes``: bytes of arrays a ``.npy``/``.npz`` file may declare (default 16 GiB);
-    ``max_rows``: CSV data rows (default 100 million); ``max_line_chars`` and
-    ``max_field_chars``: characters in one CSV line (1 MiB) and one field (128 Ki, the
-    ``csv`` module's default); ``max_pixels``: pixels of one image whose shape is not
-    otherwise known (default 4096 x 4096); ``max_label_chars``: characters of one class
-    label (1024: labels are held at the width of the longest); ``max_chunk_bytes``:
-    decompressed bytes of the rows one chunk of an HDF5 dataset spans (its row of chunks;
-    default 64 MiB; ``Data.from_hdf5``, ``mlp data convert``). Each is a whole number from
-    1 to ``MAX_LIMIT``."""
+    Raise one by passing ``ReadLimits(max_rows=...)`` (a loader's ``limits=`` argument, or
+    the same names in a config's ``data``). Each is a whole number from 1 to ``MAX_LIMIT``.
+
+    Parameters
+    ----------
+    max_bytes : int, default 16 GiB
+        Bytes of arrays a ``.npy``/``.npz`` file may declare.
+    max_rows : int, default 100 million
+        CSV data rows.
+    max_line_chars : int, default 1 MiB
+        Characters in one CSV line.
+    max_field_chars : int, default 128 Ki
+        Characters in one CSV field (the ``csv`` module's default).
+    max_pixels : int, default 4096 x 4096
+        Pixels of one image whose shape is not otherwise known.
+    max_label_chars : int, default 1024
+        Characters of one class label (labels are held at the width of the longest).
+    max_chunk_bytes : int, default 64 MiB
+        Decompressed bytes of the rows one chunk of an HDF5 dataset spans (its row of
+        chunks; ``Data.from_hdf5``, ``mlp data convert``).
+    """
 
     max_bytes: int = 16 << 30
     max_rows: int = 100_000_000
@@ -85,9 +117,48 @@ DEFAULT_LIMITS = ReadLimits()
 
 
 # ------------------------------------------------------------------------------- .npy
-def npy_header(handle: BinaryIO, path: Path, where: str = ""
+def readinto_of(handle: IO[bytes]) -> Callable[[memoryview], int | None]:
+    """The ``readinto`` method of a binary file.
+
+    The files read here (a regular file's ``BufferedReader``, a zip member's ``ZipExtFile``)
+    are ``io.BufferedIOBase`` objects, which typeshed's ``IO[bytes]`` (what
+    ``ZipFile.open`` is declared to return) does not say.
+
+    Parameters
+    ----------
+    handle : IO[bytes]
+
+    Returns
+    -------
+    callable
+        ``handle.readinto``.
+    """
+    return cast(io.BufferedIOBase, handle).readinto
+
+
+def npy_header(handle: IO[bytes], path: Path, where: str = ""
                 ) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """``(shape, fortran_order, dtype)`` of the ``.npy`` header at ``handle``'s position."""
+    """The ``.npy`` header at a file's position.
+
+    Parameters
+    ----------
+    handle : IO[bytes]
+    path : Path
+        Named in errors.
+    where : str, default ""
+        Added to the path in errors (`` (member 'x.npy')``).
+
+    Returns
+    -------
+    tuple
+        ``(shape, fortran_order, dtype)``.
+
+    Raises
+    ------
+    DataError
+        Not a ``.npy`` header of version 1.0 or 2.0, or an object dtype (it would need
+        pickle).
+    """
     fmt = np.lib.format
     try:
         version = fmt.read_magic(handle)
@@ -116,7 +187,7 @@ def _declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
     return math.prod(shape) * dtype.itemsize
 
 
-def _fill(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
+def _fill(handle: IO[bytes], shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
           path: Path, where: str) -> np.ndarray:
     """An array of ``shape`` read from ``handle`` into a buffer of exactly its size, that
     size first checked against the memory this process can get (``mlp.storage.memory``)."""
@@ -124,9 +195,10 @@ def _fill(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dty
     check_bytes(_declared_bytes(shape, dtype), what)
     with allocating(what):
         flat = np.empty(math.prod(shape), dtype=dtype)
-        view, done = memoryview(flat).cast("B"), 0
+        view, done = flat.data.cast("B"), 0
+        reader = readinto_of(handle)
         while done < view.nbytes:
-            got = handle.readinto(view[done:])
+            got = reader(view[done:])
             if not got:
                 raise DataError(f"{path}{where}: truncated: the header declares "
                                 f"{view.nbytes} bytes, found {done}")
@@ -135,7 +207,23 @@ def _fill(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dty
 
 
 def read_npy(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
-    """The array of a ``.npy`` file, its header checked against the file's size first."""
+    """The array of a ``.npy`` file, its header checked against the file's size first.
+
+    Parameters
+    ----------
+    path : str or Path
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    DataError
+        A bad header, a file shorter than its header declares, or a size over the limits.
+    """
     path = Path(path)
     with open_regular(path, DataError) as handle:
         size = os.fstat(handle.fileno()).st_size
@@ -149,8 +237,19 @@ def read_npy(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarra
 
 
 def npy_header_of(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    """``(shape, fortran_order, dtype, data offset)`` of a ``.npy`` file, checked against
-    its size (for readers that stream its rows)."""
+    """The header of a ``.npy`` file, checked against its size.
+
+    For readers that stream its rows.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    tuple
+        ``(shape, fortran_order, dtype, data offset)``.
+    """
     path = Path(path)
     with open_regular(path, DataError) as handle:
         size = os.fstat(handle.fileno()).st_size
@@ -172,8 +271,21 @@ def _check_bytes(declared: int, limits: ReadLimits, path: Path) -> None:
 
 # ------------------------------------------------------------------------------- .npz
 def read_npz(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` archive by name, every header checked against the zip
-    directory's uncompressed sizes, and their total against ``limits.max_bytes``."""
+    """The arrays of an ``.npz`` archive by name.
+
+    Every header is checked against the zip directory's uncompressed sizes, and their total
+    against ``limits.max_bytes``.
+
+    Parameters
+    ----------
+    path : str or Path
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Returns
+    -------
+    dict of str to ndarray
+    """
     path = Path(path)
     with open_regular(path, DataError) as handle:
         try:
@@ -192,6 +304,25 @@ def _member_name(info: zipfile.ZipInfo) -> str:
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """The array of one ``.npy`` member of an ``.npz`` archive, its header checked first.
+
+    Parameters
+    ----------
+    archive : zipfile.ZipFile
+    info : zipfile.ZipInfo
+        The member.
+    path : Path
+        The archive, named in errors.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    DataError
+        A bad header, a member shorter than its header declares, or corrupt data.
+    """
     where = f" (member {info.filename!r})"
     try:
         with archive.open(info) as member:
@@ -215,10 +346,24 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> 
 # -------------------------------------------------------------------------------- CSV
 def csv_rows(path: str | Path, delimiter: str = ",", limits: ReadLimits = DEFAULT_LIMITS
              ) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, stripped fields)`` of every non-empty row of a UTF-8 CSV file (a
-    byte-order mark at its start is not part of the first field), each
-    line read with a length limit, fields with ``max_field_chars`` and at most ``max_rows``
-    rows (a header counts as one)."""
+    """Every non-empty row of a UTF-8 CSV file, read under the limits.
+
+    A byte-order mark at its start is not part of the first field; each line is read with a
+    length limit, fields with ``max_field_chars`` and at most ``max_rows`` rows (a header
+    counts as one).
+
+    Parameters
+    ----------
+    path : str or Path
+    delimiter : str, default ","
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Yields
+    ------
+    tuple
+        ``(line number, stripped fields)``.
+    """
     path = Path(path)
     handle = open_regular(path, DataError)
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
@@ -247,10 +392,22 @@ def csv_rows(path: str | Path, delimiter: str = ",", limits: ReadLimits = DEFAUL
 
 def csv_lines(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS
               ) -> Iterator[tuple[int, list[str]]]:
-    """The lines of a UTF-8 text file (without a leading byte-order mark) in blocks of
-    ``BLOCK_ROWS``, as ``(number of the
-    block's first line, lines)``, each line read with ``max_line_chars`` and at most
-    ``max_rows`` non-empty lines in all."""
+    """The lines of a UTF-8 text file in blocks of ``BLOCK_ROWS``.
+
+    Without a leading byte-order mark; each line is read with ``max_line_chars`` and at most
+    ``max_rows`` non-empty lines in all.
+
+    Parameters
+    ----------
+    path : str or Path
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Yields
+    ------
+    tuple
+        ``(number of the block's first line, lines)``.
+    """
     path = Path(path)
     with open_regular(path, DataError) as handle, \
             io.TextIOWrapper(handle, encoding="utf-8-sig", newline="") as text:
@@ -287,7 +444,19 @@ def _bounded_lines(text: io.TextIOWrapper, path: Path, limit: int) -> Iterator[s
 
 def row_blocks(rows: Iterator[tuple[int, list[str]]], size: int = BLOCK_ROWS
                ) -> Iterator[tuple[list[int], list[list[str]]]]:
-    """``rows`` grouped ``size`` at a time as ``(line numbers, rows)``."""
+    """Rows grouped ``size`` at a time.
+
+    Parameters
+    ----------
+    rows : iterator of tuple
+        ``(line number, fields)``.
+    size : int, default BLOCK_ROWS
+
+    Yields
+    ------
+    tuple
+        ``(line numbers, rows)``.
+    """
     lines: list[int] = []
     block: list[list[str]] = []
     for number, row in rows:
@@ -301,8 +470,28 @@ def row_blocks(rows: Iterator[tuple[int, list[str]]], size: int = BLOCK_ROWS
 
 
 def numbers(path: Path, lines: list[int], cells: np.ndarray) -> np.ndarray:
-    """Text cells ``(B, width)`` as a finite float64 array; a bad value is a ``DataError``
-    naming its line (and a non-finite one its line within the block's line range)."""
+    """Text cells as a finite float64 array.
+
+    Parameters
+    ----------
+    path : Path
+        Named in errors.
+    lines : list of int
+        The line number of each row.
+    cells : ndarray
+        Texts ``(B, width)``.
+
+    Returns
+    -------
+    ndarray
+        ``(B, width)`` float64.
+
+    Raises
+    ------
+    DataError
+        Naming the line of a bad value (and of a non-finite one, within the block's line
+        range).
+    """
     try:
         values = cells.astype(np.float64)
     except ValueError:
@@ -321,12 +510,32 @@ def numbers(path: Path, lines: list[int], cells: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ images
-def read_image(path: str | Path, shape: tuple[int, int] | None = None,
+def read_image(path: str | Path, shape: tuple[int, ...] | None = None,
                limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
-    """A grey-scale image as float32 ``(height, width)`` in [0, 1] (8-bit levels over 255,
-    16-bit ones over 65535; colour images through Pillow's mode ``L``); its
-    declared size is checked against ``shape`` (when given) or ``limits.max_pixels`` before
-    its pixels are decoded; ``like`` names where ``shape`` came from in the message."""
+    """A grey-scale image as float32 ``(height, width)`` in [0, 1].
+
+    8-bit levels over 255, 16-bit ones over 65535; colour images through Pillow's mode
+    ``L``. Its declared size is checked before its pixels are decoded.
+
+    Parameters
+    ----------
+    path : str or Path
+    shape : tuple of int, optional
+        ``(height, width)`` the image must have; else at most ``limits.max_pixels``.
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+    like : str, default "image_shape"
+        Names where ``shape`` came from in the message.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    DataError
+        Not an image, another shape, or more pixels than the limit.
+    """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 from tqdm import tqdm
@@ -41,13 +41,35 @@ def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = 
             target: int | str = -1, delimiter: str = ",", task: str = "auto",
             x_key: str = "X", y_key: str = "y", dtype: str = "float32",
             limits: ReadLimits = DEFAULT_LIMITS, progress: bool | None = None) -> dict:
-    """Write the data of ``source`` (a ``.csv``, ``.npz`` or ``.npy`` file, whose targets are
-    the ``.npy`` file ``labels``, an HDF5 file ``.h5``/``.hdf5``, or a folder
-    ``<label>/*.png|bmp|jpg``) to ``out`` with features in ``dtype``; returns ``{"rows",
-    "features", "task", "classes"}``. ``target``, ``delimiter`` and ``task`` are
-    ``Data.from_csv``'s, ``x_key``/``y_key`` the arrays (or datasets) of an ``.npz`` (or
-    HDF5) file without ``X_train``/``y_train``; ``progress`` None shows a bar when stderr is
-    a terminal."""
+    """Write the data of a file or folder as a data file (``mlp data convert``).
+
+    Read block by block, so a source larger than memory converts.
+
+    Parameters
+    ----------
+    source : str or Path
+        A ``.csv``, ``.npz`` or ``.npy`` file (whose targets are the ``.npy`` file
+        ``labels``), an HDF5 file ``.h5``/``.hdf5``, or a folder ``<label>/*.png|bmp|jpg``.
+    out : str or Path
+        The data file to write.
+    labels : str or Path, optional
+        The targets of a ``.npy`` source.
+    target, delimiter, task
+        ``Data.from_csv``'s.
+    x_key, y_key : str, default "X", "y"
+        The arrays (or datasets) of an ``.npz`` (or HDF5) file without ``X_train``/``y_train``.
+    dtype : str, default "float32"
+        The features' floating type in ``out``.
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+    progress : bool, optional
+        Show a bar; None shows one when stderr is a terminal.
+
+    Returns
+    -------
+    dict
+        ``{"rows", "features", "task", "classes"}``.
+    """
     source, out = Path(source), Path(out)
     refuse_clobbering([out], {source: "the data being converted",
                               labels: "the labels being converted"})
@@ -126,20 +148,21 @@ def _csv(source: Path, writer: hdf5.StreamWriter, dtype: np.dtype, target: int |
 
 
 # ----------------------------------------------------------------------- .npy / .npz
-def _row_blocks(handle: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
+def _row_blocks(handle: IO[bytes], shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
                 where: str) -> Iterator[np.ndarray]:
     """The rows of a C-order ``.npy`` payload at ``handle``, ``STREAM_BYTES`` at a time."""
     if fortran and len(shape) > 1:
         raise DataError(f"{where}: a Fortran-order array cannot be streamed by rows; save it "
                         "in C order (np.ascontiguousarray) first")
     row_items = int(np.prod(shape[1:], dtype=np.int64))
+    readinto = bounded.readinto_of(handle)
     step = max(1, STREAM_BYTES // max(1, row_items * dtype.itemsize))
     for start in range(0, shape[0], step):
         m = min(step, shape[0] - start)
         block = np.empty((m, *shape[1:]), dtype)
-        view, done = memoryview(block).cast("B"), 0
+        view, done = block.data.cast("B"), 0
         while done < view.nbytes:
-            got = handle.readinto(view[done:])
+            got = readinto(view[done:])
             if not got:
                 raise DataError(f"{where}: truncated in rows {start}-{start + m - 1}")
             done += got
@@ -290,6 +313,7 @@ def _images(root: Path, writer: hdf5.StreamWriter, dtype: np.dtype, limits: Read
     if block:
         writer.append("X_train", np.stack(block).astype(dtype))
         bar.update(len(block))
+    assert shape is not None  # image_files_of refuses a folder without images
     facts = _finish(root, writer, "y_train", np.array(names), "classification", len(files),
                     shape[0] * shape[1])
     return {**facts, "image_shape": shape, "input_scale": 1.0}

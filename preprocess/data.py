@@ -19,7 +19,7 @@ import math
 import reprlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -138,10 +138,29 @@ def _sample_weights(w: Any, n: int, split: str) -> np.ndarray:
 
 def class_weights(codes: np.ndarray, classes: np.ndarray,
                   class_weight: str | dict[Any, float]) -> np.ndarray:
-    """Per-class weights ``(C,)`` from the class codes ``(N,)`` of a training split:
-    ``"balanced"`` gives every class present ``N / (classes present * its count)``
-    (scikit-learn's rule) and 1 to absent ones; a dict ``{label: weight}`` its weights (1 for
-    labels it omits)."""
+    """Per-class weights from the class codes of a training split.
+
+    Parameters
+    ----------
+    codes : ndarray
+        Class codes ``(N,)`` in ``0..C-1``.
+    classes : ndarray
+        The original labels ``(C,)``.
+    class_weight : "balanced" or dict
+        ``"balanced"`` gives every class present ``N / (classes present * its count)``
+        (scikit-learn's rule) and 1 to absent ones; a dict ``{label: weight}`` its weights
+        (1 for labels it omits).
+
+    Returns
+    -------
+    ndarray
+        Weights ``(C,)``, float64.
+
+    Raises
+    ------
+    DataError
+        ``class_weight`` is neither, or names labels that are not classes.
+    """
     counts = np.bincount(codes, minlength=classes.shape[0])
     if isinstance(class_weight, str):
         if class_weight != "balanced":
@@ -186,18 +205,54 @@ def _image_shape(shape: Sequence[int] | None, n_features: int) -> tuple[int, int
 
 
 class Data:
-    """Training data with optional validation and test splits.
+    """Training data with optional validation and test splits, validated.
 
-    ``X_*`` are ``(N, D)`` floating arrays; ``y_*`` are int64 class codes ``(N,)`` or float
-    regression targets ``(N, outputs)``. ``task`` is ``classification``, ``regression`` or
-    ``auto`` (regression for 2-D float targets, classification otherwise) and is stored
-    resolved. ``image_shape`` is ``(height, width)`` for image data, else None.
+    ``X_*`` are stored as ``(N, D)`` floating arrays; ``y_*`` as int64 class codes ``(N,)``
+    or float regression targets ``(N, outputs)``. The task is stored resolved. Sample
+    weights follow their rows through shuffling, splitting and augmenting, and the
+    trainer's loss uses them as a weighted mean.
 
-    ``w_train``/``w_val`` are optional float64 sample weights ``(N,)``, which the trainer's
-    loss uses as a weighted mean; they follow their rows through shuffling, splitting and
-    augmenting. ``class_weight`` (``"balanced"`` or ``{label: weight}``, see
-    ``class_weights``) multiplies into them. ``classes`` fixes the label set to encode
-    against (so a split may lack some classes, as in incremental training).
+    Parameters
+    ----------
+    X_train, y_train : array_like
+        Training features ``(N, D)`` (floating, integer or boolean; SciPy sparse is kept as
+        CSR) and targets: class labels ``(N,)`` of any sortable hashable type, or
+        regression values ``(N,)`` or ``(N, outputs)``.
+    X_val, y_val : array_like, optional
+        A validation split, given together.
+    X_test, y_test : array_like, optional
+        A test split, given together.
+    task : {"auto", "classification", "regression"}, default "auto"
+        ``auto`` takes 2-D float targets as regression and anything else as class
+        labels, but refuses 1-D float targets that look continuous.
+    image_shape : sequence of int, optional
+        ``(height, width)`` for image data (``height * width == D``).
+    input_scale : float, optional
+        The factor that turns image files read in [0, 1] into these features' scale
+        (digits: 16), kept with the model so image files can be predicted.
+    w_train, w_val : array_like, optional
+        Sample weights ``(N,)`` of the training and validation splits (float64).
+    class_weight : "balanced" or dict, optional
+        Multiplies into the sample weights (see ``class_weights``).
+    classes : array_like, optional
+        The label set to encode against (so a split may lack some classes, as in
+        incremental training).
+
+    Raises
+    ------
+    DataError
+        Saying what was expected and found: splits of different lengths or widths,
+        non-finite values, a bad ``task`` or ``image_shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from preprocess import Data
+    >>> data = Data(np.zeros((4, 3)), ["cat", "dog", "cat", "bird"])
+    >>> data.task, data.classes.tolist(), data.y_train.tolist()
+    ('classification', ['bird', 'cat', 'dog'], [1, 2, 1, 0])
+    >>> data.decode([2, 0]).tolist()
+    ['dog', 'bird']
     """
 
     X_train: np.ndarray
@@ -278,8 +333,11 @@ class Data:
     def _attach_disk(self, split: DiskSplit) -> None:
         """Make ``split`` this Data's training split (``X_train``... become ``DiskArray``)."""
         self.disk = split
-        self.X_train, self.y_train = DiskArray(split, "X"), DiskArray(split, "y")
-        self.w_train = None if split.w is None else DiskArray(split, "w")
+        # stand-ins read by row ranges, typed as the arrays they stand for (the methods that
+        # need more refuse a split on disk: _in_memory)
+        self.X_train = cast(np.ndarray, DiskArray(split, "X"))
+        self.y_train = cast(np.ndarray, DiskArray(split, "y"))
+        self.w_train = None if split.w is None else cast(np.ndarray, DiskArray(split, "w"))
 
     def _set_weights(self, w_train: Any, w_val: Any,
                      class_weight: str | dict[Any, float] | None) -> None:
@@ -329,7 +387,23 @@ class Data:
         return data_display.html(self)
 
     def decode(self, codes: Any) -> np.ndarray:
-        """Original labels ``classes[codes]`` of integer class codes (any shape)."""
+        """Original labels of integer class codes.
+
+        Parameters
+        ----------
+        codes : array_like
+            Integer class codes in ``0..C-1``, any shape.
+
+        Returns
+        -------
+        ndarray
+            ``classes[codes]``, the same shape.
+
+        Raises
+        ------
+        DataError
+            Regression data, or codes that are not integers in range.
+        """
         if self.classes is None:
             raise DataError("decode needs classification data, found a regression task")
         codes = np.asarray(codes)
@@ -341,11 +415,18 @@ class Data:
         return self.classes[codes]
 
     def fingerprint(self) -> dict[str, Any]:
-        """``{"shape", "dtype", "sha256"}`` of the training split: the hash covers the shapes,
-        dtypes and C-contiguous bytes of ``X_train`` and ``y_train`` (and ``w_train`` when
-        there are sample weights); for sparse ``X_train`` its CSR values, indices and row
-        pointers after the marker ``csr`` and its shape; for a split on disk,
-        ``DiskSplit.fingerprint``."""
+        """What identifies the training split, so a continued run can tell other data.
+
+        The hash covers the shapes, dtypes and C-contiguous bytes of ``X_train`` and
+        ``y_train`` (and ``w_train`` when there are sample weights); for sparse ``X_train``
+        its CSR values, indices and row pointers after the marker ``csr`` and its shape; for
+        a split on disk, ``DiskSplit.fingerprint``.
+
+        Returns
+        -------
+        dict
+            ``{"shape", "dtype", "sha256"}``.
+        """
         if self.disk is not None:
             return self.disk.fingerprint()
         digest = hashlib.sha256()
@@ -357,15 +438,25 @@ class Data:
             arrays += (self.w_train,)
         for array in arrays:
             digest.update(f"{array.shape}{array.dtype.str}".encode())
-            digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+            digest.update(np.ascontiguousarray(array).data.cast("B"))
         return {"shape": list(self.X_train.shape), "dtype": str(self.X_train.dtype),
                 "sha256": digest.hexdigest()}
 
     # ------------------------------------------------------------- transforms
     def astype(self, dtype: str | np.dtype) -> Data:
-        """A Data sharing everything but features (and regression targets), which are
-        ``dtype``; arrays that already are are not copied, and ``self`` is returned when no
-        array changes."""
+        """A Data whose features (and regression targets) have another dtype.
+
+        Parameters
+        ----------
+        dtype : str or numpy.dtype
+            The floating type wanted (``"float32"``, ``"float64"``).
+
+        Returns
+        -------
+        Data
+            A Data sharing everything else; arrays that already are ``dtype`` are not
+            copied, and ``self`` is returned when no array changes.
+        """
         dtype = np.dtype(dtype)
         names = [f"{p}_{s}" for p in ("X", "y") for s in SPLITS
                  if p == "X" or self.task == "regression"]
@@ -383,7 +474,18 @@ class Data:
         return other
 
     def shuffle(self, seed: int) -> Data:
-        """Shuffle the training split in place with ``default_rng(seed).permutation``."""
+        """Shuffle the training split in place with ``default_rng(seed).permutation``.
+
+        Parameters
+        ----------
+        seed : int
+            Seed of the permutation.
+
+        Returns
+        -------
+        Data
+            ``self``.
+        """
         self._in_memory("shuffle")
         order = np.random.default_rng(seed).permutation(len(self))
         self.X_train, self.y_train = self.X_train[order], self.y_train[order]
@@ -393,26 +495,69 @@ class Data:
 
     def split_validation(self, fraction: float = 0.1, stratify: bool = True,
                          seed: int = 0, by_content: bool = False) -> Data:
-        """Move ``fraction`` of the training samples (of each class when stratified) to a new
-        validation split; both keep their original order.
+        """Move a fraction of the training samples to a new validation split.
 
-        ``by_content``: which samples are held out depends on their values, not on their
-        positions. Identical samples (the same features and target) stay together on one
-        side, and the fraction counts sample weights, so a sample of integer weight k is
-        split as k copies of it would be, wherever they stand (what the scikit-learn
-        estimators need for weights to equal repeated rows); duplicates also cannot leak
-        from the training split into the validation split."""
+        Both splits keep their original order.
+
+        Parameters
+        ----------
+        fraction : float, default 0.1
+            The share held out, in (0, 1) (of each class when stratified).
+        stratify : bool, default True
+            Hold out the fraction of each class (classification).
+        seed : int, default 0
+            Seed of the choice.
+        by_content : bool, default False
+            Which samples are held out depends on their values, not on their positions.
+            Identical samples (the same features and target) stay together on one side,
+            and the fraction counts sample weights, so a sample of integer weight k is split
+            as k copies of it would be, wherever they stand (what the scikit-learn
+            estimators need for weights to equal repeated rows); duplicates also cannot leak
+            from the training split into the validation split.
+
+        Returns
+        -------
+        Data
+            ``self``.
+
+        Raises
+        ------
+        DataError
+            There is a validation split already, or the fraction leaves a split empty.
+        """
         if by_content:
             return self._split_off("val", fraction, stratify, seed, self._content_held_out)
         return self._split_off("val", fraction, stratify, seed)
 
     def split_test(self, fraction: float = 0.2, stratify: bool = True, seed: int = 0) -> Data:
-        """Move ``fraction`` of the training samples (of each class when stratified) to a new
-        test split; both keep their original order."""
+        """Move a fraction of the training samples to a new test split.
+
+        Both splits keep their original order.
+
+        Parameters
+        ----------
+        fraction : float, default 0.2
+            The share held out, in (0, 1) (of each class when stratified).
+        stratify : bool, default True
+            Hold out the fraction of each class (classification).
+        seed : int, default 0
+            Seed of the choice.
+
+        Returns
+        -------
+        Data
+            ``self``.
+
+        Raises
+        ------
+        DataError
+            There is a test split already, or the fraction leaves a split empty.
+        """
         return self._split_off("test", fraction, stratify, seed)
 
     def _split_off(self, split: str, fraction: float, stratify: bool, seed: int,
-                   choose: Callable[..., np.ndarray] | None = None) -> Data:
+                   choose: Callable[[list[np.ndarray], float, np.random.Generator],
+                                    list[np.ndarray]] | None = None) -> Data:
         self._in_memory(f"split_{split if split == 'test' else 'validation'}")
         if getattr(self, f"X_{split}") is not None:
             raise DataError(f"expected no {split} split yet, found one with "
@@ -476,9 +621,27 @@ class Data:
         return held
 
     def normalize(self, method: Method = "zscore") -> Data:
-        """Fit ``method`` (``zscore`` or ``minmax``) on the training split (weighted by
-        ``w_train`` when there are sample weights), apply it to every split (as new arrays)
-        and keep it as ``normalizer``."""
+        """Normalise the features with statistics of the training split.
+
+        The statistics are weighted by ``w_train`` when there are sample weights; every
+        split gets new arrays, and the normaliser is kept as ``normalizer`` (checkpoints
+        save it, so raw inputs can be predicted).
+
+        Parameters
+        ----------
+        method : {"zscore", "minmax"}, default "zscore"
+            Mean 0 and standard deviation 1, or the range [0, 1].
+
+        Returns
+        -------
+        Data
+            ``self``.
+
+        Raises
+        ------
+        DataError
+            The data are already normalised.
+        """
         if self.normalizer is not None:
             raise DataError(f"expected raw data, found data already normalised with "
                             f"{self.normalizer.method!r}")
@@ -495,9 +658,29 @@ class Data:
         return self
 
     def augment_shift(self, image_shape: Sequence[int], pixels: int = 1) -> Data:
-        """Training split ``(N, h*w)`` becomes ``(5N, h*w)``: the originals, then copies
+        """Add four shifted copies of every training image.
+
+        The training split ``(N, h*w)`` becomes ``(5N, h*w)``: the originals, then copies
         shifted up, down, left and right by ``pixels`` with zero fill (augment before
-        normalising, so the fill is background); targets are repeated."""
+        normalising, so the fill is background); targets and weights are repeated.
+
+        Parameters
+        ----------
+        image_shape : sequence of int
+            ``(height, width)`` of the images.
+        pixels : int, default 1
+            How far each copy is shifted.
+
+        Returns
+        -------
+        Data
+            ``self``.
+
+        Raises
+        ------
+        DataError
+            Sparse features, or a training split read in place from a file.
+        """
         self._in_memory("augment_shift")
         if sparse.is_sparse(self.X_train):
             raise DataError("augment_shift shifts dense images (N, h*w), found sparse X_train")
@@ -511,21 +694,61 @@ class Data:
     # ---------------------------------------------------------------- batches
     def batches(self, batch_size: int | None = None, rng: np.random.Generator | None = None
                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Mini-batches ``(X (B, D), y (B, ...))`` of the training split, ``B = batch_size``
-        (None: full batch; the last batch may be smaller). With ``rng`` the order is
-        ``rng.permutation(n)``, the only draw (made in place into a kept index buffer, which
-        consumes exactly what ``permutation`` does); batches are gathered with ``np.take``
-        into buffers kept on this Data, so a batch is valid only until the next one is
-        taken. Without ``rng`` batches are views of the training split, in order (the full batch
-        is ``(X_train, y_train)`` themselves). A sparse ``X_train`` gives new CSR matrices of
-        the batch's rows, in the same order."""
+        """Mini-batches ``(X (B, D), y (B, ...))`` of the training split.
+
+        With ``rng`` the order is ``rng.permutation(n)``, the only draw (made in place into
+        a kept index buffer, which consumes exactly what ``permutation`` does); batches are
+        gathered with ``np.take`` into buffers kept on this Data, so a batch is valid only
+        until the next one is taken. Without ``rng`` batches are views of the training
+        split, in order (the full batch is ``(X_train, y_train)`` themselves). A sparse
+        ``X_train`` gives new CSR matrices of the batch's rows, in the same order.
+
+        Parameters
+        ----------
+        batch_size : int, optional
+            Rows per batch ``B``; None: the full batch. The last batch may be smaller.
+        rng : numpy.random.Generator, optional
+            Shuffles the order; None keeps it.
+
+        Yields
+        ------
+        tuple of ndarray
+            ``(X, y)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from preprocess import Data
+        >>> data = Data(np.arange(10.0).reshape(5, 2), [0, 1, 0, 1, 0])
+        >>> [X.shape for X, y in data.batches(2)]
+        [(2, 2), (2, 2), (1, 2)]
+        """
         return ((X, y) for X, y, _ in self.weighted_batches(batch_size, rng))
 
     def weighted_batches(self, batch_size: int | None = None,
                          rng: np.random.Generator | None = None
                          ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-        """``batches`` with each batch's sample weights ``(B,)`` as a third item (None when
-        the data have none); the same draws and the same buffer rules."""
+        """``batches`` with each batch's sample weights as a third item.
+
+        The same draws and the same buffer rules as ``batches``.
+
+        Parameters
+        ----------
+        batch_size : int, optional
+            Rows per batch ``B``; None: the full batch.
+        rng : numpy.random.Generator, optional
+            Shuffles the order; None keeps it.
+
+        Returns
+        -------
+        iterator of tuple
+            ``(X, y, w)``, ``w`` the weights ``(B,)`` or None when the data have none.
+
+        Raises
+        ------
+        DataError
+            ``batch_size`` is not a positive integer or None.
+        """
         if batch_size is not None and (isinstance(batch_size, bool) or not
                                        isinstance(batch_size, int | np.integer)
                                        or batch_size < 1):
@@ -597,50 +820,180 @@ class Data:
     # ---------------------------------------------------------------- loaders
     @classmethod
     def from_arrays(cls, X: Any, y: Any, **kwargs: Any) -> Data:
-        """``Data(X, y, **kwargs)``: the training split, plus any keyword of the constructor."""
+        """``Data(X, y, **kwargs)``: the training split, plus any keyword of the constructor.
+
+        Parameters
+        ----------
+        X, y : array_like
+            Training features and targets.
+        **kwargs
+            Any keyword of the constructor (``X_val``, ``task``, ...).
+
+        Returns
+        -------
+        Data
+        """
         return cls(X, y, **kwargs)
 
     @classmethod
     def from_npz(cls, path: str | Path, x_key: str = "X", y_key: str = "y",
                  task: Task = "auto", limits: ReadLimits = DEFAULT_LIMITS) -> Data:
-        """Arrays ``x_key``/``y_key`` of an ``.npz`` file (or ``X_train``, ``y_train``,
-        ``X_val``, ... when it has them), read without pickle, its declared sizes checked
-        against the file and ``limits`` first; ``task`` as the constructor's."""
+        """The arrays of an ``.npz`` file, read without pickle.
+
+        Its declared sizes are checked against the file and ``limits`` first.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.npz`` file.
+        x_key, y_key : str, default "X", "y"
+            The arrays of features and targets (or ``X_train``, ``y_train``, ``X_val``, ...
+            when the file has them).
+        task : {"auto", "classification", "regression"}, default "auto"
+            As the constructor's.
+        limits : ReadLimits, default DEFAULT_LIMITS
+            Bounds checked before anything is read (``preprocess.bounded.ReadLimits``).
+
+        Returns
+        -------
+        Data
+
+        Raises
+        ------
+        DataError
+            A missing array or file, a pickled (object) array, or sizes over ``limits``.
+        """
         return cls(**loaders.load_npz(path, x_key, y_key, limits), task=task)
 
     @classmethod
     def from_csv(cls, path: str | Path, target: int | str = -1,
                  header: bool | Literal["auto"] = "auto", delimiter: str = ",",
                  task: Task = "auto", limits: ReadLimits = DEFAULT_LIMITS) -> Data:
-        """Numeric feature columns and one ``target`` column (index or header name) of a CSV
-        file; non-numeric targets are class labels (strings), integer targets class codes,
-        other numbers regression targets ``(N, 1)`` unless ``task`` says otherwise. A header
-        row is detected (``header="auto"``: the first row is not numeric) or forced. Read in
-        blocks under ``limits`` (rows, line and field lengths; ``ReadLimits``)."""
+        """Numeric feature columns and one target column of a CSV file.
+
+        Non-numeric targets are class labels (strings), integer targets class codes, other
+        numbers regression targets ``(N, 1)`` unless ``task`` says otherwise. Read in blocks
+        under ``limits`` (rows, line and field lengths).
+
+        Parameters
+        ----------
+        path : str or Path
+            The CSV file.
+        target : int or str, default -1
+            The target column: its index (negative counts from the end) or header name.
+        header : bool or "auto", default "auto"
+            Whether the first row is a header; ``auto`` detects it (the first row is not
+            numeric).
+        delimiter : str, default ","
+            The one character between fields.
+        task : {"auto", "classification", "regression"}, default "auto"
+            As the constructor's.
+        limits : ReadLimits, default DEFAULT_LIMITS
+            Bounds checked before anything is read (``preprocess.bounded.ReadLimits``).
+
+        Returns
+        -------
+        Data
+
+        Raises
+        ------
+        DataError
+            Naming the line of a value that is not a number, or a limit passed.
+
+        Examples
+        --------
+        >>> data = Data.from_csv("measurements.csv", target="species")  # doctest: +SKIP
+        """
         return cls(**loaders.load_csv(path, target, header, delimiter, task, limits))
 
     @classmethod
     def from_image_folder(cls, root: str | Path,
                           image_shape: Sequence[int] | None = None,
                           limits: ReadLimits = DEFAULT_LIMITS) -> Data:
-        """Images ``root/<label>/*.bmp|png|jpg`` as grey-scale float32 rows in [0, 1]; every
-        image must have ``image_shape`` (height, width), by default the first one's (at most
-        ``limits.max_pixels``), which is checked in its header before it is decoded."""
+        """Images ``root/<label>/*.bmp|png|jpg`` as grey-scale float32 rows in [0, 1].
+
+        Each sub-folder is a class. Every image's size is checked in its header before it
+        is decoded.
+
+        Parameters
+        ----------
+        root : str or Path
+            The folder holding one sub-folder of images per class.
+        image_shape : sequence of int, optional
+            ``(height, width)`` every image must have; by default the first one's (at most
+            ``limits.max_pixels``).
+        limits : ReadLimits, default DEFAULT_LIMITS
+            Bounds checked before anything is read (``preprocess.bounded.ReadLimits``).
+
+        Returns
+        -------
+        Data
+            Classification data with ``image_shape`` set.
+        """
         return cls(**loaders.load_image_folder(root, image_shape, limits))
 
     @classmethod
-    def from_sklearn(cls, name: str, test_fraction: float = 0.25, seed: int = 0) -> Data:
-        """A scikit-learn toy set (``digits``, ``iris``, ``wine``, ``breast_cancer``) with a
-        stratified test split of ``test_fraction`` (needs the ``datasets`` extra)."""
+    def from_sklearn(cls, name: str, test_fraction: float | None = 0.25, seed: int = 0) -> Data:
+        """A scikit-learn toy set with a stratified test split (needs the ``datasets`` extra).
+
+        Parameters
+        ----------
+        name : {"digits", "iris", "wine", "breast_cancer"}
+            The data set.
+        test_fraction : float or None, default 0.25
+            The share held out as the test split (None: ``train_test_split``'s default,
+            0.25).
+        seed : int, default 0
+            Seed of the split.
+
+        Returns
+        -------
+        Data
+
+        Raises
+        ------
+        DataError
+            An unknown name, or scikit-learn is not installed.
+
+        Examples
+        --------
+        >>> data = Data.from_sklearn("iris")
+        >>> len(data), len(data.X_test), data.n_classes
+        (112, 38, 3)
+        """
         return cls(**loaders.load_sklearn(name, test_fraction, seed))
 
     @classmethod
     def sin(cls, n_train: int = 64, n_val: int = 256, noise: float = 0.0,
             interval: tuple[float, float] = (0.0, 1.0), frequency: float = 2 * np.pi,
             seed: int = 0) -> Data:
-        """``y = sin(frequency x)`` regression, float64 ``(N, 1)``: ``n_train`` sorted uniform
-        draws of ``x`` in ``interval`` with ``noise * N(0, 1)`` added to their targets, and a
-        noiseless grid of ``n_val`` validation points spanning the interval."""
+        """The toy regression ``y = sin(frequency x)``, float64 ``(N, 1)``.
+
+        Parameters
+        ----------
+        n_train : int, default 64
+            Training points: sorted uniform draws of ``x`` in ``interval``.
+        n_val : int, default 256
+            Validation points: a noiseless grid spanning the interval.
+        noise : float, default 0.0
+            ``noise * N(0, 1)`` is added to the training targets.
+        interval : tuple of float, default (0.0, 1.0)
+            The range of ``x``.
+        frequency : float, default 2 pi
+            The angular frequency.
+        seed : int, default 0
+            Seed of the draws and the noise.
+
+        Returns
+        -------
+        Data
+
+        Examples
+        --------
+        >>> data = Data.sin(n_train=8, n_val=4)
+        >>> data.task, data.X_train.shape, data.y_val.shape
+        ('regression', (8, 1), (4, 1))
+        """
         return cls(**loaders.make_sin(n_train, n_val, noise, interval, frequency, seed))
 
     @classmethod
@@ -651,16 +1004,49 @@ class Data:
                   task: Task = "auto", block_rows: int | None = None,
                   buffer_rows: int | None = None, limits: ReadLimits = DEFAULT_LIMITS
                   ) -> Data:
-        """Datasets ``x (N, D)``, ``y`` and optional weights ``w (N,)`` of an HDF5 file,
-        read in place: training reads batches from disk (shuffled by blocks of
-        ``block_rows`` rows within buffers of ``buffer_rows``: ``preprocess.block_batches``)
-        while validation and test splits (datasets, or ``[start, stop)`` row ranges of
-        ``x``/``y`` left out of training) are read into memory. The file's layout and
-        defaults are ``preprocess.disk_open``'s; ``normalize`` is one pass over the file.
-        Any HDF5 file with datasets of those shapes trains: contiguous or chunked, with
-        HDF5's built-in filters (gzip, lzf, shuffle...) and with or without the fletcher32
-        checksum (without it, one warning is logged); ``limits.max_chunk_bytes`` bounds the
-        decompressed size of a chunk."""
+        """Datasets of an HDF5 file, the training split read in place.
+
+        Training reads batches from disk (shuffled by blocks of ``block_rows`` rows within
+        buffers of ``buffer_rows``: ``preprocess.block_batches``) while validation and test
+        splits are read into memory. The file's layout and defaults are
+        ``preprocess.disk_open``'s; ``normalize`` is one pass over the file. Any HDF5 file
+        with datasets of those shapes trains: contiguous or chunked, with HDF5's built-in
+        filters (gzip, lzf, shuffle...) and with or without the fletcher32 checksum (without
+        it, one warning is logged).
+
+        Parameters
+        ----------
+        path : str or Path
+            The HDF5 file.
+        x, y : str, default "X_train", "y_train"
+            Datasets of the training features ``(N, D)`` and targets.
+        w : str, optional
+            Dataset of sample weights ``(N,)``.
+        x_val, y_val, x_test, y_test : str, optional
+            Datasets of the validation and test splits (by default a ``Data.save`` file's
+            own, when no row range is asked for).
+        val_rows, test_rows : sequence of int, optional
+            ``[start, stop)`` row ranges of ``x``/``y`` taken as the validation or test
+            split and left out of training.
+        task : {"auto", "classification", "regression"}, default "auto"
+            As the constructor's.
+        block_rows : int, optional
+            Rows of a shuffled block (default: the file's chunk).
+        buffer_rows : int, optional
+            Rows of the shuffle buffer (default: 32 MiB of features).
+        limits : ReadLimits, default DEFAULT_LIMITS
+            ``limits.max_chunk_bytes`` bounds the decompressed size of a chunk.
+
+        Returns
+        -------
+        Data
+            Its ``disk`` is the training split on disk.
+
+        Raises
+        ------
+        DataError
+            Missing datasets, shapes that disagree, or non-finite values met while reading.
+        """
         split, arguments = disk_open.open_split(
             path, x, y, w, x_val, y_val, x_test, y_test, val_rows, test_rows, task,
             block_rows, buffer_rows, limits)
@@ -671,15 +1057,35 @@ class Data:
         # for the training split until the one on disk replaces them
         placeholder = (np.zeros((2, split.n_features)),
                        classes[:2] if classes is not None else np.zeros((2, *split.y_shape)))
-        data = cls(*placeholder, **held, classes=classes, **arguments)
+        data = cls(X_train=placeholder[0], y_train=placeholder[1], **held, classes=classes,
+                   **arguments)
         data._attach_disk(split)
         data.normalizer = normalizer
         return data
 
     def save(self, path: str | Path) -> Path:
-        """Write every split, the classes, the normaliser, ``task`` and ``image_shape`` to an
-        HDF5 file (``fletcher32`` on every dataset, no pickle); returns the path. Sparse
-        features are refused (the file holds dense arrays)."""
+        """Write every split, the classes, the normaliser, ``task`` and ``image_shape``.
+
+        An HDF5 file with ``fletcher32`` on every dataset, no pickle, written atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.h5`` file to write.
+
+        Returns
+        -------
+        Path
+            The file written.
+
+        Raises
+        ------
+        DataError
+            Sparse features (the file holds dense arrays), or a training split read in
+            place.
+        OSError
+            The file cannot be written.
+        """
         self._in_memory("save")
         if any(sparse.is_sparse(getattr(self, f"X_{s}")) for s in SPLITS):
             raise DataError("Data.save writes dense arrays, found sparse features; save "
@@ -688,12 +1094,30 @@ class Data:
 
     @classmethod
     def load(cls, path: str | Path) -> Data:
-        """Read a file written by ``save``, validated as on construction (and with the checks
-        a checkpoint gets: links, filters, stored sizes, checksums)."""
+        """Read a file written by ``save``.
+
+        Validated as on construction, and with the checks a checkpoint gets: links, filters,
+        stored sizes, checksums.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.h5`` file.
+
+        Returns
+        -------
+        Data
+
+        Raises
+        ------
+        DataError
+            Anything the file holds that is not valid data, naming the file.
+        """
         arguments, classes, normalizer = data_file.read(path)
         data = cls(**arguments)
-        if classes is not None and not np.array_equal(data.classes, classes):
+        if classes is not None and not np.array_equal(cast(np.ndarray, data.classes), classes):
             raise DataError(f"{path}: expected every stored class to occur in some split, "
-                            f"found classes {data.classes.tolist()} of {classes.tolist()}")
+                            f"found classes {cast(np.ndarray, data.classes).tolist()} of "
+                            f"{classes.tolist()}")
         data.normalizer = normalizer
         return data

@@ -45,15 +45,35 @@ def _extras(data: Any) -> list[str]:
 
 
 def describe(data: Any) -> str:
-    """One line: the task, the inputs, the size of each split and what else holds."""
+    """One line about a Data: the task, the inputs, the size of each split and what else holds.
+
+    Parameters
+    ----------
+    data : Data
+
+    Returns
+    -------
+    str
+    """
     sizes = ", ".join(f"{split} {getattr(data, f'X_{split}').shape[0]:,}" for split in SPLITS
                       if getattr(data, f"X_{split}") is not None)
     return "; ".join([f"Data({_task(data)}", _inputs(data), sizes, *_extras(data)]) + ")"
 
 
 def html(data: Any) -> str:
-    """A row per split (samples, ``X``, ``y`` and weights: shape and dtype) under the task
-    and the inputs."""
+    """A Data as an HTML table, for notebooks.
+
+    A row per split (samples, ``X``, ``y`` and weights: shape and dtype) under the task and
+    the inputs.
+
+    Parameters
+    ----------
+    data : Data
+
+    Returns
+    -------
+    str
+    """
     rows = [(split, f"{getattr(data, f'X_{split}').shape[0]:,}",
              _shape(getattr(data, f"X_{split}")), _shape(getattr(data, f"y_{split}")),
              _shape(getattr(data, f"w_{split}", None)))

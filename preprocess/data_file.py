@@ -12,6 +12,22 @@ Layout::
     /w_train, /w_val   sample weights (when the data have them)
     /classes           attrs: kind
     /normalizer/offset|scale          attrs: method
+
+Every dataset has HDF5's fletcher32 checksum; features are chunked by whole rows (the largest
+power of two of rows in 1 MiB) and targets and weights use the same rows per chunk. ``/y_train``
+holds class codes (int64) or float regression targets; 1-D integer targets are class labels,
+floating ones regression values. String labels in another program's file are refused, naming
+``mlp data convert``, which encodes them.
+
+``mlp data convert SRC OUT.h5`` takes CSV, ``.npz``, ``X.npy --labels y.npy``, image folders and
+other programs' ``.h5`` files; ``Data.from_hdf5`` and ``"source": "hdf5"`` in a run config read
+the result in place. What training from disk does not offer: ``split_validation`` /
+``split_test`` fractions (use ``val_rows`` or datasets), ``shuffle``, ``augment_shift``,
+``class_weight``, ``Data.save`` (and so sweeps with more than one worker process: workers
+receive the data as a file), ``mlp evaluate --split train``. Validation and test splits are held
+in memory. The figures of training from disk (epoch time, peak memory, conversion, files of
+other programs, shuffling by blocks against a full shuffle) are in ``scripts/bench_data.py``'s
+docstring.
 """
 
 from __future__ import annotations
@@ -32,8 +48,24 @@ WEIGHT_KEYS = ("w_train", "w_val")
 
 
 def write(path: str | Path, data: Any) -> Path:
-    """Write ``data`` (a ``Data``): every split, the classes, the normaliser, ``task``,
-    ``image_shape`` and ``input_scale``. ``OSError`` when the file cannot be written."""
+    """Write a Data: every split, the classes, the normaliser, ``task``, ``image_shape`` and
+    ``input_scale``.
+
+    Parameters
+    ----------
+    path : str or Path
+    data : Data
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written.
+    """
 
     def fill(file: Any) -> None:
         write_facts(file, data.task, data.classes, data.image_shape, data.input_scale)
@@ -54,7 +86,16 @@ def write(path: str | Path, data: Any) -> Path:
 
 def write_facts(file: Any, task: str, classes: np.ndarray | None,
                 image_shape: tuple[int, int] | None, input_scale: float | None) -> None:
-    """The root attributes of the layout and the ``classes`` dataset, in an open file."""
+    """The root attributes of the layout and the ``classes`` dataset, in an open file.
+
+    Parameters
+    ----------
+    file : h5py.File
+    task : str
+    classes : ndarray or None
+    image_shape : tuple of int or None
+    input_scale : float or None
+    """
     hdf5.set_text(file, "format", FORMAT)
     hdf5.set_text(file, "task", task)
     if image_shape is not None:
@@ -67,9 +108,25 @@ def write_facts(file: Any, task: str, classes: np.ndarray | None,
 
 
 def read(path: str | Path) -> tuple[dict[str, Any], np.ndarray | None, Normalizer | None]:
-    """The keyword arguments of ``Data(...)`` stored in ``path`` (class codes decoded back to
-    labels), the stored classes and the normaliser; every problem is a ``DataError`` naming
-    the file."""
+    """What a data file holds.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    arguments : dict
+        The keyword arguments of ``Data(...)`` (class codes decoded back to labels).
+    classes : ndarray or None
+        The stored classes.
+    normalizer : Normalizer or None
+
+    Raises
+    ------
+    DataError
+        Every problem, naming the file.
+    """
     with hdf5.SafeReader(path, DataError) as reader:
         try:
             return _read(reader)

@@ -21,7 +21,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -43,7 +43,24 @@ def _stat_key(path: Path) -> tuple[int, ...]:
 
 
 def complement(n: int, taken: Ranges) -> Ranges:
-    """The ranges of ``[0, n)`` not covered by ``taken`` (sorted, non-overlapping)."""
+    """The ranges of ``[0, n)`` not covered by others.
+
+    Parameters
+    ----------
+    n : int
+    taken : list of tuple
+        ``[start, stop)`` ranges.
+
+    Returns
+    -------
+    list of tuple
+        Sorted, non-overlapping.
+
+    Examples
+    --------
+    >>> complement(10, [(2, 4), (6, 8)])
+    [(0, 2), (4, 6), (8, 10)]
+    """
     ranges, start = [], 0
     for low, high in sorted(taken):
         if low > start:
@@ -55,12 +72,32 @@ def complement(n: int, taken: Ranges) -> Ranges:
 
 
 class DiskSplit:
-    """Rows ``ranges`` of datasets ``X (N, D)``, ``y (N,)`` or ``(N, k)`` and optional ``w
-    (N,)`` of an open data file, read in blocks of ``block_rows`` (aligned to the file's
-    chunks) and shuffled through buffers of ``buffer_rows`` (``preprocess.block_batches``).
+    """The training rows of an open data file, read in blocks.
 
-    ``classes``: the sorted class labels for classification (``encode``: the stored labels
-    are not already their codes ``0..C-1`` and are looked up); None for regression."""
+    Blocks of ``block_rows`` (aligned to the file's chunks) are shuffled through buffers of
+    ``buffer_rows`` (``preprocess.block_batches``).
+
+    Parameters
+    ----------
+    reader : SafeReader
+        The open file.
+    X : Rows
+        Dataset ``(N, D)``.
+    y : Rows
+        Dataset ``(N,)`` or ``(N, k)``.
+    w : Rows or None
+        Dataset ``(N,)`` of sample weights.
+    ranges : list of tuple
+        The training rows, as ``[start, stop)`` ranges.
+    classes : ndarray or None
+        The sorted class labels for classification; None for regression.
+    encode : bool
+        The stored labels are not already their codes ``0..C-1`` and are looked up.
+    block_rows : int or None
+        Rows of a shuffled block (default: the file's chunk).
+    buffer_rows : int or None
+        Rows of the shuffle buffer (default: 32 MiB of features).
+    """
 
     def __init__(self, reader: hdf5.SafeReader, X: hdf5.Rows, y: hdf5.Rows,
                  w: hdf5.Rows | None, ranges: Ranges, classes: np.ndarray | None,
@@ -90,15 +127,30 @@ class DiskSplit:
 
     @property
     def path(self) -> Path:
+        """The data file."""
         return self.reader.path
 
     def apply(self, normalizer: Normalizer) -> None:
-        """Normalise every block read from now on with ``normalizer`` (it enters the
-        fingerprint)."""
+        """Normalise every block read from now on (the normaliser enters the fingerprint).
+
+        Parameters
+        ----------
+        normalizer : Normalizer
+        """
         self.normalizer, self._fingerprint = normalizer, None
 
     def astype(self, dtype: np.dtype) -> DiskSplit:
-        """This split with features (and regression targets) read as ``dtype``."""
+        """This split with features (and regression targets) read as another dtype.
+
+        Parameters
+        ----------
+        dtype : numpy.dtype
+
+        Returns
+        -------
+        DiskSplit
+            A copy sharing the file.
+        """
         other = copy.copy(self)
         other.dtype = np.dtype(dtype)
         if self.classes is None:
@@ -108,8 +160,17 @@ class DiskSplit:
 
     # ------------------------------------------------------------------ rows
     def pieces(self, ranges: Ranges | None = None) -> Ranges:
-        """The training ranges (or ``ranges``) cut at multiples of ``block_rows`` of the
-        file: the blocks the shuffle permutes."""
+        """Ranges cut at multiples of ``block_rows`` of the file: the blocks the shuffle permutes.
+
+        Parameters
+        ----------
+        ranges : list of tuple, optional
+            The training ranges by default.
+
+        Returns
+        -------
+        list of tuple
+        """
         size, pieces = self.block_rows, []
         for low, high in self.ranges if ranges is None else ranges:
             start = low
@@ -120,7 +181,17 @@ class DiskSplit:
         return pieces
 
     def file_ranges(self, start: int, stop: int) -> Ranges:
-        """The file ranges of training rows ``[start, stop)``."""
+        """The file ranges of training rows ``[start, stop)``.
+
+        Parameters
+        ----------
+        start, stop : int
+            Training row numbers.
+
+        Returns
+        -------
+        list of tuple
+        """
         found, offset = [], 0
         for low, high in self.ranges:
             a, b = max(start, offset), min(stop, offset + high - low)
@@ -131,8 +202,29 @@ class DiskSplit:
 
     def read(self, pieces: Ranges, X: np.ndarray, y: np.ndarray, w: np.ndarray | None,
              ) -> int:
-        """The file rows ``pieces`` one after another into ``X (M, D)``, ``y`` and ``w``
-        (from row 0); returns the number of rows read."""
+        """Read file rows one range after another into arrays, from their row 0.
+
+        Parameters
+        ----------
+        pieces : list of tuple
+            ``[start, stop)`` file ranges.
+        X : ndarray
+            ``(M, D)``, filled.
+        y : ndarray
+            Filled with the targets (class codes when labels are encoded).
+        w : ndarray or None
+            Filled with the weights.
+
+        Returns
+        -------
+        int
+            The number of rows read.
+
+        Raises
+        ------
+        DataError
+            Non-finite features, unknown labels or bad weights, naming the rows.
+        """
         offset = 0
         for low, high in pieces:
             m = high - low
@@ -141,11 +233,12 @@ class DiskSplit:
             self.y.read(low, high, y_block.reshape((m, *self.y.shape[1:])))
             if self.encode:
                 self._encode(low, high, y_block)
-            if w is not None:
-                self.w.read(low, high, w[offset:offset + m])
+            if w is not None:  # given only when the split has weights
+                weights = cast(hdf5.Rows, self.w)
+                weights.read(low, high, w[offset:offset + m])
                 if not (np.isfinite(w[offset:offset + m]).all()
                         and (w[offset:offset + m] >= 0).all()):
-                    raise DataError(f"{self.path}: dataset {self.w.name!r} rows {low}-"
+                    raise DataError(f"{self.path}: dataset {weights.name!r} rows {low}-"
                                     f"{high - 1}: expected finite non-negative weights")
             offset += m
         return offset
@@ -167,14 +260,25 @@ class DiskSplit:
                 out[...] = target
 
     def _encode(self, low: int, high: int, codes: np.ndarray) -> None:
-        index = np.minimum(np.searchsorted(self.classes, codes), self.classes.shape[0] - 1)
-        if (self.classes[index] != codes).any():
+        classes = cast(np.ndarray, self.classes)  # encode is set only for class labels
+        index = np.minimum(np.searchsorted(classes, codes), classes.shape[0] - 1)
+        if (classes[index] != codes).any():
             raise DataError(f"{self.path}: dataset {self.y.name!r} rows {low}-{high - 1} hold "
                             f"labels that were not there when the file was opened")
         codes[...] = index
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Training rows ``[start, stop)`` as new arrays ``(X, y, w)``."""
+        """Training rows ``[start, stop)`` as new arrays.
+
+        Parameters
+        ----------
+        start, stop : int
+
+        Returns
+        -------
+        tuple
+            ``(X, y, w)``, ``w`` None without weights.
+        """
         pieces = self.file_ranges(max(0, start), min(self.n, stop))
         m = sum(b - a for a, b in pieces)
         X = np.empty((m, self.n_features), self.dtype)
@@ -215,7 +319,7 @@ class DiskSplit:
                 for low, high in self.pieces(self._pass_ranges()):
                     block = np.empty((high - low, *row_shape), part.dtype)
                     part.read(low, high, block)
-                    digest.update(memoryview(block).cast("B"))
+                    digest.update(block.data.cast("B"))
             if self.normalizer is not None:
                 for array in self.normalizer.to_arrays().values():
                     digest.update(array.tobytes())
@@ -250,9 +354,17 @@ class DiskSplit:
 
 
 class DiskArray:
-    """``Data.X_train``, ``y_train`` or ``w_train`` of a split on disk: ``shape``,
-    ``dtype``, ``len``, row slices ``a[start:stop]`` read from the file, and ``min``/``max``
-    of class codes; ``np.asarray`` of the whole is refused (it may not fit in memory)."""
+    """``Data.X_train``, ``y_train`` or ``w_train`` of a split on disk.
+
+    It has ``shape``, ``dtype``, ``len``, row slices ``a[start:stop]`` read from the file,
+    and ``min``/``max`` of class codes; ``np.asarray`` of the whole is refused (it may not fit
+    in memory).
+
+    Parameters
+    ----------
+    split : DiskSplit
+    part : {"X", "y", "w"}
+    """
 
     def __init__(self, split: DiskSplit, part: str) -> None:
         self.split, self.part = split, part
@@ -274,12 +386,14 @@ class DiskArray:
                             f"ranges a[start:stop], found index {key!r}")
         start, stop, _ = key.indices(self.shape[0])
         X, y, w = self.split.rows(start, stop)
-        return {"X": X, "y": y, "w": w}[self.part]
+        return cast(np.ndarray, {"X": X, "y": y, "w": w}[self.part])  # w: only with weights
 
     def min(self) -> float:
+        """The smallest class code (``label_range``)."""
         return self.split.label_range[0]
 
     def max(self) -> float:
+        """The largest class code (``label_range``)."""
         return self.split.label_range[1]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

@@ -15,6 +15,29 @@ and its ``classes``, ``task``, ``image_shape``, ``input_scale`` and ``normalizer
 Labels: 1-D integer or boolean targets are class labels (with a ``classes`` dataset, codes
 into it), floating targets ``(N,)`` or ``(N, k)`` regression values; one pass over the
 labels finds the classes (or checks the codes) when the file is opened.
+
+Your own HDF5 files train as they are: datasets written by h5py or any HDF5 program,
+contiguous or chunked in any shape, with gzip, lzf, szip, shuffle, nbit or scaleoffset, with
+or without fletcher32. A file without checksums trains with one warning (``train.h5: datasets
+'X_train', 'y_train' carry no fletcher32 checksum, so corruption in them cannot be detected
+(mlp data convert writes a checksummed copy)``). A filter that needs a plugin (blosc, zstd,
+bitshuffle...) is refused in one line naming it: rewrite the file where the plugin is installed
+(``h5repack -f NONE``). A block of rows decodes the row of chunks it spans; a row of chunks over
+``max_chunk_bytes`` (64 MiB decompressed) is refused, naming ``mlp data convert SRC OUT.h5
+--max-chunk-bytes N``, which writes a copy in 1 MiB chunks. Compression is a bomb in a crafted
+file (HDF5's gzip decoder grows its buffer while the stream inflates: a 1 MB chunk declared as
+1 MiB took a process to 1 GiB), so files are checked on opening: a compressed dataset must store
+every chunk it declares, no chunk may store more than its shape, and every gzip chunk is
+inflated once, in bounded steps, to check that it decodes to at most its shape (opening a gzip
+file reads it once more). A file over 64 MiB marked open for writing is refused (``h5clear
+-s``). Checkpoints hash the decoded rows, so a run started on a gzip file resumes on its
+converted copy.
+
+``normalize`` is one streaming pass (the same statistics as in memory within float64 rounding);
+the normaliser is then applied to every block read. Bad files (mismatched lengths, a truncated
+or crafted file, non-finite values met mid-epoch, a chunk failing its checksum, a file replaced
+or modified while training) are each a ``DataError`` naming the file, dataset and rows; the
+run's last checkpoint stays intact and resumable.
 """
 
 from __future__ import annotations
@@ -22,7 +45,7 @@ from __future__ import annotations
 import logging
 import reprlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -58,9 +81,30 @@ def open_split(path: str | Path, x: str = "X_train", y: str = "y_train", w: str 
                val_rows: Any = None, test_rows: Any = None, task: str = "auto",
                block_rows: int | None = None, buffer_rows: int | None = None,
                limits: ReadLimits = DEFAULT_LIMITS) -> tuple[DiskSplit, dict[str, Any]]:
-    """The training split of ``path`` on disk, and the other arguments of the ``Data``
-    (``X_val``... in memory as stored, ``task``, ``image_shape``, ``input_scale``, the
-    stored ``normalizer``); logs one warning when a dataset read has no checksum."""
+    """Open a data file's training split on disk and the other arguments of its ``Data``.
+
+    Logs one warning when a dataset read has no checksum. The parameters are
+    ``Data.from_hdf5``'s.
+
+    Parameters
+    ----------
+    path : str or Path
+    x, y : str, default "X_train", "y_train"
+    w : str, optional
+    x_val, y_val, x_test, y_test : str, optional
+    val_rows, test_rows : sequence of int, optional
+    task : str, default "auto"
+    block_rows, buffer_rows : int, optional
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Returns
+    -------
+    split : DiskSplit
+    arguments : dict
+        ``X_val``... in memory as stored, ``task``, ``image_shape``, ``input_scale``, the
+        stored ``normalizer`` and ``classes``.
+    """
     path = Path(path)
     check_regular(path, DataError)
     reader = hdf5.SafeReader(path, DataError, foreign=True,
@@ -76,8 +120,15 @@ def open_split(path: str | Path, x: str = "X_train", y: str = "y_train", w: str 
 
 
 def warn_unchecked(reader: hdf5.SafeReader, copying: bool = False) -> None:
-    """One warning naming the datasets read from ``reader`` without a checksum, if any (and
-    that ``mlp data convert`` writes a checksummed copy, unless ``copying``: it does)."""
+    """One warning naming the datasets read without a checksum, if any.
+
+    Parameters
+    ----------
+    reader : SafeReader
+    copying : bool, default False
+        Whether the caller writes a checksummed copy (else the warning says that ``mlp data
+        convert`` does).
+    """
     if reader.unchecked:
         log.warning("%s: datasets %s carry no fletcher32 checksum, so corruption in them "
                     "cannot be detected%s", reader.path, ", ".join(map(repr, reader.unchecked)),
@@ -130,7 +181,9 @@ def _open(reader: hdf5.SafeReader, x: str, y: str, w: str | None, x_val: str | N
                       block_rows, buffer_rows)
     found = split.label_scan()
     if task == "classification":
-        split.classes, split.encode = _classes(reader, y, found, stored_classes)
+        # classification scans labels of at least one training row, so some were found
+        split.classes, split.encode = _classes(reader, y, cast(np.ndarray, found),
+                                               stored_classes)
         split.label_range = (0, split.classes.shape[0] - 1)
     arguments = _held_splits(reader, split, held, x, y, x_val, y_val, x_test, y_test,
                              stored_classes)
@@ -174,7 +227,7 @@ def _held_splits(reader: hdf5.SafeReader, split: DiskSplit, held: dict[str, Any]
         if held[split_name] is not None:
             low, high = held[split_name]
             X, labels = _read_rows(split.X, low, high), _read_rows(split.y, low, high)
-        elif x_name is not None:
+        elif x_name is not None and y_name is not None:  # given together (checked above)
             X = reader.dataset(x_name, kinds="fiub", ndim=2)
             labels = reader.dataset(y_name, kinds="fiub")
         else:

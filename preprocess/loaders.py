@@ -32,9 +32,24 @@ SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 def load_npz(path: str | Path, x_key: str, y_key: str,
              limits: ReadLimits = DEFAULT_LIMITS) -> DataArguments:
-    """The arrays ``x_key``/``y_key``, or ``X_train``/``y_train`` (and the ``_val``,
-    ``_test`` pairs) when the archive has ``X_train``; sizes checked before reading
-    (``bounded.read_npz``)."""
+    """The arguments of ``Data.from_npz``: the arrays of an ``.npz`` archive.
+
+    Sizes are checked before reading (``bounded.read_npz``).
+
+    Parameters
+    ----------
+    path : str or Path
+    x_key, y_key : str
+        The arrays read, or ``X_train``/``y_train`` (and the ``_val``, ``_test`` pairs) when
+        the archive has ``X_train``.
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of ``Data(...)``.
+    """
     arrays = bounded.read_npz(path, limits)
     if "X_train" in arrays:
         return {key: arrays.get(key) for key in SPLIT_KEYS}
@@ -73,9 +88,23 @@ def _target_column(path: Path, target: int | str, names: list[str] | None, width
 
 
 def csv_targets(path: Path, labels: np.ndarray, task: str) -> np.ndarray:
-    """Texts ``(N,)`` of a target column: strings stay class labels; integral numbers become
-    int64 codes and other numbers ``(N, 1)`` float64 regression targets, unless ``task``
-    asks otherwise."""
+    """The texts of a target column as targets.
+
+    Parameters
+    ----------
+    path : Path
+        Named in errors.
+    labels : ndarray
+        Texts ``(N,)``.
+    task : str
+        ``auto``, ``classification`` or ``regression``.
+
+    Returns
+    -------
+    ndarray
+        Strings stay class labels; integral numbers become int64 codes and other numbers
+        ``(N, 1)`` float64 regression targets, unless ``task`` asks otherwise.
+    """
     try:
         values = labels.astype(np.float64)
     except ValueError:
@@ -94,9 +123,26 @@ def csv_targets(path: Path, labels: np.ndarray, task: str) -> np.ndarray:
 def csv_blocks(path: str | Path, target: int | str, header: bool | str, delimiter: str,
                limits: ReadLimits = DEFAULT_LIMITS
                ) -> tuple[list[str] | None, Iterator[tuple[np.ndarray, np.ndarray]]]:
-    """The header names (None without a header) and the blocks ``(features (B, D) float64,
-    target texts (B,))`` of a CSV file, read ``bounded.BLOCK_ROWS`` lines at a time under
-    ``limits``; ``header="auto"`` detects a header row (always one for a named target)."""
+    """The header and the blocks of a CSV file, read ``bounded.BLOCK_ROWS`` lines at a time.
+
+    Parameters
+    ----------
+    path : str or Path
+    target : int or str
+        The target column: index or header name.
+    header : bool or "auto"
+        ``auto`` detects a header row (always one for a named target).
+    delimiter : str
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Returns
+    -------
+    names : list of str or None
+        The header names (None without a header).
+    blocks : iterator of tuple
+        ``(features (B, D) float64, target texts (B,))``.
+    """
     path = Path(path)
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n':
         raise DataError(f"{path}: expected a delimiter of one character (not a quote or a "
@@ -183,13 +229,12 @@ class _Parser:
         if not rows or any('"' in line or len(line) > self.limits.max_field_chars
                            or line.count(self.delimiter) != self.width - 1 for line in rows):
             return None
-        options = {"delimiter": self.delimiter, "comments": None, "quotechar": None}
         labels = [line.split(self.delimiter)[self.column].strip() for line in rows]
         if any(len(label) > self.limits.max_label_chars for label in labels):
             return None  # the row-by-row path names the line
         try:
             features = np.loadtxt(rows, dtype=np.float64, usecols=self.features, ndmin=2,
-                                  **options)
+                                  delimiter=self.delimiter, comments=None, quotechar=None)
         except ValueError:
             return None
         if not np.isfinite(features).all():
@@ -199,8 +244,26 @@ class _Parser:
 
 def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter: str,
              task: str, limits: ReadLimits = DEFAULT_LIMITS) -> DataArguments:
-    """A CSV file's numeric feature columns and one ``target`` column (index or header
-    name), read in blocks under ``limits`` (``csv_blocks``)."""
+    """The arguments of ``Data.from_csv``: a CSV file's numeric features and one target column.
+
+    Read in blocks under ``limits`` (``csv_blocks``).
+
+    Parameters
+    ----------
+    path : str or Path
+    target : int or str
+        Index or header name.
+    header : bool or "auto"
+    delimiter : str
+    task : str
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of ``Data(...)``.
+    """
     _, blocks = csv_blocks(path, target, header, delimiter, limits)
     features, labels = zip(*blocks, strict=True)
     check_bytes(sum(a.nbytes for a in features + labels), f"{path}: the rows")
@@ -210,8 +273,25 @@ def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter:
 
 def read_image(path: Path, shape: Sequence[int] | None = None,
                limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
-    """A grey-scale image as float32 ``(height, width)`` in [0, 1], its declared size checked
-    against ``shape`` or ``limits.max_pixels`` before decoding (``bounded.read_image``)."""
+    """A grey-scale image as float32 ``(height, width)`` in [0, 1].
+
+    Its declared size is checked against ``shape`` or ``limits.max_pixels`` before decoding
+    (``bounded.read_image``).
+
+    Parameters
+    ----------
+    path : Path
+    shape : sequence of int, optional
+        ``(height, width)`` it must have.
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+    like : str, default "image_shape"
+        Names where ``shape`` came from in the message.
+
+    Returns
+    -------
+    ndarray
+    """
     return bounded.read_image(path, None if shape is None else tuple(int(s) for s in shape),
                               limits, like)
 
@@ -238,9 +318,26 @@ def _stack_images(files: list[Path], shape: Sequence[int] | None,
 
 
 def image_files_of(root: str | Path) -> tuple[list[Path], list[str]]:
-    """The image files ``root/<label>/*.bmp|png|jpg`` (folders and files sorted by name,
-    hidden ones whose names start with a dot skipped) and the label (sub-folder name) of
-    each."""
+    """The image files ``root/<label>/*.bmp|png|jpg`` and their labels.
+
+    Folders and files are sorted by name; hidden ones, whose names start with a dot, are
+    skipped.
+
+    Parameters
+    ----------
+    root : str or Path
+
+    Returns
+    -------
+    files : list of Path
+    labels : list of str
+        The sub-folder name of each file.
+
+    Raises
+    ------
+    DataError
+        ``root`` is not a folder of label folders, or holds no images.
+    """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: expected a folder with one sub-folder of images per label, "
@@ -260,8 +357,24 @@ def image_files_of(root: str | Path) -> tuple[list[Path], list[str]]:
 
 def load_image_folder(root: str | Path, image_shape: Sequence[int] | None,
                       limits: ReadLimits = DEFAULT_LIMITS) -> DataArguments:
-    """``root/<label>/*.bmp|png|jpg`` as grey-scale [0, 1] float32 rows flattened row-major,
-    labelled by sub-folder name; folders and files sorted by name."""
+    """The arguments of ``Data.from_image_folder``.
+
+    ``root/<label>/*.bmp|png|jpg`` as grey-scale [0, 1] float32 rows flattened row-major,
+    labelled by sub-folder name; folders and files sorted by name.
+
+    Parameters
+    ----------
+    root : str or Path
+    image_shape : sequence of int or None
+        ``(height, width)`` every image must have; by default the first one's.
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Bounds checked before anything is read.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of ``Data(...)``.
+    """
     files, labels = image_files_of(root)
     X, shape = _stack_images(files, image_shape, limits)
     return {"X_train": X, "y_train": np.array(labels), "task": "classification",
@@ -272,8 +385,27 @@ def load_image_folder(root: str | Path, image_shape: Sequence[int] | None,
 SKLEARN_INPUT_SCALES = {"digits": 16.0}
 
 
-def load_sklearn(name: str, test_fraction: float, seed: int) -> DataArguments:
-    """A scikit-learn toy set with a stratified test split made by ``train_test_split``."""
+def load_sklearn(name: str, test_fraction: float | None, seed: int) -> DataArguments:
+    """The arguments of ``Data.from_sklearn``: a toy set with a stratified test split.
+
+    Parameters
+    ----------
+    name : str
+        ``digits``, ``iris``, ``wine`` or ``breast_cancer``.
+    test_fraction : float or None
+        For ``train_test_split`` (None: its default, 0.25).
+    seed : int
+
+    Returns
+    -------
+    dict
+        Keyword arguments of ``Data(...)``.
+
+    Raises
+    ------
+    DataError
+        An unknown name, or scikit-learn is not installed.
+    """
     if name not in SKLEARN_SETS:
         raise DataError(f"expected a scikit-learn data set among {', '.join(SKLEARN_SETS)}, "
                         f"found unknown name {name!r}")
@@ -294,9 +426,24 @@ def load_sklearn(name: str, test_fraction: float, seed: int) -> DataArguments:
 
 def make_sin(n_train: int, n_val: int, noise: float, interval: tuple[float, float],
              frequency: float, seed: int) -> DataArguments:
-    """``y = sin(frequency x)`` regression, float64 ``(N, 1)``: ``n_train`` sorted uniform
-    draws of ``x`` in ``interval`` (targets plus ``noise * N(0, 1)``) and a noiseless grid of
-    ``n_val`` validation points spanning the interval."""
+    """The arguments of ``Data.sin``: ``y = sin(frequency x)`` regression, float64 ``(N, 1)``.
+
+    Parameters
+    ----------
+    n_train : int
+        Sorted uniform draws of ``x`` in ``interval`` (targets plus ``noise * N(0, 1)``).
+    n_val : int
+        A noiseless grid of validation points spanning the interval.
+    noise : float
+    interval : tuple of float
+    frequency : float
+    seed : int
+
+    Returns
+    -------
+    dict
+        Keyword arguments of ``Data(...)``.
+    """
     low, high = interval
     if not (np.isfinite([low, high, high - low, frequency * low, frequency * high]).all()
             and low < high):
@@ -344,13 +491,27 @@ def _input_matrix(path: Path, X: np.ndarray, image_shape: Sequence[int] | None,
 
 
 def image_inputs(paths: Sequence[str | Path]) -> list[Path] | None:
-    """The image files ``paths`` name, in order (folders give their images sorted by name);
-    None when ``paths`` is one ``.npy`` or ``.csv`` file."""
-    paths = [Path(p) for p in paths]
-    if len(paths) == 1 and paths[0].suffix.lower() in (".npy", ".csv"):
+    """The image files some paths name, in order (folders give their images sorted by name).
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+
+    Returns
+    -------
+    list of Path or None
+        None when ``paths`` is one ``.npy`` or ``.csv`` file.
+
+    Raises
+    ------
+    DataError
+        A path that is neither, nor an image or a folder, or no image at all.
+    """
+    given = [Path(p) for p in paths]
+    if len(given) == 1 and given[0].suffix.lower() in (".npy", ".csv"):
         return None
     files: list[Path] = []
-    for path in paths:
+    for path in given:
         if path.is_dir():
             files.extend(_image_files(path))
         elif path.suffix.lower() in IMAGE_SUFFIXES:
@@ -359,25 +520,48 @@ def image_inputs(paths: Sequence[str | Path]) -> list[Path] | None:
             raise DataError(f"{path}: expected a .npy, .csv or image file "
                             f"({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
     if not files:
-        raise DataError(f"expected image files in {', '.join(map(str, paths))}, found none")
+        raise DataError(f"expected image files in {', '.join(map(str, given))}, found none")
     return files
 
 
 def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None = None,
                 input_scale: float | None = 1.0, n_features: int | None = None,
                 source: str | Path = "the model") -> np.ndarray:
-    """Raw inputs ``(N, D)`` (floating) for prediction: one ``.npy`` or ``.csv`` file (a
-    header row is skipped), or image files and folders of images, each read as
-    ``Data.from_image_folder`` reads it (of ``image_shape`` when given) and multiplied by
-    ``input_scale``, the scale the model's training images had (digits: 16). Images are
-    refused for a model ``source`` that records no ``input_scale`` (None)."""
-    paths = [Path(p) for p in paths]
-    if not paths:
+    """Raw inputs ``(N, D)`` (floating) for prediction.
+
+    One ``.npy`` or ``.csv`` file (a header row is skipped), or image files and folders of
+    images, each read as ``Data.from_image_folder`` reads it and multiplied by
+    ``input_scale``.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+    image_shape : sequence of int, optional
+        The shape images must have.
+    input_scale : float or None, default 1.0
+        The scale the model's training images had (digits: 16); images are refused for a
+        model that records none (None).
+    n_features : int, optional
+        The width the model takes.
+    source : str or Path, default "the model"
+        Named in errors.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    DataError
+        No path, unreadable inputs, images without an ``input_scale``, or another width.
+    """
+    given = [Path(p) for p in paths]
+    if not given:
         raise DataError("expected a .npy, .csv or image file or a folder of images, found "
                         "no path")
-    files = image_inputs(paths)
+    files = image_inputs(given)
     if files is None:
-        return _input_matrix(paths[0], _read_array(paths[0]), image_shape, n_features)
+        return _input_matrix(given[0], _read_array(given[0]), image_shape, n_features)
     if input_scale is None:
         raise DataError(f"{source} does not record how the images it was trained on were "
                         "scaled, so image files cannot be predicted faithfully; give the "
@@ -395,15 +579,27 @@ def input_blocks(paths: Sequence[str | Path], image_shape: Sequence[int] | None 
                  input_scale: float | None = 1.0, n_features: int | None = None,
                  source: str | Path = "the model", rows: int = bounded.BLOCK_ROWS
                  ) -> Iterator[np.ndarray]:
-    """``read_inputs`` in blocks of at most ``rows`` samples ``(B, D)``, so predicting a
-    large input holds one block of it at a time: a ``.csv`` file is read block by block,
-    other inputs are read whole and handed out in blocks."""
-    paths = [Path(p) for p in paths]
-    if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
-        for X in _csv_inputs(paths[0], rows):
-            yield _input_matrix(paths[0], X, image_shape, n_features)
+    """``read_inputs`` in blocks of at most ``rows`` samples ``(B, D)``.
+
+    Predicting a large input holds one block of it at a time: a ``.csv`` file is read block
+    by block, other inputs are read whole and handed out in blocks.
+
+    Parameters
+    ----------
+    paths, image_shape, input_scale, n_features, source
+        ``read_inputs``'s.
+    rows : int, default BLOCK_ROWS
+
+    Yields
+    ------
+    ndarray
+    """
+    given = [Path(p) for p in paths]
+    if len(given) == 1 and given[0].suffix.lower() == ".csv":
+        for X in _csv_inputs(given[0], rows):
+            yield _input_matrix(given[0], X, image_shape, n_features)
         return
-    X = read_inputs(paths, image_shape, input_scale, n_features, source)
+    X = read_inputs(given, image_shape, input_scale, n_features, source)
     for start in range(0, len(X), rows):
         yield X[start:start + rows]
 

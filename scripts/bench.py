@@ -1,7 +1,21 @@
 """Benchmark: epoch time against the GEMM bound, scikit-learn and PyTorch; memory; inference.
 
     python scripts/bench.py [--quick] [--no-peers] [--rounds R] [--json-only] [--no-sweep]
-                            [--no-notebook | --notebook-only | --checkpoints-only]
+                            [--no-notebook | --notebook-only | --checkpoints-only
+                             | --startup-only]
+    python scripts/bench.py [--w1-processes N] [--peers] [--rounds R] [--quick]
+
+``--w1-processes N`` and ``--peers`` run only these parts (either or both):
+  W1 in N fresh processes, one after another, each a warm-up epoch then ``--w1-epochs`` timed
+      epochs (2): every epoch, each process's median, and the slowest median over the fastest
+      (the goal: at most 1.15 over 20 processes on a quiet machine); beside each epoch, the CPU
+      seconds of the process's other threads (OpenBLAS's worker, the split step's thread) over
+      the epoch's wall time, which tells a spinning worker (about 1) from a sleeping one.
+  W1 against its peers in alternating rounds (the first a warm-up): the GEMM rate just before
+      and after our epoch, then one epoch of each peer in its own process: JAX with the whole
+      epoch in one jitted ``lax.scan``, Keras 3 on JAX, JAX with one jitted step per batch
+      (``bench_peers.py``) and PyTorch; ours over each (median of the rounds' ratios) and ours
+      over the GEMM bound. Goals: at most 0.95 of JAX-scan, 0.7 of PyTorch, 1.05 of the bound.
 
 Workloads (float32 unless said, the machine's BLAS threads):
   W1  60000x784 random inputs, 10 classes, Model.mlp([784, 512, 512, 10]), ReLU, cross
@@ -18,14 +32,13 @@ normaliser included) against onnxruntime running the same checkpoint exported to
 and probabilities), on the W1 architecture trained one epoch on 1024 samples; the two called
 in turn (300 pairs for one sample, 15 for 1000) after a warm-up call each; onnxruntime's idle
 threads do not spin (they would hold the cores our BLAS needs next).
-Bound: 6*N*sum(in*out) flops per epoch divided by the GEMM rate NumPy reaches at the W1
-shapes. The bench sets OPENBLAS_THREAD_TIMEOUT=4 (unless already set) before NumPy loads, so
-that OpenBLAS's idle workers sleep and the optimizer step can use both cores (see
-mlp.nn.fused); each W1 round also times one epoch with the step on one thread, the default
-without that variable. A shared machine's speed drifts by tens of percent within a minute,
-so everything is measured in interleaved rounds: in each round the GEMM rate is taken just
-before and just after our epoch (the epoch's bound uses their mean), then each peer runs one
-epoch. Peers run in their own processes (same data, made from the same seed), so their idle
+Bound: 6*N*sum(in*out) flops per epoch divided by the GEMM rate NumPy reaches at the W1 shapes.
+The library makes OpenBLAS's idle workers sleep soon after each product (mlp.nn.blas_workers),
+so the optimizer step uses both cores (see mlp.nn.fused); each W1 round also times one epoch
+with the step on one thread. A shared machine's speed drifts by tens of percent within a
+minute, so everything is measured in interleaved rounds: in each round the GEMM rate is taken
+just before and just after our epoch (the epoch's bound uses their mean), then each peer runs
+one epoch. Peers run in their own processes (same data, made from the same seed), so their idle
 threads cannot slow us. Peak RSS is taken in a process of its own that does what a user's
 script would (make the data, build the model, train W1 for two epochs), so it counts neither
 the bench's second model nor its probes; the bench process's own peak is printed beside it.
@@ -36,6 +49,9 @@ Checkpoint overhead: the shipped sin config and a 1000x20 classifier (20-64-64-5
 (``--checkpoints-only`` runs just these): medians, the median ratio, the run folder's extra
 seconds against what the goal allows (0.3 s plus 5% of the bare fit, picture included), and
 the time of the run's ``curves.png`` alone (part of the run folder's).
+Start-up (``bench_startup.py``, ``--startup-only`` runs just this): process start to the first
+epoch's start and to exit of ``mlp train CONFIG --set train.epochs=1`` for the shipped CSV and
+sin configs, 5 fresh processes each (goal: first epoch within 0.5 s, median of 5).
 Live display (``bench_notebook.py``, ``--notebook-only`` runs just this): a 60-epoch digits
 run and W1 (1 epoch) in a real Jupyter kernel with the displays off, the progress line on,
 and the progress line and live curves on (goal: at most 1.10 of off), rounds - 1 rounds.
@@ -62,6 +78,31 @@ figures):
   44.9 MB before 2026-11-24).
 - Diagnostics' parts: the per-step hook (one dot product per module's gradient) 0.035-0.071
   ms against a 49-91 ms step; the end-of-epoch statistics 13-75 ms.
+- 2026-12-05, the two-speed W1 (1.4-1.5 s in some processes, 2.8-3.0 s in others, without
+  OPENBLAS_THREAD_TIMEOUT): per-thread CPU times (/proc/self/task/*/stat) of fresh W1 processes
+  at loads 6-10 (paired, main's code against the settled workers): OpenBLAS's worker took as
+  much CPU time as the main thread, epoch after epoch (2.27/2.28, 2.73/2.74, 3.56/3.59 s), with
+  no voluntary context switch at all: it never slept during training. Settled (2**16 ticks) it
+  sleeps about 8 times a batch (600 a 10,000-sample epoch) and takes 0.75-0.82 of the main
+  thread's CPU time; other threads' CPU over an epoch's wall time (--w1-processes) 0.19-0.25.
+  Under such loads both collapse (10,000 samples in 8-34 s instead of 0.25 s, the main thread
+  burning 2-3.6 s of CPU): a product's halves wait for each other by spinning, and a preempted
+  half makes the other spin a whole time slice; JAX-scan took 0.38 s and PyTorch 8.6 s in the
+  same rounds (--quick --peers, load 10.4). Whole W1 epochs at loads 3.4-6.2, alternating
+  processes, second and third epochs: 12.4/30.8 and 11.4/28.1 s with spinning workers,
+  18.5/19.0 and 45.5/54.0 s settled: settling does not cure a loaded machine. One BLAS
+  thread spins on nobody (load 5.3: 20,000 samples in 1.8-2.1 s wall for 0.58 s of CPU,
+  against 1.6-11 s with two), but OpenBLAS's one-thread forward product (128x784 by 784x512)
+  rounds differently from its two-thread one (measured), so seeded runs would no longer
+  repeat earlier ones bit for bit.
+- 2026-12-05, where our time goes against JAX-scan (thread CPU time, load-proof; one BLAS
+  thread, step on one thread, 20,000 samples after a warm-up epoch): products 0.43 s (1256
+  calls), everything else 0.145 s, 0.92 ms a batch, half of it the Adam pass over 669,706
+  parameters. Per 60,000 samples: 1.29 s of products on one core, 0.43 s of the rest. At the
+  two-thread GEMM bound's rate (1.30 s for the bound's flops, of which our products do 0.8)
+  the products take about 1.04 s; 0.95 of JAX-scan's 1.28-1.41 s leaves 0.18-0.30 s for the
+  rest, which takes 0.43 s on one core (the split step saves part of Adam's share): within
+  reach only with the rest cut by a third to a half, or with faster products.
 - Tried and dropped: numexpr (3x slower than NumPy here); the split step without
   OPENBLAS_THREAD_TIMEOUT (1.01 against 0.93 ms serial: an OpenBLAS worker spins on the
   second core for 2**28 TSC ticks after each GEMM; at 20 the gain is gone, at 16 it holds;
@@ -79,38 +120,99 @@ figures):
   over two threads when the cores are free). With numba a Layer's bias is added inside the
   ReLU after it, its gradient summed inside that ReLU's backward, and cross entropy against
   class indices is three compiled passes around NumPy's exp and log.
+
+The figures of the README, and how they were reached
+----------------------------------------------------
+``make bench`` on 2026-12-02 at 10:17-10:40 UTC, on this project's machine: x86_64 AMD EPYC
+with AVX2, 2 cores, 24 GiB, no GPU, CPython 3.11.7, NumPy 2.4.6 (OpenBLAS 0.3.31, Haswell
+kernels), numba 0.68.1, scikit-learn 1.9.1, PyTorch 2.13.0+cpu, onnxruntime 1.32. The machine
+is a shared VM and was busy with other work (load average 1.5-5.6; the GEMM rate moved from 26
+to 178 GFLOP/s within the run): compare the ratios, taken round by round, not seconds across
+runs. Float32 unless said, 3 rounds after a warm-up:
+
+==========================================  ======  =======  =======  ========  ======
+workload (Adam unless said)                 ours    sklearn  PyTorch  /sklearn  /torch
+==========================================  ======  =======  =======  ========  ======
+W1: 60000x784, 784-512-512-10, batch 128    1.96 s  4.01 s   3.55 s   0.52      0.45
+W1-BN: W1 with BatchNorm1d (goal: 0.7)      1.64 s  -        2.97 s   -         0.55
+W2: W1 at batch 32                          2.86 s  9.04 s   9.07 s   0.40      0.38
+W3: 1-100-100-1 float64 sin, 2000 steps     0.69 s  0.76 s   -        0.90      -
+==========================================  ======  =======  =======  ========  ======
+
+W1-BN's rounds read 0.53, 1.47 and 0.55 of PyTorch. The digits fit of ``bench_sklearn.py`` in
+the same run: 0.275 / 0.142 s (float64 / float32) against ``MLPClassifier``'s 0.560 / 0.410 s,
+0.49 / 0.38 (5 rounds). Beside them:
+
+- W1 epoch over the GEMM bound (6·N·Σ in·out flops at the rate measured around it): 1.04
+  (rounds 0.57-1.35); with the step on one thread 1.08.
+- ``mlp --help``, wall time (median of 9): 0.117 s (``python -c pass``: 0.020 s).
+- W1 with ``diagnostics=True`` over off: 0.91 (within noise).
+- W1 peak RSS (a process of its own: data, model, two epochs): 419 MB for a 180 MB dataset
+  (+239 MB).
+- Largest transient allocation over 50 steady-state W1 batches: 30,331 B (net 439 B a batch).
+- ``predict`` on the 60000 W1 inputs: 58,900 samples/s.
+- ``Checkpoint.predict_proba`` over onnxruntime, 1 / 1000 raw samples: 1.48 / 2.43 (0.11 /
+  18.1 ms against 0.077 / 7.3 ms; 1.20 / 1.35 on a quiet machine on 2026-11-26).
+
+A run folder (``python scripts/bench.py --checkpoints-only --rounds 8``, 2026-12-02 at 21:27
+UTC; goal: at most 60 ms plus 5% of the bare fit):
+
+- the shipped sin config (3000 epochs, default save cadence): bare fit 0.813 s, with a run
+  folder 0.870 s, extra 57 ms (allowed 101 ms), of which ``curves.png`` 20 ms;
+- a 20-64-64-5 classifier, 1000x20, batch 16, 20 epochs: 0.088 s and 0.122 s, extra 34 ms
+  (allowed 64 ms), of which ``curves.png`` 8 ms.
+
+The extra moves with the machine: a ``--quick`` bench soon after read 104 ms for the sin config
+(over its 100 ms) and 35 ms for the classifier; two runs of 8 rounds after ``best.h5`` and
+``last.h5`` became one build (when the last epoch is the best) read 53 and 72 ms, and 52 and 19
+ms. Before the Pillow ``curves.png`` and the save cadence the same workloads paid 0.64 s and
+0.22 s extra (2026-12-02, 20:24 UTC, 3 rounds): ``curves.png`` through matplotlib (0.15-0.35 s),
+a 24 µs snapshot and a ``history.csv`` write every epoch, and a second snapshot on every
+improving epoch.
+
+Accuracy (the targets of the project's reference experiments):
+
+- digits (scikit-learn, stratified 25% test, ``random_state=0``), ``make train``
+  (``scripts/configs/digits.json``: 64-256-10, dropout 0.2, one-pixel shifts, z-score, Adam, 40
+  epochs): test accuracy 0.9933 (n=450), 8.9 s;
+- digits without augmentation, 64-256-128-10 or 64-512-10, 60 epochs, 3 seeds (2026-11-22):
+  0.971-0.982;
+- iris (same split rule), ``scripts/configs/iris.json`` (4-20-3, Xavier, batch 8, lr 0.003):
+  test accuracy 1.00 (n=38);
+- sin(2πx) on [0, 1], 64 points, ``scripts/train_sin.py`` (1-30-20-1 sigmoid, MAE loss, full
+  batch): validation MAE 0.0036 (target: below 0.01).
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import json
+import logging
 import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
 
-# before NumPy loads OpenBLAS, which reads it once: idle BLAS workers sleep instead of spinning
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+import bench_notebook  # scripts/, this script's folder, is first on sys.path
+import bench_peers
+import bench_startup
+import bench_sweep
+import numpy as np
 
-import argparse  # noqa: E402 (after the environment is set)
-import gc  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import bench_notebook  # noqa: E402 (scripts/, this script's folder, is first on sys.path)
-import bench_sweep  # noqa: E402
-import numpy as np  # noqa: E402
-
-from mlp import BasicRoutinizer, Model, RunFolder, load_checkpoint  # noqa: E402
-from mlp.nn.fused import Kernels  # noqa: E402
-from mlp.optim.rules import UPDATE_RULES  # noqa: E402
-from preprocess import Data  # noqa: E402
+from mlp import BasicRoutinizer, Model, RunFolder, load_checkpoint
+from mlp.nn import blas_workers
+from mlp.nn.fused import Kernels
+from mlp.optim.rules import UPDATE_RULES
+from preprocess import Data
 
 SIZES = [784, 512, 512, 10]
 PAUSE = 0.3  #: seconds between measurements, for spinning BLAS/OpenMP threads to go idle
@@ -278,9 +380,33 @@ class SklearnSin:
             return time.perf_counter() - start
 
 
-#: what a worker process can run (the peers, and ours alone for its peak RSS)
+#: what a worker process can run (the peers, and ours alone for its peak RSS and spread)
 RUNNERS = {"sklearn": SklearnClassifier, "torch": Torch, "ours": Ours,
-           "torch_bn": lambda X, y, batch: Torch(X, y, batch, batch_norm=True)}
+           "torch_bn": lambda X, y, batch: Torch(X, y, batch, batch_norm=True),
+           **bench_peers.RUNNERS}
+#: W1's peers in the full bench and in ``--peers``
+W1_PEERS = ["jax_scan", "keras", "jax_step", "torch"]
+
+
+def _other_threads_cpu() -> float:
+    """CPU seconds so far of this process's threads other than the main one (Linux; 0.0
+    elsewhere)."""
+    main = threading.main_thread().native_id
+    total = 0.0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        if int(task) == main:
+            continue
+        try:
+            with open(f"/proc/self/task/{task}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def worker(kind: str, n: int, batch: int, iterations: int) -> None:
@@ -301,6 +427,8 @@ def worker(kind: str, n: int, batch: int, iterations: int) -> None:
             print(repr(runner.epoch()), flush=True)
         elif command == "rss":
             print(repr(_peak_rss_mb()), flush=True)
+        elif command == "others":
+            print(repr(_other_threads_cpu()), flush=True)
         else:
             break
 
@@ -324,6 +452,10 @@ class Peer:
     def peak_rss_mb(self) -> float:
         """The worker's peak resident set so far, in MiB."""
         return self._ask("rss")
+
+    def other_threads_cpu(self) -> float:
+        """CPU seconds so far of the worker's threads but its main one."""
+        return self._ask("others")
 
     def _ask(self, command: str) -> float:
         self.process.stdin.write(f"{command}\n")
@@ -414,6 +546,65 @@ def interleaved(ours, peers: list[Peer], rounds: int, n: int | None = None,
             ratios.append(seconds / (epoch_flops(n) / ((before + after) / 2)))
     return (mine, {kind: times[1:] for kind, times in theirs.items()}, rates, ratios,
             serial_ratios)
+
+
+def w1_spread(count: int, n: int, epochs: int, r: dict) -> None:
+    """W1 in ``count`` fresh processes, one after another: a warm-up epoch, then ``epochs``
+    timed ones each; records every epoch, each process's median, the slowest median over the
+    fastest, and each epoch's other-thread CPU seconds over its wall seconds."""
+    medians, each, spin = [], [], []
+    for _ in range(count):
+        worker = Peer("ours", n, 128)
+        try:
+            worker.epoch()
+            times = []
+            for _ in range(epochs):
+                before = worker.other_threads_cpu()
+                seconds = worker.epoch()
+                times.append(seconds)
+                spin.append((worker.other_threads_cpu() - before) / seconds)
+        finally:
+            worker.close()
+        medians.append(statistics.median(times))
+        each.append("/".join(f"{t:.2f}" for t in times))
+        time.sleep(PAUSE)
+    r["w1_processes"] = count
+    r["w1_process_epochs_s"] = ", ".join(each)
+    r["w1_process_median_s"] = statistics.median(medians)
+    r["w1_slowest_over_fastest"] = max(medians) / min(medians)
+    r["w1_slowest_over_fastest_epoch"] = (max(max(map(float, e.split("/"))) for e in each)
+                                          / min(min(map(float, e.split("/"))) for e in each))
+    r["w1_other_threads_cpu_over_wall"] = f"{min(spin):.2f}-{max(spin):.2f}"
+
+
+def w1_against_peers(X: np.ndarray, y: np.ndarray, kinds: list[str], rounds: int,
+                     r: dict, serial: bool = True) -> None:
+    """W1, ours in this process against ``kinds`` in theirs, in alternating rounds, with the
+    GEMM bound measured around each of our epochs (``interleaved``); records the figures."""
+    n = len(X)
+    peers = start_peers(kinds, n, 128, 0, r)
+    ours = Ours(X, y, 128)
+    one = Ours(X, y, 128, threads=1) if serial and ours.routinizer.kernels.threads > 1 else None
+    w1, w1_peers, rates, ratios, serial_ratios = interleaved(ours, peers, rounds, n=n,
+                                                             serial=one)
+    r["bench_process_peak_rss_mb"] = _peak_rss_mb()  # two models, probes: an upper bound
+    r["gemm_gflops"] = statistics.median(rates) / 1e9
+    r["gemm_gflops_each"] = ", ".join(f"{rates[i] / 1e9:.0f}/{rates[i + 1] / 1e9:.0f}"
+                                      for i in range(0, len(rates), 2))  # before/after
+    r["bound_s"] = epoch_flops(n) / statistics.median(rates)
+    r["w1_over_bound"] = statistics.median(ratios)  # each epoch against its own rate
+    r["w1_over_bound_each"] = _each(ratios)
+    if serial_ratios:
+        r["w1_one_thread_step_over_bound"] = statistics.median(serial_ratios)
+        r["w1_one_thread_step_over_bound_each"] = _each(serial_ratios)
+    _record(r, "w1", w1, w1_peers)
+    for kind, goal in (("jax_scan", 0.95), ("torch", 0.7)):
+        if f"w1_ours_over_{kind}" in r:
+            r[f"w1_goal_{kind}"] = ("met" if r[f"w1_ours_over_{kind}"] <= goal else "missed") + \
+                f" (at most {goal})"
+    r["w1_goal_bound"] = ("met" if r["w1_over_bound"] <= 1.05 else "missed") + " (at most 1.05)"
+    for peer in peers:
+        peer.close()
 
 
 def diagnostics_cost(X: np.ndarray, y: np.ndarray, batch: int = 128) -> tuple[float, float]:
@@ -581,7 +772,8 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10000 samples, 200 iterations")
-    parser.add_argument("--no-peers", action="store_true", help="skip scikit-learn and PyTorch")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="skip the peers (scikit-learn, PyTorch, JAX, Keras)")
     parser.add_argument("--rounds", type=int, default=4,
                         help="interleaved rounds per workload, the first a warm-up (4)")
     parser.add_argument("--json-only", action="store_true")
@@ -592,6 +784,15 @@ def main() -> None:
                         help="skip the live-display section (a Jupyter kernel)")
     parser.add_argument("--notebook-only", action="store_true",
                         help="only the live-display figures (bench_notebook.py)")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only the start-up figures (bench_startup.py)")
+    parser.add_argument("--w1-processes", type=int, default=0, metavar="N",
+                        help="only W1 in N fresh processes and its spread (and --peers)")
+    parser.add_argument("--w1-epochs", type=int, default=2,
+                        help="timed epochs per process of --w1-processes, after a warm-up (2)")
+    parser.add_argument("--peers", action="store_true",
+                        help="only W1 against JAX-scan, Keras, JAX-step, PyTorch and the "
+                             "GEMM bound (and --w1-processes)")
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be at least 2 (the first is a warm-up)")
@@ -599,9 +800,26 @@ def main() -> None:
     iterations = 200 if args.quick else 2000
     median = statistics.median
 
+    if args.w1_processes or args.peers:
+        r_w1: dict = {"machine": _machine(), "n": n, "load_average": _load(),
+                      "blas_spin_exponent": blas_workers.settle(),
+                      "update_threads": Kernels().threads}
+        if args.w1_processes:
+            w1_spread(args.w1_processes, n, max(args.w1_epochs, 1), r_w1)
+        if args.peers:
+            X, y = make_w1(n)
+            Kernels().warm_up("float32")
+            w1_against_peers(X, y, W1_PEERS, args.rounds, r_w1, serial=False)
+        r_w1["load_average_after"] = _load()
+        _print(r_w1, args.json_only)
+        return
+
     if args.notebook_only:
         r_notebook = bench_notebook.run(max(args.rounds - 1, 1), n)
         _print(r_notebook, args.json_only)
+        return
+    if args.startup_only:
+        _print(bench_startup.run(), args.json_only)
         return
     if args.checkpoints_only:
         r_ckpt: dict = {}
@@ -610,11 +828,9 @@ def main() -> None:
         return
 
     X, y = make_w1(n)
-    r: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, "
-                          f"{platform.python_implementation()} {platform.python_version()}, "
-                          f"numpy {np.__version__}", "n": n,
+    r: dict = {"machine": _machine(), "n": n, "load_average": _load(),
                "kernels": Kernels().warm_up("float32"),
-               "openblas_thread_timeout": os.environ["OPENBLAS_THREAD_TIMEOUT"],
+               "blas_spin_exponent": blas_workers.settle(),
                "update_threads": Kernels().threads}
     kinds = [] if args.no_peers else ["sklearn", "torch"]
     r["mlp_help_s"] = startup_seconds([*mlp_command(), "--help"])
@@ -624,25 +840,7 @@ def main() -> None:
               f"{r['python_start_s']:.3f} s)")
 
     # W1: ours against the bound and the peers, round by round
-    peers = start_peers(kinds, n, 128, 0, r)
-    ours = Ours(X, y, 128)
-    serial = Ours(X, y, 128, threads=1) if Kernels().threads > 1 else None
-    w1, w1_peers, rates, ratios, serial_ratios = interleaved(ours, peers, args.rounds, n=n,
-                                                             serial=serial)
-    r["bench_process_peak_rss_mb"] = _peak_rss_mb()  # two models, probes: an upper bound
-    r["gemm_gflops"] = median(rates) / 1e9
-    r["gemm_gflops_each"] = ", ".join(f"{rates[i] / 1e9:.0f}/{rates[i + 1] / 1e9:.0f}"
-                                      for i in range(0, len(rates), 2))  # before/after
-    r["bound_s"] = epoch_flops(n) / median(rates)
-    r["w1_over_bound"] = median(ratios)  # each epoch against the rate measured around it
-    r["w1_over_bound_each"] = _each(ratios)
-    if serial_ratios:
-        r["w1_one_thread_step_over_bound"] = median(serial_ratios)
-        r["w1_one_thread_step_over_bound_each"] = _each(serial_ratios)
-    _record(r, "w1", w1, w1_peers)
-    for peer in peers:
-        peer.close()
-    del ours, serial
+    w1_against_peers(X, y, [] if args.no_peers else ["sklearn", *W1_PEERS], args.rounds, r)
     gc.collect()
 
     # W1-BN: a BatchNorm1d after each hidden layer, against PyTorch's same network
@@ -691,11 +889,21 @@ def main() -> None:
     r["predict_per_s"] = n / (time.perf_counter() - start)
     onnx_latency(X, y, r)
     checkpoint_overhead(r, max(args.rounds, 4))
+    r.update(bench_startup.run())
     if not args.no_sweep:  # a 16-trial digits sweep: 1 vs 2 workers, machinery overhead
         r.update(bench_sweep.run_all())
     if not args.no_notebook:  # live display in a Jupyter kernel: digits 60 epochs and W1
         r.update(bench_notebook.run(max(args.rounds - 1, 1), n))
     _print(r, args.json_only)
+
+
+def _machine() -> str:
+    return (f"{platform.machine()} {os.cpu_count()} cores, {platform.python_implementation()} "
+            f"{platform.python_version()}, numpy {np.__version__}")
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _print(r: dict, json_only: bool) -> None:

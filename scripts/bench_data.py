@@ -34,6 +34,48 @@
     of (b) (open, normalise, one epoch, from Python) on the gzip file: its RSS before
     opening, its peak and the bound of (b).
 Prints tables and one JSON line.
+
+The figures of the README
+-------------------------
+``python scripts/bench_data.py --rounds 6 --big 1,4`` (``make bench`` runs it without
+``--big``) on 2026-12-02, on the machine of ``scripts/bench.py``'s figures (2 shared cores, 24
+GiB; h5py 3.16.0, pandas 3.1.1), busy with other work:
+
+- (a) W1 epoch from HDF5 in the page cache over in memory, 6 interleaved rounds: median 1.09,
+  range 0.87-1.56 (an earlier run: 0.98, 0.18-1.08); the quiet rounds 1.05-1.10. An epoch's
+  batches gathered alone, no training: memory 0.019 s, disk 0.100 s (reading and checksumming
+  188 MB).
+- (b) open + normalise + 1 epoch (784-64-10, batch 512), peak RSS: 1 GB file 325 MiB, 4 GB file
+  335 MiB (67 before opening; bound 419 = that + 96 of buffers + 256).
+- (c) 1M-row CSV (20 features + label, 192 MB): ``mlp data convert`` 2.8 s, 147 MiB peak;
+  ``numpy.loadtxt`` 1.4 s, 191 MiB; ``pandas.read_csv`` 0.96 s, 574 MiB.
+
+(e) Files of other programs, ``python scripts/bench_data.py --byo 1`` on 2026-12-05 (same
+machine, busy: load about 16): 1 GB of W1 rows (8-bit pixel values) written by h5py, then
+``mlp train`` with zscore and one epoch of 784-64-10 (batch 512), peak RSS of the whole process:
+
+- gzip (chunks h5py chose): 398 MB on disk, 71 s, 356 MiB;
+- lzf: 549 MB, 44 s, 343 MiB;
+- contiguous, no filter: 1003 MB, 24 s, 306 MiB;
+- the checksummed copy ``mlp data convert`` wrote (18 s, 125 MiB): 1003 MB, 30 s, 330 MiB.
+
+All under (b)'s bound of 419 MiB.
+
+(d) Shuffling by blocks against a full shuffle, test accuracy for each seed (digits: 64-64-10,
+20 epochs, blocks of 16 rows in buffers of 128 of 1347; mnist1d 4000/1000 generated offline by
+the ``mnist1d`` package: 40-256-256-10, 30 epochs, blocks of 32 in buffers of 512; W1 shapes,
+10 Gaussian classes in 784 dimensions, 60000 rows: the W1 network, 2 epochs, the default blocks
+of 256 in buffers of 10496)::
+
+    data        full shuffle          blocks, random order   blocks, sorted by class
+    digits      0.971, 0.960, 0.971   0.969, 0.962, 0.971    0.971, 0.960, 0.971
+    mnist1d     0.608, 0.593, 0.603   0.619, 0.583, 0.600    0.615, 0.573, 0.629
+    W1 shapes   0.684, 0.689          0.679, 0.682           0.672, 0.636
+
+Within the seeds' spread on digits and mnist1d; on the W1 shapes a file in random order costs
+about half a point and a file sorted by class 1 to 5 points after 2 epochs: write a sorted data
+set in random order (permute the rows once before ``Data.save`` or before writing the CSV), or
+raise ``buffer_rows``.
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ setting, their ratios to display off (goal: at most 1.10 with both displays on),
 message counts, and the cost of one update of each display (the progress line, unthrottled,
 100 times; the picture of the digits run's 60 epochs, 10 times), which with the counts
 bounds the displays' share independently of the machine's drift; asserts nothing.
+
+The figure of the README: ``python scripts/bench.py --notebook-only``, in a real kernel, on
+2026-12-05, 2 shared cores under load: with both displays on, live display cost 6.3% of a
+60-epoch digits run and 0.14% of a W1 epoch; one progress update took 0.24 ms, one picture
+10 ms.
 """
 
 from __future__ import annotations

@@ -86,44 +86,6 @@ def _readme_block(heading: str, language: str) -> str:
     return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
-def _shrunk(code: str, replacements: dict[str, str]) -> str:
-    for old, new in replacements.items():
-        assert code.count(old) == 1, f"the README's quick start no longer has {old!r}"
-        code = code.replace(old, new)
-    return code
-
-
-def test_readme_quick_start_runs_and_its_resume_is_bit_identical(tmp_path, monkeypatch,
-                                                                  capsys):
-    """The quick start as written, shrunk (2 + 2 epochs for 30 + 30, the cosine's t_max with
-    them, one hidden layer of 32), gives the bits of one 4-epoch run, as its text says."""
-    code = _readme_block("Quick start", "python")
-    shrink = {"epochs=30": "epochs=2", '"t_max": 60': '"t_max": 4',
-              "routinizer.epochs = 60": "routinizer.epochs = 4",
-              "[64, 256, 128, 10]": "[64, 32, 10]"}
-    monkeypatch.chdir(tmp_path)
-    exec(compile(_shrunk(code, shrink), "README quick start", "exec"), {})
-    printed = capsys.readouterr().out
-    assert "'n': 450" in printed
-    assert re.search(r"^\[\d \d \d \d \d\]$", printed, re.M)  # five labels of raw pixels
-
-    straight = code.split("history = routinizer.run(model, data)")[0]
-    straight = _shrunk(straight, {"epochs=30": "epochs=4", '"t_max": 60': '"t_max": 4',
-                                  '"ckpt/digits"': '"ckpt/straight"',
-                                  "[64, 256, 128, 10]": "[64, 32, 10]"})
-    exec(compile(straight + "routinizer.run(model, data)\n", "one run", "exec"), {})
-    capsys.readouterr()
-    resumed = load_checkpoint(tmp_path / "ckpt" / "digits" / "last.h5")
-    one_run = load_checkpoint(tmp_path / "ckpt" / "straight" / "last.h5")
-    assert resumed.state.epoch == one_run.state.epoch == 4
-    for (name, a), (_, b) in zip(resumed.model.named_arrays(), one_run.model.named_arrays(),
-                                 strict=True):
-        assert np.array_equal(a, b), name
-    for column in ("train_loss", "val_loss", "val_accuracy", "lr"):
-        assert getattr(resumed.history, column) == getattr(one_run.history, column), column
-    assert resumed.state.rng_state == one_run.state.rng_state
-
-
 def test_resume_says_in_one_line_when_a_cosine_schedule_stretches(tmp_path, caplog):
     caplog.set_level("INFO", logger="mlp")
     config = _config(tmp_path / "c.json", schedule={"kind": "cosine", "min_lr": 1e-4})

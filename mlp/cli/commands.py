@@ -5,6 +5,41 @@ Anything a user can get wrong (a bad config or file, bad data, a busy run folder
 run) is printed on stderr in a line or a few, never as a traceback, with exit status 2;
 SIGINT and SIGTERM end training after saving the last epoch, with status 130 and 143.
 Modules load when a command needs them, so ``mlp --help`` stays quick.
+
+``mlp train`` puts the run in ``train.checkpoint_dir``, else ``--ckpt-root``/``name`` (default
+``ckpt/<name>``), and refuses a folder that already holds a run: continue it with ``mlp
+resume``, or start it over with ``--overwrite``. ``--set KEY=VALUE`` values are JSON, or a bare
+word taken as a string (``train.optimizer=sgd``); for ``train.schedule`` and ``train.loss`` a
+word is the kind (``train.schedule=cosine``); anything else that is not valid JSON
+(``model.hidden=[20,``) is an error. Values are validated like the file, and every invalid one
+is listed by its place in the config, with the value found.
+
+On a terminal, a progress bar counts the epochs, with log lines (early stopping, notes) printed
+above it. Otherwise (a pipe, a file, CI) each epoch is one line, ``epoch 3/40  loss 0.4123
+val_loss 0.3981  acc 0.8812  val_acc 0.9012  lr 0.001  0.05 s``, and ``--log-every N`` keeps
+every N-th (and the last). ``-q``, before or after the command, shows neither; warnings and
+errors still print. The final summary reports the epoch whose weights the model holds: the
+restored best one after early stopping.
+
+``mlp resume RUN`` continues the run in its folder; ``--epochs N`` sets the total, and ``--set
+train.KEY=VALUE`` may change the keys ``mlp.storage.run_folder`` lists. Values are checked before
+anything is read or written. When the schedule spans ``epochs`` (cosine without ``t_max``), or
+the run had stopped early, it prints one line saying what that changes.
+
+``mlp evaluate`` and ``mlp predict`` on a folder use ``best.h5``. ``evaluate`` rebuilds the data
+from ``config.json``; ``--split val`` or ``--split train`` (the training samples themselves,
+without the shifted copies of ``augment_shift``) score another split. ``mlp predict`` takes a
+``.npy`` file (``(N, features)``, one sample ``(features,)``, or ``(N, height, width)`` images of
+an image model), a ``.csv`` file (a header row is skipped), or image files and folders of images
+(``--names`` prints each file's name before its label, ``--proba`` probabilities). Image files
+are read as grey-scale in [0, 1] and multiplied by the scale the model's training images had
+(digits: 0..16), which its checkpoint records; a checkpoint that records none (trained on other
+arrays) refuses image files and says so. Output cut short by its reader (``mlp predict ... |
+head -1``) ends quietly with 0. ``mlp runs DIR`` finds runs at any depth (a sweep's
+``trial-0003/repeat-1``, ...).
+
+``scripts/train_sin.py``, ``scripts/train_digits.py`` and ``scripts/train_images.py ROOT`` are
+the same runs written as short Python programs to copy from.
 """
 
 from __future__ import annotations
@@ -13,7 +48,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mlp.errors import MLPError
 from mlp.storage import run_folder
@@ -23,7 +58,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
+    import numpy as np
     from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
 #: training fields a resume may change (``mlp resume --set train.KEY=VALUE``)
 RESUMABLE_KEYS = ("epochs", "early_stopping", "min_delta", "target_loss", "progress",
@@ -201,6 +238,28 @@ def _parser() -> argparse.ArgumentParser:
 
 # -------------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mlp`` command line: ``mlp train``, ``resume``, ``evaluate``, ``sweep``, ...
+
+    A user's error (bad config, bad data, a damaged file) is printed in one or a few lines
+    on stderr, without a traceback.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after ``mlp``; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a user's error, 128 + the signal (130, 143)
+        when training was interrupted.
+
+    Examples
+    --------
+    >>> from mlp.cli import main
+    >>> main(["train", "digits.json", "--set", "train.epochs=3"])  # doctest: +SKIP
+    0
+    """
     args = _parser().parse_args(argv)
     import logging  # after parsing: `mlp --help` stays quick
 
@@ -259,8 +318,19 @@ def _import_plugins(named: list[str]) -> None:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A user's error in a line or a few: a validation error in the config's words
-    (``describe_validation``), anything else as its class name and message."""
+    """A user's error in a line or a few.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error.
+
+    Returns
+    -------
+    str
+        A validation error in the config's words (``describe_validation``), anything else
+        as its class name and message.
+    """
     pydantic = sys.modules.get("pydantic")  # not imported: the error cannot be pydantic's
     if pydantic is not None and isinstance(exc, pydantic.ValidationError):
         return describe_validation(exc)
@@ -269,10 +339,24 @@ def describe_error(exc: BaseException) -> str:
 
 def describe_validation(exc: ValidationError, root: Sequence[Any] = (),
                         what: str = "config") -> str:
-    """The errors of ``exc`` in the config's own words: ``model.hiden: extra inputs are not
-    permitted (found 2)``, several on their own lines, with the count. ``root`` is where in
-    the config the validated object sits (``("train",)`` for training fields), ``what`` what
-    was invalid."""
+    """The errors of a validation in the config's own words.
+
+    ``model.hiden: extra inputs are not permitted (found 2)``, several on their own lines,
+    with the count.
+
+    Parameters
+    ----------
+    exc : pydantic.ValidationError
+        The errors.
+    root : sequence, default ()
+        Where in the config the validated object sits (``("train",)`` for training fields).
+    what : str, default "config"
+        What was invalid, named when an error has no location.
+
+    Returns
+    -------
+    str
+    """
     errors = _branch_errors(exc.errors())
     lines = []
     for error in errors[:_MAX_ERRORS]:
@@ -290,8 +374,24 @@ def describe_validation(exc: ValidationError, root: Sequence[Any] = (),
 
 
 def config_path(loc: Sequence[Any]) -> str:
-    """``("model", "function-after[_one_of(), MlpSpec]", "hiden")`` -> ``model.hiden``: the
-    parts Pydantic adds for unions and validators are dropped."""
+    """A validation error's location as the config's dotted key.
+
+    The parts Pydantic adds for unions and validators are dropped.
+
+    Parameters
+    ----------
+    loc : sequence
+        The error's ``loc``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> config_path(("model", "function-after[_one_of(), MlpSpec]", "hiden"))
+    'model.hiden'
+    """
     parts: list[str] = []
     for index, part in enumerate(loc):
         text = str(part)
@@ -308,10 +408,10 @@ _UNION_TAGS = {"MlpSpec", "Model", "constant", "step", "cosine", "plateau", "lay
 _SOURCES = {"sklearn", "npz", "csv", "image_folder", "sin", "hdf5"}
 
 
-def _branch_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _branch_errors(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     """For ``model`` (an ``MlpSpec`` or a full ``Model``), keep only the branch the input
     meant: a ``modules`` key (which ``MlpSpec`` refuses as extra) means a full spec."""
-    def branch(error: dict[str, Any]) -> str | None:
+    def branch(error: ErrorDetails) -> str | None:
         loc = [str(p) for p in error["loc"]]
         if len(loc) > 1 and loc[0] == "model":
             return "Model" if ("Model" in loc[1] and "MlpSpec" not in loc[1]) else "MlpSpec"
@@ -378,9 +478,10 @@ def _run(routinizer: Any, model: Any, data: Any, folder: Any) -> Any:
     import signal
 
     from mlp.signals import TrainingInterrupted
+    from mlp.training.startup import startup_probes
 
     try:
-        return routinizer.run(model, data)
+        return routinizer.run(model, data, startup_probes())
     except TrainingInterrupted:
         raise
     except KeyboardInterrupt:
@@ -388,7 +489,7 @@ def _run(routinizer: Any, model: Any, data: Any, folder: Any) -> Any:
                                   folder.path) from None
 
 
-def _data_inputs(data: Any) -> dict[Path, str]:
+def _data_inputs(data: Any) -> dict[str | Path | None, str]:
     """The files and folders a run config's data section reads, with what each is."""
     return {Path(value): f"the data (data.{name})" for name in ("path", "root")
             if (value := getattr(data, name, None)) is not None}
@@ -601,6 +702,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                   if getattr(data, f"X_{s}") is not None and s != args.split]
         raise MLPError(f"the data of {folder.path} has no {args.split} split (its config "
                        f"makes {', '.join(others)}); use --split {others[0]}")
+    y = cast("np.ndarray", y)  # a split with features has targets
     if args.split == "train" and data.n_original_train is not None:
         X, y = X[:data.n_original_train], y[:data.n_original_train]  # not the shifted copies
     scores = checkpoint.config.loss.evaluate(checkpoint.model.predict_logits(X), y)
@@ -639,8 +741,24 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def one_line(text: str) -> str:
-    """``text`` with each character that is not printable (a newline, a tab, a control
-    character) written as its escape, so one label or name stays one line of output."""
+    """``text`` on one line of output.
+
+    Parameters
+    ----------
+    text : str
+        A label or name.
+
+    Returns
+    -------
+    str
+        ``text`` with each character that is not printable (a newline, a tab, a control
+        character) written as its escape.
+
+    Examples
+    --------
+    >>> print(one_line("a" + chr(10) + "b"))
+    a\\nb
+    """
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")

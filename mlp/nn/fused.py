@@ -21,9 +21,12 @@ check this bit for bit.
 A ``Kernels`` object holds the choices for one trainer (its ``Optimizer`` owns it and
 passes it to the modules and the loss while training):
 
-- ``backend``: ``"auto"`` (numba when it can be imported, else NumPy), ``"numba"`` (an
-  error if it is missing) or ``"numpy"``; by default the environment variable
-  ``MLP_KERNELS``, else ``auto``.
+- ``backend``: ``"auto"`` (numba when it can be imported, else NumPy; settled when first
+  asked, not when the object is made, so numba loads only when kernels are wanted: a trainer
+  asks before its first epoch, and keeps a network of fewer than 4096 parameters on NumPy
+  unless numba is imported already, as loading numba and its cached kernels, 0.5 s and more,
+  costs such a run more than they save it), ``"numba"`` (an error if it is missing) or
+  ``"numpy"``; by default the environment variable ``MLP_KERNELS``, else ``auto``.
 
 Kernels are compiled on first use per dtype (about a second each) and cached on disk by
 numba, so later processes load them in milliseconds; within a process the compiled functions
@@ -32,14 +35,19 @@ are memoised (``functools.cache``: the same source always compiles to the same f
 An optimizer step over a large network (``_SPLIT_MIN`` elements or more) can be split into
 contiguous chunks run by several threads; every element is updated alone, so the result is
 the same bit for bit. It pays only when the cores are free: OpenBLAS's idle workers spin
-for 2**28 cycles after each matrix product unless ``OPENBLAS_THREAD_TIMEOUT`` (read when
-NumPy loads OpenBLAS) says otherwise, and a spinning worker takes the second core from the
-split.
+for 2**28 cycles after each matrix product unless told otherwise, and a spinning worker takes
+the second core from the split. Making a ``Kernels`` tells them otherwise
+(``mlp.nn.blas_workers.settle``: they sleep after 2**16 cycles), once per process.
 
-- ``threads``: ``"auto"`` (two threads when there are two cores or more and
-  ``OPENBLAS_THREAD_TIMEOUT`` is set from 1 to 16, so idle workers sleep within 2**16
-  cycles; otherwise one) or a positive integer; by default ``MLP_KERNEL_THREADS``, else
+- ``threads``: ``"auto"`` (two threads when there are two cores or more and OpenBLAS's idle
+  workers sleep within 2**16 cycles, by ``settle`` or by ``OPENBLAS_THREAD_TIMEOUT`` set from
+  1 to 16; otherwise one) or a positive integer; by default ``MLP_KERNEL_THREADS``, else
   ``auto``.
+
+In practice: set ``OPENBLAS_THREAD_TIMEOUT=4`` (any value from 1 to 16) in the environment
+before Python starts, as ``make bench`` does (``OPENBLAS_THREAD_TIMEOUT=4 mlp train
+my_config.json``); the step then runs on two threads by itself. On the README's machine this
+took a W1 epoch from 1.08 to 1.04 of the matrix-product bound (``scripts/bench.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from __future__ import annotations
 import functools
 import operator
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Protocol
@@ -54,6 +63,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from mlp.errors import MLPError
+from mlp.nn import blas_workers
 
 __all__ = ["Backend", "CompiledRule", "Kernels", "compile_loop"]
 
@@ -72,10 +82,15 @@ class CompiledRule(Protocol):
     constants: Callable[..., tuple[Any, ...]] | None
     step_constants: Callable[..., tuple[Any, ...]] | None
 
+#: parameters of a network below which "auto" keeps to NumPy while numba is not imported:
+#: loading numba and a cached kernel takes 0.5 s or more, and the kernels save such a network
+#: little (a 4-16-3 net, batch 16: nothing; 1-30-20-1, full batch: 30 us a step; 64-64-10,
+#: batch 32, 4810 parameters: 80 us a step, 10,000 steps to repay the load)
+_AUTO_MIN_PARAMETERS = 1 << 12
 _RELU_MIN = 1 << 14  #: elements below which NumPy's ReLU passes beat a call into a kernel
 _SPLIT_MIN = 1 << 16  #: elements below which a step stays on one thread (the hand-off costs more)
 _ALIGN = 16  #: chunk edges fall on multiples of 16 elements (whole 64-byte cache lines in float32)
-_MAX_SPIN_EXPONENT = 16  #: OPENBLAS_THREAD_TIMEOUT at or below which idle workers sleep quickly
+_MAX_SPIN_EXPONENT = blas_workers.SPIN_EXPONENT  #: spins at or below this count as quick sleep
 _PAIRWISE_BLOCK = 128  #: NumPy sums up to this many elements with eight running sums
 
 
@@ -116,9 +131,9 @@ def _resolve_backend(choice: str) -> str:
     return "numba"
 
 
-def _resolve_threads(choice: int | str) -> int:
+def _resolve_threads(choice: int | str, spin_exponent: int | None) -> int:
     if choice == "auto":
-        return _auto_threads(os.environ, _cores())
+        return _auto_threads(spin_exponent, _cores())
     text = str(choice).strip()
     if isinstance(choice, bool) or not text.isdigit() or not 1 <= len(text.lstrip("0")) <= 6:
         raise MLPError(f"MLP_KERNEL_THREADS / Kernels(threads=...): expected 'auto' or a "
@@ -141,11 +156,23 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _auto_threads(environ: Mapping[str, str], cores: int) -> int:
-    """Two threads on two cores or more when OpenBLAS's idle workers sleep quickly, else one.
-    (OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` 0 as unset, the default 28.)"""
+def _spin_exponent(environ: Mapping[str, str]) -> int | None:
+    """How long OpenBLAS's idle workers spin (log2 of TSC ticks): what ``settle`` set or found,
+    else ``OPENBLAS_THREAD_TIMEOUT`` as OpenBLAS reads it (0 or unset: its default 28); None
+    when unknown."""
+    settled = blas_workers.settle()
+    if settled is not None:
+        return settled
     timeout = environ.get("OPENBLAS_THREAD_TIMEOUT", "").strip()
-    if cores < 2 or not timeout.isdigit() or not 1 <= int(timeout) <= _MAX_SPIN_EXPONENT:
+    if not timeout.isdigit():
+        return None
+    return int(timeout) or 28
+
+
+def _auto_threads(spin_exponent: int | None, cores: int) -> int:
+    """Two threads on two cores or more when OpenBLAS's idle workers sleep quickly (within
+    ``2**_MAX_SPIN_EXPONENT`` ticks), else one."""
+    if cores < 2 or spin_exponent is None or not 1 <= spin_exponent <= _MAX_SPIN_EXPONENT:
         return 1
     return 2
 
@@ -191,13 +218,39 @@ class Kernels:
     docstring), and the worker threads of a split step, started on first need."""
 
     def __init__(self, backend: Backend | None = None, threads: int | str | None = None) -> None:
-        self.backend = _resolve_backend(
-            backend if backend is not None else os.environ.get("MLP_KERNELS", "auto"))
+        self._choice = backend if backend is not None else os.environ.get("MLP_KERNELS", "auto")
+        # "auto" is settled when first asked: importing numba takes 0.2 s or more
+        self._backend = None if self._choice == "auto" else _resolve_backend(self._choice)
+        spin_exponent = _spin_exponent(os.environ)  # idle BLAS workers sleep from now on
         self.threads = _resolve_threads(
-            threads if threads is not None else os.environ.get("MLP_KERNEL_THREADS", "auto"))
+            threads if threads is not None else os.environ.get("MLP_KERNEL_THREADS", "auto"),
+            spin_exponent)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid: int | None = None
         self._forget()
+
+    @property
+    def backend(self) -> str:
+        """``"numba"`` or ``"numpy"``: with ``"auto"``, chosen (and numba imported) when first
+        asked, which a trainer does before its first epoch (``fit_to``, ``warm_up``)."""
+        if self._backend is None:
+            self._backend = _resolve_backend(self._choice)
+        return self._backend
+
+    def fit_to(self, n_parameters: int) -> None:
+        """Settle ``"auto"`` on NumPy for a network of ``n_parameters`` below
+        ``_AUTO_MIN_PARAMETERS`` while numba is not imported (so a small run never loads it);
+        otherwise leave it to be settled when first asked. Results are the same bit for bit.
+
+        Parameters
+        ----------
+        n_parameters
+            The trainable parameters of the network about to be trained.
+        """
+        if self._choice != "auto" or self._backend == "numba":
+            return
+        small = n_parameters < _AUTO_MIN_PARAMETERS and "numba" not in sys.modules
+        self._backend = "numpy" if small else None
 
     def _forget(self) -> None:
         """Drop what the kernels remember of the last arrays they were given: a trainer passes
@@ -209,13 +262,15 @@ class Kernels:
         self._last_cross_entropy: tuple[Any, ...] = ()
 
     def __repr__(self) -> str:
-        return f"Kernels(backend={self.backend!r}, threads={self.threads})"
+        return f"Kernels(backend={self._backend or self._choice!r}, threads={self.threads})"
 
     def __getstate__(self) -> dict[str, Any]:  # threads do not cross processes
-        return {"backend": self.backend, "threads": self.threads}
+        return {"backend": self._backend or self._choice, "threads": self.threads}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.backend, self.threads = state["backend"], state["threads"]
+        blas_workers.settle()  # a new process (joblib, a sweep worker) has its own OpenBLAS
+        self._choice, self.threads = state["backend"], state["threads"]
+        self._backend = None if self._choice == "auto" else self._choice
         self._pool, self._pool_pid = None, None
         self._forget()
 

@@ -7,6 +7,11 @@ is only known to about ``spacing(L) / (2 eps)`` (the rounding of the two losses)
 difference within ``RESOLUTION_ULPS`` of that step counts as none. A gradient that is truly
 zero (the bias of a Layer before a BatchNorm, which the normalisation cancels) then reads 0,
 not the ratio of two rounding errors.
+
+``gradcheck(model, loss, X, y)`` checks every parameter and the input, whatever the input's
+memory layout. Buffers are restored around every evaluation, so running statistics do not move,
+and a wrong or mis-shaped gradient is reported with the index of its module and the name of its
+parameter: the check to run on a module of one's own.
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ The model is the one owner of the layout of its arrays: ``state_dict()`` names e
 parameter and buffer ``"<module index>/<name>"``, in module order and, within a module, in
 the order the module lists them (parameters first). Checkpoints, the trainer's snapshots
 and best weights, ``copy`` and ``astype`` all go through it.
+
+Equality is by content: ``rebuilt == model`` compares the fields and arrays of every module bit
+for bit (models, modules and losses alike), not what a forward pass kept. ``Model.mlp(sizes,
+nonlinearity, dropout, init, normalization="batch"|"layer"|None, ...)`` builds the usual stack:
+for each hidden layer a Layer, then the normalisation, then the nonlinearity and dropout.
 """
 
 from __future__ import annotations
@@ -539,14 +544,14 @@ class Model(BaseModel):
 
     def save_safetensors(self, path: str | Path) -> Path:
         """Write the arrays as PyTorch names them and the spec to a safetensors file at
-        ``path``, atomically; returns the path (``mlp.storage.safetensors_file``)."""
-        from mlp.storage.safetensors_file import save
+        ``path``, atomically; returns the path (``mlp.nn.safetensors_file``)."""
+        from mlp.nn.safetensors_file import save
         return save(self, path)
 
     @classmethod
     def load_safetensors(cls, path: str | Path) -> Model:
-        """The model a ``save_safetensors`` file holds (``mlp.storage.safetensors_file``)."""
-        from mlp.storage.safetensors_file import load
+        """The model a ``save_safetensors`` file holds (``mlp.nn.safetensors_file``)."""
+        from mlp.nn.safetensors_file import load
         return load(cls, path)
 
     def copy(self) -> Model:

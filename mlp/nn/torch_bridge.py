@@ -14,6 +14,10 @@ stands for each entry of the Sequential, and reads its arrays from the entry's s
 module that none stands for, or one with settings ours do not compute, is refused with
 ``TorchConversionError`` naming it. PyTorch is imported here only, when these are called
 (an optional dependency: ``pip install torch``).
+
+Outputs agree to float precision, and a training batch gives the same gradients
+(``tests/test_torch_bridge.py``). A module of a user's own converts by defining ``to_torch(nn)``
+and ``from_torch(module, nn)``.
 """
 
 from __future__ import annotations

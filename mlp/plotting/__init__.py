@@ -8,8 +8,31 @@ user asks for one. ``curves_content`` decides what a run's curves show, ``curves
 below come from ``mlp.plotting.figures`` when first used, so the modules here that need no
 picture (the notebook's progress line) do not load matplotlib.
 
-May import: the base modules of ``mlp`` (including ``history``), ``mlp.storage``.
-"""
+Modules:
+
+- ``figures``: matplotlib figures: fit, first-layer weights, confusion matrix; ``LivePlot``
+  (live curves: a window, a notebook picture or a file). This package re-exports its public
+  names, the curves' included.
+- ``curves``: a run's curves picture: ``curves_figure``, its PNG bytes (``curves_png``) and a
+  run folder's ``curves.png`` (``save_curves``), drawn on an Agg canvas; a redraw keeps the axes.
+- ``curves_content``: what the curves picture shows, decided once: panels, series, best epoch,
+  log axes, legend words, margins.
+- ``inline``: ``InlineFigure``: a matplotlib Figure that shows as a picture as a notebook cell's
+  value.
+- ``notebook``: in a Jupyter kernel: one progress display and one curves picture, each updated
+  in place, throttled to a share of the wall time.
+
+Tested by: ``tests/test_plotting.py`` (what each figure draws under Agg: axes, labels, scales,
+data, marks; live plots; how PNGs are written), ``tests/test_curves.py`` (a run folder's
+``curves.png``: its size and panels, drawn at the end of a run however it ends and at the save
+cadence, never per epoch; a redraw into a kept figure gives the same pixels; a sweep's trials
+draw theirs only when asked), ``tests/test_notebook_display.py`` (every helper's figure
+through IPython's display formatter; the progress line and live curves),
+``tests/test_notebooks.py`` (the shipped notebooks in a real kernel: one progress display and
+one picture per training cell, each updated in place, at most 3 images left, under 20 KB of
+streamed text), ``tests/test_architecture.py`` (no module of ``mlp`` imports Pillow).
+
+May import: the base modules of ``mlp`` (including ``history``), ``mlp.storage``."""
 
 from __future__ import annotations
 

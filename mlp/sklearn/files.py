@@ -36,11 +36,24 @@ class _DataFacts:
 
 
 def save_estimator(estimator: Any, path: str | Path) -> Path:
-    """Write the fitted ``estimator``'s checkpoint and description to ``path``."""
+    """Write a fitted estimator's checkpoint and description.
+
+    Parameters
+    ----------
+    estimator : RoutinizerClassifier or RoutinizerRegressor
+        A fitted estimator.
+    path : str or Path
+        The ``.h5`` file to write (atomically).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     facts = _DataFacts(estimator.normalizer_, getattr(estimator, "classes_", None))
     description = json.dumps(_description(estimator), default=_plain)
     return save_checkpoint(Path(path), estimator.model_, estimator.routinizer_,
-                           facts,  # type: ignore[arg-type]
+                           facts,
                            annotations={ESTIMATOR_ATTRIBUTE: description})
 
 
@@ -69,9 +82,26 @@ def _description(estimator: Any) -> dict[str, Any]:
     return {"estimator": type(estimator).__name__, "params": params, "fitted": fitted}
 
 
-def load_estimator(cls: type, path: str | Path) -> Any:
-    """A fitted ``cls`` from a file written by ``save_estimator``; ``CheckpointError`` for
-    a file that is not one (or holds another estimator)."""
+def load_estimator(cls: type[Any], path: str | Path) -> Any:
+    """A fitted estimator from a file written by ``save_estimator``.
+
+    Parameters
+    ----------
+    cls : type
+        The estimator class the file must hold.
+    path : str or Path
+        The ``.h5`` file.
+
+    Returns
+    -------
+    estimator
+        A fitted instance of ``cls``.
+
+    Raises
+    ------
+    CheckpointError
+        The file is not one written by ``save_estimator``, or holds another estimator.
+    """
     checkpoint = load_checkpoint(path)
     text = checkpoint.annotations.get(ESTIMATOR_ATTRIBUTE)
     if text is None:

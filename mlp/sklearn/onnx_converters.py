@@ -172,9 +172,18 @@ def _regressor_shapes(operator: Any) -> None:
 
 
 def register(classifier: type, regressor: type) -> None:
-    """Register the estimator classes ``classifier`` (``RoutinizerClassifier``) and
-    ``regressor`` (``RoutinizerRegressor``) with skl2onnx, as ``mlp.sklearn.estimators`` does (this
-    module does not import that one); calling it again changes nothing."""
+    """Register the estimator classes' converters with skl2onnx.
+
+    As ``mlp.sklearn.estimators`` does (this module does not import that one); calling it
+    again changes nothing.
+
+    Parameters
+    ----------
+    classifier : type
+        ``RoutinizerClassifier``.
+    regressor : type
+        ``RoutinizerRegressor``.
+    """
     update_registered_converter(classifier, "MlpRoutinizerClassifier",
                                 _classifier_shapes, _convert_classifier,
                                 options=_CLASSIFIER_OPTIONS, overwrite=True)

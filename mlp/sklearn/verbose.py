@@ -25,8 +25,23 @@ Score = Callable[[Model], float]
 
 
 def validation_score(data: Any, classifier: bool, multilabel: bool) -> Score | None:
-    """The estimator's ``score`` on the validation split of ``data`` (a ``preprocess.Data``,
-    normalised as the model sees it), as a function of the model; None without one."""
+    """The estimator's ``score`` on the validation split, as a function of the model.
+
+    Parameters
+    ----------
+    data : Data
+        The fit's data (a ``preprocess.Data``), normalised as the model sees it.
+    classifier : bool
+        Accuracy (a classifier) or R² (a regressor).
+    multilabel : bool
+        Subset accuracy of a multilabel indicator.
+
+    Returns
+    -------
+    callable or None
+        ``score(model) -> float`` (NaN for non-finite outputs, as scikit-learn scores a
+        diverged fit); None without a validation split.
+    """
     X, y, weight = data.X_val, data.y_val, data.w_val
     if X is None:
         return None
@@ -49,10 +64,10 @@ class VerboseLines(Callback):
 
     Parameters
     ----------
-    score
+    score : callable or None
         The validation score of the model (``validation_score``), or None without a
         validation split (then only the loss line is printed).
-    tol
+    tol : float
         The estimator's ``tol``, named in the line that says early stopping ended the fit.
     """
 

@@ -24,6 +24,11 @@ Checkpoints (``mlp.training.checkpoint``) and data files (``Data.save``/``Data.l
   declares, every chunk must store and decode to at most its declared shape (gzip and
   szip chunks are checked here, before HDF5 decodes them), and the rows a chunk spans,
   decompressed, must be within ``max_chunk_bytes``.
+
+Versions: every HDF5 file the library writes (checkpoints, data files, saved estimators,
+sweeps) is written and read back by h5py 3.11, 3.14 and 3.16 in each of the nine writer-reader
+pairs, resumes included (``tests/test_h5py_versions.py``; ``make test`` installs the two older
+h5py beside ``.venv``).
 """
 
 from __future__ import annotations
@@ -36,14 +41,16 @@ import os
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from mlp.errors import MLPError
 from mlp.storage import atomic
 from mlp.storage.regular_files import kind_of
+
+if TYPE_CHECKING:  # h5py loads when a file is first written or read
+    import h5py
 
 CHECKSUM = {"fletcher32": True}
 #: HDF5 1.10 object formats: checksummed metadata (version-2 object headers), compact chunk
@@ -110,6 +117,7 @@ def build_image(fill: Callable[[h5py.File], None]) -> bytes:
     3.16 and newer wrote readable files that way. ``write_atomically`` confirms the image
     (``confirm_image``) before it writes it.
     """
+    import h5py
     buffer = io.BytesIO()
     with h5py.File(buffer, "w", libver=LIBVER, locking=False) as file:
         fill(file)
@@ -119,6 +127,7 @@ def build_image(fill: Callable[[h5py.File], None]) -> bytes:
 def confirm_image(image: bytes) -> None:
     """``OSError(EIO)`` unless ``image`` opens as HDF5 and the header of every object in it
     reads (HDF5 verifies their metadata checksums as it reads them)."""
+    import h5py
     try:
         with h5py.File(io.BytesIO(image), "r", locking=False) as file:
             file.visititems(lambda name, item: None)
@@ -130,6 +139,7 @@ def confirm_image(image: bytes) -> None:
 def set_text(node: h5py.HLObject, name: str, text: str) -> None:
     """A fixed-length UTF-8 attribute: stored in the object header, which carries a checksum
     (variable-length strings would go to the global heap, which carries none)."""
+    import h5py
     encoded = text.encode("utf-8")
     string_type = h5py.string_dtype("utf-8", max(1, len(encoded)))
     node.attrs.create(name, np.array(encoded, dtype=string_type))
@@ -143,6 +153,7 @@ def create(node: h5py.Group, name: str, array: np.ndarray) -> h5py.Dataset:
 def encode_classes(classes: np.ndarray) -> tuple[str, np.ndarray]:
     """``(kind, array)`` storing class labels without pickle: strings as fixed-length UTF-8
     (HDF5 filters refuse variable-length data), other labels as their numeric dtype."""
+    import h5py
     if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes.tolist()):
         encoded = [c.encode("utf-8") for c in classes.tolist()]
         length = max([1, *map(len, encoded)])
@@ -243,6 +254,7 @@ class SafeReader:
 
     def __init__(self, path: str | Path, error: type[MLPError], *, foreign: bool = False,
                  max_chunk_bytes: int | None = None) -> None:
+        import h5py
         self.path, self.error = Path(path), error
         self.foreign, self.max_chunk_bytes = foreign, max_chunk_bytes
         #: datasets read (``foreign`` files) that carry no fletcher32 checksum
@@ -276,6 +288,7 @@ class SafeReader:
         superblock). Our files are replaced, never edited in place, so the bytes are read
         into memory as they are, the mark cleared there, and that image opened; a foreign
         file larger than ``_HELD_IMAGE_BYTES`` is refused instead (it is read in place)."""
+        import h5py
         size = self.path.stat().st_size
         if self.foreign and size > _HELD_IMAGE_BYTES:
             raise self.fail(f"marked as open for writing by another program, or by one that "
@@ -300,6 +313,8 @@ class SafeReader:
         return self.error(f"{self.path}: {problem}")
 
     def _check_links(self) -> None:
+        import h5py
+
         def other_than_hard(name: str, link: object) -> str | None:
             if isinstance(link, h5py.HardLink):
                 return None
@@ -312,6 +327,8 @@ class SafeReader:
     def _check_sizes(self) -> None:
         """Every dataset's declared bytes are stored (no fill values standing in for data),
         and all stored bytes fit in the disk blocks the file really occupies."""
+        import h5py
+
         stored_total = 0
 
         def check(name: str, item: object) -> None:
@@ -366,6 +383,7 @@ class SafeReader:
 
     def keys(self, group: str) -> list[str] | None:
         """The member names of group ``group``, or None when it is not a group."""
+        import h5py
         item = self.file.get(group)
         return sorted(item.keys()) if isinstance(item, h5py.Group) else None
 
@@ -380,6 +398,7 @@ class SafeReader:
                  ndim: int | None) -> h5py.Dataset:
         """Dataset ``name``, checked for the checksum filter alone, ``shape`` (or ``ndim``)
         and dtype kind."""
+        import h5py
         item = self.node(name, "dataset")
         if not isinstance(item, h5py.Dataset):
             raise self.fail(f"{name!r} is not a dataset")
@@ -405,6 +424,7 @@ class SafeReader:
         """The filters of a dataset of a foreign file are built in (checked by id, so HDF5
         never looks for a plugin library) and its chunks within ``max_chunk_bytes``; one
         without fletcher32 is noted in ``unchecked``."""
+        import h5py
         for code, label in filters:
             if code not in BUILT_IN_FILTERS or not h5py.h5z.filter_avail(code):
                 raise self.fail(
@@ -437,6 +457,7 @@ class SafeReader:
         parameters in the file state. So gzip chunks are inflated here once, at most one
         chunk's size at a time, szip's stated sizes read, and the nbit and scaleoffset
         parameters compared with the chunk's shape; lzf stops at 100 MiB (h5py's limit)."""
+        import h5py
         declared = math.prod(item.chunks) * item.dtype.itemsize
         plist = item.id.get_create_plist()
         for code in (h5py.h5z.FILTER_NBIT, h5py.h5z.FILTER_SCALEOFFSET):
@@ -490,6 +511,7 @@ class SafeReader:
     def rows(self, name: str, kinds: str = "f", ndim: int | None = None) -> Rows:
         """Dataset ``name`` (checked for the checksum filter alone, ``ndim`` and dtype kind)
         left on disk, to be read a range of rows at a time (``Rows``)."""
+        import h5py
         item = self._checked(name, None, kinds, ndim)
         if item.chunks is None or {code for code, _ in filters_of(item)} <= _SIZE_KEEPING:
             return Rows(self, name, item)
@@ -505,6 +527,7 @@ class SafeReader:
     def labels(self, name: str) -> np.ndarray:
         """The dataset ``name`` of numbers or strings (fixed or variable length, read as
         ``str``), checked as ``rows`` checks a dataset and read whole."""
+        import h5py
         item = self._checked(name, None, "fiubSO", None)
         string = h5py.check_string_dtype(item.dtype)
         if item.dtype.kind == "O" and string is None:
@@ -668,6 +691,7 @@ class StreamWriter:
     as HDF5's own for the large chunks written here."""
 
     def __init__(self, path: str | Path) -> None:
+        import h5py
         self.path = Path(path)
         self.temp = atomic.temp_path(self.path)
         self.sink = _DeferredFailures(self.temp, "x+")

@@ -19,6 +19,11 @@ The holder's process id is also written to a file beside the lock (``<lock>.pid`
 lock is taken, and removed before it is released, so that a refused process can say who holds
 the lock on every platform: Windows does not let another process read a locked file, and
 filelock's native locks do not keep what is written in the lock file.
+
+Platforms: the library is tested on Linux and the package metadata claims no more, but it makes
+no POSIX-only call: its locks go through filelock, the data-path guard uses
+``os.set_blocking``, and SIGINT and SIGTERM exist on Windows too (``tests/test_portable.py``
+runs the library with the POSIX-only modules and calls taken away).
 """
 
 from __future__ import annotations

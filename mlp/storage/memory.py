@@ -6,6 +6,16 @@ request with what this process can still get (the memory the system reports as a
 and the room left under an address-space limit set with ``ulimit -v``) and refuses it as a
 ``ResourceError`` naming who asked; ``allocating`` turns a ``MemoryError`` or
 ``OverflowError`` that happens all the same into that error.
+
+Too much is one line, ``ResourceError: ... needs 9.6 GB of memory, more than the 3.03 GB
+available``, exit 2. Other limits on what an input may ask for: a model has at most 2048
+modules (2047 ``hidden`` widths); a CSV class label at most 1024 characters
+(``data.max_label_chars``); a config or sweep file at most 64 MiB; ``MLP_KERNEL_THREADS`` at most
+max(64, 8 × cores). Configs, sweep files, journals, export targets and history files must be
+regular files: a FIFO or a device is refused, never waited on. Non-finite hyperparameters
+(``Infinity``, ``NaN``) are refused when a config is read; a full model spec's ``weight`` and
+``bias`` are the initial weights (both or neither). ``mlp predict`` reads and predicts 65,536
+rows at a time and prints one line per input, non-printable characters in labels escaped.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ gives the same device and inode), when it lies inside a folder being read (an im
 say), and when it is a file of a run folder that holds a run (its checkpoints, config,
 history or pictures), unless the command trains that run itself (``run_folder``), whose
 written files count as outputs and inside which no input may lie.
+
+Examples, each refused in one line before anything is written: ``mlp data convert x.csv x.csv``,
+``mlp export RUN RUN/best.h5``, ``mlp train RUN/config.json --overwrite``.
 """
 
 from __future__ import annotations

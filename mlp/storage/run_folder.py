@@ -15,6 +15,36 @@ A run folder (``ckpt/<run>/`` by default) holds::
 
 Paths a file names (``checkpoint_dir`` inside a checkpoint) are information: the folder a
 command was pointed at is where it reads and writes.
+
+While a process trains in a folder it holds the exclusive lock ``.lock`` (released by the
+operating system however the process ends); a second trainer of the same folder fails at once
+with ``run folder ckpt/x is in use by process 1234``, and only the lock holder removes temporary
+files, so no live writer's file is ever deleted. Leftover temporary files (of checkpoints,
+``config.json``, ``history.csv`` or ``curves.png``, named ``.<name>.<random>.tmp``) are ignored by
+loads and removed when a trainer next takes the lock. Files are written 0644 (0666 less the
+umask).
+
+``mlp train`` refuses a folder that already holds a run (``config.json``, ``last.h5`` or
+``best.h5``), naming ``mlp resume`` and ``--overwrite``; ``config.json`` is written atomically
+and only once the data loaded, so a failed ``mlp train`` leaves the previous run as it was.
+``BasicRoutinizer.run()`` refuses the same way from Python: a folder holding another run (a
+re-run notebook cell) is left untouched, with one line naming a new folder,
+``run(..., overwrite=True)`` and ``BasicRoutinizer.resume("DIR")``; the same run continued (the
+same objects, or what ``resume`` returned) goes on. A run trained from Python has no
+``config.json``: ``mlp resume`` names the Python call, which is also what an interrupted Python
+run prints.
+
+A run is resumable from its first moment: one stopped before its first checkpoint (Ctrl-C in
+epoch 1, a kill or a full disk at the first save) holds ``config.json`` alone, and ``mlp resume``
+starts it over from epoch 0 with its seeds, which is the same run. Class labels, the normaliser
+and names a checkpoint cannot store are refused before the first epoch. Data paths in
+``config.json`` are absolute; ``mlp resume`` compares ``config.json`` with the checkpoint and
+refuses a hand-edited file, listing the keys that differ (``train.lr``, ``model.hidden``, ...).
+What may change between segments changes with ``--set`` and is recorded in ``config.json``:
+``train.epochs`` (or ``--epochs``), ``train.early_stopping``, ``train.target_loss``,
+``train.progress``, ``train.log_every``, ``train.dynamic_show``, ``train.plot_every``,
+``train.save_every_epochs`` and ``train.save_every_seconds``. Reading ``config.json`` never
+draws weights.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.trial import TrialState
@@ -47,9 +47,16 @@ from preprocess import Data
 
 
 class SweepInterrupted(KeyboardInterrupt):
-    """The sweep stopped on SIGINT or SIGTERM; what finished is in the study, and the
-    interrupted trials continue from their checkpoints when the command runs again.
-    ``exit_code`` is 128 + the signal (130, 143)."""
+    """The sweep stopped on SIGINT or SIGTERM.
+
+    What finished is in the study, and the interrupted trials continue from their checkpoints
+    when the command runs again.
+
+    Parameters
+    ----------
+    exit_code : int, default 130
+        128 + the signal (130, 143).
+    """
 
     def __init__(self, exit_code: int = 130) -> None:
         super().__init__("interrupted; finished trials are kept, and the same command run "
@@ -64,10 +71,29 @@ class SweepFailed(MLPError):
 
 @dataclass(repr=False)
 class SweepOutcome:
-    """What a sweep command did: wall time, loading the base run's data (checks, and the
-    in-process worker's data), time inside trials and inside their training (an in-process
-    worker only), report time, the report files, the workers that did not end cleanly, and
-    the ``results`` (every trial, best first in ``results.ranked()``)."""
+    """What a sweep command did.
+
+    Parameters
+    ----------
+    wall_seconds : float
+        Wall time.
+    data_seconds : float
+        Loading the base run's data (checks, and the in-process worker's data).
+    trial_seconds : float
+        Time inside trials (an in-process worker only).
+    training_seconds : float
+        Time inside their training (an in-process worker only).
+    report_seconds : float
+        Writing the report.
+    reports : list of Path
+        The report files.
+    failed_workers : list of str
+        The workers that did not end cleanly.
+    results : SweepResults, optional
+        Every trial, best first in ``results.ranked()``.
+    all_failed : str, optional
+        Set when every trial failed (``all_failed``).
+    """
 
     wall_seconds: float
     data_seconds: float
@@ -96,7 +122,19 @@ class SweepOutcome:
 
 
 def check_split(config: SweepConfig, data: Any) -> None:
-    """Refuse a metric whose split the base run's ``data`` lacks."""
+    """Refuse a metric whose split the base run's data lacks.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    data : Data
+        The base run's data.
+
+    Raises
+    ------
+    MLPError
+        The metric's split (validation or test) is missing.
+    """
     split = {"val": data.X_val, "test": data.X_test}.get(config.metric.split("_")[0], True)
     if split is None:
         raise MLPError(f"the metric {config.metric} needs a {config.metric.split('_')[0]} "
@@ -106,12 +144,36 @@ def check_split(config: SweepConfig, data: Any) -> None:
 def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: int = 1,
               url: str | None = None, n_trials: int | None = None, progress: bool = True,
               report: bool = True, started: WorkerProcesses | None = None) -> SweepOutcome:
-    """Run (or finish) the sweep with ``workers`` processes on this machine, then write the
-    report. This process is the first worker; the others are ``started`` already (``mlp
-    sweep`` starts them before its imports), or started here first (``mlp.sweep.workers``).
-    They wait for the data file this process writes once the sweep has passed every check.
-    With more than one worker, every worker (this one included) runs with single-threaded
-    BLAS."""
+    """Run (or finish) the sweep on this machine, then write the report.
+
+    This process is the first worker; the others are ``started`` already (``mlp sweep``
+    starts them before its imports), or started here first (``mlp.sweep.workers``). They wait
+    for the data file this process writes once the sweep has passed every check. With more
+    than one worker, every worker (this one included) runs with single-threaded BLAS.
+
+    Parameters
+    ----------
+    sweep_file : Path
+    config : SweepConfig
+    folder : Path
+        The sweep folder.
+    workers : int, default 1
+        Worker processes, this one included.
+    url : str, optional
+        The study's storage; None: the journal file in ``folder``.
+    n_trials : int, optional
+        ``--trials``.
+    progress : bool, default True
+        Show the trials' progress bar.
+    report : bool, default True
+        Write the report at the end.
+    started : WorkerProcesses, optional
+        Workers started already.
+
+    Returns
+    -------
+    SweepOutcome
+    """
     began = time.perf_counter()
     others = started or WorkerProcesses.start(sweep_file, folder.parent, workers - 1, url,
                                               n_trials)
@@ -148,8 +210,17 @@ def run_sweep(sweep_file: Path, config: SweepConfig, folder: Path, *, workers: i
 
 
 def all_failed(study: optuna.Study) -> str | None:
-    """``"N trials failed; the first, trial K: ERROR"`` when the study has trials, none of
-    them complete or pruned and at least one failed with an error; None otherwise."""
+    """A message when no trial succeeded and at least one failed with an error.
+
+    Parameters
+    ----------
+    study : optuna.Study
+
+    Returns
+    -------
+    str or None
+        ``"N trials failed; the first, trial K: ERROR"``, or None otherwise.
+    """
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     if any(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials):
         return None
@@ -186,9 +257,20 @@ def _work(config: SweepConfig, folder: Path, study: optuna.Study,
 
 
 def wait_for_data(data_file: Path, parent: int) -> Any:
-    """The data the parent ``mlp sweep`` writes to ``data_file`` once it has checked the
-    sweep and opened its study; None when the parent ends first (it refused the sweep, or
-    was killed)."""
+    """The data the parent ``mlp sweep`` writes once it has checked the sweep.
+
+    Parameters
+    ----------
+    data_file : Path
+        Where the parent writes it, once it has opened its study.
+    parent : int
+        The parent's process id.
+
+    Returns
+    -------
+    Data or None
+        None when the parent ends first (it refused the sweep, or was killed).
+    """
     while not data_file.exists():
         if os.getppid() != parent:
             return None
@@ -218,7 +300,7 @@ def _refresh(bar: tqdm, study: optuna.Study) -> None:
                (t.state == TrialState.FAIL and ERROR_ATTR in t.user_attrs) for t in trials)
     if done == bar.n:
         return
-    complete = [t.value for t in trials if t.state == TrialState.COMPLETE]
+    complete = [cast(float, t.value) for t in trials if t.state == TrialState.COMPLETE]
     if complete:
         pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
         bar.set_postfix(best=f"{pick(complete):.4g}", refresh=False)
@@ -248,9 +330,38 @@ def command(sweep_file: Path | None, *, ckpt_root: Path, workers: int, url: str 
             n_trials: int | None, report_only: bool, worker_only: bool, schema: bool,
             quiet: bool, data_file: Path | None = None, parent: int | None = None,
             started: WorkerProcesses | None = None) -> int:
-    """``mlp sweep``: run the sweep (with the worker processes ``started`` already, if any),
-    rebuild its report, or print the sweep file's schema; as a worker started by another
-    ``mlp sweep`` (``data_file`` and ``parent``), wait for its data first."""
+    """``mlp sweep``: run the sweep, rebuild its report, or print the sweep file's schema.
+
+    As a worker started by another ``mlp sweep`` (``data_file`` and ``parent``), wait for its
+    data first.
+
+    Parameters
+    ----------
+    sweep_file : Path or None
+    ckpt_root : Path
+        The sweep folder is ``ckpt_root / name``.
+    workers : int
+    url : str or None
+        ``--storage``.
+    n_trials : int or None
+        ``--trials``.
+    report_only : bool
+        ``--report``: rebuild the report.
+    worker_only : bool
+        ``--worker``: run as a worker of another ``mlp sweep``.
+    schema : bool
+        ``--schema``: print the sweep file's JSON Schema.
+    quiet : bool
+    data_file : Path, optional
+    parent : int, optional
+    started : WorkerProcesses, optional
+        Worker processes started already.
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
     data = None
     if worker_only and data_file is not None and parent is not None:
         data = wait_for_data(data_file, parent)

@@ -16,20 +16,60 @@ either way).
 
 ``check_space`` builds the run config at both ends of every range and at every choice, so a
 value a field cannot take is refused before any trial starts.
+
+An example (unknown fields are errors):
+
+    {"name": "iris-tpe",
+     "base": "../configs/iris.json",
+     "space": {"model.hidden": {"choice": [[20], [50], [20, 20]]},
+               "model.nonlinearity": {"choice": ["relu", "tanh"]},
+               "train.lr": {"log_uniform": [0.0003, 0.03]},
+               "train.batch_size": {"int": [4, 32]}},
+     "search": {"kind": "tpe", "trials": 30, "seed": 0},
+     "repeats": 2, "metric": "val_loss", "direction": "minimize",
+     "pruning": {"kind": "median", "startup_trials": 3, "warmup_epochs": 5},
+     "trial_curves": false}
+
+- ``search``: ``grid`` is Optuna's ``GridSampler``; ``random`` and ``tpe`` run ``trials`` of
+  them. The sampler is seeded from ``seed`` and the trial's number, so random points are the
+  same whichever worker or machine draws them.
+- ``metric``: ``val_loss``, ``val_accuracy``, ``train_loss``, ``train_accuracy`` (each run's
+  value at its best epoch), ``test_loss`` or ``test_accuracy`` (the test split scored once, on
+  ``best.h5``). ``direction`` defaults to maximising accuracies and minimising losses. The table
+  shows mean ± sd over the repeats.
+- ``pruning`` (optional): Optuna's median rule on the per-epoch metric. A pruned sweep runs each
+  trial one epoch at a time (``epochs`` raised by one, ``run`` called again, the same arithmetic
+  as one long run); a cosine schedule, whose learning rate depends on the total epochs, is
+  refused with pruning.
+- Refused before any trial, in one line with exit status 2: an unknown key, a value a field
+  cannot take at either end of a range or at any choice (a negative learning rate, a string for
+  an integer), an empty grid, a metric whose split the data lacks, a storage that cannot be
+  reached. A sweep file whose space, base run, search, repeats or metric changed since the study
+  began is refused, naming the difference (``space.train.lr.choice: was [0.03], now [0.01]``):
+  give it a new name instead. Limits: a ``choice`` of at most 1000 values, a grid of at most
+  100,000 points, ``int`` ends within ±2^62, a sweep file of at most 64 MiB.
+
+What a sweep writes, in ``ckpt/<name>/``: ``study.journal`` (the Optuna study; none with
+``--storage``), ``trial-NNNN/`` run folders (``trial-NNNN/repeat-K/`` with repeats), each with
+its ``config.json``, ``last.h5`` and ``best.h5`` (and ``curves.png`` with ``trial_curves``), so
+``mlp evaluate``, ``resume``, ``inspect`` and ``predict`` work on any trial; and the report of
+``mlp.sweep.report``. A progress bar counts trials and shows the best value so far; the trials'
+own bars are off. ``mlp sweep SWEEP.json --trials 40`` runs (or extends the sweep to) 40
+configurations; ``--report`` rebuilds the report from the study alone.
 """
 
 from __future__ import annotations
 
+import builtins
 import copy
 import itertools
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import optuna
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -41,6 +81,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlp.training.field_docs import Documented
 from mlp.training.run_config import (
     SPEC_ONLY,
     FolderName,
@@ -62,11 +103,12 @@ MAX_GRID = 100_000
 MAX_INT = 1 << 62
 
 
-class Choice(BaseModel):
+class Choice(Documented):
     """One of the listed values (any JSON: numbers, strings, lists such as hidden widths)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    choice: list[Any] = Field(min_length=1, max_length=MAX_CHOICES)
+    choice: list[Any] = Field(min_length=1, max_length=MAX_CHOICES,
+                              description="The values to choose from (at least one).")
 
     @property
     def encoded(self) -> bool:
@@ -74,14 +116,15 @@ class Choice(BaseModel):
         return not all(isinstance(v, SCALAR_TYPES) for v in self.choice)
 
     def ends(self) -> list[Any]:
+        """The values ``check_space`` tries: every choice."""
         return list(self.choice)
 
 
-class Uniform(BaseModel):
+class Uniform(Documented):
     """A float drawn uniformly from ``[a, b]``."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    uniform: tuple[float, float]
+    uniform: tuple[float, float] = Field(description="The range [a, b], a < b.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -90,14 +133,15 @@ class Uniform(BaseModel):
         return self
 
     def ends(self) -> list[Any]:
+        """The values ``check_space`` tries: both ends."""
         return list(self.uniform)
 
 
-class LogUniform(BaseModel):
+class LogUniform(Documented):
     """A float whose logarithm is uniform on ``[log a, log b]`` (``0 < a < b``)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    log_uniform: tuple[float, float]
+    log_uniform: tuple[float, float] = Field(description="The range [a, b], 0 < a < b.")
 
     @model_validator(mode="after")
     def _ordered(self) -> LogUniform:
@@ -107,14 +151,16 @@ class LogUniform(BaseModel):
         return self
 
     def ends(self) -> list[Any]:
+        """The values ``check_space`` tries: both ends."""
         return list(self.log_uniform)
 
 
-class IntRange(BaseModel):
+class IntRange(Documented):
     """An integer in ``[a, b]``, both ends included."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    int: tuple[int, int]
+    int: tuple[builtins.int, builtins.int] = Field(
+        description="The range [a, b], a <= b, both ends included.")
 
     @model_validator(mode="after")
     def _ordered(self) -> IntRange:
@@ -126,13 +172,15 @@ class IntRange(BaseModel):
         return self
 
     def ends(self) -> list[Any]:
+        """The values ``check_space`` tries: both ends."""
         return list(self.int)
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         return self.int[1] - self.int[0] + 1
 
 
-_KINDS = {"choice": Choice, "uniform": Uniform, "log_uniform": LogUniform, "int": IntRange}
+_KINDS: dict[str, type[Choice] | type[Uniform] | type[LogUniform] | type[IntRange]] = {
+    "choice": Choice, "uniform": Uniform, "log_uniform": LogUniform, "int": IntRange}
 
 
 def _kind(value: Any) -> str | None:
@@ -151,45 +199,65 @@ Distribution = Annotated[
 ]
 
 
-class Search(BaseModel):
+class Search(Documented):
     """How configurations are picked: ``grid`` (all), ``random`` or ``tpe`` (``trials`` of
     them, reproducible from ``seed`` with one worker)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    kind: Literal["grid", "random", "tpe"] = "grid"
-    trials: PositiveInt | None = None
-    seed: int = 0
+    kind: Literal["grid", "random", "tpe"] = Field(
+        default="grid", description="grid: every combination of choices and integers; "
+        "random: independent draws; tpe: Optuna's TPE sampler.")
+    trials: PositiveInt | None = Field(
+        default=None, description="Configurations to run (needed by random and tpe; at most "
+        "the grid's size for grid). None: the whole grid.")
+    seed: int = Field(default=0, description="Seed of the sampler.")
 
 
-class MedianPruning(BaseModel):
+class MedianPruning(Documented):
     """Stop a trial whose per-epoch metric is worse than the median of earlier trials at the
     same epoch (Optuna's ``MedianPruner``), after ``startup_trials`` finished trials and
     ``warmup_epochs`` epochs of the trial."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    kind: Literal["median"] = "median"
-    startup_trials: NonNegativeInt = 3
-    warmup_epochs: NonNegativeInt = 1
+    kind: Literal["median"] = Field(default="median",
+                                    description="The pruner: Optuna's median pruner.")
+    startup_trials: NonNegativeInt = Field(
+        default=3, description="Finished trials before any trial is pruned.")
+    warmup_epochs: NonNegativeInt = Field(
+        default=1, description="Epochs of a trial before it may be pruned.")
 
 
-class SweepConfig(BaseModel):
-    """A whole sweep: the base run, the space searched, and the comparison made."""
+class SweepConfig(Documented):
+    """A whole sweep: the base run, the space searched, and the comparison made.
+
+    ``mlp sweep --schema`` prints this model's JSON Schema.
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: FolderName
-    base: RunConfig | str = Field(description="a run config, or the path of one (relative to "
-                                              "the sweep file)")
-    space: dict[str, Distribution] = Field(default_factory=dict)
-    search: Search = Field(default_factory=Search)
-    repeats: PositiveInt = 1
-    metric: Metric = "val_loss"
+    name: FolderName = Field(description="The sweep's name: its folder under the checkpoint "
+                             "root and the Optuna study's name.")
+    base: RunConfig | str = Field(description="A run config, or the path of one (relative to "
+                                              "the sweep file).")
+    space: dict[str, Distribution] = Field(
+        default_factory=dict, description="Dotted run-config keys (train.lr, model.hidden) "
+        "mapped to a distribution: {\"choice\": [...]}, {\"uniform\": [a, b]}, "
+        "{\"log_uniform\": [a, b]} or {\"int\": [a, b]}.")
+    search: Search = Field(default_factory=Search,
+                           description="How configurations are picked.")
+    repeats: PositiveInt = Field(
+        default=1, description="Seeds each configuration runs under (train.seed and "
+        "model.seed plus 0, 1, ...); its value is the metric's mean over them.")
+    metric: Metric = Field(default="val_loss", description="What the sweep compares: "
+                           "val_, train_ or test_ loss or accuracy.")
     direction: Literal["minimize", "maximize"] | None = Field(
-        default=None, description="default: maximize accuracies, minimize losses")
-    pruning: MedianPruning | None = None
+        default=None, description="Whether a lower or higher metric is better. None: "
+        "maximize accuracies, minimize losses.")
+    pruning: MedianPruning | None = Field(
+        default=None, description="Stop unpromising trials early. None: no pruning.")
     trial_curves: bool = Field(
-        default=False, description="draw the training curves into each trial's run folder "
-                                   "(the report's picture of every run is drawn either way)")
+        default=False, description="Draw the training curves into each trial's run folder "
+        "(the report's picture of every run is drawn either way).")
     #: the file ``base`` was read from (None when the sweep file holds it)
     _base_path: Path | None = PrivateAttr(default=None)
 
@@ -213,8 +281,27 @@ class SweepConfig(BaseModel):
 
     @classmethod
     def from_file(cls, path: str | Path) -> SweepConfig:
-        """Read and validate a sweep file; a ``base`` given as a path is read (relative to
-        the sweep file's folder) and validated as a run config."""
+        """Read and validate a sweep file.
+
+        A ``base`` given as a path is read (relative to the sweep file's folder) and
+        validated as a run config; a full model spec is validated without drawing weights.
+
+        Parameters
+        ----------
+        path : str or Path
+            The sweep file (a JSON object).
+
+        Returns
+        -------
+        SweepConfig
+
+        Raises
+        ------
+        ConfigError
+            The file (or the base's) cannot be read as a JSON object.
+        pydantic.ValidationError
+            A value the sweep (or the base run config) cannot take.
+        """
         path = Path(path)
         config = cls.model_validate(read_json_object(path, "sweep", '"name", "base", "space"'),
                                     context=SPEC_ONLY)  # no weights drawn for a full spec
@@ -233,6 +320,7 @@ class SweepConfig(BaseModel):
 
     @property
     def run_config(self) -> RunConfig:
+        """The base run config (``ValueError`` while ``base`` is still a path)."""
         if not isinstance(self.base, RunConfig):
             raise ValueError("the sweep's base is still a path; read it with "
                              "SweepConfig.from_file")
@@ -240,6 +328,7 @@ class SweepConfig(BaseModel):
 
     @property
     def goal(self) -> Literal["minimize", "maximize"]:
+        """``direction``, or by default: maximize accuracies, minimize losses."""
         if self.direction is not None:
             return self.direction
         return "maximize" if self.metric.endswith("accuracy") else "minimize"
@@ -259,12 +348,22 @@ class SweepConfig(BaseModel):
         return math.prod(_count(dist) for dist in self.space.values())
 
     def n_trials(self, override: int | None = None) -> int:
-        """How many configurations the sweep runs: ``--trials``, else ``search.trials``, at
-        most the grid's size for a grid."""
+        """How many configurations the sweep runs.
+
+        Parameters
+        ----------
+        override : int, optional
+            ``--trials``; else ``search.trials``.
+
+        Returns
+        -------
+        int
+            At most the grid's size for a grid (the whole grid when neither is given).
+        """
         wanted = override or self.search.trials
         if self.search.kind == "grid":
             return min(wanted or self.grid_size(), self.grid_size())
-        return int(wanted)
+        return int(cast(int, wanted))  # a random or tpe search has trials (validated)
 
     def fingerprint(self) -> dict[str, Any]:
         """What must not change between runs of one sweep (stored with the study)."""
@@ -275,7 +374,18 @@ class SweepConfig(BaseModel):
                 "pruning": None if self.pruning is None else self.pruning.model_dump()}
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
-        """The trial's parameters (decoded: a JSON-text choice becomes its value again)."""
+        """The trial's parameters, drawn from ``space``.
+
+        Parameters
+        ----------
+        trial : optuna.Trial
+            The trial that suggests the values.
+
+        Returns
+        -------
+        dict
+            Dotted key -> value (decoded: a JSON-text choice becomes its value again).
+        """
         params: dict[str, Any] = {}
         for key, dist in self.space.items():
             if isinstance(dist, Choice):
@@ -292,10 +402,28 @@ class SweepConfig(BaseModel):
 
     def trial_config(self, params: dict[str, Any], repeat: int, folder: Path,
                      number: int) -> RunConfig:
-        """The run config of one repeat of one trial: ``base`` with ``params`` set, seeds
-        shifted by ``repeat``, checkpoints in ``folder``, the progress bar off; without a
-        ``train.loss`` in the base or the params, the loss is left for the trial's data to
-        choose (``RunConfig.loss_for``), as ``mlp train`` does."""
+        """The run config of one repeat of one trial.
+
+        ``base`` with ``params`` set, seeds shifted by ``repeat``, checkpoints in
+        ``folder``, the progress bar off; without a ``train.loss`` in the base or the
+        params, the loss is left for the trial's data to choose (``RunConfig.loss_for``),
+        as ``mlp train`` does.
+
+        Parameters
+        ----------
+        params : dict
+            Dotted key -> value.
+        repeat : int
+            The repeat, from 0: added to ``train.seed`` and ``model.seed``.
+        folder : Path
+            The trial's run folder.
+        number : int
+            The trial's number, in the run's name.
+
+        Returns
+        -------
+        RunConfig
+        """
         raw = _base_raw(self.run_config)
         if "loss" not in self.run_config.train.model_fields_set:
             del raw["train"]["loss"]  # chosen for the data, as mlp train does (loss_for)
@@ -309,10 +437,18 @@ class SweepConfig(BaseModel):
         return RunConfig.model_validate(raw)
 
     def check_space(self) -> None:
-        """Build the run config at both ends of every range and at every choice (the other
-        keys at their first value); raise ``ValueError`` naming the first key and value a
-        field cannot take, or an unknown key, or arrays in the base's model (a trial's
-        config is the base's JSON, which holds none)."""
+        """Build the run config at both ends of every range and at every choice.
+
+        The other keys are at their first value, so a value a field cannot take is refused
+        before any trial starts.
+
+        Raises
+        ------
+        ValueError
+            Naming the first key and value a field cannot take, or an unknown key, or
+            arrays in the base's model (a trial's config is the base's JSON, which holds
+            none), or pruning with a cosine schedule.
+        """
         modules = getattr(self.run_config.model, "modules", [])
         given = [f"model.modules[{i}].{name}" for i, module in enumerate(modules)
                  for name in (*module.parameter_shapes(), *module.buffer_shapes())
@@ -339,7 +475,8 @@ class SweepConfig(BaseModel):
 
 def _count(dist: Distribution) -> int:
     """How many values a choice or an int range has (``len`` without listing them)."""
-    return len(dist.choice) if isinstance(dist, Choice) else len(dist)
+    # only grids count their points, and a grid has only choices and int ranges (validated)
+    return len(dist.choice) if isinstance(dist, Choice) else len(cast(IntRange, dist))
 
 
 def _values(dist: Distribution) -> list[Any]:
@@ -366,7 +503,25 @@ def _explain(key: str, value: Any, dist: Distribution, exc: ValidationError) -> 
 
 
 def describe_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 4) -> list[str]:
-    """Differences between two fingerprints as ``"space.train.lr: was X, now Y"`` lines."""
+    """Differences between two sweep fingerprints, one line each.
+
+    Parameters
+    ----------
+    old, new : dict
+        Fingerprints (``SweepConfig.fingerprint``).
+    limit : int, default 4
+        The most lines returned.
+
+    Returns
+    -------
+    list of str
+        ``"space.train.lr: was X, now Y"``, ``"... added (...)"``, ``"... removed (was ...)"``.
+
+    Examples
+    --------
+    >>> describe_changes({"repeats": 1}, {"repeats": 2})
+    ['repeats: was 1, now 2']
+    """
     changes: list[str] = []
 
     def walk(a: Any, b: Any, path: str) -> None:

@@ -31,10 +31,21 @@ class JournalDamaged(MLPError):
 
 
 def repair_journal(path: Path) -> None:
-    """Check the journal at ``path`` (nothing to do when there is none): remove a torn last
-    line, and raise ``JournalDamaged`` naming the file and the first line that is not a
-    JSON record. Holds the lock Optuna's journal backend appends under (its default
-    ``JournalFileSymlinkLock``), so that no record is being appended meanwhile."""
+    """Check a study journal, removing a torn last line.
+
+    Nothing to do when there is none. Holds the lock Optuna's journal backend appends under
+    (its default ``JournalFileSymlinkLock``), so that no record is being appended meanwhile.
+
+    Parameters
+    ----------
+    path : Path
+        The journal file.
+
+    Raises
+    ------
+    JournalDamaged
+        Naming the file and the first line that is not a JSON record.
+    """
     if not path.is_file():
         return
     lock = JournalFileSymlinkLock(str(path))

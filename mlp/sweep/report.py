@@ -6,6 +6,12 @@ against each hyperparameter, and parameter importance when there are enough tria
 Everything comes from the study: the sweep file's fingerprint in the study's user
 attributes, each trial's parameters, state and value, and each repeat's summary and curve in
 the trial's user attributes, so ``mlp sweep SWEEP.json --report`` needs no run folder.
+
+``results.csv`` has a row per run: number, repeat, state, parameters, metric at the best epoch,
+best epoch, epochs run, seconds, folder, note. In ``curves.png`` every run's per-epoch metric is
+grey, the best trial red and pruned runs dashed. ``params.png`` shows a dot per repeat and a
+diamond per mean, with Optuna's fANOVA parameter importance once there are 8 complete trials and
+two parameters. The report is written as soon as the last trial ends.
 """
 
 from __future__ import annotations
@@ -17,17 +23,17 @@ import logging
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
-from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from mlp import display
-from mlp.plotting.figures import plain_log_axis
-from mlp.plotting.inline import InlineFigure
 from mlp.storage import atomic, run_folder
 from mlp.sweep.study import ERROR_ATTR, FINGERPRINT_ATTR, RUNS_ATTR, retried_from
+
+if TYPE_CHECKING:  # matplotlib loads when a picture is drawn, not in a sweep's workers
+    from matplotlib.figure import Figure
 
 log = logging.getLogger("mlp")
 MIN_IMPORTANCE_TRIALS = 8
@@ -40,7 +46,22 @@ _STATE_ORDER_NAMES = [state.name for state in _STATE_ORDER]
 
 @dataclass
 class TrialResult:
-    """One trial as the report shows it."""
+    """One trial as the report shows it.
+
+    Parameters
+    ----------
+    number : int
+        The trial's number in the study.
+    state : str
+        Optuna's state name (``COMPLETE``, ``PRUNED``, ``FAIL``, ``RUNNING``, ``WAITING``).
+    params : dict
+        Dotted run-config key -> value.
+    runs : list of dict
+        One record per repeat (``value``, best epoch, epochs, seconds, run folder...).
+    note : str
+        Where it was pruned or why it failed, the trial that retried it, how its runs
+        resumed, or the trial it retries.
+    """
 
     number: int
     state: str
@@ -50,14 +71,17 @@ class TrialResult:
 
     @property
     def values(self) -> list[float]:
+        """The metric of each repeat that has one."""
         return [r["value"] for r in self.runs if r.get("value") is not None]
 
     @property
     def mean(self) -> float | None:
+        """The mean of ``values`` (None without any)."""
         return statistics.fmean(self.values) if self.values else None
 
     @property
     def sd(self) -> float | None:
+        """The standard deviation of ``values`` (None with fewer than two)."""
         return statistics.stdev(self.values) if len(self.values) > 1 else None
 
     def shown_value(self) -> str:
@@ -68,7 +92,19 @@ class TrialResult:
 
 @dataclass
 class SweepResults:
-    """The sweep's fingerprint (metric, direction, space) and its trials."""
+    """The sweep's fingerprint (metric, direction, space) and its trials.
+
+    Parameters
+    ----------
+    name : str
+        The sweep's name.
+    sweep : dict
+        Its fingerprint (``SweepConfig.fingerprint``).
+    trials : list of TrialResult
+        Every trial of the study.
+    wall_seconds : float
+        From the first trial's start to the last one's end.
+    """
 
     name: str
     sweep: dict[str, Any]
@@ -77,14 +113,17 @@ class SweepResults:
 
     @property
     def metric(self) -> str:
+        """The metric compared (``val_loss``...)."""
         return self.sweep["metric"]
 
     @property
     def maximize(self) -> bool:
+        """Whether a higher metric is better."""
         return self.sweep["direction"] == "maximize"
 
     @property
     def keys(self) -> list[str]:
+        """The dotted keys of the space, in the sweep file's order."""
         return list(self.sweep["space"])
 
     def ranked(self) -> list[TrialResult]:
@@ -95,12 +134,30 @@ class SweepResults:
             sign * t.mean if t.mean is not None else float("inf"), t.number))
 
     def best(self) -> TrialResult | None:
+        """The best complete trial, or None without one.
+
+        Returns
+        -------
+        TrialResult or None
+        """
         ranked = self.ranked()
         return ranked[0] if ranked and ranked[0].state == "COMPLETE" else None
 
     def table(self, rows: int | None = None) -> tuple[list[str], list[list[str]]]:
-        """The header and the first ``rows`` rows (all when None) of the comparison table,
-        best first: rank, trial, each parameter, the metric (mean ± sd over repeats), state."""
+        """The comparison table, best first.
+
+        Parameters
+        ----------
+        rows : int, optional
+            The rows wanted (all when None).
+
+        Returns
+        -------
+        header : list of str
+            Rank, trial, each parameter, the metric, state.
+        body : list of list of str
+            The first ``rows`` rows; the metric is the mean ± sd over repeats.
+        """
         header = ["rank", "trial", *self.keys, self.metric, "state"]
         body = []
         for rank, trial in enumerate(self.ranked()[:rows], start=1):
@@ -132,7 +189,16 @@ class SweepResults:
 
 
 def collect(study: optuna.Study) -> SweepResults:
-    """Read the sweep's results from its study."""
+    """Read the sweep's results from its study.
+
+    Parameters
+    ----------
+    study : optuna.Study
+
+    Returns
+    -------
+    SweepResults
+    """
     trials = study.get_trials(deepcopy=False)
     retries = {retried_from(t): t.number for t in trials if retried_from(t) is not None}
     results = []
@@ -178,7 +244,20 @@ def _text(value: Any) -> str:
 
 
 def write_report(study: optuna.Study, folder: Path) -> list[Path]:
-    """Write the four report files into ``folder``; return their paths."""
+    """Write the four report files (``results.csv``, ``results.md``, ``curves.png``,
+    ``params.png``).
+
+    Parameters
+    ----------
+    study : optuna.Study
+    folder : Path
+        The sweep folder.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
     results = collect(study)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [_atomic_text(folder / "results.csv", results_csv(results)),
@@ -189,8 +268,18 @@ def write_report(study: optuna.Study, folder: Path) -> list[Path]:
 
 
 def results_csv(results: SweepResults) -> str:
-    """A row per run (a trial's repeat): number, repeat, state, parameters, metric at the
-    best epoch, best epoch, epochs run, seconds, run folder, note."""
+    """The text of ``results.csv``: a row per run (a trial's repeat).
+
+    Parameters
+    ----------
+    results : SweepResults
+
+    Returns
+    -------
+    str
+        Number, repeat, state, parameters, metric at the best epoch, best epoch, epochs run,
+        seconds, run folder, note.
+    """
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["number", "repeat", "state", *results.keys, results.metric, "best_epoch",
@@ -208,8 +297,20 @@ def results_csv(results: SweepResults) -> str:
 
 
 def results_markdown(results: SweepResults, study: optuna.Study | None = None) -> str:
-    """The comparison table, best first; a configuration's metric is its mean ± sd over
-    repeats (sd needs two repeats or more)."""
+    """The text of ``results.md``: the comparison table, best first.
+
+    A configuration's metric is its mean ± sd over repeats (sd needs two repeats or more).
+
+    Parameters
+    ----------
+    results : SweepResults
+    study : optuna.Study, optional
+        For the parameter importances.
+
+    Returns
+    -------
+    str
+    """
     sweep = results.sweep
     states = [t.state for t in results.trials]
     done = states.count("COMPLETE")
@@ -240,8 +341,18 @@ def results_markdown(results: SweepResults, study: optuna.Study | None = None) -
 
 def parameter_importance(results: SweepResults, study: optuna.Study | None
                          ) -> dict[str, float]:
-    """Optuna's parameter importances, with enough complete trials and two parameters or
-    more (empty otherwise)."""
+    """Optuna's parameter importances.
+
+    Parameters
+    ----------
+    results : SweepResults
+    study : optuna.Study or None
+
+    Returns
+    -------
+    dict of str to float
+        With enough complete trials and two parameters or more; empty otherwise.
+    """
     complete = sum(t.state == "COMPLETE" for t in results.trials)
     if study is None or complete < MIN_IMPORTANCE_TRIALS or len(results.keys) < 2:
         return {}
@@ -253,7 +364,19 @@ def parameter_importance(results: SweepResults, study: optuna.Study | None
 
 
 def curves_figure(results: SweepResults) -> Figure:
-    """Every run's per-epoch metric in grey (dashed when pruned), the best trial's in red."""
+    """Every run's per-epoch metric in grey (dashed when pruned), the best trial's in red.
+
+    Parameters
+    ----------
+    results : SweepResults
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from mlp.plotting.figures import plain_log_axis
+    from mlp.plotting.inline import InlineFigure
+
     fig = InlineFigure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     column = results.metric if not results.metric.startswith("test_") \
@@ -296,8 +419,24 @@ def _spans_decades(results: SweepResults) -> bool:
 
 
 def params_figure(results: SweepResults, study: optuna.Study | None = None) -> Figure:
-    """The metric against each hyperparameter (a dot per repeat, a diamond per trial's
-    mean), and a bar chart of parameter importance when there are enough trials."""
+    """The metric against each hyperparameter.
+
+    A dot per repeat, a diamond per trial's mean, and a bar chart of parameter importance when
+    there are enough trials.
+
+    Parameters
+    ----------
+    results : SweepResults
+    study : optuna.Study, optional
+        For the parameter importances.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from mlp.plotting.figures import plain_log_axis
+    from mlp.plotting.inline import InlineFigure
+
     importances = parameter_importance(results, study)
     keys = results.keys
     panels = len(keys) + (1 if importances else 0)

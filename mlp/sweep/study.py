@@ -22,6 +22,26 @@ trial without them, seen under the claim lock, lost its worker (or the server) b
 first beat, and is failed at once (Optuna never counts a trial without a heartbeat as stale).
 Either way the failed trial is queued again with the same parameters (Optuna's retry
 callback), under a new trial number.
+
+Crashes: kill any worker, or the whole sweep, at any moment, and run the same command again.
+Ctrl-C (or SIGTERM) stops the command and its worker processes, each training trial saving its
+epoch first, with one line and exit status 130 (143): ``mlp sweep: interrupted; finished trials
+are kept, and the same command run again finishes the sweep (interrupted trials continue from
+their last checkpoint)``. Finished trials are not rerun. The retry of a dead trial takes over
+its folder and continues every repeat from its ``last.h5``, ending bit-identical to a run that
+was never interrupted; if the folder is not there (the trial ran on another machine without a
+shared file system) it restarts with the same seeds. The report's note column says which
+(``retry of trial 3; resumed at epoch 17`` or ``...; restarted with the same seeds``).
+
+PostgreSQL: run the same command with ``--storage postgresql://user@host:port/db`` (or
+``postgres://...``) on each machine; the URL is passed to SQLAlchemy with the psycopg2 driver
+that the ``sweep`` extra installs. The heartbeat is every 5 s and a trial is failed after 20 s
+of silence; the environment variables ``MLP_SWEEP_HEARTBEAT`` and ``MLP_SWEEP_GRACE`` set other
+whole seconds, the grace longer than the interval. Choose a grace longer than any pause a live
+worker may have on a busy machine: a worker silent for longer is taken for dead and its trial
+retried. A server that goes away or refuses the schema (no CREATE permission) is one line naming
+the URL without its password, exit 2; finished trials stay, and the same command run again
+completes the sweep.
 """
 
 from __future__ import annotations
@@ -36,7 +56,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.storages import RDBStorage
@@ -107,8 +127,19 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 
 def storage_url(url: str) -> str:
-    """The SQLAlchemy URL of what people type: ``postgres://`` and ``postgresql://`` name
-    the driver the ``sweep`` extra installs, psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
+    """The SQLAlchemy URL of what people type.
+
+    Parameters
+    ----------
+    url : str
+        A storage URL.
+
+    Returns
+    -------
+    str
+        ``postgres://`` and ``postgresql://`` name the driver the ``sweep`` extra installs,
+        psycopg2 (SQLAlchemy 2.1 would pick psycopg 3); other URLs as they are.
+    """
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix):]
@@ -116,7 +147,16 @@ def storage_url(url: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password, for messages.
+
+    Parameters
+    ----------
+    url : str
+
+    Returns
+    -------
+    str
+    """
     import sqlalchemy
 
     try:
@@ -146,10 +186,26 @@ def heartbeat_seconds() -> tuple[int, int]:
 
 
 def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
-    """The journal file in ``folder`` (``url`` None; a torn last line is cut off first,
-    ``mlp.sweep.journal``), else an RDB storage with heartbeats
-    and retries, its tables created under ``schema_lock``; an unreachable server, or one
-    that refuses the tables, raises ``MLPError`` in one line."""
+    """The study's storage.
+
+    Parameters
+    ----------
+    folder : Path
+        The sweep folder, which holds the journal file.
+    url : str or None
+        None: the journal file in ``folder`` (a torn last line is cut off first,
+        ``mlp.sweep.journal``); else an RDB storage with heartbeats and retries, its tables
+        created under ``schema_lock``.
+
+    Returns
+    -------
+    optuna.storages.BaseStorage
+
+    Raises
+    ------
+    MLPError
+        In one line: an unreachable server, or one that refuses the tables.
+    """
     if url is None:
         folder.mkdir(parents=True, exist_ok=True)
         check_output(folder / JOURNAL, MLPError)  # a FIFO there would block every append
@@ -166,9 +222,10 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
                 in inspect.signature(RDBStorage).parameters else "failed_trial_callback")
     try:
         with quiet_optuna(), schema_lock(url):
+            retry: dict[str, Any] = {argument: _Retry(max_retry=MAX_RETRIES)}
             return RDBStorage(url, engine_kwargs=engine_kwargs,
                               heartbeat_interval=interval, grace_period=grace,
-                              **{argument: _Retry(max_retry=MAX_RETRIES)})
+                              **retry)
     except sqlalchemy.exc.OperationalError as exc:
         raise MLPError(f"cannot reach the storage {shown_url(url)}: {_reason(exc)}") from None
     except sqlalchemy.exc.SQLAlchemyError as exc:  # a permission refused, mostly
@@ -180,9 +237,15 @@ def open_storage(folder: Path, url: str | None) -> optuna.storages.BaseStorage:
 
 @contextlib.contextmanager
 def schema_lock(url: str) -> Iterator[None]:
-    """On PostgreSQL, hold the database's advisory lock ``SCHEMA_LOCK`` (on a connection of
-    its own, released when it closes, so a killed worker never leaves it held) while Optuna
-    creates or checks its tables; other databases as they are."""
+    """Hold the database's schema lock while Optuna creates or checks its tables.
+
+    On PostgreSQL, the advisory lock ``SCHEMA_LOCK`` on a connection of its own, released
+    when it closes, so a killed worker never leaves it held; other databases as they are.
+
+    Parameters
+    ----------
+    url : str
+    """
     if not url.startswith("postgresql"):
         yield
         return
@@ -203,7 +266,16 @@ def schema_lock(url: str) -> Iterator[None]:
 
 
 def advisory_key(name: str) -> int:
-    """The 64-bit PostgreSQL advisory lock key of ``name``."""
+    """The 64-bit PostgreSQL advisory lock key of a name.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    int
+    """
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
@@ -219,9 +291,15 @@ class StorageFailed(MLPError):
 
 @contextlib.contextmanager
 def storage_failures(url: str | None) -> Iterator[None]:
-    """A study storage that fails mid-sweep (its server went away, or refused a statement)
-    as one ``StorageFailed`` naming the URL without its password; the journal (``url`` None) as
-    it is."""
+    """Turn a study storage that fails mid-sweep into one ``StorageFailed``.
+
+    Its server went away, or refused a statement; the error names the URL without its
+    password. The journal (``url`` None) as it is.
+
+    Parameters
+    ----------
+    url : str or None
+    """
     if url is None:
         yield
         return
@@ -237,9 +315,20 @@ def storage_failures(url: str | None) -> Iterator[None]:
 
 
 def make_sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
-    """The sampler of ``search.kind``. Workers make a fresh one before each claim, seeded by
-    the sweep's seed and the trial's number, so random points do not depend on which worker
-    or machine draws them."""
+    """The sampler of ``search.kind``.
+
+    Workers make a fresh one before each claim, seeded by the sweep's seed and the trial's
+    number, so random points do not depend on which worker or machine draws them.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    seed : int
+
+    Returns
+    -------
+    optuna.samplers.BaseSampler
+    """
     if config.search.kind == "grid":  # the grid's order must be the same in every worker
         return _GridSampler(config.grid(), seed=config.search.seed)
     if config.search.kind == "random":
@@ -249,17 +338,46 @@ def make_sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def trial_seed(config: SweepConfig, number: int) -> int:
-    """The sampler seed of trial ``number``."""
+    """The sampler seed of a trial.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    number : int
+        The trial's number.
+
+    Returns
+    -------
+    int
+    """
     digest = hashlib.sha256(f"{config.search.seed}:{number}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
 
 
 def open_study(config: SweepConfig, storage: optuna.storages.BaseStorage,
                folder: Path) -> optuna.Study:
-    """Create or join the study named after the sweep; refuse one whose sweep (space, base,
-    search, repeats, metric) differs from ``config``, naming the differences. Under the
-    claim lock, so that of workers started together one creates the study and records its
-    sweep, and the others check theirs against it."""
+    """Create or join the study named after the sweep.
+
+    Under the claim lock, so that of workers started together one creates the study and
+    records its sweep, and the others check theirs against it.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    storage : optuna.storages.BaseStorage
+    folder : Path
+        The sweep folder.
+
+    Returns
+    -------
+    optuna.Study
+
+    Raises
+    ------
+    MLPError
+        The study's sweep (space, base, search, repeats, metric) differs from ``config``,
+        naming the differences.
+    """
     with claim_lock(storage, folder, config.name):
         return _open_study(config, storage)
 
@@ -285,18 +403,39 @@ def _open_study(config: SweepConfig, storage: optuna.storages.BaseStorage) -> op
 
 
 def is_postgres(storage: optuna.storages.BaseStorage) -> bool:
+    """Whether the storage is a PostgreSQL database.
+
+    Parameters
+    ----------
+    storage : optuna.storages.BaseStorage
+
+    Returns
+    -------
+    bool
+    """
     return isinstance(storage, RDBStorage) and storage.engine.dialect.name == "postgresql"
 
 
 @contextlib.contextmanager
 def claim_lock(storage: optuna.storages.BaseStorage, folder: Path, name: str) -> Iterator[None]:
-    """Hold the sweep's claim lock: a PostgreSQL advisory lock keyed by the sweep's name on
-    PostgreSQL (all machines), else an exclusive file lock in the sweep folder."""
+    """Hold the sweep's claim lock.
+
+    A PostgreSQL advisory lock keyed by the sweep's name on PostgreSQL (all machines), else an
+    exclusive file lock in the sweep folder.
+
+    Parameters
+    ----------
+    storage : optuna.storages.BaseStorage
+    folder : Path
+        The sweep folder.
+    name : str
+        The sweep's name.
+    """
     if is_postgres(storage):
         import sqlalchemy
 
         key = {"k": advisory_key(name)}
-        with storage.engine.connect() as connection:
+        with cast(RDBStorage, storage).engine.connect() as connection:
             connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), key)
             try:
                 yield
@@ -309,12 +448,38 @@ def claim_lock(storage: optuna.storages.BaseStorage, folder: Path, name: str) ->
 
 
 def trial_lock_path(folder: Path, number: int) -> Path:
+    """The lock file of a trial.
+
+    Parameters
+    ----------
+    folder : Path
+        The sweep folder.
+    number : int
+        The trial's number.
+
+    Returns
+    -------
+    Path
+    """
     return folder / "locks" / f"trial-{number:04d}.lock"
 
 
 def hold_trial_lock(folder: Path, number: int) -> ProcessLock:
-    """Lock the trial's lock file for as long as this process runs it (released by
-    ``release`` or by the process's death)."""
+    """Lock the trial's lock file for as long as this process runs it.
+
+    Released by ``release`` or by the process's death.
+
+    Parameters
+    ----------
+    folder : Path
+        The sweep folder.
+    number : int
+        The trial's number.
+
+    Returns
+    -------
+    ProcessLock
+    """
     path = trial_lock_path(folder, number)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = ProcessLock(path)
@@ -324,9 +489,23 @@ def hold_trial_lock(folder: Path, number: int) -> ProcessLock:
 
 def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
                      folder: Path) -> list[int]:
-    """Fail the running trials whose worker is gone and queue them again; return their
-    numbers. Under the claim lock. Journal: a free trial lock means a dead worker. RDB: stale
-    heartbeats, and no heartbeat at all."""
+    """Fail the running trials whose worker is gone and queue them again.
+
+    Under the claim lock. Journal: a free trial lock means a dead worker. RDB: stale
+    heartbeats, and no heartbeat at all.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    storage : optuna.storages.BaseStorage
+    folder : Path
+        The sweep folder.
+
+    Returns
+    -------
+    list of int
+        The numbers of the trials failed.
+    """
     if isinstance(storage, RDBStorage):
         before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
         with quiet_optuna():
@@ -384,15 +563,39 @@ def _fail_trials_without_heartbeat(study: optuna.Study, storage: RDBStorage) -> 
 
 
 def trial_id(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> int:
-    """The storage's own id of the study's trial ``number`` (through the storage's public
-    methods; Optuna keeps it private on its trial objects)."""
+    """The storage's own id of a study's trial.
+
+    Through the storage's public methods; Optuna keeps it private on its trial objects.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    storage : optuna.storages.BaseStorage
+    number : int
+        The trial's number.
+
+    Returns
+    -------
+    int
+    """
     study_id = storage.get_study_id_from_name(study.study_name)
     return storage.get_trial_id_from_study_id_trial_number(study_id, number)
 
 
 def sweep_done(study: optuna.Study, n_trials: int) -> bool:
-    """Whether the sweep has all it needs: no trial running or queued, and ``n_trials``
-    configurations covered (``counts``)."""
+    """Whether the sweep has all it needs.
+
+    No trial running or queued, and ``n_trials`` configurations covered (``counts``).
+
+    Parameters
+    ----------
+    study : optuna.Study
+    n_trials : int
+
+    Returns
+    -------
+    bool
+    """
     trials = study.get_trials(deepcopy=False)
     if any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
         return False
@@ -400,20 +603,51 @@ def sweep_done(study: optuna.Study, n_trials: int) -> bool:
 
 
 def counts(trial: optuna.trial.FrozenTrial) -> bool:
-    """Whether a trial covers a configuration: all but the failures of dead workers (those
-    are queued again); a trial that failed by itself (diverged) is a result."""
+    """Whether a trial covers a configuration.
+
+    All but the failures of dead workers (those are queued again); a trial that failed by
+    itself (diverged) is a result.
+
+    Parameters
+    ----------
+    trial : optuna.trial.FrozenTrial
+
+    Returns
+    -------
+    bool
+    """
     return trial.state != TrialState.FAIL or ERROR_ATTR in trial.user_attrs
 
 
 def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
-    """The number of the trial this one retries (the last of its retry history)."""
+    """The number of the trial this one retries (the last of its retry history).
+
+    Parameters
+    ----------
+    trial : optuna.trial.FrozenTrial
+
+    Returns
+    -------
+    int or None
+        None for a trial that retries none.
+    """
     with quiet_optuna():
         history = _Retry.retry_history(trial)
     return history[-1] if history else None
 
 
 class Heartbeat:
-    """Record a trial's heartbeat in a thread, at the storage's interval (RDB storages)."""
+    """Record a trial's heartbeat in a thread, at the storage's interval (RDB storages).
+
+    A context manager: the thread runs while it is entered.
+
+    Parameters
+    ----------
+    storage : optuna.storages.BaseStorage
+        Heartbeats are recorded only for an ``RDBStorage``.
+    identifier : int
+        The storage's id of the trial (``trial_id``).
+    """
 
     def __init__(self, storage: optuna.storages.BaseStorage, identifier: int) -> None:
         self._storage, self._trial_id = storage, identifier
@@ -433,10 +667,11 @@ class Heartbeat:
         failed; a server back within the grace period never sees the trial as dead."""
         import sqlalchemy
 
-        interval = self._storage.get_heartbeat_interval() or HEARTBEAT_SECONDS
+        storage = cast(RDBStorage, self._storage)  # started only for an RDBStorage
+        interval = storage.get_heartbeat_interval() or HEARTBEAT_SECONDS
         while not self._stop.wait(interval):
             try:
-                self._storage.record_heartbeat(self._trial_id)
+                storage.record_heartbeat(self._trial_id)
             except (sqlalchemy.exc.SQLAlchemyError,
                     optuna.exceptions.StorageInternalError) as exc:  # the worker finds out
                 log.debug("heartbeat of trial id %d failed: %s", self._trial_id, exc)

@@ -50,13 +50,30 @@ from mlp.sweep.study import (
 from mlp.training.checkpoint import load_checkpoint
 from mlp.training.routinizer import BasicRoutinizer
 from mlp.training.run_config import RunConfig, load_data
+from mlp.training.startup import startup_probes
 
 log = logging.getLogger("mlp")
 
 
 @dataclass
 class RepeatRun:
-    """One repeat of a trial: its run folder, config, data, routinizer and model."""
+    """One repeat of a trial: its run folder, config, data, routinizer and model.
+
+    Parameters
+    ----------
+    repeat : int
+        The repeat, from 0.
+    folder : Path
+        Its run folder.
+    config : RunConfig
+        Its run config (``SweepConfig.trial_config``).
+    data : Data
+        Its data.
+    routinizer : BasicRoutinizer
+    model : Model
+    started : str, default "fresh"
+        ``"fresh"``, or ``"resumed at epoch N"`` when it continued from its checkpoint.
+    """
 
     repeat: int
     folder: Path
@@ -96,19 +113,37 @@ class RepeatRun:
             log.warning("trial run %s: could not draw its curves (%s)", self.folder, exc)
 
     def advance(self, epochs: int, curves: bool = True) -> None:
-        """Train until ``epochs`` epochs (at most the config's) are done; ``curves=False``
-        draws no ``curves.png`` (``draw_curves`` draws it when asked)."""
+        """Train until ``epochs`` epochs (at most the config's) are done.
+
+        Parameters
+        ----------
+        epochs : int
+        curves : bool, default True
+            False draws no ``curves.png`` (``draw_curves`` draws it when asked).
+        """
         self.routinizer.epochs = min(epochs, self.epochs)
-        self.routinizer.run(self.model, self.data, curves=curves)
+        self.routinizer.run(self.model, self.data, startup_probes(), curves=curves)
 
 
 class Worker:
-    """Takes trials from the study until the sweep has all it needs, and runs them."""
+    """Takes trials from the study until the sweep has all it needs, and runs them.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    folder : Path
+        The sweep folder.
+    study : optuna.Study
+    storage : optuna.storages.BaseStorage
+    n_trials : int
+        The configurations the sweep runs.
+    data : Data, optional
+        The base run's data when the caller has loaded it already.
+    """
 
     def __init__(self, config: SweepConfig, folder: Path, study: optuna.Study,
                  storage: optuna.storages.BaseStorage, n_trials: int,
                  data: Any = None) -> None:
-        """``data``: the base run's data when the caller has loaded it already."""
         self.config, self.folder, self.study, self.storage = config, folder, study, storage
         self.n_trials = n_trials
         self._data: dict[str, Any] = {}
@@ -118,7 +153,18 @@ class Worker:
         self.training_seconds = 0.0  # inside the routinizers' runs (checkpoints included)
 
     def work(self, on_trial: Any = None) -> int:
-        """Run trials until none is left to run; return how many this worker ran."""
+        """Run trials until none is left to run.
+
+        Parameters
+        ----------
+        on_trial : callable, optional
+            Called after each trial this worker finishes (a progress bar's update).
+
+        Returns
+        -------
+        int
+            How many trials this worker ran.
+        """
         ran = 0
         while True:
             with contextlib.ExitStack() as running:

@@ -1,13 +1,19 @@
 """The worker processes of ``mlp sweep --workers N``, started before anything heavy is imported.
 
 A sweep command with N workers is itself the first worker and starts N - 1 processes as its
-very first step, so that their Python start and imports (about 0.6 s) overlap its own, and
-its loading and checking of the data. Each waits for the data file the command writes in a
+very first step, so that their Python start and imports (about 0.3 s of processor time;
+neither matplotlib nor numba for a small network) overlap its own, and its loading and
+checking of the data. Each waits for the data file the command writes in a
 private temporary folder once the sweep has passed every check, then trains on it; a
 refused sweep (or a killed command) ends them before they take a trial. They run in a
 session of their own, so that Ctrl-C in a terminal reaches the command alone, which stops
 them (SIGTERM: a training trial saves its epoch first) and says once what happened. This
 module imports only the standard library, so that starting them costs the command nothing.
+
+Every worker runs with one BLAS thread. The command removes the temporary data folder at the
+end; the report is written while the worker processes exit. Two workers pay off where training
+dominates (longer trials, more of them, bigger data): the figures are in
+``scripts/bench_sweep.py``'s docstring.
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ STOP_SECONDS = 30  #: how long a stopped worker may take to save its epoch and e
 
 @dataclass
 class WorkerProcesses:
-    """Worker processes waiting for ``data_file`` (in a temporary folder of their own)."""
+    """Worker processes waiting for ``data_file`` (in a temporary folder of their own).
+
+    Parameters
+    ----------
+    processes : list of subprocess.Popen, default []
+    data_file : Path, optional
+        Where the first worker writes the base run's data once the sweep passed its checks.
+    """
 
     processes: list[subprocess.Popen] = field(default_factory=list)
     data_file: Path | None = None
@@ -35,8 +48,26 @@ class WorkerProcesses:
     @classmethod
     def start(cls, sweep_file: Path, ckpt_root: Path, count: int, url: str | None,
               n_trials: int | None) -> WorkerProcesses:
-        """Start ``count`` worker processes of ``sweep_file`` (each ``mlp sweep --worker``
-        with single-threaded BLAS), told to wait for the data file of the returned object."""
+        """Start worker processes of a sweep file.
+
+        Each is ``mlp sweep --worker`` with single-threaded BLAS, told to wait for the data file
+        of the returned object.
+
+        Parameters
+        ----------
+        sweep_file : Path
+        ckpt_root : Path
+        count : int
+            Processes to start.
+        url : str or None
+            ``--storage``.
+        n_trials : int or None
+            ``--trials``.
+
+        Returns
+        -------
+        WorkerProcesses
+        """
         if count < 1:
             return cls()
         data_file = Path(tempfile.mkdtemp(prefix="mlp-sweep-")) / DATA_FILE
@@ -74,5 +105,6 @@ class WorkerProcesses:
         self.remove_folder()
 
     def remove_folder(self) -> None:
+        """Remove the temporary folder of ``data_file``."""
         if self.data_file is not None:
             shutil.rmtree(self.data_file.parent, ignore_errors=True)

@@ -24,6 +24,53 @@ optimizer's ``m`` and ``v``; gradients are not state and are not kept).
 
 Nothing is pickled and nothing read from a file is executed: JSON goes through Pydantic,
 arrays through NumPy, and every value is validated as it would be on construction.
+
+What the root attributes hold (fixed-length UTF-8 text unless said): ``format`` is
+``"mlp-checkpoint"`` and ``format_version`` the integer 2; ``created`` is ISO 8601 UTC;
+``model_spec`` is ``Model.model_dump_json()`` (no arrays; each module names its registered
+type); ``routinizer`` every training hyperparameter; ``state`` the epoch, step, best loss and its
+epoch, the monitored metric, the generator state (PCG64), the schedule state and the data
+fingerprint (shape, dtype, SHA-256 of the training arrays and sample weights);
+``image_shape`` integers (image data only); ``input_scale`` a float64, what image files, read in
+[0, 1], are multiplied by to match the training inputs (1 for image folders, 16 for digits).
+The arrays are in the model's dtype: a Layer's ``weight (in, out)`` and ``bias (out,)``, a
+BatchNorm1d's ``weight``, ``bias``, ``running_mean``, ``running_var``. The optimizer's buffers
+are ``m`` (momentum, Adam), ``v`` (RMSprop, Adam), ``v_max`` (AMSGrad) or a rule's own.
+``/history`` holds ``epoch`` (int64), ``train_loss``, ``val_loss``, ``train_accuracy``,
+``val_accuracy``, ``lr``, ``seconds`` (float64, NaN where there is none); with diagnostics on,
+``/history/diagnostics/<column>`` holds ``layer<k>.<stat>``, ``steps``, ``predicted_share`` and
+``collapsed_class`` (float64, one per epoch), and ``/history``'s attribute
+``diagnostic_warnings`` (JSON: condition to line) the warnings already given. Inputs are
+normalised as ``(x - offset) / scale``; class index k is ``classes[k]``. Files are readable with
+stock HDF5 tools (``h5ls -r``, ``h5dump -H``) or h5py.
+
+To use a checkpoint without this library: read ``model_spec`` for the module order and types,
+then for each Layer compute ``x @ weight + bias``, for each BatchNorm1d ``(x - running_mean) /
+sqrt(running_var + eps) * weight + bias``, and apply the nonlinearities in between (after
+normalising raw inputs with ``/normalizer``).
+
+Saving: the file is opened again in memory before it is written, so a save that does not read
+back is a ``CheckpointError`` (exit 2 from the command line), never a success. Earlier versions
+of this library, under h5py 3.11 to 3.15, wrote files no h5py can open: train those runs again.
+Checkpoints record the training data by content (the SHA-256 of the training rows' stored bytes
+and the normaliser, the dataset names and row ranges of a file read in place), never its path, so
+a moved file with the same content resumes; the hash is one more pass over a file on disk when a
+run with a run folder starts (SHA-256 ran at 0.9 GB/s on the README's machine: 4 s for 4 GB).
+
+Loading raises ``CheckpointError``, naming the file and the problem, for anything it cannot
+trust: not HDF5, empty or truncated, a checksum mismatch, a wrong format or a newer
+``format_version``, missing datasets, shapes that disagree with the spec, a module type that is
+not registered, arrays missing, unexpected or mis-shaped for the spec, invalid JSON or spec,
+attributes of the wrong type; links other than hard links (external, soft, loops), virtual
+datasets, filters other than fletcher32 (gzip included), JSON nested too deeply; datasets that
+declare more bytes than they store (shapes of 10^12, chunks never written) or a file whose
+datasets store more than the disk blocks it occupies (a sparse file); a history longer or
+shorter than the saved epoch; and state that does not validate (a generator state NumPy
+refuses, a negative epoch, NaN or infinite weights, a negative ``image_shape``, a non-finite
+hyperparameter). Loading needs at most about twice the file's stored size plus a constant.
+Checkpoints are read without HDF5's file locking, so a file another program holds open, even for
+writing, still loads. Resuming with different training data raises ``CheckpointError`` unless
+``allow_data_change=True`` (``--allow-data-change``).
 """
 
 from __future__ import annotations
@@ -34,9 +81,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import h5py
 import numpy as np
 from pydantic import ValidationError
 
@@ -52,6 +98,9 @@ from mlp.training.hyperparameters import TrainingConfig
 from mlp.training.run_state import RunState
 from mlp.version import __version__
 
+if TYPE_CHECKING:  # h5py loads when a checkpoint is first written or read (mlp.storage.hdf5)
+    import h5py
+
 FORMAT = "mlp-checkpoint"
 FORMAT_VERSION = 2
 #: the arrays a format-1 file holds per Layer, and where each goes now
@@ -62,8 +111,19 @@ _FORMAT1_ARRAYS = {"weight": ("model", "weight"), "bias": ("model", "bias"),
 
 
 class DataFacts(Protocol):
-    """What a checkpoint keeps of the training data so raw inputs can be predicted (a
-    ``preprocess.Data`` has these; each may be None)."""
+    """What a checkpoint keeps of the training data so raw inputs can be predicted.
+
+    A ``preprocess.Data`` has these; each may be None.
+
+    Attributes
+    ----------
+    normalizer : Normalizer or None
+        The input normalisation fitted on the training split.
+    classes : ndarray or None
+        The original class labels, in the order of the model's outputs.
+    image_shape : tuple of int or None
+        ``(height, width)`` of image inputs.
+    """
 
     normalizer: Normalizer | None
     classes: np.ndarray | None
@@ -77,19 +137,46 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
                     arrays: dict[str, np.ndarray] | None = None,
                     optimizer_state: dict[str, dict[str, np.ndarray]] | None = None,
                     copies: Sequence[str | Path] = ()) -> Path:
-    """Write ``model``, the training ``config``, the run ``state`` (counters, generator,
-    history, best weights; by default ``config.state`` of a ``BasicRoutinizer``) and what
-    ``data`` needs for prediction (normaliser, classes, image shape) to ``path``;
-    ``annotations`` are texts other tools keep with the checkpoint (the scikit-learn
-    estimators keep their parameters there), read back as ``Checkpoint.annotations``.
-    ``arrays`` (by default ``model.state_dict()``) are the model's arrays to store, and
-    ``optimizer_state`` (by default ``config.optimizer_state`` of a ``BasicRoutinizer``) the
-    update rule's state buffers. The same file also goes to each of ``copies`` (a run
-    folder's ``last.h5`` when the last epoch is the best one), built once.
+    """Write a model, its training config and run state to one checkpoint file.
 
-    The file is built in memory and put in place atomically (``mlp.storage.hdf5``), so ``path``
-    (and each copy) always holds either the previous or the new checkpoint. Any failure, a
-    full disk included, raises ``CheckpointError`` naming the file and the reason.
+    The file is built in memory and put in place atomically (``mlp.storage.hdf5``), so
+    ``path`` (and each copy) always holds either the previous or the new checkpoint.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.h5`` file to write (its folder is created).
+    model : Model
+        The network: its spec and, unless ``arrays`` are given, its ``state_dict()``.
+    config : TrainingConfig
+        The training hyperparameters (a ``BasicRoutinizer`` also gives its state and
+        optimizer state).
+    data : DataFacts, optional
+        What prediction needs of the data: normaliser, classes, image shape.
+    state : RunState, optional
+        Counters, generator, history, best weights; by default ``config.state`` of a
+        ``BasicRoutinizer``.
+    annotations : dict of str to str, optional
+        Texts other tools keep with the checkpoint (the scikit-learn estimators keep their
+        parameters there), read back as ``Checkpoint.annotations``.
+    arrays : dict of str to ndarray, optional
+        The model's arrays to store; by default ``model.state_dict()``.
+    optimizer_state : dict, optional
+        The update rule's state buffers; by default ``config.optimizer_state`` of a
+        ``BasicRoutinizer``.
+    copies : sequence of str or Path, default ()
+        Other paths that get the same file, built once (a run folder's ``last.h5`` when
+        the last epoch is the best one).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    CheckpointError
+        Any failure, a full disk included, naming the file and the reason.
     """
     path = Path(path)
     if state is None:
@@ -117,13 +204,31 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
 
 def check_saveable(model: Model, config: TrainingConfig, data: DataFacts | None = None,
                    state: RunState | None = None) -> None:
-    """Build in memory, and never write, the checkpoint of a run without its arrays: the
-    model spec, the training ``config`` (its run folder's name included), the run ``state``
-    and what ``data`` keeps (normaliser, classes, image shape). Raise
-    ``CheckpointError`` saying what cannot be stored (complex or void class labels, strings
-    that are not UTF-8, a folder name that is not), so a run finds it before its first
-    epoch instead of at its first save. Arrays of numbers (weights, history) always store
-    and are left out."""
+    """Check that a run's checkpoint can be stored, before its first epoch.
+
+    Builds in memory, and never writes, the checkpoint without its arrays: the model spec,
+    the training ``config`` (its run folder's name included), the run ``state`` and what
+    ``data`` keeps (normaliser, classes, image shape), so a run finds a problem before its
+    first epoch instead of at its first save. Arrays of numbers (weights, history) always
+    store and are left out.
+
+    Parameters
+    ----------
+    model : Model
+        The network whose spec is stored.
+    config : TrainingConfig
+        The training hyperparameters.
+    data : DataFacts, optional
+        What the checkpoint keeps of the data.
+    state : RunState, optional
+        The run state; by default ``config.state`` of a ``BasicRoutinizer``.
+
+    Raises
+    ------
+    CheckpointError
+        Saying what cannot be stored (complex or void class labels, strings that are not
+        UTF-8, a folder name that is not).
+    """
     state = state or getattr(config, "state", None) or RunState()
     parts = (("the model spec",
               lambda f: hdf5.set_text(f, "model_spec", model.model_dump_json())),
@@ -131,9 +236,14 @@ def check_saveable(model: Model, config: TrainingConfig, data: DataFacts | None 
               lambda f: hdf5.set_text(f, "routinizer", config.model_dump_json())),
              ("the run state", lambda f: hdf5.set_text(f, "state", state.model_dump_json())),
              ("the data's class labels, normaliser or image shape",
-              lambda f: data is None or _write_data_facts(f, data)))
+              lambda f: None if data is None else _write_data_facts(f, data)))
+
+    def fill_all(file: h5py.File) -> None:
+        for _, fill in parts:
+            fill(file)
+
     try:
-        hdf5.build_image(lambda file: [fill(file) for _, fill in parts])
+        hdf5.build_image(fill_all)
     except Exception as exc:  # HDF5, NumPy and Pydantic failures while building the file
         what = next((name for name, fill in parts if not _builds(fill)), "the checkpoint")
         reason = str(exc) if isinstance(exc, MLPError) else hdf5.reason(exc)
@@ -141,7 +251,7 @@ def check_saveable(model: Model, config: TrainingConfig, data: DataFacts | None 
                               f"cannot be stored ({reason})") from exc
 
 
-def _builds(fill: Callable[[h5py.File], object]) -> bool:
+def _builds(fill: Callable[[h5py.File], None]) -> bool:
     """Whether an HDF5 file made by ``fill`` can be built in memory."""
     try:
         hdf5.build_image(fill)
@@ -225,12 +335,47 @@ _INT_COLUMNS = frozenset(c for c in HISTORY_COLUMNS
 # ----------------------------------------------------------------------------- loading
 @dataclass(repr=False)
 class Checkpoint:
-    """Everything a checkpoint holds, validated. ``predict`` takes raw inputs.
+    """Everything a checkpoint holds, validated; ``predict`` takes raw inputs.
 
-    ``config`` holds the training hyperparameters (``routinizer`` is its older name) and
-    ``state`` the one training state: counters, generator state, ``history`` and the best
-    weights. ``input_scale`` is the factor that turns image files, read in [0, 1], into the
-    scale the model was trained on (None when it was not trained on image files).
+    Made by ``load_checkpoint``. ``config`` holds the training hyperparameters
+    (``routinizer`` is its older name) and ``state`` the one training state: counters,
+    generator state, ``history`` and the best weights.
+
+    Parameters
+    ----------
+    path : Path
+        The file read.
+    model : Model
+        The network with the saved weights.
+    config : TrainingConfig
+        The training hyperparameters.
+    state : RunState
+        Counters, generator state, history, best weights.
+    optimizer_state : dict of str to dict of str to ndarray
+        The update rule's state buffers (``m``, ``v``, ...) per parameter.
+    normalizer : Normalizer or None
+        The input normalisation fitted on the training split.
+    classes : ndarray or None
+        The original class labels, in the order of the outputs.
+    image_shape : tuple of int or None
+        ``(height, width)`` of image inputs.
+    created : str
+        When the file was written (ISO 8601, UTC).
+    format_version : int
+        The file format's version (1 or 2).
+    library_version : str
+        The version of mlp that wrote the file.
+    input_scale : float or None, default None
+        The factor that turns image files, read in [0, 1], into the scale the model was
+        trained on (None when it was not trained on image files).
+    annotations : dict of str to str, default {}
+        Texts other tools keep with the checkpoint (``save_checkpoint``).
+
+    Examples
+    --------
+    >>> checkpoint = load_checkpoint("ckpt/digits")  # doctest: +SKIP
+    >>> checkpoint.predict(X_raw[:3])  # doctest: +SKIP
+    array([0, 1, 2])
     """
 
     path: Path
@@ -254,6 +399,7 @@ class Checkpoint:
 
     @property
     def history(self) -> History:
+        """The run's History up to the saved epoch."""
         return self.state.history
 
     @property
@@ -266,6 +412,7 @@ class Checkpoint:
 
     @property
     def is_classification(self) -> bool:
+        """Whether the model's loss scores class labels."""
         return self.config.loss.is_classification
 
     @property
@@ -275,15 +422,38 @@ class Checkpoint:
         return self.config.loss.per_output_labels and self.model.out_features > 1
 
     def inputs(self, X_raw: Any) -> np.ndarray:  # noqa: N803 (X is the convention)
-        """``X_raw`` ``(N, D)``, or one sample ``(D,)``, as the model's normalised inputs."""
+        """Raw inputs as the model's normalised inputs.
+
+        Parameters
+        ----------
+        X_raw : array_like
+            Samples ``(N, D)``, or one sample ``(D,)``, on the scale of the raw data.
+
+        Returns
+        -------
+        ndarray
+            ``(N, D)`` in the model's dtype, the checkpoint's normaliser applied.
+        """
         X = np.asarray(X_raw)
         if X.ndim == 1:
             X = X.reshape(1, -1)
         return self.model.check_input(X if self.normalizer is None else self.normalizer.apply(X))
 
     def predict(self, X_raw: Any) -> np.ndarray:  # noqa: N803
-        """Original labels ``(N,)`` for classification (class indices when the checkpoint
-        has no classes), the model's outputs ``(N, out)`` for regression."""
+        """Predictions for raw inputs.
+
+        Parameters
+        ----------
+        X_raw : array_like
+            Samples ``(N, D)``, or one sample ``(D,)``, on the scale of the raw data.
+
+        Returns
+        -------
+        ndarray
+            Original labels ``(N,)`` for classification (class indices when the checkpoint
+            has no classes; the 0/1 indicator ``(N, labels)`` for a multilabel model), the
+            model's outputs ``(N, out)`` for regression.
+        """
         X = self.inputs(X_raw)
         if not self.is_classification:
             return self.model.predict_logits(X)
@@ -293,7 +463,24 @@ class Checkpoint:
         return indices if self.classes is None else self.classes[indices]
 
     def predict_proba(self, X_raw: Any) -> np.ndarray:  # noqa: N803
-        """Class probabilities ``(N, C)``, columns in the order of ``classes``."""
+        """Class probabilities for raw inputs.
+
+        Parameters
+        ----------
+        X_raw : array_like
+            Samples ``(N, D)``, or one sample ``(D,)``, on the scale of the raw data.
+
+        Returns
+        -------
+        ndarray
+            ``(N, C)``, columns in the order of ``classes`` (each label's sigmoid
+            ``(N, labels)`` for a multilabel model).
+
+        Raises
+        ------
+        MLPError
+            The model is a regression model.
+        """
         if not self.is_classification:
             raise MLPError(f"{self.path}: a regression model has no class probabilities")
         if self.is_multilabel:  # each label's sigmoid (N, labels)
@@ -301,7 +488,23 @@ class Checkpoint:
         return self.model.predict_proba(self.inputs(X_raw))
 
     def to_onnx(self, path: str | Path, opset: int | None = None) -> Path:
-        """Write this checkpoint as an ONNX graph taking raw inputs (see ``mlp.export``)."""
+        """Write this checkpoint as an ONNX graph taking raw inputs (see ``mlp.export``).
+
+        Needs the ``onnx`` extra. The graph holds the normaliser; its outputs are ``label``
+        and ``probabilities`` (classification) or ``output`` (regression).
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.onnx`` file to write.
+        opset : int, optional
+            The ONNX opset to target (``mlp.export``'s default when None).
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
         from mlp.export import to_onnx  # onnx is an optional extra: imported only when used
 
         return to_onnx(self, path, opset)
@@ -345,11 +548,32 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint (a ``.h5`` file, or a run folder whose ``last.h5`` is read).
+    """Read a checkpoint file, verified and validated.
 
     Every array is read eagerly so checksums are verified here, and every value is validated
     (finite weights, a generator state NumPy accepts, a history as long as the saved epoch).
-    Any problem raises ``CheckpointError`` naming the file and the problem.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.h5`` checkpoint, or a run folder whose ``last.h5`` is read.
+
+    Returns
+    -------
+    Checkpoint
+        The model, config, state, normaliser and classes the file holds.
+
+    Raises
+    ------
+    CheckpointError
+        Any problem (not HDF5, truncated, wrong format or version, checksum mismatch,
+        shapes that disagree with the spec), naming the file and the problem.
+
+    Examples
+    --------
+    >>> from mlp import load_checkpoint
+    >>> checkpoint = load_checkpoint("ckpt/digits/best.h5")  # doctest: +SKIP
+    >>> checkpoint.state.best_epoch, checkpoint.history.val_loss[-1]  # doctest: +SKIP
     """
     path = Path(path)
     if path.is_dir():

@@ -6,6 +6,10 @@ dotted keys (``train.lr``, ``model.hidden``), each run's best epoch and numbers,
 figure of their curves overlaid. In a notebook the result shows as an HTML table and its
 ``figure`` as a picture; ``mlp compare`` prints the table and writes the figure as a PNG.
 matplotlib is imported only when the figure is first asked for.
+
+The numbers per run: best epoch, best validation loss and accuracy (the training loss when a run
+had no validation data), epochs and seconds; ``.to_dict()`` gives them as plain values.
+``mlp compare RUN RUN... [--out compare.png] [--json]`` is the command-line form.
 """
 
 from __future__ import annotations
@@ -38,9 +42,21 @@ class CompareError(MLPError, ValueError):
 
 @dataclass
 class ComparedRun:
-    """One run of a comparison: its label, the checkpoint read, its flattened
-    hyperparameters and its best epoch's numbers (``by`` is ``"val"`` when the run had
-    validation data, else ``"train"``)."""
+    """One run of a comparison.
+
+    Parameters
+    ----------
+    name : str
+        The run's label (its folder's name).
+    checkpoint : Checkpoint
+        The checkpoint read (the run folder's ``last.h5``).
+    hyperparameters : dict of str to Any
+        Its settings flattened to dotted keys (``train.lr``).
+    best : dict of str to Any, default {}
+        The History row of its best epoch.
+    by : str, default "val"
+        ``"val"`` when the run had validation data, else ``"train"``: which loss judged it.
+    """
 
     name: str
     checkpoint: Checkpoint
@@ -49,7 +65,13 @@ class ComparedRun:
     by: str = "val"
 
     def numbers(self) -> dict[str, Any]:
-        """The best epoch and its loss and accuracy (by ``by``), epochs run and seconds."""
+        """The best epoch and its loss and accuracy (by ``by``), epochs run and seconds.
+
+        Returns
+        -------
+        dict
+            ``{"best_epoch", "best_by", "loss", "accuracy", "epochs", "seconds"}``.
+        """
         history = self.checkpoint.history
         return {"best_epoch": self.best.get("epoch"),
                 "best_by": f"{self.by}_loss",
@@ -60,10 +82,18 @@ class ComparedRun:
 
 
 class Comparison:
-    """Runs side by side: ``differing`` maps each hyperparameter that differs to its value
-    in each run (None where a run does not have it); ``runs`` holds the runs in the order
-    given. Displays as a table (text, or HTML in a notebook); ``figure`` overlays their
-    curves; ``to_dict()`` is the whole comparison as JSON-ready values."""
+    """Runs side by side, made by ``compare``.
+
+    ``differing`` maps each hyperparameter that differs to its value in each run (None
+    where a run does not have it). Displays as a table (text, or HTML in a notebook);
+    ``figure`` overlays their curves; ``to_dict()`` is the whole comparison as JSON-ready
+    values.
+
+    Parameters
+    ----------
+    runs : list of ComparedRun
+        The runs, in the order given.
+    """
 
     def __init__(self, runs: list[ComparedRun]) -> None:
         self.runs = runs
@@ -82,8 +112,8 @@ class Comparison:
     def _rows(self) -> list[list[Any]]:
         loss, accuracy = self._metric_names()
         numbers = [run.numbers() for run in self.runs]
-        rows = [[key, *(_cell(value) for value in values)]
-                for key, values in self.differing.items()]
+        rows: list[list[Any]] = [[key, *(_cell(value) for value in values)]
+                                 for key, values in self.differing.items()]
         rows.append(["epochs", *(f"{n['epochs']:,}" for n in numbers)])
         rows.append(["best epoch", *(n["best_epoch"] for n in numbers)])
         rows.append([loss, *(n["loss"] for n in numbers)])
@@ -154,7 +184,18 @@ class Comparison:
         return fig
 
     def save_figure(self, path: str | Path) -> Path:
-        """Write ``figure`` as a PNG at ``path`` (atomically) and return the path."""
+        """Write ``figure`` as a PNG, atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            The PNG file to write.
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
         import io
 
         from mlp.plotting.curves_content import PNG_DPI
@@ -170,9 +211,14 @@ class Comparison:
 def compare(runs: Iterable[str | Path]) -> Comparison:
     """Two or more runs side by side.
 
+    The hyperparameters that differ between the runs (the run folders' ``config.json``
+    when every run has one, else each checkpoint's model spec and ``TrainingConfig``),
+    flattened to dotted keys, each run's best epoch and numbers, and a figure of their
+    curves overlaid.
+
     Parameters
     ----------
-    runs
+    runs : iterable of str or Path
         Run folders (their ``last.h5`` is read, which holds the whole history) or
         checkpoint files. Each is labelled with its folder's name.
 
@@ -180,6 +226,20 @@ def compare(runs: Iterable[str | Path]) -> Comparison:
     -------
     Comparison
         The differing hyperparameters, each run's best numbers, and ``figure``.
+
+    Raises
+    ------
+    CompareError
+        Fewer than two runs.
+    CheckpointError
+        A run's checkpoint cannot be read.
+
+    Examples
+    --------
+    >>> import mlp
+    >>> comparison = mlp.compare(["ckpt/lr-0.01", "ckpt/lr-0.1"])  # doctest: +SKIP
+    >>> comparison.differing  # doctest: +SKIP
+    {'train.lr': [0.01, 0.1]}
     """
     paths = [Path(runs)] if isinstance(runs, (str, Path)) else [Path(run) for run in runs]
     if len(paths) < MIN_RUNS:
@@ -219,9 +279,28 @@ def _config_settings(folder: RunFolder) -> dict[str, Any]:
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts (and lists of dicts) as ``{"a.b": value}``, lists of plain values kept
-    whole: ``{"train": {"lr": 0.1}, "model": {"hidden": [8]}}`` gives ``{"train.lr": 0.1,
-    "model.hidden": [8]}``."""
+    """Nested dicts (and lists of dicts) as one dict of dotted keys.
+
+    Lists of plain values are kept whole; items of lists holding dicts or lists are keyed
+    by their index.
+
+    Parameters
+    ----------
+    value : Any
+        A JSON-like value.
+    prefix : str, default ""
+        The key of ``value`` itself.
+
+    Returns
+    -------
+    dict of str to Any
+
+    Examples
+    --------
+    >>> flatten({"train": {"lr": 0.1}, "model": {"hidden": [8]}})
+    {'train.lr': 0.1, 'model.hidden': [8]}
+    """
+    items: Iterable[tuple[str, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list) and any(isinstance(item, dict | list) for item in value):

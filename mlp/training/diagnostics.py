@@ -32,6 +32,30 @@ resumed run records the same numbers. Warnings are logged once per run and condi
 through the ``mlp`` logger and kept in ``History.diagnostic_warnings`` (saved in
 checkpoints), so a resumed run does not repeat them. ``diagnose`` (``mlp diagnose RUN``)
 prints the last epoch's table and writes ``diagnostics.png``.
+
+Off by default; when off, the training loop does one ``is not None`` test per step and nothing
+else. Each warning is one line that says what to try. The conditions and their thresholds:
+
+- dead units: a ReLU layer has at least 50% dead units;
+- collapsed predictions: at least 95% of the validation samples (probe samples without
+  validation data) get one class that fewer than half of them have, two epochs running (the seed
+  report's network answered one class for 119 of 120 images);
+- vanishing or exploding gradients: layer 1's gradient norm over the last layer's is below 1e-3
+  or above 1e3 (healthy runs, the shipped configs and the accuracy tests, stay within
+  0.0066-2.1; ten sigmoid layers give 3e-6);
+- update ratio: one update's ||dW||/||W|| is above 0.25 in some layer (lr too high), or below
+  1e-6 in every layer in each of the first 3 epochs (lr too low); healthy runs reach at most
+  0.051 (Adam's first steps move each weight by about lr), Adam with lr 1.0 reaches 2-4;
+- stalled loss: the training loss moved by less than 0.1% over the last 10 epochs and at least
+  200 updates, and is still above half of epoch 1's (the sin config rests on a plateau at 0.400
+  for about 20 steps near step 300, then falls to 0.003).
+
+``diagnostics.png`` has two rows: over the epochs, each layer's gradient norm and update ratio
+(log scale) and its dead fraction; then one histogram per Layer of the last epoch's
+pre-activations on the probe batch, with a line at 0 for ReLU layers. ``mlp diagnose`` on a run
+trained without ``--diagnose`` still prints the probe statistics of the last checkpoint and
+draws the histograms, and says that the curves need ``--diagnose``. A worked example, the seed
+report's failure and its fix, is in ``scripts/diagnose_seed.py``.
 """
 
 from __future__ import annotations
@@ -40,7 +64,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -87,13 +111,37 @@ STALL_EPOCHS, STALL_STEPS, STALL_SPREAD, STALL_PROGRESS = 10, 200, 1e-3, 0.5
 COLLAPSE_SHARE, COLLAPSE_EPOCHS = 0.95, 2
 
 def column(k: int, stat: str) -> str:
-    """The History column of statistic ``stat`` for Layer ``k`` (counting from 1)."""
+    """The History column of a layer's statistic.
+
+    Parameters
+    ----------
+    k : int
+        The parametric module, counting from 1.
+    stat : str
+        The statistic (``grad_norm``, ``update_ratio``, ``dead``, ...).
+
+    Returns
+    -------
+    str
+    """
     return f"layer{k}.{stat}"
 
 
 @dataclass
 class LayerProbe:
-    """One parametric module's statistics on the probe batch, with its outputs."""
+    """One parametric module's statistics on the probe batch, with its outputs.
+
+    Parameters
+    ----------
+    activation : str or None
+        The kind of the activation that follows the module, if any.
+    pre : ndarray
+        The module's outputs on the probe batch (the activation's inputs).
+    dead : float
+        The fraction of units the activation leaves dead on the probe batch.
+    saturated : float
+        The fraction of saturated units.
+    """
 
     activation: str | None
     pre: np.ndarray
@@ -102,19 +150,51 @@ class LayerProbe:
 
 
 def parametric(model: Model) -> list[tuple[int, Module]]:
-    """``(index, module)`` of the modules with parameters, the rows of the diagnostics."""
+    """The modules with parameters, the rows of the diagnostics.
+
+    Parameters
+    ----------
+    model : Model
+
+    Returns
+    -------
+    list of tuple
+        ``(index in model.modules, module)``.
+    """
     return [(i, m) for i, m in enumerate(model.modules) if m.parameter_shapes()]
 
 
 def first_parameter(module: Module) -> np.ndarray:
-    """The module's first parameter (``W`` of the statistics)."""
+    """The module's first parameter (``W`` of the statistics).
+
+    Parameters
+    ----------
+    module : Module
+
+    Returns
+    -------
+    ndarray
+    """
     return next(iter(module.parameters().values()))[0]
 
 
 def probe(model: Model, X: np.ndarray) -> tuple[list[LayerProbe], np.ndarray]:
-    """Run ``X`` through ``model`` in evaluation mode, observing each module's output; return
-    each parametric module's ``LayerProbe`` (its activation is the first module after it,
-    before the next parametric one, that reports ``activation_stats``) and the outputs."""
+    """Run a batch through a model in evaluation mode, observing each module's output.
+
+    Parameters
+    ----------
+    model : Model
+    X : ndarray
+        The probe batch ``(N, D)``.
+
+    Returns
+    -------
+    probes : list of LayerProbe
+        One per parametric module (its activation is the first module after it, before
+        the next parametric one, that reports ``activation_stats``).
+    outputs : ndarray
+        The model's outputs ``(N, out)``.
+    """
     outputs: dict[int, np.ndarray] = {}
     out = model.forward_modules(model.check_input(X),
                                 observe=lambda i, _, y: outputs.__setitem__(i, y))
@@ -131,17 +211,36 @@ def probe(model: Model, X: np.ndarray) -> tuple[list[LayerProbe], np.ndarray]:
 
 
 def predicted_classes(outputs: np.ndarray) -> np.ndarray:
-    """Class indices of outputs: argmax, or ``output > 0`` for a single output."""
+    """Class indices of outputs: argmax, or ``output > 0`` for a single output.
+
+    Parameters
+    ----------
+    outputs : ndarray
+        ``(N, out)``.
+
+    Returns
+    -------
+    ndarray
+        ``(N,)``.
+    """
     if outputs.shape[1] == 1:
         return (outputs[:, 0] > 0).astype(np.int64)
     return outputs.argmax(axis=1)
 
 
 class Diagnostics:
-    """Records the per-layer statistics of one ``run`` into ``history`` and warns.
+    """Records the per-layer statistics of one ``run`` into its History and warns.
 
-    ``classification`` says whether collapsed predictions are looked for; ``lr`` and
-    ``optimizer`` are quoted in the learning-rate warning.
+    Parameters
+    ----------
+    history : History
+        Where the columns go.
+    classification : bool
+        Whether collapsed predictions are looked for.
+    lr : float
+        Quoted in the learning-rate warning.
+    optimizer : str
+        Quoted in the learning-rate warning.
     """
 
     def __init__(self, history: History, *, classification: bool, lr: float,
@@ -161,7 +260,15 @@ class Diagnostics:
 
     # ------------------------------------------------------------------- hooks
     def start(self, model: Model, data: Data) -> None:
-        """Fix the probe batch (the first training rows) and keep the starting weights."""
+        """Fix the probe batch (the first training rows) and keep the starting weights.
+
+        Parameters
+        ----------
+        model : Model
+            The packed model being trained.
+        data : Data
+            The training data.
+        """
         self._layers = [module for _, module in parametric(model)]
         first = [next(iter(m.parameters().values())) for m in self._layers]
         self._weights = [value.reshape(-1) for value, _ in first]
@@ -186,9 +293,23 @@ class Diagnostics:
             self._step_ratio = [self._distance(k) for k in range(len(self._weights))]
 
     def end_epoch(self, model: Model, data: Data, row: dict[str, Any]) -> dict[str, float]:
-        """Record this epoch's columns in the History (their values are returned), log the
-        warnings that newly apply, and take the weights as the next epoch's start."""
-        probes, outputs = probe(model, self._probe)
+        """Record this epoch's columns and log the warnings that newly apply.
+
+        The weights are then taken as the next epoch's start.
+
+        Parameters
+        ----------
+        model : Model
+        data : Data
+        row : dict
+            The epoch's History row so far.
+
+        Returns
+        -------
+        dict of str to float
+            The columns recorded.
+        """
+        probes, outputs = probe(model, cast(np.ndarray, self._probe))  # set by start
         values: dict[str, float] = {}
         for k, (weight, found) in enumerate(zip(self._weights, probes, strict=True), start=1):
             start_norm = _norm(self._start[k - 1])
@@ -341,9 +462,25 @@ class Diagnostics:
 
 
 def dead_message(k: int, layer: Module, dead: float, lr: float) -> str:
-    """The dead-unit warning for module ``k``, quoting what sets its initial scale (when it
-    has an ``init``): with He's initialisation at its own scale the learning rate is the
-    likelier cause."""
+    """The dead-unit warning for a module.
+
+    It quotes what sets the module's initial scale (when it has an ``init``): with He's
+    initialisation at its own scale the learning rate is the likelier cause.
+
+    Parameters
+    ----------
+    k : int
+        The parametric module, counting from 1.
+    layer : Module
+    dead : float
+        Its fraction of dead units.
+    lr : float
+        The learning rate.
+
+    Returns
+    -------
+    str
+    """
     init, init_scale = getattr(layer, "init", None), getattr(layer, "init_scale", None)
     scale = "none" if init_scale is None else f"{init_scale:g}"
     inputs = layer.input_features()
@@ -364,9 +501,22 @@ def _norm(array: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------- reporting
 def layer_table(model: Model, history: History, probes: list[LayerProbe]) -> str:
-    """A text table: one row per module with parameters, with its kind and shape, activation
-    and the last epoch's statistics (the probe statistics from ``probes``, the rest from
-    ``history``)."""
+    """The per-layer table of ``mlp diagnose``.
+
+    Parameters
+    ----------
+    model : Model
+    history : History
+        The run's History with its diagnostics columns.
+    probes : list of LayerProbe
+        The probe statistics (``probe``).
+
+    Returns
+    -------
+    str
+        One row per module with parameters: its kind and shape, activation and the last
+        epoch's statistics.
+    """
     columns = history.diagnostics
     header = ["layer", "module", "shape", "activation", "weight_norm", "grad_norm",
               "update_ratio", "step_ratio", "dead", "saturated", "pre_mean", "pre_std"]
@@ -399,17 +549,44 @@ def _cell(value: float, percent: bool = False) -> str:
 
 def save_figure(history: History, probes: list[LayerProbe], path: str | Path,
                 title: str = "") -> Path:
-    """Write ``figure(history, probes, title)`` to ``path`` (a PNG) and return the path."""
+    """Write ``figure(history, probes, title)`` as a PNG.
+
+    Parameters
+    ----------
+    history : History
+    probes : list of LayerProbe
+    path : str or Path
+        The PNG file.
+    title : str, default ""
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     figure(history, probes, title).savefig(path, dpi=100)
     return path
 
 
 def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
-    """The figure of ``diagnostics.png`` (an ``InlineFigure``, drawn off-screen whatever the
-    backend, shown as a picture in a notebook): per-layer gradient norm, update ratio and
-    dead (or saturated) fraction over the epochs on the top row, and a histogram of each
-    Layer's pre-activations on the probe batch below."""
+    """The figure of ``diagnostics.png``.
+
+    Per-layer gradient norm, update ratio and dead (or saturated) fraction over the epochs
+    on the top row, and a histogram of each Layer's pre-activations on the probe batch
+    below.
+
+    Parameters
+    ----------
+    history : History
+    probes : list of LayerProbe
+    title : str, default ""
+
+    Returns
+    -------
+    InlineFigure
+        Drawn off-screen whatever the backend, shown as a picture in a notebook.
+    """
     import matplotlib
 
     from mlp.plotting.figures import plain_log_axis
@@ -480,11 +657,23 @@ def figure(history: History, probes: list[LayerProbe], title: str = "") -> Any:
 
 
 def diagnose(run: str | Path, data: Data) -> tuple[str, Path]:
-    """Diagnose a run folder (or a checkpoint file, whose folder receives the figure) from
-    its latest checkpoint: return the report (the last epoch's per-layer table and the
-    warnings given) and the path of the ``diagnostics.png`` written next to the checkpoint.
-    ``data`` is the run's data (``run_config.load_data`` of its ``config.json``): its first
-    training rows are the probe batch."""
+    """Diagnose a run from its latest checkpoint (``mlp diagnose``).
+
+    Parameters
+    ----------
+    run : str or Path
+        A run folder, or a checkpoint file (whose folder receives the figure).
+    data : Data
+        The run's data (``run_config.load_data`` of its ``config.json``): its first
+        training rows are the probe batch.
+
+    Returns
+    -------
+    report : str
+        The last epoch's per-layer table and the warnings given.
+    path : Path
+        The ``diagnostics.png`` written next to the checkpoint.
+    """
     checkpoint = load_checkpoint(run)
     folder = RunFolder.of(checkpoint.path)
     model, history = checkpoint.model, checkpoint.history

@@ -20,6 +20,7 @@ from mlp.nn.losses import Loss
 from mlp.optim.rules import UPDATE_RULES
 from mlp.optim.schedules import ConstantSchedule, Schedule
 from mlp.registry import RegisteredField, RegisteredName
+from mlp.training.field_docs import Documented
 
 #: the name of a registered update rule (``mlp.optim.rules.UPDATE_RULES``)
 OptimizerName = Annotated[str, RegisteredName(UPDATE_RULES)]
@@ -29,8 +30,8 @@ LossSpec = Annotated[Loss, RegisteredField(Loss)]
 Count = Annotated[int, Field(gt=0, strict=True)]
 
 
-class TrainingConfig(BaseModel):
-    """The hyperparameters of a training run.
+class TrainingConfig(Documented):
+    """The hyperparameters of a training run, validated on construction and assignment.
 
     Optimizers follow PyTorch's definitions (see ``mlp.optim.rules``) and update weights and
     biases alike; ``weight_decay`` is coupled (added to the gradient) for all but ``adamw``;
@@ -46,38 +47,94 @@ class TrainingConfig(BaseModel):
     output is not a terminal; ``tensorboard`` writes TensorBoard scalars into the run folder;
     ``diagnostics`` records per-layer statistics in the History and warns about dead units,
     collapsed predictions, vanishing gradients, bad learning rates and stalled losses
-    (``mlp.training.diagnostics``).
+    (``mlp.training.diagnostics``). A bad value raises ``pydantic.ValidationError``.
+
+    Examples
+    --------
+    >>> from mlp import TrainingConfig
+    >>> config = TrainingConfig(epochs=30, lr=0.01, loss="mse")
+    >>> config
+    TrainingConfig(epochs=30, lr=0.01, loss=MSELoss())
+    >>> sorted(config.non_default_fields())
+    ['epochs', 'loss', 'lr']
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
-    epochs: Count = 10
-    batch_size: Count | None = 32
-    lr: float = Field(default=1e-3, gt=0)
-    optimizer: OptimizerName = "adam"
-    momentum: float = Field(default=0.9, ge=0.0, lt=1.0)
-    alpha: float = Field(default=0.99, ge=0.0, lt=1.0)
-    beta1: float = Field(default=0.9, ge=0.0, lt=1.0)
-    beta2: float = Field(default=0.999, ge=0.0, lt=1.0)
-    eps: float = Field(default=1e-8, gt=0)
-    weight_decay: float = Field(default=0.0, ge=0.0)
-    grad_clip: float | None = Field(default=None, gt=0)
-    loss: LossSpec = Field(default_factory=Loss)
-    schedule: Schedule = Field(default_factory=ConstantSchedule)
-    early_stopping: Count | None = None
-    min_delta: float = Field(default=0.0, ge=0.0)
-    target_loss: float | None = None
-    shuffle: bool = True
-    seed: int = Field(default=0, ge=0, strict=True)
-    checkpoint_dir: Path | None = None
-    save_every_epochs: Count | None = None
-    save_every_seconds: float | None = Field(default=30.0, ge=0)
-    dynamic_show: bool = False
-    plot_every: Count = 1
-    progress: bool = True
-    log_every: Count = 1
-    tensorboard: bool = False
-    diagnostics: bool = False
+    epochs: Count = Field(
+        default=10, description="Epochs to train (passes over the training split); raising it "
+        "and calling run again continues the run.")
+    batch_size: Count | None = Field(
+        default=32, description="Rows of a mini-batch; None trains on the full batch.")
+    lr: float = Field(default=1e-3, gt=0, description="Learning rate (the schedule's start).")
+    optimizer: OptimizerName = Field(
+        default="adam", description="Name of a registered update rule (mlp.optim.rules): sgd, "
+        "momentum, nesterov, rmsprop, adam, adamw, amsgrad, or a plug-in's.")
+    momentum: float = Field(
+        default=0.9, ge=0.0, lt=1.0,
+        description="Momentum of momentum and nesterov (PyTorch's, dampening 0).")
+    alpha: float = Field(default=0.99, ge=0.0, lt=1.0,
+                         description="RMSprop's smoothing constant of the squared gradients.")
+    beta1: float = Field(default=0.9, ge=0.0, lt=1.0,
+                         description="Adam's decay rate of the first moment.")
+    beta2: float = Field(default=0.999, ge=0.0, lt=1.0,
+                         description="Adam's decay rate of the second moment.")
+    eps: float = Field(default=1e-8, gt=0, description="Added to the denominator of RMSprop "
+                       "and Adam, outside the square root.")
+    weight_decay: float = Field(
+        default=0.0, ge=0.0, description="L2 penalty, added to the gradient (coupled) for "
+        "every rule but adamw, which decays the weights directly (decoupled).")
+    grad_clip: float | None = Field(
+        default=None, gt=0, description="Largest global L2 norm of all gradients together; a "
+        "larger one is scaled down to it (clip_grad_norm_). None: no clipping.")
+    loss: LossSpec = Field(
+        default_factory=Loss, description="The loss, an object with a kind (or the kind "
+        "alone): mse, mae, bce, cross_entropy, or a registered one.")
+    schedule: Schedule = Field(
+        default_factory=ConstantSchedule, description="How the learning rate changes with "
+        "the epochs, chosen by kind: constant, step, cosine or plateau.")
+    early_stopping: Count | None = Field(
+        default=None, description="Patience in epochs: stop when the monitored loss (the "
+        "validation loss, else the training loss) has not improved for that many epochs, and "
+        "restore the best weights. None: no early stopping.")
+    min_delta: float = Field(
+        default=0.0, ge=0.0, description="How much lower than the best so far a loss must be "
+        "to count as an improvement for early stopping.")
+    target_loss: float | None = Field(
+        default=None, description="Stop once the monitored loss is at or below this. None: "
+        "no target.")
+    shuffle: bool = Field(default=True,
+                          description="Shuffle the training rows before every epoch.")
+    seed: int = Field(
+        default=0, ge=0, strict=True, description="Seed of the run's one generator "
+        "(shuffling, dropout masks, augmentation); a non-negative integer.")
+    checkpoint_dir: Path | None = Field(
+        default=None, description="The run folder (last.h5, best.h5, history.csv, "
+        "curves.png). None: no checkpoints.")
+    save_every_epochs: Count | None = Field(
+        default=None, description="Write the checkpoints every this many epochs (or by "
+        "save_every_seconds, whichever comes first; a run always saves at its end).")
+    save_every_seconds: float | None = Field(
+        default=30.0, ge=0, description="Write the checkpoints once this many seconds have "
+        "passed since the last save, checked after each epoch. None: only by "
+        "save_every_epochs; both None: only at the end.")
+    dynamic_show: bool = Field(
+        default=False, description="Draw the training curves as the run goes (a window, or "
+        "a notebook figure updated in place).")
+    plot_every: Count = Field(
+        default=1, description="Epochs between two drawings of the live curves.")
+    progress: bool = Field(
+        default=True, description="Show progress: a bar on a terminal or in a notebook, log "
+        "lines otherwise.")
+    log_every: Count = Field(
+        default=1, description="Epochs between two log lines when the output is not a "
+        "terminal (the last epoch is always logged).")
+    tensorboard: bool = Field(
+        default=False, description="Write TensorBoard scalars into the run folder.")
+    diagnostics: bool = Field(
+        default=False, description="Record per-layer statistics in the History and warn "
+        "about dead units, collapsed predictions, vanishing or exploding gradients, bad "
+        "learning rates and stalled losses (mlp.training.diagnostics).")
 
     @field_validator("loss", mode="before")
     @classmethod
@@ -86,7 +143,14 @@ class TrainingConfig(BaseModel):
 
     # ---------------------------------------------------------------- reading
     def non_default_fields(self) -> dict[str, tuple[Any, Any]]:
-        """The fields whose value differs from the default: name -> (value, default)."""
+        """The fields whose value differs from the default.
+
+        Returns
+        -------
+        dict of str to tuple
+            Field name -> ``(value, default)``, in field order; a value of another type
+            than its default (``1`` for ``1.0``) counts as different.
+        """
         changed = {}
         for name, info in type(self).model_fields.items():
             value, default = getattr(self, name), info.get_default(call_default_factory=True)

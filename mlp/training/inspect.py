@@ -14,8 +14,24 @@ from mlp.training.checkpoint import Checkpoint, load_checkpoint
 
 
 def describe_checkpoint(path: str | Path) -> str:
-    """Format and library version, creation time, file size, the model summary, the
-    epoch/step counters, the best loss and its epoch, and the training config."""
+    """What ``mlp inspect`` prints about a checkpoint.
+
+    Parameters
+    ----------
+    path : str or Path
+        A checkpoint file, or a run folder (its ``last.h5``).
+
+    Returns
+    -------
+    str
+        Format and library version, creation time, file size, the model summary, the
+        epoch/step counters, the best loss and its epoch, and the training config.
+
+    Raises
+    ------
+    CheckpointError
+        The file cannot be read as a checkpoint.
+    """
     checkpoint = load_checkpoint(path)
     state, history = checkpoint.state, checkpoint.history
     size = checkpoint.path.stat().st_size
@@ -45,16 +61,41 @@ def describe_checkpoint(path: str | Path) -> str:
 
 
 def stopped_early(checkpoint: Checkpoint) -> bool:
-    """Whether the run stopped by early stopping at the checkpoint's epoch: its state says so,
-    or its epochs since the best one reached the patience (a check the trainer makes right
-    after each epoch, so a run can only have stopped there)."""
+    """Whether the run stopped by early stopping at the checkpoint's epoch.
+
+    Its state says so, or its epochs since the best one reached the patience (a check the
+    trainer makes right after each epoch, so a run can only have stopped there).
+
+    Parameters
+    ----------
+    checkpoint : Checkpoint
+        A loaded checkpoint.
+
+    Returns
+    -------
+    bool
+    """
     state = checkpoint.state
     return state.stopped_early or state.should_stop_early(checkpoint.config.early_stopping)
 
 
 def best_epoch_metrics(checkpoint: Checkpoint) -> dict[str, float | int | None]:
-    """The History row of the best epoch (the weights ``best.h5`` holds and early stopping
-    restores), or of the last epoch when no epoch was best yet."""
+    """The History row of the best epoch.
+
+    The weights ``best.h5`` holds and early stopping restores; the last epoch's row when no
+    epoch was best yet.
+
+    Parameters
+    ----------
+    checkpoint : Checkpoint
+        A loaded checkpoint.
+
+    Returns
+    -------
+    dict
+        Column -> value (``epoch``, ``train_loss``, ``val_loss``, ...); empty without
+        epochs.
+    """
     history, state = checkpoint.history, checkpoint.state
     if not len(history):
         return {}
@@ -65,9 +106,20 @@ def best_epoch_metrics(checkpoint: Checkpoint) -> dict[str, float | int | None]:
 
 
 def runs_table(root: str | Path = "ckpt") -> str:
-    """One row per run folder under ``root`` (at any depth, named by its path from ``root``)
-    that holds a ``last.h5``: epochs done, the best epoch and its validation loss and
-    accuracy, total training seconds, last modified (UTC)."""
+    """The table ``mlp runs`` prints: one row per run folder.
+
+    Parameters
+    ----------
+    root : str or Path, default "ckpt"
+        Searched at any depth for folders holding a ``last.h5`` (each named by its path
+        from ``root``).
+
+    Returns
+    -------
+    str
+        Epochs done, the best epoch and its validation loss and accuracy, total training
+        seconds, last modified (UTC).
+    """
     root = Path(root)
     folders = RunFolder.runs(root)
     if not folders:
@@ -101,7 +153,7 @@ def runs_table(root: str | Path = "ckpt") -> str:
     return "\n".join(lines)
 
 
-def _size(n_bytes: int) -> str:
+def _size(n_bytes: float) -> str:
     for unit in ("B", "KiB", "MiB"):
         if n_bytes < 1024:
             return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"

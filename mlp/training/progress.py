@@ -18,13 +18,13 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-from tqdm.auto import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
+from typing import TYPE_CHECKING, Any
 
 from mlp.history import History
 from mlp.plotting.notebook import FIGURE_SHARE, NotebookProgress, Throttle, in_kernel, row_scores
+
+if TYPE_CHECKING:  # tqdm.auto (asyncio with it) loads when a bar is shown
+    from tqdm.auto import tqdm
 
 log = logging.getLogger("mlp")
 
@@ -35,7 +35,20 @@ as often as that allows; the default cadence, 30 s, is never slowed."""
 
 
 def epoch_line(row: dict[str, Any], epochs: int) -> str:
-    """``epoch 3/20  loss 0.412  val_loss 0.398  val_acc 0.8812  lr 0.001  1.2 s``."""
+    """One epoch's log line.
+
+    Parameters
+    ----------
+    row : dict
+        The epoch's History row.
+    epochs : int
+        The run's total epochs.
+
+    Returns
+    -------
+    str
+        ``epoch 3/20  loss 0.412  val_loss 0.398  val_acc 0.8812  lr 0.001  1.2 s``.
+    """
     parts = [f"epoch {row['epoch']}/{epochs}", f"loss {row['train_loss']:.4g}"]
     if row.get("val_loss") is not None:
         parts.append(f"val_loss {row['val_loss']:.4g}")
@@ -48,8 +61,23 @@ def epoch_line(row: dict[str, Any], epochs: int) -> str:
 
 
 class Progress:
-    """The display of one ``run``: from epoch ``start`` to ``total``; ``enabled=False`` shows
-    nothing; ``live_plot`` (a ``LivePlot`` or None) is redrawn after each epoch."""
+    """The display of one ``run`` (see the module docstring); a context manager.
+
+    Parameters
+    ----------
+    start : int
+        The epoch the run starts from.
+    total : int
+        The epoch it ends at.
+    enabled : bool, default True
+        False shows nothing (the live plot aside).
+    log_every : int, default 1
+        Epochs between two log lines when the output is not a terminal.
+    live_plot : LivePlot, optional
+        Redrawn after each epoch.
+    stream : file, optional
+        Where the bar goes; standard error by default.
+    """
 
     def __init__(self, start: int, total: int, enabled: bool = True, log_every: int = 1,
                  live_plot: Any = None, stream: Any = None) -> None:
@@ -70,6 +98,9 @@ class Progress:
             self.notebook = NotebookProgress(self.start, self.total)
             self._stack.callback(_best_effort, "the progress display", self.notebook.close)
         elif self.enabled and self._is_terminal():
+            from tqdm.auto import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
             self.bar = self._stack.enter_context(
                 tqdm(total=self.total, initial=self.start, unit="epoch", dynamic_ncols=True,
                      file=self.stream))
@@ -81,7 +112,15 @@ class Progress:
         self.bar = self.notebook = None
 
     def epoch(self, row: dict[str, Any], history: History) -> None:
-        """Show one finished epoch."""
+        """Show one finished epoch.
+
+        Parameters
+        ----------
+        row : dict
+            The epoch's History row.
+        history : History
+            The run's History (for the live plot).
+        """
         if self.bar is not None:
             self.bar.set_postfix(_postfix(row), refresh=False)
             self.bar.update(row["epoch"] - self.bar.n)
@@ -104,9 +143,21 @@ class Progress:
 
     def final_curves(self, history: History, path: Path | None, state: Any,
                      name: str | None) -> None:
-        """Write the run's ``curves.png`` (or close the live plot, which writes it); without
-        a run folder (``path`` None) only redraw the live plot's last epoch. A failure is a
-        warning, never an exception that replaces another."""
+        """Write the run's ``curves.png``, or close the live plot, which writes it.
+
+        A failure is a warning, never an exception that replaces another.
+
+        Parameters
+        ----------
+        history : History
+        path : Path or None
+            The run folder's ``curves.png``; None (no run folder) only redraws the live
+            plot's last epoch.
+        state : RunState
+            Marks the epoch early stopping ended at.
+        name : str or None
+            The run's name, the figure's title.
+        """
         stopped = history.epoch[-1] if state.stopped_early and len(history) else None
         if path is None:
             if self.live_plot is not None:

@@ -12,6 +12,34 @@ While a run folder is being written, its lock is held; saves follow the cadence
 (``save_every_epochs`` / ``save_every_seconds``) and always happen at the end, on early stop
 or target loss, on divergence and on SIGINT/SIGTERM, which end the run after the save with
 ``TrainingInterrupted``.
+
+The save cadence: ``save_every_seconds`` (default 30) and ``save_every_epochs`` (default none)
+set how often ``last.h5`` and ``best.h5`` are written, whichever comes first (both ``None``: only
+at the end). In between, the last and the best epoch are kept in memory: the snapshot is a copy
+of the flat parameters and optimizer buffers into arrays kept for the run, a few microseconds an
+epoch. A resume continues bit-identically from whatever ``last.h5`` holds, even an epoch older
+than the one the process had reached when it was killed. A save that fails (a full disk
+included) raises ``CheckpointError`` naming the file and the reason, removes its temporary file
+and leaves the previous checkpoint as it was; the run in memory still describes its own
+weights, so calling ``run`` again once there is room continues it. Weights are checked finite
+before every save; a diverged run saves its last good epoch and raises ``TrainingDiverged``.
+The run folder's ``curves.png`` (matplotlib, ``mlp.plotting.curves``) follows the same cadence:
+drawn after the saves of the cadence (those drawings at most 5% of the wall time) and at the
+end of every ``run`` call, however it ends, never once per epoch.
+
+Resuming is exact on two conditions. The learning rates must not depend on ``epochs``:
+``constant``, ``step`` and ``plateau`` schedules, or ``cosine`` with ``t_max``. A ``cosine``
+schedule without ``t_max`` spans ``epochs``, so raising ``epochs`` stretches the rates still to
+come and the run differs from one long run (``mlp resume`` prints a line saying so). And the
+first segment must have run its epochs out, or been interrupted: a run that stopped early, or at
+``target_loss``, continues from its last epoch's weights (not the restored best ones) and stops
+after the next epoch unless the monitored loss improves. ``resume`` reads and writes the folder
+it is given, from any working directory; the ``checkpoint_dir`` stored in a checkpoint is
+information, never where anything is written.
+
+Callbacks only observe: they are not part of the checkpointed state, so a resumed run is
+bit-identical with or without them. An exception inside a callback stops training with the last
+completed epoch saved, as ``CallbackError`` naming the callback and its hook.
 """
 
 from __future__ import annotations
@@ -21,7 +49,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pydantic import PrivateAttr
@@ -112,10 +140,12 @@ class _Snapshot:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The model's ``state_dict()`` as it was at this epoch (views of the copies)."""
-        return self.copy.arrays
+        return cast(_Arrays, self.copy).arrays  # a snapshot is saved after it was taken
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
-        return {name: self.copy.optimizer.views(flat) for name, flat in self.copy.state.items()}
+        """The optimizer's state buffers as they were at this epoch, by parameter name."""
+        copy = cast(_Arrays, self.copy)
+        return {name: copy.optimizer.views(flat) for name, flat in copy.state.items()}
 
     def state(self, current: RunState) -> RunState:
         """The run state as it was at this epoch (its history is a prefix of the current)."""
@@ -128,7 +158,29 @@ class _Snapshot:
 
 
 class BasicRoutinizer(TrainingConfig):
-    """Every training hyperparameter (the fields of ``TrainingConfig``), and ``run``."""
+    """Every training hyperparameter (the fields of ``TrainingConfig``), and ``run``.
+
+    ``run(model, data)`` trains for ``epochs`` epochs of mini-batches, evaluates on the
+    validation split after each, keeps the best weights, writes checkpoints into
+    ``checkpoint_dir`` and returns the ``History``. What changes as a run goes is one
+    ``RunState`` (``state``); raising ``epochs`` and calling ``run`` again continues the
+    same run, and ``resume(path)`` rebuilds a run from its checkpoint and continues it
+    bit-identically. Its JSON (``model_dump_json()``) is the ``TrainingConfig``'s.
+
+    Examples
+    --------
+    >>> from mlp import BasicRoutinizer, Model
+    >>> from preprocess import Data
+    >>> data = Data.sin(n_train=64, n_val=32, seed=0)
+    >>> model = Model.mlp([1, 16, 1], nonlinearity="tanh", seed=0)
+    >>> routinizer = BasicRoutinizer(epochs=5, lr=0.01, loss="mse", progress=False)
+    >>> history = routinizer.run(model, data)
+    >>> len(history), routinizer.state.epoch
+    (5, 5)
+    >>> routinizer.epochs = 8  # continue the same run
+    >>> len(routinizer.run(model, data))
+    8
+    """
 
     _state: RunState = PrivateAttr(default_factory=RunState)
     _model: Model | None = PrivateAttr(default=None)
@@ -150,6 +202,7 @@ class BasicRoutinizer(TrainingConfig):
 
     @property
     def history(self) -> History:
+        """The run's History: one row per epoch (losses, accuracies, lr, seconds)."""
         return self._state.history
 
     @property
@@ -182,7 +235,13 @@ class BasicRoutinizer(TrainingConfig):
         return self._kernels
 
     def use_kernels(self, kernels: Kernels) -> None:
-        """Train with ``kernels`` from now on (results are bit-identical either way)."""
+        """Train with ``kernels`` from now on (results are bit-identical either way).
+
+        Parameters
+        ----------
+        kernels : Kernels
+            The compiled (or NumPy) kernels to use (``mlp.nn.fused.Kernels``).
+        """
         self._kernels = kernels
         if self._optimizer is not None:
             self._optimizer.kernels = kernels
@@ -191,9 +250,24 @@ class BasicRoutinizer(TrainingConfig):
                 best: list[np.ndarray] | dict[str, np.ndarray] | None = None,
                 allow_data_change: bool = False,
                 optimizer_state: dict[str, dict[str, np.ndarray]] | None = None) -> None:
-        """Adopt a saved run state for ``model`` (``history`` and ``best``, a
-        ``state_dict()`` or its arrays in order, replace the state's own when given), and the
-        update rule's state buffers to continue from; see ``resume``."""
+        """Adopt a saved run state for ``model``, to continue it; see ``resume``.
+
+        Parameters
+        ----------
+        model : Model
+            The model the state belongs to (its weights as saved).
+        state : RunState
+            Counters, generator state, schedule state, best loss.
+        history : History, optional
+            Replaces the state's own history when given.
+        best : list of ndarray or dict of str to ndarray, optional
+            The best weights, a ``state_dict()`` or its arrays in order; replaces the
+            state's own when given.
+        allow_data_change : bool, default False
+            Let ``run`` continue on data whose fingerprint differs from the run's.
+        optimizer_state : dict, optional
+            The update rule's state buffers to continue from (``Optimizer.state_dict()``).
+        """
         if history is not None:
             state.history = history
         if isinstance(best, list):
@@ -210,9 +284,39 @@ class BasicRoutinizer(TrainingConfig):
     @classmethod
     def resume(cls, path: str | Path, allow_data_change: bool = False
                ) -> tuple[BasicRoutinizer, Model]:
-        """Rebuild the routinizer and model of a checkpoint (a ``.h5`` file, or a run folder
-        whose ``last.h5`` is used). The run folder is the one given (or holding the file),
-        whatever the checkpoint says. Raise ``epochs`` and call ``run`` to continue."""
+        """Rebuild the routinizer and model of a checkpoint, to continue the run.
+
+        The hyperparameters, model weights and optimizer moments, counters, history,
+        best-so-far and generator state are restored. The run folder is the one given (or
+        holding the file), whatever the checkpoint says. Raise ``epochs`` and call ``run``
+        to continue; the result is bit-identical to a run that was never interrupted.
+
+        Parameters
+        ----------
+        path : str or Path
+            A checkpoint file (``.h5``), or a run folder whose ``last.h5`` is used.
+        allow_data_change : bool, default False
+            Let ``run`` continue on data that differs from the data the run was trained on
+            (otherwise refused with ``DataError``).
+
+        Returns
+        -------
+        routinizer : BasicRoutinizer
+            The run's routinizer, its ``checkpoint_dir`` the run folder.
+        model : Model
+            The model with the checkpoint's weights.
+
+        Raises
+        ------
+        CheckpointError
+            The file is missing, not a checkpoint, or damaged.
+
+        Examples
+        --------
+        >>> routinizer, model = BasicRoutinizer.resume("ckpt/digits")  # doctest: +SKIP
+        >>> routinizer.epochs += 10  # doctest: +SKIP
+        >>> history = routinizer.run(model, data)  # doctest: +SKIP
+        """
         checkpoint = load_checkpoint(path)
         routinizer = cls.model_validate_json(checkpoint.config.model_dump_json())
         folder = RunFolder.of(checkpoint.path)
@@ -228,19 +332,52 @@ class BasicRoutinizer(TrainingConfig):
             overwrite: bool = False) -> History:
         """Train ``model`` on ``data`` until ``epochs`` epochs are done; return the History.
 
-        ``data`` is a ``preprocess.Data``, or arrays ``(X, y)`` (and ``validation=(X_val,
-        y_val)``) as Keras' ``fit`` takes them, wrapped into a ``Data`` (its task detected
-        from ``y``: regression for 2-D float targets, classification otherwise).
+        After each epoch the validation split (if any) is evaluated and the epoch's row
+        recorded; the best weights (lowest validation loss, or training loss without
+        validation data) are kept, and the run folder's checkpoints are written by the
+        cadence and always at the end, on early stop, on divergence and on SIGINT/SIGTERM.
+        Called again (with ``epochs`` raised) on the same model, it continues the run.
 
-        ``callbacks`` observe the run (``mlp.callbacks``); they are not part of its state.
-        The run folder's ``curves.png`` is drawn at the end of the call (also when it stops
-        early, diverges or is interrupted) and after each save by the cadence, never per
-        epoch; ``curves=False`` draws none (for callers that continue the run epoch by epoch
-        and draw it once themselves, or not at all).
-        A ``checkpoint_dir`` holding another run is refused (``RunFolderTaken``) unless
-        ``overwrite``, which removes that run's files first; the run's own folder is
-        continued: this routinizer and model again, or what ``resume`` returned (the run id
-        kept in the checkpoints tells the run apart).
+        Parameters
+        ----------
+        model : Model
+            The network to train, in place.
+        data : Data or tuple of array_like
+            A ``preprocess.Data``, or arrays ``(X, y)`` as Keras' ``fit`` takes them,
+            wrapped into a ``Data`` (its task detected from ``y``: regression for 2-D float
+            targets, classification otherwise).
+        callbacks : sequence of Callback, default ()
+            Observers of the run (``mlp.callbacks``); they are not part of its state.
+        validation : tuple of array_like, optional
+            ``(X_val, y_val)`` when ``data`` is given as arrays.
+        curves : bool, default True
+            Draw the run folder's ``curves.png`` at the end of this call (also when it stops
+            early, diverges or is interrupted) and after each save by the cadence, never per
+            epoch; False draws none (for callers that continue the run epoch by epoch and
+            draw it once themselves, or not at all).
+        overwrite : bool, default False
+            Remove the files of another run found in ``checkpoint_dir`` first. The run's own
+            folder is continued without it: this routinizer and model again, or what
+            ``resume`` returned (the run id kept in the checkpoints tells the run apart).
+
+        Returns
+        -------
+        History
+            Every epoch of the run so far.
+
+        Raises
+        ------
+        RunFolderTaken
+            ``checkpoint_dir`` holds another run and ``overwrite`` is False.
+        DataError
+            The data does not fit the model, or differs from the data the run was trained
+            on.
+        TrainingDiverged
+            The loss became NaN or infinite (the last good epoch is saved).
+        TrainingInterrupted
+            SIGINT or SIGTERM arrived; the run was saved first.
+        CallbackError
+            A callback raised; the error names it and its hook.
         """
         data = _as_data(data, validation)
         if self._model is not model:
@@ -266,7 +403,7 @@ class BasicRoutinizer(TrainingConfig):
         with folder.locked():
             self._claim(folder, overwrite)
             atomic.remove_stale_temps(folder.path)
-            loggers = [CsvLogger(folder.history_csv)]
+            loggers: list[CsvLogger | TensorBoardLogger] = [CsvLogger(folder.history_csv)]
             if self.tensorboard:
                 loggers.append(TensorBoardLogger(folder.tensorboard))
             try:
@@ -285,6 +422,7 @@ class BasicRoutinizer(TrainingConfig):
         # an extension's import could make Python end by SIGINT whatever exit status followed
         with signals:
             optimizer = self._packed(model)
+            optimizer.kernels.fit_to(model.n_parameters)  # a small network: NumPy, no numba
             optimizer.kernels.warm_up(model.dtype, (optimizer.rule,), self)  # before the clock
             self._diagnostics = self._start_diagnostics(model, train)
             writer = _Writer(self, model, train, folder, optimizer)
@@ -346,7 +484,8 @@ class BasicRoutinizer(TrainingConfig):
         diagnostics = self._diagnostics
         rng = state.generator(self.seed)
         is_classification = loss.is_classification
-        total_loss, correct, seen, mass = 0.0, 0, 0, 0
+        total_loss, correct, seen = 0.0, 0, 0
+        mass: float = 0  # the sum of the sample weights (the row count without weights)
         step = state.step  # counted here and stored on every way out (a Pydantic field)
         try:
             for X_batch, y_batch, w_batch in train.weighted_batches(
@@ -397,8 +536,25 @@ class BasicRoutinizer(TrainingConfig):
 
     def evaluate(self, model: Model, X: np.ndarray, y: np.ndarray,
                  sample_weight: np.ndarray | None = None) -> dict[str, float | int]:
-        """``{"loss", "accuracy" (classification only), "n"}`` of ``model`` on ``(X, y)``;
-        the loss is weighted by ``sample_weight (N,)`` when given."""
+        """The loss (and accuracy) of ``model`` on ``(X, y)``, with this routinizer's loss.
+
+        Parameters
+        ----------
+        model : Model
+            The network to evaluate (in inference mode: no dropout, running statistics).
+        X : ndarray
+            Inputs ``(N, features)``, already normalised as the model was trained.
+        y : ndarray
+            Targets: class indices ``(N,)`` (or probabilities ``(N, C)``) for
+            classification, ``(N, outputs)`` for regression.
+        sample_weight : ndarray, optional
+            Weights ``(N,)`` of the samples in the loss.
+
+        Returns
+        -------
+        dict
+            ``{"loss", "accuracy" (classification only), "n"}``.
+        """
         return self.loss.evaluate(model.predict_logits(X), y, sample_weight)
 
     # ---------------------------------------------------------------- helpers
@@ -483,7 +639,7 @@ class BasicRoutinizer(TrainingConfig):
         state = self._state
         val_loss = val_accuracy = None
         if data.X_val is not None:
-            scores = self.evaluate(model, data.X_val, data.y_val, data.w_val)
+            scores = self.evaluate(model, data.X_val, cast(np.ndarray, data.y_val), data.w_val)
             val_loss, val_accuracy = scores["loss"], scores.get("accuracy")
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch + 1}")
@@ -578,19 +734,20 @@ class _Writer:
     def save(self) -> None:
         """Write ``last.h5`` (and a pending ``best.h5``) from the snapshots."""
         state = self.routinizer.state
+        folder = cast(RunFolder, self.folder)  # the writer saves only into a run folder
         last_due = self.last.epoch > self.saved_epoch
         if self.best_pending:
             best = self.last if self.best_is_last else self.best
             both = best is self.last and last_due  # one file, built once, at both paths
-            save_checkpoint(self.folder.best, self.model, self.routinizer, self.data,
+            save_checkpoint(folder.best, self.model, self.routinizer, self.data,
                             best.state(state), arrays=best.arrays(),
                             optimizer_state=best.optimizer_state(),
-                            copies=[self.folder.last] if both else [])
+                            copies=[folder.last] if both else [])
             self.best_pending = False
             if both:
                 self.saved_epoch, last_due = self.last.epoch, False
         if last_due:
-            save_checkpoint(self.folder.last, self.model, self.routinizer, self.data,
+            save_checkpoint(folder.last, self.model, self.routinizer, self.data,
                             self.last.state(state), arrays=self.last.arrays(),
                             optimizer_state=self.last.optimizer_state())
             self.saved_epoch = self.last.epoch
