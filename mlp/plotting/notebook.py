@@ -69,8 +69,8 @@ class Throttle:
     the wall time.
 
     A showing is due once ``least`` seconds have passed since the last one began, and when
-    the time spent showing so far, plus one more showing as long as the last, is at most
-    ``share`` of the time since the throttle was made; the first is due at once.
+    the time spent showing so far, plus one more showing as long as the last (``first``
+    seconds before any), is at most ``share`` of the time since the throttle was made.
 
     Parameters
     ----------
@@ -78,6 +78,8 @@ class Throttle:
         The least number of seconds between the starts of two showings.
     share : float
         The largest share of the wall time the showings may take (1 leaves only ``least``).
+    first : float
+        What the first showing is expected to cost; 0 makes it due at once.
 
     Examples
     --------
@@ -86,10 +88,11 @@ class Throttle:
     True
     """
 
-    def __init__(self, least: float, share: float = 1.0) -> None:
+    def __init__(self, least: float, share: float = 1.0, first: float = 0.0) -> None:
         self.least, self.share = least, share
         self.began = time.monotonic()
-        self.spent = self.last = self.next = 0.0
+        self.spent = self.next = 0.0
+        self.last = first
 
     def due(self) -> bool:
         """Whether the next showing may happen now.

@@ -32,6 +32,10 @@ CURVES_SHARE = FIGURE_SHARE
 """Largest share of the wall time the run folder's drawings by the save cadence may take
 (``plotting.notebook.Throttle``): a cadence of a save every epoch redraws ``curves.png`` only
 as often as that allows; the default cadence, 30 s, is never slowed."""
+FIRST_CURVES_SECONDS = 0.3
+"""What the first drawing of a process is expected to cost (loading matplotlib's figure and
+Agg modules, a new figure): with a save every epoch, the cadence's first picture waits until
+it fits in ``CURVES_SHARE`` (6 s into the run), not the first save."""
 
 
 def epoch_line(row: dict[str, Any], epochs: int) -> str:
@@ -86,7 +90,8 @@ class Progress:
         self.stream = sys.stderr if stream is None else stream
         self.bar: tqdm | None = None
         self.notebook: NotebookProgress | None = None
-        self.curves = Throttle(0.0, CURVES_SHARE)  # the run folder's drawings by the cadence
+        # the run folder's drawings by the cadence
+        self.curves = Throttle(0.0, CURVES_SHARE, first=FIRST_CURVES_SECONDS)
         self._stack = contextlib.ExitStack()
 
     def _is_terminal(self) -> bool:
