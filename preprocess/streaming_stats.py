@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from mlp.errors import DataError
-from mlp.nn.input_normalizer import Normalizer
+from mlp.nn.input_normalizer import Normalizer, check_method
 
 
 class RunningMoments:
@@ -53,23 +53,14 @@ class RunningMoments:
 
     def normalizer(self, method: str) -> Normalizer:
         """The ``Normalizer`` of ``method`` (``zscore`` or ``minmax``) for the rows seen."""
-        if method not in ("zscore", "minmax"):
-            raise DataError(f"normalize method must be 'zscore' or 'minmax', found {method!r}")
+        check_method(method)
         if self.mass == 0:
             raise DataError("expected rows of positive weight to fit a normalizer, found none")
         if method == "zscore":
             offset, scale = self.mean.copy(), np.sqrt(self.squares / self.mass)
         else:
             offset, scale = self.low.copy(), self.high - self.low
-        constant = self.high == self.low
-        offset[constant] = self.low[constant]
-        scale[constant | (scale == 0)] = 1.0
-        bad = ~(np.isfinite(offset) & np.isfinite(scale) & (scale > 0))
-        if bad.any():
-            raise DataError(f"cannot {method}-normalise feature {int(np.argmax(bad))}: its "
-                            f"statistics are offset {offset[bad][0]!r}, scale "
-                            f"{scale[bad][0]!r} (the values are too large to measure)")
-        return Normalizer(method=method, offset=offset, scale=scale)
+        return Normalizer.from_statistics(method, offset, scale, self.low, self.high)
 
 
 def fit_streaming(blocks: Iterable[tuple[np.ndarray, np.ndarray | None]], n_features: int,

@@ -104,17 +104,20 @@ def test_rules_called_directly_match_apply_update() -> None:
     optim.sgd(param, grad, lr=LR, weight_decay=0.1, scratch=scratch)
     np.testing.assert_allclose(param, reference("sgd", 0.1, GRADS[:1]), rtol=1e-12)
     param, buf = np.array(PARAM), np.zeros(2)
-    optim.momentum(param, grad, buf, lr=LR, momentum=MOMENTUM, nesterov=True,
-                   scratch=scratch)
+    optim.sgd(param, grad, buf, lr=LR, momentum=MOMENTUM, nesterov=True, scratch=scratch)
     np.testing.assert_allclose(param, reference("nesterov", 0.0, GRADS[:1]), rtol=1e-12)
     param, sq = np.array(PARAM), np.zeros(2)
     optim.rmsprop(param, grad, sq, lr=LR, alpha=ALPHA, eps=EPS, scratch=scratch)
     np.testing.assert_allclose(param, reference("rmsprop", 0.0, GRADS[:1]), rtol=1e-12)
-    for name, rule in (("adam", optim.adam), ("adamw", optim.adamw)):
-        param, m, v = np.array(PARAM), np.zeros(2), np.zeros(2)
-        rule(param, grad, m, v, step=1, lr=LR, beta1=BETA1, beta2=BETA2, eps=EPS,
-             weight_decay=0.1, scratch=scratch)
+    for name, flags in (("adam", {}), ("adamw", {"decoupled": True}),
+                        ("amsgrad", {"amsgrad": True})):
+        param, m, v, v_max = np.array(PARAM), np.zeros(2), np.zeros(2), np.zeros(2)
+        optim.adam(param, grad, m, v, v_max, step=1, lr=LR, beta1=BETA1, beta2=BETA2,
+                   eps=EPS, weight_decay=0.1, scratch=scratch, **flags)
         np.testing.assert_allclose(param, reference(name, 0.1, GRADS[:1]), rtol=1e-12)
+    with pytest.raises(ValueError, match="v_max"):
+        optim.adam(param, grad, m, v, step=1, lr=LR, beta1=BETA1, beta2=BETA2, eps=EPS,
+                   amsgrad=True, scratch=scratch)
 
 
 def test_rmsprop_with_decay_and_zero_lr_only_updates_the_average() -> None:

@@ -302,3 +302,17 @@ def test_float32_inputs_train_a_float32_model_and_float64_a_float64_one(iris):
     assert single.model_.dtype == "float32"
     assert RoutinizerClassifier(epochs=1, dtype="float32").fit(
         X_train, y_train).model_.dtype == "float32"
+
+
+def test_constructor_arguments_are_stored_as_given_by_position_or_name():
+    sizes = [7, 3]
+    clf = RoutinizerClassifier(sizes, "tanh", class_weight="balanced", verbose=True)
+    assert clf.hidden_layer_sizes is sizes and clf.nonlinearity == "tanh"
+    assert clf.class_weight == "balanced" and clf.verbose is True and clf.epochs == 200
+    assert clone(clf).get_params() == clf.get_params()
+    classifier = list(inspect.signature(RoutinizerClassifier).parameters)
+    regressor = list(inspect.signature(RoutinizerRegressor).parameters)
+    assert [p for p in classifier if p not in ("label_smoothing", "class_weight")] == \
+        [p for p in regressor if p != "loss"]
+    with pytest.raises(TypeError, match="class_weight"):
+        RoutinizerRegressor(class_weight="balanced")

@@ -51,6 +51,51 @@ class Activation:
                  kernels: Kernels | None) -> None:
         raise NotImplementedError
 
+    def forward_with_bias(self, x: np.ndarray, bias: np.ndarray, out: np.ndarray, work: Work,
+                          kernels: Kernels | None) -> Any:
+        """``forward`` of ``x + bias``, the bias of the Layer before added to ``x`` in place
+        (``x`` then holds that Layer's output); a kind with a compiled pass for both
+        overrides it.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The Layer's product ``(N, D)`` before its bias (changed in place).
+        bias : numpy.ndarray
+            The Layer's bias ``(D,)``.
+        out : numpy.ndarray
+            The activations ``(N, D)``, filled.
+        work : callable
+            Named work arrays.
+        kernels : Kernels, optional
+            The compiled kernels, if any.
+        """
+        np.add(x, bias, out=x)
+        return self.forward(x, out, work, kernels)
+
+    def backward_with_bias(self, grad: np.ndarray, saved: Any, grad_in: np.ndarray,
+                           grad_bias: np.ndarray, work: Work, kernels: Kernels | None) -> bool:
+        """``backward``, and the bias gradient of the Layer before (``grad_bias =
+        grad_in.sum(axis=0)``) when a compiled pass computes both (True); else only
+        ``backward`` (False: the Layer sums its bias gradient itself).
+
+        Parameters
+        ----------
+        grad, grad_in : numpy.ndarray
+            The gradient with respect to the output, and the one with respect to the input
+            (filled), ``(N, D)``.
+        saved : object
+            What ``forward`` returned.
+        grad_bias : numpy.ndarray
+            The Layer's bias gradient ``(D,)``, filled when True is returned.
+        work : callable
+            Named work arrays.
+        kernels : Kernels, optional
+            The compiled kernels, if any.
+        """
+        self.backward(grad, saved, grad_in, work, kernels)
+        return False
+
     def to_onnx(self, graph: Any, x: str) -> str:
         return graph.op(self.onnx_op, [x])
 
@@ -79,12 +124,26 @@ class ReLU(Activation):
             np.maximum(x, 0, out=out)
         return out
 
+    def forward_with_bias(self, x: np.ndarray, bias: np.ndarray, out: np.ndarray, work: Work,
+                          kernels: Kernels | None) -> Any:
+        if kernels is not None and kernels.bias_relu(x, bias, out):  # the same bits
+            return out
+        return super().forward_with_bias(x, bias, out, work, kernels)
+
     def backward(self, grad: np.ndarray, saved: Any, grad_in: np.ndarray, work: Work,
                  kernels: Kernels | None) -> None:
+        """``grad_in = grad * (output > 0)``: the derivative, which the compiled passes
+        (``mlp.nn.fused``) compute with the same bits."""
         if kernels is None or not kernels.relu_backward(grad, saved, grad_in):
             mask = work("mask", grad.shape, np.bool_)
             np.greater(saved, 0, out=mask)
             np.multiply(grad, mask, out=grad_in)
+
+    def backward_with_bias(self, grad: np.ndarray, saved: Any, grad_in: np.ndarray,
+                           grad_bias: np.ndarray, work: Work, kernels: Kernels | None) -> bool:
+        if kernels is not None and kernels.relu_backward_bias(grad, saved, grad_in, grad_bias):
+            return True
+        return super().backward_with_bias(grad, saved, grad_in, grad_bias, work, kernels)
 
 
 class LeakyReLU(Activation):

@@ -72,8 +72,9 @@ Backend = Literal["auto", "numba", "numpy"]
 
 class CompiledRule(Protocol):
     """What ``Kernels.update`` reads of an update rule (``mlp.optim.rules.UpdateRule`` has it): the
-    name, the state buffers, the hyperparameters its constants depend on, the loop to compile
-    and the functions that make its constants (per learning rate, and per step)."""
+    name, the state buffers, the hyperparameters its constants depend on, the loop to compile,
+    the functions that make its constants (per learning rate, and per step) and which of
+    ``(param, grad, *state)`` the loop takes (None: all, in order)."""
 
     name: str
     state: tuple[str, ...]
@@ -81,6 +82,7 @@ class CompiledRule(Protocol):
     kernel: Callable[..., None] | None
     constants: Callable[..., tuple[Any, ...]] | None
     step_constants: Callable[..., tuple[Any, ...]] | None
+    kernel_arrays: tuple[int, ...] | None
 
 #: parameters of a network below which "auto" keeps to NumPy while numba is not imported:
 #: loading numba and a cached kernel takes 0.5 s or more, and the kernels save such a network
@@ -312,7 +314,11 @@ class Kernels:
         if self.backend == "numpy" or rule.kernel is None:
             return None
         arrays = self._flat_arrays(param, grad, *state)
-        return None if arrays is None else PreparedUpdate(self, rule, arrays)
+        if arrays is None:
+            return None
+        if rule.kernel_arrays is not None:
+            arrays = tuple(arrays[k] for k in rule.kernel_arrays)
+        return PreparedUpdate(self, rule, arrays)
 
     def update(self, rule: CompiledRule, param: np.ndarray, grad: np.ndarray,
                state: Sequence[np.ndarray], *, step: int, lr: float, hp: Any) -> bool:

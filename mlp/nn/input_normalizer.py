@@ -16,6 +16,18 @@ from mlp.nn.scratch import same_fields
 Method = Literal["zscore", "minmax"]
 
 
+def check_method(method: str) -> None:
+    """``DataError`` unless ``method`` is a normalising method (``zscore`` or ``minmax``).
+
+    Parameters
+    ----------
+    method : str
+        The method asked for.
+    """
+    if method not in ("zscore", "minmax"):
+        raise DataError(f"normalize method must be 'zscore' or 'minmax', found {method!r}")
+
+
 class Normalizer(BaseModel):
     """Per-feature affine map ``apply(X) = (X - offset) / scale`` fitted on a training split.
 
@@ -68,8 +80,7 @@ class Normalizer(BaseModel):
         ``StandardScaler(with_mean=False)``: ``zscore`` keeps offset 0 and the standard
         deviation (zeros counted) as scale, since subtracting a mean would fill every zero
         and make the data dense; ``minmax``, which subtracts the minimum, is refused."""
-        if method not in ("zscore", "minmax"):
-            raise DataError(f"normalize method must be 'zscore' or 'minmax', found {method!r}")
+        check_method(method)
         if sparse.is_sparse(X):
             return cls._fit_sparse(X, method, weight)
         if X.ndim != 2 or X.shape[1] == 0:
@@ -78,7 +89,6 @@ class Normalizer(BaseModel):
         if weight is not None:
             X, weight = X[weight > 0], weight[weight > 0]
         low, high = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
-        constant = high == low
         if method == "zscore":
             with np.errstate(over="ignore", invalid="ignore"):  # overflow: handled below
                 if weight is not None:
@@ -96,6 +106,27 @@ class Normalizer(BaseModel):
         else:
             with np.errstate(over="ignore"):  # an overflow is reported below
                 offset, scale = low, high - low
+        return cls.from_statistics(method, offset, scale, low, high)
+
+    @classmethod
+    def from_statistics(cls, method: str, offset: np.ndarray, scale: np.ndarray,
+                        low: np.ndarray, high: np.ndarray) -> Normalizer:
+        """The normaliser of measured per-feature statistics, all float64 ``(D,)``: ``offset``
+        and ``scale`` (the mean and standard deviation, or the minimum and range; changed in
+        place), ``low`` and ``high`` the minimum and maximum. Constant features get their value
+        as offset and scale 1, so they map to 0; statistics that are not finite raise
+        ``DataError`` naming the feature.
+
+        Parameters
+        ----------
+        method : str
+            ``"zscore"`` or ``"minmax"``, kept in the normaliser and named in errors.
+        offset, scale : numpy.ndarray
+            The measured offset and scale, ``(D,)``.
+        low, high : numpy.ndarray
+            The minimum and maximum of each feature, ``(D,)``.
+        """
+        constant = high == low
         offset[constant] = low[constant]
         scale[constant | (scale == 0)] = 1.0
         bad = ~(np.isfinite(offset) & np.isfinite(scale) & (scale > 0))

@@ -220,19 +220,16 @@ class Nonlinearity(Module, type="nonlinearity"):
 
     def _forward(self, x: np.ndarray, ctx: Context, bias: np.ndarray | None) -> np.ndarray:
         """The forward pass; ``bias (D,)``, the bias of the Layer before, still to be added to
-        ``x`` in place (a compiled ReLU adds it in its own pass)."""
+        ``x`` in place (``Activation.forward_with_bias``)."""
         if self.kind == "identity":
             return x if bias is None else np.add(x, bias, out=x)
         train = ctx.train
         out = self._buffer("out", x.shape, x.dtype) if train else np.empty_like(x)
-        kernels = ctx.kernels
-        if bias is not None and not (self.kind == "relu" and kernels is not None
-                                     and kernels.bias_relu(x, bias, out)):
-            np.add(x, bias, out=x)
-        elif bias is not None:  # the compiled pass added the bias and took the ReLU
-            private(self)["_saved"] = out
-            return out
-        saved = self.activation.forward(x, out, self._work(train), kernels)
+        work = self._work(train)
+        if bias is None:
+            saved = self.activation.forward(x, out, work, ctx.kernels)
+        else:
+            saved = self.activation.forward_with_bias(x, bias, out, work, ctx.kernels)
         private(self)["_saved"] = saved if train else None
         return out
 
@@ -240,26 +237,23 @@ class Nonlinearity(Module, type="nonlinearity"):
         """Gradient with respect to the input, ``(N, D)``."""
         if call:
             ctx = as_context(ctx, **call)
+        return self._backward(grad, ctx, None)[0]
+
+    def _backward(self, grad: np.ndarray, ctx: Context,
+                  grad_bias: np.ndarray | None) -> tuple[np.ndarray, bool]:
+        """The gradient with respect to the input, and whether ``grad_bias (D,)``, the bias
+        gradient of the Layer before, was filled on the way (``backward_with_bias``)."""
         if self.kind == "identity":
-            return grad
+            return grad, False
         saved = private(self)["_saved"]
         if saved is None:
             raise RuntimeError("Nonlinearity.backward needs a forward in training mode first")
         grad_in = self._buffer("grad_in", grad.shape, grad.dtype)
-        self.activation.backward(grad, saved, grad_in, self._buffer, ctx.kernels)
-        return grad_in
-
-    def _backward_with_bias(self, grad: np.ndarray, grad_bias: np.ndarray,
-                            ctx: Context) -> np.ndarray | None:
-        """The ReLU backward that also fills ``grad_bias`` (the column sums of the returned
-        gradient) in one compiled pass; None (nothing done) when the kernels cannot."""
-        saved = private(self)["_saved"]
-        if ctx.kernels is None or saved is None:
-            return None
-        grad_in = self._buffer("grad_in", grad.shape, grad.dtype)
-        if not ctx.kernels.relu_backward_bias(grad, saved, grad_in, grad_bias):
-            return None
-        return grad_in
+        if grad_bias is None:
+            self.activation.backward(grad, saved, grad_in, self._buffer, ctx.kernels)
+            return grad_in, False
+        return grad_in, self.activation.backward_with_bias(grad, saved, grad_in, grad_bias,
+                                                           self._buffer, ctx.kernels)
 
     def activation_stats(self, pre: np.ndarray) -> tuple[str, float, float]:
         """``(kind, dead, saturated)``: the fractions of dead units (ReLU) or saturated
@@ -308,10 +302,9 @@ class BiasReLU:
                                   self.layer.bias)
 
     def backward(self, grad: np.ndarray, ctx: Context) -> np.ndarray | None:
-        fused = self.relu._backward_with_bias(grad, self.layer.grad_bias, ctx)
-        if fused is None:
-            return self.layer.backward(self.relu.backward(grad, ctx), ctx)
-        return self.layer._backward(fused, ctx, bias_done=True)
+        grad_in, bias_done = self.relu._backward(
+            grad, ctx, self.layer.grad_bias if ctx.kernels is not None else None)
+        return self.layer._backward(grad_in, ctx, bias_done)
 
 
 class DropoutLayer(Module, type="dropout"):

@@ -23,16 +23,12 @@ from mlp.optim.rules import (
     UpdateRule,
     adam,
     adam_scalars,
-    adamw,
-    amsgrad,
     apply_update,
     clip_grad_norm,
-    momentum,
     register_update_rule,
     rmsprop,
     sgd,
 )
 
-__all__ = ["UPDATE_RULES", "Hyperparameters", "UpdateRule", "adam", "adam_scalars", "adamw",
-           "amsgrad", "apply_update", "clip_grad_norm", "momentum", "register_update_rule",
-           "rmsprop", "sgd"]
+__all__ = ["UPDATE_RULES", "Hyperparameters", "UpdateRule", "adam", "adam_scalars",
+           "apply_update", "clip_grad_norm", "register_update_rule", "rmsprop", "sgd"]

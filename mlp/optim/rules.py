@@ -37,11 +37,8 @@ __all__ = [
     "UpdateRule",
     "adam",
     "adam_scalars",
-    "adamw",
-    "amsgrad",
     "apply_update",
     "clip_grad_norm",
-    "momentum",
     "register_update_rule",
     "rmsprop",
     "sgd",
@@ -58,40 +55,45 @@ def _decayed(param: np.ndarray, grad: np.ndarray, weight_decay: float,
     return scratch
 
 
-def sgd(param: np.ndarray, grad: np.ndarray, *, lr: float, weight_decay: float = 0.0,
+def sgd(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None = None, *, lr: float,
+        momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
         scratch: np.ndarray) -> None:
-    """Plain SGD (``torch.optim.SGD`` with momentum 0)::
-
-        g = grad + weight_decay * param
-        param -= lr * g
-    """
-    g = _decayed(param, grad, weight_decay, scratch)
-    np.multiply(g, lr, out=scratch)
-    np.subtract(param, scratch, out=param)
-
-
-def momentum(param: np.ndarray, grad: np.ndarray, buf: np.ndarray, *, lr: float,
-             momentum: float, weight_decay: float = 0.0, nesterov: bool = False,
-             scratch: np.ndarray) -> None:
-    """SGD with momentum (``torch.optim.SGD``, dampening 0)::
+    """SGD, with momentum when given its buffer (``torch.optim.SGD``, dampening 0)::
 
         g = grad + weight_decay * param
         buf = momentum * buf + g            (buf starts at zeros: PyTorch's first-step clone)
         g = g + momentum * buf  if nesterov  else  g = buf
         param -= lr * g
 
-    The Nesterov step is applied as ``param -= lr*g`` then ``param -= lr*momentum*buf`` so
-    that one scratch array suffices.
+    Without ``buf`` (plain SGD) the second and third lines are skipped. The Nesterov step is
+    applied as ``param -= lr*g`` then ``param -= lr*momentum*buf`` so that one scratch array
+    suffices.
+
+    Parameters
+    ----------
+    param, grad : numpy.ndarray
+        The parameters (updated in place) and their gradient, one shape.
+    buf : numpy.ndarray, optional
+        The momentum buffer, shaped like ``param`` (updated in place); None for plain SGD.
+    lr, momentum, weight_decay : float
+        The learning rate, the momentum factor and the coupled weight decay.
+    nesterov : bool
+        Nesterov momentum.
+    scratch : numpy.ndarray
+        A work array shaped like ``param`` (clobbered).
     """
     g = _decayed(param, grad, weight_decay, scratch)
-    np.multiply(buf, momentum, out=buf)
-    np.add(buf, g, out=buf)
-    if nesterov:
+    if buf is None:
         np.multiply(g, lr, out=scratch)
-        np.subtract(param, scratch, out=param)
-        np.multiply(buf, lr * momentum, out=scratch)
     else:
-        np.multiply(buf, lr, out=scratch)
+        np.multiply(buf, momentum, out=buf)
+        np.add(buf, g, out=buf)
+        if nesterov:
+            np.multiply(g, lr, out=scratch)
+            np.subtract(param, scratch, out=param)
+            np.multiply(buf, lr * momentum, out=scratch)
+        else:
+            np.multiply(buf, lr, out=scratch)
     np.subtract(param, scratch, out=param)
 
 
@@ -136,21 +138,49 @@ def adam_scalars(step: int, lr: float, beta1: float, beta2: float) -> tuple[floa
     return lr / (1.0 - beta1**step), math.sqrt(1.0 - beta2**step)
 
 
-def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, step: int,
-         lr: float, beta1: float, beta2: float, eps: float, weight_decay: float = 0.0,
+def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
+         v_max: np.ndarray | None = None, *, step: int, lr: float, beta1: float, beta2: float,
+         eps: float, weight_decay: float = 0.0, decoupled: bool = False, amsgrad: bool = False,
          scratch: np.ndarray) -> None:
-    """Adam (``torch.optim.Adam``, amsgrad off), ``step`` counting from 1::
+    """Adam (``torch.optim.Adam``), AdamW (``decoupled``, ``torch.optim.AdamW``) and AMSGrad
+    (``amsgrad``, ``torch.optim.Adam(amsgrad=True)``), ``step`` counting from 1::
 
-        g = grad + weight_decay * param
+        param *= 1 - lr * weight_decay         if decoupled (then g = grad)
+        g = grad + weight_decay * param        otherwise
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g**2
+        v_max = max(v_max, v)                  if amsgrad (then v_max stands for v below)
         param -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)
 
     ``m`` is updated as ``(m - g) * beta1 + g``, which equals the first line and needs no
     temporary.
+
+    Parameters
+    ----------
+    param, grad : numpy.ndarray
+        The parameters (updated in place) and their gradient, one shape.
+    m, v : numpy.ndarray
+        The first and second moments, shaped like ``param`` (updated in place).
+    v_max : numpy.ndarray, optional
+        AMSGrad's largest second moment so far (updated in place); needed with ``amsgrad``.
+    step : int
+        The 1-based update count (the bias corrections).
+    lr, beta1, beta2, eps, weight_decay : float
+        Adam's hyperparameters; the weight decay is coupled unless ``decoupled``.
+    decoupled, amsgrad : bool
+        AdamW's decoupled weight decay; AMSGrad's maximum of the second moments.
+    scratch : numpy.ndarray
+        A work array shaped like ``param`` (clobbered).
     """
+    if amsgrad and v_max is None:
+        raise ValueError("adam(amsgrad=True) needs the v_max buffer")
     step_size, bias_correction2_sqrt = adam_scalars(step, lr, beta1, beta2)
-    g = _decayed(param, grad, weight_decay, scratch)
+    if decoupled:
+        if weight_decay != 0.0:
+            np.multiply(param, 1.0 - lr * weight_decay, out=param)
+        g = grad
+    else:
+        g = _decayed(param, grad, weight_decay, scratch)
     np.subtract(m, g, out=m)
     np.multiply(m, beta1, out=m)
     np.add(m, g, out=m)
@@ -158,52 +188,10 @@ def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, s
     np.multiply(v, beta2, out=v)
     np.multiply(scratch, 1.0 - beta2, out=scratch)
     np.add(v, scratch, out=v)
+    if amsgrad:
+        np.maximum(v_max, v, out=v_max)
+        v = v_max
     np.sqrt(v, out=scratch)
-    np.divide(scratch, bias_correction2_sqrt, out=scratch)
-    np.add(scratch, eps, out=scratch)
-    np.divide(m, scratch, out=scratch)
-    np.multiply(scratch, step_size, out=scratch)
-    np.subtract(param, scratch, out=param)
-
-
-def adamw(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, step: int,
-          lr: float, beta1: float, beta2: float, eps: float, weight_decay: float = 0.0,
-          scratch: np.ndarray) -> None:
-    """AdamW (``torch.optim.AdamW``, amsgrad off): decoupled weight decay, then Adam::
-
-        param *= 1 - lr * weight_decay
-        m = beta1 * m + (1 - beta1) * grad
-        v = beta2 * v + (1 - beta2) * grad**2
-        param -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)
-    """
-    if weight_decay != 0.0:
-        np.multiply(param, 1.0 - lr * weight_decay, out=param)
-    adam(param, grad, m, v, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-         scratch=scratch)
-
-
-def amsgrad(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
-            v_max: np.ndarray, *, step: int, lr: float, beta1: float, beta2: float, eps: float,
-            weight_decay: float = 0.0, scratch: np.ndarray) -> None:
-    """Adam with AMSGrad (``torch.optim.Adam(amsgrad=True)``), ``step`` counting from 1::
-
-        g = grad + weight_decay * param
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g**2
-        v_max = max(v_max, v)
-        param -= lr / (1 - beta1**step) * m / (sqrt(v_max) / sqrt(1 - beta2**step) + eps)
-    """
-    step_size, bias_correction2_sqrt = adam_scalars(step, lr, beta1, beta2)
-    g = _decayed(param, grad, weight_decay, scratch)
-    np.subtract(m, g, out=m)
-    np.multiply(m, beta1, out=m)
-    np.add(m, g, out=m)
-    np.square(g, out=scratch)
-    np.multiply(v, beta2, out=v)
-    np.multiply(scratch, 1.0 - beta2, out=scratch)
-    np.add(v, scratch, out=v)
-    np.maximum(v_max, v, out=v_max)
-    np.sqrt(v_max, out=scratch)
     np.divide(scratch, bias_correction2_sqrt, out=scratch)
     np.add(scratch, eps, out=scratch)
     np.divide(m, scratch, out=scratch)
@@ -261,7 +249,10 @@ class UpdateRule:
     ``kernel(param, grad, *state, *scalars)`` is an optional loop over the elements that
     ``mlp.nn.fused`` compiles; ``constants(c, lr, hp)`` gives its scalars for one learning
     rate (``c`` converts a Python float to the arrays' dtype) and ``step_constants(c,
-    constants, step, lr, hp)``, when given, those of one step.
+    constants, step, lr, hp)``, when given, those of one step. ``kernel_arrays``, when
+    given, lists the loop's array arguments as positions in ``(param, grad, *state)`` (a loop
+    shared by rules that keep fewer buffers takes another array in the place of a missing
+    one, which it then leaves alone); by default all of them in that order.
     """
 
     name: str
@@ -271,6 +262,7 @@ class UpdateRule:
     kernel: Callable[..., None] | None = field(default=None, compare=False)
     constants: Callable[..., tuple[Any, ...]] | None = None
     step_constants: Callable[..., tuple[Any, ...]] | None = None
+    kernel_arrays: tuple[int, ...] | None = None
 
 
 UPDATE_RULES: Registry[UpdateRule] = Registry(
@@ -305,98 +297,79 @@ def apply_update(name: str | UpdateRule, param: np.ndarray, grad: np.ndarray,
 
 
 # ------------------------------------------------------------------ the records
-def _wd(hp: Any) -> float:
-    return float(hp.weight_decay)
+def _numpy_update(function: Callable[..., None], hyperparameters: tuple[str, ...],
+                  stepped: bool = False, **options: Any) -> Callable[..., None]:
+    """The ``UpdateRule.update`` calling the rule ``function`` with the configuration's
+    ``hyperparameters`` by name (as floats), the ``step`` when ``stepped``, and ``options``.
 
-
-def _sgd_update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
-                step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
-    sgd(param, grad, lr=lr, weight_decay=_wd(hp), scratch=scratch)
-
-
-def _momentum_update(nesterov: bool) -> Callable[..., None]:
+    Parameters
+    ----------
+    function : callable
+        A rule of this module, ``function(param, grad, *state, lr=, scratch=, ...)``.
+    hyperparameters : tuple of str
+        The configuration fields it takes, under the same names.
+    stepped : bool
+        Whether it takes the 1-based ``step``.
+    **options
+        Its flags (``nesterov``, ``decoupled``, ``amsgrad``).
+    """
     def update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
                step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
-        momentum(param, grad, state[0], lr=lr, momentum=float(hp.momentum),
-                 weight_decay=_wd(hp), nesterov=nesterov, scratch=scratch)
+        values = {name: float(getattr(hp, name)) for name in hyperparameters}
+        if stepped:
+            values["step"] = step
+        function(param, grad, *state, lr=lr, scratch=scratch, **values, **options)
     return update
 
 
-def _rmsprop_update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
-                    step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
-    rmsprop(param, grad, state[0], lr=lr, alpha=float(hp.alpha), eps=float(hp.eps),
-            weight_decay=_wd(hp), scratch=scratch)
-
-
-def _adam_update(rule: Callable[..., None]) -> Callable[..., None]:
-    def update(param: np.ndarray, grad: np.ndarray, state: Sequence[np.ndarray], *,
-               step: int, lr: float, hp: Any, scratch: np.ndarray) -> None:
-        rule(param, grad, *state, step=step, lr=lr, beta1=float(hp.beta1),
-             beta2=float(hp.beta2), eps=float(hp.eps), weight_decay=_wd(hp), scratch=scratch)
-    return update
-
-
-def _sgd_constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
-    wd = _wd(hp)
-    return c(lr), c(wd), wd != 0.0
-
-
-def _momentum_constants(nesterov: bool) -> Callable[..., tuple[Any, ...]]:
+def _sgd_constants(momentum: bool, nesterov: bool) -> Callable[..., tuple[Any, ...]]:
+    """``_sgd_loop``'s scalars (plain SGD when not ``momentum``)."""
     def constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
-        wd, mom = _wd(hp), float(hp.momentum)
-        return c(lr), c(mom), c(lr * mom), c(wd), wd != 0.0, nesterov
+        wd, mom = float(hp.weight_decay), float(hp.momentum) if momentum else 0.0
+        return c(lr), c(mom), c(lr * mom), c(wd), wd != 0.0, momentum, nesterov
     return constants
 
 
 def _rmsprop_constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
-    wd, alpha = _wd(hp), float(hp.alpha)
+    wd, alpha = float(hp.weight_decay), float(hp.alpha)
     return c(lr), c(alpha), c(1.0 - alpha), c(float(hp.eps)), c(wd), wd != 0.0, lr != 0.0
 
 
-def _adam_constants(decoupled: bool) -> Callable[..., tuple[Any, ...]]:
-    """Adam's and AdamW's scalars but the two that change every step."""
+def _adam_constants(decoupled: bool, amsgrad: bool) -> Callable[..., tuple[Any, ...]]:
+    """``_adam_loop``'s scalars but the two that change every step."""
     def constants(c: Callable[[float], Any], lr: float, hp: Any) -> tuple[Any, ...]:
-        wd, beta2 = _wd(hp), float(hp.beta2)
+        wd, beta2 = float(hp.weight_decay), float(hp.beta2)
         return (c(float(hp.beta1)), c(beta2), c(1.0 - beta2), c(float(hp.eps)), c(wd),
-                not decoupled and wd != 0.0, c(1.0 - lr * wd), decoupled and wd != 0.0)
+                not decoupled and wd != 0.0, c(1.0 - lr * wd), decoupled and wd != 0.0,
+                amsgrad)
     return constants
 
 
 def _adam_step_constants(c: Callable[[float], Any], constants: tuple[Any, ...], step: int,
                          lr: float, hp: Any) -> tuple[Any, ...]:
-    """The step's scalars in the kernel's order: the bias corrections go in between."""
+    """The step's scalars in the loop's order: the bias corrections go in between."""
     step_size, bias_correction2_sqrt = adam_scalars(step, lr, float(hp.beta1),
                                                     float(hp.beta2))
-    b1, b2, one_minus_b2, eps, wd, coupled, decay, decoupled = constants
-    return (b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps, c(step_size), wd, coupled,
-            decay, decoupled)
+    b1, b2, one_minus_b2, eps, *rest = constants
+    return (b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps, c(step_size), *rest)
 
 
-def _amsgrad_step_constants(c: Callable[[float], Any], constants: tuple[Any, ...], step: int,
-                            lr: float, hp: Any) -> tuple[Any, ...]:
-    step_size, bias_correction2_sqrt = adam_scalars(step, lr, float(hp.beta1),
-                                                    float(hp.beta2))
-    b1, b2, one_minus_b2, eps, wd, coupled, _, _ = constants
-    return b1, b2, one_minus_b2, c(bias_correction2_sqrt), eps, c(step_size), wd, coupled
-
-
-# Each loop mirrors its NumPy rule operation by operation (see the rules above).
+# Each loop mirrors its NumPy rule operation by operation (see the rules above); a rule's
+# missing buffer is given as another array the loop then never touches (``kernel_arrays``).
 # Boolean flags are loop-invariant, so LLVM unswitches them out of the vectorised loop.
-def _sgd_loop(p, g, lr, wd, coupled):  # pragma: no cover - compiled
+def _sgd_loop(p, g, buf, lr, mom, lr_mom, wd, coupled, momentum,
+              nesterov):  # pragma: no cover - compiled
     for i in range(p.size):
         gi = p[i] * wd + g[i] if coupled else g[i]
-        p[i] = p[i] - gi * lr
-
-
-def _momentum_loop(p, g, buf, lr, mom, lr_mom, wd, coupled, nesterov):  # pragma: no cover
-    for i in range(p.size):
-        gi = p[i] * wd + g[i] if coupled else g[i]
-        b = buf[i] * mom + gi
-        buf[i] = b
-        if nesterov:
-            p[i] = (p[i] - gi * lr) - b * lr_mom
+        if not momentum:
+            p[i] = p[i] - gi * lr
         else:
-            p[i] = p[i] - b * lr
+            b = buf[i] * mom + gi
+            buf[i] = b
+            if nesterov:
+                p[i] = (p[i] - gi * lr) - b * lr_mom
+            else:
+                p[i] = p[i] - b * lr
 
 
 def _rmsprop_loop(p, g, sq, lr, alpha, one_minus_alpha, eps, wd, coupled,
@@ -413,8 +386,8 @@ def _rmsprop_loop(p, g, sq, lr, alpha, one_minus_alpha, eps, wd, coupled,
             p[i] = (p[i] * e - g[i]) / (e + wd)
 
 
-def _adam_loop(p, g, m, v, beta1, beta2, one_minus_beta2, bc2_sqrt, eps, step_size, wd,
-               coupled, decay, decoupled):  # pragma: no cover - compiled
+def _adam_loop(p, g, m, v, v_max, beta1, beta2, one_minus_beta2, bc2_sqrt, eps, step_size,
+               wd, coupled, decay, decoupled, amsgrad):  # pragma: no cover - compiled
     for i in range(p.size):
         pi = p[i] * decay if decoupled else p[i]
         gi = pi * wd + g[i] if coupled else g[i]
@@ -422,38 +395,40 @@ def _adam_loop(p, g, m, v, beta1, beta2, one_minus_beta2, bc2_sqrt, eps, step_si
         m[i] = mi
         vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
         v[i] = vi
+        if amsgrad:
+            top = v_max[i]
+            if vi > top or vi != vi:  # np.maximum propagates NaN
+                top = vi
+            v_max[i] = top
+            vi = top
         p[i] = pi - (mi / (np.sqrt(vi) / bc2_sqrt + eps)) * step_size
 
 
-def _amsgrad_loop(p, g, m, v, v_max, beta1, beta2, one_minus_beta2, bc2_sqrt, eps,
-                  step_size, wd, coupled):  # pragma: no cover - compiled
-    for i in range(p.size):
-        gi = p[i] * wd + g[i] if coupled else g[i]
-        mi = (m[i] - gi) * beta1 + gi
-        m[i] = mi
-        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
-        v[i] = vi
-        top = v_max[i]
-        if vi > top or vi != vi:  # np.maximum propagates NaN
-            top = vi
-        v_max[i] = top
-        p[i] = p[i] - (mi / (np.sqrt(top) / bc2_sqrt + eps)) * step_size
+def _adam_rule(name: str, decoupled: bool = False, amsgrad: bool = False) -> UpdateRule:
+    """The record of Adam with its flags (``adam``)."""
+    fields = ("beta1", "beta2", "eps", "weight_decay")
+    return UpdateRule(name, _numpy_update(adam, fields, True, decoupled=decoupled,
+                                          amsgrad=amsgrad),
+                      ("m", "v", "v_max") if amsgrad else ("m", "v"), fields, _adam_loop,
+                      _adam_constants(decoupled, amsgrad), _adam_step_constants,
+                      None if amsgrad else (0, 1, 2, 3, 3))
 
 
-_ADAM_FIELDS = ("beta1", "beta2", "eps", "weight_decay")
+def _sgd_rule(name: str, momentum: bool = False, nesterov: bool = False) -> UpdateRule:
+    """The record of SGD with its flags (``sgd``)."""
+    fields = ("momentum", "weight_decay") if momentum else ("weight_decay",)
+    return UpdateRule(name, _numpy_update(sgd, fields, nesterov=nesterov),
+                      ("m",) if momentum else (), fields,
+                      _sgd_loop, _sgd_constants(momentum, nesterov), None,
+                      None if momentum else (0, 1, 1))
+
+
 for _rule in (
-    UpdateRule("sgd", _sgd_update, (), ("weight_decay",), _sgd_loop, _sgd_constants),
-    UpdateRule("momentum", _momentum_update(False), ("m",), ("momentum", "weight_decay"),
-               _momentum_loop, _momentum_constants(False)),
-    UpdateRule("nesterov", _momentum_update(True), ("m",), ("momentum", "weight_decay"),
-               _momentum_loop, _momentum_constants(True)),
-    UpdateRule("rmsprop", _rmsprop_update, ("v",), ("alpha", "eps", "weight_decay"),
-               _rmsprop_loop, _rmsprop_constants),
-    UpdateRule("adam", _adam_update(adam), ("m", "v"), _ADAM_FIELDS, _adam_loop,
-               _adam_constants(False), _adam_step_constants),
-    UpdateRule("adamw", _adam_update(adamw), ("m", "v"), _ADAM_FIELDS, _adam_loop,
-               _adam_constants(True), _adam_step_constants),
-    UpdateRule("amsgrad", _adam_update(amsgrad), ("m", "v", "v_max"), _ADAM_FIELDS,
-               _amsgrad_loop, _adam_constants(False), _amsgrad_step_constants),
+    _sgd_rule("sgd"), _sgd_rule("momentum", momentum=True),
+    _sgd_rule("nesterov", momentum=True, nesterov=True),
+    UpdateRule("rmsprop", _numpy_update(rmsprop, ("alpha", "eps", "weight_decay")), ("v",),
+               ("alpha", "eps", "weight_decay"), _rmsprop_loop, _rmsprop_constants),
+    _adam_rule("adam"), _adam_rule("adamw", decoupled=True),
+    _adam_rule("amsgrad", amsgrad=True),
 ):
     register_update_rule(_rule)

@@ -87,9 +87,11 @@ docstring.
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -130,6 +132,54 @@ _NO_CHANGE_EPOCHS = 10
 _TRAINING_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "alpha", "beta1",
                     "beta2", "eps", "weight_decay", "grad_clip", "early_stopping",
                     "target_loss", "shuffle", "checkpoint_dir", "dynamic_show", "plot_every")
+
+
+#: the constructor parameters both estimators take, ``(name, annotation, default)``, in the
+#: order of their signatures: the leading ones, then each estimator's own, the middle ones,
+#: each estimator's own again, and the trailing ones
+_LEADING: tuple[tuple[str, Any, Any], ...] = (
+    ("hidden_layer_sizes", Any, (100,)), ("nonlinearity", str, "relu"),
+    ("dropout", float, 0.0), ("init", str, "he"), ("init_scale", float | None, None),
+    ("normalization", str | None, None), ("dtype", str | None, None), ("epochs", int, 200),
+    ("batch_size", int | None, 64), ("lr", float, 1e-3), ("optimizer", str, "adam"),
+    ("momentum", float, 0.9), ("alpha", float, 0.99), ("beta1", float, 0.9),
+    ("beta2", float, 0.999), ("eps", float, 1e-8), ("weight_decay", float, 0.0),
+    ("grad_clip", float | None, None))
+_MIDDLE: tuple[tuple[str, Any, Any], ...] = (
+    ("schedule", dict | None, None), ("early_stopping", int | None, None),
+    ("tol", float, 1e-4), ("target_loss", float | None, None), ("shuffle", bool, True),
+    ("checkpoint_dir", str | None, None), ("dynamic_show", bool, False),
+    ("plot_every", int, 1), ("validation_fraction", float, 0.1),
+    ("normalize", str | None, "zscore"))
+_TRAILING: tuple[tuple[str, Any, Any], ...] = (
+    ("warm_start", bool, False), ("random_state", Any, None), ("verbose", bool, False))
+
+
+def _storing_init(*groups: tuple[tuple[str, Any, Any], ...]) -> Callable[..., None]:
+    """An estimator's ``__init__`` taking the parameters of ``groups`` in order and storing
+    each unchanged under its name (scikit-learn's rule), with the signature
+    ``get_params``, ``set_params``, ``clone`` and ``help`` read.
+
+    Parameters
+    ----------
+    *groups : tuple of (str, type, object)
+        The parameters ``(name, annotation, default)``, group after group.
+    """
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature(
+        [inspect.Parameter("self", kind)]
+        + [inspect.Parameter(name, kind, default=default, annotation=annotation)
+           for group in groups for name, annotation, default in group],
+        return_annotation=None)
+
+    def __init__(self: BaseEstimator, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    return __init__
 
 
 class _RoutinizerEstimator(BaseEstimator):
@@ -422,54 +472,8 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
 
     _is_classifier = True
 
-    def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
-                 dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
-                 normalization: str | None = None, dtype: str | None = None,
-                 epochs: int = 200, batch_size: int | None = 64,
-                 lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
-                 alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
-                 label_smoothing: float = 0.0, schedule: dict | None = None,
-                 early_stopping: int | None = None, tol: float = 1e-4,
-                 target_loss: float | None = None,
-                 shuffle: bool = True, checkpoint_dir: str | None = None,
-                 dynamic_show: bool = False, plot_every: int = 1,
-                 validation_fraction: float = 0.1, normalize: str | None = "zscore",
-                 class_weight: str | dict | None = None, warm_start: bool = False,
-                 random_state: Any = None, verbose: bool = False) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.nonlinearity = nonlinearity
-        self.dropout = dropout
-        self.init = init
-        self.init_scale = init_scale
-        self.normalization = normalization
-        self.dtype = dtype
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.momentum = momentum
-        self.alpha = alpha
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.eps = eps
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.label_smoothing = label_smoothing
-        self.schedule = schedule
-        self.early_stopping = early_stopping
-        self.tol = tol
-        self.target_loss = target_loss
-        self.shuffle = shuffle
-        self.checkpoint_dir = checkpoint_dir
-        self.dynamic_show = dynamic_show
-        self.plot_every = plot_every
-        self.validation_fraction = validation_fraction
-        self.normalize = normalize
-        self.class_weight = class_weight
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
+    __init__ = _storing_init(_LEADING, (("label_smoothing", float, 0.0),), _MIDDLE,
+                             (("class_weight", str | dict | None, None),), _TRAILING)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerClassifier:
         """Train for ``epochs`` epochs (continuing the run when ``warm_start`` and fitted).
@@ -693,53 +697,7 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
     _is_classifier = False
     n_outputs_: int  # set by the first fit
 
-    def __init__(self, hidden_layer_sizes: Any = (100,), nonlinearity: str = "relu",
-                 dropout: float = 0.0, init: str = "he", init_scale: float | None = None,
-                 normalization: str | None = None, dtype: str | None = None,
-                 epochs: int = 200, batch_size: int | None = 64,
-                 lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
-                 alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, grad_clip: float | None = None,
-                 loss: str = "mse", schedule: dict | None = None,
-                 early_stopping: int | None = None, tol: float = 1e-4,
-                 target_loss: float | None = None,
-                 shuffle: bool = True, checkpoint_dir: str | None = None,
-                 dynamic_show: bool = False, plot_every: int = 1,
-                 validation_fraction: float = 0.1, normalize: str | None = "zscore",
-                 warm_start: bool = False, random_state: Any = None,
-                 verbose: bool = False) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.nonlinearity = nonlinearity
-        self.dropout = dropout
-        self.init = init
-        self.init_scale = init_scale
-        self.normalization = normalization
-        self.dtype = dtype
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.momentum = momentum
-        self.alpha = alpha
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.eps = eps
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.loss = loss
-        self.schedule = schedule
-        self.early_stopping = early_stopping
-        self.tol = tol
-        self.target_loss = target_loss
-        self.shuffle = shuffle
-        self.checkpoint_dir = checkpoint_dir
-        self.dynamic_show = dynamic_show
-        self.plot_every = plot_every
-        self.validation_fraction = validation_fraction
-        self.normalize = normalize
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
+    __init__ = _storing_init(_LEADING, (("loss", str, "mse"),), _MIDDLE, (), _TRAILING)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerRegressor:
         """Train for ``epochs`` epochs (continuing when ``warm_start`` and already fitted).
