@@ -24,10 +24,18 @@ message counts, and the cost of one update of each display (the progress line, u
 100 times; the picture of the digits run's 60 epochs, 10 times), which with the counts
 bounds the displays' share independently of the machine's drift; asserts nothing.
 
-The figure of the README: ``python scripts/bench.py --notebook-only``, in a real kernel, on
-2026-12-05, 2 shared cores under load: with both displays on, live display cost 6.3% of a
-60-epoch digits run and 0.14% of a W1 epoch; one progress update took 0.24 ms, one picture
-10 ms.
+The figure of the README: ``python scripts/bench_notebook.py --rounds 3``, in a real kernel, on
+2026-12-05 at 16:29 UTC, 2 shared cores, load average 3.5-3.8: with both displays on, the
+displays took 8.9% of a 60-epoch digits run (1.0% the progress line; the run 2.10 s against
+1.59 s with the displays off, 1.12, and 1.0 with the progress line only, rounds this short
+move by a tenth) and 1.4% of a W1 epoch; one progress update took 0.11 ms, one picture 79 ms
+(matplotlib, ``mlp.plotting.curves``, redrawn into the figure the last drawing left). The
+picture is drawn twice in either run: at the first epoch and at the end (the throttle lets a
+run spend at most 5% of its time on the pictures before the last one, the first included, and
+the last is always drawn). Earlier the same day: at 16:10 UTC (load 3.5) 7.9% of a 3.6 s
+digits run (ratio 1.11) and 11.4% of a 1.3 s W1 epoch, whose one picture was drawn twice (at its
+epoch and at its end, now once); at 15:58 UTC (load 7) 11.2%, before the throttle counted the
+first picture in its share; with the Pillow picture (10 ms a picture) 6.3% and 0.14%.
 """
 
 from __future__ import annotations
@@ -103,6 +111,7 @@ def update_costs(count=100):
     progress.close()
     started = time.perf_counter()
     for _ in range(count // 10):
+        curves.drawn = None  # drawn anew each time (one epoch is otherwise drawn once)
         curves.update(history, final=True)
     picture = (time.perf_counter() - started) / (count // 10)
     print(json.dumps({{"line": line, "picture": picture}}))

@@ -154,6 +154,20 @@ def test_h5py_is_imported_only_by_the_hdf5_and_checkpoint_modules():
     assert users == {"mlp.storage.hdf5", "mlp.training.checkpoint"}
 
 
+def test_no_module_of_mlp_imports_pillow():
+    """Every picture is matplotlib's (one renderer); Pillow stays a dependency of matplotlib
+    and of the image loaders in ``preprocess``, never a second way to draw."""
+    users = set()
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                        [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(module == "PIL" or module.startswith("PIL.") for module in imported):
+                users.add(name)
+    assert {name for name in users if name.split(".")[0] == "mlp"} == set()
+    assert users  # the check sees imports: preprocess reads images with Pillow
+
+
 def _string_constants(path: Path) -> list[str]:
     """Every string literal of ``path`` but its docstrings."""
     tree = ast.parse(path.read_text())

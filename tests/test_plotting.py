@@ -216,9 +216,9 @@ def _matplotlib_png(history: History, path: Path) -> Path:
     return plotting._write(curves_figure(history), path)
 
 
-#: both ways a PNG is written: Pillow's curves (run folders) and any matplotlib figure
+#: both ways a PNG is written: the curves (run folders) and any other figure
 WRITERS = pytest.mark.parametrize("write", [save_curves, _matplotlib_png],
-                                  ids=["pillow", "matplotlib"])
+                                  ids=["curves", "figure"])
 
 
 @WRITERS
@@ -312,13 +312,13 @@ def test_live_plot_without_a_display_falls_back_to_the_file(tmp_path, monkeypatc
 
 def test_live_plot_passes_the_title_and_the_early_stop_to_the_picture(tmp_path, monkeypatch):
     drawn: list[dict] = []
-    real = plotting.write_curves  # what save_curves draws the file with (under Agg)
+    real = plotting.save_curves  # what the live plot writes the file with (under Agg)
 
     def recording(history, path, **marks):
         drawn.append(marks)
         return real(history, path, **marks)
 
-    monkeypatch.setattr(plotting, "write_curves", recording)
+    monkeypatch.setattr(plotting, "save_curves", recording)
     path = tmp_path / "live.png"
     live = LivePlot(path, every=1, title="digits-3")
     live.update(_history(2))

@@ -1,6 +1,6 @@
-"""What a run's curves picture shows, decided once for its two renderers: the matplotlib
-Figure of ``mlp.plotting.figures.curves_figure`` (live windows, users' own figures) and the PNG of
-``mlp.plotting.curves_png`` (a run folder's ``curves.png``).
+"""What a run's curves picture shows, decided once: ``mlp.plotting.curves.curves_figure``
+draws it with matplotlib for every place the picture appears (a run folder's ``curves.png``,
+the notebook's live picture, a live window, users' own figures).
 
 The panels and the series on each, whether an axis is logarithmic, the fixed range of a
 constant learning rate, the best epoch, the legend's words, the margins, and the labels of a
@@ -41,8 +41,19 @@ title)."""
 
 
 class Curve(NamedTuple):
-    """One series of a panel: its legend label, colour and the finite points drawn
-    (``epochs`` int64 and ``values`` float64, both ``(N,)``)."""
+    """One series of a panel.
+
+    Parameters
+    ----------
+    label : str
+        Its legend entry (``"train loss"``).
+    colour : str
+        A matplotlib colour (``TRAIN_COLOR``, ``VAL_COLOR``, ``LR_COLOR``).
+    epochs : numpy.ndarray
+        ``(N,)`` int64, the epochs of the finite values.
+    values : numpy.ndarray
+        ``(N,)`` float64, the finite values drawn.
+    """
 
     label: str
     colour: str
@@ -51,8 +62,19 @@ class Curve(NamedTuple):
 
 
 class Panel(NamedTuple):
-    """One axes of the picture. ``name`` is its title and y label; ``log`` a logarithmic y
-    axis; ``ylim`` fixed y limits (None: fitted to the data)."""
+    """One axes of the picture.
+
+    Parameters
+    ----------
+    name : str
+        Its title and y label: ``"loss"``, ``"accuracy"`` or ``"learning rate"``.
+    curves : list of Curve
+        The series drawn on it (none when no value is finite).
+    log : bool
+        A logarithmic y axis.
+    ylim : tuple of float or None
+        Fixed y limits; None fits them to the data.
+    """
 
     name: str
     curves: list[Curve]
@@ -61,11 +83,22 @@ class Panel(NamedTuple):
 
     @property
     def legend(self) -> bool:
+        """Whether the panel carries a legend (``LEGEND_PANELS``)."""
         return self.name in LEGEND_PANELS
 
 
 class Best(NamedTuple):
-    """The best epoch, its loss and the split it is judged on (``"val"`` or ``"train"``)."""
+    """The best epoch of a run.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch.
+    value : float
+        Its loss on ``split``.
+    split : str
+        The split it is judged on: ``"val"``, or ``"train"`` without validation data.
+    """
 
     epoch: int
     value: float
@@ -73,29 +106,74 @@ class Best(NamedTuple):
 
     @property
     def label(self) -> str:
+        """The legend entry of the best-epoch star."""
         return f"best: epoch {self.epoch} ({self.split} loss {self.value:.4g})"
 
 
 def series(epochs: Sequence[int], values: Sequence[float | None]) -> tuple[np.ndarray,
                                                                           np.ndarray]:
-    """The epochs ``(N,)`` and values ``(N,)`` whose value is a finite number (None, NaN and
-    infinities skipped)."""
+    """The points of a History column whose value is a finite number.
+
+    Parameters
+    ----------
+    epochs : sequence of int
+        ``History.epoch``.
+    values : sequence of float or None
+        A column of the same length; None, NaN and infinities are skipped.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The epochs ``(N,)`` int64 and the values ``(N,)`` float64 kept.
+    """
     numbers = np.array(values, dtype=np.float64).reshape(-1)
     finite = np.isfinite(numbers)
     return np.asarray(epochs, dtype=np.int64).reshape(-1)[finite], numbers[finite]
 
 
 def log_scale(values: np.ndarray) -> bool:
-    """Whether an axis showing ``values`` is logarithmic: all positive and spanning more than
-    ``LOG_SCALE_MIN_RATIO``."""
+    """Whether an axis showing ``values`` is logarithmic.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The values drawn on the axis.
+
+    Returns
+    -------
+    bool
+        True when all are positive and the largest is more than ``LOG_SCALE_MIN_RATIO`` times
+        the smallest.
+    """
     return bool(values.size and values.min() > 0
                 and values.max() > LOG_SCALE_MIN_RATIO * values.min())
 
 
 def panels(history: History) -> list[Panel]:
-    """The panels in order: loss (always), accuracy (when some accuracy is finite),
-    learning rate (when some rate is). A constant rate is drawn on ``0..2 * rate`` rather than
-    matplotlib's +-4% band around it."""
+    """The panels of the curves picture of ``history``.
+
+    A constant learning rate is drawn on ``0..2 * rate`` rather than matplotlib's +-4% band
+    around it.
+
+    Parameters
+    ----------
+    history : History
+        The run's columns.
+
+    Returns
+    -------
+    list of Panel
+        In order: loss (always), accuracy (when some accuracy is finite), learning rate
+        (when some rate is).
+
+    Examples
+    --------
+    >>> history = History()
+    >>> history.append(epoch=1, train_loss=0.5, val_loss=None, train_accuracy=None,
+    ...                val_accuracy=None, lr=1e-3, seconds=0.1)
+    >>> [panel.name for panel in panels(history)]
+    ['loss', 'learning rate']
+    """
     found = []
     for name, metric in (("loss", "loss"), ("accuracy", "accuracy")):
         curves = [Curve(f"{split} {metric}", colour,
@@ -114,9 +192,20 @@ def panels(history: History) -> list[Panel]:
 
 
 def best(history: History) -> Best | None:
-    """The lowest finite validation loss (``History.best_epoch``), or without validation
-    data the lowest training loss; the earliest epoch on a tie; None when no loss is
-    finite."""
+    """The best epoch of ``history``, marked on the curves.
+
+    Parameters
+    ----------
+    history : History
+        The run's columns.
+
+    Returns
+    -------
+    Best or None
+        The lowest finite validation loss (``History.best_epoch``), or without validation
+        data the lowest training loss, the earliest epoch on a tie; None when no loss is
+        finite.
+    """
     for split, losses in (("val", history.val_loss), ("train", history.train_loss)):
         epochs, values = series(history.epoch, losses)
         if values.size:
@@ -126,32 +215,72 @@ def best(history: History) -> Best | None:
 
 
 def stop_label(epoch: int) -> str:
-    """The legend entry of the early stop."""
+    """The legend entry of the early stop.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch early stopping ended the run at.
+
+    Returns
+    -------
+    str
+        ``"stopped early (epoch N)"``.
+    """
     return f"stopped early (epoch {epoch})"
 
 
 def margins(panel_count: int, titled: bool) -> dict[str, float]:
-    """The subplot parameters (fractions of the figure, ``wspace`` of an axes' width): fixed,
-    wide enough for ``0.0003`` tick labels, since measuring every text is most of the cost of
-    a matplotlib layout."""
+    """The subplot parameters of the curves figure.
+
+    Fixed, wide enough for ``0.0003`` tick labels, since measuring every text (as
+    ``tight_layout`` does) is most of the cost of a matplotlib layout.
+
+    Parameters
+    ----------
+    panel_count : int
+        The number of panels side by side.
+    titled : bool
+        Whether the figure has a title (the axes then leave more room above).
+
+    Returns
+    -------
+    dict of str to float
+        ``left``, ``right``, ``bottom``, ``top`` (fractions of the figure) and ``wspace``
+        (a fraction of an axes' width), for ``Figure.subplots_adjust``.
+    """
     return {"left": 0.22 / panel_count + 0.02, "right": 0.98, "bottom": 0.14,
             "top": 0.84 if titled else 0.9, "wspace": 0.45}
 
 
 class PlainLogFormatter(LogFormatter):
-    """Tick labels of a log axis as plain numbers (``0.02``, ``1``, ``3e-05``), on the
-    ticks that ``LogFormatter`` would label. Matplotlib's default writes ``10^-2`` with
-    mathtext, whose parsing is about a third of the time it takes to draw a run's curves."""
+    """Tick labels of a log axis as plain numbers (``0.02``, ``1``, ``3e-05``).
+
+    Only the ticks that ``LogFormatter`` would label are labelled. Matplotlib's default writes
+    ``10^-2`` with mathtext, whose parsing is about a third of the time it takes to draw a
+    run's curves. Constructed as ``matplotlib.ticker.LogFormatter``.
+    """
 
     def __call__(self, x: float, pos: int | None = None) -> str:
+        """The label of the tick at ``x`` (empty when it is left unlabelled)."""
         return f"{x:g}" if super().__call__(x, pos) else ""
 
 
 def log_formatters(minor_labels: bool = True) -> tuple[PlainLogFormatter,
                                                        PlainLogFormatter | None]:
-    """The major and minor formatters of a log axis: the decades, and with ``minor_labels``
-    some minor ticks too when the axis spans under two decades (all of them under 0.4), so
-    that it never shows only two numbers; None for no minor labels."""
+    """The major and minor tick formatters of a log axis.
+
+    Parameters
+    ----------
+    minor_labels : bool
+        Label some minor ticks too when the axis spans under two decades (all of them under
+        0.4), so that it never shows only two numbers.
+
+    Returns
+    -------
+    tuple
+        The major formatter (the decades) and the minor one, or None for no minor labels.
+    """
     minor = (PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4))
              if minor_labels else None)
     return PlainLogFormatter(), minor

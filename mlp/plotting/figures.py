@@ -3,21 +3,19 @@ first-layer weights as images.
 
 Every figure is a ``matplotlib.figure.Figure`` built directly (object-oriented API, no
 pyplot state), so nothing is registered with pyplot and nothing is left open; each is an
-``InlineFigure``, which a Jupyter cell shows as a picture; only
-``LivePlot`` on an interactive backend opens a pyplot window, and ``LivePlot.close`` closes
-it. The one exception is ``save_curves`` (a run folder's ``curves.png``, live plots' files
-included): it draws the picture of ``curves_figure`` with Pillow (``curves_png``), which
-costs milliseconds where matplotlib's text layout costs a few hundred. What the curves show
-is decided once, in ``curves_content``. PNGs are written atomically (a temporary file in
-the same folder, then renamed) with the permissions of any new file (``0o666`` less the
-umask), as checkpoints are.
+``InlineFigure``, which a Jupyter cell shows as a picture. Only ``LivePlot`` on an
+interactive backend opens a pyplot window (a user asked for one), and ``LivePlot.close``
+closes it. The training curves are drawn in ``mlp.plotting.curves`` (their names are
+importable from here), from what ``mlp.plotting.curves_content`` decides they show. PNGs are
+written atomically (a temporary file in the same folder, then renamed) with the permissions
+of any new file (``0o666`` less the umask), as checkpoints are.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,33 +23,36 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.axis import Axis
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from mlp.errors import DataError
 from mlp.history import History
-from mlp.plotting.curves_content import (  # the curves' constants stay importable from here
+from mlp.plotting.curves import (
+    curves_figure,
+    curves_png,
+    curves_size,
+    figure_png,
+    plain_log_axis,
+    save_curves,
+)
+from mlp.plotting.curves_content import (
     BEST_COLOR,
-    CURVES_PANEL_SIZE,
-    LOG_SCALE_MIN_RATIO,  # noqa: F401
-    LR_COLOR,  # noqa: F401
-    PNG_DPI,
+    LOG_SCALE_MIN_RATIO,
+    LR_COLOR,
     STOP_COLOR,
     TRAIN_COLOR,
     VAL_COLOR,
-    PlainLogFormatter,  # noqa: F401
-    best,
-    log_formatters,
-    margins,
-    panels,
-    stop_label,
+    PlainLogFormatter,
 )
-from mlp.plotting.curves_png import write_curves
 from mlp.plotting.inline import InlineFigure
-from mlp.plotting.notebook import NotebookCurves, in_kernel
+from mlp.plotting.notebook import FIGURE_SHARE, NotebookCurves, Throttle, in_kernel
 from mlp.storage import atomic
+
+__all__ = ["BEST_COLOR", "LOG_SCALE_MIN_RATIO", "LR_COLOR", "STOP_COLOR", "TRAIN_COLOR",
+           "VAL_COLOR", "LivePlot", "PlainLogFormatter", "confusion_matrix", "curves_figure",
+           "curves_png", "plain_log_axis", "plot_confusion_matrix", "plot_first_layer",
+           "plot_fit", "save_curves"]
 
 log = logging.getLogger("mlp")
 
@@ -61,12 +62,9 @@ ZERO_CELLS_SHOWN_UP_TO = 5
 """``plot_confusion_matrix`` writes zero cells up to this many classes and leaves them blank
 above it, so the mistakes stand out."""
 FIT_GRID_POINTS = 400
+"""Points of the grid ``plot_fit`` evaluates the model on when no ``x`` is given."""
 FIRST_LAYER_TILE_INCHES = 0.9
 """Width in inches of one tile of ``plot_first_layer``."""
-_TITLE_Y = 1.0
-"""An axes title's height given explicitly: left to itself matplotlib measures the bounding
-boxes of the top ticks at every draw to lift the title clear of them (a fifth of the
-drawing time of a curves figure), and these axes have no top ticks."""
 
 
 def _write(fig: Figure, path: str | Path) -> Path:
@@ -74,98 +72,7 @@ def _write(fig: Figure, path: str | Path) -> Path:
     created 0666 less the umask, fsynced and renamed; removed when anything fails)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    stream = io.BytesIO()
-    fig.savefig(stream, format="png", dpi=PNG_DPI)
-    return atomic.write_bytes(path, stream.getvalue())
-
-
-def plain_log_axis(axis: Axis, minor_labels: bool = True) -> None:
-    """Label a log-scaled ``axis`` with ``PlainLogFormatter`` (``log_formatters``): the
-    decades, and with ``minor_labels`` some minor ticks too when the axis spans under two
-    decades (all of them under 0.4), so that it never shows only two numbers."""
-    major, minor = log_formatters(minor_labels)
-    axis.set_major_formatter(major)
-    axis.set_minor_formatter(minor if minor is not None else NullFormatter())
-
-
-def _curves_size(history: History) -> tuple[float, float]:
-    """The curves figure's size: one ``CURVES_PANEL_SIZE`` panel per ``panels(history)``."""
-    return CURVES_PANEL_SIZE[0] * len(panels(history)), CURVES_PANEL_SIZE[1]
-
-
-def curves_figure(history: History, fig: Figure | None = None, *, title: str | None = None,
-                  stopped_early_at: int | None = None) -> Figure:
-    """Loss, accuracy (classification) and learning rate against epoch, with the best epoch
-    and the early stop marked, as a matplotlib Figure (``mlp.plotting.curves_png`` draws the same
-    picture straight to PNG for run folders).
-
-    Parameters
-    ----------
-    history : History
-        The run's columns; ``None`` and non-finite entries (no validation data, regression
-        accuracy, a diverged epoch) are skipped. The loss and learning-rate axes are
-        logarithmic when the values are positive and span more than ``LOG_SCALE_MIN_RATIO``,
-        linear otherwise; a constant learning rate is drawn on ``0..2 * rate``.
-    fig : Figure, optional
-        A figure to clear and redraw into (live redraws); a new ``Figure`` otherwise.
-    title : str, optional
-        The figure's title, normally the run's name (its folder).
-    stopped_early_at : int, optional
-        The epoch at which early stopping ended the run: a dashed vertical line on every
-        panel, labelled in the loss legend.
-
-    Returns a figure with one axes per panel (``curves_content.panels``), in the order loss,
-    accuracy (only when some accuracy is finite), learning rate (only when ``history.lr``
-    holds values). The best epoch (``curves_content.best``: ``History.best_epoch``, or the
-    lowest training loss without validation) is a star on the loss curve and a dotted vertical
-    line on every panel.
-    """
-    fig = fig if fig is not None else InlineFigure(figsize=_curves_size(history))
-    fig.clear()
-    shown = panels(history)
-    axes = list(fig.subplots(1, len(shown), squeeze=False)[0])
-    for ax, panel in zip(axes, shown, strict=True):
-        for curve in panel.curves:
-            ax.plot(curve.epochs, curve.values, color=curve.colour, label=curve.label,
-                    linewidth=2, marker="o" if len(curve.values) == 1 else None)
-        if panel.log:
-            ax.set_yscale("log")
-            plain_log_axis(ax.yaxis)
-        if panel.ylim is not None:
-            ax.set_ylim(*panel.ylim)
-        ax.set(xlabel="epoch", ylabel=panel.name)
-        ax.set_title(panel.name, y=_TITLE_Y)
-    loss_ax = axes[0]
-    marked = best(history)
-    if marked is not None:
-        loss_ax.plot([marked.epoch], [marked.value], linestyle="none", marker="*",
-                     markersize=14, color=BEST_COLOR, markeredgecolor="black", zorder=5,
-                     label=marked.label)
-        for ax in axes:
-            ax.axvline(marked.epoch, color=BEST_COLOR, linestyle=":", linewidth=1.5,
-                       label="_best epoch")
-    if stopped_early_at is not None:
-        for ax in axes:
-            ax.axvline(stopped_early_at, color=STOP_COLOR, linestyle="--", linewidth=1.5,
-                       label=(stop_label(stopped_early_at) if ax is loss_ax
-                              else "_stopped early"))
-    for ax, panel in zip(axes, shown, strict=True):
-        ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if panel.legend:
-            ax.legend(fontsize="small")
-    if title:
-        fig.suptitle(title)
-    fig.subplots_adjust(**margins(len(axes), bool(title)))
-    return fig
-
-
-def save_curves(history: History, path: str | Path, *, title: str | None = None,
-                stopped_early_at: int | None = None) -> Path:
-    """Write the picture of ``curves_figure(history, title=..., stopped_early_at=...)`` to
-    ``path`` as PNG (atomically), drawn by ``mlp.plotting.curves_png.write_curves`` without
-    matplotlib's renderer (a few milliseconds instead of a few hundred); returns the path."""
-    return write_curves(history, path, title=title, stopped_early_at=stopped_early_at)
+    return atomic.write_bytes(path, figure_png(fig))
 
 
 def _interactive_backend() -> bool:
@@ -174,7 +81,7 @@ def _interactive_backend() -> bool:
     try:
         from matplotlib.backends import backend_registry
     except ImportError:  # matplotlib < 3.9 has the list in rcsetup instead
-        from matplotlib.rcsetup import interactive_bk
+        from matplotlib.rcsetup import interactive_bk  # type: ignore[attr-defined]
 
         return name.lower() in {b.lower() for b in interactive_bk}
     try:
@@ -189,19 +96,27 @@ class LivePlot:
     In a Jupyter kernel one picture in the cell's output is redrawn in place
     (``notebook.NotebookCurves``: every ``every`` epochs, throttled by wall time, the last
     epoch always) and ``path`` (when given) is written at the end. Elsewhere, on an
-    interactive backend one non-blocking window is redrawn every ``every`` epochs and
+    interactive backend one non-blocking pyplot window is redrawn every ``every`` epochs and
     ``path`` (when given) is written at the end; on a non-interactive backend (Agg, CI)
-    ``path`` is written every ``every`` epochs instead, and with no ``path`` nothing is drawn.
-    Without a display (or once the user closes the window) it falls back to writing ``path``.
+    ``path`` is written instead, every ``every`` epochs as long as the drawings take at most
+    ``notebook.FIGURE_SHARE`` of the wall time (the last epoch always), and with no ``path``
+    nothing is drawn. Without a display (or once the user closes the window) it falls back to
+    writing ``path``.
 
     Parameters
     ----------
-    path : Path or None
+    path : str, Path or None
         Where the PNG goes (``<run>/curves.png`` for the routinizer).
     every : int
         Redraw when the last epoch (counted across resumes) is a multiple of ``every``.
     title : str, optional
         The figure's title (``curves_figure``), normally the run's name.
+
+    Examples
+    --------
+    >>> live = LivePlot(None, every=5)  # under Agg without a path: draws nothing
+    >>> live.draws_file
+    False
     """
 
     def __init__(self, path: str | Path | None, every: int = 1, title: str | None = None
@@ -214,32 +129,59 @@ class LivePlot:
         self._figure: Figure | None = None
         self._notebook = NotebookCurves(every, title) if in_kernel() else None
         self._window = self._notebook is None and _interactive_backend()
+        self._file_throttle = Throttle(0.0, FIGURE_SHARE)
+
+    @property
+    def draws_file(self) -> bool:
+        """Whether ``update`` writes ``path`` as the run goes (there is a path, and neither a
+        window nor a notebook picture)."""
+        return self.path is not None and self._notebook is None and not self._window
 
     def update(self, history: History, final: bool = False,
                stopped_early_at: int | None = None) -> None:
-        """Redraw if the last epoch is due (always when ``final``); ``stopped_early_at`` is
-        passed to ``curves_figure``."""
+        """Redraw if the last epoch is due (always when ``final``).
+
+        Parameters
+        ----------
+        history : History
+            The run's columns so far; nothing is drawn while it is empty.
+        final : bool
+            The run's last drawing: drawn whatever ``every`` and the throttles say.
+        stopped_early_at : int, optional
+            The epoch early stopping ended the run at, passed to ``curves_figure``.
+        """
         if not len(history) or (not final and history.epoch[-1] % self.every):
             return
-        marks = {"title": self.title, "stopped_early_at": stopped_early_at}
         if self._notebook is not None:
             self._notebook.update(history, final, stopped_early_at)
             if final and self.path is not None:
-                save_curves(history, self.path, **marks)
+                save_curves(history, self.path, title=self.title,
+                            stopped_early_at=stopped_early_at)
             return
-        if self._window and self._draw_window(history, marks):
+        if self._window and self._draw_window(history, stopped_early_at):
             if final and self.path is not None:
-                save_curves(history, self.path, **marks)
+                save_curves(history, self.path, title=self.title,
+                            stopped_early_at=stopped_early_at)
             return
         if self.path is None:
             log.debug("live plot: backend %s shows no window and no path was given; "
                       "epoch %d not drawn", matplotlib.get_backend(), history.epoch[-1])
             return
-        save_curves(history, self.path, **marks)
+        if final or self._file_throttle.due():
+            started = time.monotonic()
+            save_curves(history, self.path, title=self.title, stopped_early_at=stopped_early_at)
+            self._file_throttle.shown(started)
 
     def close(self, history: History, stopped_early_at: int | None = None) -> None:
-        """The final redraw (and PNG), with the early stop marked when given, then close the
-        window if one was opened."""
+        """The final redraw (and PNG), then close the window if one was opened.
+
+        Parameters
+        ----------
+        history : History
+            The run's columns.
+        stopped_early_at : int, optional
+            The epoch early stopping ended the run at, marked on the picture.
+        """
         self.update(history, final=True, stopped_early_at=stopped_early_at)
         if self._figure is not None:
             try:
@@ -250,20 +192,21 @@ class LivePlot:
                 log.debug("live plot: closing the window failed (%s)", exc)
             self._figure = None
 
-    def _draw_window(self, history: History, marks: dict[str, Any]) -> bool:
+    def _draw_window(self, history: History, stopped_early_at: int | None) -> bool:
         """Redraw the window (opening it the first time); False, and no more windows, when
         that is impossible or the user closed it."""
         try:
             import matplotlib.pyplot as plt
 
             if self._figure is None:
-                self._figure = plt.figure(figsize=_curves_size(history))
+                self._figure = plt.figure(figsize=curves_size(history))
                 plt.show(block=False)
             elif not plt.fignum_exists(self._figure.number):
                 log.info("live plot window closed; writing %s instead", self.path)
                 self._window = False
                 return False
-            curves_figure(history, self._figure, **marks)
+            curves_figure(history, self._figure, title=self.title,
+                          stopped_early_at=stopped_early_at)
             self._figure.canvas.draw_idle()
             self._figure.canvas.flush_events()
             plt.pause(0.001)
@@ -332,7 +275,18 @@ def plot_fit(
         Validation points ``(K,)`` or ``(K, 1)``, grey dots wider than the model's curve
         and drawn below it, so a model that fits them runs through a grey band.
 
-    Returns the figure drawn into.
+    Returns
+    -------
+    Figure
+        The figure drawn into (``ax``'s root figure when ``ax`` is given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0, 1, 16)
+    >>> fig = plot_fit(np.sin, x, np.sin(x), interval=(0, 1))
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['model']
     """
     is_values = not (hasattr(model_or_pred, "forward") or callable(model_or_pred))
     points = [np.ravel(p) for p in (X_train, X_val) if p is not None]
@@ -349,11 +303,12 @@ def plot_fit(
         grid = np.linspace(float(low), float(high), FIT_GRID_POINTS).reshape(-1, 1)
     prediction = _grid_values(model_or_pred, grid, "the model")
     order = np.argsort(grid[:, 0], kind="stable")
+    fig: Figure
     if ax is None:
         fig = InlineFigure(figsize=(6, 4))
         ax = fig.subplots()
-    else:
-        fig = ax.figure
+    else:  # the root figure, also of an axes in a SubFigure
+        fig = ax.figure if isinstance(ax.figure, Figure) else ax.figure.figure
     if X_val is not None and y_val is not None:
         ax.scatter(np.ravel(X_val), np.ravel(y_val), color=VAL_POINTS_COLOR, s=20,
                    label="validation points", zorder=1)
@@ -388,10 +343,26 @@ def _labels(labels: Any, name: str) -> np.ndarray:
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
-    """Counts ``(C, C)`` int64: entry ``[i, j]`` is how many samples of true class ``i`` were
-    predicted as class ``j`` (rows true, columns predicted, as scikit-learn's).
+    """The confusion matrix of class indices, as scikit-learn's (rows true, columns predicted).
 
-    ``n_classes`` defaults to the largest label + 1; a label ``>= n_classes`` is a DataError.
+    Parameters
+    ----------
+    y_true, y_pred : array-like (N,)
+        Class indices ``0..C-1`` (integers, or floats holding integers); other shapes,
+        fractions and negatives are a DataError.
+    n_classes : int, optional
+        ``C``; the largest label + 1 by default. A label ``>= n_classes`` is a DataError.
+
+    Returns
+    -------
+    numpy.ndarray
+        Counts ``(C, C)`` int64: entry ``[i, j]`` is how many samples of true class ``i``
+        were predicted as class ``j``.
+
+    Examples
+    --------
+    >>> confusion_matrix([0, 1, 1], [0, 0, 1]).tolist()
+    [[1, 0], [1, 1]]
     """
     y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
     if y_true.shape != y_pred.shape:
@@ -439,6 +410,11 @@ def plot_confusion_matrix(
     hide_zeros : bool, optional
         Leave the cells that hold exactly zero blank; by default only with more than
         ``ZERO_CELLS_SHOWN_UP_TO`` classes.
+
+    Returns
+    -------
+    Figure
+        An ``InlineFigure`` with the matrix and its colour bar.
     """
     n_classes = None if classes is None else len(classes)
     matrix = confusion_matrix(y_true, y_pred, n_classes).astype(np.float64)
@@ -491,6 +467,11 @@ def plot_first_layer(
         Where to write the PNG.
     max_units : int
         Draw at most the first ``max_units`` units, in a near-square grid.
+
+    Returns
+    -------
+    Figure
+        An ``InlineFigure`` with one tile per unit drawn and one colour bar.
     """
     if max_units < 1:
         raise ValueError(f"max_units must be positive, found {max_units}")

@@ -19,10 +19,20 @@ from mlp.plotting.curves_content import PNG_DPI
 
 
 class InlineFigure(Figure):
-    """A ``matplotlib.figure.Figure`` that IPython displays as a PNG of ``PNG_DPI`` dots per
-    inch, cropped to what is drawn (as the inline backend crops)."""
+    """A ``matplotlib.figure.Figure`` that IPython displays as a picture.
+
+    The picture is a PNG of ``PNG_DPI`` dots per inch, cropped to what is drawn (as the
+    inline backend crops). Constructed as ``Figure`` (``InlineFigure(figsize=(6, 4))``).
+
+    Examples
+    --------
+    >>> fig = InlineFigure(figsize=(2, 2))
+    >>> fig._repr_png_()[:4] == b"\\x89PNG"
+    True
+    """
 
     def _repr_png_(self) -> bytes:
+        """The figure as PNG bytes, for IPython's display."""
         stream = io.BytesIO()
         self.savefig(stream, format="png", dpi=PNG_DPI, bbox_inches="tight")
         return stream.getvalue()

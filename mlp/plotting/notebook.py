@@ -8,11 +8,12 @@ handle (``update_display_data`` messages, which a frontend applies to the output
 shown), so a run of any length leaves one progress line and one picture in the cell's output.
 The progress line is an ``ipywidgets.HTML`` widget when ipywidgets is importable (updated by
 widget messages) and a plain HTML display otherwise; at the end it becomes plain HTML either
-way, so that a saved or converted notebook shows the final line without widget state. Both
-are throttled by wall time: the progress line at most ``PROGRESS_SECONDS`` apart, the picture
-at most every ``FIGURE_SECONDS`` and never more than ``FIGURE_SHARE`` of the run's time (the
-wait after a drawing is the drawing's time over that share), whatever ``plot_every`` says;
-the last epoch is always shown.
+way, so that a saved or converted notebook shows the final line without widget state. The
+picture is matplotlib's (``mlp.plotting.curves``), printed to PNG by Agg. Both are throttled
+by wall time: the progress line at most ``PROGRESS_SECONDS`` apart, the picture at most every
+``FIGURE_SECONDS`` and never more than ``FIGURE_SHARE`` of the run's time (a drawing is due
+when the drawings so far and one more like the last fit in that share of the time since the
+display began), whatever ``plot_every`` says; the last epoch is always shown.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ PROGRESS_SECONDS = 0.2
 FIGURE_SECONDS = 0.3
 """Least wall time between two drawings of the live curves."""
 FIGURE_SHARE = 0.05
-"""Largest share of the wall time the live curves may take: after a drawing of ``d``
-seconds the next waits at least ``d / FIGURE_SHARE``."""
+"""Largest share of the wall time the live curves may take, the last epoch's drawing aside
+(``Throttle``)."""
 
 Display = Callable[..., Any]
 """``IPython.display.display``'s signature: ``display(bundle, raw=True, display_id=True)``
@@ -42,8 +43,15 @@ returns a handle with ``update(bundle, raw=True)``."""
 
 
 def in_kernel() -> bool:
-    """Whether this process is a Jupyter kernel (ipykernel's shell), found without importing
-    IPython when it is not loaded already."""
+    """Whether this process is a Jupyter kernel (ipykernel's shell).
+
+    Found without importing IPython when it is not loaded already.
+
+    Returns
+    -------
+    bool
+        True in a kernel; False in a script, a terminal IPython or a test.
+    """
     ipython = sys.modules.get("IPython")
     get_ipython = getattr(ipython, "get_ipython", None)
     shell = get_ipython() if get_ipython is not None else None
@@ -56,21 +64,58 @@ def _ipython_display() -> Display:
     return display
 
 
-class _Throttle:
-    """Says when something may be shown again: ``least`` seconds after the last time, or
-    ``cost / share`` seconds when showing it took ``cost``."""
+class Throttle:
+    """Says when something may be shown again, so that showing it takes a bounded share of
+    the wall time.
 
-    def __init__(self, least: float, share: float = 1.0) -> None:
+    A showing is due once ``least`` seconds have passed since the last one began, and when
+    the time spent showing so far, plus one more showing as long as the last (``first``
+    seconds before any), is at most ``share`` of the time since the throttle was made.
+
+    Parameters
+    ----------
+    least : float
+        The least number of seconds between the starts of two showings.
+    share : float
+        The largest share of the wall time the showings may take (1 leaves only ``least``).
+    first : float
+        What the first showing is expected to cost; 0 makes it due at once.
+
+    Examples
+    --------
+    >>> throttle = Throttle(0.3, share=0.05)
+    >>> throttle.due()
+    True
+    """
+
+    def __init__(self, least: float, share: float = 1.0, first: float = 0.0) -> None:
         self.least, self.share = least, share
-        self.next = 0.0
+        self.began = time.monotonic()
+        self.spent = self.next = 0.0
+        self.last = first
 
     def due(self) -> bool:
-        return time.monotonic() >= self.next
+        """Whether the next showing may happen now.
+
+        Returns
+        -------
+        bool
+            True when the least wait is over and one more showing fits in the share.
+        """
+        now = time.monotonic()
+        return now >= self.next and self.spent + self.last <= self.share * (now - self.began)
 
     def shown(self, started: float) -> None:
-        """Note a showing that began at ``started`` (``time.monotonic()``) and ended now."""
-        now = time.monotonic()
-        self.next = started + max(self.least, (now - started) / self.share)
+        """Note a showing that began at ``started`` and ended now.
+
+        Parameters
+        ----------
+        started : float
+            ``time.monotonic()`` when the showing began.
+        """
+        self.last = time.monotonic() - started
+        self.spent += self.last
+        self.next = started + self.least
 
 
 class NotebookProgress:
@@ -92,7 +137,7 @@ class NotebookProgress:
                  widget: bool | None = None) -> None:
         self.start, self.total = start, total
         self.display = display if display is not None else _ipython_display()
-        self.throttle = _Throttle(PROGRESS_SECONDS)
+        self.throttle = Throttle(PROGRESS_SECONDS)
         self.started = time.monotonic()
         self.row: dict[str, Any] | None = None
         self.widget = _html_widget() if widget is None or widget else None
@@ -106,7 +151,13 @@ class NotebookProgress:
             self.handle = self.display(bundle, raw=True, display_id=True)
 
     def epoch(self, row: dict[str, Any]) -> None:
-        """Note a finished epoch; shown when the throttle allows or when it is the last."""
+        """Note a finished epoch; shown when the throttle allows or when it is the last.
+
+        Parameters
+        ----------
+        row : dict
+            The epoch's History row (``epoch``, ``train_loss``, ``val_loss``, ...).
+        """
         self.row = row
         if row["epoch"] >= self.total or self.throttle.due():
             self._show(done=False)
@@ -153,8 +204,27 @@ class NotebookProgress:
 
 
 def row_scores(row: dict[str, Any]) -> dict[str, str]:
-    """The losses and accuracies of a History row, formatted (None ones left out): the
-    notebook's progress line, and the terminal bar's (``mlp.training.progress``) less ``acc``."""
+    """The losses and accuracies of a History row, formatted, None ones left out.
+
+    The notebook's progress line shows them, and the terminal bar
+    (``mlp.training.progress``) all but ``acc``.
+
+    Parameters
+    ----------
+    row : dict
+        A History row: ``train_loss``, and ``val_loss``, ``train_accuracy``,
+        ``val_accuracy`` when not None.
+
+    Returns
+    -------
+    dict of str to str
+        ``loss``, ``val_loss``, ``acc``, ``val_acc`` as present, formatted.
+
+    Examples
+    --------
+    >>> row_scores({"train_loss": 0.41234, "val_loss": None, "train_accuracy": 0.9})
+    {'loss': '0.4123', 'acc': '0.9000'}
+    """
     shown = {"loss": f"{row['train_loss']:.4g}"}
     if row.get("val_loss") is not None:
         shown["val_loss"] = f"{row['val_loss']:.4g}"
@@ -177,6 +247,12 @@ def _html_widget() -> Any:
 class NotebookCurves:
     """The live curves of a run as one picture in the cell's output, redrawn in place.
 
+    Each drawing is ``mlp.plotting.curves.curves_png``: the matplotlib figure of
+    ``curves_figure`` printed to PNG bytes by Agg,
+    sent in an ``image/png`` bundle, first with ``display(..., display_id=True)``, then
+    through the handle's ``update``. Drawings are throttled (``FIGURE_SECONDS`` apart at
+    least, at most ``FIGURE_SHARE`` of the wall time); the final one always happens.
+
     Parameters
     ----------
     every : int
@@ -191,22 +267,34 @@ class NotebookCurves:
                  display: Display | None = None) -> None:
         self.every, self.title = every, title
         self.display = display if display is not None else _ipython_display()
-        self.throttle = _Throttle(FIGURE_SECONDS, FIGURE_SHARE)
+        self.throttle = Throttle(FIGURE_SECONDS, FIGURE_SHARE)
         self.handle: Any = None
+        self.drawn: tuple[int, int | None] | None = None  # the last picture's epoch, mark
 
     def update(self, history: History, final: bool = False,
                stopped_early_at: int | None = None) -> None:
-        """Redraw if the last epoch is due and the throttle allows (always when ``final``)."""
+        """Redraw if the last epoch is due and the throttle allows (always when ``final``).
+
+        Parameters
+        ----------
+        history : History
+            The run's columns so far; nothing is drawn while it is empty.
+        final : bool
+            The run's last drawing: drawn whatever ``every`` and the throttle say.
+        stopped_early_at : int, optional
+            The epoch early stopping ended the run at, marked on the picture.
+        """
         if not len(history):
             return
         if not final and (history.epoch[-1] % self.every or not self.throttle.due()):
             return
-        from mlp.plotting.curves_png import (
-            render_curves,  # Pillow and matplotlib.ticker: only to draw
-        )
+        drawn = (history.epoch[-1], stopped_early_at)
+        if drawn == self.drawn:  # the final drawing of an epoch shown already
+            return
+        from mlp.plotting.curves import curves_png  # matplotlib loads only to draw
 
         started = time.monotonic()
-        png = render_curves(history, title=self.title, stopped_early_at=stopped_early_at)
+        png = curves_png(history, title=self.title, stopped_early_at=stopped_early_at)
         bundle = {"image/png": base64.b64encode(png).decode("ascii"),
                   "text/plain": f"<training curves, epoch {history.epoch[-1]}>"}
         if self.handle is None:
@@ -214,3 +302,4 @@ class NotebookCurves:
         else:
             self.handle.update(bundle, raw=True)
         self.throttle.shown(started)
+        self.drawn = drawn

@@ -10,6 +10,10 @@ seeds (``train.seed`` and ``model.seed`` plus 0, 1, ...), and its value is the m
 metric over them. ``SweepConfig.model_json_schema()`` is the JSON Schema
 (``mlp sweep --schema``).
 
+``trial_curves: true`` draws each trial run folder's training curves; they are off by default,
+since a picture can cost more than a small trial's training (the sweep's report is drawn
+either way).
+
 ``check_space`` builds the run config at both ends of every range and at every choice, so a
 value a field cannot take is refused before any trial starts.
 
@@ -23,7 +27,8 @@ An example (unknown fields are errors):
                "train.batch_size": {"int": [4, 32]}},
      "search": {"kind": "tpe", "trials": 30, "seed": 0},
      "repeats": 2, "metric": "val_loss", "direction": "minimize",
-     "pruning": {"kind": "median", "startup_trials": 3, "warmup_epochs": 5}}
+     "pruning": {"kind": "median", "startup_trials": 3, "warmup_epochs": 5},
+     "trial_curves": false}
 
 - ``search``: ``grid`` is Optuna's ``GridSampler``; ``random`` and ``tpe`` run ``trials`` of
   them. The sampler is seeded from ``seed`` and the trial's number, so random points are the
@@ -46,8 +51,8 @@ An example (unknown fields are errors):
 
 What a sweep writes, in ``ckpt/<name>/``: ``study.journal`` (the Optuna study; none with
 ``--storage``), ``trial-NNNN/`` run folders (``trial-NNNN/repeat-K/`` with repeats), each with
-its ``config.json``, ``last.h5``, ``best.h5`` and ``curves.png``, so ``mlp evaluate``,
-``resume``, ``inspect`` and ``predict`` work on any trial; and the report of
+its ``config.json``, ``last.h5`` and ``best.h5`` (and ``curves.png`` with ``trial_curves``), so
+``mlp evaluate``, ``resume``, ``inspect`` and ``predict`` work on any trial; and the report of
 ``mlp.sweep.report``. A progress bar counts trials and shows the best value so far; the trials'
 own bars are off. ``mlp sweep SWEEP.json --trials 40`` runs (or extends the sweep to) 40
 configurations; ``--report`` rebuilds the report from the study alone.
@@ -250,6 +255,9 @@ class SweepConfig(Documented):
         "maximize accuracies, minimize losses.")
     pruning: MedianPruning | None = Field(
         default=None, description="Stop unpromising trials early. None: no pruning.")
+    trial_curves: bool = Field(
+        default=False, description="Draw the training curves into each trial's run folder "
+        "(the report's picture of every run is drawn either way).")
     #: the file ``base`` was read from (None when the sweep file holds it)
     _base_path: Path | None = PrivateAttr(default=None)
 

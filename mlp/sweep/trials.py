@@ -3,6 +3,8 @@
 A trial is one configuration run under ``repeats`` seeds; each repeat is an ordinary run
 folder (``ckpt/<sweep>/trial-NNNN/``, or ``trial-NNNN/repeat-K/`` with repeats) holding the
 full run config, so ``mlp evaluate``, ``resume``, ``inspect`` and ``predict`` work on it.
+Its ``curves.png`` is drawn only when the sweep file asks (``trial_curves``); the sweep's
+report draws every run's curve in one picture either way.
 A retried trial takes over the folder of the trial it retries (renamed to its own number)
 and continues each repeat from its ``last.h5``, which ends bit-identical to a run that was
 never interrupted; without a reachable folder it restarts with the same seeds.
@@ -99,14 +101,14 @@ class RepeatRun:
 
     def draw_curves(self) -> None:
         """The run folder's ``curves.png``, best effort (a warning if it cannot be drawn)."""
-        from mlp.plotting.curves_png import write_curves  # matplotlib loads when drawing
-
         history, state = self.routinizer.history, self.routinizer.state
         if not len(history):
             return
         try:
-            write_curves(history, RunFolder(self.folder).curves, title=self.folder.name,
-                         stopped_early_at=history.epoch[-1] if state.stopped_early else None)
+            from mlp.plotting.curves import save_curves  # matplotlib loads only to draw
+
+            save_curves(history, RunFolder(self.folder).curves, title=self.folder.name,
+                        stopped_early_at=history.epoch[-1] if state.stopped_early else None)
         except Exception as exc:  # a picture never fails a trial
             log.warning("trial run %s: could not draw its curves (%s)", self.folder, exc)
 
@@ -117,7 +119,7 @@ class RepeatRun:
         ----------
         epochs : int
         curves : bool, default True
-            False leaves the run folder's picture to ``draw_curves``.
+            False draws no ``curves.png`` (``draw_curves`` draws it when asked).
         """
         self.routinizer.epochs = min(epochs, self.epochs)
         self.routinizer.run(self.model, self.data, startup_probes(), curves=curves)
@@ -258,10 +260,11 @@ class Worker:
         per-epoch metric after each epoch; True when pruned. (Without pruning the curves go
         to the study once, with the trial's result, instead of one write per epoch.)"""
         epochs = max(run.epochs for run in runs)
+        curves = self.config.trial_curves
         if self.config.pruning is None:
             for run in runs:
                 if not run.done:
-                    run.advance(epochs)
+                    run.advance(epochs, curves=curves)
             return False
         try:  # each run's curves.png drawn once at the end, not once per stepped epoch
             for epoch in range(1, epochs + 1):
@@ -277,8 +280,9 @@ class Worker:
                     return True
             return False
         finally:
-            for run in runs:
-                run.draw_curves()
+            if curves:
+                for run in runs:
+                    run.draw_curves()
 
     def _epoch_value(self, runs: list[RepeatRun], epoch: int) -> float | None:
         """The mean over repeats of the per-epoch metric at ``epoch`` (None when no repeat

@@ -1,6 +1,8 @@
 """What a person sees while a run trains: a progress bar on a terminal, one progress line
 updated in place in a Jupyter kernel (``plotting.notebook``), one plain line per epoch otherwise,
-log lines that never break into the bar, and the run's curves.
+log lines that never break into the bar, and the run's curves: the run folder's
+``curves.png`` drawn at the end of a run and after the checkpoint saves of the cadence (those
+taking at most ``CURVES_SHARE`` of the wall time), and the live plot when asked for.
 
 On a terminal (standard error is a TTY) a tqdm bar counts epochs and shows the last losses;
 console log lines (the root logger's and the "mlp" logger's) are written through the bar
@@ -14,16 +16,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlp.history import History
-from mlp.plotting.notebook import NotebookProgress, in_kernel, row_scores
+from mlp.plotting.notebook import FIGURE_SHARE, NotebookProgress, Throttle, in_kernel, row_scores
 
 if TYPE_CHECKING:  # tqdm.auto (asyncio with it) loads when a bar is shown
     from tqdm.auto import tqdm
 
 log = logging.getLogger("mlp")
+
+CURVES_SHARE = FIGURE_SHARE
+"""Largest share of the wall time the run folder's drawings by the save cadence may take
+(``plotting.notebook.Throttle``): a cadence of a save every epoch redraws ``curves.png`` only
+as often as that allows; the default cadence, 30 s, is never slowed."""
+FIRST_CURVES_SECONDS = 0.3
+"""What the first drawing of a process is expected to cost (loading matplotlib's figure and
+Agg modules, a new figure): with a save every epoch, the cadence's first picture waits until
+it fits in ``CURVES_SHARE`` (6 s into the run), not the first save."""
 
 
 def epoch_line(row: dict[str, Any], epochs: int) -> str:
@@ -78,6 +90,8 @@ class Progress:
         self.stream = sys.stderr if stream is None else stream
         self.bar: tqdm | None = None
         self.notebook: NotebookProgress | None = None
+        # the run folder's drawings by the cadence
+        self.curves = Throttle(0.0, CURVES_SHARE, first=FIRST_CURVES_SECONDS)
         self._stack = contextlib.ExitStack()
 
     def _is_terminal(self) -> bool:
@@ -122,6 +136,16 @@ class Progress:
         if self.live_plot is not None:
             _best_effort("the live plot", self.live_plot.update, history)
 
+    def saved_curves(self, history: History, path: Path, name: str | None) -> None:
+        """Redraw the run folder's ``curves.png`` after a save by the cadence, unless one more
+        drawing would take the drawings past ``CURVES_SHARE`` of the wall time, or the live
+        plot writes that file on its own updates. A failure is a warning."""
+        if (self.live_plot is not None and self.live_plot.draws_file) or not self.curves.due():
+            return
+        started = time.monotonic()
+        _best_effort(f"{path}", self._save_curves, history, path, name, None)
+        self.curves.shown(started)
+
     def final_curves(self, history: History, path: Path | None, state: Any,
                      name: str | None) -> None:
         """Write the run's ``curves.png``, or close the live plot, which writes it.
@@ -149,12 +173,14 @@ class Progress:
             _best_effort("the live plot", lambda: self.live_plot.close(
                 history, stopped_early_at=stopped))
             return
-        from mlp.plotting.curves_png import (
-            write_curves,  # Pillow and matplotlib.ticker load only here
-        )
+        _best_effort(f"{path}", self._save_curves, history, path, name, stopped)
 
-        _best_effort(f"{path}", lambda: write_curves(history, path, title=name,
-                                                     stopped_early_at=stopped))
+    @staticmethod
+    def _save_curves(history: History, path: Path, name: str | None,
+                     stopped_early_at: int | None) -> None:
+        from mlp.plotting.curves import save_curves  # matplotlib loads only to draw
+
+        save_curves(history, path, title=name, stopped_early_at=stopped_early_at)
 
 
 def _console_loggers() -> list[logging.Logger]:

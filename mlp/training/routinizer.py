@@ -23,6 +23,9 @@ included) raises ``CheckpointError`` naming the file and the reason, removes its
 and leaves the previous checkpoint as it was; the run in memory still describes its own
 weights, so calling ``run`` again once there is room continues it. Weights are checked finite
 before every save; a diverged run saves its last good epoch and raises ``TrainingDiverged``.
+The run folder's ``curves.png`` (matplotlib, ``mlp.plotting.curves``) follows the same cadence:
+drawn after the saves of the cadence (those drawings at most 5% of the wall time) and at the
+end of every ``run`` call, however it ends, never once per epoch.
 
 Resuming is exact on two conditions. The learning rates must not depend on ``epochs``:
 ``constant``, ``step`` and ``plateau`` schedules, or ``cosine`` with ``t_max``. A ``cosine``
@@ -348,8 +351,10 @@ class BasicRoutinizer(TrainingConfig):
         validation : tuple of array_like, optional
             ``(X_val, y_val)`` when ``data`` is given as arrays.
         curves : bool, default True
-            Draw the run folder's ``curves.png`` at the end of this call; False for callers
-            that continue the run epoch by epoch and draw it once themselves.
+            Draw the run folder's ``curves.png`` at the end of this call (also when it stops
+            early, diverges or is interrupted) and after each save by the cadence, never per
+            epoch; False draws none (for callers that continue the run epoch by epoch and
+            draw it once themselves, or not at all).
         overwrite : bool, default False
             Remove the files of another run found in ``checkpoint_dir`` first. The run's own
             folder is continued without it: this routinizer and model again, or what
@@ -425,6 +430,7 @@ class BasicRoutinizer(TrainingConfig):
                             log_every=self.log_every, live_plot=self._live_plot(folder))
         state.stopped_early = False  # a new segment: only its own early stop counts
         # overflow on the way to a NaN/inf loss is reported as TrainingDiverged
+        failure: TrainingDiverged | CallbackError | None = None
         with signals, np.errstate(over="ignore", invalid="ignore"), progress:
             _call(callbacks, "on_train_begin", self, model)
             try:
@@ -437,21 +443,26 @@ class BasicRoutinizer(TrainingConfig):
                         break
                     row, improved = self._end_epoch(model, train, optimizer, epoch, lr, *scores,
                                                     time.perf_counter() - started)
-                    writer.end_epoch(improved)
+                    saved = writer.end_epoch(improved)
                     progress.epoch(row, state.history)
+                    if saved and curves and epoch + 1 < self.epochs:  # the cadence's picture
+                        writer.curves(progress, final=False)  # (the last epoch's: at the end)
                     if self._should_stop(callbacks, row):
                         writer.restate()  # the last snapshot learns why the run stopped
                         outcome = "stopped"
                         break
             except (TrainingDiverged, CallbackError) as exc:
                 writer.finish(reason=type(exc).__name__)  # the last good epoch stays on disk
-                raise
-            writer.finish()
-            if signals.received:  # noted during the last epoch or its save: still acted on
-                outcome = "interrupted"
-            _call(callbacks, "on_train_end", self, model)
-        if curves:
+                failure = exc
+            else:
+                writer.finish()
+                if signals.received:  # noted during the last epoch or its save: still acted on
+                    outcome = "interrupted"
+                _call(callbacks, "on_train_end", self, model)
+        if curves:  # at the end, however the run ended (early stop, divergence, a signal)
             writer.curves(progress)
+        if failure is not None:
+            raise failure
         if outcome == "interrupted":
             raise TrainingInterrupted(signals.received, state.epoch, self.epochs,
                                       None if folder is None else folder.path,
@@ -686,9 +697,10 @@ class _Writer:
             #: a best epoch not yet written; whether the last snapshot is that epoch
             self.best_pending = self.best_is_last = False
 
-    def end_epoch(self, improved: bool) -> None:
+    def end_epoch(self, improved: bool) -> bool:
+        """Snapshot the epoch just done and save when the cadence says; True when it saved."""
         if self.folder is None:
-            return
+            return False
         state = self.routinizer.state
         self._keep_best_apart()
         self.last.take(self.optimizer, self.model, state)
@@ -701,6 +713,8 @@ class _Writer:
                 or (every_seconds is not None
                     and time.monotonic() - self.last_saved >= every_seconds)):
             self.save()
+            return True
+        return False
 
     def _keep_best_apart(self) -> None:
         """Before the last snapshot is taken again: when it holds the best epoch, it becomes
@@ -748,13 +762,18 @@ class _Writer:
             log.info("saved epoch %d to %s before stopping for %s", self.saved_epoch,
                      self.folder.last, reason)
 
-    def curves(self, progress: Progress) -> None:
-        """``curves.png`` of the run and the live plot's last drawing, best effort (a
-        warning, never an exception)."""
-        if not len(self.routinizer.history):
+    def curves(self, progress: Progress, final: bool = True) -> None:
+        """The run folder's ``curves.png`` (and the live plot's last drawing when ``final``),
+        best effort: a warning, never an exception. Not ``final``: after a save by the
+        cadence, redrawn unless the last drawing is too recent (``Progress.saved_curves``)."""
+        history, folder = self.routinizer.history, self.folder
+        if not len(history):
             return
-        folder = self.folder
-        progress.final_curves(self.routinizer.history, None if folder is None else folder.curves,
+        if not final:
+            if folder is not None:
+                progress.saved_curves(history, folder.curves, folder.name)
+            return
+        progress.final_curves(history, None if folder is None else folder.curves,
                               self.routinizer.state, None if folder is None else folder.name)
 
 
