@@ -329,14 +329,18 @@ class _Regression(Loss):
             raise DataError(f"{self.kind} needs regression data (2-D float targets), found "
                             f"{data.task}")
 
+    def _difference(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """``pred - target`` in this loss's reused buffer, the target checked against pred."""
+        grad = self._buffer(pred.shape, pred.dtype)
+        np.subtract(pred, self._matching_target(pred, target), out=grad)
+        return grad
+
 
 class MSELoss(_Regression, kind="mse"):
     """Mean squared error, ``l_i = mean_j (pred_ij - target_ij)^2``."""
 
     def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        target = self._matching_target(pred, target)
-        grad = self._buffer(pred.shape, pred.dtype)
-        np.subtract(pred, target, out=grad)
+        grad = self._difference(pred, target)
         losses = np.square(grad).sum(axis=1, dtype=np.float64) / pred.shape[1]
         grad *= 2.0 / pred.shape[1]
         return losses, grad
@@ -346,9 +350,7 @@ class MAELoss(_Regression, kind="mae"):
     """Mean absolute error, ``l_i = mean_j |pred_ij - target_ij|`` (gradient 0 at 0)."""
 
     def per_sample(self, pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        target = self._matching_target(pred, target)
-        grad = self._buffer(pred.shape, pred.dtype)
-        np.subtract(pred, target, out=grad)
+        grad = self._difference(pred, target)
         losses = np.abs(grad).sum(axis=1, dtype=np.float64) / pred.shape[1]
         np.sign(grad, out=grad)
         grad /= pred.shape[1]

@@ -18,7 +18,7 @@ Backward (training mode, ``g`` the gradient of ``y``, means over the normalised 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from pydantic import Field, PositiveInt, PrivateAttr, model_validator
@@ -43,6 +43,8 @@ class _Normalization(Module):
 
     _xhat: np.ndarray | None = PrivateAttr(default=None)
     _invstd: np.ndarray | None = PrivateAttr(default=None)
+    #: the axis the statistics are taken over: 0, the batch (BatchNorm1d); 1, the features
+    _axis: ClassVar[int]
 
     @property
     def features(self) -> int:
@@ -81,9 +83,57 @@ class _Normalization(Module):
         return gw, xhat
 
 
+    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
+        """Fill ``grad_weight`` and ``grad_bias``; return ``dx`` (see the module docstring).
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            The gradient of the loss with respect to the outputs, ``(N, D)``.
+        ctx : Context
+            The context of the pass (default: evaluation).
+        **call
+            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The gradient with respect to the inputs, ``(N, D)``; None when ``ctx.input_grad``
+            is false.
+
+        Raises
+        ------
+        RuntimeError
+            Without a forward pass in training mode first.
+        """
+        if call:
+            ctx = as_context(ctx, **call)
+        gw, xhat = self._backward_affine(grad)
+        if not ctx.input_grad:
+            return None
+        axis, count = self._axis, grad.shape[self._axis]
+        # the means over the axis, kept as a column (D,) or a row (N, 1) that broadcasts
+        mean = (self._buffer("column", (grad.shape[1],), grad.dtype) if axis == 0
+                else self._buffer("row", (grad.shape[0], 1), grad.dtype))
+        sums = mean if axis == 0 else mean[:, 0]
+        grad_in = self._buffer("grad_in", grad.shape, grad.dtype)
+        np.multiply(gw, xhat, out=grad_in)
+        np.add.reduce(grad_in, axis=axis, out=sums)
+        mean /= count
+        np.multiply(xhat, mean, out=grad_in)  # xhat * mean(gw * xhat)
+        np.add.reduce(gw, axis=axis, out=sums)
+        mean /= count
+        np.subtract(gw, grad_in, out=grad_in)
+        grad_in -= mean
+        grad_in *= private(self)["_invstd"]
+        return grad_in
+
+
 class BatchNorm1d(_Normalization, type="batch_norm"):
     """``torch.nn.BatchNorm1d(num_features, eps, momentum)`` on ``(N, num_features)``
     inputs (see the module docstring). Training needs batches of two samples or more."""
+
+    _axis: ClassVar[int] = 0
 
     num_features: PositiveInt = Field(description="The width of the inputs, D.")
     momentum: float = Field(default=0.1, ge=0.0, le=1.0, description=(
@@ -175,48 +225,6 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
         state["_xhat"], state["_invstd"] = xhat, invstd
         return self._affine(xhat, out)
 
-    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
-        """Fill ``grad_weight`` and ``grad_bias``; return ``dx`` (see the module docstring).
-
-        Parameters
-        ----------
-        grad : numpy.ndarray
-            The gradient of the loss with respect to the outputs, ``(N, D)``.
-        ctx : Context
-            The context of the pass (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
-
-        Returns
-        -------
-        numpy.ndarray or None
-            The gradient with respect to the inputs, ``(N, D)``; None when ``ctx.input_grad``
-            is false.
-
-        Raises
-        ------
-        RuntimeError
-            Without a forward pass in training mode first.
-        """
-        if call:
-            ctx = as_context(ctx, **call)
-        gw, xhat = self._backward_affine(grad)
-        if not ctx.input_grad:
-            return None
-        n = grad.shape[0]
-        column = self._buffer("column", (grad.shape[1],), grad.dtype)
-        grad_in = self._buffer("grad_in", grad.shape, grad.dtype)
-        np.multiply(gw, xhat, out=grad_in)
-        np.add.reduce(grad_in, axis=0, out=column)
-        column /= n
-        np.multiply(xhat, column, out=grad_in)  # xhat * mean(gw * xhat)
-        np.add.reduce(gw, axis=0, out=column)
-        column /= n
-        np.subtract(gw, grad_in, out=grad_in)
-        grad_in -= column
-        grad_in *= private(self)["_invstd"]
-        return grad_in
-
     def to_onnx(self, graph: Any, x: str) -> str:
         return graph.op("BatchNormalization",
                         [x, graph.constant("bn_scale", self.weight),
@@ -271,6 +279,8 @@ class LayerNorm(_Normalization, type="layer_norm"):
     """``torch.nn.LayerNorm(normalized_shape, eps)`` over the last axis of ``(N,
     normalized_shape)`` inputs (see the module docstring)."""
 
+    _axis: ClassVar[int] = 1
+
     normalized_shape: PositiveInt = Field(description=(
         "The width of the inputs, D (the last axis, normalised per sample)."))
 
@@ -321,48 +331,6 @@ class LayerNorm(_Normalization, type="layer_norm"):
         state = private(self)
         state["_xhat"], state["_invstd"] = (xhat, invstd) if train else (None, None)
         return self._affine(xhat, out)
-
-    def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray | None:
-        """Fill ``grad_weight`` and ``grad_bias``; return ``dx`` (see the module docstring).
-
-        Parameters
-        ----------
-        grad : numpy.ndarray
-            The gradient of the loss with respect to the outputs, ``(N, D)``.
-        ctx : Context
-            The context of the pass (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
-
-        Returns
-        -------
-        numpy.ndarray or None
-            The gradient with respect to the inputs, ``(N, D)``; None when ``ctx.input_grad``
-            is false.
-
-        Raises
-        ------
-        RuntimeError
-            Without a forward pass in training mode first.
-        """
-        if call:
-            ctx = as_context(ctx, **call)
-        gw, xhat = self._backward_affine(grad)
-        if not ctx.input_grad:
-            return None
-        d = grad.shape[1]
-        row = self._buffer("row", (grad.shape[0], 1), grad.dtype)
-        grad_in = self._buffer("grad_in", grad.shape, grad.dtype)
-        np.multiply(gw, xhat, out=grad_in)
-        np.add.reduce(grad_in, axis=1, out=row[:, 0])
-        row /= d
-        np.multiply(xhat, row, out=grad_in)  # xhat * mean(gw * xhat)
-        np.add.reduce(gw, axis=1, out=row[:, 0])
-        row /= d
-        np.subtract(gw, grad_in, out=grad_in)
-        grad_in -= row
-        grad_in *= private(self)["_invstd"]
-        return grad_in
 
     def to_onnx(self, graph: Any, x: str) -> str:
         if graph.opset < 17:
