@@ -50,7 +50,7 @@ import os
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
@@ -213,11 +213,12 @@ def read_npy(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarra
     ----------
     path : str or Path
     limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+        Its ``max_bytes`` bounds the array's declared size.
 
     Returns
     -------
     ndarray
+        Of the shape, dtype and memory order the header declares.
 
     Raises
     ------
@@ -226,13 +227,8 @@ def read_npy(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarra
     """
     path = Path(path)
     with open_regular(path, DataError) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        shape, fortran, dtype = npy_header(handle, path)
-        declared, held = _declared_bytes(shape, dtype), size - handle.tell()
-        if declared > held:
-            raise DataError(f"{path}: the header declares shape {shape} of {dtype} "
-                            f"({declared} bytes) but the file holds {held} bytes after it")
-        _check_bytes(declared, limits, path)
+        shape, fortran, dtype = _sized_header(handle, path)
+        _check_bytes(_declared_bytes(shape, dtype), limits, path)
         return _fill(handle, shape, fortran, dtype, path, "")
 
 
@@ -252,14 +248,20 @@ def npy_header_of(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, in
     """
     path = Path(path)
     with open_regular(path, DataError) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        shape, fortran, dtype = npy_header(handle, path)
-        offset = handle.tell()
-    if _declared_bytes(shape, dtype) > size - offset:
+        shape, fortran, dtype = _sized_header(handle, path)
+        return shape, fortran, dtype, handle.tell()
+
+
+def _sized_header(handle: IO[bytes], path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """The ``.npy`` header at the start of an open file, refused when the file holds fewer
+    bytes after it than it declares; ``handle`` is left at the data."""
+    size = os.fstat(handle.fileno()).st_size
+    shape, fortran, dtype = npy_header(handle, path)
+    declared, held = _declared_bytes(shape, dtype), size - handle.tell()
+    if declared > held:
         raise DataError(f"{path}: the header declares shape {shape} of {dtype} "
-                        f"({_declared_bytes(shape, dtype)} bytes) but the file holds "
-                        f"{size - offset} bytes after it")
-    return shape, fortran, dtype, offset
+                        f"({declared} bytes) but the file holds {held} bytes after it")
+    return shape, fortran, dtype
 
 
 def _check_bytes(declared: int, limits: ReadLimits, path: Path) -> None:
@@ -280,7 +282,7 @@ def read_npz(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str,
     ----------
     path : str or Path
     limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+        Its ``max_bytes`` bounds the sum of the members' declared sizes.
 
     Returns
     -------
@@ -317,6 +319,7 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> 
     Returns
     -------
     ndarray
+        As ``read_npy`` gives it.
 
     Raises
     ------
@@ -357,7 +360,7 @@ def csv_rows(path: str | Path, delimiter: str = ",", limits: ReadLimits = DEFAUL
     path : str or Path
     delimiter : str, default ","
     limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+        Its ``max_rows``, ``max_line_chars`` and ``max_field_chars`` apply.
 
     Yields
     ------
@@ -401,7 +404,7 @@ def csv_lines(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS
     ----------
     path : str or Path
     limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+        Its ``max_rows`` and ``max_line_chars`` apply.
 
     Yields
     ------
@@ -510,7 +513,7 @@ def numbers(path: Path, lines: list[int], cells: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ images
-def read_image(path: str | Path, shape: tuple[int, ...] | None = None,
+def read_image(path: str | Path, shape: Sequence[int] | None = None,
                limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
     """A grey-scale image as float32 ``(height, width)`` in [0, 1].
 
@@ -520,10 +523,10 @@ def read_image(path: str | Path, shape: tuple[int, ...] | None = None,
     Parameters
     ----------
     path : str or Path
-    shape : tuple of int, optional
+    shape : sequence of int, optional
         ``(height, width)`` the image must have; else at most ``limits.max_pixels``.
     limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+        Its ``max_pixels`` bounds the declared size.
     like : str, default "image_shape"
         Names where ``shape`` came from in the message.
 
@@ -539,6 +542,8 @@ def read_image(path: str | Path, shape: tuple[int, ...] | None = None,
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if shape is not None:
+        shape = tuple(int(s) for s in shape)
     with open_regular(path, DataError) as handle, warnings.catch_warnings():
         # our own pixel limit governs below Pillow's error (twice its warning's size)
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

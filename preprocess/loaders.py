@@ -38,12 +38,8 @@ def load_npz(path: str | Path, x_key: str, y_key: str,
 
     Parameters
     ----------
-    path : str or Path
-    x_key, y_key : str
-        The arrays read, or ``X_train``/``y_train`` (and the ``_val``, ``_test`` pairs) when
-        the archive has ``X_train``.
-    limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+    path, x_key, y_key, limits
+        As ``Data.from_npz``'s.
 
     Returns
     -------
@@ -134,7 +130,8 @@ def csv_blocks(path: str | Path, target: int | str, header: bool | str, delimite
         ``auto`` detects a header row (always one for a named target).
     delimiter : str
     limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+        Its ``max_rows``, ``max_line_chars``, ``max_field_chars`` and ``max_label_chars``
+        apply.
 
     Returns
     -------
@@ -250,14 +247,8 @@ def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter:
 
     Parameters
     ----------
-    path : str or Path
-    target : int or str
-        Index or header name.
-    header : bool or "auto"
-    delimiter : str
-    task : str
-    limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+    path, target, header, delimiter, task, limits
+        As ``Data.from_csv``'s.
 
     Returns
     -------
@@ -271,31 +262,6 @@ def load_csv(path: str | Path, target: int | str, header: bool | str, delimiter:
             "y_train": csv_targets(Path(path), np.concatenate(labels), task), "task": task}
 
 
-def read_image(path: Path, shape: Sequence[int] | None = None,
-               limits: ReadLimits = DEFAULT_LIMITS, like: str = "image_shape") -> np.ndarray:
-    """A grey-scale image as float32 ``(height, width)`` in [0, 1].
-
-    Its declared size is checked against ``shape`` or ``limits.max_pixels`` before decoding
-    (``bounded.read_image``).
-
-    Parameters
-    ----------
-    path : Path
-    shape : sequence of int, optional
-        ``(height, width)`` it must have.
-    limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
-    like : str, default "image_shape"
-        Names where ``shape`` came from in the message.
-
-    Returns
-    -------
-    ndarray
-    """
-    return bounded.read_image(path, None if shape is None else tuple(int(s) for s in shape),
-                              limits, like)
-
-
 def _image_files(folder: Path) -> list[Path]:
     """The image files of ``folder`` by name; hidden ones (``.name``) are not data."""
     return sorted(p for p in folder.iterdir()
@@ -307,12 +273,12 @@ def _stack_images(files: list[Path], shape: Sequence[int] | None,
     """``(len(files), h*w)`` float32 rows of images that all have ``shape`` (height, width),
     by default the first image's (within ``limits.max_pixels``); every image's declared
     size is checked before it is decoded. Returns the rows and the shape."""
-    first = read_image(files[0], shape, limits)
+    first = bounded.read_image(files[0], shape, limits)
     expected = first.shape
     like = f"the first image {files[0]}" if shape is None else "image_shape"
     X = np.empty((len(files), first.size), dtype=np.float32)
     for row, path in enumerate(files):
-        image = first if row == 0 else read_image(path, expected, limits, like)
+        image = first if row == 0 else bounded.read_image(path, expected, limits, like)
         X[row] = image.reshape(-1)
     return X, expected
 
@@ -364,11 +330,8 @@ def load_image_folder(root: str | Path, image_shape: Sequence[int] | None,
 
     Parameters
     ----------
-    root : str or Path
-    image_shape : sequence of int or None
-        ``(height, width)`` every image must have; by default the first one's.
-    limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+    root, image_shape, limits
+        As ``Data.from_image_folder``'s.
 
     Returns
     -------
@@ -549,6 +512,7 @@ def read_inputs(paths: Sequence[str | Path], image_shape: Sequence[int] | None =
     Returns
     -------
     ndarray
+        ``(N, D)``: a file's floating dtype, else float32.
 
     Raises
     ------
