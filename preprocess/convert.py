@@ -61,7 +61,7 @@ def convert(source: str | Path, out: str | Path, *, labels: str | Path | None = 
     dtype : str, default "float32"
         The features' floating type in ``out``.
     limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+        The limits of the source's reader (``Data.from_csv``'s, ``from_npz``'s...).
     progress : bool, optional
         Show a bar; None shows one when stderr is a terminal.
 

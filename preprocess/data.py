@@ -484,7 +484,7 @@ class Data:
         Returns
         -------
         Data
-            ``self``.
+            ``self``, its training split reordered.
         """
         self._in_memory("shuffle")
         order = np.random.default_rng(seed).permutation(len(self))
@@ -518,7 +518,8 @@ class Data:
         Returns
         -------
         Data
-            ``self``.
+            ``self``, with ``X_val``, ``y_val`` and, when the training split has sample
+            weights, ``w_val``.
 
         Raises
         ------
@@ -537,16 +538,15 @@ class Data:
         Parameters
         ----------
         fraction : float, default 0.2
-            The share held out, in (0, 1) (of each class when stratified).
+            The share moved to the test split, in (0, 1).
         stratify : bool, default True
-            Hold out the fraction of each class (classification).
         seed : int, default 0
-            Seed of the choice.
+            As for ``split_validation``.
 
         Returns
         -------
         Data
-            ``self``.
+            ``self``, with ``X_test`` and ``y_test`` (test splits carry no weights).
 
         Raises
         ------
@@ -635,7 +635,7 @@ class Data:
         Returns
         -------
         Data
-            ``self``.
+            ``self``, with its ``normalizer``.
 
         Raises
         ------
@@ -674,7 +674,7 @@ class Data:
         Returns
         -------
         Data
-            ``self``.
+            ``self``, its training split five times as long.
 
         Raises
         ------
@@ -852,11 +852,13 @@ class Data:
         task : {"auto", "classification", "regression"}, default "auto"
             As the constructor's.
         limits : ReadLimits, default DEFAULT_LIMITS
-            Bounds checked before anything is read (``preprocess.bounded.ReadLimits``).
+            Its ``max_bytes`` bounds the arrays' declared sizes
+            (``preprocess.bounded.ReadLimits``).
 
         Returns
         -------
         Data
+            A training split, and the validation and test splits the archive holds.
 
         Raises
         ------
@@ -889,11 +891,13 @@ class Data:
         task : {"auto", "classification", "regression"}, default "auto"
             As the constructor's.
         limits : ReadLimits, default DEFAULT_LIMITS
-            Bounds checked before anything is read (``preprocess.bounded.ReadLimits``).
+            Its ``max_rows``, ``max_line_chars``, ``max_field_chars`` and
+            ``max_label_chars`` apply (``preprocess.bounded.ReadLimits``).
 
         Returns
         -------
         Data
+            A training split only.
 
         Raises
         ------
@@ -923,7 +927,8 @@ class Data:
             ``(height, width)`` every image must have; by default the first one's (at most
             ``limits.max_pixels``).
         limits : ReadLimits, default DEFAULT_LIMITS
-            Bounds checked before anything is read (``preprocess.bounded.ReadLimits``).
+            Its ``max_pixels`` bounds each image's declared size
+            (``preprocess.bounded.ReadLimits``).
 
         Returns
         -------
@@ -949,6 +954,7 @@ class Data:
         Returns
         -------
         Data
+            A training and a test split.
 
         Raises
         ------
@@ -1071,12 +1077,12 @@ class Data:
         Parameters
         ----------
         path : str or Path
-            The ``.h5`` file to write.
+            The ``.h5`` data file to write; an existing file is replaced.
 
         Returns
         -------
         Path
-            The file written.
+            The data file written.
 
         Raises
         ------
@@ -1102,11 +1108,12 @@ class Data:
         Parameters
         ----------
         path : str or Path
-            The ``.h5`` file.
+            The ``.h5`` data file.
 
         Returns
         -------
         Data
+            The splits, classes and normaliser the file holds.
 
         Raises
         ------

@@ -50,10 +50,12 @@ def describe(data: Any) -> str:
     Parameters
     ----------
     data : Data
+        The Data whose ``__repr__`` this is.
 
     Returns
     -------
     str
+        One line.
     """
     sizes = ", ".join(f"{split} {getattr(data, f'X_{split}').shape[0]:,}" for split in SPLITS
                       if getattr(data, f"X_{split}") is not None)
@@ -69,10 +71,12 @@ def html(data: Any) -> str:
     Parameters
     ----------
     data : Data
+        The Data whose ``_repr_html_`` this is.
 
     Returns
     -------
     str
+        A ``<table>`` element.
     """
     rows = [(split, f"{getattr(data, f'X_{split}').shape[0]:,}",
              _shape(getattr(data, f"X_{split}")), _shape(getattr(data, f"y_{split}")),

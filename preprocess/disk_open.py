@@ -96,7 +96,7 @@ def open_split(path: str | Path, x: str = "X_train", y: str = "y_train", w: str 
     task : str, default "auto"
     block_rows, buffer_rows : int, optional
     limits : ReadLimits, default DEFAULT_LIMITS
-        Bounds checked before anything is read.
+        Its ``max_chunk_bytes`` bounds a chunk's decompressed size.
 
     Returns
     -------
