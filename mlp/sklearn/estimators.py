@@ -93,7 +93,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -182,6 +182,10 @@ def _storing_init(*groups: tuple[tuple[str, Any, Any], ...]) -> Callable[..., No
     return __init__
 
 
+#: the estimator ``fit`` returns: ``self`` (``typing.Self`` needs Python 3.11)
+_Estimator = TypeVar("_Estimator", bound="_RoutinizerEstimator")
+
+
 class _RoutinizerEstimator(BaseEstimator):
     """What the classifier and the regressor share; see the module docstring."""
 
@@ -194,8 +198,29 @@ class _RoutinizerEstimator(BaseEstimator):
     _multilabel: bool = False
 
     # ------------------------------------------------------------------ fitting
+    def fit(self: _Estimator, X: Any, y: Any, sample_weight: Any = None) -> _Estimator:
+        """Train for ``epochs`` epochs (continuing the run when ``warm_start`` and fitted).
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix
+            Inputs ``(N, D)``, dense or sparse CSR/CSC.
+        y : array_like
+            The classifier's labels ``(N,)`` or multilabel indicator ``(N, L)``; the
+            regressor's targets ``(N,)`` or ``(N, outputs)``.
+        sample_weight : array_like, optional
+            Weights ``(N,)`` of the samples in the loss.
+
+        Returns
+        -------
+        RoutinizerClassifier or RoutinizerRegressor
+            ``self``, fitted.
+        """
+        self._fit(X, y, sample_weight, self.epochs, self.warm_start)
+        return self
+
     def _fit(self, X: Any, y: Any, sample_weight: Any, epochs: int, continuing: bool,
-             classes: Any = None, partial: bool = False) -> _RoutinizerEstimator:
+             classes: Any = None, partial: bool = False) -> None:
         """Validate, build (or keep) the model and routinizer, and train ``epochs`` epochs;
         a ``fit`` (not ``partial``) that ran out of epochs while the training loss still
         improved by more than ``tol`` gives a ``ConvergenceWarning``."""
@@ -245,7 +270,6 @@ class _RoutinizerEstimator(BaseEstimator):
         self.n_iter_ = self.routinizer_.state.epoch - start
         if not partial:
             self._warn_if_not_converged()
-        return self
 
     def _routinizer(self) -> BasicRoutinizer:
         tol = self.tol
@@ -373,7 +397,7 @@ class _RoutinizerEstimator(BaseEstimator):
         Parameters
         ----------
         X : array_like or sparse matrix
-            Inputs ``(N, D)``.
+            Inputs ``(N, D)``, normalised as in ``predict``.
         layer : int, default 1
             From 1 to the number of hidden layers; the last layer,
             ``len(hidden_layer_sizes) + 1``, gives the raw outputs (logits for the
@@ -410,12 +434,12 @@ class _RoutinizerEstimator(BaseEstimator):
         Parameters
         ----------
         path : str or Path
-            The ``.h5`` file to write.
+            The ``.h5`` checkpoint to write.
 
         Returns
         -------
         Path
-            The file written.
+            The checkpoint written.
         """
         check_is_fitted(self)
         return save_estimator(self, path)
@@ -429,7 +453,7 @@ class _RoutinizerEstimator(BaseEstimator):
         Parameters
         ----------
         path : str or Path
-            The ``.h5`` file.
+            The ``.h5`` checkpoint.
 
         Returns
         -------
@@ -475,46 +499,26 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
     __init__ = _storing_init(_LEADING, (("label_smoothing", float, 0.0),), _MIDDLE,
                              (("class_weight", str | dict | None, None),), _TRAILING)
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerClassifier:
-        """Train for ``epochs`` epochs (continuing the run when ``warm_start`` and fitted).
-
-        Parameters
-        ----------
-        X : array_like or sparse matrix
-            Inputs ``(N, D)``, dense or sparse CSR/CSC.
-        y : array_like
-            Labels ``(N,)``, or a multilabel indicator ``(N, L)``.
-        sample_weight : array_like, optional
-            Weights ``(N,)`` of the samples in the loss.
-
-        Returns
-        -------
-        RoutinizerClassifier
-            ``self``, fitted.
-        """
-        return self._fit(X, y, sample_weight, self.epochs, self.warm_start)
-
     def partial_fit(self, X: Any, y: Any, classes: Any = None,
                     sample_weight: Any = None) -> RoutinizerClassifier:
         """One more epoch on ``(X, y)``, continuing the run (the first call starts it).
 
         Parameters
         ----------
-        X : array_like or sparse matrix
-            Inputs ``(N, D)``.
-        y : array_like
-            Labels ``(N,)``, or a multilabel indicator ``(N, L)``.
+        X, y
+            As in ``fit``.
         classes : array_like, optional
             Every label, when the first batch lacks some.
         sample_weight : array_like, optional
-            Weights ``(N,)`` of the samples in the loss.
+            As in ``fit``.
 
         Returns
         -------
         RoutinizerClassifier
             ``self``.
         """
-        return self._fit(X, y, sample_weight, 1, True, classes, partial=True)
+        self._fit(X, y, sample_weight, 1, True, classes, partial=True)
+        return self
 
     def _loss(self) -> Loss:
         # Loss.__new__ builds the registered class of kind= (the plugin's __init__ lacks it)
@@ -606,7 +610,7 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
         Parameters
         ----------
         X : array_like or sparse matrix
-            Inputs ``(N, D)``.
+            Inputs ``(N, D)`` to classify.
 
         Returns
         -------
@@ -626,7 +630,7 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
         Parameters
         ----------
         X : array_like or sparse matrix
-            Inputs ``(N, D)``.
+            Inputs ``(N, D)``, as for ``predict_proba``.
 
         Returns
         -------
@@ -648,7 +652,7 @@ class RoutinizerClassifier(ClassifierMixin, _RoutinizerEstimator):
         Parameters
         ----------
         X : array_like or sparse matrix
-            Inputs ``(N, D)``.
+            Inputs ``(N, D)`` to label.
 
         Returns
         -------
@@ -699,43 +703,22 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
 
     __init__ = _storing_init(_LEADING, (("loss", str, "mse"),), _MIDDLE, (), _TRAILING)
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerRegressor:
-        """Train for ``epochs`` epochs (continuing when ``warm_start`` and already fitted).
-
-        Parameters
-        ----------
-        X : array_like or sparse matrix
-            Inputs ``(N, D)``, dense or sparse CSR/CSC.
-        y : array_like
-            Targets ``(N,)`` or ``(N, outputs)``.
-        sample_weight : array_like, optional
-            Weights ``(N,)`` of the samples in the loss.
-
-        Returns
-        -------
-        RoutinizerRegressor
-            ``self``, fitted.
-        """
-        return self._fit(X, y, sample_weight, self.epochs, self.warm_start)
-
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> RoutinizerRegressor:
+    def partial_fit(self, X: Any, y: Any,
+                    sample_weight: Any = None) -> RoutinizerRegressor:
         """One more epoch on ``(X, y)``, continuing the run (the first call starts it).
 
         Parameters
         ----------
-        X : array_like or sparse matrix
-            Inputs ``(N, D)``.
-        y : array_like
-            Targets ``(N,)`` or ``(N, outputs)``.
-        sample_weight : array_like, optional
-            Weights ``(N,)`` of the samples in the loss.
+        X, y, sample_weight
+            As in ``fit``.
 
         Returns
         -------
         RoutinizerRegressor
             ``self``.
         """
-        return self._fit(X, y, sample_weight, 1, True, partial=True)
+        self._fit(X, y, sample_weight, 1, True, partial=True)
+        return self
 
     def _loss(self) -> Loss:
         regression = [k for k in Loss.names() if not LOSSES.get(k).is_classification]
@@ -765,7 +748,7 @@ class RoutinizerRegressor(RegressorMixin, _RoutinizerEstimator):
         Parameters
         ----------
         X : array_like or sparse matrix
-            Inputs ``(N, D)``.
+            Inputs ``(N, D)`` whose targets are predicted.
 
         Returns
         -------
