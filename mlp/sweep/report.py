@@ -305,11 +305,12 @@ def results_markdown(results: SweepResults, study: optuna.Study | None = None) -
     ----------
     results : SweepResults
     study : optuna.Study, optional
-        For the parameter importances.
+        For the line of parameter importances under the table; without it, no such line.
 
     Returns
     -------
     str
+        Markdown.
     """
     sweep = results.sweep
     states = [t.state for t in results.trials]
@@ -373,6 +374,7 @@ def curves_figure(results: SweepResults) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
+        The picture of ``curves.png``.
     """
     from mlp.plotting.figures import plain_log_axis
     from mlp.plotting.inline import InlineFigure
@@ -428,11 +430,12 @@ def params_figure(results: SweepResults, study: optuna.Study | None = None) -> F
     ----------
     results : SweepResults
     study : optuna.Study, optional
-        For the parameter importances.
+        For the panel of parameter importances; without it, no such panel.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The picture of ``params.png``.
     """
     from mlp.plotting.figures import plain_log_axis
     from mlp.plotting.inline import InlineFigure

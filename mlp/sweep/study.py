@@ -349,6 +349,8 @@ def trial_seed(config: SweepConfig, number: int) -> int:
     Returns
     -------
     int
+        From 0 to 2**32 - 1: the first four bytes of the SHA-256 of the sweep's seed and
+        ``number``.
     """
     digest = hashlib.sha256(f"{config.search.seed}:{number}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
@@ -471,14 +473,13 @@ def hold_trial_lock(folder: Path, number: int) -> ProcessLock:
 
     Parameters
     ----------
-    folder : Path
-        The sweep folder.
-    number : int
-        The trial's number.
+    folder, number
+        As for ``trial_lock_path``.
 
     Returns
     -------
     ProcessLock
+        Held; ``release()`` frees it.
     """
     path = trial_lock_path(folder, number)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -572,7 +573,7 @@ def trial_id(study: optuna.Study, storage: optuna.storages.BaseStorage, number: 
     study : optuna.Study
     storage : optuna.storages.BaseStorage
     number : int
-        The trial's number.
+        The trial's number in ``study``.
 
     Returns
     -------

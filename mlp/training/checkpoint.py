@@ -171,7 +171,7 @@ def save_checkpoint(path: str | Path, model: Model, config: TrainingConfig,
     Returns
     -------
     Path
-        ``path``.
+        ``path``; each of ``copies`` holds the same bytes.
 
     Raises
     ------
@@ -445,7 +445,7 @@ class Checkpoint:
         Parameters
         ----------
         X_raw : array_like
-            Samples ``(N, D)``, or one sample ``(D,)``, on the scale of the raw data.
+            The samples to predict, as for ``inputs``.
 
         Returns
         -------
@@ -468,7 +468,7 @@ class Checkpoint:
         Parameters
         ----------
         X_raw : array_like
-            Samples ``(N, D)``, or one sample ``(D,)``, on the scale of the raw data.
+            The samples to classify, as for ``inputs``.
 
         Returns
         -------

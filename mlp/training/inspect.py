@@ -69,7 +69,7 @@ def stopped_early(checkpoint: Checkpoint) -> bool:
     Parameters
     ----------
     checkpoint : Checkpoint
-        A loaded checkpoint.
+        A loaded checkpoint (its state and ``config.early_stopping`` are read).
 
     Returns
     -------
@@ -88,7 +88,7 @@ def best_epoch_metrics(checkpoint: Checkpoint) -> dict[str, float | int | None]:
     Parameters
     ----------
     checkpoint : Checkpoint
-        A loaded checkpoint.
+        A loaded checkpoint (its history and state's ``best_epoch`` are read).
 
     Returns
     -------
