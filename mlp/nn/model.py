@@ -648,7 +648,7 @@ class Model(BaseModel):
         Parameters
         ----------
         x : array_like
-            The inputs, ``(N, in_features)``.
+            The inputs, run through ``predict_logits``.
 
         Returns
         -------
@@ -666,7 +666,7 @@ class Model(BaseModel):
         Parameters
         ----------
         x : array_like
-            The inputs, ``(N, in_features)``.
+            The inputs whose ``predict_logits`` outputs are turned into probabilities.
 
         Returns
         -------
@@ -739,15 +739,18 @@ class Model(BaseModel):
 
         Parameters
         ----------
-        sequential : torch.nn.Sequential
-            The PyTorch network.
-        seed : int
-            The model's seed.
+        sequential, seed
+            As ``mlp.nn.torch_bridge.from_torch`` takes them.
 
         Returns
         -------
         Model
-            The model with the network's arrays.
+            A model of this class, holding the network's arrays.
+
+        Raises
+        ------
+        TorchConversionError
+            For a network with no counterpart here (``mlp.nn.torch_bridge``).
         """
         from mlp.nn.torch_bridge import from_torch
         return from_torch(cls, sequential, seed)
@@ -782,7 +785,7 @@ class Model(BaseModel):
         Returns
         -------
         Model
-            The model with the file's arrays.
+            A model of this class, holding the file's arrays.
 
         Raises
         ------
