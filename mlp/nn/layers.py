@@ -335,19 +335,15 @@ class Nonlinearity(Module, type="nonlinearity"):
                                                            self._buffer, ctx.kernels)
 
     def activation_stats(self, pre: np.ndarray) -> tuple[str, float, float]:
-        """The fractions of dead or saturated units feeding this activation (diagnostics).
+        """``(kind, dead, saturated)``: the fractions of dead or saturated units (diagnostics).
 
-        Dead units for ReLU, saturated outputs for sigmoid and tanh.
+        Dead units for ReLU (never positive in the batch), saturated inputs for sigmoid and
+        tanh (beyond the activation's ``edge``); NaN where a statistic does not apply.
 
         Parameters
         ----------
         pre : numpy.ndarray
-            The pre-activations feeding this activation, ``(N, D)``.
-
-        Returns
-        -------
-        tuple of (str, float, float)
-            ``(kind, dead, saturated)``, NaN where a statistic does not apply.
+            The batch of pre-activations the fractions are taken over.
         """
         watch = self.activation.monitor
         dead = saturated = math.nan

@@ -242,18 +242,8 @@ class Model(BaseModel):
 
         Parameters
         ----------
-        layer_sizes : sequence of int
-            ``[in, hidden..., out]``, at least two widths.
-        nonlinearity : str
-            The activation after each hidden layer (a kind of ``mlp.nn.activations.ACTIVATIONS``).
-        dropout : float
-            The dropout probability after each hidden activation (0: no DropoutLayer).
-        init : {"he", "xavier", "normal", "uniform"}
-            How each Layer draws its weights.
-        init_scale : float, optional
-            ``normal``'s standard deviation, or a gain for the other inits.
-        normalization : {"batch", "layer"}, optional
-            The normalisation after each hidden Layer (none by default).
+        layer_sizes, nonlinearity, dropout, init, init_scale, normalization
+            As ``Model.mlp`` takes them.
 
         Returns
         -------

@@ -46,7 +46,7 @@ def write_bytes(path: str | Path, payload: bytes) -> Path:
     Returns
     -------
     Path
-        ``path``.
+        ``path``, its contents replaced.
 
     Raises
     ------

@@ -754,7 +754,7 @@ class SafeReader:
         Parameters
         ----------
         name : str
-            The dataset.
+            The dataset, of numbers or strings.
 
         Returns
         -------
@@ -779,7 +779,7 @@ class SafeReader:
         Parameters
         ----------
         name : str
-            The dataset.
+            The dataset ``encode_classes``'s values were stored in.
 
         Returns
         -------
