@@ -131,7 +131,8 @@ class Layer(Module, type="layer"):
     def _affine(self, x: np.ndarray, ctx: Context, add_bias: bool) -> np.ndarray:
         if self.weight is None:
             self._initialize_for(x)
-        weight = cast(np.ndarray, self.weight)
+        # set by now; a typed assignment, not typing.cast: no call on the per-batch path
+        weight: np.ndarray = self.weight  # type: ignore[assignment]
         state = private(self)
         if not ctx.train:
             state["_input"] = None
@@ -169,7 +170,8 @@ class Layer(Module, type="layer"):
         x = private(self)["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward in training mode first")
-        weight, grad_weight = cast(np.ndarray, self.weight), cast(np.ndarray, self.grad_weight)
+        weight: np.ndarray = self.weight  # type: ignore[assignment]  # set by forward
+        grad_weight: np.ndarray = self.grad_weight  # type: ignore[assignment]
         if type(x) is not np.ndarray and sparse.is_sparse(x):  # CSR: mlp.nn.sparse's product
             sparse.weight_gradient(x, grad, grad_weight)
         else:
