@@ -163,10 +163,8 @@ def html_fields(pairs: Sequence[tuple[str, Any]], caption: str = "", note: str =
     ----------
     pairs : sequence of tuple of (str, Any)
         The fields.
-    caption : str
-        The text above.
-    note : str
-        The text below.
+    caption, note : str
+        As ``html_table`` shows them.
 
     Returns
     -------

@@ -253,8 +253,17 @@ def _peak_rss_mb() -> float:
 
 
 def make_w1(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """W1's data: inputs uniform in [0, 1), or standard normal when the environment says
+    ``MLP_BENCH_W1_INPUTS=normal`` (every process of a run reads it); random labels. With the
+    uniform inputs most first-layer units die within an epoch, their Adam moments decay into
+    subnormal floats, and every step that touches them slows down (peers that flush
+    subnormals to zero, as XLA does, do not); centred inputs keep the units alive."""
     rng = np.random.default_rng(seed)
-    return rng.random((n, SIZES[0]), dtype=np.float32), rng.integers(0, SIZES[-1], n)
+    if os.environ.get("MLP_BENCH_W1_INPUTS") == "normal":
+        X = rng.standard_normal((n, SIZES[0]), dtype=np.float32)
+    else:
+        X = rng.random((n, SIZES[0]), dtype=np.float32)
+    return X, rng.integers(0, SIZES[-1], n)
 
 
 def epoch_flops(n: int) -> float:

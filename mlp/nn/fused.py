@@ -361,31 +361,26 @@ class Kernels:
     def relu_forward(self, x: np.ndarray, out: np.ndarray) -> bool:
         """``out = np.maximum(x, 0)`` in one compiled pass (NaN kept, -0.0 and negatives to +0.0,
         as NumPy does); False when NumPy must or is faster (fewer than ``_RELU_MIN`` elements)."""
-        if x.size < _RELU_MIN:
-            return False
-        kernel = self._kernel("relu_forward")
-        if kernel is None or x.dtype != out.dtype:
-            return False
-        flat = [_flat(a) for a in (x, out)]
-        if any(a is None for a in flat):
-            return False
-        kernel(*flat, x.dtype.type(0))
-        return True
+        return self._elementwise("relu_forward", (x, out), x.dtype.type(0))
 
     def relu_backward(self, grad_out: np.ndarray, output: np.ndarray,
                       grad_in: np.ndarray) -> bool:
         """``grad_in = grad_out * (output > 0)`` in one compiled pass; False when NumPy must or
         is faster (fewer than ``_RELU_MIN`` elements)."""
-        if grad_out.size < _RELU_MIN:
+        c = grad_out.dtype.type  # NumPy multiplies by the mask cast to 1.0 and 0.0
+        return self._elementwise("relu_backward", (grad_out, output, grad_in), c(0), c(1))
+
+    def _elementwise(self, name: str, arrays: tuple[np.ndarray, ...], *scalars: Any) -> bool:
+        """The compiled loop ``name`` over ``_flat_arrays(*arrays)`` and ``scalars``; False
+        (nothing done) for fewer than ``_RELU_MIN`` elements, without the kernel, or for arrays
+        it cannot take."""
+        if arrays[0].size < _RELU_MIN:
             return False
-        kernel = self._kernel("relu_backward")
-        if kernel is None or not (grad_out.dtype == output.dtype == grad_in.dtype):
+        kernel = self._kernel(name)
+        flat = None if kernel is None else self._flat_arrays(*arrays)
+        if kernel is None or flat is None:
             return False
-        flat = [_flat(a) for a in (grad_out, output, grad_in)]
-        if any(a is None for a in flat):
-            return False
-        c = grad_out.dtype.type
-        kernel(*flat, c(0), c(1))  # NumPy multiplies by the mask cast to 1.0 and 0.0
+        kernel(*flat, *scalars)
         return True
 
     def bias_relu(self, z: np.ndarray, bias: np.ndarray, out: np.ndarray) -> bool:

@@ -114,24 +114,15 @@ class Layer(Module, type="layer"):
         return f"Layer({self.in_features}->{self.out_features}, {self.init})"
 
     def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """``(N, in) -> (N, out)``; keeps ``x`` for backward when training.
-
-        A CSR ``x`` (SciPy sparse) is multiplied by ``mlp.nn.sparse``'s product.
+        """``x @ weight + bias``, ``(N, in) -> (N, out)``; in training ``x`` is kept for backward.
 
         Parameters
         ----------
-        x : numpy.ndarray
-            The inputs, ``(N, in)``.
-        ctx : Context
-            Training or evaluation, the generator and the kernels (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
+        x : numpy.ndarray or scipy.sparse.csr_matrix
+            The inputs; a CSR matrix is multiplied by ``mlp.nn.sparse``'s product.
+        ctx, **call
+            The pass (``Module.forward``), or ``train=``, ``rng=``, ``kernels=`` in its place
             (``mlp.nn.module.as_context``).
-
-        Returns
-        -------
-        numpy.ndarray
-            The outputs, ``(N, out)``.
         """
         if call or ctx.__class__ is not Context:
             ctx = as_context(ctx, **call)
@@ -140,7 +131,8 @@ class Layer(Module, type="layer"):
     def _affine(self, x: np.ndarray, ctx: Context, add_bias: bool) -> np.ndarray:
         if self.weight is None:
             self._initialize_for(x)
-        weight = cast(np.ndarray, self.weight)
+        # set by now; a typed assignment, not typing.cast: no call on the per-batch path
+        weight: np.ndarray = self.weight  # type: ignore[assignment]
         state = private(self)
         if not ctx.train:
             state["_input"] = None
@@ -161,22 +153,14 @@ class Layer(Module, type="layer"):
         Parameters
         ----------
         grad : numpy.ndarray
-            The gradient of the loss with respect to the outputs, ``(N, out)``.
-        ctx : Context
-            The context of the pass (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
-
-        Returns
-        -------
-        numpy.ndarray or None
-            The gradient with respect to the inputs, ``(N, in)``; None when
-            ``ctx.input_grad`` is false.
+            ``g``, the gradient of the outputs, ``(N, out)``.
+        ctx, **call
+            As ``forward``; with ``ctx.input_grad`` false, ``g @ weight.T`` is skipped (None).
 
         Raises
         ------
         RuntimeError
-            Without a forward pass in training mode first.
+            When no ``x`` was kept: the last forward was not in training mode.
         """
         if call:
             ctx = as_context(ctx, **call)
@@ -186,7 +170,8 @@ class Layer(Module, type="layer"):
         x = private(self)["_input"]
         if x is None:
             raise RuntimeError("Layer.backward needs a forward in training mode first")
-        weight, grad_weight = cast(np.ndarray, self.weight), cast(np.ndarray, self.grad_weight)
+        weight: np.ndarray = self.weight  # type: ignore[assignment]  # set by forward
+        grad_weight: np.ndarray = self.grad_weight  # type: ignore[assignment]
         if type(x) is not np.ndarray and sparse.is_sparse(x):  # CSR: mlp.nn.sparse's product
             sparse.weight_gradient(x, grad, grad_weight)
         else:
@@ -224,15 +209,8 @@ class Layer(Module, type="layer"):
 
         Parameters
         ----------
-        module : torch.nn.Module
-            A module of a PyTorch network.
-        nn : module
-            ``torch.nn``.
-
-        Returns
-        -------
-        dict or None
-            The spec without ``type``; None when ``module`` is not one this class stands for.
+        module, nn
+            A PyTorch module (this class stands for an ``nn.Linear``) and ``torch.nn``.
 
         Raises
         ------
@@ -294,22 +272,15 @@ class Nonlinearity(Module, type="nonlinearity"):
         return lambda name, shape, dtype: np.empty(shape, dtype)
 
     def forward(self, x: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """``(N, D) -> (N, D)``; keeps what backward needs when training.
+        """The activation of each input, ``(N, D) -> (N, D)``; in training what its backward
+        needs is kept.
 
         Parameters
         ----------
         x : numpy.ndarray
-            The inputs, ``(N, D)``.
-        ctx : Context
-            Training or evaluation, the generator and the kernels (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
-            (``mlp.nn.module.as_context``).
-
-        Returns
-        -------
-        numpy.ndarray
-            The outputs, ``(N, D)``.
+            The pre-activations (``kind``'s input).
+        ctx, **call
+            The pass (``Module.forward``); the kernels, when given, compute it.
         """
         if call or ctx.__class__ is not Context:
             ctx = as_context(ctx, **call)
@@ -331,26 +302,19 @@ class Nonlinearity(Module, type="nonlinearity"):
         return out
 
     def backward(self, grad: np.ndarray, ctx: Context = EVAL, **call: Any) -> np.ndarray:
-        """The gradient with respect to the input, ``(N, D)``.
+        """The gradient of the pre-activations, ``(N, D)``: ``grad`` times ``kind``'s derivative.
 
         Parameters
         ----------
         grad : numpy.ndarray
-            The gradient of the loss with respect to the outputs, ``(N, D)``.
-        ctx : Context
-            The context of the pass (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
-
-        Returns
-        -------
-        numpy.ndarray
-            The gradient with respect to the inputs, ``(N, D)``.
+            The gradient of the activations, ``(N, D)``.
+        ctx, **call
+            As ``forward``.
 
         Raises
         ------
         RuntimeError
-            Without a forward pass in training mode first.
+            Unless the last forward, in training mode, kept what the derivative needs.
         """
         if call:
             ctx = as_context(ctx, **call)
@@ -373,19 +337,15 @@ class Nonlinearity(Module, type="nonlinearity"):
                                                            self._buffer, ctx.kernels)
 
     def activation_stats(self, pre: np.ndarray) -> tuple[str, float, float]:
-        """The fractions of dead or saturated units feeding this activation (diagnostics).
+        """``(kind, dead, saturated)``: the fractions of dead or saturated units (diagnostics).
 
-        Dead units for ReLU, saturated outputs for sigmoid and tanh.
+        Dead units for ReLU (never positive in the batch), saturated inputs for sigmoid and
+        tanh (beyond the activation's ``edge``); NaN where a statistic does not apply.
 
         Parameters
         ----------
         pre : numpy.ndarray
-            The pre-activations feeding this activation, ``(N, D)``.
-
-        Returns
-        -------
-        tuple of (str, float, float)
-            ``(kind, dead, saturated)``, NaN where a statistic does not apply.
+            The batch of pre-activations the fractions are taken over.
         """
         watch = self.activation.monitor
         dead = saturated = math.nan
@@ -407,15 +367,13 @@ class Nonlinearity(Module, type="nonlinearity"):
 
         Parameters
         ----------
-        module : torch.nn.Module
-            A module of a PyTorch network.
-        nn : module
-            ``torch.nn``.
+        module, nn
+            A PyTorch module, looked for among the kinds' ``torch_class``, and ``torch.nn``.
 
-        Returns
-        -------
-        dict or None
-            The spec without ``type``; None when ``module`` is not one this class stands for.
+        Raises
+        ------
+        ValueError
+            For an activation with settings its kind does not compute.
         """
         for kind, activation in ACTIVATIONS.items():
             settings = activation.from_torch(module, nn)
@@ -468,17 +426,9 @@ class DropoutLayer(Module, type="dropout"):
         Parameters
         ----------
         x : numpy.ndarray
-            The inputs, ``(N, D)``.
-        ctx : Context
-            Training or evaluation, the generator and the kernels (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
-            (``mlp.nn.module.as_context``).
-
-        Returns
-        -------
-        numpy.ndarray
-            The outputs, ``(N, D)``.
+            The inputs; returned as they are in evaluation or with ``p`` zero.
+        ctx, **call
+            The pass (``Module.forward``); training needs its generator.
 
         Raises
         ------
@@ -511,16 +461,9 @@ class DropoutLayer(Module, type="dropout"):
         Parameters
         ----------
         grad : numpy.ndarray
-            The gradient of the loss with respect to the outputs, ``(N, D)``.
-        ctx : Context
-            The context of the pass (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
-
-        Returns
-        -------
-        numpy.ndarray
-            The gradient with respect to the inputs, ``(N, D)``.
+            The gradient of the outputs, masked as the forward masked the inputs.
+        ctx, **call
+            As ``forward`` (neither changes the result).
         """
         if call:
             ctx = as_context(ctx, **call)

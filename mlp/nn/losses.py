@@ -175,10 +175,9 @@ class Loss(Tagged):
 
         Parameters
         ----------
-        outputs : numpy.ndarray
-            The model's outputs, ``(N, out)``.
-        y : numpy.ndarray
-            The targets, one per row of ``outputs``.
+        outputs, y : numpy.ndarray
+            The model's outputs and their targets, as ``per_sample`` takes ``pred`` and
+            ``target``.
         weight : numpy.ndarray, optional
             Sample weights ``(N,)`` the loss is weighted by.
 
@@ -214,10 +213,8 @@ class Loss(Tagged):
 
         Parameters
         ----------
-        pred : numpy.ndarray
-            The model's outputs, ``(N, out)``.
-        target : numpy.ndarray
-            The targets.
+        pred, target : numpy.ndarray
+            As ``per_sample`` takes them.
         weight : numpy.ndarray, optional
             Sample weights, ``(N,)``.
         validate : bool

@@ -242,18 +242,8 @@ class Model(BaseModel):
 
         Parameters
         ----------
-        layer_sizes : sequence of int
-            ``[in, hidden..., out]``, at least two widths.
-        nonlinearity : str
-            The activation after each hidden layer (a kind of ``mlp.nn.activations.ACTIVATIONS``).
-        dropout : float
-            The dropout probability after each hidden activation (0: no DropoutLayer).
-        init : {"he", "xavier", "normal", "uniform"}
-            How each Layer draws its weights.
-        init_scale : float, optional
-            ``normal``'s standard deviation, or a gain for the other inits.
-        normalization : {"batch", "layer"}, optional
-            The normalisation after each hidden Layer (none by default).
+        layer_sizes, nonlinearity, dropout, init, init_scale, normalization
+            As ``Model.mlp`` takes them.
 
         Returns
         -------
@@ -648,7 +638,7 @@ class Model(BaseModel):
         Parameters
         ----------
         x : array_like
-            The inputs, ``(N, in_features)``.
+            The inputs, run through ``predict_logits``.
 
         Returns
         -------
@@ -666,7 +656,7 @@ class Model(BaseModel):
         Parameters
         ----------
         x : array_like
-            The inputs, ``(N, in_features)``.
+            The inputs whose ``predict_logits`` outputs are turned into probabilities.
 
         Returns
         -------
@@ -739,15 +729,18 @@ class Model(BaseModel):
 
         Parameters
         ----------
-        sequential : torch.nn.Sequential
-            The PyTorch network.
-        seed : int
-            The model's seed.
+        sequential, seed
+            As ``mlp.nn.torch_bridge.from_torch`` takes them.
 
         Returns
         -------
         Model
-            The model with the network's arrays.
+            A model of this class, holding the network's arrays.
+
+        Raises
+        ------
+        TorchConversionError
+            For a network with no counterpart here (``mlp.nn.torch_bridge``).
         """
         from mlp.nn.torch_bridge import from_torch
         return from_torch(cls, sequential, seed)
@@ -782,7 +775,7 @@ class Model(BaseModel):
         Returns
         -------
         Model
-            The model with the file's arrays.
+            A model of this class, holding the file's arrays.
 
         Raises
         ------

@@ -89,22 +89,14 @@ class _Normalization(Module):
         Parameters
         ----------
         grad : numpy.ndarray
-            The gradient of the loss with respect to the outputs, ``(N, D)``.
-        ctx : Context
-            The context of the pass (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, as ``forward`` takes them.
-
-        Returns
-        -------
-        numpy.ndarray or None
-            The gradient with respect to the inputs, ``(N, D)``; None when ``ctx.input_grad``
-            is false.
+            The gradient of the normalised outputs, ``(N, D)``.
+        ctx, **call
+            As ``forward``; with ``ctx.input_grad`` false only the parameters' gradients.
 
         Raises
         ------
         RuntimeError
-            Without a forward pass in training mode first.
+            When the last forward, not in training mode, kept no ``xhat``.
         """
         if call:
             ctx = as_context(ctx, **call)
@@ -167,17 +159,9 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
         Parameters
         ----------
         x : numpy.ndarray
-            The inputs, ``(N, D)``.
-        ctx : Context
-            Training or evaluation, the generator and the kernels (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
-            (``mlp.nn.module.as_context``).
-
-        Returns
-        -------
-        numpy.ndarray
-            The outputs, ``(N, D)``.
+            The inputs, ``(N, num_features)``.
+        ctx, **call
+            The pass (``Module.forward``): training or evaluation picks the statistics.
 
         Raises
         ------
@@ -244,15 +228,8 @@ class BatchNorm1d(_Normalization, type="batch_norm"):
 
         Parameters
         ----------
-        module : torch.nn.Module
-            A module of a PyTorch network.
-        nn : module
-            ``torch.nn``.
-
-        Returns
-        -------
-        dict or None
-            The spec without ``type``; None when ``module`` is not one this class stands for.
+        module, nn
+            The PyTorch module to read, and ``torch.nn``; a ``BatchNorm1d`` has a counterpart.
 
         Raises
         ------
@@ -297,17 +274,9 @@ class LayerNorm(_Normalization, type="layer_norm"):
         Parameters
         ----------
         x : numpy.ndarray
-            The inputs, ``(N, D)``.
-        ctx : Context
-            Training or evaluation, the generator and the kernels (default: evaluation).
-        **call
-            ``train=``, ``rng=``, ``kernels=``, the keywords modules took before ``ctx``
-            (``mlp.nn.module.as_context``).
-
-        Returns
-        -------
-        numpy.ndarray
-            The outputs, ``(N, D)``.
+            The inputs, ``(N, normalized_shape)``.
+        ctx, **call
+            The pass (``Module.forward``); in training the statistics are kept for backward.
         """
         if call or ctx.__class__ is not Context:
             ctx = as_context(ctx, **call)
@@ -350,15 +319,8 @@ class LayerNorm(_Normalization, type="layer_norm"):
 
         Parameters
         ----------
-        module : torch.nn.Module
-            A module of a PyTorch network.
-        nn : module
-            ``torch.nn``.
-
-        Returns
-        -------
-        dict or None
-            The spec without ``type``; None when ``module`` is not one this class stands for.
+        module, nn
+            A PyTorch ``nn.LayerNorm`` this class stands for (or another module), ``torch.nn``.
 
         Raises
         ------

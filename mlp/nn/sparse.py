@@ -148,6 +148,7 @@ def check_input(x: Any, n_features: int, dtype: str) -> Any:
     Returns
     -------
     scipy.sparse.csr_matrix
+        ``x`` as the model's ``Layer`` multiplies it (``forward_product``).
 
     Raises
     ------
@@ -322,36 +323,33 @@ def forward_product(x: Any, weight: np.ndarray, out: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``out``.
     """
-    kernel = _kernel("forward")
-    if kernel is None:
-        np.copyto(out, x @ weight)
-    else:
-        kernel(x.indptr, x.indices, x.data, weight, out)
-    return out
+    return _product("forward", x, weight, out, transposed=False)
 
 
 def weight_gradient(x: Any, grad_out: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = x.T @ grad_out`` for a CSR batch.
+    """``out = x.T @ grad_out`` for a CSR batch, the product ``forward_product`` transposes.
 
     Parameters
     ----------
     x : scipy.sparse matrix
-        A CSR batch, ``(B, D)``.
+        The batch ``forward_product`` took, ``(B, D)``.
     grad_out : numpy.ndarray
-        ``(B, H)``, of ``out``'s dtype.
+        The gradient of its product, ``(B, H)``.
     out : numpy.ndarray
-        ``(D, H)``, overwritten.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``out``.
+        ``(D, H)``, overwritten and returned.
     """
-    kernel = _kernel("gradient")
-    if kernel is None:
-        np.copyto(out, x.T @ grad_out)
+    return _product("gradient", x, grad_out, out, transposed=True)
+
+
+def _product(kernel: str, x: Any, dense: np.ndarray, out: np.ndarray,
+             transposed: bool) -> np.ndarray:
+    """``out = x @ dense`` (``x.T @ dense`` when ``transposed``) by the compiled loop
+    ``kernel``, or SciPy's product without numba."""
+    loop = _kernel(kernel)
+    if loop is None:
+        np.copyto(out, (x.T if transposed else x) @ dense)
     else:
-        kernel(x.indptr, x.indices, x.data, grad_out, out)
+        loop(x.indptr, x.indices, x.data, dense, out)
     return out
 
 

@@ -112,22 +112,15 @@ def rmsprop(param: np.ndarray, grad: np.ndarray, sq: np.ndarray, *, lr: float, a
 
     Parameters
     ----------
-    param : numpy.ndarray
-        The parameters, updated in place.
-    grad : numpy.ndarray
-        Their gradient, shaped like ``param`` (not modified).
+    param, grad : numpy.ndarray
+        The parameters (updated in place) and their gradient, one shape.
     sq : numpy.ndarray
-        The running mean of the squared gradients, updated in place.
-    lr : float
-        The learning rate.
-    alpha : float
-        The decay of ``sq``.
-    eps : float
-        Added to the denominator.
-    weight_decay : float
-        The L2 penalty added to the gradient (coupled weight decay).
+        The running mean of the squared gradients, shaped like ``param`` (updated in place).
+    lr, alpha, eps, weight_decay : float
+        The learning rate, the decay of ``sq``, the term added to the denominator and the
+        coupled weight decay.
     scratch : numpy.ndarray
-        A work array shaped like ``param``, clobbered.
+        A work array shaped like ``param`` (clobbered).
     """
     g = _decayed(param, grad, weight_decay, scratch)
     np.square(g, out=scratch)
@@ -158,12 +151,8 @@ def adam_scalars(step: int, lr: float, beta1: float, beta2: float) -> tuple[floa
     ----------
     step : int
         The 1-based update count.
-    lr : float
-        The learning rate.
-    beta1 : float
-        The decay of the first moment.
-    beta2 : float
-        The decay of the second moment.
+    lr, beta1, beta2 : float
+        The learning rate and the moments' decays (``Hyperparameters``).
 
     Returns
     -------

@@ -41,6 +41,28 @@ class ScheduleState(BaseModel):
 class _BaseSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+    def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
+                     state: ScheduleState) -> float:
+        """The learning rate of ``epoch``, by the formula of the schedule's class docstring.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch about to be trained.
+        base_lr : float
+            The run's learning rate, ``lr``.
+        epochs : int
+            The epochs of the run.
+        state : ScheduleState
+            The schedule's mutable state, kept in checkpoints.
+
+        Returns
+        -------
+        float
+            The learning rate of ``epoch``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define lr_for_epoch")
+
     def end_epoch(self, state: ScheduleState, val_loss: float | None) -> None:
         """Observe the epoch's validation loss; nothing to do for a stateless schedule.
 
@@ -66,24 +88,6 @@ class ConstantSchedule(_BaseSchedule):
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """``base_lr``.
-
-        Parameters
-        ----------
-        epoch : int
-            The 0-based epoch about to be trained.
-        base_lr : float
-            The run's learning rate, ``lr``.
-        epochs : int
-            The epochs of the run.
-        state : ScheduleState
-            The schedule's mutable state, kept in checkpoints.
-
-        Returns
-        -------
-        float
-            The learning rate of ``epoch``.
-        """
         return base_lr
 
 
@@ -97,24 +101,6 @@ class StepSchedule(_BaseSchedule):
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """``base_lr * gamma ** (epoch // step_size)``.
-
-        Parameters
-        ----------
-        epoch : int
-            The 0-based epoch about to be trained.
-        base_lr : float
-            The run's learning rate, ``lr``.
-        epochs : int
-            The epochs of the run.
-        state : ScheduleState
-            The schedule's mutable state, kept in checkpoints.
-
-        Returns
-        -------
-        float
-            The learning rate of ``epoch``.
-        """
         return base_lr * self.gamma ** (epoch // self.step_size)
 
 
@@ -124,6 +110,12 @@ class CosineSchedule(_BaseSchedule):
 
     With ``t_max`` unset the curve stretches with ``epochs``: a run resumed with more epochs
     follows a different curve from then on than it would have. Set ``t_max`` to fix it.
+
+    Examples
+    --------
+    >>> from mlp.optim.schedules import CosineSchedule, ScheduleState
+    >>> CosineSchedule(t_max=4).lr_for_epoch(2, 0.1, 10, ScheduleState())
+    0.05
     """
 
     kind: Literal["cosine"] = Field(default="cosine", description=(
@@ -136,32 +128,6 @@ class CosineSchedule(_BaseSchedule):
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """``min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / T_max)) / 2``.
-
-        ``T_max`` is ``t_max``, or ``epochs`` when it is unset.
-
-        Parameters
-        ----------
-        epoch : int
-            The 0-based epoch about to be trained.
-        base_lr : float
-            The run's learning rate, ``lr``.
-        epochs : int
-            The epochs of the run.
-        state : ScheduleState
-            The schedule's mutable state, kept in checkpoints.
-
-        Returns
-        -------
-        float
-            The learning rate of ``epoch``.
-
-        Examples
-        --------
-        >>> from mlp.optim.schedules import CosineSchedule, ScheduleState
-        >>> CosineSchedule(t_max=4).lr_for_epoch(2, 0.1, 10, ScheduleState())
-        0.05
-        """
         t_max = epochs if self.t_max is None else self.t_max
         return self.min_lr + (base_lr - self.min_lr) * (1.0 + math.cos(math.pi * epoch
                                                                        / t_max)) / 2.0
@@ -176,7 +142,8 @@ class PlateauSchedule(_BaseSchedule):
     An epoch improves iff ``val_loss < best * (1 - threshold)``, ``best`` being the lowest
     loss so far (infinite at first, so the first finite loss improves; NaN never does);
     after more than ``patience`` epochs in a row without improvement the lr becomes
-    ``max(lr * factor, min_lr)`` and the count restarts.
+    ``max(lr * factor, min_lr)`` and the count restarts. The lr is ``state.lr``, set to
+    ``base_lr`` on first use.
     """
 
     kind: Literal["plateau"] = Field(default="plateau", description=(
@@ -194,24 +161,6 @@ class PlateauSchedule(_BaseSchedule):
 
     def lr_for_epoch(self, epoch: int, base_lr: float, epochs: int,
                      state: ScheduleState) -> float:
-        """The current lr, ``state.lr``, set to ``base_lr`` on first use.
-
-        Parameters
-        ----------
-        epoch : int
-            The 0-based epoch about to be trained.
-        base_lr : float
-            The run's learning rate, ``lr``.
-        epochs : int
-            The epochs of the run.
-        state : ScheduleState
-            The schedule's mutable state, kept in checkpoints.
-
-        Returns
-        -------
-        float
-            The learning rate of ``epoch``.
-        """
         if state.lr is None:
             state.lr = base_lr
         return state.lr
@@ -220,14 +169,15 @@ class PlateauSchedule(_BaseSchedule):
         """Count the epoch as an improvement or not, reducing ``state.lr`` after too many bad ones.
 
         The lr is reduced after more than ``patience`` bad epochs in a row, and only once
-        ``lr_for_epoch`` has set ``state.lr``; ``val_loss=None`` (no validation split) is a no-op.
+        ``lr_for_epoch`` has set ``state.lr``.
 
         Parameters
         ----------
         state : ScheduleState
-            The schedule's mutable state, kept in checkpoints.
+            Updated in place: ``best``, ``bad_epochs`` and ``lr``.
         val_loss : float or None
-            The epoch's validation loss (None without a validation split).
+            Compared with ``state.best * (1 - threshold)``; None (no validation split) changes
+            nothing.
         """
         if val_loss is None:
             return

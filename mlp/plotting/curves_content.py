@@ -197,7 +197,7 @@ def best(history: History) -> Best | None:
     Parameters
     ----------
     history : History
-        The run's columns.
+        The run's columns; its losses are searched.
 
     Returns
     -------

@@ -277,12 +277,9 @@ class NotebookCurves:
 
         Parameters
         ----------
-        history : History
-            The run's columns so far; nothing is drawn while it is empty.
-        final : bool
-            The run's last drawing: drawn whatever ``every`` and the throttle say.
-        stopped_early_at : int, optional
-            The epoch early stopping ended the run at, marked on the picture.
+        history, final, stopped_early_at
+            As ``LivePlot.update`` (``mlp.plotting.figures``) passes them on; an epoch drawn
+            already is not drawn again.
         """
         if not len(history):
             return

@@ -46,7 +46,7 @@ def write_bytes(path: str | Path, payload: bytes) -> Path:
     Returns
     -------
     Path
-        ``path``.
+        ``path``, its contents replaced.
 
     Raises
     ------
@@ -83,9 +83,9 @@ def write_text(path: str | Path, text: str) -> Path:
     Parameters
     ----------
     path : str or Path
-        The file written.
+        The file written, as ``write_bytes`` writes it.
     text : str
-        Its contents.
+        Its contents, encoded in UTF-8.
 
     Returns
     -------

@@ -102,7 +102,7 @@ def write_atomically(path: str | Path, fill: Callable[[h5py.File], None],
     Returns
     -------
     Path
-        ``path``.
+        ``path``, written before the copies.
 
     Raises
     ------
@@ -517,10 +517,8 @@ class SafeReader:
 
         Parameters
         ----------
-        name : str
-            The attribute.
-        node : h5py.HLObject, optional
-            The object holding it.
+        name, node
+            As ``text`` takes them; nothing is checked or decoded.
 
         Returns
         -------
@@ -695,14 +693,10 @@ class SafeReader:
 
         Parameters
         ----------
-        name : str
-            The dataset.
+        name, kinds, ndim
+            As ``rows`` takes them.
         shape : tuple of int, optional
             The shape required.
-        kinds : str
-            The dtype kinds accepted (``"f"``: floating).
-        ndim : int, optional
-            The number of dimensions required.
 
         Returns
         -------
@@ -760,7 +754,7 @@ class SafeReader:
         Parameters
         ----------
         name : str
-            The dataset.
+            The dataset, of numbers or strings.
 
         Returns
         -------
@@ -785,7 +779,7 @@ class SafeReader:
         Parameters
         ----------
         name : str
-            The dataset.
+            The dataset ``encode_classes``'s values were stored in.
 
         Returns
         -------
@@ -973,12 +967,8 @@ def create_rows(node: h5py.Group, name: str, array: np.ndarray,
 
     Parameters
     ----------
-    node : h5py.Group
-        The parent group.
-    name : str
-        The dataset's name.
-    array : numpy.ndarray
-        Its data.
+    node, name, array
+        As ``create`` takes them.
     rows : int, optional
         Rows per chunk (by default ``chunk_rows``).
 

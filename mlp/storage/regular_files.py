@@ -94,10 +94,8 @@ def check_regular(path: str | Path, error: type[MLPError]) -> int:
 
     Parameters
     ----------
-    path : str or Path
-        The file.
-    error : type of MLPError
-        The error raised (``DataError``, ``CheckpointError``, ...), naming the path.
+    path, error
+        The file and the error class, as ``open_regular`` takes them.
 
     Returns
     -------
@@ -113,10 +111,8 @@ def read_regular(path: str | Path, error: type[MLPError], max_bytes: int, what: 
 
     Parameters
     ----------
-    path : str or Path
-        The file.
-    error : type of MLPError
-        The error raised (``DataError``, ``CheckpointError``, ...), naming the path.
+    path, error
+        As ``open_regular``.
     max_bytes : int
         The largest file read.
     what : str

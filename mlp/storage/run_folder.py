@@ -240,12 +240,12 @@ class RunFolder:
         target : str or Path
             A checkpoint file or a run folder.
         prefer : {"best", "last"}
-            The file tried first in a folder.
+            For a folder, as ``checkpoint`` takes it.
 
         Returns
         -------
         Path
-            The checkpoint file.
+            ``target`` itself, or the folder's checkpoint.
 
         Raises
         ------
