@@ -187,6 +187,8 @@ def _modules() -> list[str]:
     return names
 
 
+# the estimators' examples train a few epochs, which scikit-learn's convergence check notes
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("module_name", _modules())
 def test_the_examples_run(module_name: str) -> None:
     """The doctest-style examples of the docstrings give what they show."""
