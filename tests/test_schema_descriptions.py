@@ -35,6 +35,14 @@ def printed_schema(*args: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+def _title(member: dict[str, Any]) -> str:
+    """A union member's name: its title, or the definition it refers to (directly, or through
+    the one-member ``allOf`` older pydantic versions put around a reference)."""
+    ref = member.get("$ref") or next((m.get("$ref") for m in member.get("allOf", [])
+                                      if len(member["allOf"]) == 1), None) or ""
+    return str(member.get("title") or ref.rsplit("/", 1)[-1])
+
+
 def properties(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(path, property schema)`` of every property at every depth of ``schema``.
 
@@ -57,10 +65,13 @@ def properties(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             where = f"{path}.{name}" if path else name
             yield where, prop
             yield from walk(prop, where, seen)
-        for key in ("anyOf", "oneOf", "allOf"):
+        wrapped = node.get("allOf", [])
+        if len(wrapped) == 1:  # pydantic < 2.9 wraps a $ref that has a description beside it
+            yield from walk(wrapped[0], path, seen)
+        for key in ("anyOf", "oneOf", "allOf") if len(wrapped) != 1 else ("anyOf", "oneOf"):
             for member in node.get(key, []):
-                title = member.get("title") or member.get("$ref", "").rsplit("/", 1)[-1]
-                yield from walk(member, f"{path}<{title}>" if title else path, seen)
+                yield from walk(member, f"{path}<{_title(member)}>" if _title(member) else path,
+                                seen)
         for key in ("items", "additionalProperties"):
             if isinstance(node.get(key), dict):
                 yield from walk(node[key], f"{path}[]", seen)
