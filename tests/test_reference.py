@@ -112,41 +112,40 @@ def _parse(kind: type, obj: Any) -> Any:
         return kind(obj, config={"show_class_members": False})
 
 
-def _check_function(function: Callable[..., Any]) -> list[str]:
-    text = inspect.getdoc(function)
-    if not text:
+def _check(obj: Any, own_doc: bool, parsed_as: type, named: Callable[[Any], set[str]],
+           expected: Callable[[set[str]], list[str]]) -> list[str]:
+    """The problems of ``obj``'s docstring: none, a parse failure, no summary line, or the
+    ``expected`` names that the sections ``named`` reads do not list."""
+    if not inspect.getdoc(obj) or not own_doc:
         return ["no docstring"]
     try:
-        doc = _parse(FunctionDoc, function)
+        doc = _parse(parsed_as, obj)
     except Exception as exc:  # noqa: BLE001 (numpydoc raises ValueError or warns)
         return [f"numpydoc cannot parse it: {exc}"]
     problems = [] if doc["Summary"] else ["no summary line"]
-    missing = [name for name in _parameters(function) if name not in _documented(
-        doc["Parameters"] + doc["Other Parameters"])]
+    missing = expected(named(doc))
     if missing:
         problems.append(f"Parameters does not name {missing}")
     return problems
+
+
+def _check_function(function: Callable[..., Any]) -> list[str]:
+    return _check(function, True, FunctionDoc,
+                  lambda doc: _documented(doc["Parameters"] + doc["Other Parameters"]),
+                  lambda named: [name for name in _parameters(function) if name not in named])
 
 
 def _check_class(cls: type) -> list[str]:
-    if not inspect.getdoc(cls) or cls.__doc__ is None:
-        return ["no docstring"]
-    try:
-        doc = _parse(ClassDoc, cls)
-    except Exception as exc:  # noqa: BLE001 (numpydoc raises ValueError or warns)
-        return [f"numpydoc cannot parse it: {exc}"]
-    problems = [] if doc["Summary"] else ["no summary line"]
-    named = _documented(doc["Parameters"] + doc["Other Parameters"] + doc["Attributes"])
-    if issubclass(cls, BaseModel):
-        missing = [name for name, field in cls.model_fields.items()
-                   if not field.description and name not in named]
-    else:
+    def expected(named: set[str]) -> list[str]:
+        if issubclass(cls, BaseModel):
+            return [name for name, field in cls.model_fields.items()
+                    if not field.description and name not in named]
         init = cls.__init__
-        missing = [] if not _ours(init) else [
+        return [] if not _ours(init) else [
             name for name in _parameters(init) if name not in named]
-    if missing:
-        problems.append(f"Parameters does not name {missing}")
-    return problems
+
+    return _check(cls, cls.__doc__ is not None, ClassDoc, lambda doc: _documented(
+        doc["Parameters"] + doc["Other Parameters"] + doc["Attributes"]), expected)
 
 
 @pytest.mark.parametrize("name", list(TARGETS))
